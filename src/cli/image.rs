@@ -1,0 +1,83 @@
+//! `localkube image load|ls`: images inside the cluster's nodes.
+
+use anyhow::{Result, bail};
+
+use super::Ctx;
+use crate::effects::{containers, docker};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImageCommand {
+    /// Copy images from the host's Docker into every node (replacing a stale tag), so pods can use
+    /// them with `imagePullPolicy: Never` or `IfNotPresent` and no registry.
+    Load {
+        /// Image references as the host's Docker knows them (`docker images`).
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// List the images in the nodes.
+    Ls,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+    ctx.home.profile(&ctx.profile).load_config()?;
+    super::block_on(async {
+        let docker = docker::connect().await?;
+        let nodes = running_nodes(ctx, &docker).await?;
+        match args.command {
+            ImageCommand::Load { images } => {
+                for image in &images {
+                    // A clear error for a typo, before any node is touched.
+                    if docker.inspect_image(image).await.is_err() {
+                        bail!(
+                            "image '{image}' is not in the host's Docker: build it first \
+                             (`docker build -t {image} .`) or check `docker images`"
+                        );
+                    }
+                }
+                let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+                for node in &nodes {
+                    let step = ctx
+                        .ui
+                        .step(format!("Loading {} into {node}", images.join(", ")));
+                    containers::load_images_into_node(&docker, node, &refs).await?;
+                    step.done();
+                }
+                Ok(0)
+            }
+            ImageCommand::Ls => {
+                for node in &nodes {
+                    let out = containers::exec_ok(&docker, node, &["crictl", "images"]).await?;
+                    if nodes.len() > 1 {
+                        println!("{node}:");
+                    }
+                    print!("{out}");
+                }
+                Ok(0)
+            }
+        }
+    })?
+}
+
+/// The profile's node containers that run; an error saying how to start them when none does.
+pub async fn running_nodes(ctx: &Ctx, docker: &bollard::Docker) -> Result<Vec<String>> {
+    let nodes: Vec<String> = docker::profile_containers(docker, &ctx.profile)
+        .await?
+        .into_iter()
+        .filter(|c| c.role == "node" && c.state == "running")
+        .map(|c| c.name)
+        .collect();
+    if nodes.is_empty() {
+        bail!(
+            "profile '{}' has no running node: start it with `localkube start -p {}`",
+            ctx.profile,
+            ctx.profile
+        );
+    }
+    Ok(nodes)
+}

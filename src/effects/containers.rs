@@ -1,0 +1,401 @@
+//! Docker objects of a cluster plan: the network, volumes and containers, created from the plain
+//! data of `plan::cluster` (the mapping is here, the decisions are there), plus exec and logs.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result, bail};
+use bollard::Docker;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig,
+    HostConfigCgroupnsModeEnum, Ipam, IpamConfig, Mount, MountType, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, LogsOptions, RemoveContainerOptions,
+    StartContainerOptions,
+};
+use futures_util::{Stream, StreamExt};
+use tokio::io::AsyncWriteExt;
+
+use crate::plan::cluster::{ContainerSpec, MountSpec, NetworkSpec, VolumeSpec};
+
+fn to_hash_map(labels: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
+    labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// Creates the network unless it exists; true when this call created it.
+pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool> {
+    match docker
+        .inspect_network(
+            &spec.name,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+    {
+        Ok(_) => return Ok(false),
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(e).with_context(|| format!("inspecting network {}", spec.name)),
+    }
+    docker
+        .create_network(NetworkCreateRequest {
+            name: spec.name.clone(),
+            driver: Some("bridge".into()),
+            // A subnet of its own, so every container keeps its address across restarts.
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(spec.subnet.to_string()),
+                    gateway: Some(spec.gateway.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            // Masquerade traffic leaving the network, as kind's networks do.
+            options: Some(HashMap::from([(
+                "com.docker.network.bridge.enable_ip_masquerade".to_string(),
+                "true".to_string(),
+            )])),
+            labels: Some(to_hash_map(&spec.labels)),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("creating network {} ({})", spec.name, spec.subnet))?;
+    Ok(true)
+}
+
+/// Creates the volume unless it exists; true when this call created it.
+pub async fn ensure_volume(docker: &Docker, spec: &VolumeSpec) -> Result<bool> {
+    match docker.inspect_volume(&spec.name).await {
+        Ok(_) => return Ok(false),
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(e).with_context(|| format!("inspecting volume {}", spec.name)),
+    }
+    docker
+        .create_volume(VolumeCreateRequest {
+            name: Some(spec.name.clone()),
+            labels: Some(to_hash_map(&spec.labels)),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("creating volume {}", spec.name))?;
+    Ok(true)
+}
+
+/// Docker's view of a container: its state, or None when it does not exist.
+pub async fn container_state(docker: &Docker, name: &str) -> Result<Option<String>> {
+    match docker
+        .inspect_container(name, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(info) => Ok(Some(
+            info.state
+                .and_then(|s| s.status)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        )),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
+    }
+}
+
+/// The create request for a container spec. `privileged` is false where the engine refuses it:
+/// the spec's capability set is used instead.
+pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBody {
+    let mut mounts = Vec::new();
+    let mut tmpfs = HashMap::new();
+    for m in &spec.mounts {
+        match m {
+            MountSpec::Volume { name, target } => mounts.push(Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(name.clone()),
+                target: Some(target.clone()),
+                ..Default::default()
+            }),
+            MountSpec::Bind {
+                source,
+                target,
+                read_only,
+            } => mounts.push(Mount {
+                typ: Some(MountType::BIND),
+                source: Some(source.display().to_string()),
+                target: Some(target.clone()),
+                read_only: Some(*read_only),
+                ..Default::default()
+            }),
+            MountSpec::Tmpfs { target } => {
+                tmpfs.insert(target.clone(), String::new());
+            }
+        }
+    }
+    let port_bindings: HashMap<String, Option<Vec<PortBinding>>> = spec
+        .ports
+        .iter()
+        .map(|p| {
+            (
+                format!("{}/{}", p.container_port, p.protocol),
+                Some(vec![PortBinding {
+                    host_ip: Some(p.host_ip.to_string()),
+                    host_port: Some(p.host_port.to_string()),
+                }]),
+            )
+        })
+        .collect();
+    let security = &spec.security;
+    let elevated = security.privileged || !security.cap_add.is_empty();
+    let host_config = HostConfig {
+        mounts: Some(mounts),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+        restart_policy: Some(RestartPolicy {
+            name: Some(match spec.restart_policy.as_str() {
+                "always" => RestartPolicyNameEnum::ALWAYS,
+                "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+                "no" => RestartPolicyNameEnum::NO,
+                _ => RestartPolicyNameEnum::UNLESS_STOPPED,
+            }),
+            ..Default::default()
+        }),
+        privileged: Some(elevated && privileged),
+        cap_add: (elevated && !privileged).then(|| security.cap_add.clone()),
+        cap_drop: (elevated && !privileged).then(|| security.cap_drop.clone()),
+        security_opt: (!security.security_opt.is_empty()).then(|| security.security_opt.clone()),
+        cgroupns_mode: security
+            .cgroupns_private
+            .then_some(HostConfigCgroupnsModeEnum::PRIVATE),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        hostname: Some(spec.hostname.clone()),
+        image: Some(spec.image.clone()),
+        entrypoint: Some(spec.entrypoint.clone()),
+        cmd: Some(spec.args.clone()),
+        labels: Some(to_hash_map(&spec.labels)),
+        exposed_ports: (!spec.ports.is_empty()).then(|| {
+            spec.ports
+                .iter()
+                .map(|p| format!("{}/{}", p.container_port, p.protocol))
+                .collect()
+        }),
+        host_config: Some(host_config),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                spec.network.clone(),
+                EndpointSettings {
+                    ipam_config: Some(EndpointIpamConfig {
+                        ipv4_address: Some(spec.ip.to_string()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )])),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Creates and starts a container. For one that asks for elevated rights, `--privileged` is tried
+/// first; where the engine refuses it (this project's CI sandbox: "unable to apply caps"), the
+/// container is recreated with the spec's capability set. Returns whether it runs privileged.
+pub async fn create_and_start(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
+    let elevated = spec.security.privileged;
+    let first = create_and_start_once(docker, spec, elevated).await;
+    match first {
+        Ok(()) => Ok(elevated),
+        Err(e) if elevated && is_privilege_refusal(&e) => {
+            remove_container(docker, &spec.name).await?;
+            create_and_start_once(docker, spec, false)
+                .await
+                .with_context(|| format!("starting {} without --privileged", spec.name))?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn is_privilege_refusal(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}");
+    text.contains("unable to apply caps") || text.contains("operation not permitted")
+}
+
+async fn create_and_start_once(
+    docker: &Docker,
+    spec: &ContainerSpec,
+    privileged: bool,
+) -> Result<()> {
+    docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(spec.name.clone()),
+                ..Default::default()
+            }),
+            create_body(spec, privileged),
+        )
+        .await
+        .with_context(|| format!("creating container {} from {}", spec.name, spec.image))?;
+    docker
+        .start_container(&spec.name, None::<StartContainerOptions>)
+        .await
+        .with_context(|| format!("starting container {}", spec.name))?;
+    Ok(())
+}
+
+pub async fn start_existing(docker: &Docker, name: &str) -> Result<()> {
+    docker
+        .start_container(name, None::<StartContainerOptions>)
+        .await
+        .with_context(|| format!("starting container {name}"))
+}
+
+pub async fn remove_container(docker: &Docker, name: &str) -> Result<()> {
+    match docker
+        .remove_container(
+            name,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing container {name}")),
+    }
+}
+
+/// The last `lines` lines of a container's output, for error messages.
+pub async fn logs_tail(docker: &Docker, name: &str, lines: usize) -> String {
+    let mut stream = docker.logs(
+        name,
+        Some(LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: lines.to_string(),
+            ..Default::default()
+        }),
+    );
+    let mut out = String::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        out.push_str(&chunk.to_string());
+    }
+    out
+}
+
+/// Bytes fed to a command's standard input (a `docker save` stream, say).
+pub type StdinStream =
+    std::pin::Pin<Box<dyn Stream<Item = Result<bytes::Bytes, bollard::errors::Error>> + Send>>;
+
+/// Output and exit code of a command run in a container.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub output: String,
+}
+
+/// Runs a command in a running container, optionally feeding `stdin`, and waits for it.
+pub async fn exec(
+    docker: &Docker,
+    container: &str,
+    cmd: &[&str],
+    stdin: Option<StdinStream>,
+) -> Result<ExecOutput> {
+    let created = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(cmd.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+                attach_stdin: Some(stdin.is_some()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .with_context(|| format!("running `{}` in {container}", cmd.join(" ")))?;
+    let started = docker
+        .start_exec(&created.id, None::<StartExecOptions>)
+        .await
+        .with_context(|| format!("running `{}` in {container}", cmd.join(" ")))?;
+    let mut output = String::new();
+    if let StartExecResults::Attached {
+        output: mut out,
+        mut input,
+    } = started
+    {
+        let writer = async move {
+            if let Some(mut stdin) = stdin {
+                while let Some(chunk) = stdin.next().await {
+                    input.write_all(&chunk?).await?;
+                }
+                input.shutdown().await?;
+            }
+            Ok::<(), anyhow::Error>(())
+        };
+        let reader = async {
+            while let Some(chunk) = out.next().await {
+                output.push_str(&chunk?.to_string());
+            }
+            Ok::<(), anyhow::Error>(())
+        };
+        let (w, r) = tokio::join!(writer, reader);
+        w.with_context(|| format!("feeding `{}` in {container}", cmd.join(" ")))?;
+        r?;
+    }
+    let inspect = docker.inspect_exec(&created.id).await?;
+    Ok(ExecOutput {
+        exit_code: inspect.exit_code.unwrap_or(-1),
+        output,
+    })
+}
+
+/// Like `exec`, but a non-zero exit is an error carrying the command's output.
+pub async fn exec_ok(docker: &Docker, container: &str, cmd: &[&str]) -> Result<String> {
+    let out = exec(docker, container, cmd, None).await?;
+    if out.exit_code != 0 {
+        bail!(
+            "`{}` in {container} exited with {}: {}",
+            cmd.join(" "),
+            out.exit_code,
+            out.output.trim()
+        );
+    }
+    Ok(out.output)
+}
+
+/// Copies images from the host's Docker into a node's containerd (docker save → ctr import), as
+/// `kind load docker-image` does. The k8s.io namespace is the one kubelet's CRI uses.
+pub async fn load_images_into_node(docker: &Docker, node: &str, images: &[&str]) -> Result<()> {
+    let tar = docker.export_images(images);
+    let out = exec(
+        docker,
+        node,
+        &[
+            "ctr",
+            "--namespace=k8s.io",
+            "images",
+            "import",
+            "--all-platforms",
+            "-",
+        ],
+        Some(Box::pin(tar)),
+    )
+    .await?;
+    if out.exit_code != 0 {
+        bail!(
+            "importing {} into node {node} failed: {}",
+            images.join(", "),
+            out.output.trim()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! The connection to the Docker engine (bollard), honouring DOCKER_HOST like the docker CLI.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use bollard::Docker;
+use bollard::query_parameters::{
+    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
+    RemoveVolumeOptions, StopContainerOptions,
+};
+use ipnet::Ipv4Net;
+
+use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE};
+use crate::plan::profile_name::ProfileName;
+
+/// Connects and checks that a daemon answers. The API version is negotiated, because Debian's
+/// docker.io 20.10 speaks API 1.41, older than bollard's default.
+pub async fn connect() -> Result<Docker> {
+    let address =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let hint = || {
+        format!(
+            "no Docker daemon answers at {address}: start Docker (`sudo systemctl start docker`), \
+             or run `scripts/setup.sh`, which installs Debian's docker.io and starts dockerd; \
+             set DOCKER_HOST if your daemon listens elsewhere"
+        )
+    };
+    let docker = Docker::connect_with_defaults().with_context(hint)?;
+    let docker = docker.negotiate_version().await.with_context(hint)?;
+    docker.ping().await.with_context(hint)?;
+    Ok(docker)
+}
+
+/// A container of a profile, as found by its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileContainer {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    /// Docker's state: created, running, exited, restarting, ...
+    pub state: String,
+}
+
+fn profile_filter(profile: &ProfileName) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_string(),
+        vec![format!("{LABEL_PROFILE}={profile}")],
+    )])
+}
+
+/// Every container carrying the profile's label, running or not.
+pub async fn profile_containers(
+    docker: &Docker,
+    profile: &ProfileName,
+) -> Result<Vec<ProfileContainer>> {
+    let found = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(profile_filter(profile)),
+            ..Default::default()
+        }))
+        .await
+        .with_context(|| format!("listing the containers of profile '{profile}'"))?;
+    let mut containers: Vec<ProfileContainer> = found
+        .into_iter()
+        .map(|c| ProfileContainer {
+            id: c.id.unwrap_or_default(),
+            name: c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            role: c
+                .labels
+                .and_then(|l| l.get(LABEL_ROLE).cloned())
+                .unwrap_or_default(),
+            state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        })
+        .collect();
+    containers.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(containers)
+}
+
+/// Stops every running container of the profile; volumes and the network stay.
+pub async fn stop_profile(docker: &Docker, profile: &ProfileName) -> Result<Vec<String>> {
+    let mut stopped = Vec::new();
+    for c in profile_containers(docker, profile).await? {
+        if c.state == "running" || c.state == "restarting" {
+            docker
+                .stop_container(
+                    &c.id,
+                    Some(StopContainerOptions {
+                        t: Some(10),
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .with_context(|| format!("stopping container {}", c.name))?;
+            stopped.push(c.name);
+        }
+    }
+    Ok(stopped)
+}
+
+/// What `delete` removed, for its report.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+/// Removes the profile's containers, networks and volumes, and nothing without its label.
+pub async fn remove_profile(docker: &Docker, profile: &ProfileName) -> Result<Removed> {
+    let mut removed = Removed::default();
+    for c in profile_containers(docker, profile).await? {
+        docker
+            .remove_container(
+                &c.id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .with_context(|| format!("removing container {}", c.name))?;
+        removed.containers.push(c.name);
+    }
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(profile_filter(profile)),
+        }))
+        .await
+        .context("listing networks")?;
+    for n in networks {
+        let name = n.name.unwrap_or_default();
+        docker
+            .remove_network(n.id.as_deref().unwrap_or(&name))
+            .await
+            .with_context(|| format!("removing network {name}"))?;
+        removed.networks.push(name);
+    }
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(profile_filter(profile)),
+        }))
+        .await
+        .context("listing volumes")?;
+    for v in volumes.volumes.unwrap_or_default() {
+        docker
+            .remove_volume(&v.name, Some(RemoveVolumeOptions { force: true }))
+            .await
+            .with_context(|| format!("removing volume {}", v.name))?;
+        removed.volumes.push(v.name);
+    }
+    Ok(removed)
+}
+
+/// Subnets of every Docker network, so a new profile's network avoids them.
+pub async fn network_subnets(docker: &Docker) -> Result<Vec<Ipv4Net>> {
+    let networks = docker
+        .list_networks(None::<ListNetworksOptions>)
+        .await
+        .context("listing networks")?;
+    Ok(networks
+        .into_iter()
+        .flat_map(|n| n.ipam.and_then(|i| i.config).unwrap_or_default())
+        .filter_map(|c| c.subnet.and_then(|s| s.parse().ok()))
+        .collect())
+}

@@ -1,0 +1,196 @@
+//! Where localkube keeps things: `$LOCALKUBE_HOME` (else the platform data folder) for profiles, and
+//! `$LOCALKUBE_CACHE` (else the platform cache folder) for built artifacts shared by all profiles.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::effects::files::{
+    PUBLIC_FILE_MODE, SECRET_DIR_MODE, create_dir_with_mode, write_atomic,
+};
+use crate::plan::config::ProfileConfig;
+use crate::plan::profile_name::ProfileName;
+use crate::yaml;
+
+#[derive(Debug, Clone)]
+pub struct Home {
+    root: PathBuf,
+    cache: PathBuf,
+}
+
+impl Home {
+    /// The home this process uses, from the environment.
+    pub fn from_env() -> Result<Self> {
+        let root = match std::env::var_os("LOCALKUBE_HOME") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => dirs::data_dir()
+                .context("no data folder for this user: set LOCALKUBE_HOME to a folder localkube may use")?
+                .join("localkube"),
+        };
+        let cache = match std::env::var_os("LOCALKUBE_CACHE") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => dirs::cache_dir()
+                .context("no cache folder for this user: set LOCALKUBE_CACHE to a folder localkube may use")?
+                .join("localkube"),
+        };
+        Ok(Self { root, cache })
+    }
+
+    pub fn at(root: impl Into<PathBuf>, cache: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            cache: cache.into(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Built images' inputs and outputs, kubectl binaries: shared by every profile.
+    pub fn cache(&self) -> &Path {
+        &self.cache
+    }
+
+    pub fn profiles_dir(&self) -> PathBuf {
+        self.root.join("profiles")
+    }
+
+    /// Lock files live apart from the profiles, so taking a lock never creates a profile.
+    pub fn locks_dir(&self) -> PathBuf {
+        self.root.join("locks")
+    }
+
+    pub fn profile(&self, name: &ProfileName) -> ProfileDir {
+        ProfileDir {
+            name: name.clone(),
+            dir: self.profiles_dir().join(name.as_str()),
+        }
+    }
+
+    /// Every profile that has a config file, sorted by name.
+    pub fn list_profiles(&self) -> Result<Vec<ProfileName>> {
+        let dir = self.profiles_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if let Ok(name) = ProfileName::parse(&name)
+                && self.profile(&name).exists()
+            {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// One profile's folder: `config.yaml`, `pki/`, `kubeconfigs/`, `logs/`.
+#[derive(Debug, Clone)]
+pub struct ProfileDir {
+    pub name: ProfileName,
+    pub dir: PathBuf,
+}
+
+impl ProfileDir {
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.yaml")
+    }
+
+    pub fn pki_dir(&self) -> PathBuf {
+        self.dir.join("pki")
+    }
+
+    pub fn kubeconfigs_dir(&self) -> PathBuf {
+        self.dir.join("kubeconfigs")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    /// A profile exists once its config has been written.
+    pub fn exists(&self) -> bool {
+        self.config_path().is_file()
+    }
+
+    pub fn load_config(&self) -> Result<ProfileConfig> {
+        let path = self.config_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "profile '{}' does not exist: create it with `localkube start -p {}`, or see `localkube profile list`",
+                self.name,
+                self.name
+            ),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let config: ProfileConfig = yaml::from_str(&text).with_context(|| {
+            format!(
+                "{} is damaged: fix it by hand or remove the profile with `localkube delete -p {}`",
+                path.display(),
+                self.name
+            )
+        })?;
+        config
+            .validate()
+            .with_context(|| format!("{} holds a setting localkube cannot use", path.display()))?;
+        Ok(config)
+    }
+
+    /// Writes the config atomically; the profile folder is private (it holds keys).
+    pub fn save_config(&self, config: &ProfileConfig) -> Result<()> {
+        create_dir_with_mode(&self.dir, SECRET_DIR_MODE)?;
+        let text = yaml::to_string(config)?;
+        write_atomic(&self.config_path(), text.as_bytes(), PUBLIC_FILE_MODE)
+    }
+
+    /// Removes the profile's folder and everything in it.
+    pub fn remove(&self) -> Result<()> {
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing {}", self.dir.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips_on_disk_and_lists() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::at(tmp.path().join("home"), tmp.path().join("cache"));
+        let name = ProfileName::parse("dev").unwrap();
+        let profile = home.profile(&name);
+        assert!(!profile.exists());
+        let config = ProfileConfig::new(41000, "172.30.9.0/24".parse().unwrap());
+        profile.save_config(&config).unwrap();
+        assert_eq!(profile.load_config().unwrap(), config);
+        assert_eq!(home.list_profiles().unwrap(), vec![name]);
+    }
+
+    #[test]
+    fn missing_profile_says_how_to_create_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::at(tmp.path(), tmp.path().join("cache"));
+        let err = home
+            .profile(&ProfileName::parse("nosuch").unwrap())
+            .load_config()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("profile 'nosuch' does not exist"), "{err}");
+        assert!(err.contains("localkube start -p nosuch"), "{err}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Building component images: arrives with the images work.

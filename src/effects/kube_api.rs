@@ -1,0 +1,132 @@
+//! The cluster's API, through kube-rs with the profile's admin credentials: readiness checks,
+//! node state and applying addon manifests.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::discovery::{Scope, pinned_kind};
+use kube::{Client, Config};
+
+/// A client for the profile's cluster from its admin kubeconfig.
+pub async fn admin_client(kubeconfig: &Path) -> Result<Client> {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .context("loading the admin kubeconfig")?;
+    // Each poll is short: a hung request must not eat the whole wait.
+    config.connect_timeout = Some(Duration::from_secs(2));
+    config.read_timeout = Some(Duration::from_secs(10));
+    Client::try_from(config).context("creating the API client")
+}
+
+/// Polls `check` until it returns Some, or fails after `timeout` with the last reason it gave.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let started = Instant::now();
+    let mut last = String::from("no answer yet");
+    let mut interval = Duration::from_millis(100);
+    loop {
+        match check().await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(e) => last = format!("{e:#}"),
+        }
+        if started.elapsed() >= timeout {
+            bail!("{what}: not within {}s (last: {last})", timeout.as_secs());
+        }
+        tokio::time::sleep(interval).await;
+        // Quick at first (components are often ready within a second), gentler after.
+        interval = (interval * 2).min(Duration::from_millis(1000));
+    }
+}
+
+/// The apiserver's own readiness (`/readyz`), which includes its etcd check.
+pub async fn readyz(client: &Client, check: &str) -> Result<bool> {
+    let path = if check.is_empty() {
+        "/readyz".to_string()
+    } else {
+        format!("/readyz/{check}")
+    };
+    let request = http::Request::get(path).body(Vec::new())?;
+    match client.request_text(request).await {
+        Ok(body) => Ok(body.trim() == "ok"),
+        Err(kube::Error::Api(_)) => Ok(false),
+        Err(e) => Err(anyhow!(e)),
+    }
+}
+
+pub async fn get_node(client: &Client, name: &str) -> Result<Option<Node>> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    Ok(nodes.get_opt(name).await?)
+}
+
+pub fn node_is_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|conds| {
+            conds
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+}
+
+pub fn node_pod_cidr(node: &Node) -> Option<String> {
+    node.spec.as_ref().and_then(|s| s.pod_cidr.clone())
+}
+
+/// Whether a Deployment has all its desired replicas ready.
+pub async fn deployment_ready(client: &Client, namespace: &str, name: &str) -> Result<bool> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let Some(d) = api.get_opt(name).await? else {
+        return Ok(false);
+    };
+    let desired = d.spec.and_then(|s| s.replicas).unwrap_or(1);
+    let ready = d.status.and_then(|s| s.ready_replicas).unwrap_or(0);
+    Ok(ready >= desired)
+}
+
+/// Applies every object of a (multi-document) manifest with server-side apply, as
+/// `kubectl apply --server-side` would; the field manager is `localkube`.
+pub async fn apply_manifest(client: &Client, manifest: &str) -> Result<()> {
+    let params = PatchParams::apply("localkube").force();
+    for doc in crate::yaml::documents(manifest)? {
+        let object: DynamicObject =
+            serde_json::from_value(doc).context("a manifest document is not an object")?;
+        let types = object
+            .types
+            .as_ref()
+            .context("a manifest object has no apiVersion/kind")?;
+        let gvk = GroupVersionKind::try_from(types)?;
+        let name = object
+            .metadata
+            .name
+            .clone()
+            .context("a manifest object has no name")?;
+        let (resource, caps) = pinned_kind(client, &gvk)
+            .await
+            .with_context(|| format!("looking up {}", types.kind))?;
+        let api: Api<DynamicObject> = match caps.scope {
+            Scope::Namespaced => {
+                let ns = object.metadata.namespace.as_deref().unwrap_or("default");
+                Api::namespaced_with(client.clone(), ns, &resource)
+            }
+            Scope::Cluster => Api::all_with(client.clone(), &resource),
+        };
+        api.patch(&name, &params, &Patch::Apply(&object))
+            .await
+            .with_context(|| format!("applying {} {name}", types.kind))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! One exclusive lock per profile, so two commands never change a profile at the same time.
+//!
+//! An advisory `flock` (std's `File::lock`) on `locks/<profile>.lock`: the kernel drops it when the
+//! holder exits, even on a crash, so a stale lock never blocks anyone. The holder writes its pid and
+//! command line into the file, which a waiting command names when it gives up.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::effects::files::create_dir_with_mode;
+use crate::effects::home::Home;
+use crate::plan::profile_name::ProfileName;
+
+/// How long a second command waits for the first before giving up; `LOCALKUBE_LOCK_TIMEOUT`
+/// (seconds) overrides it.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Held for as long as it lives; dropping it releases the lock.
+#[derive(Debug)]
+pub struct ProfileLock {
+    _file: File,
+}
+
+pub fn lock_profile(home: &Home, profile: &ProfileName) -> Result<ProfileLock> {
+    let wait = std::env::var("LOCALKUBE_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_LOCK_WAIT);
+    lock_profile_waiting(home, profile, wait)
+}
+
+pub fn lock_profile_waiting(
+    home: &Home,
+    profile: &ProfileName,
+    wait: Duration,
+) -> Result<ProfileLock> {
+    let dir = home.locks_dir();
+    create_dir_with_mode(&dir, 0o700)?;
+    let path = dir.join(format!("{profile}.lock"));
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening the lock file {}", path.display()))?;
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() {
+                    "another localkube command".to_string()
+                } else {
+                    holder.to_string()
+                };
+                bail!(
+                    "profile '{profile}' is busy: {holder} holds its lock ({}); wait for it to finish, then try again",
+                    path.display()
+                );
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+    }
+    // Record who holds it, for the message a waiting command prints.
+    let command: Vec<String> = std::env::args().collect();
+    let who = format!("pid {} ({})", std::process::id(), command.join(" "));
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(who.as_bytes())?;
+    file.flush()?;
+    Ok(ProfileLock { _file: file })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_waits_then_names_the_holder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::at(tmp.path(), tmp.path().join("cache"));
+        let name = ProfileName::parse("dev").unwrap();
+        let first = lock_profile_waiting(&home, &name, Duration::ZERO).unwrap();
+        let started = Instant::now();
+        let err = lock_profile_waiting(&home, &name, Duration::from_millis(300))
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert!(err.contains("profile 'dev' is busy"), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        drop(first);
+        lock_profile_waiting(&home, &name, Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn profiles_lock_independently() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::at(tmp.path(), tmp.path().join("cache"));
+        let _a =
+            lock_profile_waiting(&home, &ProfileName::parse("a").unwrap(), Duration::ZERO).unwrap();
+        lock_profile_waiting(&home, &ProfileName::parse("b").unwrap(), Duration::ZERO).unwrap();
+    }
+}

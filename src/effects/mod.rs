@@ -1,0 +1,13 @@
+//! Effects: everything that touches the world (files, locks, Docker, processes). Each module is a
+//! narrow interface over one kind of effect, so the planning code never needs to know about them.
+
+pub mod containers;
+pub mod docker;
+pub mod files;
+pub mod home;
+pub mod image_build;
+pub mod kube_api;
+pub mod kubeconfig_store;
+pub mod lock;
+pub mod pki_store;
+pub mod staging;

@@ -1,0 +1,5 @@
+//! Lifecycle of a profile's cluster: the ordered steps of `start` (kind's "actions"), built from
+//! the plan and the effects. Each step reports through the Ui; a failed step names itself and the
+//! component's last log lines.
+
+pub mod start;

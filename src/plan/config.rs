@@ -1,0 +1,280 @@
+//! A profile's settings, as stored in `profiles/<name>/config.yaml`, and what is derived from them.
+//!
+//! Everything that certificates, kubeconfigs and routes depend on (the apiserver port, the network's
+//! subnet, hence every container's address) is chosen once, written here, and never changed by a
+//! restart: kind's clusters break after a Docker restart when node addresses move (kind #2045).
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::version::DEFAULT_KUBERNETES_VERSION;
+
+pub const DEFAULT_POD_CIDR: &str = "10.244.0.0/16";
+pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
+pub const DEFAULT_DNS_DOMAIN: &str = "cluster.local";
+/// Leaf certificates: three years, as minikube (kubeadm's one year is the top complaint, ANCHORS.md #7).
+pub const DEFAULT_CERT_VALIDITY_DAYS: u32 = 3 * 365;
+pub const MAX_NODES: u32 = 9;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileConfig {
+    /// The Kubernetes release every component runs, `vX.Y.Z`.
+    pub kubernetes_version: String,
+    /// Pod addresses; each node gets a /24 of it from the controller-manager.
+    pub pod_cidr: Ipv4Net,
+    /// ClusterIP addresses; the first is the `kubernetes` service, the tenth CoreDNS.
+    pub service_cidr: Ipv4Net,
+    /// The cluster's DNS domain (`cluster.local`).
+    pub dns_domain: String,
+    /// Host port on 127.0.0.1 where the apiserver is published; chosen once, kept across restarts.
+    pub apiserver_port: u16,
+    /// The profile's Docker network; every container has a fixed address on it.
+    pub network_subnet: Ipv4Net,
+    /// How many nodes the cluster has.
+    pub nodes: u32,
+    /// Validity of leaf certificates in days (CAs get ten years).
+    pub cert_validity_days: u32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error(
+        "the pod CIDR {pod} overlaps the service CIDR {service}: choose ranges that do not overlap"
+    )]
+    PodServiceOverlap { pod: Ipv4Net, service: Ipv4Net },
+    #[error(
+        "the network subnet {subnet} overlaps the {what} CIDR {cidr}: choose ranges that do not overlap"
+    )]
+    NetworkOverlap {
+        subnet: Ipv4Net,
+        what: &'static str,
+        cidr: Ipv4Net,
+    },
+    #[error("the pod CIDR {0} is too small: it needs a /24 for each node, so at most a /{max}", max = 24 - 4)]
+    PodCidrTooSmall(Ipv4Net),
+    #[error(
+        "the service CIDR {0} is too small: use a /24 or larger (the default is {DEFAULT_SERVICE_CIDR})"
+    )]
+    ServiceCidrTooSmall(Ipv4Net),
+    #[error("the network subnet {0} is too small: use a /24 or larger")]
+    NetworkTooSmall(Ipv4Net),
+    #[error("{0} nodes requested: localkube supports 1 to {MAX_NODES}")]
+    NodeCount(u32),
+    #[error("the apiserver port must be between 1024 and 65535, not {0}")]
+    ApiserverPort(u16),
+    #[error("certificate validity of {0} days: use at least 1 day")]
+    CertValidity(u32),
+    #[error(
+        "'{0}' is not a valid DNS domain: use labels of a-z, 0-9 and '-' separated by dots, like cluster.local"
+    )]
+    DnsDomain(String),
+}
+
+impl ProfileConfig {
+    /// A new profile's settings: defaults plus the two values chosen on this machine.
+    pub fn new(apiserver_port: u16, network_subnet: Ipv4Net) -> Self {
+        Self {
+            kubernetes_version: DEFAULT_KUBERNETES_VERSION.to_string(),
+            pod_cidr: DEFAULT_POD_CIDR.parse().expect("default pod CIDR"),
+            service_cidr: DEFAULT_SERVICE_CIDR.parse().expect("default service CIDR"),
+            dns_domain: DEFAULT_DNS_DOMAIN.to_string(),
+            apiserver_port,
+            network_subnet,
+            nodes: 1,
+            cert_validity_days: DEFAULT_CERT_VALIDITY_DAYS,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.pod_cidr.contains(&self.service_cidr.network())
+            || self.service_cidr.contains(&self.pod_cidr.network())
+        {
+            return Err(ConfigError::PodServiceOverlap {
+                pod: self.pod_cidr,
+                service: self.service_cidr,
+            });
+        }
+        for (what, cidr) in [("pod", self.pod_cidr), ("service", self.service_cidr)] {
+            if cidr.contains(&self.network_subnet.network())
+                || self.network_subnet.contains(&cidr.network())
+            {
+                return Err(ConfigError::NetworkOverlap {
+                    subnet: self.network_subnet,
+                    what,
+                    cidr,
+                });
+            }
+        }
+        if self.pod_cidr.prefix_len() > 20 {
+            return Err(ConfigError::PodCidrTooSmall(self.pod_cidr));
+        }
+        if self.service_cidr.prefix_len() > 24 {
+            return Err(ConfigError::ServiceCidrTooSmall(self.service_cidr));
+        }
+        if self.network_subnet.prefix_len() > 24 {
+            return Err(ConfigError::NetworkTooSmall(self.network_subnet));
+        }
+        if self.nodes == 0 || self.nodes > MAX_NODES {
+            return Err(ConfigError::NodeCount(self.nodes));
+        }
+        if self.apiserver_port < 1024 {
+            return Err(ConfigError::ApiserverPort(self.apiserver_port));
+        }
+        if self.cert_validity_days == 0 {
+            return Err(ConfigError::CertValidity(self.cert_validity_days));
+        }
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        if !self.dns_domain.split('.').all(label_ok) {
+            return Err(ConfigError::DnsDomain(self.dns_domain.clone()));
+        }
+        Ok(())
+    }
+
+    /// The `kubernetes` service's ClusterIP: the first address of the service range.
+    pub fn kubernetes_service_ip(&self) -> Ipv4Addr {
+        nth_address(self.service_cidr, 1)
+    }
+
+    /// CoreDNS's ClusterIP: the tenth address of the service range, as kubeadm.
+    pub fn dns_service_ip(&self) -> Ipv4Addr {
+        nth_address(self.service_cidr, 10)
+    }
+
+    /// The network's gateway (Docker's bridge on the host).
+    pub fn gateway_ip(&self) -> Ipv4Addr {
+        nth_address(self.network_subnet, 1)
+    }
+
+    /// Fixed address of a control-plane component on the profile's network.
+    pub fn etcd_ip(&self) -> Ipv4Addr {
+        nth_address(self.network_subnet, 2)
+    }
+
+    pub fn apiserver_ip(&self) -> Ipv4Addr {
+        nth_address(self.network_subnet, 3)
+    }
+
+    pub fn controller_manager_ip(&self) -> Ipv4Addr {
+        nth_address(self.network_subnet, 4)
+    }
+
+    pub fn scheduler_ip(&self) -> Ipv4Addr {
+        nth_address(self.network_subnet, 5)
+    }
+
+    /// Fixed address of the node with this index (0 for the first node).
+    pub fn node_ip(&self, index: u32) -> Ipv4Addr {
+        nth_address(self.network_subnet, 10 + index)
+    }
+}
+
+fn nth_address(net: Ipv4Net, n: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network()) + n)
+}
+
+/// Candidate subnets for a profile's network, in the order they are tried: a /24 in 172.30.0.0/16
+/// picked by a hash of the profile name (so two profiles rarely try the same one first), then the
+/// rest of that range in order. The caller skips those that clash with an existing network.
+pub fn candidate_subnets(profile: &str) -> impl Iterator<Item = Ipv4Net> {
+    let start = profile
+        .bytes()
+        .fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619))
+        % 256;
+    (0..256u32).map(move |i| {
+        let third = (start + i) % 256;
+        Ipv4Net::new(Ipv4Addr::new(172, 30, third as u8, 0), 24).expect("valid /24")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml;
+
+    fn config() -> ProfileConfig {
+        ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap())
+    }
+
+    #[test]
+    fn defaults_are_kubeadms() {
+        let c = config();
+        assert_eq!(c.pod_cidr.to_string(), "10.244.0.0/16");
+        assert_eq!(c.service_cidr.to_string(), "10.96.0.0/12");
+        assert_eq!(c.dns_domain, "cluster.local");
+        assert_eq!(c.kubernetes_service_ip().to_string(), "10.96.0.1");
+        assert_eq!(c.dns_service_ip().to_string(), "10.96.0.10");
+        assert_eq!(c.nodes, 1);
+        assert_eq!(c.cert_validity_days, 1095);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn addresses_are_fixed_per_role() {
+        let c = config();
+        assert_eq!(c.gateway_ip().to_string(), "172.30.7.1");
+        assert_eq!(c.etcd_ip().to_string(), "172.30.7.2");
+        assert_eq!(c.apiserver_ip().to_string(), "172.30.7.3");
+        assert_eq!(c.node_ip(0).to_string(), "172.30.7.10");
+        assert_eq!(c.node_ip(1).to_string(), "172.30.7.11");
+    }
+
+    #[test]
+    fn round_trips_through_yaml() {
+        let mut c = config();
+        c.nodes = 3;
+        c.kubernetes_version = "v1.36.3".into();
+        let text = yaml::to_string(&c).unwrap();
+        assert!(text.contains("podCidr: 10.244.0.0/16"), "{text}");
+        let back: ProfileConfig = yaml::from_str(&text).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn refuses_overlapping_ranges() {
+        let mut c = config();
+        c.pod_cidr = "10.96.0.0/16".parse().unwrap();
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::PodServiceOverlap { .. })
+        ));
+        let mut c = config();
+        c.network_subnet = "10.244.3.0/24".parse().unwrap();
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::NetworkOverlap { what: "pod", .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        let mut c = config();
+        c.nodes = 0;
+        assert_eq!(c.validate(), Err(ConfigError::NodeCount(0)));
+        let mut c = config();
+        c.dns_domain = "Cluster.Local".into();
+        assert!(matches!(c.validate(), Err(ConfigError::DnsDomain(_))));
+        let mut c = config();
+        c.apiserver_port = 80;
+        assert_eq!(c.validate(), Err(ConfigError::ApiserverPort(80)));
+    }
+
+    #[test]
+    fn candidate_subnets_cover_the_range_once() {
+        let all: std::collections::BTreeSet<_> = candidate_subnets("dev").collect();
+        assert_eq!(all.len(), 256);
+        assert_ne!(
+            candidate_subnets("dev").next(),
+            candidate_subnets("prod").next()
+        );
+    }
+}

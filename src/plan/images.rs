@@ -1,0 +1,1 @@
+//! Component images: planned with the images work.

@@ -1,0 +1,462 @@
+//! Kubeconfig text: rendering one, merging credentials into an existing one, and taking them out
+//! again. Pure: the callers in `effects::kubeconfig_store` read and write the files.
+//!
+//! A rendered kubeconfig has kubeadm's layout: one cluster (server and embedded
+//! `certificate-authority-data`), one user (embedded `client-certificate-data` and
+//! `client-key-data`), and one context joining them.
+//!
+//! Merging works on the generic YAML value, never on narrow structs, so every entry and field
+//! localkube does not know about (other clusters, `extensions`, `preferences`, exec users, keys
+//! added by other tools) is kept as it was. The profile's own entries are replaced in place, so
+//! merging twice yields identical text. Keys come out sorted, as kubectl itself writes them.
+//!
+//! Component kubeconfigs (see [`component_kubeconfigs`]) live in the profile's `kubeconfigs/`:
+//! `admin.conf` reaches the apiserver through its published port on 127.0.0.1; the in-cluster ones
+//! (`controller-manager.conf`, `scheduler.conf`, `kube-proxy.conf`, `kubelet-<node>.conf`) through
+//! its fixed address on the profile's network.
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Value, json};
+
+use crate::plan::cluster::APISERVER_PORT;
+use crate::plan::config::ProfileConfig;
+use crate::plan::names;
+use crate::plan::pki;
+use crate::plan::profile_name::ProfileName;
+use crate::yaml;
+
+/// One kubeconfig's worth of credentials: a cluster, a user, a context joining them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub cluster: String,
+    pub server: String,
+    pub ca_pem: String,
+    pub user: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub context: String,
+}
+
+/// A complete kubeconfig holding only `c`, with its context current.
+pub fn render(c: &Credentials) -> Result<String> {
+    let mut doc = Map::new();
+    doc.insert("preferences".into(), json!({}));
+    apply(&mut doc, c, true)?;
+    to_text(doc)
+}
+
+/// `existing` (a kubeconfig's text, `None` or empty for none) with `c`'s cluster, user and context
+/// added or replaced, and the context made current when `switch_context`.
+pub fn merge(existing: Option<&str>, c: &Credentials, switch_context: bool) -> Result<String> {
+    let mut doc = parse(existing.unwrap_or(""))?;
+    apply(&mut doc, c, switch_context)?;
+    to_text(doc)
+}
+
+/// `existing` without the named cluster, user and context; current-context is cleared when it
+/// named that context. Returns `existing` unchanged when none of them was there.
+pub fn remove(existing: &str, cluster: &str, user: &str, context: &str) -> Result<String> {
+    Ok(remove_entries(existing, cluster, user, context)?.unwrap_or_else(|| existing.to_string()))
+}
+
+/// Like [`remove`], but `None` when there was nothing to remove, so callers need not rewrite.
+pub fn remove_entries(
+    existing: &str,
+    cluster: &str,
+    user: &str,
+    context: &str,
+) -> Result<Option<String>> {
+    let mut doc = parse(existing)?;
+    let mut changed = false;
+    for (list, name) in [
+        ("clusters", cluster),
+        ("users", user),
+        ("contexts", context),
+    ] {
+        if let Some(Value::Array(entries)) = doc.get_mut(list) {
+            let before = entries.len();
+            entries.retain(|entry| entry_name(entry) != Some(name));
+            changed |= entries.len() != before;
+        }
+    }
+    if doc.get("current-context").and_then(Value::as_str) == Some(context) {
+        doc.insert("current-context".into(), Value::String(String::new()));
+        changed = true;
+    }
+    if changed {
+        to_text(doc).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The current context named in a kubeconfig's text; `None` when unset or empty.
+pub fn current_context(text: &str) -> Result<Option<String>> {
+    let doc = parse(text)?;
+    Ok(doc
+        .get("current-context")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string))
+}
+
+/// One kubeconfig a component (or the admin) uses: its file, the client certificate it embeds
+/// and how it reaches the apiserver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentKubeconfig {
+    /// File name in the profile's `kubeconfigs/` folder.
+    pub file_name: String,
+    /// PKI stem of the embedded client certificate and key.
+    pub cert_stem: String,
+    pub server: String,
+    pub cluster: String,
+    pub user: String,
+    pub context: String,
+}
+
+/// Every kubeconfig the profile keeps, admin first, then one per component and node.
+pub fn component_kubeconfigs(
+    profile: &ProfileName,
+    config: &ProfileConfig,
+) -> Vec<ComponentKubeconfig> {
+    let cluster = names::kubeconfig_context(profile);
+    let in_cluster = format!("https://{}:{APISERVER_PORT}", config.apiserver_ip());
+    // kubeadm's naming: the user is the certificate's identity, the context `<user>@<cluster>`.
+    let component = |file_name: &str, cert_stem: &str, user: &str| ComponentKubeconfig {
+        file_name: file_name.to_string(),
+        cert_stem: cert_stem.to_string(),
+        server: in_cluster.clone(),
+        cluster: cluster.clone(),
+        user: user.to_string(),
+        context: format!("{user}@{cluster}"),
+    };
+    // admin.conf matches what is merged into the user's kubeconfig, names included.
+    let mut all = vec![ComponentKubeconfig {
+        file_name: "admin.conf".into(),
+        cert_stem: pki::ADMIN.into(),
+        server: host_server(config),
+        cluster: cluster.clone(),
+        user: cluster.clone(),
+        context: cluster.clone(),
+    }];
+    all.push(component(
+        "controller-manager.conf",
+        pki::CONTROLLER_MANAGER,
+        "system:kube-controller-manager",
+    ));
+    all.push(component(
+        "scheduler.conf",
+        pki::SCHEDULER,
+        "system:kube-scheduler",
+    ));
+    all.push(component(
+        "kube-proxy.conf",
+        pki::KUBE_PROXY,
+        "system:kube-proxy",
+    ));
+    for node in names::node_names(profile, config.nodes) {
+        all.push(component(
+            &format!("kubelet-{node}.conf"),
+            &pki::kubelet_client(&node),
+            &format!("system:node:{node}"),
+        ));
+    }
+    all
+}
+
+/// The apiserver as the host sees it: its published port on 127.0.0.1.
+pub fn host_server(config: &ProfileConfig) -> String {
+    format!("https://127.0.0.1:{}", config.apiserver_port)
+}
+
+fn parse(text: &str) -> Result<Map<String, Value>> {
+    // An empty file (or one holding only comments) is an empty kubeconfig, as kubectl treats it.
+    let value: Value = yaml::from_str(text).context("the kubeconfig is not valid YAML")?;
+    match value {
+        Value::Null => Ok(Map::new()),
+        Value::Object(doc) => Ok(doc),
+        _ => bail!("the kubeconfig is not a YAML mapping (apiVersion, clusters, users, ...)"),
+    }
+}
+
+fn to_text(doc: Map<String, Value>) -> Result<String> {
+    yaml::to_string(&Value::Object(doc)).context("writing the kubeconfig")
+}
+
+fn apply(doc: &mut Map<String, Value>, c: &Credentials, switch_context: bool) -> Result<()> {
+    doc.entry("apiVersion").or_insert_with(|| json!("v1"));
+    doc.entry("kind").or_insert_with(|| json!("Config"));
+    upsert(
+        doc,
+        "clusters",
+        json!({
+            "name": c.cluster,
+            "cluster": {
+                "server": c.server,
+                "certificate-authority-data": BASE64.encode(&c.ca_pem),
+            },
+        }),
+    )?;
+    upsert(
+        doc,
+        "users",
+        json!({
+            "name": c.user,
+            "user": {
+                "client-certificate-data": BASE64.encode(&c.cert_pem),
+                "client-key-data": BASE64.encode(&c.key_pem),
+            },
+        }),
+    )?;
+    upsert(
+        doc,
+        "contexts",
+        json!({
+            "name": c.context,
+            "context": { "cluster": c.cluster, "user": c.user },
+        }),
+    )?;
+    if switch_context {
+        doc.insert("current-context".into(), json!(c.context));
+    }
+    Ok(())
+}
+
+/// Replaces the entry of `list` with `entry`'s name in place, or appends it.
+fn upsert(doc: &mut Map<String, Value>, list: &str, entry: Value) -> Result<()> {
+    let slot = doc.entry(list).or_insert(Value::Null);
+    if slot.is_null() {
+        *slot = Value::Array(Vec::new());
+    }
+    let Value::Array(entries) = slot else {
+        bail!("the kubeconfig's {list} is not a list");
+    };
+    let name = entry_name(&entry).map(str::to_string);
+    match entries
+        .iter_mut()
+        .find(|existing| entry_name(existing) == name.as_deref())
+    {
+        Some(existing) => *existing = entry,
+        None => entries.push(entry),
+    }
+    Ok(())
+}
+
+fn entry_name(entry: &Value) -> Option<&str> {
+    entry.get("name").and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credentials(name: &str) -> Credentials {
+        Credentials {
+            cluster: name.into(),
+            server: "https://127.0.0.1:40123".into(),
+            ca_pem: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n".into(),
+            user: name.into(),
+            cert_pem: "-----BEGIN CERTIFICATE-----\nUSER\n-----END CERTIFICATE-----\n".into(),
+            key_pem: "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n".into(),
+            context: name.into(),
+        }
+    }
+
+    fn value(text: &str) -> Value {
+        yaml::from_str(text).unwrap()
+    }
+
+    fn names(doc: &Value, list: &str) -> Vec<String> {
+        doc[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// A kubeconfig written by someone else, with fields localkube does not model.
+    const EXISTING: &str = r#"# a comment
+apiVersion: v1
+kind: Config
+clusters:
+- name: prod
+  cluster:
+    server: https://prod.example:6443
+    insecure-skip-tls-verify: true
+    extensions:
+    - name: client.authentication.k8s.io/exec
+      extension: {audience: "1.0", retries: 3}
+users:
+- name: prod-admin
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: gcloud
+      args: [auth, token]
+contexts:
+- name: prod
+  context: {cluster: prod, user: prod-admin, namespace: web}
+current-context: prod
+preferences:
+  colors: true
+x-tool-state: {keep: me}
+"#;
+
+    #[test]
+    fn render_has_one_cluster_user_and_context_embedded() {
+        let text = render(&credentials("dev")).unwrap();
+        let doc = value(&text);
+        assert_eq!(doc["apiVersion"], "v1");
+        assert_eq!(doc["kind"], "Config");
+        assert_eq!(doc["current-context"], "dev");
+        assert_eq!(
+            doc["clusters"],
+            json!([{"name": "dev", "cluster": {
+                "server": "https://127.0.0.1:40123",
+                "certificate-authority-data": BASE64.encode(credentials("dev").ca_pem),
+            }}])
+        );
+        let user = &doc["users"][0]["user"];
+        let decoded = BASE64
+            .decode(user["client-key-data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(decoded).unwrap(),
+            credentials("dev").key_pem
+        );
+        assert_eq!(
+            doc["contexts"],
+            json!([{"name": "dev", "context": {"cluster": "dev", "user": "dev"}}])
+        );
+    }
+
+    #[test]
+    fn merge_keeps_every_other_entry_and_unknown_field() {
+        let merged = merge(Some(EXISTING), &credentials("dev"), true).unwrap();
+        let doc = value(&merged);
+        let before = value(EXISTING);
+        assert_eq!(names(&doc, "clusters"), ["prod", "dev"]);
+        assert_eq!(names(&doc, "users"), ["prod-admin", "dev"]);
+        assert_eq!(names(&doc, "contexts"), ["prod", "dev"]);
+        assert_eq!(doc["clusters"][0], before["clusters"][0]);
+        assert_eq!(doc["users"][0], before["users"][0]);
+        assert_eq!(doc["contexts"][0], before["contexts"][0]);
+        assert_eq!(doc["preferences"], json!({"colors": true}));
+        assert_eq!(doc["x-tool-state"], json!({"keep": "me"}));
+        // A string that looks like a number stays a string.
+        assert_eq!(
+            doc["clusters"][0]["cluster"]["extensions"][0]["extension"]["audience"],
+            "1.0"
+        );
+        assert_eq!(doc["current-context"], "dev");
+    }
+
+    #[test]
+    fn merge_is_idempotent_and_replaces_in_place() {
+        let once = merge(Some(EXISTING), &credentials("dev"), true).unwrap();
+        let twice = merge(Some(&once), &credentials("dev"), true).unwrap();
+        assert_eq!(once, twice);
+
+        let mut moved = credentials("dev");
+        moved.server = "https://127.0.0.1:50000".into();
+        let updated = merge(Some(&once), &moved, true).unwrap();
+        let doc = value(&updated);
+        assert_eq!(names(&doc, "clusters"), ["prod", "dev"]);
+        assert_eq!(
+            doc["clusters"][1]["cluster"]["server"],
+            "https://127.0.0.1:50000"
+        );
+    }
+
+    #[test]
+    fn merge_can_keep_the_current_context() {
+        let merged = merge(Some(EXISTING), &credentials("dev"), false).unwrap();
+        assert_eq!(current_context(&merged).unwrap().as_deref(), Some("prod"));
+        let merged = merge(Some(EXISTING), &credentials("dev"), true).unwrap();
+        assert_eq!(current_context(&merged).unwrap().as_deref(), Some("dev"));
+    }
+
+    #[test]
+    fn merge_into_nothing_or_an_empty_file_makes_a_whole_kubeconfig() {
+        for existing in [None, Some(""), Some("\n"), Some("# nothing yet\n")] {
+            let doc = value(&merge(existing, &credentials("dev"), true).unwrap());
+            assert_eq!(doc["apiVersion"], "v1", "{existing:?}");
+            assert_eq!(doc["kind"], "Config");
+            assert_eq!(names(&doc, "clusters"), ["dev"]);
+            assert_eq!(doc["current-context"], "dev");
+        }
+        // kubectl writes empty lists as null.
+        let nulls = "apiVersion: v1\nkind: Config\nclusters: null\nusers: null\ncontexts: null\n";
+        let doc = value(&merge(Some(nulls), &credentials("dev"), true).unwrap());
+        assert_eq!(names(&doc, "users"), ["dev"]);
+    }
+
+    #[test]
+    fn merge_refuses_what_is_not_a_kubeconfig() {
+        assert!(merge(Some("- a\n- b\n"), &credentials("dev"), true).is_err());
+        assert!(merge(Some("clusters: 3\n"), &credentials("dev"), true).is_err());
+        assert!(merge(Some("a: [unclosed"), &credentials("dev"), true).is_err());
+    }
+
+    #[test]
+    fn remove_takes_out_only_the_profile() {
+        let merged = merge(Some(EXISTING), &credentials("dev"), true).unwrap();
+        let removed = remove(&merged, "dev", "dev", "dev").unwrap();
+        let doc = value(&removed);
+        assert_eq!(names(&doc, "clusters"), ["prod"]);
+        assert_eq!(names(&doc, "users"), ["prod-admin"]);
+        assert_eq!(names(&doc, "contexts"), ["prod"]);
+        assert_eq!(doc["x-tool-state"], json!({"keep": "me"}));
+        // It was current: now nothing is.
+        assert_eq!(current_context(&removed).unwrap(), None);
+
+        let kept_current = merge(Some(EXISTING), &credentials("dev"), false).unwrap();
+        let removed = remove(&kept_current, "dev", "dev", "dev").unwrap();
+        assert_eq!(current_context(&removed).unwrap().as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn removing_what_is_absent_changes_nothing() {
+        assert_eq!(remove_entries(EXISTING, "dev", "dev", "dev").unwrap(), None);
+        assert_eq!(remove(EXISTING, "dev", "dev", "dev").unwrap(), EXISTING);
+        assert_eq!(remove_entries("", "dev", "dev", "dev").unwrap(), None);
+    }
+
+    #[test]
+    fn component_kubeconfigs_follow_kubeadm() {
+        let profile = ProfileName::parse("dev").unwrap();
+        let mut config = ProfileConfig::new(40123, "172.30.5.0/24".parse().unwrap());
+        config.nodes = 2;
+        let all = component_kubeconfigs(&profile, &config);
+        let files: Vec<&str> = all.iter().map(|k| k.file_name.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "admin.conf",
+                "controller-manager.conf",
+                "scheduler.conf",
+                "kube-proxy.conf",
+                "kubelet-dev.conf",
+                "kubelet-dev-m02.conf"
+            ]
+        );
+        assert_eq!(all[0].server, "https://127.0.0.1:40123");
+        assert_eq!(
+            (all[0].cluster.as_str(), all[0].user.as_str()),
+            ("dev", "dev")
+        );
+        assert!(
+            all[1..]
+                .iter()
+                .all(|k| k.server == "https://172.30.5.3:6443")
+        );
+        let kubelet = &all[5];
+        assert_eq!(kubelet.cert_stem, "kubelet-client-dev-m02");
+        assert_eq!(kubelet.user, "system:node:dev-m02");
+        assert_eq!(kubelet.context, "system:node:dev-m02@dev");
+        assert_eq!(all[1].cert_stem, "controller-manager");
+    }
+}

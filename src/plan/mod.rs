@@ -1,0 +1,13 @@
+//! Pure planning: what to create, decided from the profile's configuration alone. Nothing here does
+//! I/O, so every decision is checked exactly by unit tests.
+
+pub mod addons;
+pub mod cluster;
+pub mod config;
+pub mod images;
+pub mod kubeconfig;
+pub mod names;
+pub mod node_config;
+pub mod pki;
+pub mod profile_name;
+pub mod version;

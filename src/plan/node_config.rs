@@ -1,0 +1,264 @@
+//! What a node's entrypoint reads from its config folder (`/etc/localkube`, see
+//! `cluster::NODE_CONFIG_DIR`): kubelet's and kube-proxy's configuration files and flags, the
+//! node's environment, its CNI configuration and routes to the other nodes' pods.
+//!
+//! The files follow kubeadm's and kind's choices (REFERENCE.md §2, §3); the reasons for the
+//! settings that differ from upstream defaults are noted beside them.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde_json::json;
+
+use crate::plan::cluster::NODE_CONFIG_DIR;
+use crate::plan::config::ProfileConfig;
+
+/// A file for a node's config folder: path relative to it, and content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFile {
+    pub path: String,
+    pub content: String,
+}
+
+/// Files known before the node exists: everything but the CNI configuration.
+pub fn node_files(config: &ProfileConfig, node: &str, node_ip: Ipv4Addr) -> Vec<NodeFile> {
+    vec![
+        NodeFile {
+            path: "node.env".into(),
+            content: node_env(config, node, node_ip),
+        },
+        NodeFile {
+            path: "kubelet/config.yaml".into(),
+            content: kubelet_config(config),
+        },
+        NodeFile {
+            path: "kubelet/flags".into(),
+            content: lines(&kubelet_flags(node, node_ip)),
+        },
+        NodeFile {
+            path: "kube-proxy/config.yaml".into(),
+            content: kube_proxy_config(config, node),
+        },
+        NodeFile {
+            path: "kube-proxy/flags".into(),
+            content: lines(&kube_proxy_flags()),
+        },
+    ]
+}
+
+fn lines(args: &[String]) -> String {
+    let mut out = args.join("\n");
+    out.push('\n');
+    out
+}
+
+/// Shell-sourceable variables the entrypoint uses for masquerading and logging.
+pub fn node_env(config: &ProfileConfig, node: &str, node_ip: Ipv4Addr) -> String {
+    format!(
+        "NODE_NAME={node}\nNODE_IP={node_ip}\nPOD_CIDR_ALL={}\nSERVICE_CIDR={}\n",
+        config.pod_cidr, config.service_cidr
+    )
+}
+
+pub fn kubelet_flags(node: &str, node_ip: Ipv4Addr) -> Vec<String> {
+    let dir = NODE_CONFIG_DIR;
+    vec![
+        format!("--config={dir}/kubelet/config.yaml"),
+        format!("--kubeconfig={dir}/kubelet/kubeconfig"),
+        // The address other components use to reach this kubelet and its pods' host ports.
+        format!("--node-ip={node_ip}"),
+        format!("--hostname-override={node}"),
+    ]
+}
+
+/// KubeletConfiguration as kubeadm and kind write it, for a node inside a container.
+pub fn kubelet_config(config: &ProfileConfig) -> String {
+    let dir = NODE_CONFIG_DIR;
+    format!(
+        "apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+authentication:
+  anonymous:
+    enabled: false
+  webhook:
+    enabled: true
+  x509:
+    clientCAFile: {dir}/pki/ca.crt
+authorization:
+  mode: Webhook
+# Serving certificate issued by localkube for the node's name and address (no CSR dance).
+tlsCertFile: {dir}/pki/kubelet.crt
+tlsPrivateKeyFile: {dir}/pki/kubelet.key
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+clusterDNS:
+  - {dns}
+clusterDomain: {domain}
+containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
+# Must equal containerd's runc setting (SystemdCgroup = false): there is no systemd in the node.
+cgroupDriver: cgroupfs
+# Pods' cgroups go under the node's own writable tree.
+cgroupRoot: /kubelet
+# Hosts with cgroup v1 (such as this project's CI) are refused by default since 1.35.
+failCgroupV1: false
+failSwapOn: false
+# A small laptop disk must not make kubelet evict the learner's pods or delete loaded images
+# (kind does the same).
+imageGCHighThresholdPercent: 100
+evictionHard:
+  nodefs.available: \"0%\"
+  nodefs.inodesFree: \"0%\"
+  imagefs.available: \"0%\"
+",
+        dns = config.dns_service_ip(),
+        domain = config.dns_domain,
+    )
+}
+
+pub fn kube_proxy_flags() -> Vec<String> {
+    vec![format!("--config={NODE_CONFIG_DIR}/kube-proxy/config.yaml")]
+}
+
+pub fn kube_proxy_config(config: &ProfileConfig, node: &str) -> String {
+    format!(
+        "apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+hostnameOverride: {node}
+clusterCIDR: {pod_cidr}
+clientConnection:
+  kubeconfig: {dir}/kube-proxy/kubeconfig
+# Zero means: leave the kernel's conntrack settings alone. Otherwise kube-proxy writes host-wide
+# values (nf_conntrack_max, hashsize) from inside the node.
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+iptables:
+  minSyncPeriod: 1s
+",
+        pod_cidr = config.pod_cidr,
+        dir = NODE_CONFIG_DIR,
+    )
+}
+
+/// The CNI configuration for a node once its pod CIDR is known: ptp links with host-local
+/// addresses from the node's range, and portmap for hostPort (kindnet's recipe).
+pub fn cni_conflist(node_pod_cidr: Ipv4Net) -> String {
+    let conf = json!({
+        "cniVersion": "0.4.0",
+        "name": "localkube",
+        "plugins": [
+            {
+                "type": "ptp",
+                "ipMasq": false,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{ "subnet": node_pod_cidr.to_string() }]],
+                    "routes": [{ "dst": "0.0.0.0/0" }]
+                }
+            },
+            {
+                "type": "portmap",
+                "capabilities": { "portMappings": true }
+            }
+        ]
+    });
+    serde_json::to_string_pretty(&conf).expect("JSON") + "\n"
+}
+
+/// Routes a node needs to the other nodes' pods: `CIDR via NODE_IP`, one per line.
+pub fn routes(this_node: &str, nodes: &[(String, Ipv4Addr, Option<Ipv4Net>)]) -> String {
+    nodes
+        .iter()
+        .filter(|(name, _, _)| name != this_node)
+        .filter_map(|(_, ip, cidr)| cidr.map(|c| format!("{c} via {ip}\n")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ProfileConfig {
+        ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap())
+    }
+
+    #[test]
+    fn kubelet_config_matches_the_cluster() {
+        let text = kubelet_config(&config());
+        let value: serde_json::Value = crate::yaml::from_str(&text).unwrap();
+        assert_eq!(value["clusterDNS"][0], "10.96.0.10");
+        assert_eq!(value["clusterDomain"], "cluster.local");
+        assert_eq!(value["cgroupDriver"], "cgroupfs");
+        assert_eq!(value["failCgroupV1"], false);
+        assert_eq!(value["authentication"]["anonymous"]["enabled"], false);
+        assert_eq!(value["readOnlyPort"], 0);
+        assert_eq!(value["evictionHard"]["nodefs.available"], "0%");
+    }
+
+    #[test]
+    fn kube_proxy_leaves_host_conntrack_alone() {
+        let text = kube_proxy_config(&config(), "dev");
+        let value: serde_json::Value = crate::yaml::from_str(&text).unwrap();
+        assert_eq!(value["conntrack"]["maxPerCore"], 0);
+        assert_eq!(value["clusterCIDR"], "10.244.0.0/16");
+        assert_eq!(value["mode"], "iptables");
+        assert_eq!(value["hostnameOverride"], "dev");
+    }
+
+    #[test]
+    fn kubelet_flags_name_the_node_and_its_address() {
+        let flags = kubelet_flags("dev", "172.30.7.10".parse().unwrap());
+        assert!(flags.contains(&"--node-ip=172.30.7.10".to_string()));
+        assert!(flags.contains(&"--hostname-override=dev".to_string()));
+    }
+
+    #[test]
+    fn cni_uses_the_node_range() {
+        let text = cni_conflist("10.244.1.0/24".parse().unwrap());
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
+            "10.244.1.0/24"
+        );
+        assert_eq!(value["plugins"][1]["type"], "portmap");
+    }
+
+    #[test]
+    fn routes_go_to_the_other_nodes_only() {
+        let nodes = vec![
+            (
+                "dev".to_string(),
+                "172.30.7.10".parse().unwrap(),
+                Some("10.244.0.0/24".parse().unwrap()),
+            ),
+            (
+                "dev-m02".to_string(),
+                "172.30.7.11".parse().unwrap(),
+                Some("10.244.1.0/24".parse().unwrap()),
+            ),
+            ("dev-m03".to_string(), "172.30.7.12".parse().unwrap(), None),
+        ];
+        assert_eq!(routes("dev", &nodes), "10.244.1.0/24 via 172.30.7.11\n");
+    }
+
+    #[test]
+    fn node_files_cover_the_entrypoint_contract() {
+        let files = node_files(&config(), "dev", "172.30.7.10".parse().unwrap());
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "node.env",
+                "kubelet/config.yaml",
+                "kubelet/flags",
+                "kube-proxy/config.yaml",
+                "kube-proxy/flags"
+            ]
+        );
+        assert!(files[0].content.contains("POD_CIDR_ALL=10.244.0.0/16"));
+    }
+}

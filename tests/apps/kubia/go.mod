@@ -1,0 +1,3 @@
+module localkube.local/kubia
+
+go 1.22

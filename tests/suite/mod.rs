@@ -1,0 +1,8 @@
+//! Integration tests: the real binary, real tools (openssl, curl, kubectl), real Docker.
+pub mod cli;
+pub mod cluster;
+pub mod images;
+pub mod kubeconfig;
+pub mod node_image;
+pub mod pki;
+pub mod support;

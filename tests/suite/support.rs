@@ -1,0 +1,75 @@
+//! Shared helpers of the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The localkube binary under test.
+pub fn localkube_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_localkube"))
+}
+
+/// A private LOCALKUBE_HOME and kubeconfig for one test, so tests never touch the user's files or
+/// each other's. The image cache stays shared (LOCALKUBE_CACHE from the environment) so built
+/// images are reused.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kube").join("config")
+    }
+
+    /// `localkube ARGS` with this sandbox's environment.
+    pub fn localkube(&self) -> Command {
+        let mut cmd = Command::new(localkube_bin());
+        cmd.env("LOCALKUBE_HOME", self.home())
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("LOCALKUBE_PROGRESS", "plain")
+            .env_remove("LOCALKUBE_PROFILE");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.localkube().args(args).output().expect("run localkube")
+    }
+
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Fails the test with both output streams when the command did not succeed.
+pub fn assert_success(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
