@@ -1,9 +1,184 @@
-//! `localkube images build|ls`: arrives with the images work.
-use super::Ctx;
+//! `localkube images build|ls`: the component images localkube builds from upstream sources.
+
+use anyhow::Result;
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::{Ctx, block_on};
+use crate::effects::docker;
+use crate::effects::image_build::{self, BuildOptions, BuildReport, ListedImage};
+use crate::plan::version::{DEFAULT_KUBERNETES_VERSION, parse_kubernetes_version};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ImagesCommand,
+}
 
-pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<u8> {
-    super::not_available_yet("images", "the component images work")
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build the images of a Kubernetes version and its kubectl; only what is missing or damaged.
+    /// The first build compiles Kubernetes from source (tens of minutes); later ones take seconds.
+    Build(BuildArgs),
+    /// List the images localkube built, with sizes, and the kubectl binaries in the cache.
+    #[command(alias = "list")]
+    Ls,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Kubernetes release to build, vX.Y.Z.
+    #[arg(long, value_parser = parse_kubernetes_version, default_value = DEFAULT_KUBERNETES_VERSION)]
+    pub kubernetes_version: String,
+
+    /// Rebuild every artifact and image even when the cache has it.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+    match args.command {
+        ImagesCommand::Build(build) => run_build(ctx, build),
+        ImagesCommand::Ls => run_ls(ctx),
+    }
+}
+
+fn run_build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
+    let options = BuildOptions {
+        force: args.force,
+        images_dir: None,
+    };
+    let report = block_on(async {
+        let docker = docker::connect().await?;
+        image_build::build_images(
+            &docker,
+            ctx.home.cache(),
+            &args.kubernetes_version,
+            &ctx.ui,
+            &options,
+        )
+        .await
+    })??;
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(0)
+}
+
+fn print_report(report: &BuildReport) {
+    println!(
+        "{:<44} {:<12} {:>10}  BUILT NOW",
+        "IMAGE", "VERSION", "SIZE"
+    );
+    for image in &report.images {
+        println!(
+            "{:<44} {:<12} {:>10}  {}",
+            image.image,
+            image.component_version,
+            megabytes(image.size_bytes),
+            if image.rebuilt { "yes" } else { "-" }
+        );
+    }
+    println!(
+        "kubectl {}: {}",
+        report.kubernetes_version,
+        report.kubectl.display()
+    );
+    if report.up_to_date() {
+        println!(
+            "Everything for Kubernetes {} was up to date: nothing rebuilt.",
+            report.kubernetes_version
+        );
+    } else {
+        println!("Built: {}", report.rebuilt.join(", "));
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Listing {
+    images: Vec<ListedImage>,
+    kubectl: Vec<ListedKubectl>,
+}
+
+#[derive(Debug, Serialize)]
+struct ListedKubectl {
+    kubernetes_version: String,
+    path: std::path::PathBuf,
+    size_bytes: u64,
+}
+
+fn run_ls(ctx: &Ctx) -> Result<u8> {
+    let (images, kubectls) = block_on(async {
+        let docker = docker::connect().await?;
+        image_build::list(&docker, ctx.home.cache()).await
+    })??;
+    let listing = Listing {
+        images,
+        kubectl: kubectls
+            .into_iter()
+            .map(|(kubernetes_version, path, size_bytes)| ListedKubectl {
+                kubernetes_version,
+                path,
+                size_bytes,
+            })
+            .collect(),
+    };
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&listing)?);
+        return Ok(0);
+    }
+    if listing.images.is_empty() && listing.kubectl.is_empty() {
+        println!(
+            "No images built yet: `localkube images build` builds them (`localkube start` does too)."
+        );
+        return Ok(0);
+    }
+    println!(
+        "{:<44} {:<12} {:<12} {:>10}  CREATED",
+        "IMAGE", "KUBERNETES", "COMPONENT", "SIZE"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    for image in &listing.images {
+        println!(
+            "{:<44} {:<12} {:<12} {:>10}  {}",
+            image.image,
+            dash(&image.kubernetes_version),
+            dash(&image.component_version),
+            megabytes(image.size_bytes),
+            age(now - image.created)
+        );
+    }
+    for kubectl in &listing.kubectl {
+        println!(
+            "{:<44} {:<12} {:<12} {:>10}  {}",
+            "kubectl (cache)",
+            kubectl.kubernetes_version,
+            kubectl.kubernetes_version,
+            megabytes(kubectl.size_bytes),
+            kubectl.path.display()
+        );
+    }
+    Ok(0)
+}
+
+fn dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
+fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} seconds ago"),
+        s if s < 7200 => format!("{} minutes ago", s / 60),
+        s if s < 172_800 => format!("{} hours ago", s / 3600),
+        s => format!("{} days ago", s / 86_400),
+    }
 }

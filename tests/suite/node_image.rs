@@ -1,1 +1,373 @@
-//! Integration tests: node image.
+//! Integration tests of the node and pause images (images/node, images/pause) on the real Docker engine.
+//!
+//! They assume the images of the default Kubernetes version exist (the test script builds them first) and fail
+//! with a hint to run `localkube images build` when they do not. Every container, volume and network they make
+//! has a unique name and is removed by a guard, whether the test passes or panics.
+
+use std::process::{Command, Output};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use localkube::plan::names;
+use localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run the docker CLI")
+}
+
+/// Runs docker, panics with both output streams unless it succeeds, returns trimmed stdout.
+fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert!(
+        out.status.success(),
+        "docker {} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The image of a component at the default version, or a clear failure when it has not been built.
+fn require_image(component: &str) -> String {
+    let image = names::image(component, DEFAULT_KUBERNETES_VERSION);
+    let out = docker(&["image", "inspect", "--format", "{{.Id}}", &image]);
+    assert!(
+        out.status.success(),
+        "image {image} is missing: run `localkube images build` first ({})",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    image
+}
+
+/// A name no other test run uses at the same time.
+fn unique(what: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    format!("lk-test-{what}-{}-{nanos}", std::process::id())
+}
+
+/// Removes what a test created, in reverse order of creation, also when it panics.
+#[derive(Default)]
+struct Cleanup {
+    containers: Vec<String>,
+    volumes: Vec<String>,
+    networks: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for c in self.containers.iter().rev() {
+            let _ = docker(&["rm", "-f", "-v", c]);
+        }
+        for v in &self.volumes {
+            let _ = docker(&["volume", "rm", "-f", v]);
+        }
+        for n in &self.networks {
+            let _ = docker(&["network", "rm", n]);
+        }
+    }
+}
+
+/// Polls `check` until it returns Some, or panics after `limit` with the last failure it saw.
+fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let start = Instant::now();
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(last) if start.elapsed() >= limit => {
+                panic!("{what}: not within {limit:?}; last attempt: {last}")
+            }
+            Err(_) => sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+fn output_text(out: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `docker exec C ctr version` until the containerd server answers; returns the time it took.
+fn wait_for_containerd(container: &str) -> Duration {
+    let start = Instant::now();
+    wait_for(
+        Duration::from_secs(30),
+        "containerd answering ctr version",
+        || {
+            let out = docker(&["exec", container, "ctr", "version"]);
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            let server = text.split("Server:").nth(1).unwrap_or("");
+            if out.status.success() && server.contains("Version:") {
+                Ok(())
+            } else {
+                Err(output_text(&out))
+            }
+        },
+    );
+    start.elapsed()
+}
+
+fn logs(container: &str) -> String {
+    let out = docker(&["logs", "--tail", "60", container]);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn node_image_holds_the_runtime_the_cni_plugins_and_the_node_binaries() {
+    let node = require_image("node");
+    let script = r#"
+        set -e
+        containerd --version
+        runc --version | head -n1
+        ctr --version
+        for p in ptp host-local portmap loopback bridge; do test -x /usr/lib/cni/$p || { echo "no CNI plugin $p"; exit 1; }; done
+        for b in kubelet kube-proxy crictl entrypoint; do test -x /usr/local/bin/$b || { echo "no $b"; exit 1; }; done
+        for t in iptables-legacy iptables-nft conntrack ip mount; do command -v $t >/dev/null || { echo "no $t"; exit 1; }; done
+        kubelet --version
+        kube-proxy --version
+        crictl --version
+        grep -q 'runtime-endpoint: unix:///run/containerd/containerd.sock' /etc/crictl.yaml
+        echo "image-version=$LOCALKUBE_KUBERNETES_VERSION"
+    "#;
+    let out = docker_ok(&["run", "--rm", "--entrypoint", "bash", &node, "-c", script]);
+    assert!(out.contains("containerd "), "containerd --version:\n{out}");
+    assert!(out.contains("runc version"), "runc --version:\n{out}");
+    let version = DEFAULT_KUBERNETES_VERSION;
+    assert!(
+        out.contains(&format!("image-version={version}")),
+        "the image should name its Kubernetes version {version}:\n{out}"
+    );
+    assert_eq!(
+        out.matches(&format!("Kubernetes {version}")).count(),
+        2,
+        "kubelet and kube-proxy should both be {version} (built with the version ldflags):\n{out}"
+    );
+}
+
+#[test]
+fn containerd_runs_in_a_node_with_the_capability_set_and_survives_restart() {
+    let node = require_image("node");
+    let mut cleanup = Cleanup::default();
+    let name = unique("node");
+    let network = format!("{name}-net");
+    let volume = format!("{name}-var");
+
+    // A user-defined network, as the launcher's: it brings Docker's embedded DNS, which the entrypoint rewires.
+    docker_ok(&["network", "create", &network]);
+    cleanup.networks.push(network.clone());
+    docker_ok(&["volume", "create", &volume]);
+    cleanup.volumes.push(volume.clone());
+
+    // Exactly the launcher's flags for hosts that refuse --privileged (DESIGN.md), minus the config folder.
+    let var_mount = format!("{volume}:/var");
+    let mut args = vec![
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--hostname",
+        &name,
+        "--network",
+        &network,
+        "--cgroupns=private",
+        "--cap-add",
+        "ALL",
+        "--cap-drop",
+        "SYS_RESOURCE",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "apparmor=unconfined",
+        "--security-opt",
+        "systempaths=unconfined",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/run",
+        "-v",
+        &var_mount,
+    ];
+    // Only where the host has modules: `-v` would otherwise create /lib/modules on the host.
+    if std::path::Path::new("/lib/modules").is_dir() {
+        args.extend(["-v", "/lib/modules:/lib/modules:ro"]);
+    }
+    args.push(&node);
+    cleanup.containers.push(name.clone());
+    docker_ok(&args);
+
+    let took = wait_for_containerd(&name);
+    eprintln!("containerd answered {took:?} after docker run");
+
+    // The CRI plugin answers too, through our crictl and /etc/crictl.yaml.
+    let info = wait_for(Duration::from_secs(15), "crictl info", || {
+        let out = docker(&["exec", &name, "crictl", "info"]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if out.status.success() && text.contains("\"status\"") && text.contains("RuntimeReady") {
+            Ok(text)
+        } else {
+            Err(output_text(&out))
+        }
+    });
+    assert!(
+        info.contains("/usr/lib/cni"),
+        "containerd should use Debian's CNI plugin dir:\n{info}"
+    );
+
+    // The node owns a writable cgroup tree: kubelet will create /kubelet/kubepods/... in it.
+    let v2 = docker_ok(&["exec", &name, "stat", "-fc", "%T", "/sys/fs/cgroup"]) == "cgroup2fs";
+    let test_cgroup = if v2 {
+        "/sys/fs/cgroup/kubelet-test"
+    } else {
+        "/sys/fs/cgroup/memory/kubelet-test"
+    };
+    docker_ok(&["exec", &name, "mkdir", test_cgroup]);
+    docker_ok(&["exec", &name, "rmdir", test_cgroup]);
+    let kubelet_root = if v2 {
+        "/sys/fs/cgroup/kubelet"
+    } else {
+        "/sys/fs/cgroup/memory/kubelet"
+    };
+    docker_ok(&["exec", &name, "test", "-d", kubelet_root]);
+
+    // Pods must be able to use the node's resolv.conf: Docker's 127.0.0.11 is replaced by the node's own address.
+    let resolv = docker_ok(&["exec", &name, "cat", "/etc/resolv.conf"]);
+    assert!(
+        !resolv.contains("127.0.0.11"),
+        "resolv.conf still names Docker's loopback DNS:\n{resolv}\n{}",
+        logs(&name)
+    );
+
+    // `docker restart` runs the entrypoint again on the same writable layer and volume.
+    docker_ok(&["restart", "-t", "10", &name]);
+    let took = wait_for_containerd(&name);
+    eprintln!("containerd answered {took:?} after docker restart");
+    let dns_chains = docker_ok(&["exec", &name, "iptables-save", "-t", "nat"]);
+    assert_eq!(
+        dns_chains.matches("-j LOCALKUBE-DNS").count(),
+        2,
+        "one jump from PREROUTING and one from OUTPUT after a restart:\n{dns_chains}"
+    );
+
+    // SIGTERM stops everything and exits 0 well within docker stop's grace period.
+    let start = Instant::now();
+    docker_ok(&["stop", "-t", "10", &name]);
+    let stopped_in = start.elapsed();
+    let code = docker_ok(&["inspect", "--format", "{{.State.ExitCode}}", &name]);
+    assert_eq!(
+        code,
+        "0",
+        "node exit code after docker stop\n{}",
+        logs(&name)
+    );
+    assert!(
+        stopped_in < Duration::from_secs(9),
+        "docker stop took {stopped_in:?}: the entrypoint did not act on SIGTERM\n{}",
+        logs(&name)
+    );
+}
+
+#[test]
+fn pause_exits_zero_promptly_on_sigterm() {
+    let pause = require_image("pause");
+    let mut cleanup = Cleanup::default();
+    let name = unique("pause-stop");
+    cleanup.containers.push(name.clone());
+    docker_ok(&["run", "-d", "--name", &name, &pause]);
+    assert_eq!(
+        docker_ok(&["inspect", "--format", "{{.Config.User}}", &name]),
+        "65535:65535",
+        "pause must not run as root"
+    );
+    wait_for(Duration::from_secs(10), "pause running", || {
+        let state = docker_ok(&["inspect", "--format", "{{.State.Running}}", &name]);
+        if state == "true" { Ok(()) } else { Err(state) }
+    });
+
+    let start = Instant::now();
+    docker_ok(&["stop", "-t", "10", &name]);
+    let elapsed = start.elapsed();
+    let code = docker_ok(&["inspect", "--format", "{{.State.ExitCode}}", &name]);
+    assert_eq!(code, "0", "pause's exit code after SIGTERM");
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "docker stop took {elapsed:?}: pause ignored SIGTERM and was killed"
+    );
+}
+
+#[test]
+fn pause_reaps_orphans_in_a_shared_pid_namespace() {
+    let pause = require_image("pause");
+    let node = require_image("node");
+    let mut cleanup = Cleanup::default();
+    let sandbox = unique("pause-reap");
+    cleanup.containers.push(sandbox.clone());
+    docker_ok(&["run", "-d", "--name", &sandbox, &pause]);
+
+    // A second container joins pause's PID namespace, as a pod's containers do with shareProcessNamespace.
+    // Its subshells exit at once, so their `sleep`s are orphaned and re-parented to PID 1 of the namespace: pause.
+    // The script first proves that re-parenting to pause happened (else a missing zombie would prove nothing),
+    // then lets a batch of orphans exit and lists any process left in state Z.
+    let script = r#"
+        set -e
+        echo "pid1=$(tr '\0' ' ' </proc/1/cmdline)"
+        (sleep 1 & echo $! >/tmp/orphan.pid)
+        orphan=$(cat /tmp/orphan.pid)
+        sleep 0.3
+        echo "orphan-ppid=$(awk '/^PPid:/ { print $2 }' /proc/$orphan/status)"
+        for i in $(seq 1 20); do (sleep 0.2 &); done
+        sleep 2.5
+        zombies=0
+        for stat in /proc/[0-9]*/stat; do
+          line=$(cat "$stat" 2>/dev/null) || continue
+          rest=${line##*) }
+          state=${rest%% *}
+          if [ "$state" = Z ]; then zombies=$((zombies + 1)); echo "zombie: $line"; fi
+        done
+        echo "zombies=$zombies"
+    "#;
+    let pid_ns = format!("container:{sandbox}");
+    let out = docker_ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        &pid_ns,
+        "--entrypoint",
+        "bash",
+        &node,
+        "-c",
+        script,
+    ]);
+    assert!(
+        out.contains("pid1=/pause"),
+        "pause should be PID 1 of the shared namespace:\n{out}"
+    );
+    assert!(
+        out.contains("orphan-ppid=1\n") || out.ends_with("orphan-ppid=1"),
+        "orphans should be re-parented to pause (PID 1):\n{out}"
+    );
+    assert!(
+        out.contains("zombies=0"),
+        "pause left zombies behind:\n{out}"
+    );
+
+    // And pause is still there, holding the namespace.
+    assert_eq!(
+        docker_ok(&["inspect", "--format", "{{.State.Running}}", &sandbox]),
+        "true"
+    );
+}

@@ -1,1 +1,0 @@
-//! Building component images: arrives with the images work.

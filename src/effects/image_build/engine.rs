@@ -1,0 +1,272 @@
+//! The Docker side: whether an image is present with the expected key, building an image from a
+//! tar context (the engine's classic builder: `FROM scratch` or a local image, nothing pulled),
+//! importing the node's root filesystem, listing what localkube built.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::{
+    BuildImageOptions, CreateImageOptions, ListImagesOptions, RemoveImageOptions, TagImageOptions,
+};
+use futures_util::StreamExt;
+
+use super::process::Output;
+use crate::plan::images::{LABEL_BUILD_KEY, PlannedImage};
+
+/// The build key label of the image tagged `tag`, `None` when there is no such image.
+pub async fn present_key(docker: &Docker, tag: &str) -> Result<Option<String>> {
+    match docker.inspect_image(tag).await {
+        Ok(image) => Ok(Some(
+            image
+                .config
+                .and_then(|c| c.labels)
+                .and_then(|mut l| l.remove(LABEL_BUILD_KEY))
+                .unwrap_or_default(),
+        )),
+        Err(DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("inspecting the image {tag}")),
+    }
+}
+
+/// Image size in bytes.
+pub async fn image_size(docker: &Docker, tag: &str) -> Result<u64> {
+    let image = docker.inspect_image(tag).await?;
+    Ok(image.size.unwrap_or(0).max(0) as u64)
+}
+
+/// Removes the tag (not the image a container may still run) so a failed rebuild leaves no
+/// image under it that does not match what is expected.
+pub async fn untag(docker: &Docker, tag: &str) -> Result<()> {
+    let options = RemoveImageOptions {
+        force: true,
+        noprune: true,
+        ..Default::default()
+    };
+    match docker.remove_image(tag, Some(options), None).await {
+        Ok(_) => Ok(()),
+        Err(DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing the stale tag {tag}")),
+    }
+}
+
+/// A file of a build context's `bin/`: a built artifact, or a script made on the spot.
+#[derive(Debug, Clone)]
+pub enum ContextFile {
+    Path(PathBuf),
+    Script(String),
+}
+
+/// A build context: the files of an image folder plus binaries under `bin/`, as a tar.
+pub fn context_tar(image_dir: &Path, binaries: &[(String, ContextFile)]) -> Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(true);
+    builder
+        .append_dir_all(".", image_dir)
+        .with_context(|| format!("packing {}", image_dir.display()))?;
+    for (name, file) in binaries {
+        match file {
+            ContextFile::Path(path) => builder
+                .append_path_with_name(path, format!("bin/{name}"))
+                .with_context(|| format!("packing {}", path.display()))?,
+            ContextFile::Script(text) => {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(text.len() as u64);
+                header.set_mode(0o755);
+                header.set_cksum();
+                builder.append_data(&mut header, format!("bin/{name}"), text.as_bytes())?;
+            }
+        }
+    }
+    builder.into_inner().context("finishing the build context")
+}
+
+/// Builds the image of `planned` from `context`, verifies its key label and tags it.
+pub async fn build(
+    docker: &Docker,
+    planned: &PlannedImage,
+    labels: BTreeMap<String, String>,
+    context: Vec<u8>,
+    out: &mut Output<'_>,
+) -> Result<()> {
+    let what = format!("the image {}", planned.tag);
+    let command = format!(
+        "docker build (engine API, classic builder) for {}",
+        planned.tag
+    );
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".to_string(),
+        t: None,
+        rm: true,
+        forcerm: true,
+        buildargs: Some(
+            planned
+                .build_args
+                .clone()
+                .into_iter()
+                .collect::<HashMap<_, _>>(),
+        ),
+        labels: Some(labels.into_iter().collect::<HashMap<_, _>>()),
+        ..Default::default()
+    };
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    let mut id: Option<String> = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(text) = info.stream {
+                    for line in text.lines() {
+                        if let Some(rest) = line.strip_prefix("Successfully built ") {
+                            id.get_or_insert(rest.trim().to_string());
+                        }
+                        out.line(line);
+                    }
+                }
+                if let Some(status) = info.status {
+                    out.line(&status);
+                }
+                // Without the buildkit feature, `aux` is the classic builder's `{"ID": "sha256:…"}`.
+                if let Some(image_id) = info.aux.and_then(|aux| aux.id) {
+                    id = Some(image_id);
+                }
+            }
+            Err(e) => {
+                out.line(&e.to_string());
+                return Err(out.failure(&what, &command, "failed"));
+            }
+        }
+    }
+    let id = id.ok_or_else(|| out.failure(&what, &command, "ended without an image"))?;
+    let built_key = present_key(docker, &id).await?;
+    if built_key.as_deref() != Some(planned.key.as_str()) {
+        bail!(
+            "the image built for {} carries the key {built_key:?}, not {}",
+            planned.tag,
+            planned.key
+        );
+    }
+    let (repo, tag) = planned
+        .tag
+        .rsplit_once(':')
+        .context("image tags are repo:tag")?;
+    docker
+        .tag_image(
+            &id,
+            Some(TagImageOptions {
+                repo: Some(repo.to_string()),
+                tag: Some(tag.to_string()),
+            }),
+        )
+        .await
+        .with_context(|| format!("tagging {id} as {}", planned.tag))?;
+    Ok(())
+}
+
+/// `docker import` of a root filesystem tar as the image of `planned`, with its labels.
+pub async fn import(
+    docker: &Docker,
+    planned: &PlannedImage,
+    labels: BTreeMap<String, String>,
+    rootfs_tar: &Path,
+    out: &mut Output<'_>,
+) -> Result<()> {
+    let what = format!("the image {}", planned.tag);
+    let command = format!("docker import {} {}", rootfs_tar.display(), planned.tag);
+    let (repo, tag) = planned
+        .tag
+        .rsplit_once(':')
+        .context("image tags are repo:tag")?;
+    let label_change = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{v}\""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let options = CreateImageOptions {
+        from_src: Some("-".to_string()),
+        repo: Some(repo.to_string()),
+        tag: Some(tag.to_string()),
+        changes: vec![format!("LABEL {label_change}")],
+        message: Some("localkube node base: Debian root filesystem from mmdebstrap".to_string()),
+        ..Default::default()
+    };
+    let data = tokio::fs::read(rootfs_tar)
+        .await
+        .with_context(|| format!("reading {}", rootfs_tar.display()))?;
+    let mut stream =
+        docker.create_image(Some(options), Some(bollard::body_full(data.into())), None);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(status) = info.status {
+                    out.line(&status);
+                }
+            }
+            Err(e) => {
+                out.line(&e.to_string());
+                return Err(out.failure(&what, &command, "failed"));
+            }
+        }
+    }
+    let key = present_key(docker, &planned.tag).await?;
+    if key.as_deref() != Some(planned.key.as_str()) {
+        bail!(
+            "the imported {} carries the key {key:?}, not {}",
+            planned.tag,
+            planned.key
+        );
+    }
+    Ok(())
+}
+
+/// One image localkube built.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ListedImage {
+    pub image: String,
+    pub component: String,
+    pub kubernetes_version: String,
+    pub component_version: String,
+    pub size_bytes: u64,
+    /// Seconds since the epoch.
+    pub created: i64,
+    pub build_key: String,
+}
+
+/// Every `localkube/*` image with its labels.
+pub async fn list(docker: &Docker) -> Result<Vec<ListedImage>> {
+    use crate::plan::images::{LABEL_COMPONENT, LABEL_COMPONENT_VERSION, LABEL_KUBERNETES_VERSION};
+    let filters = HashMap::from([("reference".to_string(), vec!["localkube/*".to_string()])]);
+    let summaries = docker
+        .list_images(Some(ListImagesOptions {
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .context("listing images")?;
+    let mut listed = Vec::new();
+    for summary in summaries {
+        let label = |name: &str| summary.labels.get(name).cloned().unwrap_or_default();
+        for tag in summary
+            .repo_tags
+            .iter()
+            .filter(|t| t.starts_with("localkube/"))
+        {
+            listed.push(ListedImage {
+                image: tag.clone(),
+                component: label(LABEL_COMPONENT),
+                kubernetes_version: label(LABEL_KUBERNETES_VERSION),
+                component_version: label(LABEL_COMPONENT_VERSION),
+                size_bytes: summary.size.max(0) as u64,
+                created: summary.created,
+                build_key: label(LABEL_BUILD_KEY),
+            });
+        }
+    }
+    listed.sort_by(|a, b| a.image.cmp(&b.image));
+    Ok(listed)
+}

@@ -1,0 +1,500 @@
+//! The Go side: the machine's toolchain, module downloads through the module proxy, and the builds
+//! of Kubernetes, etcd and CoreDNS from their modules through wrapper modules.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use super::cache::{Cache, Status};
+use super::process::{self, Output};
+use crate::plan::images::{
+    self, Artifact, KUBERNETES_BUILD_TAGS, KUBERNETES_COMMANDS, Resolution, Toolchain,
+};
+use crate::ui::Ui;
+
+/// Where to get Go, for error messages.
+const GET_GO: &str = "install it from https://go.dev/dl/ (or your distribution's golang package, if new enough) \
+                      and put its bin folder first on PATH";
+
+/// `go env GOVERSION`, with a clear error when there is no `go`.
+pub async fn go_version(known_need: Option<&str>) -> Result<String> {
+    let need = match known_need {
+        Some(v) => format!("Go {v} or newer"),
+        None => {
+            "a recent Go (the version the `go` line of k8s.io/kubernetes' go.mod names)".to_string()
+        }
+    };
+    match process::capture(
+        "go",
+        &["env", "GOVERSION"],
+        Path::new("."),
+        &[("GOTOOLCHAIN", "local".into())],
+    )
+    .await
+    {
+        Ok(v) if v.trim().starts_with("go") => Ok(v.trim().to_string()),
+        Ok(v) => bail!(
+            "`go env GOVERSION` printed '{}', not a Go release: localkube needs {need}; {GET_GO}",
+            v.trim()
+        ),
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+        {
+            bail!(
+                "localkube compiles Kubernetes, etcd and CoreDNS from their Go modules and needs the Go toolchain, \
+             but there is no `go` on PATH: it needs {need}; {GET_GO}"
+            )
+        }
+        Err(e) => Err(e.context("running `go env GOVERSION`")),
+    }
+}
+
+/// Fails with what to do when the toolchain is older than a module's `go` line.
+pub fn check_go(toolchain: &Toolchain, need: &str, what: &str) -> Result<()> {
+    if images::go_satisfies(&toolchain.go_version, need) {
+        return Ok(());
+    }
+    bail!(
+        "{what} needs Go {need} or newer (the `go` line of its go.mod), but this machine's `go` is {}: {GET_GO}",
+        toolchain.go_version
+    )
+}
+
+/// `go mod download -json` of one module: where its files landed.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Download {
+    pub error: Option<String>,
+    pub info: Option<PathBuf>,
+    pub go_mod: Option<PathBuf>,
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Info {
+    #[serde(default)]
+    pub time: String,
+    #[serde(default)]
+    pub origin: Option<Origin>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Origin {
+    #[serde(default)]
+    pub hash: String,
+}
+
+impl Download {
+    pub fn gomod_text(&self) -> Result<String> {
+        let path = self
+            .go_mod
+            .as_ref()
+            .context("go mod download named no go.mod")?;
+        fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+
+    pub fn info(&self) -> Result<Info> {
+        let path = self
+            .info
+            .as_ref()
+            .context("go mod download named no .info")?;
+        let text = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_slice(&text).with_context(|| format!("reading {}", path.display()))
+    }
+
+    pub fn dir(&self) -> Result<&Path> {
+        self.dir
+            .as_deref()
+            .context("go mod download named no folder")
+    }
+}
+
+/// Downloads `module@version` into the module cache (a no-op when it is there).
+pub async fn download(
+    what: &str,
+    module_at_version: &str,
+    toolchain: &Toolchain,
+    scratch: &Path,
+    out: &mut Output<'_>,
+) -> Result<Download> {
+    match try_download(what, module_at_version, toolchain, scratch, out).await? {
+        Ok(download) => Ok(download),
+        Err(_) => Err(out.failure(
+            what,
+            &format!("go mod download -json {module_at_version}"),
+            "failed (is the Go module proxy reachable? GOPROXY decides which one is used)",
+        )),
+    }
+}
+
+/// `download`, with the error go reports about the module given back rather than failed on.
+pub async fn try_download(
+    what: &str,
+    module_at_version: &str,
+    toolchain: &Toolchain,
+    scratch: &Path,
+    out: &mut Output<'_>,
+) -> Result<std::result::Result<Download, String>> {
+    let args: Vec<String> = ["mod", "download", "-json", module_at_version]
+        .map(str::to_string)
+        .to_vec();
+    let env = images::go_env(&toolchain.goarch);
+    // The JSON goes to stdout, which `process::run` merges with stderr: capture it apart.
+    let shown = process::display_command("go", &args);
+    out.ui.detail(format!("$ {shown}"));
+    let mut command = tokio::process::Command::new("go");
+    command
+        .args(&args)
+        .current_dir(scratch)
+        .stdin(std::process::Stdio::null());
+    for (name, value) in &env {
+        command.env(name, value);
+    }
+    let output = command
+        .output()
+        .await
+        .map_err(|e| out.failure(what, &shown, format!("could not start: {e}")))?;
+    for line in String::from_utf8_lossy(&output.stderr).lines() {
+        out.line(line);
+    }
+    let parsed: Option<Download> = serde_json::from_slice(&output.stdout).ok();
+    if let Some(Download {
+        error: Some(error), ..
+    }) = &parsed
+    {
+        for line in error.lines() {
+            out.line(line);
+        }
+        return Ok(Err(error.clone()));
+    }
+    match parsed {
+        Some(download) if output.status.success() => Ok(Ok(download)),
+        _ => Err(out.failure(what, &shown, format!("exited with {}", output.status))),
+    }
+}
+
+/// What a Kubernetes release pins (see `Artifact::Resolve`): read from the cache, else from the
+/// downloaded k8s.io/kubernetes module and stored.
+pub async fn resolve(
+    cache: &Cache,
+    version: &str,
+    toolchain: &Toolchain,
+    ui: &Ui,
+    rebuilt: &mut Vec<String>,
+) -> Result<Resolution> {
+    let key = images::resolve_key(version);
+    match cache.verify(Artifact::Resolve, &key) {
+        Status::Valid(_) => {
+            let path = cache
+                .artifact_dir(Artifact::Resolve, &key)
+                .join("resolution.json");
+            let text = fs::read(&path)?;
+            return serde_json::from_slice(&text)
+                .with_context(|| format!("reading {}", path.display()));
+        }
+        Status::Corrupt(why) => {
+            ui.detail(format!("resolution of {version}: {why}; reading it again"))
+        }
+        Status::Missing => {}
+    }
+    let step = ui.step(format!("reading what k8s.io/kubernetes {version} pins"));
+    let staging = cache.staging("resolve")?;
+    let mut out = Output::new(ui, &step, cache.log_path("resolve", &key));
+    let what = format!("the resolution of k8s.io/kubernetes {version}");
+    let download = download(
+        &what,
+        &format!("k8s.io/kubernetes@{version}"),
+        toolchain,
+        staging.path(),
+        &mut out,
+    )
+    .await?;
+    let gomod = download.gomod_text()?;
+    let info = download.info()?;
+    let constants_path = download
+        .dir()?
+        .join("cmd/kubeadm/app/constants/constants.go");
+    let constants = fs::read_to_string(&constants_path)
+        .with_context(|| format!("reading {}", constants_path.display()))?;
+    let pins = images::parse_kubeadm_constants(&constants)
+        .with_context(|| format!("reading {}", constants_path.display()))?;
+    let parsed = images::parse_gomod(&gomod)?;
+    // crictl: cri-tools' release of this minor, if the module proxy serves it. A refusal is an
+    // answer (recorded, and the node image says so); anything else is an error to retry.
+    let crictl = images::crictl_version(version);
+    let (crictl_version, crictl_unavailable) = match try_download(
+        &what,
+        &format!("sigs.k8s.io/cri-tools@{crictl}"),
+        toolchain,
+        staging.path(),
+        &mut out,
+    )
+    .await?
+    {
+        Ok(_) => (Some(crictl), String::new()),
+        Err(error) if is_refusal(&error) => {
+            let reason = error.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+            ui.info(format!(
+                "note: sigs.k8s.io/cri-tools {crictl} is not available ({reason}); the node image gets a crictl that says so"
+            ));
+            (None, reason)
+        }
+        Err(error) => bail!("downloading sigs.k8s.io/cri-tools@{crictl} failed: {error}"),
+    };
+    let resolution = Resolution {
+        kubernetes_version: version.to_string(),
+        go_directive: parsed.go.clone(),
+        wrapper_gomod: images::kubernetes_wrapper_gomod(version, &gomod)?,
+        git_commit: info.origin.map(|o| o.hash).unwrap_or_default(),
+        build_date: images::build_date(&info.time)?,
+        etcd_version: pins.etcd,
+        coredns_version: pins.coredns,
+        pause_version: pins.pause,
+        crictl_version,
+        crictl_unavailable,
+    };
+    let dir = staging.path().join("out");
+    fs::create_dir_all(&dir)?;
+    fs::write(
+        dir.join("resolution.json"),
+        serde_json::to_vec_pretty(&resolution)?,
+    )?;
+    fs::write(dir.join("kubernetes.go.mod"), &gomod)?;
+    let inputs = BTreeMap::from([("kubernetes".to_string(), version.to_string())]);
+    cache.commit(Artifact::Resolve, &key, &dir, inputs)?;
+    rebuilt.push(Artifact::Resolve.name().to_string());
+    step.done_with(format!(
+        "Go ≥ {}, etcd {}, CoreDNS {}",
+        resolution.go_directive, resolution.etcd_version, resolution.coredns_version
+    ));
+    Ok(resolution)
+}
+
+/// Whether go's error about a module is the proxy's final answer (the module or version is not
+/// served), rather than a network failure worth retrying.
+fn is_refusal(error: &str) -> bool {
+    [
+        "403",
+        "404",
+        "410",
+        "not available",
+        "not found",
+        "unknown revision",
+        "invalid version",
+    ]
+    .iter()
+    .any(|word| error.contains(word))
+}
+
+/// A Go build of an artifact into `out` (a fresh folder): Kubernetes, etcd or CoreDNS.
+pub async fn build(
+    artifact: Artifact,
+    resolution: &Resolution,
+    toolchain: &Toolchain,
+    images_dir: &Path,
+    node_files: &[images::FileDigest],
+    work: &Path,
+    out: &Path,
+    output: &mut Output<'_>,
+) -> Result<BTreeMap<String, String>> {
+    let version = &resolution.kubernetes_version;
+    let src = work.join("src");
+    fs::create_dir_all(&src)?;
+    let verbose = output.ui.verbose() > 0;
+    let env = images::go_env(&toolchain.goarch);
+    let mut inputs = BTreeMap::from([
+        ("go".to_string(), toolchain.go_version.clone()),
+        (
+            "platform".to_string(),
+            format!("linux/{}", toolchain.goarch),
+        ),
+    ]);
+    let (what, args) = match artifact {
+        Artifact::Kubernetes => {
+            let what = format!("the Kubernetes {version} binaries");
+            check_go(
+                toolchain,
+                &resolution.go_directive,
+                &format!("k8s.io/kubernetes {version}"),
+            )?;
+            fs::write(src.join("go.mod"), &resolution.wrapper_gomod)?;
+            let ldflags = images::kubernetes_ldflags(
+                version,
+                &resolution.git_commit,
+                &resolution.build_date,
+            )?;
+            let packages: Vec<String> = KUBERNETES_COMMANDS
+                .iter()
+                .map(|c| format!("k8s.io/kubernetes/cmd/{c}"))
+                .collect();
+            let out_dir = format!("{}/", out.display());
+            inputs.insert("go.mod".into(), resolution.wrapper_gomod.clone());
+            inputs.insert("ldflags".into(), ldflags.clone());
+            let args = images::go_build_args(
+                &out_dir,
+                Some(KUBERNETES_BUILD_TAGS),
+                &ldflags,
+                &packages,
+                verbose,
+            );
+            (what, args)
+        }
+        Artifact::Etcd => {
+            let etcd = &resolution.etcd_version;
+            let what = format!("etcd {etcd}");
+            let module = format!("go.etcd.io/etcd/server/v3@{etcd}");
+            let download = download(&what, &module, toolchain, &src, output).await?;
+            let dependency = images::parse_gomod(&download.gomod_text()?)?;
+            check_go(
+                toolchain,
+                &dependency.go,
+                &format!("go.etcd.io/etcd/server/v3 {etcd}"),
+            )?;
+            let gomod = images::plain_wrapper_gomod(
+                "localkube.local/etcd-build",
+                &download.gomod_text()?,
+                etcd,
+            )?;
+            fs::write(src.join("go.mod"), &gomod)?;
+            let wrapper = images_dir.join("etcd").join("wrapper");
+            let mut copied = 0;
+            for entry in
+                fs::read_dir(&wrapper).with_context(|| format!("reading {}", wrapper.display()))?
+            {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "go") {
+                    fs::copy(&path, src.join(path.file_name().unwrap()))?;
+                    copied += 1;
+                }
+            }
+            if copied == 0 {
+                bail!(
+                    "{} holds no .go file: the etcd wrapper main is missing",
+                    wrapper.display()
+                );
+            }
+            let sha =
+                images::short_commit(&download.info()?.origin.map(|o| o.hash).unwrap_or_default());
+            let ldflags = images::etcd_ldflags(&sha);
+            inputs.insert("go.mod".into(), gomod);
+            inputs.insert("ldflags".into(), ldflags.clone());
+            let args = images::go_build_args(
+                &out.join("etcd").display().to_string(),
+                None,
+                &ldflags,
+                &[".".into()],
+                verbose,
+            );
+            (what, args)
+        }
+        Artifact::Coredns => {
+            let coredns = &resolution.coredns_version;
+            let what = format!("CoreDNS {coredns}");
+            let module = format!("github.com/coredns/coredns@{coredns}");
+            let download = download(&what, &module, toolchain, &src, output).await?;
+            let dependency = images::parse_gomod(&download.gomod_text()?)?;
+            check_go(
+                toolchain,
+                &dependency.go,
+                &format!("github.com/coredns/coredns {coredns}"),
+            )?;
+            let gomod = images::plain_wrapper_gomod(
+                "localkube.local/coredns-build",
+                &download.gomod_text()?,
+                coredns,
+            )?;
+            fs::write(src.join("go.mod"), &gomod)?;
+            let commit =
+                images::short_commit(&download.info()?.origin.map(|o| o.hash).unwrap_or_default());
+            let ldflags = images::coredns_ldflags(&commit);
+            inputs.insert("go.mod".into(), gomod);
+            inputs.insert("ldflags".into(), ldflags.clone());
+            let args = images::go_build_args(
+                &out.join("coredns").display().to_string(),
+                None,
+                &ldflags,
+                &["github.com/coredns/coredns".into()],
+                verbose,
+            );
+            (what, args)
+        }
+        Artifact::Crictl => match images::crictl_source(resolution, node_files) {
+            images::CrictlSource::CriTools(crictl) => {
+                let what = format!("crictl {crictl}");
+                let module = format!("sigs.k8s.io/cri-tools@{crictl}");
+                let download = download(&what, &module, toolchain, &src, output).await?;
+                let dependency = images::parse_gomod(&download.gomod_text()?)?;
+                check_go(
+                    toolchain,
+                    &dependency.go,
+                    &format!("sigs.k8s.io/cri-tools {crictl}"),
+                )?;
+                let gomod = images::plain_wrapper_gomod(
+                    "localkube.local/crictl-build",
+                    &download.gomod_text()?,
+                    &crictl,
+                )?;
+                fs::write(src.join("go.mod"), &gomod)?;
+                let ldflags = images::crictl_ldflags(&crictl);
+                inputs.insert("go.mod".into(), gomod);
+                inputs.insert("ldflags".into(), ldflags.clone());
+                let args = images::go_build_args(
+                    &out.join("crictl").display().to_string(),
+                    None,
+                    &ldflags,
+                    &["sigs.k8s.io/cri-tools/cmd/crictl".into()],
+                    verbose,
+                );
+                (what, args)
+            }
+            images::CrictlSource::Local => {
+                // The node's own crictl: its module is copied out, so the build writes nothing
+                // (go.sum updates included) into the source tree.
+                let what = "crictl (images/node/crictl)".to_string();
+                let source = images_dir.join("node").join(images::LOCAL_CRICTL_DIR);
+                copy_dir(&source, &src)?;
+                let gomod = fs::read_to_string(src.join("go.mod"))?;
+                let dependency = images::parse_gomod(&gomod)?;
+                check_go(toolchain, &dependency.go, &source.display().to_string())?;
+                let ldflags = images::local_crictl_ldflags(version);
+                inputs.insert("source".into(), source.display().to_string());
+                inputs.insert("ldflags".into(), ldflags.clone());
+                let args = images::go_build_args(
+                    &out.join("crictl").display().to_string(),
+                    None,
+                    &ldflags,
+                    &[".".into()],
+                    verbose,
+                );
+                (what, args)
+            }
+            images::CrictlSource::Stub => bail!("crictl has no source for this release"),
+        },
+        other => bail!("{} is not built with Go", other.name()),
+    };
+    process::run(&what, "go", &args, &src, &env, output).await?;
+    inputs.insert("command".into(), process::display_command("go", &args));
+    Ok(inputs)
+}
+
+/// Copies a folder's files (recursively) into another.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
