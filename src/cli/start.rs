@@ -7,9 +7,9 @@ use anyhow::{Context, Result, bail};
 use super::Ctx;
 use crate::effects::home::ProfileDir;
 use crate::effects::lock::lock_profile;
-use crate::effects::{containers, docker, kubeconfig_store, pki_store};
+use crate::effects::{containers, docker, image_build, kubeconfig_store, pki_store};
 use crate::lifecycle::start as lifecycle;
-use crate::plan::cluster::{self, ProfilePaths};
+use crate::plan::cluster;
 use crate::plan::config::{ProfileConfig, candidate_subnets};
 use crate::plan::pki;
 use crate::plan::version::parse_kubernetes_version;
@@ -92,10 +92,7 @@ fn start(ctx: &Ctx, profile: &ProfileDir, is_new: bool, args: &Args) -> Result<u
     kubeconfig_store::write_component_kubeconfigs(profile, &config)?;
     step.done();
 
-    let paths = ProfilePaths {
-        profile_dir: profile.dir.clone(),
-    };
-    let plan = cluster::plan(&ctx.profile, &config, &paths);
+    let plan = cluster::plan(&ctx.profile, &config, &profile.plan_paths());
     if args.dry_run {
         if ctx.json() {
             println!("{}", serde_json::to_string_pretty(&plan)?);
@@ -147,7 +144,13 @@ async fn bring_up(
     args: &Args,
 ) -> Result<Outcome> {
     let docker = docker::connect().await?;
-    // INTEGRATE: image_build::ensure_images(&docker, ctx.home.cache(), &config.kubernetes_version, &ctx.ui).await?;
+    image_build::ensure_images(
+        &docker,
+        ctx.home.cache(),
+        &config.kubernetes_version,
+        &ctx.ui,
+    )
+    .await?;
     if lifecycle::all_running(&docker, plan).await? {
         return Ok(Outcome::AlreadyRunning);
     }

@@ -7,8 +7,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::effects::{docker, kubeconfig_store};
-use crate::plan::cluster::{self, ProfilePaths};
+use crate::effects::{docker, kube_api, kubeconfig_store};
+use crate::plan::cluster;
 use crate::plan::names;
 
 pub const EXIT_CONTAINERS: u8 = 1;
@@ -23,8 +23,41 @@ pub struct Args {}
 struct Status {
     profile: String,
     components: Vec<ComponentStatus>,
+    health: Health,
     kubeconfig: String,
     exit_code: u8,
+}
+
+/// What the cluster's API says of itself, with the admin credentials.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Health {
+    apiserver: bool,
+    etcd: bool,
+    nodes_ready: bool,
+}
+
+async fn health(admin_kubeconfig: &std::path::Path, plan: &cluster::ClusterPlan) -> Health {
+    let Ok(client) = kube_api::admin_client(admin_kubeconfig).await else {
+        return Health::default();
+    };
+    let apiserver = kube_api::readyz(&client, "").await.unwrap_or(false);
+    let etcd = kube_api::readyz(&client, "etcd").await.unwrap_or(false);
+    let mut nodes_ready = true;
+    for spec in plan.containers.iter().filter(|c| c.role == "node") {
+        let ready = kube_api::get_node(&client, &spec.hostname)
+            .await
+            .ok()
+            .flatten()
+            .as_ref()
+            .is_some_and(kube_api::node_is_ready);
+        nodes_ready &= ready;
+    }
+    Health {
+        apiserver,
+        etcd,
+        nodes_ready,
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -37,13 +70,7 @@ struct ComponentStatus {
 pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
     let profile = ctx.home.profile(&ctx.profile);
     let config = profile.load_config()?;
-    let plan = cluster::plan(
-        &ctx.profile,
-        &config,
-        &ProfilePaths {
-            profile_dir: profile.dir.clone(),
-        },
-    );
+    let plan = cluster::plan(&ctx.profile, &config, &profile.plan_paths());
     let found = super::block_on(async {
         let docker = docker::connect().await?;
         docker::profile_containers(&docker, &ctx.profile).await
@@ -62,9 +89,18 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
         })
         .collect();
     let mut exit_code = 0;
-    if components.iter().any(|c| c.state != "running") {
-        // Nothing answers without its containers, so the control plane is down too.
-        exit_code |= EXIT_CONTAINERS | EXIT_CONTROL_PLANE;
+    let all_running = components.iter().all(|c| c.state == "running");
+    let health = if all_running {
+        super::block_on(health(&profile.kubeconfigs_dir().join("admin.conf"), &plan))?
+    } else {
+        // Nothing answers without its containers.
+        Health::default()
+    };
+    if !all_running {
+        exit_code |= EXIT_CONTAINERS;
+    }
+    if !(health.apiserver && health.etcd && health.nodes_ready) {
+        exit_code |= EXIT_CONTROL_PLANE;
     }
     let context = names::kubeconfig_context(&ctx.profile);
     let kubeconfig = match kubeconfig_store::current_context()? {
@@ -81,6 +117,7 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
     let status = Status {
         profile: ctx.profile.to_string(),
         components,
+        health,
         kubeconfig,
         exit_code,
     };
@@ -91,6 +128,13 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
         for c in &status.components {
             println!("{:<20} {:<28} {}", c.role, c.name, c.state);
         }
+        let word = |ok: bool| if ok { "ok" } else { "not ready" };
+        println!("apiserver /readyz: {}", word(status.health.apiserver));
+        println!(
+            "etcd (as the apiserver sees it): {}",
+            word(status.health.etcd)
+        );
+        println!("nodes Ready: {}", word(status.health.nodes_ready));
         println!("kubeconfig: {}", status.kubeconfig);
     }
     Ok(exit_code)

@@ -169,6 +169,10 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
         cap_add: (elevated && !privileged).then(|| security.cap_add.clone()),
         cap_drop: (elevated && !privileged).then(|| security.cap_drop.clone()),
         security_opt: (!security.security_opt.is_empty()).then(|| security.security_opt.clone()),
+        // What the docker CLI's `systempaths=unconfined` means in the API: no masked or read-only
+        // paths under /proc and /sys.
+        masked_paths: security.unmask_system_paths.then(Vec::new),
+        readonly_paths: security.unmask_system_paths.then(Vec::new),
         cgroupns_mode: security
             .cgroupns_private
             .then_some(HostConfigCgroupnsModeEnum::PRIVATE),

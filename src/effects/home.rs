@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use crate::effects::files::{
     PUBLIC_FILE_MODE, SECRET_DIR_MODE, create_dir_with_mode, write_atomic,
 };
+use crate::plan::cluster::ProfilePaths;
 use crate::plan::config::ProfileConfig;
 use crate::plan::profile_name::ProfileName;
 use crate::yaml;
@@ -116,6 +117,14 @@ impl ProfileDir {
 
     pub fn logs_dir(&self) -> PathBuf {
         self.dir.join("logs")
+    }
+
+    /// The host facts a cluster plan for this profile needs.
+    pub fn plan_paths(&self) -> ProfilePaths {
+        ProfilePaths {
+            profile_dir: self.dir.clone(),
+            host_has_lib_modules: Path::new("/lib/modules").is_dir(),
+        }
     }
 
     /// A profile exists once its config has been written.

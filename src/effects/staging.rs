@@ -74,6 +74,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let paths = ProfilePaths {
             profile_dir: tmp.path().to_path_buf(),
+            host_has_lib_modules: false,
         };
         fs::create_dir_all(tmp.path().join("pki")).unwrap();
         fs::write(tmp.path().join("pki/a.crt"), "cert").unwrap();

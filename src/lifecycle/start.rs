@@ -90,9 +90,7 @@ pub async fn bring_up(
         ui,
         ..
     } = input;
-    let paths = ProfilePaths {
-        profile_dir: dir.dir.clone(),
-    };
+    let paths = dir.plan_paths();
 
     let step = ui.step("Creating network and volumes");
     if containers::ensure_network(docker, &plan.network).await? {

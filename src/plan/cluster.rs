@@ -103,6 +103,9 @@ pub struct SecuritySpec {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub security_opt: Vec<String>,
+    /// /proc and /sys without Docker's masked and read-only paths (the CLI's
+    /// `--security-opt systempaths=unconfined`), so containerd can set namespaced sysctls for pods.
+    pub unmask_system_paths: bool,
     pub cgroupns_private: bool,
 }
 
@@ -116,10 +119,13 @@ pub struct StagedFile {
     pub to: String,
 }
 
-/// Where the profile's files live on the host, the only outside input of the plan.
+/// What the plan needs to know of the host: where the profile's files live, and whether the host
+/// has kernel modules to share with nodes.
 #[derive(Debug, Clone)]
 pub struct ProfilePaths {
     pub profile_dir: PathBuf,
+    /// Bind-mounting a missing /lib/modules would make Docker create it on the host.
+    pub host_has_lib_modules: bool,
 }
 
 impl ProfilePaths {
@@ -470,13 +476,17 @@ fn node_container(
             MountSpec::Tmpfs {
                 target: "/tmp".into(),
             },
+        ]
+        .into_iter()
+        .chain(paths.host_has_lib_modules.then(|| {
             // kube-proxy and the CNI plugins look up kernel modules; read-only.
             MountSpec::Bind {
                 source: PathBuf::from("/lib/modules"),
                 target: "/lib/modules".into(),
                 read_only: true,
-            },
-        ],
+            }
+        }))
+        .collect(),
         ports: Vec::new(),
         labels: labels(profile, Role::Node.as_str(), Some(node)),
         restart_policy: "unless-stopped".into(),
@@ -513,9 +523,8 @@ pub fn node_security() -> SecuritySpec {
             // runc inside needs syscalls (unshare, mount, keyctl) the default profile blocks.
             "seccomp=unconfined".into(),
             "apparmor=unconfined".into(),
-            // /proc and /sys unmasked, so containerd can set namespaced sysctls for pods.
-            "systempaths=unconfined".into(),
         ],
+        unmask_system_paths: true,
         // The node's own cgroup namespace: its cgroup tree is rooted at its container and can be
         // mounted writable inside without touching the host's hierarchy.
         cgroupns_private: true,
@@ -574,10 +583,15 @@ pub fn render_text(plan: &ClusterPlan) -> String {
         let s = &c.security;
         if s.privileged || !s.cap_add.is_empty() {
             out.push_str(&format!(
-                "  rights:  privileged (else cap-add {} cap-drop {}), {}, cgroupns {}\n",
+                "  rights:  privileged (else cap-add {} cap-drop {}), {}{}, cgroupns {}\n",
                 s.cap_add.join(","),
                 s.cap_drop.join(","),
                 s.security_opt.join(", "),
+                if s.unmask_system_paths {
+                    ", systempaths=unconfined"
+                } else {
+                    ""
+                },
                 if s.cgroupns_private {
                     "private"
                 } else {
@@ -598,6 +612,7 @@ mod tests {
         let config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
         let paths = ProfilePaths {
             profile_dir: PathBuf::from("/home/u/.local/share/localkube/profiles/dev"),
+            host_has_lib_modules: true,
         };
         plan(&profile, &config, &paths)
     }
@@ -733,6 +748,25 @@ mod tests {
     }
 
     #[test]
+    fn nodes_share_kernel_modules_only_where_the_host_has_them() {
+        let profile = ProfileName::parse("dev").unwrap();
+        let config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        for has in [true, false] {
+            let paths = ProfilePaths {
+                profile_dir: PathBuf::from("/p"),
+                host_has_lib_modules: has,
+            };
+            let plan = plan(&profile, &config, &paths);
+            let node = container(&plan, "dev");
+            let mounted = node
+                .mounts
+                .iter()
+                .any(|m| matches!(m, MountSpec::Bind { target, .. } if target == "/lib/modules"));
+            assert_eq!(mounted, has);
+        }
+    }
+
+    #[test]
     fn etcd_data_is_on_its_volume() {
         let plan = fixture();
         assert!(
@@ -752,6 +786,7 @@ mod tests {
         config.nodes = 3;
         let paths = ProfilePaths {
             profile_dir: PathBuf::from("/p"),
+            host_has_lib_modules: false,
         };
         let plan = plan(&profile, &config, &paths);
         let nodes: Vec<(&str, String)> = plan
