@@ -14,3 +14,5 @@ target/debug/localkube images build
 # Progress lines stay out of the test output; the suite checks them itself where it matters.
 export LOCALKUBE_PROGRESS=${LOCALKUBE_PROGRESS:-quiet}
 cargo test --locked --all-targets
+# Restarts dockerd, which would disturb the tests above: alone, last.
+cargo test --locked --test tests -- --ignored suite::restart

@@ -195,7 +195,7 @@ async fn check_apiserver_port(
     }
     if TcpListener::bind((Ipv4Addr::LOCALHOST, config.apiserver_port)).is_err() {
         bail!(
-            "port {} on 127.0.0.1, where this profile's apiserver is published, is taken by another              program: stop that program, or delete the profile and start it again with another              --apiserver-port",
+            "port {} on 127.0.0.1, where this profile's apiserver is published, is taken by another program: stop that program, or delete the profile and start it again with another --apiserver-port",
             config.apiserver_port
         );
     }

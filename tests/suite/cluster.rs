@@ -357,3 +357,36 @@ fn book_workflow_end_to_end() {
         "kubeconfig entries left:\n{kubeconfig}"
     );
 }
+
+#[test]
+fn a_start_that_fails_names_the_problem_and_leaves_nothing() {
+    let sb = Sandbox::new();
+    // Another program holds the port the profile asks for.
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    let out = sb.run(&["-p", "portclash", "start", "--apiserver-port", &port]);
+    assert!(!out.status.success(), "start succeeded on a taken port");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("port {port} on 127.0.0.1"))
+            && err.contains("taken by another program"),
+        "{err}"
+    );
+    let label = "label=io.localkube.profile=portclash";
+    for args in [
+        vec!["ps", "-a", "-q", "--filter", label],
+        vec!["network", "ls", "-q", "--filter", label],
+        vec!["volume", "ls", "-q", "--filter", label],
+    ] {
+        let out = Command::new("docker").args(&args).output().unwrap();
+        assert_eq!(stdout(&out).trim(), "", "docker {args:?} left behind");
+    }
+    assert!(
+        !sb.home().join("profiles/portclash").exists(),
+        "profile left behind"
+    );
+    assert!(
+        !sb.kubeconfig().exists(),
+        "kubeconfig written by a failed start"
+    );
+}

@@ -5,4 +5,5 @@ pub mod images;
 pub mod kubeconfig;
 pub mod node_image;
 pub mod pki;
+pub mod restart;
 pub mod support;
