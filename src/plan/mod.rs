@@ -10,4 +10,5 @@ pub mod names;
 pub mod node_config;
 pub mod pki;
 pub mod profile_name;
+pub mod service_urls;
 pub mod version;

@@ -1,0 +1,180 @@
+//! The URLs that reach a Service from the host, as `localkube service` prints them and the
+//! dashboard links them: a LoadBalancer's external address (localkube gives each one its own
+//! loopback address), else a node's address and the NodePort. ClusterIP services have none.
+
+use k8s_openapi::api::core::v1::{Node, Service};
+
+/// One port of a service and the URL that reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceUrl {
+    /// The port's name, or its number when unnamed.
+    pub port_name: String,
+    /// The port the pods listen on, as `kubectl get svc` would show it (`targetPort`).
+    pub target_port: String,
+    pub url: String,
+}
+
+/// Why a service has no URL from the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoUrl {
+    /// ClusterIP (or headless, or ExternalName): reachable only from inside the cluster.
+    ClusterOnly(String),
+    /// A LoadBalancer that has no external address yet, and no node to reach its NodePort on.
+    Pending,
+}
+
+pub fn service_type(service: &Service) -> String {
+    service
+        .spec
+        .as_ref()
+        .and_then(|s| s.type_.clone())
+        .unwrap_or_else(|| "ClusterIP".into())
+}
+
+/// The first InternalIP of the first node that has one: where NodePorts answer.
+pub fn node_address(nodes: &[Node]) -> Option<String> {
+    nodes.iter().find_map(|n| {
+        n.status
+            .as_ref()?
+            .addresses
+            .as_ref()?
+            .iter()
+            .find(|a| a.type_ == "InternalIP")
+            .map(|a| a.address.clone())
+    })
+}
+
+fn scheme(port: i32, name: Option<&str>) -> &'static str {
+    if port == 443 || port == 8443 || name.is_some_and(|n| n.contains("https")) {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// The URLs of every TCP port of the service, or why there are none.
+pub fn service_urls(service: &Service, nodes: &[Node]) -> Result<Vec<ServiceUrl>, NoUrl> {
+    let kind = service_type(service);
+    let spec = service.spec.clone().unwrap_or_default();
+    let ports = spec.ports.unwrap_or_default();
+    let ingress_ip = service
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .and_then(|i| i.iter().find_map(|i| i.ip.clone()));
+    let node = node_address(nodes);
+    let mut urls = Vec::new();
+    for port in ports
+        .iter()
+        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
+    {
+        let host_port = match (kind.as_str(), &ingress_ip, &node, port.node_port) {
+            ("LoadBalancer", Some(ip), _, _) => Some(format!("{ip}:{}", port.port)),
+            ("LoadBalancer" | "NodePort", _, Some(node), Some(node_port)) => {
+                Some(format!("{node}:{node_port}"))
+            }
+            _ => None,
+        };
+        let Some(host_port) = host_port else { continue };
+        let target_port = port
+            .target_port
+            .as_ref()
+            .map(|t| match t {
+                k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
+                k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
+            })
+            .unwrap_or_else(|| port.port.to_string());
+        urls.push(ServiceUrl {
+            port_name: port.name.clone().unwrap_or_else(|| port.port.to_string()),
+            target_port,
+            url: format!("{}://{host_port}", scheme(port.port, port.name.as_deref())),
+        });
+    }
+    match kind.as_str() {
+        "LoadBalancer" | "NodePort" if urls.is_empty() => Err(NoUrl::Pending),
+        "LoadBalancer" | "NodePort" => Ok(urls),
+        other => Err(NoUrl::ClusterOnly(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn service(value: serde_json::Value) -> Service {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn nodes() -> Vec<Node> {
+        vec![
+            serde_json::from_value(json!({
+                "metadata": {"name": "dev"},
+                "status": {"addresses": [
+                    {"type": "Hostname", "address": "dev"},
+                    {"type": "InternalIP", "address": "172.30.7.10"}
+                ]}
+            }))
+            .unwrap(),
+        ]
+    }
+
+    #[test]
+    fn load_balancer_uses_its_external_address_and_service_port() {
+        let svc = service(json!({
+            "metadata": {"name": "kubia"},
+            "spec": {"type": "LoadBalancer", "ports": [
+                {"port": 80, "targetPort": 8080, "nodePort": 31000, "protocol": "TCP"}
+            ]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "127.30.7.2"}]}}
+        }));
+        let urls = service_urls(&svc, &nodes()).unwrap();
+        assert_eq!(
+            urls,
+            vec![ServiceUrl {
+                port_name: "80".into(),
+                target_port: "8080".into(),
+                url: "http://127.30.7.2:80".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn pending_load_balancer_falls_back_to_the_node_port() {
+        let svc = service(json!({
+            "metadata": {"name": "kubia"},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 8080, "nodePort": 31000}]}
+        }));
+        assert_eq!(
+            service_urls(&svc, &nodes()).unwrap()[0].url,
+            "http://172.30.7.10:31000"
+        );
+        assert_eq!(service_urls(&svc, &[]), Err(NoUrl::Pending));
+    }
+
+    #[test]
+    fn node_port_uses_a_node_address() {
+        let svc = service(json!({
+            "metadata": {"name": "web"},
+            "spec": {"type": "NodePort", "ports": [
+                {"name": "https", "port": 443, "targetPort": "web", "nodePort": 30443},
+                {"name": "dns", "port": 53, "protocol": "UDP", "nodePort": 30053}
+            ]}
+        }));
+        let urls = service_urls(&svc, &nodes()).unwrap();
+        assert_eq!(urls.len(), 1, "UDP ports have no URL");
+        assert_eq!(urls[0].url, "https://172.30.7.10:30443");
+        assert_eq!(urls[0].target_port, "web");
+    }
+
+    #[test]
+    fn cluster_ip_has_no_url() {
+        let svc = service(json!({"metadata": {"name": "db"}, "spec": {"ports": [{"port": 5432}]}}));
+        assert_eq!(
+            service_urls(&svc, &nodes()),
+            Err(NoUrl::ClusterOnly("ClusterIP".into()))
+        );
+    }
+}
