@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod effects;
+pub mod lb;
 pub mod lifecycle;
 pub mod plan;
 pub mod ui;

@@ -15,6 +15,7 @@ pub mod delete;
 pub mod image;
 pub mod images;
 pub mod kubectl;
+pub mod lb;
 pub mod logs;
 pub mod profile;
 pub mod service;
@@ -86,6 +87,12 @@ pub enum Command {
     Version(version::Args),
     /// Print shell completions: `localkube completion bash > /etc/bash_completion.d/localkube`.
     Completion(completion::Args),
+    /// Runs inside the profile's load balancer controller container.
+    #[command(hide = true, name = "lb-controller")]
+    LbController(lb::ControllerArgs),
+    /// Runs inside a LoadBalancer service's proxy container.
+    #[command(hide = true, name = "lb-proxy")]
+    LbProxy(lb::ProxyArgs),
 }
 
 /// What every verb gets: where things live, which profile, how to print.
@@ -128,6 +135,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Profile(args) => profile::run(&ctx, args),
         Command::Version(args) => version::run(&ctx, args),
         Command::Completion(args) => completion::run(args),
+        Command::LbController(args) => lb::run_controller(&ctx, args),
+        Command::LbProxy(args) => lb::run_proxy(args),
     }
 }
 

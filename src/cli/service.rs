@@ -1,8 +1,18 @@
-//! `localkube service`: URLs of a service that answer from the host.
+//! `localkube service`: the URLs of a service that answer from the host, with no root and no
+//! terminal kept open (a LoadBalancer's own loopback address, or a node's NodePort).
 
-use anyhow::Result;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Client;
+use kube::api::{Api, ListParams};
+use serde::Serialize;
 
 use super::Ctx;
+use crate::effects::kube_api;
+use crate::plan::service_urls::{NoUrl, ServiceUrl, service_type, service_urls};
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -17,7 +27,7 @@ pub struct Args {
     /// Only print the URLs; do not open a browser.
     #[arg(long)]
     pub url: bool,
-    /// Every service in the namespace.
+    /// Every service in the namespace that has a URL.
     #[arg(long)]
     pub all: bool,
     /// Wait up to this many seconds for a ready pod behind the service.
@@ -35,9 +45,240 @@ pub enum ServiceCommand {
     },
 }
 
-pub fn run(_ctx: &Ctx, _args: Args) -> Result<u8> {
-    super::not_available_yet(
-        "service",
-        "the LoadBalancer stand-in (service URLs and tunnels)",
-    )
+/// How long a new LoadBalancer may take to get its address before the NodePort URL is printed.
+const ADDRESS_WAIT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Row {
+    namespace: String,
+    name: String,
+    #[serde(rename = "type")]
+    type_: String,
+    target_port: String,
+    url: String,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+    let profile = ctx.home.profile(&ctx.profile);
+    profile.load_config()?;
+    let kubeconfig = profile.kubeconfigs_dir().join("admin.conf");
+    super::block_on(async {
+        let client = kube_api::admin_client(&kubeconfig).await?;
+        match &args.command {
+            Some(ServiceCommand::List { namespace }) => {
+                list(ctx, &client, namespace.as_deref()).await
+            }
+            None => show(ctx, &client, &args).await,
+        }
+    })?
+}
+
+async fn nodes(client: &Client) -> Result<Vec<Node>> {
+    Ok(Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .context("reading the cluster's nodes (is the profile running? `localkube status`)")?
+        .items)
+}
+
+async fn list(ctx: &Ctx, client: &Client, namespace: Option<&str>) -> Result<u8> {
+    let api: Api<Service> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let services = api.list(&ListParams::default()).await?;
+    let nodes = nodes(client).await?;
+    let mut rows = Vec::new();
+    for svc in &services.items {
+        let namespace = svc.metadata.namespace.clone().unwrap_or_default();
+        let name = svc.metadata.name.clone().unwrap_or_default();
+        let type_ = service_type(svc);
+        match service_urls(svc, &nodes) {
+            Ok(urls) => rows.extend(urls.into_iter().map(|u| Row {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                type_: type_.clone(),
+                target_port: u.target_port,
+                url: u.url,
+            })),
+            Err(_) => rows.push(Row {
+                namespace,
+                name,
+                type_,
+                target_port: String::new(),
+                url: String::new(),
+            }),
+        }
+    }
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print_table(&rows, true);
+    }
+    Ok(0)
+}
+
+fn print_table(rows: &[Row], with_type: bool) {
+    if with_type {
+        println!(
+            "{:<14} {:<22} {:<13} {:<12} URL",
+            "NAMESPACE", "NAME", "TYPE", "TARGET PORT"
+        );
+    } else {
+        println!(
+            "{:<14} {:<22} {:<12} URL",
+            "NAMESPACE", "NAME", "TARGET PORT"
+        );
+    }
+    for r in rows {
+        let url = if r.url.is_empty() { "-" } else { &r.url };
+        let target = if r.target_port.is_empty() {
+            "-"
+        } else {
+            &r.target_port
+        };
+        if with_type {
+            println!(
+                "{:<14} {:<22} {:<13} {:<12} {url}",
+                r.namespace, r.name, r.type_, target
+            );
+        } else {
+            println!("{:<14} {:<22} {:<12} {url}", r.namespace, r.name, target);
+        }
+    }
+}
+
+async fn show(ctx: &Ctx, client: &Client, args: &Args) -> Result<u8> {
+    let api: Api<Service> = Api::namespaced(client.clone(), &args.namespace);
+    let names: Vec<String> = if args.all {
+        api.list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|s| matches!(service_type(s).as_str(), "LoadBalancer" | "NodePort"))
+            .filter_map(|s| s.metadata.name)
+            .collect()
+    } else {
+        match &args.name {
+            Some(name) => vec![name.clone()],
+            None => bail!(
+                "name a service (`localkube service NAME`), or use --all or `localkube service list`"
+            ),
+        }
+    };
+    let mut rows = Vec::new();
+    for name in &names {
+        for url in urls_when_ready(client, &args.namespace, name, args.wait).await? {
+            rows.push(Row {
+                namespace: args.namespace.clone(),
+                name: name.clone(),
+                type_: String::new(),
+                target_port: url.target_port,
+                url: url.url,
+            });
+        }
+    }
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else if args.url {
+        for r in &rows {
+            println!("{}", r.url);
+        }
+    } else {
+        print_table(&rows, false);
+        for r in &rows {
+            open_in_browser(ctx, &r.url);
+        }
+    }
+    Ok(0)
+}
+
+/// The service's URLs once it has a ready pod (waiting up to `wait` seconds for one) and, for a
+/// LoadBalancer, its external address.
+async fn urls_when_ready(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    wait: Option<u64>,
+) -> Result<Vec<ServiceUrl>> {
+    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    let started = Instant::now();
+    let wait = Duration::from_secs(wait.unwrap_or(0));
+    loop {
+        let svc = api.get_opt(name).await?.with_context(|| {
+            format!(
+                "no service '{name}' in namespace '{namespace}': `localkube service list` shows them"
+            )
+        })?;
+        let nodes = nodes(client).await?;
+        let ready = ready_endpoints(client, namespace, name).await?;
+        let urls = service_urls(&svc, &nodes);
+        let has_address = svc
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|l| l.ingress.as_ref())
+            .is_some_and(|i| !i.is_empty());
+        let waiting_for_address = service_type(&svc) == "LoadBalancer"
+            && !has_address
+            && started.elapsed() < ADDRESS_WAIT;
+        match urls {
+            Err(NoUrl::ClusterOnly(kind)) => bail!(
+                "service '{name}' is of type {kind}: it is reachable only inside the cluster. \
+                 Reach it with `localkube kubectl -- port-forward svc/{name} 8080:PORT`, or give \
+                 it an address from the host with `localkube kubectl -- patch svc {name} -n \
+                 {namespace} -p '{{\"spec\":{{\"type\":\"LoadBalancer\"}}}}'`"
+            ),
+            Ok(urls) if ready > 0 && !waiting_for_address => return Ok(urls),
+            _ if started.elapsed() < wait || waiting_for_address => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(NoUrl::Pending) => bail!(
+                "service '{name}' has no address yet: its load balancer is being set up; \
+                 `localkube tunnel` shows why"
+            ),
+            Ok(_) => bail!(
+                "service '{name}' in namespace '{namespace}' has no ready pod behind it: check \
+                 `localkube kubectl -- get pods -n {namespace}` (or wait for one with --wait SECONDS)"
+            ),
+        }
+    }
+}
+
+async fn ready_endpoints(client: &Client, namespace: &str, name: &str) -> Result<usize> {
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), namespace);
+    let list = slices
+        .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={name}")))
+        .await?;
+    Ok(list
+        .items
+        .iter()
+        .flat_map(|s| &s.endpoints)
+        .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false))
+        .count())
+}
+
+/// Opens the URL where there is a desktop to open it on; says nothing otherwise.
+fn open_in_browser(ctx: &Ctx, url: &str) {
+    let has_display = std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some()
+        || cfg!(target_os = "macos");
+    if !has_display {
+        return;
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    if std::process::Command::new(opener)
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok()
+    {
+        ctx.ui.info(format!("Opening {url} in your browser."));
+    }
 }

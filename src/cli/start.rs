@@ -7,10 +7,11 @@ use anyhow::{Context, Result, bail};
 use super::Ctx;
 use crate::effects::home::ProfileDir;
 use crate::effects::lock::lock_profile;
-use crate::effects::{containers, docker, image_build, kubeconfig_store, pki_store};
+use crate::effects::{containers, docker, image_build, kubeconfig_store, lb_image, pki_store};
 use crate::lifecycle::start as lifecycle;
 use crate::plan::cluster;
 use crate::plan::config::{ProfileConfig, candidate_subnets};
+use crate::plan::load_balancer;
 use crate::plan::pki;
 use crate::plan::version::parse_kubernetes_version;
 
@@ -92,7 +93,7 @@ fn start(ctx: &Ctx, profile: &ProfileDir, is_new: bool, args: &Args) -> Result<u
     kubeconfig_store::write_component_kubeconfigs(profile, &config)?;
     step.done();
 
-    let plan = cluster::plan(&ctx.profile, &config, &profile.plan_paths());
+    let plan = cluster::plan(&ctx.profile, &config, &profile.host_facts()?);
     if args.dry_run {
         if ctx.json() {
             println!("{}", serde_json::to_string_pretty(&plan)?);
@@ -151,6 +152,12 @@ async fn bring_up(
         &ctx.ui,
     )
     .await?;
+    let controller = plan
+        .containers
+        .iter()
+        .find(|c| c.role == load_balancer::CONTROLLER_ROLE)
+        .context("the plan has a load balancer controller")?;
+    lb_image::ensure_lb_image(&docker, &controller.image, &config.kubernetes_version).await?;
     if lifecycle::all_running(&docker, plan).await? {
         return Ok(Outcome::AlreadyRunning);
     }

@@ -70,7 +70,7 @@ struct ComponentStatus {
 pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
     let profile = ctx.home.profile(&ctx.profile);
     let config = profile.load_config()?;
-    let plan = cluster::plan(&ctx.profile, &config, &profile.plan_paths());
+    let plan = cluster::plan(&ctx.profile, &config, &profile.host_facts()?);
     let found = super::block_on(async {
         let docker = docker::connect().await?;
         docker::profile_containers(&docker, &ctx.profile).await

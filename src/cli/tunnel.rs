@@ -1,19 +1,211 @@
-//! `localkube tunnel`: the LoadBalancer stand-in's view and foreground mode.
+//! `localkube tunnel`: the load balancers of the profile, and minikube's foreground mode.
+//!
+//! By default localkube needs no tunnel: the profile's load balancer controller runs in a
+//! container and gives every LoadBalancer service its own loopback address, published by Docker,
+//! so nothing has to stay open and no root is needed. `tunnel` shows what it serves;
+//! `tunnel --foreground` runs the controller in this terminal instead, as `minikube tunnel` does,
+//! and removes the load balancers on Ctrl-C.
 
-use anyhow::Result;
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, ListParams};
+use serde::Serialize;
 
 use super::Ctx;
+use crate::effects::home::ProfileDir;
+use crate::effects::{docker, kube_api, lb_image};
+use crate::plan::config::ProfileConfig;
+use crate::plan::load_balancer::{self, CONTROLLER_ROLE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Run in the foreground like `minikube tunnel`, removing the load balancers on Ctrl-C.
+    /// Run the load balancer controller in this terminal, like `minikube tunnel`, and remove the
+    /// load balancers on Ctrl-C (`localkube start` brings the background controller back).
     #[arg(long)]
     pub foreground: bool,
 }
 
-pub fn run(_ctx: &Ctx, _args: Args) -> Result<u8> {
-    super::not_available_yet(
-        "tunnel",
-        "the LoadBalancer stand-in (service URLs and tunnels)",
-    )
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerRow {
+    pub namespace: String,
+    pub name: String,
+    pub external_address: Option<String>,
+    pub ports: Vec<String>,
+    pub ready_endpoints: usize,
+    pub state: String,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+    let profile = ctx.home.profile(&ctx.profile);
+    let config = profile.load_config()?;
+    if args.foreground {
+        return foreground(ctx, &profile, config);
+    }
+    let rows = super::block_on(rows(ctx, &profile))??;
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        ctx.ui.info(
+            "No LoadBalancer services. `kubectl expose deployment NAME --type=LoadBalancer --port=PORT` \
+             makes one; it gets its own 127.x address within seconds.",
+        );
+        return Ok(0);
+    }
+    println!(
+        "{:<12} {:<20} {:<16} {:<18} {:<10} STATE",
+        "NAMESPACE", "NAME", "EXTERNAL-IP", "PORTS", "ENDPOINTS"
+    );
+    for r in &rows {
+        println!(
+            "{:<12} {:<20} {:<16} {:<18} {:<10} {}",
+            r.namespace,
+            r.name,
+            r.external_address.as_deref().unwrap_or("<pending>"),
+            r.ports.join(","),
+            r.ready_endpoints,
+            r.state
+        );
+    }
+    Ok(0)
+}
+
+/// One row per LoadBalancer service: its address, ports, ready endpoints, and whether its proxy
+/// serves (with the reason when it does not, such as a host port taken by another program).
+pub async fn rows(ctx: &Ctx, profile: &ProfileDir) -> Result<Vec<LoadBalancerRow>> {
+    let client = kube_api::admin_client(&profile.kubeconfigs_dir().join("admin.conf")).await?;
+    let docker = docker::connect().await?;
+    let services = Api::<Service>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .context("listing services (is the profile running? `localkube status`)")?;
+    let slices = Api::<EndpointSlice>::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
+    let mut ready: HashMap<(String, String), usize> = HashMap::new();
+    for slice in slices.items {
+        let ns = slice.metadata.namespace.clone().unwrap_or_default();
+        let Some(svc) = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("kubernetes.io/service-name").cloned())
+        else {
+            continue;
+        };
+        let count = slice
+            .endpoints
+            .iter()
+            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false))
+            .count();
+        *ready.entry((ns, svc)).or_default() += count;
+    }
+    let proxies: Vec<_> = docker::profile_containers(&docker, &ctx.profile)
+        .await?
+        .into_iter()
+        .filter(|c| c.role == load_balancer::PROXY_ROLE)
+        .collect();
+    let mut rows = Vec::new();
+    for svc in services.items {
+        if crate::plan::service_urls::service_type(&svc) != "LoadBalancer" {
+            continue;
+        }
+        let namespace = svc.metadata.namespace.clone().unwrap_or_default();
+        let name = svc.metadata.name.clone().unwrap_or_default();
+        let external_address = svc
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|lb| lb.ingress.as_ref())
+            .and_then(|i| i.iter().find_map(|i| i.ip.clone()));
+        let ports = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| format!("{}/{}", p.port, p.protocol.as_deref().unwrap_or("TCP")))
+            .collect();
+        let container = load_balancer::proxy_container_name(&ctx.profile, &namespace, &name);
+        let state = match proxies.iter().find(|p| p.name == container) {
+            Some(p) if p.state == "running" => "serving".to_string(),
+            Some(_) => format!(
+                "not serving: {}",
+                last_warning(&client, &namespace, &name)
+                    .await
+                    .unwrap_or_else(|| "its proxy is not running".into())
+            ),
+            None => "being set up".to_string(),
+        };
+        rows.push(LoadBalancerRow {
+            ready_endpoints: ready
+                .get(&(namespace.clone(), name.clone()))
+                .copied()
+                .unwrap_or(0),
+            namespace,
+            name,
+            external_address,
+            ports,
+            state,
+        });
+    }
+    Ok(rows)
+}
+
+/// The newest warning event of the service (a host port in use, say).
+async fn last_warning(client: &kube::Client, namespace: &str, name: &str) -> Option<String> {
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().fields(&format!("regarding.name={name},type=Warning")))
+        .await
+        .ok()?;
+    list.items
+        .into_iter()
+        .max_by_key(|e| {
+            e.series
+                .as_ref()
+                .map(|s| s.last_observed_time.0)
+                .or(e.event_time.as_ref().map(|t| t.0))
+        })
+        .and_then(|e| e.note)
+}
+
+fn foreground(ctx: &Ctx, profile: &ProfileDir, config: ProfileConfig) -> Result<u8> {
+    let facts = profile.host_facts()?;
+    super::block_on(async {
+        let docker = docker::connect().await?;
+        lb_image::ensure_lb_image(&docker, &facts.lb_image, &config.kubernetes_version).await?;
+        // The background controller steps aside, so the two do not fight over the proxies.
+        let controller = format!("{}-{CONTROLLER_ROLE}", ctx.profile);
+        if let Some(c) = docker::profile_containers(&docker, &ctx.profile)
+            .await?
+            .into_iter()
+            .find(|c| c.name == controller)
+        {
+            docker
+                .stop_container(
+                    &c.id,
+                    None::<bollard::query_parameters::StopContainerOptions>,
+                )
+                .await?;
+        }
+        ctx.ui.info(
+            "Load balancers now follow this terminal: Ctrl-C removes them \
+             (`localkube start` brings back the background controller).",
+        );
+        crate::lb::controller::run(
+            ctx.profile.clone(),
+            config,
+            &profile.kubeconfigs_dir().join("admin.conf"),
+            facts.lb_image,
+            true,
+        )
+        .await?;
+        Ok::<u8, anyhow::Error>(0)
+    })?
 }

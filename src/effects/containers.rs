@@ -108,6 +108,18 @@ pub async fn container_state(docker: &Docker, name: &str) -> Result<Option<Strin
     }
 }
 
+/// The image a container was created from, or None when it does not exist.
+pub async fn container_image(docker: &Docker, name: &str) -> Result<Option<String>> {
+    match docker
+        .inspect_container(name, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(info) => Ok(info.config.and_then(|c| c.image)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
+    }
+}
+
 /// The create request for a container spec. `privileged` is false where the engine refuses it:
 /// the spec's capability set is used instead.
 pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBody {

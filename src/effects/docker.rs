@@ -10,6 +10,7 @@ use bollard::query_parameters::{
 };
 use ipnet::Ipv4Net;
 
+use crate::plan::load_balancer::CONTROLLER_ROLE;
 use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
 
@@ -85,7 +86,7 @@ pub async fn profile_containers(
 /// Stops every running container of the profile; volumes and the network stay.
 pub async fn stop_profile(docker: &Docker, profile: &ProfileName) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
-    for c in profile_containers(docker, profile).await? {
+    for c in controller_first(profile_containers(docker, profile).await?) {
         if c.state == "running" || c.state == "restarting" {
             docker
                 .stop_container(
@@ -103,6 +104,13 @@ pub async fn stop_profile(docker: &Docker, profile: &ProfileName) -> Result<Vec<
     Ok(stopped)
 }
 
+/// The load balancer controller first: stopped or removed before its proxies, it cannot bring
+/// one back in between.
+fn controller_first(mut containers: Vec<ProfileContainer>) -> Vec<ProfileContainer> {
+    containers.sort_by_key(|c| c.role != CONTROLLER_ROLE);
+    containers
+}
+
 /// What `delete` removed, for its report.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Removed {
@@ -114,19 +122,22 @@ pub struct Removed {
 /// Removes the profile's containers, networks and volumes, and nothing without its label.
 pub async fn remove_profile(docker: &Docker, profile: &ProfileName) -> Result<Removed> {
     let mut removed = Removed::default();
-    for c in profile_containers(docker, profile).await? {
-        docker
-            .remove_container(
-                &c.id,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    v: true,
-                    ..Default::default()
-                }),
-            )
-            .await
-            .with_context(|| format!("removing container {}", c.name))?;
-        removed.containers.push(c.name);
+    // Twice: a proxy the controller created while the first pass ran goes in the second.
+    for _pass in 0..2 {
+        for c in controller_first(profile_containers(docker, profile).await?) {
+            docker
+                .remove_container(
+                    &c.id,
+                    Some(RemoveContainerOptions {
+                        force: true,
+                        v: true,
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .with_context(|| format!("removing container {}", c.name))?;
+            removed.containers.push(c.name);
+        }
     }
     let networks = docker
         .list_networks(Some(ListNetworksOptions {

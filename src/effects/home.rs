@@ -9,8 +9,9 @@ use anyhow::{Context, Result, bail};
 use crate::effects::files::{
     PUBLIC_FILE_MODE, SECRET_DIR_MODE, create_dir_with_mode, write_atomic,
 };
-use crate::plan::cluster::ProfilePaths;
+use crate::plan::cluster::HostFacts;
 use crate::plan::config::ProfileConfig;
+use crate::plan::load_balancer;
 use crate::plan::profile_name::ProfileName;
 use crate::yaml;
 
@@ -120,11 +121,15 @@ impl ProfileDir {
     }
 
     /// The host facts a cluster plan for this profile needs.
-    pub fn plan_paths(&self) -> ProfilePaths {
-        ProfilePaths {
+    pub fn host_facts(&self) -> Result<HostFacts> {
+        let docker_host = std::env::var("DOCKER_HOST").ok();
+        Ok(HostFacts {
             profile_dir: self.dir.clone(),
             host_has_lib_modules: Path::new("/lib/modules").is_dir(),
-        }
+            lb_image: load_balancer::image_tag(&binary_fingerprint()?),
+            docker_socket: load_balancer::docker_socket_path(docker_host.as_deref())
+                .map_err(anyhow::Error::msg)?,
+        })
     }
 
     /// A profile exists once its config has been written.
@@ -171,6 +176,27 @@ impl ProfileDir {
             Err(e) => Err(e).with_context(|| format!("removing {}", self.dir.display())),
         }
     }
+}
+
+/// A short fingerprint of the running localkube binary (its version, size and modification time):
+/// it names the load balancer image, so a rebuilt binary gets a fresh image without hashing
+/// hundreds of megabytes on every command.
+pub fn binary_fingerprint() -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let exe = std::env::current_exe().context("finding the localkube binary")?;
+    let meta = fs::metadata(&exe).with_context(|| format!("reading {}", exe.display()))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let digest = Sha256::digest(format!(
+        "{}/{}/{modified}",
+        env!("CARGO_PKG_VERSION"),
+        meta.len()
+    ));
+    Ok(hex::encode(&digest[..6]))
 }
 
 #[cfg(test)]

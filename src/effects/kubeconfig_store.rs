@@ -394,6 +394,7 @@ mod tests {
                 "controller-manager.conf",
                 "scheduler.conf",
                 "kube-proxy.conf",
+                "lb-controller.conf",
                 "kubelet-dev.conf"
             ]
         );
@@ -401,7 +402,7 @@ mod tests {
         for path in &written {
             assert_eq!(mode(path), 0o600, "{}", path.display());
         }
-        let doc: Value = crate::yaml::from_str(&fs::read_to_string(&written[4]).unwrap()).unwrap();
+        let doc: Value = crate::yaml::from_str(&fs::read_to_string(&written[5]).unwrap()).unwrap();
         assert_eq!(
             doc["clusters"][0]["cluster"]["server"],
             "https://172.30.5.3:6443"

@@ -8,6 +8,7 @@ pub mod home;
 pub mod image_build;
 pub mod kube_api;
 pub mod kubeconfig_store;
+pub mod lb_image;
 pub mod lock;
 pub mod pki_store;
 pub mod staging;

@@ -258,6 +258,7 @@ mod tests {
             "controller-manager",
             "scheduler",
             "kube-proxy",
+            "lb-controller",
             "kubelet-client-dev",
             "kubelet-serving-dev",
             "kubelet-client-dev-m02",
@@ -276,7 +277,7 @@ mod tests {
         let count = fs::read_dir(&dir).unwrap().count();
         assert_eq!(
             count,
-            2 * 14 + 2 + 1,
+            2 * 15 + 2 + 1,
             "top-level pairs, sa.key/sa.pub, etcd/"
         );
     }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use crate::effects::files::{
     PUBLIC_FILE_MODE, SECRET_DIR_MODE, SECRET_FILE_MODE, create_dir_with_mode, write_atomic,
 };
-use crate::plan::cluster::{ContainerSpec, ProfilePaths};
+use crate::plan::cluster::{ContainerSpec, HostFacts};
 use crate::plan::node_config::NodeFile;
 
 /// Whether a staged file holds a secret (private keys; kubeconfigs embed one).
@@ -27,7 +27,7 @@ fn mode_for(path: &str) -> u32 {
 }
 
 /// Copies the spec's staged files from the profile folder into its config folder.
-pub fn stage_container(paths: &ProfilePaths, spec: &ContainerSpec) -> Result<()> {
+pub fn stage_container(paths: &HostFacts, spec: &ContainerSpec) -> Result<()> {
     let dir = paths.staging_dir(&spec.name);
     create_dir_with_mode(&dir, SECRET_DIR_MODE)?;
     for file in &spec.staged_files {
@@ -40,7 +40,7 @@ pub fn stage_container(paths: &ProfilePaths, spec: &ContainerSpec) -> Result<()>
 }
 
 /// Writes generated node files into a node's config folder.
-pub fn write_node_files(paths: &ProfilePaths, node: &str, files: &[NodeFile]) -> Result<()> {
+pub fn write_node_files(paths: &HostFacts, node: &str, files: &[NodeFile]) -> Result<()> {
     let dir = paths.staging_dir(node);
     for file in files {
         write_into(&dir, &file.path, file.content.as_bytes())?;
@@ -72,10 +72,7 @@ mod tests {
     #[test]
     fn stages_only_the_listed_files_with_secret_modes() {
         let tmp = tempfile::tempdir().unwrap();
-        let paths = ProfilePaths {
-            profile_dir: tmp.path().to_path_buf(),
-            host_has_lib_modules: false,
-        };
+        let paths = HostFacts::example(tmp.path());
         fs::create_dir_all(tmp.path().join("pki")).unwrap();
         fs::write(tmp.path().join("pki/a.crt"), "cert").unwrap();
         fs::write(tmp.path().join("pki/a.key"), "key").unwrap();

@@ -11,10 +11,11 @@ use kube::Client;
 use crate::effects::containers::{self, container_state};
 use crate::effects::home::ProfileDir;
 use crate::effects::{kube_api, staging};
-use crate::plan::cluster::{ClusterPlan, ContainerSpec, ProfilePaths};
+use crate::plan::cluster::{ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::ProfileConfig;
+use crate::plan::names::Role;
 use crate::plan::profile_name::ProfileName;
-use crate::plan::{addons, names, node_config};
+use crate::plan::{addons, load_balancer, names, node_config};
 use crate::ui::Ui;
 
 /// How long each component gets to become ready before the start fails.
@@ -90,7 +91,7 @@ pub async fn bring_up(
         ui,
         ..
     } = input;
-    let paths = dir.plan_paths();
+    let paths = dir.host_facts()?;
 
     let step = ui.step("Creating network and volumes");
     if containers::ensure_network(docker, &plan.network).await? {
@@ -103,8 +104,12 @@ pub async fn bring_up(
     }
     step.done();
 
-    let (control_plane, nodes): (Vec<&ContainerSpec>, Vec<&ContainerSpec>) =
-        plan.containers.iter().partition(|c| c.role != "node");
+    let by_role = |pred: &dyn Fn(&str) -> bool| -> Vec<&ContainerSpec> {
+        plan.containers.iter().filter(|c| pred(&c.role)).collect()
+    };
+    let control_plane = by_role(&|r| Role::CONTROL_PLANE.iter().any(|c| c.as_str() == r));
+    let nodes = by_role(&|r| r == Role::Node.as_str());
+    let add_ons = by_role(&|r| r == load_balancer::CONTROLLER_ROLE);
     for spec in &control_plane {
         let step = ui.step(format!("Starting {}", spec.role));
         ui.detail(format!(
@@ -153,11 +158,27 @@ pub async fn bring_up(
     .with_logs(docker, &nodes[0].name)
     .await?;
     step.done();
+
+    let step = ui.step("Starting the load balancer controller");
+    kube_api::apply_manifest(&client, addons::lb_controller()).await?;
+    for spec in &add_ons {
+        staging::stage_container(&paths, spec)?;
+        run_container(docker, spec, created).await?;
+    }
+    step.done();
     Ok(())
 }
 
 /// Creates the container if missing, starts it if stopped; records what it created.
 async fn run_container(docker: &Docker, spec: &ContainerSpec, created: &mut Created) -> Result<()> {
+    // The controller runs this very binary: a controller of another localkube build is replaced.
+    if spec.role == load_balancer::CONTROLLER_ROLE
+        && containers::container_image(docker, &spec.name)
+            .await?
+            .is_some_and(|image| image != spec.image)
+    {
+        containers::remove_container(docker, &spec.name).await?;
+    }
     match container_state(docker, &spec.name).await? {
         None => {
             created.containers.push(spec.name.clone());
@@ -173,7 +194,7 @@ async fn start_node(
     docker: &Docker,
     client: &Client,
     input: &StartInput<'_>,
-    paths: &ProfilePaths,
+    paths: &HostFacts,
     spec: &ContainerSpec,
     index: u32,
     created: &mut Created,

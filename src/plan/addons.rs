@@ -4,6 +4,12 @@ use crate::plan::config::ProfileConfig;
 use crate::plan::names;
 
 const COREDNS: &str = include_str!("../../addons/coredns.yaml");
+const LB_CONTROLLER: &str = include_str!("../../addons/lb-controller.yaml");
+
+/// RBAC of localkube's LoadBalancer controller.
+pub fn lb_controller() -> &'static str {
+    LB_CONTROLLER
+}
 
 /// The CoreDNS addon: ServiceAccount, RBAC, Corefile, Deployment and the kube-dns Service.
 pub fn coredns(config: &ProfileConfig) -> String {

@@ -12,6 +12,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use crate::plan::config::ProfileConfig;
+use crate::plan::load_balancer;
 use crate::plan::names::{self, LABEL_NODE, LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
 
@@ -28,7 +29,8 @@ pub const NODE_CONFIG_DIR: &str = "/etc/localkube";
 pub struct ClusterPlan {
     pub network: NetworkSpec,
     pub volumes: Vec<VolumeSpec>,
-    /// In start order: etcd, apiserver, controller-manager, scheduler, nodes.
+    /// In start order: etcd, apiserver, controller-manager, scheduler, nodes, and localkube's load
+    /// balancer controller.
     pub containers: Vec<ContainerSpec>,
 }
 
@@ -119,23 +121,39 @@ pub struct StagedFile {
     pub to: String,
 }
 
-/// What the plan needs to know of the host: where the profile's files live, and whether the host
-/// has kernel modules to share with nodes.
+/// What the plan needs to know of the host, gathered by `effects::home` so the plan stays pure.
 #[derive(Debug, Clone)]
-pub struct ProfilePaths {
+pub struct HostFacts {
+    /// Where the profile's files live.
     pub profile_dir: PathBuf,
     /// Bind-mounting a missing /lib/modules would make Docker create it on the host.
     pub host_has_lib_modules: bool,
+    /// The image of localkube's load balancer controller and proxies (tagged per binary).
+    pub lb_image: String,
+    /// The Docker daemon's socket on the host, for the load balancer controller.
+    pub docker_socket: PathBuf,
 }
 
-impl ProfilePaths {
+impl HostFacts {
+    /// Facts for tests and examples: no kernel modules, the default socket.
+    pub fn example(profile_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            profile_dir: profile_dir.into(),
+            host_has_lib_modules: false,
+            lb_image: "localkube/lb:example".into(),
+            docker_socket: PathBuf::from("/var/run/docker.sock"),
+        }
+    }
+}
+
+impl HostFacts {
     /// The host folder bound into a container as its config folder.
     pub fn staging_dir(&self, container: &str) -> PathBuf {
         self.profile_dir.join("staging").join(container)
     }
 }
 
-pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &ProfilePaths) -> ClusterPlan {
+pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) -> ClusterPlan {
     let network = NetworkSpec {
         name: names::network(profile),
         subnet: config.network_subnet,
@@ -164,6 +182,13 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &ProfilePaths)
             .enumerate()
             .map(|(index, node)| node_container(profile, config, paths, node, index as u32)),
     );
+    containers.push(load_balancer::controller_spec(
+        profile,
+        config,
+        paths,
+        &paths.lb_image,
+        &paths.docker_socket,
+    ));
     ClusterPlan {
         network,
         volumes,
@@ -192,7 +217,7 @@ fn staged(pairs: &[(&str, &str)]) -> Vec<StagedFile> {
         .collect()
 }
 
-fn config_mount(paths: &ProfilePaths, container: &str, target: &str) -> MountSpec {
+fn config_mount(paths: &HostFacts, container: &str, target: &str) -> MountSpec {
     // Read-only: components never write their credentials.
     MountSpec::Bind {
         source: paths.staging_dir(container),
@@ -207,7 +232,7 @@ fn config_mount(paths: &ProfilePaths, container: &str, target: &str) -> MountSpe
 fn control_plane_container(
     profile: &ProfileName,
     config: &ProfileConfig,
-    paths: &ProfilePaths,
+    paths: &HostFacts,
     role: Role,
     ip: Ipv4Addr,
     binary: &str,
@@ -237,7 +262,7 @@ fn control_plane_container(
     }
 }
 
-fn etcd(profile: &ProfileName, config: &ProfileConfig, paths: &ProfilePaths) -> ContainerSpec {
+fn etcd(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) -> ContainerSpec {
     let name = names::control_plane_container(profile, Role::Etcd);
     let ip = config.etcd_ip();
     let pki = format!("{COMPONENT_CONFIG_DIR}/pki/etcd");
@@ -287,7 +312,7 @@ fn etcd(profile: &ProfileName, config: &ProfileConfig, paths: &ProfilePaths) -> 
     spec
 }
 
-fn apiserver(profile: &ProfileName, config: &ProfileConfig, paths: &ProfilePaths) -> ContainerSpec {
+fn apiserver(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) -> ContainerSpec {
     let pki = format!("{COMPONENT_CONFIG_DIR}/pki");
     let args = vec![
         format!("--advertise-address={}", config.apiserver_ip()),
@@ -373,7 +398,7 @@ fn apiserver(profile: &ProfileName, config: &ProfileConfig, paths: &ProfilePaths
 fn controller_manager(
     profile: &ProfileName,
     config: &ProfileConfig,
-    paths: &ProfilePaths,
+    paths: &HostFacts,
 ) -> ContainerSpec {
     let dir = COMPONENT_CONFIG_DIR;
     let kubeconfig = format!("{dir}/controller-manager.conf");
@@ -420,7 +445,7 @@ fn controller_manager(
     )
 }
 
-fn scheduler(profile: &ProfileName, config: &ProfileConfig, paths: &ProfilePaths) -> ContainerSpec {
+fn scheduler(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) -> ContainerSpec {
     let kubeconfig = format!("{COMPONENT_CONFIG_DIR}/scheduler.conf");
     let args = vec![
         format!("--kubeconfig={kubeconfig}"),
@@ -444,7 +469,7 @@ fn scheduler(profile: &ProfileName, config: &ProfileConfig, paths: &ProfilePaths
 fn node_container(
     profile: &ProfileName,
     config: &ProfileConfig,
-    paths: &ProfilePaths,
+    paths: &HostFacts,
     node: &str,
     index: u32,
 ) -> ContainerSpec {
@@ -610,9 +635,9 @@ mod tests {
     fn fixture() -> ClusterPlan {
         let profile = ProfileName::parse("dev").unwrap();
         let config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
-        let paths = ProfilePaths {
-            profile_dir: PathBuf::from("/home/u/.local/share/localkube/profiles/dev"),
+        let paths = HostFacts {
             host_has_lib_modules: true,
+            ..HostFacts::example("/home/u/.local/share/localkube/profiles/dev")
         };
         plan(&profile, &config, &paths)
     }
@@ -635,7 +660,8 @@ mod tests {
                 "dev-apiserver",
                 "dev-controller-manager",
                 "dev-scheduler",
-                "dev"
+                "dev",
+                "dev-lb-controller"
             ]
         );
         assert_eq!(plan.network.name, "localkube-dev");
@@ -752,9 +778,9 @@ mod tests {
         let profile = ProfileName::parse("dev").unwrap();
         let config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
         for has in [true, false] {
-            let paths = ProfilePaths {
-                profile_dir: PathBuf::from("/p"),
+            let paths = HostFacts {
                 host_has_lib_modules: has,
+                ..HostFacts::example("/p")
             };
             let plan = plan(&profile, &config, &paths);
             let node = container(&plan, "dev");
@@ -784,10 +810,7 @@ mod tests {
         let profile = ProfileName::parse("dev").unwrap();
         let mut config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
         config.nodes = 3;
-        let paths = ProfilePaths {
-            profile_dir: PathBuf::from("/p"),
-            host_has_lib_modules: false,
-        };
+        let paths = HostFacts::example("/p");
         let plan = plan(&profile, &config, &paths);
         let nodes: Vec<(&str, String)> = plan
             .containers

@@ -156,6 +156,11 @@ pub fn component_kubeconfigs(
         pki::KUBE_PROXY,
         "system:kube-proxy",
     ));
+    all.push(component(
+        "lb-controller.conf",
+        pki::LB_CONTROLLER,
+        "localkube:lb-controller",
+    ));
     for node in names::node_names(profile, config.nodes) {
         all.push(component(
             &format!("kubelet-{node}.conf"),
@@ -439,6 +444,7 @@ x-tool-state: {keep: me}
                 "controller-manager.conf",
                 "scheduler.conf",
                 "kube-proxy.conf",
+                "lb-controller.conf",
                 "kubelet-dev.conf",
                 "kubelet-dev-m02.conf"
             ]
@@ -453,7 +459,7 @@ x-tool-state: {keep: me}
                 .iter()
                 .all(|k| k.server == "https://172.30.5.3:6443")
         );
-        let kubelet = &all[5];
+        let kubelet = &all[6];
         assert_eq!(kubelet.cert_stem, "kubelet-client-dev-m02");
         assert_eq!(kubelet.user, "system:node:dev-m02");
         assert_eq!(kubelet.context, "system:node:dev-m02@dev");

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod config;
 pub mod images;
 pub mod kubeconfig;
+pub mod load_balancer;
 pub mod names;
 pub mod node_config;
 pub mod pki;

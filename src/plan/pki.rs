@@ -72,6 +72,8 @@ pub const ADMIN: &str = "admin";
 pub const CONTROLLER_MANAGER: &str = "controller-manager";
 pub const SCHEDULER: &str = "scheduler";
 pub const KUBE_PROXY: &str = "kube-proxy";
+/// localkube's LoadBalancer controller (a container of the profile), with its own narrow RBAC.
+pub const LB_CONTROLLER: &str = "lb-controller";
 /// The service-account key pair: `sa.key` and `sa.pub`.
 pub const SERVICE_ACCOUNT: &str = "sa";
 
@@ -321,6 +323,13 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
         CertSpec::leaf(
             KUBE_PROXY,
             "system:kube-proxy",
+            Usage::Client,
+            CLUSTER_CA,
+            days,
+        ),
+        CertSpec::leaf(
+            LB_CONTROLLER,
+            "localkube:lb-controller",
             Usage::Client,
             CLUSTER_CA,
             days,
@@ -811,6 +820,7 @@ mod tests {
                 "controller-manager",
                 "scheduler",
                 "kube-proxy",
+                "lb-controller",
                 "kubelet-client-dev",
                 "kubelet-serving-dev",
                 "kubelet-client-dev-m02",
@@ -994,6 +1004,7 @@ mod tests {
             ("controller-manager", "system:kube-controller-manager", None),
             ("scheduler", "system:kube-scheduler", None),
             ("kube-proxy", "system:kube-proxy", None),
+            ("lb-controller", "localkube:lb-controller", None),
             (
                 "kubelet-client-dev",
                 "system:node:dev",

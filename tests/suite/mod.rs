@@ -3,6 +3,7 @@ pub mod cli;
 pub mod cluster;
 pub mod images;
 pub mod kubeconfig;
+pub mod load_balancer;
 pub mod node_image;
 pub mod pki;
 pub mod restart;

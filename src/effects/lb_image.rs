@@ -1,0 +1,88 @@
+//! The image of localkube's load balancer controller and proxies: this very binary on the node
+//! image's Debian, so the controller runs the same code as the CLI that started it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use bollard::Docker;
+use bollard::query_parameters::BuildImageOptions;
+use futures_util::StreamExt;
+
+use crate::plan::names;
+
+const DOCKERFILE: &str = "\
+# localkube in lb-controller / lb-proxy mode. The node image brings the same C library as the
+# Debian host the binary was built on, and nothing else is needed.
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+COPY localkube /usr/local/bin/localkube
+ENTRYPOINT [\"/usr/local/bin/localkube\"]
+";
+
+/// Builds `tag` unless Docker has it. `kubernetes_version` picks the node image to build on.
+pub async fn ensure_lb_image(docker: &Docker, tag: &str, kubernetes_version: &str) -> Result<bool> {
+    if docker.inspect_image(tag).await.is_ok() {
+        return Ok(false);
+    }
+    let exe = std::env::current_exe().context("finding the localkube binary")?;
+    let binary = stripped_copy(&exe)?;
+    let binary = std::fs::read(binary.path()).context("reading the stripped binary")?;
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, contents, mode) in [
+        ("Dockerfile", DOCKERFILE.as_bytes(), 0o644),
+        ("localkube", binary.as_slice(), 0o755),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(mode);
+        header.set_cksum();
+        tar.append_data(&mut header, name, contents)?;
+    }
+    let context = tar.into_inner()?;
+    let base = names::image("node", kubernetes_version);
+    let mut stream = docker.build_image(
+        BuildImageOptions {
+            dockerfile: "Dockerfile".into(),
+            t: Some(tag.to_string()),
+            rm: true,
+            forcerm: true,
+            buildargs: Some(HashMap::from([("BASE_IMAGE".to_string(), base.clone())])),
+            ..Default::default()
+        },
+        None,
+        Some(bollard::body_full(context.into())),
+    );
+    let mut log = Vec::new();
+    while let Some(item) = stream.next().await {
+        let info = item.with_context(|| format!("building {tag} on {base}"))?;
+        if let Some(text) = info.stream {
+            log.push(text);
+        }
+        if let Some(err) = info.error_detail.and_then(|e| e.message) {
+            bail!("building {tag} on {base} failed: {err}\n{}", log.concat());
+        }
+    }
+    docker
+        .inspect_image(tag)
+        .await
+        .with_context(|| format!("building {tag} left no image:\n{}", log.concat()))?;
+    Ok(true)
+}
+
+/// A copy of the binary without debug information (a debug build is ~200 MB, stripped ~30 MB);
+/// the binary itself where `strip` is not installed.
+fn stripped_copy(exe: &Path) -> Result<tempfile::NamedTempFile> {
+    let copy = tempfile::NamedTempFile::new()?;
+    let stripped = std::process::Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(copy.path())
+        .arg(exe)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !stripped {
+        std::fs::copy(exe, copy.path()).with_context(|| format!("copying {}", exe.display()))?;
+    }
+    Ok(copy)
+}

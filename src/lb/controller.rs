@@ -1,0 +1,424 @@
+//! The load balancer controller: watches Services and Nodes, and keeps one proxy container per
+//! LoadBalancer service, published on the service's loopback address, with that address in the
+//! service's status (`kubectl get svc` shows it as EXTERNAL-IP). Runs in a container of the
+//! profile with the Docker socket, so it works with no terminal kept open.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bollard::Docker;
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Service};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Client, Resource};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::effects::{containers, docker, kube_api};
+use crate::plan::config::ProfileConfig;
+use crate::plan::load_balancer::{
+    self, LABEL_ADDRESS, LABEL_SERVICE, LABEL_SPEC, LoadBalancer, PROXY_ROLE,
+};
+use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE};
+use crate::plan::profile_name::ProfileName;
+
+/// Even without a watch event, everything is checked this often (a proxy removed by hand, a
+/// host port freed).
+const RESYNC: Duration = Duration::from_secs(10);
+
+pub struct Controller {
+    profile: ProfileName,
+    config: ProfileConfig,
+    image: String,
+    docker: Docker,
+    client: Client,
+    recorder: Recorder,
+}
+
+/// Runs until SIGTERM or Ctrl-C. With `clean_up`, removes every load balancer of the profile
+/// on the way out (the foreground `tunnel`); the background controller leaves them serving.
+pub async fn run(
+    profile: ProfileName,
+    config: ProfileConfig,
+    kubeconfig: &Path,
+    image: String,
+    clean_up: bool,
+) -> Result<()> {
+    let docker = retry("connecting to Docker", docker::connect).await;
+    let client = retry("loading the kubeconfig", || {
+        kube_api::admin_client(kubeconfig)
+    })
+    .await;
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "localkube-lb-controller".into(),
+            instance: Some(profile.to_string()),
+        },
+    );
+    let controller = Controller {
+        profile,
+        config,
+        image,
+        docker,
+        client: client.clone(),
+        recorder,
+    };
+    let changed = Arc::new(Notify::new());
+    spawn_watch::<Service>(client.clone(), changed.clone());
+    spawn_watch::<Node>(client, changed.clone());
+    println!(
+        "localkube lb-controller for profile '{}' running",
+        controller.profile
+    );
+    loop {
+        if let Err(e) = controller.reconcile().await {
+            eprintln!("reconcile: {e:#}");
+        }
+        tokio::select! {
+            _ = changed.notified() => {
+                // Let a burst of changes (a service and its endpoints) settle into one pass.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            _ = tokio::time::sleep(RESYNC) => {}
+            _ = crate::lb::proxy::shutdown_signal() => break,
+        }
+    }
+    if clean_up {
+        controller.remove_all().await?;
+    }
+    Ok(())
+}
+
+async fn retry<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) => {
+                eprintln!("{what}: {e:#}; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// Wakes the loop on every change of a kind of object.
+fn spawn_watch<K>(client: Client, changed: Arc<Notify>)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    tokio::spawn(async move {
+        let api: Api<K> = Api::all(client);
+        let mut stream = watcher(api, watcher::Config::default()).boxed();
+        while let Some(event) = stream.next().await {
+            if event.is_ok() {
+                changed.notify_one();
+            }
+        }
+    });
+}
+
+/// A proxy container as found in Docker.
+struct Existing {
+    name: String,
+    state: String,
+    service: String,
+    address: Option<Ipv4Addr>,
+    spec: String,
+}
+
+impl Controller {
+    async fn existing_proxies(&self) -> Result<Vec<Existing>> {
+        let filters = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{LABEL_PROFILE}={}", self.profile),
+                format!("{LABEL_ROLE}={PROXY_ROLE}"),
+            ],
+        )]);
+        let found = self
+            .docker
+            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                Existing {
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string(),
+                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                    service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
+                    address: labels.get(LABEL_ADDRESS).and_then(|a| a.parse().ok()),
+                    spec: labels.get(LABEL_SPEC).cloned().unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    /// Node addresses to forward to: Ready nodes, or every node while none is Ready.
+    async fn backends(&self) -> Result<Vec<Ipv4Addr>> {
+        let nodes = Api::<Node>::all(self.client.clone())
+            .list(&ListParams::default())
+            .await?;
+        let address = |n: &Node| -> Option<Ipv4Addr> {
+            crate::plan::service_urls::node_address(std::slice::from_ref(n))?
+                .parse()
+                .ok()
+        };
+        let ready: Vec<Ipv4Addr> = nodes
+            .items
+            .iter()
+            .filter(|n| kube_api::node_is_ready(n))
+            .filter_map(address)
+            .collect();
+        Ok(if ready.is_empty() {
+            nodes.items.iter().filter_map(address).collect()
+        } else {
+            ready
+        })
+    }
+
+    async fn reconcile(&self) -> Result<()> {
+        let services = Api::<Service>::all(self.client.clone())
+            .list(&ListParams::default())
+            .await
+            .context("listing services")?;
+        let backends = self.backends().await?;
+        let mut existing: BTreeMap<String, Existing> = self
+            .existing_proxies()
+            .await?
+            .into_iter()
+            .map(|e| (e.service.clone(), e))
+            .collect();
+        let pool = load_balancer::address_pool(&self.config);
+        let mut taken: BTreeSet<Ipv4Addr> = existing.values().filter_map(|e| e.address).collect();
+
+        for service in &services.items {
+            let namespace = service.metadata.namespace.clone().unwrap_or_default();
+            let name = service.metadata.name.clone().unwrap_or_default();
+            let key = format!("{namespace}/{name}");
+            let is_lb = crate::plan::service_urls::service_type(service) == "LoadBalancer";
+            if !is_lb {
+                self.clear_status_if_ours(service, &pool, false).await?;
+                continue;
+            }
+            let current = existing.remove(&key);
+            let previous = current
+                .as_ref()
+                .and_then(|c| c.address)
+                .or_else(|| ingress_ip(service).filter(|ip| pool.contains(ip)));
+            if let Some(prev) = previous {
+                taken.remove(&prev);
+            }
+            let Some(address) = load_balancer::allocate(&pool, &taken, previous) else {
+                self.event(service, EventType::Warning, "AddressPoolExhausted",
+                    "every loopback address of this profile is in use; delete a LoadBalancer service").await;
+                continue;
+            };
+            taken.insert(address);
+            let (ports, unsupported) = load_balancer::service_ports(service);
+            if !unsupported.is_empty() {
+                self.event(
+                    service,
+                    EventType::Warning,
+                    "UnsupportedProtocol",
+                    &format!(
+                        "localkube's load balancer forwards TCP only; not served: {}",
+                        unsupported.join(", ")
+                    ),
+                )
+                .await;
+            }
+            let lb = LoadBalancer {
+                namespace,
+                name,
+                address,
+                ports,
+                backends: backends.clone(),
+            };
+            self.ensure_proxy(service, &lb, current).await;
+            self.set_status(service, address).await?;
+        }
+        // Services deleted, or no longer of type LoadBalancer: their proxies go.
+        for stale in existing.values() {
+            println!(
+                "removing {} (service {} is gone)",
+                stale.name, stale.service
+            );
+            containers::remove_container(&self.docker, &stale.name).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes every proxy of the profile and the addresses it gave services.
+    pub async fn remove_all(&self) -> Result<()> {
+        for proxy in self.existing_proxies().await? {
+            println!("removing {}", proxy.name);
+            containers::remove_container(&self.docker, &proxy.name).await?;
+        }
+        let pool = load_balancer::address_pool(&self.config);
+        let services = Api::<Service>::all(self.client.clone())
+            .list(&ListParams::default())
+            .await?;
+        for service in &services.items {
+            self.clear_status_if_ours(service, &pool, true).await?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_proxy(&self, service: &Service, lb: &LoadBalancer, current: Option<Existing>) {
+        let spec = load_balancer::proxy_spec(&self.profile, &self.config, lb, &self.image);
+        if lb.ports.is_empty() {
+            if let Some(c) = current {
+                let _ = containers::remove_container(&self.docker, &c.name).await;
+            }
+            return;
+        }
+        let result = match current {
+            Some(c) if c.spec == spec.labels[LABEL_SPEC] => {
+                if c.state == "running" {
+                    return;
+                }
+                containers::start_existing(&self.docker, &c.name).await
+            }
+            other => {
+                if let Some(c) = other {
+                    println!("recreating {} (ports, nodes or image changed)", c.name);
+                    let _ = containers::remove_container(&self.docker, &c.name).await;
+                } else {
+                    println!("creating {} on {}", spec.name, lb.address);
+                }
+                containers::create_and_start(&self.docker, &spec)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        if let Err(e) = result {
+            let text = format!("{e:#}");
+            let (reason, note) = if text.contains("address already in use")
+                || text.contains("port is already allocated")
+            {
+                (
+                    "HostPortInUse",
+                    format!(
+                        "another program on this machine holds {}:{}; the load balancer is not serving until it is freed ({text})",
+                        lb.address,
+                        lb.ports
+                            .iter()
+                            .map(|p| p.port.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                )
+            } else {
+                ("ProxyFailed", text)
+            };
+            eprintln!("{}: {note}", lb.service_key());
+            self.event(service, EventType::Warning, reason, &note).await;
+        }
+    }
+
+    async fn set_status(&self, service: &Service, address: Ipv4Addr) -> Result<()> {
+        if ingress_ip(service) == Some(address) {
+            return Ok(());
+        }
+        let api: Api<Service> = Api::namespaced(
+            self.client.clone(),
+            service.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        // ipMode Proxy: traffic to this address goes through the proxy; kube-proxy must not
+        // short-circuit it inside the cluster.
+        let patch = json!({"status": {"loadBalancer": {"ingress": [
+            {"ip": address.to_string(), "ipMode": "Proxy"}
+        ]}}});
+        let name = service.metadata.name.as_deref().unwrap_or_default();
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .with_context(|| format!("setting the external address of {name}"))?;
+        self.event(
+            service,
+            EventType::Normal,
+            "LoadBalancerReady",
+            &format!("serving on {address}"),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// A service that stopped being a LoadBalancer (or every service, with `all`) loses the
+    /// address this controller gave it.
+    async fn clear_status_if_ours(
+        &self,
+        service: &Service,
+        pool: &[Ipv4Addr],
+        all: bool,
+    ) -> Result<()> {
+        let is_lb = crate::plan::service_urls::service_type(service) == "LoadBalancer";
+        if (is_lb && !all) || !ingress_ip(service).is_some_and(|ip| pool.contains(&ip)) {
+            return Ok(());
+        }
+        let api: Api<Service> = Api::namespaced(
+            self.client.clone(),
+            service.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        let patch = json!({"status": {"loadBalancer": {"ingress": null}}});
+        let name = service.metadata.name.as_deref().unwrap_or_default();
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        Ok(())
+    }
+
+    async fn event(&self, service: &Service, type_: EventType, reason: &str, note: &str) {
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note.into()),
+            action: "EnsureLoadBalancer".into(),
+            secondary: None,
+        };
+        if let Err(e) = self
+            .recorder
+            .publish(&event, &service.object_ref(&()))
+            .await
+        {
+            eprintln!("recording event {reason}: {e}");
+        }
+    }
+}
+
+fn ingress_ip(service: &Service) -> Option<Ipv4Addr> {
+    service
+        .status
+        .as_ref()?
+        .load_balancer
+        .as_ref()?
+        .ingress
+        .as_ref()?
+        .iter()
+        .find_map(|i| i.ip.as_ref()?.parse().ok())
+}

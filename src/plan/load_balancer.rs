@@ -1,0 +1,438 @@
+//! localkube's stand-in for a cloud load balancer, planned as data.
+//!
+//! A controller container of the profile watches Services of type LoadBalancer and, for each, runs
+//! a small proxy container (cloud-provider-kind runs one Envoy per service the same way). The proxy
+//! is published by Docker on a loopback address of its own, so the user needs no root, no sudo and
+//! no foreground process, privileged ports included; it forwards to the service's NodePorts, where
+//! kube-proxy spreads connections over the ready endpoints. Each profile draws addresses from its
+//! own block, `127.<b>.<c>.2-99` for a network `172.<b>.<c>.0/24`, so profiles never clash: Docker
+//! networks cannot overlap, hence neither can the blocks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::Service;
+use sha2::{Digest, Sha256};
+
+use crate::plan::cluster::{
+    COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, PortSpec, SecuritySpec, StagedFile,
+};
+use crate::plan::config::ProfileConfig;
+use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE};
+use crate::plan::profile_name::ProfileName;
+
+/// Role label of the controller container.
+pub const CONTROLLER_ROLE: &str = "lb-controller";
+/// Role label of a service's proxy container.
+pub const PROXY_ROLE: &str = "lb";
+/// The service a proxy serves, `namespace/name`.
+pub const LABEL_SERVICE: &str = "io.localkube.service";
+/// The loopback address a proxy is published on.
+pub const LABEL_ADDRESS: &str = "io.localkube.lb-address";
+/// A digest of everything the proxy was created from; a different one means recreate.
+pub const LABEL_SPEC: &str = "io.localkube.lb-spec";
+/// Where the controller finds the Docker socket inside its container.
+pub const DOCKER_SOCKET_IN_CONTAINER: &str = "/var/run/docker.sock";
+
+/// The last octets a profile hands out: `.2` to `.99` (`.1` is left alone, as 127.0.0.1 is).
+const FIRST_HOST: u8 = 2;
+const LAST_HOST: u8 = 99;
+/// A proxy's address on the profile network is `.<100 + host>` of its loopback address, fixed
+/// like every other container's and clear of the nodes' `.10`-`.18`.
+const PROXY_IP_OFFSET: u8 = 100;
+
+/// The loopback block of a profile: `127.<b>.<c>.2-99` for its network `172.<b>.<c>.0/24`.
+pub fn address_pool(config: &ProfileConfig) -> Vec<Ipv4Addr> {
+    let [_, b, c, _] = config.network_subnet.network().octets();
+    (FIRST_HOST..=LAST_HOST)
+        .map(|d| Ipv4Addr::new(127, b, c, d))
+        .collect()
+}
+
+/// The address for a service: the one it had (if still in the pool and not taken by another),
+/// else the lowest free one. None when the pool is exhausted.
+pub fn allocate(
+    pool: &[Ipv4Addr],
+    taken: &BTreeSet<Ipv4Addr>,
+    previous: Option<Ipv4Addr>,
+) -> Option<Ipv4Addr> {
+    if let Some(prev) = previous
+        && pool.contains(&prev)
+        && !taken.contains(&prev)
+    {
+        return Some(prev);
+    }
+    pool.iter().find(|a| !taken.contains(a)).copied()
+}
+
+/// One port of a load balancer: where it listens, and the NodePort it forwards to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LbPort {
+    pub port: u16,
+    pub node_port: u16,
+}
+
+/// What a service asks of its load balancer: TCP ports with their NodePorts. Ports of other
+/// protocols are returned apart, to be reported rather than silently dropped.
+pub fn service_ports(service: &Service) -> (Vec<LbPort>, Vec<String>) {
+    let mut tcp = Vec::new();
+    let mut unsupported = Vec::new();
+    let ports = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.clone())
+        .unwrap_or_default();
+    for p in ports {
+        let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+        match (protocol.as_str(), p.node_port) {
+            ("TCP", Some(node_port)) => tcp.push(LbPort {
+                port: p.port as u16,
+                node_port: node_port as u16,
+            }),
+            _ => unsupported.push(format!("{}/{protocol}", p.port)),
+        }
+    }
+    tcp.sort();
+    (tcp, unsupported)
+}
+
+/// A load balancer to run: the service, its address, its ports, the nodes it forwards to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancer {
+    pub namespace: String,
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub ports: Vec<LbPort>,
+    pub backends: Vec<Ipv4Addr>,
+}
+
+impl LoadBalancer {
+    pub fn service_key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// `<profile>-lb-<namespace>-<name>`: readable in `docker ps`.
+pub fn proxy_container_name(profile: &ProfileName, namespace: &str, name: &str) -> String {
+    format!("{profile}-lb-{namespace}-{name}")
+}
+
+/// The proxy container of a load balancer.
+pub fn proxy_spec(
+    profile: &ProfileName,
+    config: &ProfileConfig,
+    lb: &LoadBalancer,
+    image: &str,
+) -> ContainerSpec {
+    let name = proxy_container_name(profile, &lb.namespace, &lb.name);
+    let mut args = Vec::new();
+    for p in &lb.ports {
+        args.push(format!("--listen={}:{}", p.port, p.node_port));
+    }
+    for b in &lb.backends {
+        args.push(format!("--backend={b}"));
+    }
+    let [_, _, _, host] = lb.address.octets();
+    let [a, b, c, _] = config.network_subnet.network().octets();
+    let mut labels = BTreeMap::from([
+        (LABEL_PROFILE.to_string(), profile.to_string()),
+        (LABEL_ROLE.to_string(), PROXY_ROLE.to_string()),
+        (LABEL_SERVICE.to_string(), lb.service_key()),
+        (LABEL_ADDRESS.to_string(), lb.address.to_string()),
+    ]);
+    let mut spec = ContainerSpec {
+        hostname: name.clone(),
+        image: image.to_string(),
+        entrypoint: vec!["/usr/local/bin/localkube".into(), "lb-proxy".into()],
+        args,
+        network: names::network(profile),
+        // Fixed, like every container of the profile, and derived from the address it serves.
+        ip: Ipv4Addr::new(a, b, c, PROXY_IP_OFFSET + host),
+        mounts: Vec::new(),
+        // The load balancer itself: the service's own ports on its own loopback address. Docker's
+        // daemon binds them, so privileged ports need no rights from the user.
+        ports: lb
+            .ports
+            .iter()
+            .map(|p| PortSpec {
+                host_ip: lb.address,
+                host_port: p.port,
+                container_port: p.port,
+                protocol: "tcp".into(),
+            })
+            .collect(),
+        labels: BTreeMap::new(),
+        // Back after a dockerd restart; a `localkube stop` stays stopped.
+        restart_policy: "unless-stopped".into(),
+        // A plain TCP forwarder needs no rights (binding ports below 1024 inside its own network
+        // namespace is allowed to root in a container by Docker's default capabilities).
+        security: SecuritySpec::default(),
+        staged_files: Vec::new(),
+        role: PROXY_ROLE.into(),
+        name,
+    };
+    labels.insert(LABEL_SPEC.to_string(), spec_digest(&spec));
+    spec.labels = labels;
+    spec
+}
+
+/// A digest of what a proxy container is made of: a container whose label differs is stale.
+pub fn spec_digest(spec: &ContainerSpec) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(spec.image.as_bytes());
+    for part in spec.entrypoint.iter().chain(&spec.args) {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    for p in &spec.ports {
+        hasher.update(format!("{}:{}:{}", p.host_ip, p.host_port, p.container_port).as_bytes());
+    }
+    hasher.update(spec.ip.to_string().as_bytes());
+    hex::encode(&hasher.finalize()[..8])
+}
+
+/// Where the host's Docker socket is, for the controller to manage proxies with.
+pub fn docker_socket_path(docker_host: Option<&str>) -> Result<PathBuf, String> {
+    match docker_host {
+        None | Some("") => Ok(PathBuf::from("/var/run/docker.sock")),
+        Some(host) => match host.strip_prefix("unix://") {
+            Some(path) => Ok(PathBuf::from(path)),
+            None => Err(format!(
+                "DOCKER_HOST={host} is not a local socket: localkube's load balancer controller \
+                 runs in a container and needs the daemon's unix socket"
+            )),
+        },
+    }
+}
+
+/// The controller container: the localkube binary in `lb-controller` mode, with the Docker socket
+/// (to run proxies) and a kubeconfig of its own narrow identity.
+pub fn controller_spec(
+    profile: &ProfileName,
+    config: &ProfileConfig,
+    paths: &HostFacts,
+    image: &str,
+    docker_socket: &Path,
+) -> ContainerSpec {
+    let name = format!("{profile}-{CONTROLLER_ROLE}");
+    let [a, b, c, _] = config.network_subnet.network().octets();
+    ContainerSpec {
+        hostname: name.clone(),
+        image: image.to_string(),
+        entrypoint: vec!["/usr/local/bin/localkube".into(), "lb-controller".into()],
+        args: vec![
+            format!("--profile={profile}"),
+            format!("--config={COMPONENT_CONFIG_DIR}/config.yaml"),
+            format!("--kubeconfig={COMPONENT_CONFIG_DIR}/lb-controller.conf"),
+            // Proxies run the same image as the controller.
+            format!("--image={image}"),
+        ],
+        network: names::network(profile),
+        ip: Ipv4Addr::new(a, b, c, 6),
+        mounts: vec![
+            MountSpec::Bind {
+                source: paths.staging_dir(&name),
+                target: COMPONENT_CONFIG_DIR.into(),
+                read_only: true,
+            },
+            // To create, start and remove the proxy containers of this profile (and only those: it
+            // acts on containers carrying the profile's label).
+            MountSpec::Bind {
+                source: docker_socket.to_path_buf(),
+                target: DOCKER_SOCKET_IN_CONTAINER.into(),
+                read_only: false,
+            },
+        ],
+        ports: Vec::new(),
+        labels: BTreeMap::from([
+            (LABEL_PROFILE.to_string(), profile.to_string()),
+            (LABEL_ROLE.to_string(), CONTROLLER_ROLE.to_string()),
+        ]),
+        restart_policy: "unless-stopped".into(),
+        security: SecuritySpec::default(),
+        staged_files: vec![
+            StagedFile {
+                from: "kubeconfigs/lb-controller.conf".into(),
+                to: "lb-controller.conf".into(),
+            },
+            StagedFile {
+                from: "config.yaml".into(),
+                to: "config.yaml".into(),
+            },
+        ],
+        role: CONTROLLER_ROLE.into(),
+        name,
+    }
+}
+
+/// The image the controller and proxies run: the localkube binary on the node image's Debian
+/// (same C library as the host build). Tagged by a fingerprint of the binary.
+pub fn image_tag(binary_fingerprint: &str) -> String {
+    format!("localkube/lb:{binary_fingerprint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config() -> ProfileConfig {
+        ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap())
+    }
+
+    fn profile() -> ProfileName {
+        ProfileName::parse("dev").unwrap()
+    }
+
+    #[test]
+    fn pool_is_the_profiles_own_loopback_block_without_dot_one() {
+        let pool = address_pool(&config());
+        assert_eq!(pool.first().unwrap().to_string(), "127.30.7.2");
+        assert_eq!(pool.last().unwrap().to_string(), "127.30.7.99");
+        assert!(pool.iter().all(|a| a.is_loopback() && a.octets()[3] != 1));
+    }
+
+    #[test]
+    fn allocation_keeps_a_previous_address_and_fills_gaps() {
+        let pool = address_pool(&config());
+        let a = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let taken = BTreeSet::from([a("127.30.7.2"), a("127.30.7.4")]);
+        assert_eq!(allocate(&pool, &taken, None), Some(a("127.30.7.3")));
+        assert_eq!(
+            allocate(&pool, &taken, Some(a("127.30.7.50"))),
+            Some(a("127.30.7.50"))
+        );
+        // Taken by another service, or outside the pool: a fresh one.
+        assert_eq!(
+            allocate(&pool, &taken, Some(a("127.30.7.4"))),
+            Some(a("127.30.7.3"))
+        );
+        assert_eq!(
+            allocate(&pool, &taken, Some(a("127.0.0.1"))),
+            Some(a("127.30.7.3"))
+        );
+        let all: BTreeSet<_> = pool.iter().copied().collect();
+        assert_eq!(allocate(&pool, &all, None), None);
+    }
+
+    #[test]
+    fn tcp_ports_are_served_and_others_reported() {
+        let svc: Service = serde_json::from_value(json!({
+            "metadata": {"name": "kubia"},
+            "spec": {"type": "LoadBalancer", "ports": [
+                {"port": 8080, "nodePort": 31001},
+                {"port": 80, "protocol": "TCP", "nodePort": 31000},
+                {"port": 53, "protocol": "UDP", "nodePort": 31053}
+            ]}
+        }))
+        .unwrap();
+        let (tcp, other) = service_ports(&svc);
+        assert_eq!(
+            tcp,
+            vec![
+                LbPort {
+                    port: 80,
+                    node_port: 31000
+                },
+                LbPort {
+                    port: 8080,
+                    node_port: 31001
+                }
+            ]
+        );
+        assert_eq!(other, vec!["53/UDP"]);
+    }
+
+    fn lb() -> LoadBalancer {
+        LoadBalancer {
+            namespace: "default".into(),
+            name: "kubia".into(),
+            address: "127.30.7.3".parse().unwrap(),
+            ports: vec![LbPort {
+                port: 80,
+                node_port: 31000,
+            }],
+            backends: vec!["172.30.7.10".parse().unwrap()],
+        }
+    }
+
+    #[test]
+    fn proxy_publishes_the_service_port_on_its_address_only() {
+        let spec = proxy_spec(&profile(), &config(), &lb(), "localkube/lb:abc");
+        assert_eq!(spec.name, "dev-lb-default-kubia");
+        assert_eq!(spec.ip.to_string(), "172.30.7.103");
+        assert_eq!(
+            spec.ports,
+            vec![PortSpec {
+                host_ip: "127.30.7.3".parse().unwrap(),
+                host_port: 80,
+                container_port: 80,
+                protocol: "tcp".into()
+            }]
+        );
+        assert_eq!(spec.args, ["--listen=80:31000", "--backend=172.30.7.10"]);
+        assert_eq!(spec.labels[LABEL_SERVICE], "default/kubia");
+        assert_eq!(spec.labels[LABEL_PROFILE], "dev");
+        assert_eq!(spec.security, SecuritySpec::default());
+    }
+
+    #[test]
+    fn the_digest_changes_with_what_the_proxy_does() {
+        let base = proxy_spec(&profile(), &config(), &lb(), "img");
+        let same = proxy_spec(&profile(), &config(), &lb(), "img");
+        assert_eq!(base.labels[LABEL_SPEC], same.labels[LABEL_SPEC]);
+        let mut more_ports = lb();
+        more_ports.ports.push(LbPort {
+            port: 8080,
+            node_port: 31001,
+        });
+        let mut moved = lb();
+        moved.backends = vec!["172.30.7.11".parse().unwrap()];
+        for changed in [
+            proxy_spec(&profile(), &config(), &more_ports, "img"),
+            proxy_spec(&profile(), &config(), &moved, "img"),
+            proxy_spec(&profile(), &config(), &lb(), "img2"),
+        ] {
+            assert_ne!(base.labels[LABEL_SPEC], changed.labels[LABEL_SPEC]);
+        }
+    }
+
+    #[test]
+    fn controller_gets_the_socket_and_its_own_kubeconfig() {
+        let paths = HostFacts::example("/p");
+        let spec = controller_spec(
+            &profile(),
+            &config(),
+            &paths,
+            "localkube/lb:abc",
+            Path::new("/run/docker.sock"),
+        );
+        assert_eq!(spec.name, "dev-lb-controller");
+        assert_eq!(spec.ip.to_string(), "172.30.7.6");
+        assert!(spec.mounts.contains(&MountSpec::Bind {
+            source: "/run/docker.sock".into(),
+            target: "/var/run/docker.sock".into(),
+            read_only: false
+        }));
+        assert!(
+            spec.staged_files
+                .iter()
+                .any(|f| f.from == "kubeconfigs/lb-controller.conf")
+        );
+        assert!(spec.ports.is_empty());
+    }
+
+    #[test]
+    fn docker_socket_comes_from_docker_host() {
+        assert_eq!(
+            docker_socket_path(None).unwrap(),
+            PathBuf::from("/var/run/docker.sock")
+        );
+        assert_eq!(
+            docker_socket_path(Some("unix:///run/user/1000/docker.sock")).unwrap(),
+            PathBuf::from("/run/user/1000/docker.sock")
+        );
+        assert!(docker_socket_path(Some("tcp://10.0.0.1:2375")).is_err());
+    }
+}

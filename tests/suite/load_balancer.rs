@@ -1,0 +1,316 @@
+//! The LoadBalancer stand-in and service URLs against a real cluster: addresses that answer
+//! from the host with no root, spread over the pods, follow service changes, report host port
+//! conflicts, and survive stop/start.
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, TcpListener};
+use std::process::{Command, Output};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use super::support::{Sandbox, assert_success, stderr, stdout};
+
+const PROFILE: &str = "lbtest";
+
+struct Cluster {
+    sb: Sandbox,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.localkube(&["delete"]);
+    }
+}
+
+impl Cluster {
+    fn localkube(&self, args: &[&str]) -> Output {
+        let mut all = vec!["-p", PROFILE];
+        all.extend_from_slice(args);
+        self.sb.run(&all)
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        let mut all = vec!["kubectl", "--"];
+        all.extend_from_slice(args);
+        let out = self.localkube(&all);
+        assert_success(&out, &format!("kubectl {}", args.join(" ")));
+        stdout(&out)
+    }
+
+    /// The EXTERNAL-IP `kubectl get svc` shows, once there is one.
+    fn external_ip(&self, service: &str) -> Ipv4Addr {
+        let started = Instant::now();
+        loop {
+            let ip = self.kubectl(&[
+                "get",
+                "svc",
+                service,
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[0].ip}",
+            ]);
+            if let Ok(ip) = ip.trim().parse() {
+                return ip;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{service} got no EXTERNAL-IP within 30s"
+            );
+            sleep(Duration::from_millis(250));
+        }
+    }
+
+    fn wait_ready(&self, deployment: &str, replicas: &str) {
+        let started = Instant::now();
+        while self
+            .kubectl(&[
+                "get",
+                "deployment",
+                deployment,
+                "-o",
+                "jsonpath={.status.readyReplicas}",
+            ])
+            .trim()
+            != replicas
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "{deployment} never had {replicas} ready replicas"
+            );
+            sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+/// GET as an unprivileged user (nobody), so the test proves no root is needed to reach it.
+fn get_as_nobody(url: &str) -> Option<String> {
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "curl",
+            "-sS",
+            "--max-time",
+            "3",
+            url,
+        ])
+        .output()
+        .expect("setpriv (util-linux) and curl");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn get_until(url: &str, timeout: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        if let Some(body) = get_as_nobody(url) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "{url} never answered within {timeout:?}"
+        );
+        sleep(Duration::from_millis(250));
+    }
+}
+
+fn wait_until_silent(url: &str) {
+    let started = Instant::now();
+    while get_as_nobody(url).is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{url} still answers 30s after its load balancer should be gone"
+        );
+        sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn load_balancers_and_service_urls() {
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/apps/kubia/build.sh"
+    ))
+    .output()
+    .unwrap();
+    assert_success(&out, "building kubia");
+    let c = Cluster { sb: Sandbox::new() };
+    assert_success(&c.localkube(&["start"]), "start");
+    assert_success(&c.localkube(&["image", "load", "kubia:1.0"]), "image load");
+    c.kubectl(&["create", "deployment", "kubia", "--image=kubia:1.0"]);
+    c.wait_ready("kubia", "1");
+
+    // The book's LoadBalancer: an EXTERNAL-IP of its own on loopback, answering on its port.
+    c.kubectl(&[
+        "expose",
+        "deployment",
+        "kubia",
+        "--type=LoadBalancer",
+        "--port=8080",
+        "--target-port=8080",
+    ]);
+    let kubia = c.external_ip("kubia");
+    assert!(
+        kubia.is_loopback() && kubia != Ipv4Addr::LOCALHOST,
+        "{kubia}"
+    );
+    let body = get_until(&format!("http://{kubia}:8080/"), Duration::from_secs(20));
+    assert!(body.starts_with("You've hit kubia-"), "{body}");
+
+    // Spread over the ready pods.
+    c.kubectl(&["scale", "deployment", "kubia", "--replicas=3"]);
+    c.wait_ready("kubia", "3");
+    let hosts: BTreeSet<String> = (0..30)
+        .filter_map(|_| get_as_nobody(&format!("http://{kubia}:8080/")))
+        .collect();
+    assert!(hosts.len() >= 2, "30 requests reached only {hosts:?}");
+
+    // A second one on privileged port 80: another address, answering to an unprivileged client.
+    c.kubectl(&["create", "deployment", "web", "--image=kubia:1.0"]);
+    c.kubectl(&[
+        "expose",
+        "deployment",
+        "web",
+        "--type=LoadBalancer",
+        "--port=80",
+        "--target-port=8080",
+    ]);
+    let web = c.external_ip("web");
+    assert_ne!(web, kubia);
+    let body = get_until(&format!("http://{web}/"), Duration::from_secs(60));
+    assert!(body.starts_with("You've hit web-"), "{body}");
+
+    // `service --url` prints URLs that answer; a NodePort's too.
+    let out = c.localkube(&["service", "kubia", "--url"]);
+    assert_success(&out, "service kubia --url");
+    assert_eq!(stdout(&out).trim(), format!("http://{kubia}:8080"));
+    c.kubectl(&[
+        "expose",
+        "deployment",
+        "kubia",
+        "--name=kubia-np",
+        "--type=NodePort",
+        "--port=8080",
+    ]);
+    let out = c.localkube(&["service", "kubia-np", "--url", "--wait", "30"]);
+    assert_success(&out, "service kubia-np --url");
+    let url = stdout(&out).trim().to_string();
+    let body = get_until(&url, Duration::from_secs(20));
+    assert!(body.starts_with("You've hit kubia-"), "{url}: {body}");
+    let list = stdout(&c.localkube(&["service", "list", "-o", "json"]));
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["url"] == format!("http://{web}:80"))
+    );
+
+    // ClusterIP services and services without ready pods get a clear refusal.
+    let out = c.localkube(&["service", "kubernetes", "--url"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("reachable only inside the cluster"),
+        "{}",
+        stderr(&out)
+    );
+    c.kubectl(&["create", "deployment", "broken", "--image=nosuch:1.0"]);
+    c.kubectl(&[
+        "expose",
+        "deployment",
+        "broken",
+        "--type=LoadBalancer",
+        "--port=8081",
+    ]);
+    let out = c.localkube(&["service", "broken", "--url", "--wait", "3"]);
+    assert!(
+        !out.status.success(),
+        "a service with no ready pod gave a URL"
+    );
+    assert!(
+        stderr(&out).contains("has no ready pod"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Ports added to a service are served too.
+    c.kubectl(&[
+        "patch", "svc", "kubia", "--type=json",
+        "-p", r#"[{"op":"add","path":"/spec/ports/0/name","value":"http"},
+            {"op":"add","path":"/spec/ports/-","value":{"name":"alt","port":9090,"targetPort":8080}}]"#,
+    ]);
+    let body = get_until(&format!("http://{kubia}:9090/"), Duration::from_secs(30));
+    assert!(body.starts_with("You've hit kubia-"), "{body}");
+
+    // Another program holding the address and port: reported on the service and in `tunnel`, and
+    // served once it lets go.
+    c.kubectl(&["delete", "svc", "web"]);
+    wait_until_silent(&format!("http://{web}/"));
+    let holder = TcpListener::bind((web, 8082)).expect("hold the freed address");
+    c.kubectl(&["create", "deployment", "clash", "--image=kubia:1.0"]);
+    c.kubectl(&[
+        "expose",
+        "deployment",
+        "clash",
+        "--type=LoadBalancer",
+        "--port=8082",
+        "--target-port=8080",
+    ]);
+    assert_eq!(
+        c.external_ip("clash"),
+        web,
+        "the freed address is handed out again"
+    );
+    let started = Instant::now();
+    loop {
+        let events = c.kubectl(&[
+            "get",
+            "events",
+            "--field-selector=involvedObject.name=clash",
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ]);
+        let tunnel = stdout(&c.localkube(&["tunnel"]));
+        if events.contains("HostPortInUse") && tunnel.contains("not serving: another program") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "conflict not reported: {events} / {tunnel}"
+        );
+        sleep(Duration::from_millis(500));
+    }
+    drop(holder);
+    let body = get_until(&format!("http://{web}:8082/"), Duration::from_secs(40));
+    assert!(body.starts_with("You've hit clash-"), "{body}");
+
+    // Type changed away from LoadBalancer: the load balancer goes, and so does the address.
+    c.kubectl(&[
+        "patch",
+        "svc",
+        "clash",
+        "-p",
+        r#"{"spec":{"type":"ClusterIP"}}"#,
+    ]);
+    wait_until_silent(&format!("http://{web}:8082/"));
+
+    // stop / start: the address answers again.
+    assert_success(&c.localkube(&["stop"]), "stop");
+    assert!(
+        get_as_nobody(&format!("http://{kubia}:8080/")).is_none(),
+        "answers while stopped"
+    );
+    assert_success(&c.localkube(&["start"]), "start again");
+    assert_eq!(
+        c.external_ip("kubia"),
+        kubia,
+        "the address changed across stop/start"
+    );
+    let body = get_until(&format!("http://{kubia}:8080/"), Duration::from_secs(60));
+    assert!(body.starts_with("You've hit kubia-"), "{body}");
+
+    // delete removes the load balancers with everything else.
+    assert_success(&c.localkube(&["delete"]), "delete");
+    assert!(get_as_nobody(&format!("http://{kubia}:8080/")).is_none());
+}
