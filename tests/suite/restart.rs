@@ -73,6 +73,35 @@ fn wait_serving(sb: &Sandbox, after: &str) {
     }
 }
 
+/// Waits until the LoadBalancer's URL answers from the host; returns it, and checks it is the
+/// same as before when one is given.
+fn wait_lb_answers(sb: &Sandbox, before: Option<&str>, after: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let out = sb.run(&["-p", PROFILE, "service", "kubia-lb", "--url"]);
+        let url = stdout(&out).trim().to_string();
+        let answered = out.status.success()
+            && Command::new("curl")
+                .args(["-sf", "--max-time", "3", &url])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("You've hit kubia-"));
+        if answered {
+            if let Some(before) = before {
+                assert_eq!(
+                    url, before,
+                    "the LoadBalancer address changed after {after}"
+                );
+            }
+            return url;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the LoadBalancer does not answer after {after}: {url:?}"
+        );
+        sleep(Duration::from_secs(1));
+    }
+}
+
 fn docker_ok(args: &[&str]) {
     let out = Command::new("docker").args(args).output().unwrap();
     assert_success(&out, &format!("docker {}", args.join(" ")));
@@ -173,8 +202,10 @@ fn cluster_comes_back_after_component_and_dockerd_restarts() {
         wait_serving(&sb, &format!("docker restart {container}"));
     }
 
+    let lb_url = wait_lb_answers(&sb, None, "start");
     restart_dockerd();
     wait_serving(&sb, "a dockerd restart");
+    wait_lb_answers(&sb, Some(&lb_url), "a dockerd restart");
     let kept = stdout(&kubectl(
         &sb,
         &["get", "configmap", "kept", "-o", "jsonpath={.data.chapter}"],
