@@ -182,3 +182,72 @@ fn age(seconds: i64) -> String {
         s => format!("{} days ago", s / 86_400),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn build_args(argv: &[&str]) -> BuildArgs {
+        let cli = Cli::try_parse_from(argv).unwrap();
+        match cli.command {
+            Command::Images(Args {
+                command: ImagesCommand::Build(args),
+            }) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn build_defaults_to_the_pinned_version() {
+        let args = build_args(&["localkube", "images", "build"]);
+        assert_eq!(args.kubernetes_version, DEFAULT_KUBERNETES_VERSION);
+        assert!(!args.force);
+    }
+
+    #[test]
+    fn build_takes_a_version_with_or_without_v() {
+        let args = build_args(&[
+            "localkube",
+            "images",
+            "build",
+            "--kubernetes-version",
+            "1.36.3",
+            "--force",
+        ]);
+        assert_eq!(args.kubernetes_version, "v1.36.3");
+        assert!(args.force);
+        assert!(
+            Cli::try_parse_from([
+                "localkube",
+                "images",
+                "build",
+                "--kubernetes-version",
+                "latest"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn ls_and_list_are_the_same() {
+        for verb in ["ls", "list"] {
+            let cli = Cli::try_parse_from(["localkube", "images", verb, "-o", "json"]).unwrap();
+            assert!(matches!(
+                cli.command,
+                Command::Images(Args {
+                    command: ImagesCommand::Ls
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(age(5), "5 seconds ago");
+        assert_eq!(age(600), "10 minutes ago");
+        assert_eq!(age(3 * 3600), "3 hours ago");
+        assert_eq!(age(3 * 86_400), "3 days ago");
+    }
+}

@@ -184,7 +184,7 @@ pub struct Resolution {
     /// The pause image version kubeadm pairs with this release (`3.10.1`); ours is a stand-in.
     pub pause_version: String,
     /// The cri-tools release of this minor (`v1.35.0`) when the module proxy serves it; `None`
-    /// when it refused, and the node image then carries a `crictl` that says so.
+    /// when it refused: the node image then gets `images/node/crictl` (see `crictl_source`).
     pub crictl_version: Option<String>,
     /// Why crictl is missing, when it is.
     #[serde(default)]
@@ -266,6 +266,8 @@ pub struct Plan {
     pub kubernetes_version: String,
     pub artifacts: BTreeMap<Artifact, String>,
     pub node_packages: Vec<String>,
+    /// The Debian mirror the node's root filesystem comes from.
+    pub debian_mirror: String,
     pub node_base: PlannedImage,
     pub images: Vec<PlannedImage>,
 }
@@ -284,18 +286,22 @@ impl PlannedImage {
     /// The labels the image carries, the build key among them.
     pub fn labels(&self, kubernetes_version: &str) -> BTreeMap<String, String> {
         let component = self.image.map_or("node-base", Image::name);
-        BTreeMap::from([
+        let mut labels = BTreeMap::from([
             (LABEL_BUILD_KEY.to_string(), self.key.clone()),
             (LABEL_COMPONENT.to_string(), component.to_string()),
             (
                 LABEL_COMPONENT_VERSION.to_string(),
                 self.component_version.clone(),
             ),
-            (
+        ]);
+        // The node's base serves every Kubernetes version: it names none.
+        if self.image.is_some() {
+            labels.insert(
                 LABEL_KUBERNETES_VERSION.to_string(),
                 kubernetes_version.to_string(),
-            ),
-        ])
+            );
+        }
+        labels
     }
 }
 
@@ -492,6 +498,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan> {
         kubernetes_version: version.to_string(),
         artifacts,
         node_packages,
+        debian_mirror: inputs.debian_mirror.to_string(),
         node_base,
         images,
     })
@@ -750,10 +757,10 @@ fn go_string_constant(text: &str, name: &str) -> Result<String> {
             continue;
         };
         let rest = rest.trim();
-        if let Some(value) = rest.strip_prefix('"').and_then(|v| v.split('"').next()) {
-            if !value.is_empty() {
-                return Ok(value.to_string());
-            }
+        if let Some(value) = rest.strip_prefix('"').and_then(|v| v.split('"').next())
+            && !value.is_empty()
+        {
+            return Ok(value.to_string());
         }
     }
     bail!("kubeadm's constants.go has no string constant {name}")
@@ -981,19 +988,37 @@ pub fn debian_sources(mirror: &str) -> Vec<String> {
     ]
 }
 
-/// mmdebstrap options besides the packages: the smallest base, and no documentation, manual pages
-/// or translations (a node never shows them; copyright files stay).
+/// The CNI plugins the node's network uses (images/node/README.md); Debian's package ships more.
+pub const NODE_CNI_PLUGINS: [&str; 5] = ["ptp", "host-local", "portmap", "loopback", "bridge"];
+
+/// mmdebstrap options besides the packages, each to keep the node's root filesystem small
+/// (measured in images/node/README.md: 347 MB plain, about 200 MB with all of these).
 pub fn mmdebstrap_options() -> Vec<String> {
-    [
+    let mut options: Vec<String> = [
+        // The smallest base: Essential packages and apt.
         "--variant=minbase",
+        // The hook merges /usr itself, so the usrmerge package, and the full perl it pulls in,
+        // stay out.
+        "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
+        // No documentation, manual pages or translations: a node never shows them (copyright
+        // files stay).
         "--dpkgopt=path-exclude=/usr/share/man/*",
         "--dpkgopt=path-exclude=/usr/share/doc/*",
         "--dpkgopt=path-include=/usr/share/doc/*/copyright",
         "--dpkgopt=path-exclude=/usr/share/locale/*",
         "--dpkgopt=path-exclude=/usr/share/info/*",
+        // containerd's legacy shims: the node's containerd config uses runc v2 only.
+        "--dpkgopt=path-exclude=/usr/bin/containerd-shim",
+        "--dpkgopt=path-exclude=/usr/bin/containerd-shim-runc-v1",
+        // CNI plugins the node does not use (dhcp alone is 7 MB).
+        "--dpkgopt=path-exclude=/usr/lib/cni/*",
     ]
     .map(str::to_string)
-    .to_vec()
+    .to_vec();
+    for plugin in NODE_CNI_PLUGINS {
+        options.push(format!("--dpkgopt=path-include=/usr/lib/cni/{plugin}"));
+    }
+    options
 }
 
 /// The whole mmdebstrap command line (after the program name).

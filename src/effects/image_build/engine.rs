@@ -39,21 +39,64 @@ pub async fn image_size(docker: &Docker, tag: &str) -> Result<u64> {
     Ok(image.size.unwrap_or(0).max(0) as u64)
 }
 
-/// Removes the tag (not the image a container may still run) so a failed rebuild leaves no
-/// image under it that does not match what is expected.
+/// Removes the tag so a failed rebuild leaves no image under it that does not match what is
+/// expected. The old image goes too when nothing else uses it (no disk left to dangling images);
+/// one a container still runs is only untagged, and stays for that container.
 pub async fn untag(docker: &Docker, tag: &str) -> Result<()> {
-    let options = RemoveImageOptions {
+    let remove = RemoveImageOptions {
+        force: false,
+        noprune: false,
+        ..Default::default()
+    };
+    match docker.remove_image(tag, Some(remove), None).await {
+        Ok(_) => return Ok(()),
+        Err(DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => return Ok(()),
+        // 409: a container uses the image. Fall through to untagging only.
+        Err(DockerError::DockerResponseServerError {
+            status_code: 409, ..
+        }) => {}
+        Err(e) => return Err(e).with_context(|| format!("removing the stale image {tag}")),
+    }
+    let untag_only = RemoveImageOptions {
         force: true,
         noprune: true,
         ..Default::default()
     };
-    match docker.remove_image(tag, Some(options), None).await {
-        Ok(_) => Ok(()),
-        Err(DockerError::DockerResponseServerError {
+    match docker.remove_image(tag, Some(untag_only), None).await {
+        Ok(_)
+        | Err(DockerError::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(()),
         Err(e) => Err(e).with_context(|| format!("removing the stale tag {tag}")),
     }
+}
+
+/// Removes the other tags of `repo` that localkube built (they carry a build key): an older
+/// node base, once a new one is imported, serves nothing. Images of other owners are left alone.
+pub async fn prune_other_tags(docker: &Docker, repo: &str, keep: &str) -> Result<Vec<String>> {
+    let filters = HashMap::from([("reference".to_string(), vec![repo.to_string()])]);
+    let summaries = docker
+        .list_images(Some(ListImagesOptions {
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .context("listing images")?;
+    let mut removed = Vec::new();
+    for summary in summaries {
+        if !summary.labels.contains_key(LABEL_BUILD_KEY) {
+            continue;
+        }
+        for tag in &summary.repo_tags {
+            if tag != keep && tag.starts_with(&format!("{repo}:")) {
+                untag(docker, tag).await?;
+                removed.push(tag.clone());
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// A file of a build context's `bin/`: a built artifact, or a script made on the spot.

@@ -226,7 +226,7 @@ pub async fn resolve(
         .with_context(|| format!("reading {}", constants_path.display()))?;
     let parsed = images::parse_gomod(&gomod)?;
     // crictl: cri-tools' release of this minor, if the module proxy serves it. A refusal is an
-    // answer (recorded, and the node image says so); anything else is an error to retry.
+    // answer (recorded: the node's own crictl is built instead); anything else is an error to retry.
     let crictl = images::crictl_version(version);
     let (crictl_version, crictl_unavailable) = match try_download(
         &what,
@@ -241,7 +241,8 @@ pub async fn resolve(
         Err(error) if is_refusal(&error) => {
             let reason = error.lines().map(str::trim).collect::<Vec<_>>().join(" ");
             ui.info(format!(
-                "note: sigs.k8s.io/cri-tools {crictl} is not available ({reason}); the node image gets a crictl that says so"
+                "note: sigs.k8s.io/cri-tools {crictl} is not available ({reason}); the node image gets \
+                 localkube's own crictl (images/node/crictl) instead"
             ));
             (None, reason)
         }
@@ -292,23 +293,27 @@ fn is_refusal(error: &str) -> bool {
     .any(|word| error.contains(word))
 }
 
-/// A Go build of an artifact into `out` (a fresh folder): Kubernetes, etcd or CoreDNS.
-pub async fn build(
+/// A Go build of an artifact into `out` (a fresh folder): Kubernetes, etcd, CoreDNS or crictl.
+pub(super) async fn build(
     artifact: Artifact,
-    resolution: &Resolution,
-    toolchain: &Toolchain,
-    images_dir: &Path,
-    node_files: &[images::FileDigest],
+    inputs: &super::BuildInputs<'_>,
     work: &Path,
     out: &Path,
     output: &mut Output<'_>,
 ) -> Result<BTreeMap<String, String>> {
+    let super::BuildInputs {
+        resolution,
+        toolchain,
+        images_dir,
+        node_files,
+        ..
+    } = *inputs;
     let version = &resolution.kubernetes_version;
     let src = work.join("src");
     fs::create_dir_all(&src)?;
     let verbose = output.ui.verbose() > 0;
     let env = images::go_env(&toolchain.goarch);
-    let mut inputs = BTreeMap::from([
+    let mut recorded = BTreeMap::from([
         ("go".to_string(), toolchain.go_version.clone()),
         (
             "platform".to_string(),
@@ -334,8 +339,8 @@ pub async fn build(
                 .map(|c| format!("k8s.io/kubernetes/cmd/{c}"))
                 .collect();
             let out_dir = format!("{}/", out.display());
-            inputs.insert("go.mod".into(), resolution.wrapper_gomod.clone());
-            inputs.insert("ldflags".into(), ldflags.clone());
+            recorded.insert("go.mod".into(), resolution.wrapper_gomod.clone());
+            recorded.insert("ldflags".into(), ldflags.clone());
             let args = images::go_build_args(
                 &out_dir,
                 Some(KUBERNETES_BUILD_TAGS),
@@ -382,8 +387,8 @@ pub async fn build(
             let sha =
                 images::short_commit(&download.info()?.origin.map(|o| o.hash).unwrap_or_default());
             let ldflags = images::etcd_ldflags(&sha);
-            inputs.insert("go.mod".into(), gomod);
-            inputs.insert("ldflags".into(), ldflags.clone());
+            recorded.insert("go.mod".into(), gomod);
+            recorded.insert("ldflags".into(), ldflags.clone());
             let args = images::go_build_args(
                 &out.join("etcd").display().to_string(),
                 None,
@@ -413,8 +418,8 @@ pub async fn build(
             let commit =
                 images::short_commit(&download.info()?.origin.map(|o| o.hash).unwrap_or_default());
             let ldflags = images::coredns_ldflags(&commit);
-            inputs.insert("go.mod".into(), gomod);
-            inputs.insert("ldflags".into(), ldflags.clone());
+            recorded.insert("go.mod".into(), gomod);
+            recorded.insert("ldflags".into(), ldflags.clone());
             let args = images::go_build_args(
                 &out.join("coredns").display().to_string(),
                 None,
@@ -442,8 +447,8 @@ pub async fn build(
                 )?;
                 fs::write(src.join("go.mod"), &gomod)?;
                 let ldflags = images::crictl_ldflags(&crictl);
-                inputs.insert("go.mod".into(), gomod);
-                inputs.insert("ldflags".into(), ldflags.clone());
+                recorded.insert("go.mod".into(), gomod);
+                recorded.insert("ldflags".into(), ldflags.clone());
                 let args = images::go_build_args(
                     &out.join("crictl").display().to_string(),
                     None,
@@ -463,8 +468,8 @@ pub async fn build(
                 let dependency = images::parse_gomod(&gomod)?;
                 check_go(toolchain, &dependency.go, &source.display().to_string())?;
                 let ldflags = images::local_crictl_ldflags(version);
-                inputs.insert("source".into(), source.display().to_string());
-                inputs.insert("ldflags".into(), ldflags.clone());
+                recorded.insert("source".into(), source.display().to_string());
+                recorded.insert("ldflags".into(), ldflags.clone());
                 let args = images::go_build_args(
                     &out.join("crictl").display().to_string(),
                     None,
@@ -479,8 +484,8 @@ pub async fn build(
         other => bail!("{} is not built with Go", other.name()),
     };
     process::run(&what, "go", &args, &src, &env, output).await?;
-    inputs.insert("command".into(), process::display_command("go", &args));
-    Ok(inputs)
+    recorded.insert("command".into(), process::display_command("go", &args));
+    Ok(recorded)
 }
 
 /// Copies a folder's files (recursively) into another.

@@ -244,18 +244,14 @@ pub async fn build_images(
                 manifest
             }
             _ => {
-                let manifest = build_artifact(
-                    &cache,
-                    artifact,
-                    key,
-                    &resolution,
-                    &toolchain,
-                    &plan,
-                    &images_dir,
-                    &image_dirs["node"],
-                    ui,
-                )
-                .await?;
+                let inputs = BuildInputs {
+                    resolution: &resolution,
+                    toolchain: &toolchain,
+                    plan: &plan,
+                    images_dir: &images_dir,
+                    node_files: &image_dirs["node"],
+                };
+                let manifest = build_artifact(&cache, artifact, key, &inputs, ui).await?;
                 rebuilt.push(artifact.name().to_string());
                 artifact_reports.push((artifact, true, started.elapsed().as_secs_f64()));
                 manifest
@@ -282,6 +278,13 @@ pub async fn build_images(
         let mut out = Output::new(ui, &step, cache.log_path("image-node-base", &planned.key));
         engine::untag(docker, &planned.tag).await?;
         engine::import(docker, planned, planned.labels(version), &rootfs, &mut out).await?;
+        let (repo, _) = planned
+            .tag
+            .rsplit_once(':')
+            .expect("image tags are repo:tag");
+        for old in engine::prune_other_tags(docker, repo, &planned.tag).await? {
+            ui.detail(format!("removed the older node base {old}"));
+        }
         let size = engine::image_size(docker, &planned.tag).await.unwrap_or(0);
         step.done_with(megabytes(size));
         rebuilt.push(planned.tag.clone());
@@ -373,19 +376,31 @@ pub async fn build_images(
     })
 }
 
+/// What every artifact build reads.
+pub(crate) struct BuildInputs<'a> {
+    pub resolution: &'a Resolution,
+    pub toolchain: &'a Toolchain,
+    pub plan: &'a images::Plan,
+    pub images_dir: &'a Path,
+    /// The files of `images/node/` (the node's own crictl is among them).
+    pub node_files: &'a [FileDigest],
+}
+
 /// Builds one artifact into a fresh folder and moves it into the cache.
-#[allow(clippy::too_many_arguments)]
 async fn build_artifact(
     cache: &Cache,
     artifact: Artifact,
     key: &str,
-    resolution: &Resolution,
-    toolchain: &Toolchain,
-    plan: &images::Plan,
-    images_dir: &Path,
-    node_files: &[FileDigest],
+    inputs: &BuildInputs<'_>,
     ui: &Ui,
 ) -> Result<Manifest> {
+    let BuildInputs {
+        resolution,
+        toolchain,
+        plan,
+        images_dir,
+        ..
+    } = *inputs;
     let what = match artifact {
         Artifact::Kubernetes => format!(
             "compiling Kubernetes {} ({})",
@@ -412,17 +427,7 @@ async fn build_artifact(
     let mut output = Output::new(ui, &step, cache.log_path(artifact.name(), key));
     let mut inputs = match artifact {
         Artifact::Kubernetes | Artifact::Etcd | Artifact::Coredns | Artifact::Crictl => {
-            go::build(
-                artifact,
-                resolution,
-                toolchain,
-                images_dir,
-                node_files,
-                staging.path(),
-                &out_dir,
-                &mut output,
-            )
-            .await?
+            go::build(artifact, inputs, staging.path(), &out_dir, &mut output).await?
         }
         Artifact::Pause => {
             let script = images_dir.join("pause").join("build.sh");
@@ -435,16 +440,13 @@ async fn build_artifact(
             )])
         }
         Artifact::NodeRootfs => {
-            let mirror = std::env::var("LOCALKUBE_DEBIAN_MIRROR")
-                .ok()
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| images::DEFAULT_DEBIAN_MIRROR.to_string());
+            let mirror = &plan.debian_mirror;
             let tar = out_dir.join("rootfs.tar");
             let args = images::mmdebstrap_args(
                 &plan.node_packages,
                 &toolchain.goarch,
                 &tar.display().to_string(),
-                &mirror,
+                mirror,
             );
             // mmdebstrap's own temporary root goes under the build folder, not /tmp.
             let env = [("TMPDIR", staging.path().display().to_string())];
