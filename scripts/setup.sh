@@ -15,6 +15,8 @@ have mmdebstrap || need_packages+=(mmdebstrap)
 have openssl || need_packages+=(openssl)
 have curl || need_packages+=(curl)
 have ip || need_packages+=(iproute2)
+# chromium, chromium-driver: the dashboard's browser test drives the page in headless Chromium over WebDriver.
+have chromium && have chromedriver || need_packages+=(chromium chromium-driver)
 if [ "${#need_packages[@]}" -gt 0 ]; then
   echo "setup: installing ${need_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -5,6 +5,7 @@
 //! flags onto the two, and `ui` is the one place that writes progress to the terminal.
 
 pub mod cli;
+pub mod dashboard;
 pub mod effects;
 pub mod lb;
 pub mod lifecycle;

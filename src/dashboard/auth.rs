@@ -1,0 +1,371 @@
+//! Who may use the dashboard: only the person who started it.
+//!
+//! - The server listens on 127.0.0.1 only, and answers only requests whose `Host` names that
+//!   address (or `localhost`) and its port, so a page on another site that re-points its own name
+//!   at 127.0.0.1 (DNS rebinding) is refused.
+//! - Each launch draws a secret of 256 bits from the system's random source. It is printed in the
+//!   URL (`/?token=…`); the first visit exchanges it for an `HttpOnly; SameSite=Strict` cookie and
+//!   redirects to `/`, so the secret leaves the address bar and the browser history.
+//! - Every request (page, assets, API, event streams) needs the cookie, or the secret in an
+//!   `X-Localkube-Token` header or a `token` query parameter (for scripts); without it: 401.
+//! - Requests that change the cluster need more: an `X-Localkube-Csrf` header carrying the page's
+//!   CSRF token (a second per-launch secret, which only a same-origin script can read from the
+//!   page) or the launch secret itself, and no foreign `Origin` or cross-site `Sec-Fetch-Site`.
+//!   A cross-site form or `fetch` can set neither the header nor the origin, so it gets 403.
+//! - Secrets are compared in constant time.
+//!
+//! The decision is a pure function of the request's method, URI and headers ([`judge`]), so it is
+//! unit-tested without a server.
+
+use std::io::Read;
+
+use anyhow::{Context, Result};
+use http::{HeaderMap, Method, Uri, header};
+
+/// The header a script sends the launch secret in, instead of the cookie.
+pub const TOKEN_HEADER: &str = "x-localkube-token";
+/// The header every write must carry: the page's CSRF token (or the launch secret).
+pub const CSRF_HEADER: &str = "x-localkube-csrf";
+
+/// This launch's secrets and the address they are valid for.
+#[derive(Clone)]
+pub struct Secrets {
+    token: String,
+    csrf: String,
+    port: u16,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a secret, even in a debug log.
+        f.debug_struct("Secrets")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// 32 bytes (256 bits) from the operating system's random source, as hex.
+fn random_hex() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom for the dashboard's secret")?;
+    Ok(hex::encode(bytes))
+}
+
+impl Secrets {
+    /// Fresh secrets for a server on 127.0.0.1:`port`.
+    pub fn generate(port: u16) -> Result<Self> {
+        Ok(Self {
+            token: random_hex()?,
+            csrf: random_hex()?,
+            port,
+        })
+    }
+
+    /// Fixed secrets, for tests.
+    pub fn fixed(token: &str, csrf: &str, port: u16) -> Self {
+        Self {
+            token: token.into(),
+            csrf: csrf.into(),
+            port,
+        }
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    /// The URL to print and open: it carries the launch secret.
+    pub fn login_url(&self) -> String {
+        format!("http://127.0.0.1:{}/?token={}", self.port, self.token)
+    }
+
+    /// Cookies are shared by every port of a host, so the name carries the port: two dashboards
+    /// (two profiles) in one browser keep their own.
+    pub fn cookie_name(&self) -> String {
+        format!("localkube_dashboard_{}", self.port)
+    }
+
+    /// The session cookie the first visit gets: not readable by scripts, never sent along with a
+    /// request that another site starts, gone when the browser closes.
+    pub fn set_cookie(&self) -> String {
+        format!(
+            "{}={}; HttpOnly; SameSite=Strict; Path=/",
+            self.cookie_name(),
+            self.token
+        )
+    }
+
+    fn allowed_hosts(&self) -> [String; 2] {
+        [
+            format!("127.0.0.1:{}", self.port),
+            format!("localhost:{}", self.port),
+        ]
+    }
+}
+
+/// Equality that takes the same time wherever the first difference is, so the response time
+/// tells an attacker nothing about how much of a guess was right.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// What to do with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Serve it.
+    Allow,
+    /// The first visit with the launch secret: set the cookie and redirect to `/`.
+    Exchange,
+    /// No valid secret: 401.
+    Unauthorized(&'static str),
+    /// A secret, but the request may not do this (wrong host, cross-site write): 403.
+    Forbidden(&'static str),
+}
+
+fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn query_token(uri: &Uri) -> Option<&str> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == "token").then_some(value)
+    })
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then_some(value)
+        })
+}
+
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The access decision for one request.
+pub fn judge(secrets: &Secrets, method: &Method, uri: &Uri, headers: &HeaderMap) -> Verdict {
+    let token = secrets.token.as_bytes();
+    let host_ok = header_str(headers, header::HOST)
+        .is_some_and(|host| secrets.allowed_hosts().iter().any(|h| h == host));
+    if !host_ok {
+        return Verdict::Forbidden(
+            "the dashboard answers only on the 127.0.0.1 address it printed",
+        );
+    }
+    let by_cookie = cookie_value(headers, &secrets.cookie_name())
+        .is_some_and(|v| constant_time_eq(v.as_bytes(), token));
+    let by_header =
+        header_str(headers, TOKEN_HEADER).is_some_and(|v| constant_time_eq(v.as_bytes(), token));
+    let by_query = query_token(uri).is_some_and(|v| constant_time_eq(v.as_bytes(), token));
+    if by_query && *method == Method::GET && uri.path() == "/" {
+        return Verdict::Exchange;
+    }
+    if !(by_cookie || by_header || by_query) {
+        return Verdict::Unauthorized(
+            "open the URL that `localkube dashboard` printed: it carries this launch's secret",
+        );
+    }
+    if is_write(method) {
+        if let Some(origin) = header_str(headers, header::ORIGIN) {
+            let same = secrets
+                .allowed_hosts()
+                .iter()
+                .any(|h| origin == format!("http://{h}"));
+            if !same {
+                return Verdict::Forbidden("a write from another origin is refused");
+            }
+        }
+        if let Some(site) = header_str(headers, "sec-fetch-site")
+            && site != "same-origin"
+            && site != "none"
+        {
+            return Verdict::Forbidden("a write started by another site is refused");
+        }
+        let csrf_ok = header_str(headers, CSRF_HEADER).is_some_and(|v| {
+            constant_time_eq(v.as_bytes(), secrets.csrf.as_bytes())
+                || constant_time_eq(v.as_bytes(), token)
+        });
+        if !csrf_ok {
+            return Verdict::Forbidden(
+                "a write needs the X-Localkube-Csrf header (the page sends it)",
+            );
+        }
+    }
+    Verdict::Allow
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    const TOKEN: &str = "a1b2c3";
+    const CSRF: &str = "d4e5f6";
+
+    fn secrets() -> Secrets {
+        Secrets::fixed(TOKEN, CSRF, 4000)
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(header::HOST, HeaderValue::from_static("127.0.0.1:4000"));
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    fn judge_get(uri: &str, h: &HeaderMap) -> Verdict {
+        judge(&secrets(), &Method::GET, &uri.parse().unwrap(), h)
+    }
+
+    fn judge_post(h: &HeaderMap) -> Verdict {
+        judge(&secrets(), &Method::POST, &"/api/scale".parse().unwrap(), h)
+    }
+
+    const COOKIE: &str = "other=1; localkube_dashboard_4000=a1b2c3";
+
+    #[test]
+    fn generated_secrets_are_long_distinct_and_hex() {
+        let a = Secrets::generate(1).unwrap();
+        let b = Secrets::generate(1).unwrap();
+        assert_eq!(a.token().len(), 64, "256 bits as hex");
+        assert!(a.token().chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a.token(), b.token());
+        assert_ne!(a.token(), a.csrf());
+        assert!(!format!("{a:?}").contains(a.token()));
+    }
+
+    #[test]
+    fn constant_time_eq_compares_exactly() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+
+    #[test]
+    fn nothing_is_served_without_the_secret() {
+        for path in ["/", "/app.js", "/api/state", "/api/stream"] {
+            assert!(
+                matches!(judge_get(path, &headers(&[])), Verdict::Unauthorized(_)),
+                "{path}"
+            );
+        }
+        let wrong = headers(&[("cookie", "localkube_dashboard_4000=a1b2c4")]);
+        assert!(matches!(
+            judge_get("/api/state", &wrong),
+            Verdict::Unauthorized(_)
+        ));
+        // Another port's cookie is another dashboard's.
+        let other_port = headers(&[("cookie", "localkube_dashboard_4001=a1b2c3")]);
+        assert!(matches!(
+            judge_get("/", &other_port),
+            Verdict::Unauthorized(_)
+        ));
+        assert!(matches!(
+            judge_get("/?token=a1b2c4", &headers(&[])),
+            Verdict::Unauthorized(_)
+        ));
+    }
+
+    #[test]
+    fn the_first_visit_exchanges_the_token_for_a_cookie() {
+        assert_eq!(
+            judge_get("/?token=a1b2c3", &headers(&[])),
+            Verdict::Exchange
+        );
+        let cookie = secrets().set_cookie();
+        assert!(cookie.starts_with("localkube_dashboard_4000=a1b2c3;"));
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    }
+
+    #[test]
+    fn cookie_header_or_query_token_let_reads_through() {
+        assert_eq!(
+            judge_get("/api/state", &headers(&[("cookie", COOKIE)])),
+            Verdict::Allow
+        );
+        assert_eq!(
+            judge_get("/api/state", &headers(&[(TOKEN_HEADER, TOKEN)])),
+            Verdict::Allow
+        );
+        assert_eq!(
+            judge_get("/api/state?namespace=x&token=a1b2c3", &headers(&[])),
+            Verdict::Allow
+        );
+    }
+
+    #[test]
+    fn a_foreign_host_is_refused_even_with_the_secret() {
+        let mut h = headers(&[("cookie", COOKIE)]);
+        h.insert(header::HOST, HeaderValue::from_static("evil.example:4000"));
+        assert!(matches!(judge_get("/", &h), Verdict::Forbidden(_)));
+        h.insert(header::HOST, HeaderValue::from_static("localhost:4000"));
+        assert_eq!(judge_get("/", &h), Verdict::Allow);
+    }
+
+    #[test]
+    fn writes_need_the_csrf_header_and_no_foreign_origin() {
+        assert!(matches!(
+            judge_post(&headers(&[("cookie", COOKIE)])),
+            Verdict::Forbidden(_)
+        ));
+        assert_eq!(
+            judge_post(&headers(&[("cookie", COOKIE), (CSRF_HEADER, CSRF)])),
+            Verdict::Allow
+        );
+        assert_eq!(
+            judge_post(&headers(&[
+                ("cookie", COOKIE),
+                (CSRF_HEADER, CSRF),
+                ("origin", "http://127.0.0.1:4000"),
+                ("sec-fetch-site", "same-origin"),
+            ])),
+            Verdict::Allow
+        );
+        assert!(matches!(
+            judge_post(&headers(&[
+                ("cookie", COOKIE),
+                (CSRF_HEADER, CSRF),
+                ("origin", "http://evil.example"),
+            ])),
+            Verdict::Forbidden(_)
+        ));
+        assert!(matches!(
+            judge_post(&headers(&[
+                ("cookie", COOKIE),
+                (CSRF_HEADER, CSRF),
+                ("sec-fetch-site", "cross-site"),
+            ])),
+            Verdict::Forbidden(_)
+        ));
+        // The CSRF token alone is no login.
+        assert!(matches!(
+            judge_post(&headers(&[(CSRF_HEADER, CSRF)])),
+            Verdict::Unauthorized(_)
+        ));
+        // A script with the launch secret may write.
+        assert_eq!(
+            judge_post(&headers(&[(TOKEN_HEADER, TOKEN), (CSRF_HEADER, TOKEN)])),
+            Verdict::Allow
+        );
+    }
+}

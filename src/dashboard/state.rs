@@ -1,0 +1,340 @@
+//! The cluster as the dashboard sees it: one watch (a kube-rs reflector) per kind of object, kept in
+//! memory, and a counter per kind that moves on every change so the event streams know what to push.
+//!
+//! One set of watches serves every open page: a page costs the API server nothing more.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod, ReplicationController, Service};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::views;
+
+/// What a page is told about, each pushed on its own when it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Whether the watches reach the API server.
+    Health,
+    Namespaces,
+    Nodes,
+    Deployments,
+    ReplicaSets,
+    ReplicationControllers,
+    Pods,
+    Services,
+    Events,
+}
+
+pub const KINDS: [Kind; 9] = [
+    Kind::Health,
+    Kind::Namespaces,
+    Kind::Nodes,
+    Kind::Deployments,
+    Kind::ReplicaSets,
+    Kind::ReplicationControllers,
+    Kind::Pods,
+    Kind::Services,
+    Kind::Events,
+];
+
+impl Kind {
+    fn index(self) -> usize {
+        KINDS.iter().position(|k| *k == self).unwrap_or(0)
+    }
+
+    /// The key in `/api/state` and the name of the server-sent event.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Health => "health",
+            Kind::Namespaces => "namespaces",
+            Kind::Nodes => "nodes",
+            Kind::Deployments => "deployments",
+            Kind::ReplicaSets => "replicaSets",
+            Kind::ReplicationControllers => "replicationControllers",
+            Kind::Pods => "pods",
+            Kind::Services => "services",
+            Kind::Events => "events",
+        }
+    }
+}
+
+/// A change counter per kind.
+pub type Versions = [u64; KINDS.len()];
+
+/// How many recent events a page gets.
+const RECENT_EVENTS: usize = 80;
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub connected: bool,
+    /// The last watch error, while the API server does not answer.
+    pub error: Option<String>,
+}
+
+struct Notifier {
+    versions: watch::Sender<Versions>,
+    health: Mutex<Health>,
+}
+
+impl Notifier {
+    fn bump(&self, kind: Kind) {
+        self.versions.send_modify(|v| v[kind.index()] += 1);
+    }
+
+    fn set_health(&self, connected: bool, error: Option<String>) {
+        let changed = {
+            let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = health.connected != connected || (!connected && health.error != error);
+            health.connected = connected;
+            health.error = error;
+            changed
+        };
+        if changed {
+            self.bump(Kind::Health);
+        }
+    }
+}
+
+/// Namespaces a page looks at: one, or all (`None`).
+pub type NamespaceFilter = Option<String>;
+
+/// "all", "" and absent mean every namespace.
+pub fn namespace_filter(param: Option<&str>) -> NamespaceFilter {
+    param
+        .filter(|ns| !ns.is_empty() && *ns != "all")
+        .map(str::to_string)
+}
+
+/// The watched objects of the cluster.
+pub struct Watched {
+    notifier: Arc<Notifier>,
+    namespaces: Store<Namespace>,
+    nodes: Store<Node>,
+    deployments: Store<Deployment>,
+    replica_sets: Store<ReplicaSet>,
+    replication_controllers: Store<ReplicationController>,
+    pods: Store<Pod>,
+    services: Store<Service>,
+    events: Store<Event>,
+}
+
+fn spawn_watch<K>(api: Api<K>, kind: Kind, notifier: Arc<Notifier>) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer);
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(_) => {
+                    notifier.set_health(true, None);
+                    notifier.bump(kind);
+                }
+                // 410 Gone: the watch fell too far behind, an ordinary event; the watcher lists
+                // again at once. The API server answered, so that is no loss of contact.
+                Err(watcher::Error::WatchError(status)) if status.code == 410 => {}
+                Err(e) => notifier.set_health(false, Some(format!("watching {}: {e}", kind.key()))),
+            }
+        }
+    });
+    reader
+}
+
+fn sorted<K: Resource>(mut items: Vec<Arc<K>>) -> Vec<Arc<K>> {
+    items.sort_by_key(|k| (k.namespace(), k.name_any()));
+    items
+}
+
+fn in_namespace<K: Resource>(filter: &NamespaceFilter) -> impl Fn(&K) -> bool + '_ {
+    move |k: &K| {
+        filter
+            .as_deref()
+            .is_none_or(|ns| k.meta().namespace.as_deref() == Some(ns))
+    }
+}
+
+impl Watched {
+    /// Starts the watches; they run until the runtime stops, re-connecting with backoff.
+    pub fn start(client: &Client) -> Arc<Self> {
+        let (versions, _) = watch::channel([0; KINDS.len()]);
+        let notifier = Arc::new(Notifier {
+            versions,
+            health: Mutex::new(Health::default()),
+        });
+        let n = || notifier.clone();
+        let c = || client.clone();
+        Arc::new(Self {
+            namespaces: spawn_watch(Api::all(c()), Kind::Namespaces, n()),
+            nodes: spawn_watch(Api::all(c()), Kind::Nodes, n()),
+            deployments: spawn_watch(Api::all(c()), Kind::Deployments, n()),
+            replica_sets: spawn_watch(Api::all(c()), Kind::ReplicaSets, n()),
+            replication_controllers: spawn_watch(Api::all(c()), Kind::ReplicationControllers, n()),
+            pods: spawn_watch(Api::all(c()), Kind::Pods, n()),
+            services: spawn_watch(Api::all(c()), Kind::Services, n()),
+            events: spawn_watch(Api::all(c()), Kind::Events, n()),
+            notifier,
+        })
+    }
+
+    /// Waits until every watch has its first full list, or `timeout` passes; says whether all did.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let all = async {
+            let _ = self.namespaces.wait_until_ready().await;
+            let _ = self.nodes.wait_until_ready().await;
+            let _ = self.deployments.wait_until_ready().await;
+            let _ = self.replica_sets.wait_until_ready().await;
+            let _ = self.replication_controllers.wait_until_ready().await;
+            let _ = self.pods.wait_until_ready().await;
+            let _ = self.services.wait_until_ready().await;
+            let _ = self.events.wait_until_ready().await;
+        };
+        tokio::time::timeout(timeout, all).await.is_ok()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Versions> {
+        self.notifier.versions.subscribe()
+    }
+
+    pub fn health(&self) -> Health {
+        self.notifier
+            .health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn nodes(&self) -> Vec<Node> {
+        sorted(self.nodes.state())
+            .iter()
+            .map(|n| (**n).clone())
+            .collect()
+    }
+
+    /// The rows of one kind, for the page.
+    pub fn rows(&self, kind: Kind, filter: &NamespaceFilter) -> Value {
+        let value = match kind {
+            Kind::Health => serde_json::to_value(self.health()),
+            Kind::Namespaces => serde_json::to_value(
+                sorted(self.namespaces.state())
+                    .iter()
+                    .map(|n| views::namespace_row(n))
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::Nodes => {
+                serde_json::to_value(self.nodes().iter().map(views::node_row).collect::<Vec<_>>())
+            }
+            Kind::Deployments => serde_json::to_value(
+                sorted(self.deployments.state_filter(in_namespace(filter)))
+                    .iter()
+                    .map(|d| views::deployment_row(d))
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::ReplicaSets => serde_json::to_value(
+                sorted(self.replica_sets.state_filter(in_namespace(filter)))
+                    .iter()
+                    .map(|r| views::replica_set_row(r))
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::ReplicationControllers => serde_json::to_value(
+                sorted(
+                    self.replication_controllers
+                        .state_filter(in_namespace(filter)),
+                )
+                .iter()
+                .map(|r| views::replication_controller_row(r))
+                .collect::<Vec<_>>(),
+            ),
+            Kind::Pods => serde_json::to_value(
+                sorted(self.pods.state_filter(in_namespace(filter)))
+                    .iter()
+                    .map(|p| views::pod_row(p))
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::Services => {
+                let nodes = self.nodes();
+                serde_json::to_value(
+                    sorted(self.services.state_filter(in_namespace(filter)))
+                        .iter()
+                        .map(|s| views::service_row(s, &nodes))
+                        .collect::<Vec<_>>(),
+                )
+            }
+            Kind::Events => {
+                let mut events = self.events.state_filter(in_namespace(filter));
+                // Timestamps have whole seconds; within one, the resourceVersion (etcd's
+                // revision, which only grows) tells the order.
+                events.sort_by_key(|e| {
+                    let revision = e
+                        .metadata
+                        .resource_version
+                        .as_deref()
+                        .and_then(|v| v.parse::<u64>().ok());
+                    std::cmp::Reverse((views::event_time(e), revision))
+                });
+                serde_json::to_value(
+                    events
+                        .iter()
+                        .take(RECENT_EVENTS)
+                        .map(|e| views::event_row(e))
+                        .collect::<Vec<_>>(),
+                )
+            }
+        };
+        value.unwrap_or_else(|e| json!({"error": e.to_string()}))
+    }
+
+    /// Every kind at once.
+    pub fn snapshot(&self, filter: &NamespaceFilter) -> serde_json::Map<String, Value> {
+        KINDS
+            .iter()
+            .map(|k| (k.key().to_string(), self.rows(*k, filter)))
+            .collect()
+    }
+}
+
+/// Whether `kind` changed between two counters. Services show node addresses in their URLs, so
+/// they change with the nodes too.
+pub fn changed(kind: Kind, before: &Versions, now: &Versions) -> bool {
+    let moved = |k: Kind| before[k.index()] != now[k.index()];
+    moved(kind) || (kind == Kind::Services && moved(Kind::Nodes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_follow_node_changes() {
+        let before = [0; KINDS.len()];
+        let mut now = before;
+        now[Kind::Nodes.index()] = 1;
+        assert!(changed(Kind::Nodes, &before, &now));
+        assert!(changed(Kind::Services, &before, &now));
+        assert!(!changed(Kind::Pods, &before, &now));
+    }
+
+    #[test]
+    fn all_means_no_filter() {
+        assert_eq!(namespace_filter(Some("all")), None);
+        assert_eq!(namespace_filter(Some("")), None);
+        assert_eq!(namespace_filter(None), None);
+        assert_eq!(namespace_filter(Some("default")), Some("default".into()));
+    }
+}

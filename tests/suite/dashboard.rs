@@ -1,0 +1,1306 @@
+//! `localkube dashboard` against real clusters: its HTTP API and event stream (one cluster), and
+//! the page in a real headless Chromium driven over WebDriver (another cluster).
+//!
+//! The dashboard runs as the user would run it, `localkube -p P dashboard --url --port N`, in a
+//! child process whose first line of output is the URL. Requests go to 127.0.0.1 only, through a
+//! minimal HTTP/1.1 client below (the test needs to set any header, including a foreign `Host` or
+//! `Origin`, which a browser-like client would not let it).
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::support::{Sandbox, assert_success, stderr, stdout};
+
+// --- a minimal HTTP client (127.0.0.1 only) -------------------------------------------------------
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+}
+
+/// Reads an HTTP/1.1 chunked body as a plain byte stream.
+struct Chunked<R: BufRead> {
+    inner: R,
+    left: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            let mut line = String::new();
+            self.inner.read_line(&mut line)?;
+            if line.trim().is_empty() {
+                // The CRLF that ends the previous chunk.
+                line.clear();
+                self.inner.read_line(&mut line)?;
+            }
+            let size = line.trim().split(';').next().unwrap_or("");
+            self.left = usize::from_str_radix(size, 16).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("chunk size {line:?}"),
+                )
+            })?;
+            if self.left == 0 {
+                self.done = true;
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.left);
+        let n = self.inner.read(&mut buf[..n])?;
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+/// Sends one request and returns the status, headers and a reader of the body.
+fn send(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    read_timeout: Duration,
+) -> (u16, Vec<(String, String)>, Box<dyn BufRead>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to 127.0.0.1");
+    stream.set_read_timeout(Some(read_timeout)).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() || method != "GET" {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).expect("status line");
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_lowercase(), v.trim().to_string()));
+        }
+    }
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body: Box<dyn BufRead> = if chunked {
+        Box::new(BufReader::new(Chunked {
+            inner: reader,
+            left: 0,
+            done: false,
+        }))
+    } else {
+        Box::new(reader)
+    };
+    (status, headers, body)
+}
+
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Response {
+    let (status, headers, mut reader) =
+        send(port, method, path, headers, body, Duration::from_secs(60));
+    // A server may keep the connection open despite `Connection: close`: read what it announced.
+    let length = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<u64>().ok());
+    let mut body = String::new();
+    match length {
+        Some(n) => reader.take(n).read_to_string(&mut body),
+        None => reader.read_to_string(&mut body),
+    }
+    .expect("read body");
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A server-sent event stream, read event by event.
+struct EventStream {
+    reader: Box<dyn BufRead>,
+}
+
+impl EventStream {
+    fn open(port: u16, path: &str, headers: &[(&str, &str)]) -> Self {
+        // The server sends a keep-alive comment every 15 s, so a read never waits longer.
+        let (status, _, reader) = send(port, "GET", path, headers, None, Duration::from_secs(30));
+        assert_eq!(status, 200, "event stream {path}");
+        Self { reader }
+    }
+
+    /// The next (event name, data).
+    fn next(&mut self) -> (String, Value) {
+        let mut event = String::from("message");
+        let mut data = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self
+                .reader
+                .read_line(&mut line)
+                .expect("read the event stream");
+            assert!(n > 0, "the event stream ended");
+            let line = line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                if !data.is_empty() {
+                    return (
+                        event,
+                        serde_json::from_str(&data).expect("event data is JSON"),
+                    );
+                }
+                continue;
+            }
+            if let Some(v) = line.strip_prefix("event:") {
+                event = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            }
+        }
+    }
+
+    /// Reads events until one named `name` satisfies `accept`; panics after `timeout`.
+    fn until(&mut self, name: &str, timeout: Duration, accept: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        let mut last = Value::Null;
+        while started.elapsed() < timeout {
+            let (event, data) = self.next();
+            if event == name {
+                if accept(&data) {
+                    return data;
+                }
+                last = data;
+            }
+        }
+        panic!("no '{name}' event as expected within {timeout:?}; last one: {last:#}");
+    }
+}
+
+// --- the cluster and the dashboard process -----------------------------------------------------
+
+struct Cluster {
+    sb: Sandbox,
+    profile: &'static str,
+}
+
+impl Cluster {
+    /// A started cluster with the sample app: `kubia` (one replica) behind a NodePort service.
+    fn with_sample_app(profile: &'static str) -> Self {
+        build_sample_image();
+        let cluster = Cluster {
+            sb: Sandbox::new(),
+            profile,
+        };
+        assert_success(&cluster.localkube(&["start"]), "localkube start");
+        assert_success(
+            &cluster.localkube(&["image", "load", "kubia:1.0"]),
+            "image load",
+        );
+        cluster.kubectl_ok(&["create", "deployment", "kubia", "--image=kubia:1.0"]);
+        cluster.kubectl_ok(&[
+            "expose",
+            "deployment",
+            "kubia",
+            "--type=NodePort",
+            "--port=8080",
+        ]);
+        cluster.kubectl_ok(&["rollout", "status", "deployment/kubia", "--timeout=120s"]);
+        cluster
+    }
+
+    fn localkube(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["-p", self.profile];
+        all.extend_from_slice(args);
+        self.sb.run(&all)
+    }
+
+    fn kubectl_ok(&self, args: &[&str]) -> String {
+        let mut all = vec!["kubectl", "--"];
+        all.extend_from_slice(args);
+        let out = self.localkube(&all);
+        assert_success(&out, &format!("kubectl {}", args.join(" ")));
+        stdout(&out)
+    }
+
+    fn replicas(&self, kind: &str, name: &str) -> String {
+        self.kubectl_ok(&["get", kind, name, "-o", "jsonpath={.spec.replicas}"])
+    }
+
+    /// `localkube dashboard --url --port N` in the background, once it printed its URL.
+    fn dashboard(&self) -> Dashboard {
+        let port = free_port();
+        let log = self.sb.path(format!("dashboard-{port}.log"));
+        let mut child = self
+            .sb
+            .localkube()
+            .args(["-p", self.profile, "dashboard", "--url", "--port"])
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start localkube dashboard");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+        let dashboard = Dashboard {
+            child,
+            port,
+            url: line.trim().to_string(),
+            log,
+        };
+        assert!(
+            dashboard
+                .url
+                .starts_with(&format!("http://127.0.0.1:{port}/?token=")),
+            "the first line is the URL; got {:?}; stderr:\n{}",
+            dashboard.url,
+            std::fs::read_to_string(&dashboard.log).unwrap_or_default()
+        );
+        dashboard
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Leave nothing behind, whatever happened.
+        let _ = self.localkube(&["delete"]);
+    }
+}
+
+struct Dashboard {
+    child: Child,
+    port: u16,
+    url: String,
+    log: PathBuf,
+}
+
+impl Dashboard {
+    fn token(&self) -> &str {
+        self.url.split_once("token=").map(|(_, t)| t).unwrap_or("")
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds `kubia:1.0` once per test run, from a private copy of its sources: build.sh writes its
+/// binary next to itself, and other tests may be building from the shared folder at this moment.
+fn build_sample_image() {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/apps/kubia");
+        let copy = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() && entry.file_name() != "kubia" {
+                std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+            }
+        }
+        let out = Command::new(copy.path().join("build.sh"))
+            .output()
+            .expect("run build.sh");
+        assert_success(&out, "building the kubia sample image");
+    });
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn find<'a>(rows: &'a Value, name: &str) -> &'a Value {
+    rows.as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == name))
+        .unwrap_or_else(|| panic!("no row named {name} in {rows:#}"))
+}
+
+/// Names of the kubia pods that are not being deleted.
+fn live_kubia_pods(pods: &Value) -> BTreeSet<String> {
+    pods.as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"].as_str().unwrap().starts_with("kubia-"))
+        .filter(|p| p["terminating"] == false)
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn running_ready_kubia_pods(pods: &Value) -> BTreeSet<String> {
+    pods.as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"].as_str().unwrap().starts_with("kubia-"))
+        .filter(|p| p["terminating"] == false && p["phase"] == "Running" && p["ready"] == 1)
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+// --- tests -------------------------------------------------------------------------------------
+
+#[test]
+fn dashboard_refuses_a_missing_or_stopped_profile() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["-p", "nosuch", "dashboard", "--url"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("profile 'nosuch' does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    // A profile that exists but has no running containers: written by a dry run.
+    assert_success(
+        &sb.run(&["-p", "dashdry", "start", "--dry-run"]),
+        "start --dry-run",
+    );
+    let out = sb.run(&["-p", "dashdry", "dashboard", "--url"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("profile 'dashdry' is not running")
+            && err.contains("localkube start -p dashdry"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).is_empty(),
+        "no URL for a cluster that is not there"
+    );
+}
+
+#[test]
+fn dashboard_api_against_a_real_cluster() {
+    let cluster = Cluster::with_sample_app("dashapi");
+    let dash = cluster.dashboard();
+    let port = dash.port;
+    let token = dash.token().to_string();
+    assert_eq!(token.len(), 64, "a 256-bit secret, as hex");
+
+    // Only 127.0.0.1 listens.
+    assert!(
+        TcpStream::connect(("127.0.0.2", port)).is_err(),
+        "the dashboard must not listen beyond 127.0.0.1"
+    );
+
+    // Access control: nothing without the secret.
+    for path in [
+        "/",
+        "/assets/app.js",
+        "/assets/style.css",
+        "/api/state",
+        "/api/stream",
+        "/api/logs?namespace=default&pod=x",
+        "/?token=0000",
+    ] {
+        let r = request(port, "GET", path, &[], None);
+        assert_eq!(r.status, 401, "{path} without the secret: {}", r.body);
+    }
+    let r = request(
+        port,
+        "POST",
+        "/api/scale",
+        &[("X-Localkube-Csrf", &token)],
+        Some("{}"),
+    );
+    assert_eq!(r.status, 401, "a write without the cookie");
+
+    // The first visit trades the token for a cookie and drops it from the address bar.
+    let r = request(port, "GET", &format!("/?token={token}"), &[], None);
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/"));
+    let set_cookie = r.header("set-cookie").expect("a cookie").to_string();
+    assert!(
+        set_cookie.starts_with(&format!("localkube_dashboard_{port}={token};"))
+            && set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let with_cookie = [("Cookie", cookie.as_str())];
+    let page = request(port, "GET", "/", &with_cookie, None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("localkube dashboard"), "{}", page.body);
+    assert!(page.header("content-security-policy").is_some_and(|csp| {
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'")
+    }));
+    let csrf = page
+        .body
+        .split(r#"<meta name="localkube-csrf" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries its CSRF token")
+        .to_string();
+    assert_eq!(csrf.len(), 64);
+    assert_ne!(csrf, token);
+    let js = request(port, "GET", "/assets/app.js", &with_cookie, None);
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    // Another Host (DNS rebinding) is refused even with the cookie.
+    let evil_host = format!("evil.example:{port}");
+    let r = request(
+        port,
+        "GET",
+        "/api/state",
+        &[("Cookie", cookie.as_str()), ("Host", evil_host.as_str())],
+        None,
+    );
+    assert_eq!(r.status, 403);
+
+    // Lists, from the watches.
+    let state = request(port, "GET", "/api/state", &with_cookie, None).json();
+    assert_eq!(state["cluster"]["profile"], "dashapi");
+    assert!(
+        state["cluster"]["kubernetesVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1."),
+        "{}",
+        state["cluster"]
+    );
+    let node = find(&state["nodes"], "dashapi");
+    assert_eq!(node["status"], "Ready");
+    assert!(node["version"].as_str().unwrap().starts_with("v1."));
+    assert!(!node["cpu"].as_str().unwrap().is_empty());
+    let namespaces: Vec<&str> = state["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert!(namespaces.contains(&"default") && namespaces.contains(&"kube-system"));
+    let kubia = find(&state["deployments"], "kubia");
+    assert_eq!(
+        (&kubia["desired"], &kubia["current"], &kubia["ready"]),
+        (&json!(1), &json!(1), &json!(1))
+    );
+    assert!(
+        state["replicaSets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|rs| rs["owner"] == "Deployment/kubia"),
+        "{}",
+        state["replicaSets"]
+    );
+    assert_eq!(
+        running_ready_kubia_pods(&state["pods"]).len(),
+        1,
+        "{}",
+        state["pods"]
+    );
+    let pod = state["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str().unwrap().starts_with("kubia-"))
+        .unwrap();
+    assert_eq!(pod["node"], "dashapi");
+    assert!(!pod["ip"].as_str().unwrap().is_empty());
+    assert_eq!(pod["restarts"], 0);
+    let svc = find(&state["services"], "kubia");
+    assert_eq!(svc["type"], "NodePort");
+    let expected_url = format!(
+        "http://{}:{}",
+        node["internalIp"].as_str().unwrap(),
+        cluster.kubectl_ok(&[
+            "get",
+            "svc",
+            "kubia",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}"
+        ])
+    );
+    assert_eq!(svc["urls"][0]["url"], expected_url.as_str(), "{svc}");
+    assert!(
+        state["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reason"] == "ScalingReplicaSet"),
+        "{}",
+        state["events"]
+    );
+    // The namespace filter.
+    let system = request(
+        port,
+        "GET",
+        "/api/state?namespace=kube-system",
+        &with_cookie,
+        None,
+    )
+    .json();
+    assert!(
+        system["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["namespace"] == "kube-system")
+    );
+    assert!(
+        system["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["name"] == "coredns")
+    );
+
+    // Logs.
+    let logs = request(
+        port,
+        "GET",
+        &format!(
+            "/api/logs?namespace=default&pod={}",
+            pod["name"].as_str().unwrap()
+        ),
+        &with_cookie,
+        None,
+    );
+    assert_eq!(logs.status, 200);
+    assert!(logs.body.contains("kubia server starting"), "{}", logs.body);
+
+    // Watch updates: kubectl scales, the stream reports it.
+    let mut events = EventStream::open(port, "/api/stream?namespace=default", &with_cookie);
+    let (first, cluster_info) = events.next();
+    assert_eq!(first, "cluster");
+    assert_eq!(cluster_info["profile"], "dashapi");
+    events.until("deployments", Duration::from_secs(10), |d| {
+        find(d, "kubia")["desired"] == 1
+    });
+    cluster.kubectl_ok(&["scale", "deployment", "kubia", "--replicas=3"]);
+    events.until("deployments", Duration::from_secs(120), |d| {
+        let k = find(d, "kubia");
+        k["desired"] == 3 && k["current"] == 3 && k["ready"] == 3
+    });
+    let pods = events.until("pods", Duration::from_secs(60), |p| {
+        running_ready_kubia_pods(p).len() == 3
+    });
+    assert!(
+        pods.as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["namespace"] == "default")
+    );
+
+    // Refused writes change nothing.
+    let cookie = cookie.as_str();
+    let origin = format!("http://127.0.0.1:{port}");
+    let scale_to_1 = r#"{"kind":"Deployment","namespace":"default","name":"kubia","replicas":1}"#;
+    let refused: [(&str, Vec<(&str, &str)>); 5] = [
+        (
+            "no CSRF header",
+            vec![("Cookie", cookie), ("Content-Type", "application/json")],
+        ),
+        (
+            "a wrong CSRF token",
+            vec![
+                ("Cookie", cookie),
+                ("Content-Type", "application/json"),
+                ("X-Localkube-Csrf", "00"),
+            ],
+        ),
+        (
+            "a foreign Origin",
+            vec![
+                ("Cookie", cookie),
+                ("Content-Type", "application/json"),
+                ("X-Localkube-Csrf", csrf.as_str()),
+                ("Origin", "http://evil.example"),
+            ],
+        ),
+        (
+            "a cross-site fetch",
+            vec![
+                ("Cookie", cookie),
+                ("Content-Type", "application/json"),
+                ("X-Localkube-Csrf", csrf.as_str()),
+                ("Sec-Fetch-Site", "cross-site"),
+            ],
+        ),
+        (
+            "a null Origin",
+            vec![
+                ("Cookie", cookie),
+                ("Content-Type", "application/json"),
+                ("X-Localkube-Csrf", csrf.as_str()),
+                ("Origin", "null"),
+            ],
+        ),
+    ];
+    for (what, headers) in &refused {
+        let r = request(port, "POST", "/api/scale", headers, Some(scale_to_1));
+        assert_eq!(r.status, 403, "a write with {what}: {}", r.body);
+    }
+    let r = request(
+        port,
+        "DELETE",
+        &format!("/api/pods/default/{}", pod["name"].as_str().unwrap()),
+        &[("Cookie", cookie)],
+        None,
+    );
+    assert_eq!(r.status, 403, "a delete without the CSRF header");
+    assert_eq!(cluster.replicas("deployment", "kubia"), "3");
+
+    let write_headers = [
+        ("Cookie", cookie),
+        ("Content-Type", "application/json"),
+        ("X-Localkube-Csrf", csrf.as_str()),
+        ("Origin", origin.as_str()),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
+
+    // Scale through the dashboard (the scale subresource).
+    let scale_to_2 = r#"{"kind":"Deployment","namespace":"default","name":"kubia","replicas":2}"#;
+    let r = request(port, "POST", "/api/scale", &write_headers, Some(scale_to_2));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["replicas"], 2);
+    assert_eq!(cluster.replicas("deployment", "kubia"), "2");
+    let pods = events.until("pods", Duration::from_secs(60), |p| {
+        live_kubia_pods(p).len() == 2 && running_ready_kubia_pods(p).len() == 2
+    });
+    let before = live_kubia_pods(&pods);
+    let r = request(
+        port,
+        "POST",
+        "/api/scale",
+        &write_headers,
+        Some(r#"{"kind":"Pod","namespace":"default","name":"x","replicas":2}"#),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = request(
+        port,
+        "POST",
+        "/api/scale",
+        &write_headers,
+        Some(r#"{"kind":"Deployment","namespace":"default","name":"nosuch","replicas":2}"#),
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["error"], r#"deployments.apps "nosuch" not found"#);
+
+    // Delete a pod: its ReplicaSet replaces it, and the stream shows it.
+    let victim = before.iter().next().unwrap().clone();
+    let r = request(
+        port,
+        "DELETE",
+        &format!("/api/pods/default/{victim}"),
+        &write_headers,
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let pods = events.until("pods", Duration::from_secs(90), |p| {
+        let live = running_ready_kubia_pods(p);
+        !live.contains(&victim) && live.len() == 2
+    });
+    let after = running_ready_kubia_pods(&pods);
+    let replacement: Vec<&String> = after.difference(&before).collect();
+    assert_eq!(
+        replacement.len(),
+        1,
+        "one new pod: before {before:?}, after {after:?}"
+    );
+
+    // Apply: a good multi-document manifest creates, then configures.
+    let good = r#"
+apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: kubia-rc
+spec:
+  replicas: 1
+  selector:
+    app: kubia-rc
+  template:
+    metadata:
+      labels:
+        app: kubia-rc
+    spec:
+      containers:
+        - name: kubia
+          image: kubia:1.0
+          imagePullPolicy: Never
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: kubia-rc
+spec:
+  type: NodePort
+  selector:
+    app: kubia-rc
+  ports:
+    - port: 80
+      targetPort: 8080
+"#;
+    let body = json!({"manifest": good, "namespace": "default"}).to_string();
+    let r = request(port, "POST", "/api/apply", &write_headers, Some(&body));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.json()["results"].clone();
+    assert_eq!(results[0]["kind"], "ReplicationController");
+    assert_eq!(results[0]["action"], "created");
+    assert_eq!(results[1]["kind"], "Service");
+    assert_eq!(results[1]["namespace"], "default");
+    assert_eq!(cluster.replicas("rc", "kubia-rc"), "1");
+    let r = request(port, "POST", "/api/apply", &write_headers, Some(&body));
+    assert_eq!(r.json()["results"][0]["action"], "configured", "{}", r.body);
+    events.until("replicationControllers", Duration::from_secs(60), |rcs| {
+        find(rcs, "kubia-rc")["ready"] == 1
+    });
+    events.until("services", Duration::from_secs(30), |svcs| {
+        find(svcs, "kubia-rc")["urls"][0]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://"))
+    });
+
+    // Scale the ReplicationController and the Deployment's ReplicaSet.
+    let r = request(
+        port,
+        "POST",
+        "/api/scale",
+        &write_headers,
+        Some(
+            r#"{"kind":"ReplicationController","namespace":"default","name":"kubia-rc","replicas":2}"#,
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(cluster.replicas("rc", "kubia-rc"), "2");
+    events.until("replicationControllers", Duration::from_secs(60), |rcs| {
+        let rc = find(rcs, "kubia-rc");
+        rc["desired"] == 2 && rc["ready"] == 2
+    });
+    let rs_name = cluster
+        .kubectl_ok(&[
+            "get",
+            "rs",
+            "-l",
+            "app=kubia",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ])
+        .trim()
+        .to_string();
+    let body =
+        json!({"kind": "ReplicaSet", "namespace": "default", "name": rs_name, "replicas": 2})
+            .to_string();
+    let r = request(port, "POST", "/api/scale", &write_headers, Some(&body));
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // A manifest the API server refuses: its message, verbatim, with its status.
+    let bad = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: Bad_Name\nspec:\n  selector:\n    matchLabels: {app: x}\n  template:\n    metadata:\n      labels: {app: x}\n    spec:\n      containers: [{name: x, image: kubia:1.0}]\n";
+    let body = json!({"manifest": bad}).to_string();
+    let r = request(port, "POST", "/api/apply", &write_headers, Some(&body));
+    assert_eq!(r.status, 422, "{}", r.body);
+    let answer = r.json();
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(r#"Deployment.apps "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain"#),
+        "{error}"
+    );
+    assert_eq!(answer["reason"], "Invalid");
+    assert_eq!(answer["results"][0]["error"], error);
+    // A misspelt field is refused, not dropped (server-side apply checks the schema).
+    let typo =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n  a: b\nspecc: {}\n";
+    let r = request(
+        port,
+        "POST",
+        "/api/apply",
+        &write_headers,
+        Some(&json!({"manifest": typo}).to_string()),
+    );
+    assert!(r.status >= 400, "{}", r.body);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .ends_with(".specc: field not declared in schema"),
+        "{}",
+        r.body
+    );
+    // YAML that does not parse never reaches the API server.
+    let r = request(
+        port,
+        "POST",
+        "/api/apply",
+        &write_headers,
+        Some(&json!({"manifest": "kind: ["}).to_string()),
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid YAML"),
+        "{}",
+        r.body
+    );
+    // An unknown kind.
+    let r = request(
+        port,
+        "POST",
+        "/api/apply",
+        &write_headers,
+        Some(
+            &json!({"manifest": "apiVersion: v1\nkind: Nonsense\nmetadata:\n  name: x\n"})
+                .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(
+        r.json()["error"],
+        r#"no matches for kind "Nonsense" in version "v1""#
+    );
+
+    // A second dashboard on a port that is taken fails clearly.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    let out = cluster.localkube(&["dashboard", "--url", "--port", &taken_port]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("cannot listen on 127.0.0.1:{taken_port}")),
+        "{}",
+        stderr(&out)
+    );
+    drop(taken);
+    drop(events);
+    drop(dash);
+}
+
+// --- the page in a real browser ------------------------------------------------------------------
+
+/// chromedriver in the background, and one session of headless Chromium.
+struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    fn start() -> Self {
+        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            assert!(
+                std::path::Path::new(tool).exists(),
+                "{tool} is missing: scripts/setup.sh installs chromium and chromium-driver"
+            );
+        }
+        let port = free_port();
+        // Its own process group, so that Drop can end chromedriver and the Chromium it started
+        // together, even when the session could not be closed.
+        let driver = Command::new("/usr/bin/chromedriver")
+            .process_group(0)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().unwrap();
+        let mut browser = Browser {
+            driver,
+            port,
+            session: String::new(),
+            _profile: profile,
+        };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not listen"
+            );
+            sleep(Duration::from_millis(100));
+        }
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1400,1000",
+            &format!("--user-data-dir={}", browser._profile.path().display()),
+        ];
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}
+        }}});
+        let value = browser.call("POST", "/session", Some(caps));
+        browser.session = value["sessionId"].as_str().expect("a session").to_string();
+        browser
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let body = body.map(|b| b.to_string());
+        let r = request(
+            self.port,
+            method,
+            path,
+            &[("Content-Type", "application/json")],
+            body.as_deref(),
+        );
+        let value = r.json()["value"].clone();
+        assert!(
+            r.status == 200,
+            "WebDriver {method} {path}: {} {value}",
+            r.status
+        );
+        value
+    }
+
+    fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    fn goto(&self, url: &str) {
+        self.session_call("POST", "/url", Some(json!({"url": url})));
+    }
+
+    fn run(&self, script: &str) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Runs `script` until it returns something truthy; panics with `what` after `timeout`.
+    fn wait_for(&self, what: &str, timeout: Duration, script: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let value = self.run(script);
+            if !(value.is_null() || value == false || value == "" || value == json!([])) {
+                return value;
+            }
+            if started.elapsed() > timeout {
+                let pods = self.run("return document.querySelector('#pods').innerText");
+                self.screenshot("dashboard-failure-screenshot.png");
+                panic!(
+                    "{what}: not within {timeout:?}; pods table:\n{}",
+                    pods.as_str().unwrap_or("")
+                );
+            }
+            sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Clicks the element the CSS selector finds, as a user would (a real pointer click). The
+    /// page redraws a section when its objects change: if the element was replaced between finding
+    /// and clicking it, find it again.
+    fn click(&self, selector: &str) {
+        for attempt in 1.. {
+            let found = self.session_call(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": selector})),
+            );
+            let id = found[ELEMENT].as_str().expect("an element").to_string();
+            let r = request(
+                self.port,
+                "POST",
+                &format!("/session/{}/element/{id}/click", self.session),
+                &[("Content-Type", "application/json")],
+                Some("{}"),
+            );
+            if r.status == 200 {
+                return;
+            }
+            let stale = r.json()["value"]["error"] == "stale element reference";
+            assert!(
+                stale && attempt < 5,
+                "clicking {selector}: {} {}",
+                r.status,
+                r.body
+            );
+            sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn screenshot(&self, name: &str) -> PathBuf {
+        use base64::Engine;
+        let png = self.session_call("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+impl Drop for Browser {
+    /// Never panics (a panic while a failed test unwinds would abort and leave Chromium running).
+    fn drop(&mut self) {
+        if !self.session.is_empty()
+            && let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port))
+        {
+            // Closing the session quits Chromium; wait for the answer, but not forever.
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
+            let _ = write!(
+                stream,
+                "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                self.session, self.port
+            );
+            let _ = stream.read(&mut [0u8; 256]);
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The live kubia pods the page shows, by name; JavaScript run in the page.
+const LIVE_KUBIA_ROWS: &str = "return [...document.querySelectorAll('#pods tbody tr[data-pod^=\"kubia-\"]')]\
+    .filter(r => r.dataset.gone === 'false' && !r.classList.contains('terminating'))\
+    .map(r => ({name: r.dataset.pod, status: r.dataset.status, isNew: r.dataset.new === 'true',\
+                ready: r.children[3].textContent}));";
+
+#[test]
+fn dashboard_in_a_real_browser() {
+    let cluster = Cluster::with_sample_app("dashui");
+    let dash = cluster.dashboard();
+    let browser = Browser::start();
+    browser.goto(&dash.url);
+
+    // The token left the address bar for a cookie.
+    let href = browser.run("return location.href");
+    assert_eq!(href, format!("http://127.0.0.1:{}/", dash.port));
+    browser.wait_for(
+        "the live indicator",
+        Duration::from_secs(20),
+        "return document.querySelector('#conn').dataset.state === 'live'",
+    );
+    browser.wait_for(
+        "the node, Ready",
+        Duration::from_secs(20),
+        "const n = document.querySelector('#nodes [data-node=\"dashui\"]'); return n && n.innerText.includes('Ready')",
+    );
+    let version = browser.run("return document.querySelector('#version').textContent");
+    assert!(version.as_str().unwrap().starts_with("v1."), "{version}");
+    let first = browser.wait_for(
+        "one running kubia pod",
+        Duration::from_secs(30),
+        &format!("const rows = (() => {{ {LIVE_KUBIA_ROWS} }})(); \
+                  return rows.length === 1 && rows[0].status === 'Running' && rows[0].ready === '1/1' ? rows : null"),
+    );
+    let first_pod = first[0]["name"].as_str().unwrap().to_string();
+    browser.wait_for(
+        "the kubia service's URL",
+        Duration::from_secs(20),
+        "const a = document.querySelector('#services tr[data-service=\"kubia\"] a.service-url'); return a && a.href",
+    );
+
+    // Scale 1 → 2 with the + button: a second pod appears.
+    let card = "#workloads article[data-kind=\"Deployment\"][data-name=\"kubia\"]";
+    browser.click(&format!("{card} button.scale-up"));
+    let two = browser.wait_for(
+        "two running kubia pods after scaling to 2",
+        Duration::from_secs(90),
+        &format!("const rows = (() => {{ {LIVE_KUBIA_ROWS} }})(); \
+                  return rows.length === 2 && rows.every(r => r.status === 'Running' && r.ready === '1/1') ? rows : null"),
+    );
+    assert!(
+        two.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] != first_pod.as_str() && r["isNew"] == true),
+        "the second pod is marked new: {two}"
+    );
+    browser.wait_for(
+        "the Deployment's counts at 2/2/2",
+        Duration::from_secs(60),
+        &format!("const c = document.querySelector('{}'); \
+                  return c && [...c.querySelectorAll('.count-box .value')].map(v => v.textContent).join('/') === '2/2/2'",
+                 card.replace('\'', "\\'")),
+    );
+    assert_eq!(cluster.replicas("deployment", "kubia"), "2");
+
+    // Delete the first pod (two clicks: Delete, then "Really delete?"): a replacement appears.
+    let delete = format!("#pods tr[data-pod=\"{first_pod}\"] button.delete");
+    browser.click(&delete);
+    browser.wait_for(
+        "the delete button to ask for confirmation",
+        Duration::from_secs(5),
+        &format!(
+            "const b = document.querySelector('{}'); return b && b.classList.contains('confirm')",
+            delete.replace('\'', "\\'")
+        ),
+    );
+    browser.click(&delete);
+    let replaced = browser.wait_for(
+        "a replacement pod",
+        Duration::from_secs(90),
+        &format!(
+            "const rows = (() => {{ {LIVE_KUBIA_ROWS} }})(); \
+                  return rows.length === 2 && !rows.some(r => r.name === '{first_pod}') \
+                  && rows.every(r => r.status === 'Running' && r.ready === '1/1') ? rows : null"
+        ),
+    );
+    let names: Vec<&str> = replaced
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    let replacement = replaced
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            !two.as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == r["name"])
+        })
+        .unwrap_or_else(|| panic!("a pod not seen before: {names:?}, before {two}"));
+    assert_eq!(
+        replacement["isNew"], true,
+        "the replacement is marked new: {replaced}"
+    );
+    // The deleted pod stays a moment, struck through, so the swap is visible.
+    let struck = browser.run(&format!(
+        "const r = document.querySelector('#pods tr[data-pod=\"{first_pod}\"]'); \
+         return r ? (r.dataset.gone === 'true' || r.classList.contains('terminating')) : 'gone already'"
+    ));
+    assert_ne!(struck, false, "the deleted pod is not shown as live");
+
+    // A screenshot of the whole page, to look at.
+    browser.session_call(
+        "POST",
+        "/window/rect",
+        Some(json!({"width": 1400, "height": 2300})),
+    );
+    browser.run("window.scrollTo(0, 0)");
+    sleep(Duration::from_millis(500));
+    let shot = browser.screenshot("dashboard-screenshot.png");
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "{}",
+        shot.display()
+    );
+
+    // A click on the replacement's name opens its logs.
+    let new_name = replacement["name"].as_str().unwrap();
+    browser.click(&format!(
+        "#pods tr[data-pod=\"{new_name}\"] button.logs-link"
+    ));
+    browser.wait_for(
+        "the pod's logs",
+        Duration::from_secs(30),
+        "return document.querySelector('#logs-body').textContent.includes('kubia server starting')",
+    );
+    browser.session_call(
+        "POST",
+        "/window/rect",
+        Some(json!({"width": 1400, "height": 1000})),
+    );
+    sleep(Duration::from_millis(300));
+    browser.screenshot("dashboard-logs-screenshot.png");
+    browser.click("#logs-close");
+
+    // Apply a manifest from the form; a refused one shows the API server's message.
+    let form =
+        r#"const t = document.querySelector('#manifest'); t.value = arguments[0]; return true"#;
+    let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_Valid\n";
+    browser.session_call(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": form, "args": [bad]})),
+    );
+    browser.click("#apply-button");
+    let shown = browser.wait_for(
+        "the API server's refusal",
+        Duration::from_secs(30),
+        "const e = document.querySelector('#apply-result pre.api-error'); return e && e.textContent",
+    );
+    assert!(
+        shown.as_str().unwrap().starts_with(
+            r#"ConfigMap "Not_Valid" is invalid: metadata.name: Invalid value: "Not_Valid""#
+        ),
+        "{shown}"
+    );
+    let good = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-the-page\ndata:\n  a: b\n";
+    browser.session_call(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": form, "args": [good]})),
+    );
+    browser.click("#apply-button");
+    browser.wait_for(
+        "the applied object",
+        Duration::from_secs(30),
+        "const r = document.querySelector('#apply-result'); return r.dataset.ok === 'true' && r.textContent.includes('ConfigMap default/from-the-page created')",
+    );
+    cluster.kubectl_ok(&["get", "configmap", "from-the-page"]);
+    drop(browser);
+    drop(dash);
+}
