@@ -40,6 +40,7 @@ pub struct ProfileContainer {
     pub role: String,
     /// Docker's state: created, running, exited, restarting, ...
     pub state: String,
+    pub labels: HashMap<String, String>,
 }
 
 fn profile_filter(profile: &ProfileName) -> HashMap<String, Vec<String>> {
@@ -64,19 +65,20 @@ pub async fn profile_containers(
         .with_context(|| format!("listing the containers of profile '{profile}'"))?;
     let mut containers: Vec<ProfileContainer> = found
         .into_iter()
-        .map(|c| ProfileContainer {
-            id: c.id.unwrap_or_default(),
-            name: c
-                .names
-                .and_then(|n| n.into_iter().next())
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
-            role: c
-                .labels
-                .and_then(|l| l.get(LABEL_ROLE).cloned())
-                .unwrap_or_default(),
-            state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        .map(|c| {
+            let labels = c.labels.unwrap_or_default();
+            ProfileContainer {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                role: labels.get(LABEL_ROLE).cloned().unwrap_or_default(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                labels,
+            }
         })
         .collect();
     containers.sort_by(|a, b| a.name.cmp(&b.name));

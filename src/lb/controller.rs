@@ -25,7 +25,6 @@ use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer::{
     self, LABEL_ADDRESS, LABEL_SERVICE, LABEL_SPEC, LoadBalancer, PROXY_ROLE,
 };
-use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
 
 /// Even without a watch event, everything is checked this often (a proxy removed by hand, a
@@ -145,37 +144,16 @@ struct Existing {
 
 impl Controller {
     async fn existing_proxies(&self) -> Result<Vec<Existing>> {
-        let filters = std::collections::HashMap::from([(
-            "label".to_string(),
-            vec![
-                format!("{LABEL_PROFILE}={}", self.profile),
-                format!("{LABEL_ROLE}={PROXY_ROLE}"),
-            ],
-        )]);
-        let found = self
-            .docker
-            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await?;
-        Ok(found
+        Ok(docker::profile_containers(&self.docker, &self.profile)
+            .await?
             .into_iter()
-            .map(|c| {
-                let labels = c.labels.unwrap_or_default();
-                Existing {
-                    name: c
-                        .names
-                        .and_then(|n| n.into_iter().next())
-                        .unwrap_or_default()
-                        .trim_start_matches('/')
-                        .to_string(),
-                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
-                    service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
-                    address: labels.get(LABEL_ADDRESS).and_then(|a| a.parse().ok()),
-                    spec: labels.get(LABEL_SPEC).cloned().unwrap_or_default(),
-                }
+            .filter(|c| c.role == PROXY_ROLE)
+            .map(|c| Existing {
+                service: c.labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
+                address: c.labels.get(LABEL_ADDRESS).and_then(|a| a.parse().ok()),
+                spec: c.labels.get(LABEL_SPEC).cloned().unwrap_or_default(),
+                name: c.name,
+                state: c.state,
             })
             .collect())
     }
