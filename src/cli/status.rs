@@ -35,29 +35,48 @@ struct Health {
     apiserver: bool,
     etcd: bool,
     nodes_ready: bool,
+    /// Why the API could not be asked, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
 }
 
+/// Asks the API; a busy machine gets a few tries before a component counts as not ready, and
+/// the last error is kept for the report.
 async fn health(admin_kubeconfig: &std::path::Path, plan: &cluster::ClusterPlan) -> Health {
-    let Ok(client) = kube_api::admin_client(admin_kubeconfig).await else {
-        return Health::default();
-    };
-    let apiserver = kube_api::readyz(&client, "").await.unwrap_or(false);
-    let etcd = kube_api::readyz(&client, "etcd").await.unwrap_or(false);
+    let mut health = Health::default();
+    for attempt in 0..3 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        match check(admin_kubeconfig, plan).await {
+            Ok(h) if h.apiserver && h.etcd && h.nodes_ready => return h,
+            Ok(h) => health = h,
+            Err(e) => {
+                health = Health {
+                    problem: Some(format!("{e:#}")),
+                    ..Health::default()
+                }
+            }
+        }
+    }
+    health
+}
+
+async fn check(admin_kubeconfig: &std::path::Path, plan: &cluster::ClusterPlan) -> Result<Health> {
+    let client = kube_api::admin_client(admin_kubeconfig).await?;
+    let apiserver = kube_api::readyz(&client, "").await?;
+    let etcd = kube_api::readyz(&client, "etcd").await?;
     let mut nodes_ready = true;
     for spec in plan.containers.iter().filter(|c| c.role == "node") {
-        let ready = kube_api::get_node(&client, &spec.hostname)
-            .await
-            .ok()
-            .flatten()
-            .as_ref()
-            .is_some_and(kube_api::node_is_ready);
-        nodes_ready &= ready;
+        let node = kube_api::get_node(&client, &spec.hostname).await?;
+        nodes_ready &= node.as_ref().is_some_and(kube_api::node_is_ready);
     }
-    Health {
+    Ok(Health {
         apiserver,
         etcd,
         nodes_ready,
-    }
+        problem: None,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -135,6 +154,9 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
             word(status.health.etcd)
         );
         println!("nodes Ready: {}", word(status.health.nodes_ready));
+        if let Some(problem) = &status.health.problem {
+            println!("the API did not answer: {problem}");
+        }
         println!("kubeconfig: {}", status.kubeconfig);
     }
     Ok(exit_code)

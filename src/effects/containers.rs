@@ -24,7 +24,7 @@ fn to_hash_map(labels: &std::collections::BTreeMap<String, String>) -> HashMap<S
     labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn is_not_found(err: &bollard::errors::Error) -> bool {
+pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
     matches!(
         err,
         bollard::errors::Error::DockerResponseServerError {

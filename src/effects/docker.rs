@@ -10,6 +10,7 @@ use bollard::query_parameters::{
 };
 use ipnet::Ipv4Net;
 
+use crate::effects::containers::is_not_found;
 use crate::plan::load_balancer::CONTROLLER_ROLE;
 use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
@@ -88,29 +89,30 @@ pub async fn profile_containers(
 /// Stops every running container of the profile; volumes and the network stay.
 pub async fn stop_profile(docker: &Docker, profile: &ProfileName) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
-    for c in controller_first(profile_containers(docker, profile).await?) {
-        if c.state == "running" || c.state == "restarting" {
-            docker
-                .stop_container(
-                    &c.id,
-                    Some(StopContainerOptions {
-                        t: Some(10),
-                        ..Default::default()
-                    }),
-                )
-                .await
-                .with_context(|| format!("stopping container {}", c.name))?;
-            stopped.push(c.name);
+    // The load balancer controller first, then a fresh list of the rest: once it is stopped it
+    // cannot create or remove a proxy under our feet.
+    for controller_pass in [true, false] {
+        for c in profile_containers(docker, profile).await? {
+            let is_controller = c.role == CONTROLLER_ROLE;
+            if is_controller != controller_pass
+                || !(c.state == "running" || c.state == "restarting")
+            {
+                continue;
+            }
+            let options = StopContainerOptions {
+                t: Some(10),
+                ..Default::default()
+            };
+            match docker.stop_container(&c.id, Some(options)).await {
+                Ok(()) => stopped.push(c.name),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("stopping container {}", c.name));
+                }
+            }
         }
     }
     Ok(stopped)
-}
-
-/// The load balancer controller first: stopped or removed before its proxies, it cannot bring
-/// one back in between.
-fn controller_first(mut containers: Vec<ProfileContainer>) -> Vec<ProfileContainer> {
-    containers.sort_by_key(|c| c.role != CONTROLLER_ROLE);
-    containers
 }
 
 /// What `delete` removed, for its report.
@@ -124,21 +126,24 @@ pub struct Removed {
 /// Removes the profile's containers, networks and volumes, and nothing without its label.
 pub async fn remove_profile(docker: &Docker, profile: &ProfileName) -> Result<Removed> {
     let mut removed = Removed::default();
-    // Twice: a proxy the controller created while the first pass ran goes in the second.
-    for _pass in 0..2 {
-        for c in controller_first(profile_containers(docker, profile).await?) {
-            docker
-                .remove_container(
-                    &c.id,
-                    Some(RemoveContainerOptions {
-                        force: true,
-                        v: true,
-                        ..Default::default()
-                    }),
-                )
-                .await
-                .with_context(|| format!("removing container {}", c.name))?;
-            removed.containers.push(c.name);
+    // The load balancer controller first, then a fresh list of the rest, as in `stop_profile`.
+    for controller_pass in [true, false] {
+        for c in profile_containers(docker, profile).await? {
+            if (c.role == CONTROLLER_ROLE) != controller_pass {
+                continue;
+            }
+            let options = RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            };
+            match docker.remove_container(&c.id, Some(options)).await {
+                Ok(()) => removed.containers.push(c.name),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing container {}", c.name));
+                }
+            }
         }
     }
     let networks = docker

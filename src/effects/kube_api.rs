@@ -22,7 +22,7 @@ pub async fn admin_client(kubeconfig: &Path) -> Result<Client> {
         .await
         .context("loading the admin kubeconfig")?;
     // Each poll is short: a hung request must not eat the whole wait.
-    config.connect_timeout = Some(Duration::from_secs(2));
+    config.connect_timeout = Some(Duration::from_secs(5));
     config.read_timeout = Some(Duration::from_secs(10));
     Client::try_from(config).context("creating the API client")
 }

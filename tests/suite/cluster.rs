@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
 
-use super::support::{Sandbox, assert_success, stderr, stdout};
+use super::support::{ClusterSlot, Sandbox, assert_success, stderr, stdout};
 
 const PROFILE: &str = "e2e";
 
 struct Cluster {
     sb: Sandbox,
+    _slot: ClusterSlot,
 }
 
 impl Cluster {
@@ -158,7 +159,10 @@ fn docker_names(kind: &str) -> Vec<String> {
 #[test]
 fn book_workflow_end_to_end() {
     build_sample_image();
-    let cluster = Cluster { sb: Sandbox::new() };
+    let cluster = Cluster {
+        sb: Sandbox::new(),
+        _slot: ClusterSlot::acquire(),
+    };
 
     let out = cluster.localkube(&["start"]);
     assert_success(&out, "localkube start");

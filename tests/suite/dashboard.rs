@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::support::{Sandbox, assert_success, stderr, stdout};
+use super::support::{ClusterSlot, Sandbox, assert_success, stderr, stdout};
 
 // --- a minimal HTTP client (127.0.0.1 only) -------------------------------------------------------
 
@@ -232,6 +232,7 @@ impl EventStream {
 struct Cluster {
     sb: Sandbox,
     profile: &'static str,
+    _slot: ClusterSlot,
 }
 
 impl Cluster {
@@ -241,6 +242,7 @@ impl Cluster {
         let cluster = Cluster {
             sb: Sandbox::new(),
             profile,
+            _slot: ClusterSlot::acquire(),
         };
         assert_success(&cluster.localkube(&["start"]), "localkube start");
         assert_success(

@@ -215,7 +215,7 @@ fn kubectl_authenticates_with_every_component_kubeconfig() {
     let port = free_port();
     let (profile, config) = profile_with_pki(&sandbox, port);
     let written = kubeconfig_store::write_component_kubeconfigs(&profile, &config).unwrap();
-    assert_eq!(written.len(), 5);
+    assert_eq!(written.len(), 6);
     let _server = TlsServer::start(&profile.pki_dir(), "apiserver", "ca", port);
 
     for path in &written {

@@ -8,12 +8,13 @@ use std::process::{Command, Output};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::support::{Sandbox, assert_success, stderr, stdout};
+use super::support::{ClusterSlot, Sandbox, assert_success, stderr, stdout};
 
 const PROFILE: &str = "lbtest";
 
 struct Cluster {
     sb: Sandbox,
+    _slot: ClusterSlot,
 }
 
 impl Drop for Cluster {
@@ -135,7 +136,10 @@ fn load_balancers_and_service_urls() {
     .output()
     .unwrap();
     assert_success(&out, "building kubia");
-    let c = Cluster { sb: Sandbox::new() };
+    let c = Cluster {
+        sb: Sandbox::new(),
+        _slot: ClusterSlot::acquire(),
+    };
     assert_success(&c.localkube(&["start"]), "start");
     assert_success(&c.localkube(&["image", "load", "kubia:1.0"]), "image load");
     c.kubectl(&["create", "deployment", "kubia", "--image=kubia:1.0"]);

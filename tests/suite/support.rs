@@ -73,3 +73,33 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// At most this many test clusters run at once: each is six containers with a kubelet, and the
+/// project's machines have 2 cores; more at once only makes every one of them slow.
+const MAX_CLUSTERS: usize = 2;
+static CLUSTERS_RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static CLUSTER_FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// A place for one test cluster; hold it (as the last field of the test's cluster type, so it is
+/// released after the cluster is deleted) for as long as the cluster exists.
+pub struct ClusterSlot(());
+
+impl ClusterSlot {
+    pub fn acquire() -> Self {
+        let mut running = CLUSTERS_RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= MAX_CLUSTERS {
+            running = CLUSTER_FREED
+                .wait(running)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        ClusterSlot(())
+    }
+}
+
+impl Drop for ClusterSlot {
+    fn drop(&mut self) {
+        *CLUSTERS_RUNNING.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        CLUSTER_FREED.notify_one();
+    }
+}
