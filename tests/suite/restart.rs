@@ -96,7 +96,8 @@ fn wait_lb_answers(sb: &Sandbox, before: Option<&str>, after: &str) -> String {
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "the LoadBalancer does not answer after {after}: {url:?}"
+            "the LoadBalancer does not answer after {after}: {url:?} {}",
+            super::support::stderr(&out)
         );
         sleep(Duration::from_secs(1));
     }
@@ -185,6 +186,20 @@ fn cluster_comes_back_after_component_and_dockerd_restarts() {
     assert_success(
         &kubectl(
             &sb,
+            &[
+                "expose",
+                "deployment",
+                "kubia",
+                "--name=kubia-lb",
+                "--type=LoadBalancer",
+                "--port=8080",
+            ],
+        ),
+        "expose as LoadBalancer",
+    );
+    assert_success(
+        &kubectl(
+            &sb,
             &["create", "configmap", "kept", "--from-literal=chapter=2"],
         ),
         "create configmap",
@@ -202,7 +217,7 @@ fn cluster_comes_back_after_component_and_dockerd_restarts() {
         wait_serving(&sb, &format!("docker restart {container}"));
     }
 
-    let lb_url = wait_lb_answers(&sb, None, "start");
+    let lb_url = wait_lb_answers(&sb, None, "the component restarts");
     restart_dockerd();
     wait_serving(&sb, "a dockerd restart");
     wait_lb_answers(&sb, Some(&lb_url), "a dockerd restart");
