@@ -49,7 +49,7 @@ fn profile_with_pki(sandbox: &Sandbox, port: u16) -> (ProfileDir, ProfileConfig)
 /// kubectl with `kubeconfig` as its only kubeconfig and a private HOME (its cache goes there).
 fn kubectl(sandbox: &Sandbox, kubeconfig: &Path, args: &[&str]) -> Output {
     run_tool(
-        Command::new("kubectl")
+        Command::new(super::support::kubectl_binary())
             .args(args)
             .env("KUBECONFIG", kubeconfig)
             .env("HOME", sandbox.path("kubectl-home"))

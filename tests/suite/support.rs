@@ -103,3 +103,19 @@ impl Drop for ClusterSlot {
         CLUSTER_FREED.notify_one();
     }
 }
+
+/// The kubectl localkube built for its default Kubernetes version (scripts/test.sh builds it
+/// first): the same kubectl users get from `localkube kubectl`, present on any machine.
+pub fn kubectl_binary() -> PathBuf {
+    let home = localkube::effects::home::Home::from_env().expect("localkube home");
+    let path = localkube::effects::image_build::kubectl_path(
+        home.cache(),
+        localkube::plan::version::DEFAULT_KUBERNETES_VERSION,
+    );
+    assert!(
+        path.is_file(),
+        "{} is missing: run `localkube images build` (scripts/test.sh does) first",
+        path.display()
+    );
+    path
+}
