@@ -9,9 +9,8 @@ use crate::effects::home::ProfileDir;
 use crate::effects::lock::lock_profile;
 use crate::effects::{containers, docker, image_build, kubeconfig_store, lb_image, pki_store};
 use crate::lifecycle::start as lifecycle;
-use crate::plan::cluster;
+use crate::plan::cluster::{self, HostFacts};
 use crate::plan::config::{ProfileConfig, candidate_subnets};
-use crate::plan::load_balancer;
 use crate::plan::pki;
 use crate::plan::version::parse_kubernetes_version;
 
@@ -93,7 +92,8 @@ fn start(ctx: &Ctx, profile: &ProfileDir, is_new: bool, args: &Args) -> Result<u
     kubeconfig_store::write_component_kubeconfigs(profile, &config)?;
     step.done();
 
-    let plan = cluster::plan(&ctx.profile, &config, &profile.host_facts()?);
+    let facts = profile.host_facts()?;
+    let plan = cluster::plan(&ctx.profile, &config, &facts);
     if args.dry_run {
         if ctx.json() {
             println!("{}", serde_json::to_string_pretty(&plan)?);
@@ -107,7 +107,7 @@ fn start(ctx: &Ctx, profile: &ProfileDir, is_new: bool, args: &Args) -> Result<u
         ));
         return Ok(0);
     }
-    let outcome = super::block_on(bring_up(ctx, profile, &config, &plan, args))??;
+    let outcome = super::block_on(bring_up(ctx, profile, &config, &plan, &facts, args))??;
     if outcome == Outcome::AlreadyRunning {
         ctx.ui
             .info(format!("Profile '{}' is already running.", ctx.profile));
@@ -142,6 +142,7 @@ async fn bring_up(
     profile: &ProfileDir,
     config: &ProfileConfig,
     plan: &cluster::ClusterPlan,
+    facts: &HostFacts,
     args: &Args,
 ) -> Result<Outcome> {
     let docker = docker::connect().await?;
@@ -152,12 +153,7 @@ async fn bring_up(
         &ctx.ui,
     )
     .await?;
-    let controller = plan
-        .containers
-        .iter()
-        .find(|c| c.role == load_balancer::CONTROLLER_ROLE)
-        .context("the plan has a load balancer controller")?;
-    lb_image::ensure_lb_image(&docker, &controller.image, &config.kubernetes_version).await?;
+    lb_image::ensure_lb_image(&docker, &facts.lb_image, &config.kubernetes_version).await?;
     if lifecycle::all_running(&docker, plan).await? {
         return Ok(Outcome::AlreadyRunning);
     }
@@ -167,6 +163,7 @@ async fn bring_up(
         dir: profile,
         config,
         plan,
+        facts,
         ui: &ctx.ui,
     };
     let mut created = lifecycle::Created::default();

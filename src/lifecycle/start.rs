@@ -65,6 +65,8 @@ pub struct StartInput<'a> {
     pub dir: &'a ProfileDir,
     pub config: &'a ProfileConfig,
     pub plan: &'a ClusterPlan,
+    /// The host facts the plan was made with.
+    pub facts: &'a HostFacts,
     pub ui: &'a Ui,
 }
 
@@ -85,13 +87,13 @@ pub async fn bring_up(
     created: &mut Created,
 ) -> Result<()> {
     let StartInput {
+        profile,
         dir,
         config,
         plan,
+        facts: paths,
         ui,
-        ..
     } = input;
-    let paths = dir.host_facts()?;
 
     let step = ui.step("Creating network and volumes");
     if containers::ensure_network(docker, &plan.network).await? {
@@ -104,12 +106,15 @@ pub async fn bring_up(
     }
     step.done();
 
-    let by_role = |pred: &dyn Fn(&str) -> bool| -> Vec<&ContainerSpec> {
-        plan.containers.iter().filter(|c| pred(&c.role)).collect()
+    let with_role = |role: &str| -> Vec<&ContainerSpec> {
+        plan.containers.iter().filter(|c| c.role == role).collect()
     };
-    let control_plane = by_role(&|r| Role::CONTROL_PLANE.iter().any(|c| c.as_str() == r));
-    let nodes = by_role(&|r| r == Role::Node.as_str());
-    let add_ons = by_role(&|r| r == load_balancer::CONTROLLER_ROLE);
+    let control_plane: Vec<&ContainerSpec> = Role::CONTROL_PLANE
+        .iter()
+        .flat_map(|role| with_role(role.as_str()))
+        .collect();
+    let nodes = with_role(Role::Node.as_str());
+    let add_ons = with_role(load_balancer::CONTROLLER_ROLE);
     for spec in &control_plane {
         let step = ui.step(format!("Starting {}", spec.role));
         ui.detail(format!(
@@ -117,14 +122,14 @@ pub async fn bring_up(
             spec.entrypoint.join(" "),
             spec.args.join(" ")
         ));
-        staging::stage_container(&paths, spec)?;
+        staging::stage_container(paths, spec)?;
         run_container(docker, spec, created).await?;
         step.done();
     }
 
     let step = ui.step("Waiting for the apiserver");
     let client = kube_api::admin_client(&dir.kubeconfigs_dir().join("admin.conf")).await?;
-    let apiserver = &control_plane[1].name;
+    let apiserver = names::control_plane_container(profile, Role::Apiserver);
     kube_api::wait_for(
         "the apiserver answering /readyz",
         APISERVER_READY_TIMEOUT,
@@ -134,12 +139,12 @@ pub async fn bring_up(
         },
     )
     .await
-    .with_logs(docker, apiserver)
+    .with_logs(docker, &apiserver)
     .await?;
     step.done();
 
     for (index, spec) in nodes.iter().enumerate() {
-        start_node(docker, &client, input, &paths, spec, index as u32, created).await?;
+        start_node(docker, &client, input, paths, spec, index as u32, created).await?;
     }
 
     let step = ui.step("Installing CoreDNS");
@@ -162,7 +167,7 @@ pub async fn bring_up(
     let step = ui.step("Starting the load balancer controller");
     kube_api::apply_manifest(&client, addons::lb_controller()).await?;
     for spec in &add_ons {
-        staging::stage_container(&paths, spec)?;
+        staging::stage_container(paths, spec)?;
         run_container(docker, spec, created).await?;
     }
     step.done();
