@@ -1,4 +1,5 @@
-//! One exclusive lock per profile, so two commands never change a profile at the same time.
+//! Exclusive locks between localkube processes: one per profile, so two commands never change a
+//! profile at the same time, and one for the image cache, so two builds never write it at once.
 //!
 //! An advisory `flock` (std's `File::lock`) on `locks/<profile>.lock`: the kernel drops it when the
 //! holder exits, even on a crash, so a stale lock never blocks anyone. The holder writes its pid and
@@ -6,9 +7,10 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow};
 
 use crate::effects::files::create_dir_with_mode;
 use crate::effects::home::Home;
@@ -20,8 +22,91 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Held for as long as it lives; dropping it releases the lock.
 #[derive(Debug)]
-pub struct ProfileLock {
+pub struct HeldLock {
     _file: File,
+}
+
+/// A profile's lock.
+pub type ProfileLock = HeldLock;
+
+/// How long to wait for a lock that another process holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Wait {
+    /// Give up after this long, with the holder in the error.
+    UpTo(Duration),
+    /// Until it is free (a build that must not run twice at once).
+    Forever,
+}
+
+/// Another process held the lock for the whole wait.
+#[derive(Debug, thiserror::Error)]
+#[error("{holder} holds {path}")]
+pub struct LockBusy {
+    /// Who holds it, as the holder wrote it: `pid N (command line)`.
+    pub holder: String,
+    pub path: String,
+}
+
+/// Takes an exclusive `flock` on `path` and records this process as its holder. When another
+/// process holds it, `on_wait` is called once with the holder's words, then it waits as `wait`
+/// says.
+pub fn acquire(path: &Path, wait: Wait, on_wait: impl FnOnce(&str)) -> Result<HeldLock> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("opening the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => "another localkube command".to_string(),
+                words => words.to_string(),
+            };
+            on_wait(&holder);
+            match wait {
+                Wait::Forever => file
+                    .lock()
+                    .with_context(|| format!("locking {}", path.display()))?,
+                Wait::UpTo(limit) => {
+                    let deadline = Instant::now() + limit;
+                    loop {
+                        match file.try_lock() {
+                            Ok(()) => break,
+                            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
+                            Err(TryLockError::WouldBlock) => {
+                                return Err(LockBusy {
+                                    holder,
+                                    path: path.display().to_string(),
+                                }
+                                .into());
+                            }
+                            Err(TryLockError::Error(e)) => {
+                                return Err(e)
+                                    .with_context(|| format!("locking {}", path.display()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Err(TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    // Record who holds it, for the message a waiting command prints.
+    let command: Vec<String> = std::env::args().collect();
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    write!(file, "pid {} ({})", std::process::id(), command.join(" "))?;
+    file.flush()?;
+    Ok(HeldLock { _file: file })
 }
 
 pub fn lock_profile(home: &Home, profile: &ProfileName) -> Result<ProfileLock> {
@@ -41,47 +126,14 @@ pub fn lock_profile_waiting(
     let dir = home.locks_dir();
     create_dir_with_mode(&dir, 0o700)?;
     let path = dir.join(format!("{profile}.lock"));
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("opening the lock file {}", path.display()))?;
-    let deadline = Instant::now() + wait;
-    loop {
-        match file.try_lock() {
-            Ok(()) => break,
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let holder = if holder.is_empty() {
-                    "another localkube command".to_string()
-                } else {
-                    holder.to_string()
-                };
-                bail!(
-                    "profile '{profile}' is busy: {holder} holds its lock ({}); wait for it to finish, then try again",
-                    path.display()
-                );
-            }
-            Err(TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("locking {}", path.display()));
-            }
-        }
-    }
-    // Record who holds it, for the message a waiting command prints.
-    let command: Vec<String> = std::env::args().collect();
-    let who = format!("pid {} ({})", std::process::id(), command.join(" "));
-    file.set_len(0)?;
-    file.seek(SeekFrom::Start(0))?;
-    file.write_all(who.as_bytes())?;
-    file.flush()?;
-    Ok(ProfileLock { _file: file })
+    acquire(&path, Wait::UpTo(wait), |_| {}).map_err(|e| match e.downcast::<LockBusy>() {
+        Ok(busy) => anyhow!(
+            "profile '{profile}' is busy: {} holds its lock ({}); wait for it to finish, then try again",
+            busy.holder,
+            busy.path
+        ),
+        Err(other) => other,
+    })
 }
 
 #[cfg(test)]

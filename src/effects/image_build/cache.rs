@@ -13,7 +13,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::effects::lock;
 use crate::plan::images::Artifact;
 
 pub const MANIFEST: &str = "manifest.json";
@@ -59,10 +60,7 @@ pub struct Cache {
 }
 
 /// The cache's lock: one process builds at a time; dropping it releases the lock.
-#[derive(Debug)]
-pub struct CacheLock {
-    _file: File,
-}
+pub type CacheLock = lock::HeldLock;
 
 impl Cache {
     pub fn new(root: &Path) -> Self {
@@ -94,41 +92,14 @@ impl Cache {
     pub fn lock(&self, waiting: impl FnOnce(&str)) -> Result<CacheLock> {
         fs::create_dir_all(&self.root)
             .with_context(|| format!("creating the cache folder {}", self.root.display()))?;
-        let path = self.root.join(".lock");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                waiting(holder.trim());
-                file.lock()
-                    .with_context(|| format!("locking {}", path.display()))?;
-            }
-            Err(TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("locking {}", path.display()));
-            }
-        }
-        file.set_len(0)?;
-        let _ = writeln!(
-            file,
-            "pid {}: {}",
-            std::process::id(),
-            std::env::args().collect::<Vec<_>>().join(" ")
-        );
+        let lock = lock::acquire(&self.root.join(".lock"), lock::Wait::Forever, waiting)?;
         let tmp = self.tmp_dir();
         if tmp.exists() {
             fs::remove_dir_all(&tmp).with_context(|| format!("emptying {}", tmp.display()))?;
         }
         fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         fs::create_dir_all(self.root.join("logs"))?;
-        Ok(CacheLock { _file: file })
+        Ok(lock)
     }
 
     /// A fresh folder under `tmp/` for building `name`; removed when dropped.
