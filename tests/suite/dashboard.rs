@@ -183,9 +183,19 @@ impl EventStream {
 
     /// The next (event name, data).
     fn next(&mut self) -> (String, Value) {
+        self.next_before(Instant::now() + Duration::from_secs(120))
+            .expect("an event within 120 s")
+    }
+
+    /// The next (event name, data), or None once `deadline` has passed: keep-alive comments
+    /// alone never keep a caller waiting past it.
+    fn next_before(&mut self, deadline: Instant) -> Option<(String, Value)> {
         let mut event = String::from("message");
         let mut data = String::new();
         loop {
+            if Instant::now() > deadline {
+                return None;
+            }
             let mut line = String::new();
             let n = self
                 .reader
@@ -195,10 +205,10 @@ impl EventStream {
             let line = line.trim_end_matches(['\r', '\n']);
             if line.is_empty() {
                 if !data.is_empty() {
-                    return (
+                    return Some((
                         event,
                         serde_json::from_str(&data).expect("event data is JSON"),
-                    );
+                    ));
                 }
                 continue;
             }
@@ -212,10 +222,9 @@ impl EventStream {
 
     /// Reads events until one named `name` satisfies `accept`; panics after `timeout`.
     fn until(&mut self, name: &str, timeout: Duration, accept: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
+        let deadline = Instant::now() + timeout;
         let mut last = Value::Null;
-        while started.elapsed() < timeout {
-            let (event, data) = self.next();
+        while let Some((event, data)) = self.next_before(deadline) {
             if event == name {
                 if accept(&data) {
                     return data;
@@ -638,9 +647,17 @@ fn dashboard_api_against_a_real_cluster() {
         let k = find(d, "kubia");
         k["desired"] == 3 && k["current"] == 3 && k["ready"] == 3
     });
-    let pods = events.until("pods", Duration::from_secs(60), |p| {
-        running_ready_kubia_pods(p).len() == 3
-    });
+    // The pods' own event may have come before the deployment's; the state has them now.
+    let state = request(
+        port,
+        "GET",
+        "/api/state?namespace=default",
+        &with_cookie,
+        None,
+    )
+    .json();
+    let pods = &state["pods"];
+    assert_eq!(running_ready_kubia_pods(pods).len(), 3, "{pods:#}");
     assert!(
         pods.as_array()
             .unwrap()
