@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
 
-use super::support::{ClusterSlot, Sandbox, assert_success, stderr, stdout};
+use super::support::{
+    ClusterSlot, Sandbox, assert_success, build_sample_image, free_port, stderr, stdout,
+};
 
 const PROFILE: &str = "e2e";
 
@@ -110,20 +112,6 @@ impl Drop for Cluster {
         // Leave nothing behind, whatever happened.
         let _ = self.localkube(&["delete"]);
     }
-}
-
-fn build_sample_image() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apps/kubia/build.sh");
-    let out = Command::new(script).output().expect("run build.sh");
-    assert_success(&out, "building the kubia sample image");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Background(Child);

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::support::{ClusterSlot, Sandbox, assert_success, stderr, stdout};
+use super::support::{
+    ClusterSlot, Sandbox, assert_success, build_sample_image, free_port, stderr, stdout,
+};
 
 // --- a minimal HTTP client (127.0.0.1 only) -------------------------------------------------------
 
@@ -352,34 +354,6 @@ impl Drop for Dashboard {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Builds `kubia:1.0` once per test run, from a private copy of its sources: build.sh writes its
-/// binary next to itself, and other tests may be building from the shared folder at this moment.
-fn build_sample_image() {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/apps/kubia");
-        let copy = tempfile::tempdir().unwrap();
-        for entry in std::fs::read_dir(&src).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() && entry.file_name() != "kubia" {
-                std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
-            }
-        }
-        let out = Command::new(copy.path().join("build.sh"))
-            .output()
-            .expect("run build.sh");
-        assert_success(&out, "building the kubia sample image");
-    });
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn find<'a>(rows: &'a Value, name: &str) -> &'a Value {

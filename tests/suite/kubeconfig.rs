@@ -16,7 +16,8 @@ use localkube::effects::kubeconfig_store;
 use localkube::plan::config::ProfileConfig;
 use localkube::plan::profile_name::ProfileName;
 
-use crate::suite::pki::{PROFILE, TlsServer, free_port, run_tool, write_pki};
+use crate::suite::pki::{PROFILE, TlsServer, run_tool, write_pki};
+use crate::suite::support::free_port;
 use crate::suite::support::{Sandbox, assert_success, stdout};
 
 /// Someone else's kubeconfig, with fields localkube does not model.

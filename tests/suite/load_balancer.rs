@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::support::{ClusterSlot, Sandbox, assert_success, stderr, stdout};
+use super::support::{ClusterSlot, Sandbox, assert_success, build_sample_image, stderr, stdout};
 
 const PROFILE: &str = "lbtest";
 
@@ -129,13 +129,7 @@ fn wait_until_silent(url: &str) {
 
 #[test]
 fn load_balancers_and_service_urls() {
-    let out = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/apps/kubia/build.sh"
-    ))
-    .output()
-    .unwrap();
-    assert_success(&out, "building kubia");
+    build_sample_image();
     let c = Cluster {
         sb: Sandbox::new(),
         _slot: ClusterSlot::acquire(),

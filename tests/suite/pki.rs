@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::ErrorKind;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use localkube::plan::config::ProfileConfig;
 use localkube::plan::pki::{self, PkiPlan, Usage};
 use localkube::plan::profile_name::ProfileName;
 
-use crate::suite::support::{Sandbox, stderr, stdout};
+use crate::suite::support::{Sandbox, free_port, stderr, stdout};
 
 pub const PROFILE: &str = "itest";
 
@@ -25,14 +25,6 @@ pub fn write_pki(dir: &Path, port: u16) -> (ProfileConfig, PkiPlan) {
     let plan = pki::plan(&ProfileName::parse(PROFILE).unwrap(), &config);
     pki_store::ensure_pki(dir, &plan).expect("generate the PKI");
     (config, plan)
-}
-
-/// A port on 127.0.0.1 that nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
 }
 
 /// Runs a tool the test needs, failing clearly (never skipping) when it is not installed.

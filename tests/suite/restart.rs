@@ -7,7 +7,7 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::support::{Sandbox, assert_success, stdout};
+use super::support::{Sandbox, assert_success, build_sample_image, stdout};
 
 const PROFILE: &str = "restart";
 
@@ -145,13 +145,7 @@ fn restart_dockerd() {
 #[test]
 #[ignore = "restarts dockerd; scripts/test.sh runs it alone after the rest"]
 fn cluster_comes_back_after_component_and_dockerd_restarts() {
-    let out = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/apps/kubia/build.sh"
-    ))
-    .output()
-    .unwrap();
-    assert_success(&out, "building kubia");
+    build_sample_image();
     let sb = Sandbox::new();
     struct Cleanup<'a>(&'a Sandbox);
     impl Drop for Cleanup<'_> {

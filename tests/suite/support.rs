@@ -119,3 +119,22 @@ pub fn kubectl_binary() -> PathBuf {
     );
     path
 }
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// Builds the sample app's image `kubia:1.0` (tests/apps/kubia), once per test run; build.sh
+/// builds in a private folder, so parallel callers never collide.
+pub fn build_sample_image() {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apps/kubia/build.sh");
+        let out = Command::new(script).output().expect("run build.sh");
+        assert_success(&out, "building the kubia sample image");
+    });
+}
