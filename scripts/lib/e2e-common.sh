@@ -1,0 +1,544 @@
+# shellcheck shell=bash
+# Shared by scripts/conformance.sh and scripts/e2e-images.sh (sourced, not run): the Kubernetes
+# version of a profile, the wrapper Go module localkube builds Kubernetes through, a small
+# content-addressed cache for the conformance binaries and the test images' root filesystem, the
+# test images themselves, and loading them into a profile's nodes.
+#
+# Cache layout (all under $LOCALKUBE_CACHE, default ~/.cache/localkube):
+#   conformance/<version>/module/                go.mod (localkube's wrapper) + go.sum, reused
+#   conformance/<version>/<artifact>/<key>/      outputs + manifest.json (sha256 of each file)
+#   conformance/debian-base/<key>/rootfs.tar     the test images' shared Debian root filesystem
+#   conformance/tmp/                             builds in progress (renamed into place when done)
+#   conformance/logs/                            full output of every build
+# A key is the sha256 of every input of an artifact (recipe, Go version, platform, go.mod,
+# flags, packages), never of its outputs: same inputs, same key, nothing rebuilt.
+
+E2E_RECIPE="localkube-conformance/1"
+LK_HOME="${LOCALKUBE_HOME:-$HOME/.local/share/localkube}"
+LK_CACHE="${LOCALKUBE_CACHE:-$HOME/.cache/localkube}"
+E2E_CACHE="$LK_CACHE/conformance"
+E2E_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+E2E_IMAGES_DIR="$E2E_REPO_ROOT/tests/conformance/images"
+E2E_START=${E2E_START:-$SECONDS}
+# Upstream's build tags for release binaries and test binaries (hack/lib/golang.sh); the same as
+# localkube's component build, so the Go build cache serves the packages both compile.
+E2E_GO_TAGS="selinux,notest"
+E2E_LABEL_KEY="io.localkube.build-key"
+
+e2e_log() { printf '[%5ss] %s\n' "$((SECONDS - E2E_START))" "$*"; }
+e2e_die() { printf '[%5ss] error: %s\n' "$((SECONDS - E2E_START))" "$*" >&2; exit 1; }
+
+e2e_cleanup() {
+    # Temporary folders of this run (subshells make theirs under the same pid, $$).
+    rm -rf -- "$E2E_CACHE"/tmp/*."$$".* 2>/dev/null || true
+    return 0
+}
+
+e2e_mktemp() {
+    mkdir -p "$E2E_CACHE/tmp"
+    mktemp -d "$E2E_CACHE/tmp/$1.$$.XXXXXX"
+}
+
+# Installs Debian packages for the commands this tooling needs, when they are missing.
+e2e_require() {
+    local missing=() cmd pkg
+    for pair in "$@"; do
+        cmd="${pair%%:*}"
+        pkg="${pair#*:}"
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    e2e_log "installing ${missing[*]} (apt-get)"
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+e2e_sha256() { sha256sum | cut -d' ' -f1; }
+
+# The localkube binary: $LOCALKUBE_BIN, else the release build of this checkout.
+e2e_localkube() {
+    local bin="${LOCALKUBE_BIN:-$E2E_REPO_ROOT/target/release/localkube}"
+    [[ -x "$bin" ]] || e2e_die "no localkube binary at $bin: run \`cargo build --release --locked\` (or set LOCALKUBE_BIN)"
+    "$bin" "$@"
+}
+
+# The Kubernetes version a profile runs: its config.yaml, else `localkube version`'s default.
+e2e_profile_version() {
+    local profile="$1" config="$LK_HOME/profiles/$1/config.yaml" v=""
+    if [[ -f "$config" ]]; then
+        v="$(sed -n 's/^kubernetesVersion:[[:space:]]*"\{0,1\}\(v[0-9][^"[:space:]]*\)"\{0,1\}.*/\1/p' "$config" | head -n1)"
+    fi
+    if [[ -z "$v" ]]; then
+        v="$(e2e_localkube version 2>/dev/null | grep -o 'v1\.[0-9]*\.[0-9]*' | tail -n1 || true)"
+    fi
+    [[ "$v" =~ ^v1\.[0-9]+\.[0-9]+$ ]] || e2e_die "cannot tell which Kubernetes version profile '$profile' runs (no $config, and \`localkube version\` named none)"
+    printf '%s\n' "$v"
+}
+
+# The resolution localkube stored for a version (what `localkube images build` reads first).
+e2e_resolution() {
+    local version="$1" f
+    for f in "$LK_CACHE"/artifacts/resolve/*/resolution.json; do
+        [[ -f "$f" ]] || continue
+        if [[ "$(jq -r .kubernetes_version "$f")" == "$version" ]]; then
+            printf '%s\n' "$f"
+            return 0
+        fi
+    done
+    e2e_die "localkube has not resolved Kubernetes $version yet: run \`localkube images build --kubernetes-version $version\` first (it also builds the components the test images reuse)"
+}
+
+# Upstream's version flags, as localkube sets them for the components (plan::images::kubernetes_ldflags):
+# e2e.test then reports the same version as the cluster. The Kubernetes artifact's manifest
+# records the flags it was built with; when it is there, its value wins.
+e2e_ldflags() {
+    local version="$1" resolution="$2" m recorded
+    for m in "$LK_CACHE"/artifacts/kubernetes/*/manifest.json; do
+        [[ -f "$m" ]] || continue
+        if [[ "$(jq -r '.inputs.kubernetes // ""' "$m")" == "$version" ]]; then
+            recorded="$(jq -r '.inputs.ldflags // ""' "$m")"
+            if [[ -n "$recorded" ]]; then
+                printf '%s\n' "$recorded"
+                return 0
+            fi
+        fi
+    done
+    local bare="${version#v}" major minor commit date flags="-s -w" pkg
+    major="${bare%%.*}"
+    minor="${bare#*.}"
+    minor="${minor%%.*}"
+    commit="$(jq -r '.git_commit // ""' "$resolution")"
+    date="$(jq -r '.build_date' "$resolution")"
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        flags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+        flags+=" -X $pkg.gitCommit=$commit -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
+    done
+    printf '%s\n' "$flags"
+}
+
+# The environment of every go command, as localkube's (plan::images::go_env).
+e2e_go_env() {
+    export CGO_ENABLED=0 GOOS=linux GOARCH="$E2E_GOARCH" GOFLAGS="-mod=mod -buildvcs=false" \
+        GOTOOLCHAIN=local GOWORK=off GO111MODULE=on
+}
+
+# Sets E2E_VERSION, E2E_RESOLUTION, E2E_GOMOD (the wrapper go.mod text), E2E_LDFLAGS, E2E_GOVERSION,
+# E2E_GOARCH, E2E_MODULE (a folder holding the wrapper go.mod and its go.sum) and E2E_K8S_DIR
+# (the downloaded k8s.io/kubernetes module, read for the test images' files).
+e2e_setup_version() {
+    E2E_VERSION="$1"
+    command -v go >/dev/null || e2e_die "no \`go\` on PATH: the conformance binaries are compiled like localkube's components (Go >= the go line of k8s.io/kubernetes' go.mod)"
+    E2E_RESOLUTION="$(e2e_resolution "$E2E_VERSION")"
+    E2E_GOMOD="$(jq -r .wrapper_gomod "$E2E_RESOLUTION")"
+    E2E_LDFLAGS="$(e2e_ldflags "$E2E_VERSION" "$E2E_RESOLUTION")"
+    E2E_GOVERSION="$(GOTOOLCHAIN=local go env GOVERSION)"
+    E2E_GOARCH="$(docker version --format '{{.Server.Arch}}' 2>/dev/null || go env GOARCH)"
+    case "$E2E_GOARCH" in x86_64) E2E_GOARCH=amd64 ;; aarch64) E2E_GOARCH=arm64 ;; esac
+    E2E_MODULE="$E2E_CACHE/$E2E_VERSION/module"
+    mkdir -p "$E2E_MODULE"
+    # go (-mod=mod) adds requirements to go.mod and checksums to go.sum as it resolves; both are
+    # kept for the next build. localkube's go.mod, as resolved, is kept apart: when it changes,
+    # the module starts over from it.
+    if [[ ! -f "$E2E_MODULE/go.mod" ]] || [[ "$(cat "$E2E_MODULE/go.mod.localkube" 2>/dev/null)" != "$E2E_GOMOD" ]]; then
+        printf '%s\n' "$E2E_GOMOD" >"$E2E_MODULE/go.mod.new"
+        rm -f "$E2E_MODULE/go.sum"
+        mv "$E2E_MODULE/go.mod.new" "$E2E_MODULE/go.mod"
+        printf '%s' "$E2E_GOMOD" >"$E2E_MODULE/go.mod.localkube"
+    fi
+    E2E_K8S_DIR="$(cd "$E2E_MODULE" && e2e_go_env && go mod download -json "k8s.io/kubernetes@$E2E_VERSION" | jq -r .Dir)"
+    [[ -d "$E2E_K8S_DIR" ]] || e2e_die "could not download k8s.io/kubernetes@$E2E_VERSION from the Go module proxy"
+}
+
+# Waits while another heavy build (go build/test, mmdebstrap, cargo) runs on this machine: on
+# 2 cores two of them at once only make both slower. E2E_NO_WAIT=1 skips the wait.
+e2e_wait_for_quiet_cpu() {
+    [[ "${E2E_NO_WAIT:-0}" == 1 ]] && return 0
+    local said=0
+    while pgrep -f '(^|/)go (build|test|install)|/compile |mmdebstrap|(^|/)cargo (build|test)' >/dev/null 2>&1; do
+        if [[ $said == 0 ]]; then
+            e2e_log "waiting for another build on this machine to finish (E2E_NO_WAIT=1 to skip)"
+            said=1
+        fi
+        sleep 20
+    done
+}
+
+# Verifies an artifact folder against its manifest: every file present with its sha256.
+e2e_verify() {
+    local dir="$1" m="$1/manifest.json" name sum
+    [[ -f "$m" ]] || return 1
+    while IFS=$'\t' read -r name sum; do
+        [[ -f "$dir/$name" ]] || return 1
+        [[ "$(e2e_sha256 <"$dir/$name")" == "$sum" ]] || return 1
+    done < <(jq -r '.files | to_entries[] | [.key, .value.sha256] | @tsv' "$m")
+}
+
+# Writes the manifest of an output folder and renames it into place (atomic: the final folder is
+# complete or absent). $1 artifact name, $2 key, $3 output folder, $4 final folder, $5 JSON inputs.
+e2e_commit() {
+    local artifact="$1" key="$2" out="$3" final="$4" inputs="$5" files="{}" f
+    for f in "$out"/*; do
+        [[ -f "$f" ]] || continue
+        files="$(jq --arg n "$(basename "$f")" --arg s "$(e2e_sha256 <"$f")" --argjson z "$(stat -c %s "$f")" \
+            '. + {($n): {sha256: $s, size: $z}}' <<<"$files")"
+    done
+    jq -n --arg a "$artifact" --arg k "$key" --argjson f "$files" --argjson i "$inputs" \
+        '{artifact: $a, key: $k, files: $f, inputs: $i}' >"$out/manifest.json"
+    mkdir -p "$(dirname "$final")"
+    rm -rf "$final.old"
+    [[ -e "$final" ]] && mv "$final" "$final.old"
+    mv "$out" "$final"
+    rm -rf "$final.old"
+}
+
+# Runs a long command with its output in a log file, printing a progress line every minute.
+e2e_run_logged() {
+    local what="$1" log="$2"
+    shift 2
+    mkdir -p "$(dirname "$log")"
+    local started=$SECONDS
+    "$@" >"$log" 2>&1 &
+    local pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        for _ in $(seq 1 30); do
+            sleep 2
+            kill -0 "$pid" 2>/dev/null || break
+        done
+        kill -0 "$pid" 2>/dev/null && e2e_log "  ... $what: $((SECONDS - started)) s so far (log: $log)"
+    done
+    if ! wait "$pid"; then
+        tail -n 30 "$log" >&2
+        e2e_die "$what failed after $((SECONDS - started)) s (full log: $log)"
+    fi
+}
+
+# One Go-built artifact: $1 name, $2 "build"|"test", $3 package, $4 output file name, $5 tags
+# ("" for none). Prints the artifact folder. A second call with the same inputs does nothing.
+e2e_go_artifact() {
+    local name="$1" mode="$2" pkg="$3" file="$4" tags="$5"
+    local key
+    key="$(printf '%s\n' "$E2E_RECIPE" "go-$mode" "$name" "$E2E_GOVERSION" "linux/$E2E_GOARCH" \
+        "$E2E_GOMOD" "$E2E_LDFLAGS" "$tags" "$pkg" | e2e_sha256)"
+    local final="$E2E_CACHE/$E2E_VERSION/$name/$key"
+    if e2e_verify "$final"; then
+        e2e_log "$name: up to date ($final)" >&2
+        printf '%s\n' "$final"
+        return 0
+    fi
+    e2e_wait_for_quiet_cpu >&2
+    local tmp out
+    tmp="$(e2e_mktemp "$name")"
+    out="$tmp/out"
+    mkdir -p "$out"
+    local args=()
+    if [[ $mode == test ]]; then args=(test -c); else args=(build); fi
+    args+=(-o "$out/$file" -trimpath -ldflags "$E2E_LDFLAGS")
+    [[ -n "$tags" ]] && args+=(-tags "$tags")
+    args+=("$pkg")
+    e2e_log "compiling $name ($pkg, Kubernetes $E2E_VERSION) ..." >&2
+    local started=$SECONDS
+    (
+        cd "$E2E_MODULE" || exit 1
+        e2e_go_env
+        exec 9>"$E2E_CACHE/$E2E_VERSION/module.lock"
+        flock 9
+        e2e_run_logged "compiling $name" "$E2E_CACHE/logs/$name-$key.log" go "${args[@]}"
+    ) >&2
+    local inputs
+    inputs="$(jq -n --arg go "$E2E_GOVERSION" --arg p "linux/$E2E_GOARCH" --arg m "$E2E_GOMOD" \
+        --arg l "$E2E_LDFLAGS" --arg t "$tags" --arg k "$E2E_VERSION" --arg c "go ${args[*]}" \
+        '{go: $go, platform: $p, "go.mod": $m, ldflags: $l, tags: $t, kubernetes: $k, command: $c}')"
+    e2e_commit "$name" "$key" "$out" "$final" "$inputs"
+    rm -rf "$tmp"
+    e2e_log "$name: compiled in $((SECONDS - started)) s, $(du -h "$final/$file" | cut -f1)" >&2
+    printf '%s\n' "$final"
+}
+
+e2e_build_e2e_test() { e2e_go_artifact e2e.test test k8s.io/kubernetes/test/e2e e2e.test "$E2E_GO_TAGS"; }
+
+# ginkgo's CLI at the version k8s.io/kubernetes requires: the wrapper module resolves it from
+# that go.mod, so it is the same ginkgo the e2e.test above links.
+e2e_build_ginkgo() { e2e_go_artifact ginkgo build github.com/onsi/ginkgo/v2/ginkgo ginkgo ""; }
+
+# ---------------------------------------------------------------------------------------------
+# Test images
+
+# The images this tooling builds (folders of tests/conformance/images/), in dependency order.
+E2E_ALL_IMAGES=(agnhost busybox nginx jessie-dnsutils nonroot nonewprivs sample-apiserver nautilus kitten pause etcd)
+E2E_DEBIAN_MIRROR="${LOCALKUBE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+E2E_DEBIAN_MIRROR="${E2E_DEBIAN_MIRROR%/}"
+
+# The names e2e.test uses for the images of one of our folders, one a line. From
+# `e2e.test --list-images` when e2e.test is built (E2E_TEST_BIN set), else from the same table
+# in the module (test/utils/image/manifest.go). Only upstream's registries: the private and the
+# invalid registry's names are meant to fail to pull.
+e2e_image_names() {
+    local short="$1" list
+    list="$(e2e_list_images)"
+    case "$short" in
+        pause | etcd) grep -E "^registry\.k8s\.io/$short:" <<<"$list" || true ;;
+        *) grep -E "^registry\.k8s\.io/e2e-test-images/$short:" <<<"$list" || true ;;
+    esac
+}
+
+E2E_LIST_CACHE=""
+e2e_list_images() {
+    if [[ -z "$E2E_LIST_CACHE" ]]; then
+        if [[ -n "${E2E_TEST_BIN:-}" && -x "${E2E_TEST_BIN:-}" ]]; then
+            E2E_LIST_CACHE="$("$E2E_TEST_BIN" --list-images 2>/dev/null | grep -E '^[a-z0-9.-]+/' || true)"
+        fi
+        if [[ -z "$E2E_LIST_CACHE" ]]; then
+            E2E_LIST_CACHE="$(e2e_manifest_images "$E2E_K8S_DIR/test/utils/image/manifest.go")"
+        fi
+    fi
+    printf '%s\n' "$E2E_LIST_CACHE"
+}
+
+# The default image names of test/utils/image/manifest.go: its registry list and its
+# `configs[X] = Config{list.Registry, "name", "version"}` lines.
+e2e_manifest_images() {
+    local -A reg=()
+    local name value list image version
+    while read -r name value; do
+        reg[$name]="$value"
+    done < <(sed -n '/initRegistry = RegistryList{/,/^\t}/ s/^[[:space:]]*\([A-Za-z0-9]*\):[[:space:]]*"\([^"]*\)".*/\1 \2/p' "$1")
+    while read -r list image version; do
+        [[ -n "${reg[$list]:-}" ]] && printf '%s/%s:%s\n' "${reg[$list]}" "$image" "$version"
+    done < <(sed -n 's/.*configs\[[A-Za-z0-9]*\] = Config{list\.\([A-Za-z0-9]*\), "\([^"]*\)", "\([^"]*\)"}.*/\1 \2 \3/p' "$1")
+    return 0
+}
+
+# The key of the Debian root filesystem shared by the test images, from its package list and the
+# mmdebstrap options (see e2e_mmdebstrap_args).
+e2e_base_packages() {
+    sed -e 's/#.*//' "$E2E_IMAGES_DIR/debian-base/packages.txt" | tr -s ' \t\n' '\n' | sed '/^$/d' | paste -sd, -
+}
+
+e2e_mmdebstrap_args() {
+    local out="$1"
+    printf '%s\n' --variant=minbase \
+        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+        --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --dpkgopt='path-exclude=/usr/share/info/*' \
+        --architectures="$E2E_GOARCH" \
+        --include="$(e2e_base_packages)" \
+        bookworm "$out" \
+        "deb $E2E_DEBIAN_MIRROR bookworm main" \
+        "deb $E2E_DEBIAN_MIRROR bookworm-updates main" \
+        "deb $E2E_DEBIAN_MIRROR-security bookworm-security main"
+}
+
+# Makes (or finds) the shared Debian root filesystem and imports it into Docker; sets E2E_BASE_TAG
+# and E2E_BASE_KEY.
+e2e_debian_base() {
+    [[ -n "${E2E_BASE_TAG:-}" ]] && return 0
+    local args key
+    mapfile -t args < <(e2e_mmdebstrap_args OUT)
+    key="$(printf '%s\n' "$E2E_RECIPE" debian-base "${args[@]}" | e2e_sha256)"
+    export E2E_BASE_KEY="$key"
+    E2E_BASE_TAG="localkube-e2e/debian-base:${key:0:16}"
+    if [[ "$(e2e_image_key "$E2E_BASE_TAG")" == "$key" ]]; then
+        e2e_log "debian-base: up to date ($E2E_BASE_TAG)"
+        return 0
+    fi
+    local final="$E2E_CACHE/debian-base/$key"
+    if ! e2e_verify "$final"; then
+        e2e_require mmdebstrap:mmdebstrap
+        e2e_wait_for_quiet_cpu
+        local tmp
+        tmp="$(e2e_mktemp debian-base)"
+        mkdir -p "$tmp/out"
+        mapfile -t args < <(e2e_mmdebstrap_args "$tmp/out/rootfs.tar")
+        e2e_log "making the test images' Debian root filesystem (mmdebstrap, about 2 minutes) ..."
+        local started=$SECONDS
+        TMPDIR="$tmp" e2e_run_logged "mmdebstrap" "$E2E_CACHE/logs/debian-base-$key.log" mmdebstrap "${args[@]}"
+        e2e_commit debian-base "$key" "$tmp/out" "$final" \
+            "$(jq -n --arg c "mmdebstrap ${args[*]}" '{command: $c}')"
+        e2e_log "debian-base: root filesystem made in $((SECONDS - started)) s, $(du -h "$final/rootfs.tar" | cut -f1)"
+    fi
+    e2e_log "importing the root filesystem as $E2E_BASE_TAG"
+    docker import --change "LABEL $E2E_LABEL_KEY=$key" \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        "$final/rootfs.tar" "$E2E_BASE_TAG" >/dev/null
+}
+
+# The build key an image carries, or nothing when it is absent.
+e2e_image_key() {
+    docker image inspect --format "{{ index .Config.Labels \"$E2E_LABEL_KEY\" }}" "$1" 2>/dev/null || true
+}
+
+# Hashes of the files of an image folder (README.md is documentation and changes no key).
+e2e_dir_digest() {
+    (cd "$1" && find . -type f ! -name README.md -print0 | LC_ALL=C sort -z |
+        xargs -0 -r sha256sum | e2e_sha256)
+}
+
+# The tag our build of an image carries besides upstream's names.
+e2e_local_tag() { printf 'localkube-e2e/%s:%s\n' "$1" "$E2E_VERSION"; }
+
+# Builds one test image (a folder of tests/conformance/images/) unless an image with its key is
+# there, then tags it with every name e2e.test uses for it. Sets E2E_BUILT_NAMES+=(names).
+E2E_BUILT_NAMES=()
+declare -A E2E_IMAGE_KEYS=()
+e2e_build_image() {
+    local short="$1"
+    [[ -n "${E2E_IMAGE_KEYS[$short]:-}" ]] && return 0
+    local dir="$E2E_IMAGES_DIR/$short"
+    [[ -f "$dir/Dockerfile" || -f "$dir/tag-of" ]] || e2e_die "no image definition tests/conformance/images/$short (known: ${E2E_ALL_IMAGES[*]})"
+    local names
+    mapfile -t names < <(e2e_image_names "$short")
+    ((${#names[@]} > 0)) || e2e_die "e2e.test $E2E_VERSION names no image '$short' (see e2e.test --list-images)"
+    local started=$SECONDS
+    if [[ -f "$dir/tag-of" ]]; then
+        # An image localkube already builds for the cluster, under upstream's name.
+        local component source
+        component="$(sed -e 's/#.*//' "$dir/tag-of" | tr -d ' \n')"
+        source="localkube/$component:$E2E_VERSION"
+        docker image inspect "$source" >/dev/null 2>&1 ||
+            e2e_die "$source is missing: run \`localkube images build --kubernetes-version $E2E_VERSION\`"
+        local n
+        for n in "${names[@]}"; do docker tag "$source" "$n"; done
+        E2E_IMAGE_KEYS[$short]="$(e2e_image_key "$source")"
+        E2E_BUILT_NAMES+=("${names[@]}")
+        e2e_log "$short: ${names[*]} = $source"
+        return 0
+    fi
+
+    # What the image is made of: its folder, its binaries, its base, files read from the module.
+    local from="" bins=() extra=() spec
+    spec="$(sed -n 's/^# localkube-e2e: //p' "$dir/Dockerfile")"
+    local word
+    for word in $spec; do
+        case "$word" in
+            from=debian-base) e2e_debian_base; from="$E2E_BASE_TAG" ;;
+            from=*) e2e_build_image "${word#from=}"; from="$(e2e_local_tag "${word#from=}")" ;;
+            bin=*) bins+=("${word#bin=}") ;;
+            module=*) extra+=("${word#module=}") ;;
+            coredns) extra+=(coredns) ;;
+        esac
+    done
+    local keyparts=("$E2E_RECIPE" "image" "$short" "$E2E_VERSION" "$(e2e_dir_digest "$dir")" "from=$from")
+    [[ -n "$from" ]] && keyparts+=("$(e2e_image_key "$from")")
+    local bin art bindirs=()
+    for bin in "${bins[@]+"${bins[@]}"}"; do
+        art="$(e2e_test_binary "$bin")"
+        bindirs+=("$art")
+        keyparts+=("bin=$bin" "$(jq -r .key "$art/manifest.json")")
+    done
+    local x
+    for x in "${extra[@]+"${extra[@]}"}"; do
+        if [[ $x == coredns ]]; then
+            keyparts+=("coredns" "$(e2e_image_key "localkube/coredns:$E2E_VERSION")")
+        else
+            keyparts+=("$x" "$(cd "$E2E_K8S_DIR" && find "$x" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | e2e_sha256)")
+        fi
+    done
+    local key local_tag
+    key="$(printf '%s\n' "${keyparts[@]}" | e2e_sha256)"
+    local_tag="$(e2e_local_tag "$short")"
+    if [[ "$(e2e_image_key "$local_tag")" != "$key" ]]; then
+        local ctx
+        ctx="$(e2e_mktemp "image-$short")"
+        cp -a "$dir/." "$ctx/"
+        mkdir -p "$ctx/bin" "$ctx/module"
+        local i=0
+        for bin in "${bins[@]+"${bins[@]}"}"; do
+            cp "${bindirs[$i]}/$bin" "$ctx/bin/$bin"
+            i=$((i + 1))
+        done
+        for x in "${extra[@]+"${extra[@]}"}"; do
+            if [[ $x == coredns ]]; then
+                docker image inspect "localkube/coredns:$E2E_VERSION" >/dev/null 2>&1 ||
+                    e2e_die "localkube/coredns:$E2E_VERSION is missing: run \`localkube images build --kubernetes-version $E2E_VERSION\`"
+                local cid
+                cid="$(docker create "localkube/coredns:$E2E_VERSION")"
+                docker cp "$cid:/coredns" "$ctx/bin/coredns" >/dev/null
+                docker rm "$cid" >/dev/null
+            else
+                mkdir -p "$ctx/module/$(dirname "$x")"
+                cp -a "$E2E_K8S_DIR/$x" "$ctx/module/$x"
+                chmod -R u+w "$ctx/module"
+            fi
+        done
+        e2e_log "building the image $short ($local_tag) ..."
+        local args=(build --label "$E2E_LABEL_KEY=$key" --label "io.localkube.component=e2e-$short"
+            --label "io.localkube.kubernetes-version=$E2E_VERSION" -t "$local_tag")
+        [[ -n "$from" ]] && args+=(--build-arg "BASE_IMAGE=$from")
+        DOCKER_BUILDKIT=0 e2e_run_logged "docker build of $short" "$E2E_CACHE/logs/image-$short-$key.log" \
+            docker "${args[@]}" "$ctx"
+        rm -rf "$ctx"
+    fi
+    local n
+    for n in "${names[@]}"; do docker tag "$local_tag" "$n"; done
+    E2E_IMAGE_KEYS[$short]="$key"
+    E2E_BUILT_NAMES+=("${names[@]}")
+    local size
+    size="$(docker image inspect --format '{{.Size}}' "$local_tag")"
+    e2e_log "$short: ${names[*]} ($((size / 1000000)) MB, $((SECONDS - started)) s)"
+}
+
+# The Go binaries of the test images, built from the wrapper module like the components.
+e2e_test_binary() {
+    case "$1" in
+        agnhost) e2e_go_artifact agnhost build k8s.io/kubernetes/test/images/agnhost agnhost "$E2E_GO_TAGS" ;;
+        nnp) e2e_go_artifact nnp build k8s.io/kubernetes/test/images/nonewprivs nnp "$E2E_GO_TAGS" ;;
+        sample-apiserver) e2e_go_artifact sample-apiserver build k8s.io/sample-apiserver sample-apiserver "$E2E_GO_TAGS" ;;
+        *) e2e_die "no recipe for the test binary $1" ;;
+    esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# Nodes
+
+# The running node containers of a profile.
+e2e_nodes() {
+    docker ps --filter "label=io.localkube.profile=$1" --filter "label=io.localkube.role=node" \
+        --format '{{.Names}}'
+}
+
+# Whether a node's containerd (namespace k8s.io) holds an image with this name and the same
+# config (= Docker's image ID) as the host's.
+e2e_node_has() {
+    local node="$1" ref="$2" want digest body
+    want="$(docker image inspect --format '{{.Id}}' "$ref")"
+    digest="$(docker exec "$node" ctr -n k8s.io images ls "name==$ref" 2>/dev/null | awk 'NR == 2 { print $3 }')"
+    [[ -n "$digest" ]] || return 1
+    body="$(docker exec "$node" ctr -n k8s.io content get "$digest" 2>/dev/null)" || return 1
+    if [[ "$(jq -r '.manifests | length? // 0' <<<"$body" 2>/dev/null)" != 0 ]]; then
+        digest="$(jq -r '.manifests[0].digest' <<<"$body")"
+        body="$(docker exec "$node" ctr -n k8s.io content get "$digest" 2>/dev/null)" || return 1
+    fi
+    [[ "$(jq -r '.config.digest // ""' <<<"$body" 2>/dev/null)" == "$want" ]]
+}
+
+# Loads images into every running node of a profile with `localkube image load`, skipping the
+# ones every node already has.
+e2e_load_images() {
+    local profile="$1"
+    shift
+    local nodes
+    mapfile -t nodes < <(e2e_nodes "$profile")
+    ((${#nodes[@]} > 0)) || e2e_die "profile '$profile' has no running node: start it with \`localkube start -p $profile\`"
+    local missing=() ref node
+    for ref in "$@"; do
+        for node in "${nodes[@]}"; do
+            if ! e2e_node_has "$node" "$ref"; then
+                missing+=("$ref")
+                break
+            fi
+        done
+    done
+    if ((${#missing[@]} == 0)); then
+        e2e_log "all ${#} test images are already in the nodes of '$profile'"
+        return 0
+    fi
+    e2e_log "loading ${#missing[@]} image(s) into ${#nodes[@]} node(s) of '$profile': ${missing[*]}"
+    local started=$SECONDS
+    e2e_localkube -p "$profile" image load "${missing[@]}"
+    e2e_log "loaded in $((SECONDS - started)) s"
+}
