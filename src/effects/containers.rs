@@ -120,6 +120,21 @@ pub async fn container_image(docker: &Docker, name: &str) -> Result<Option<Strin
     }
 }
 
+/// A label of an existing container (`None` when the container or the label is missing).
+pub async fn container_label(docker: &Docker, name: &str, label: &str) -> Result<Option<String>> {
+    match docker
+        .inspect_container(name, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(info) => Ok(info
+            .config
+            .and_then(|c| c.labels)
+            .and_then(|mut labels| labels.remove(label))),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
+    }
+}
+
 /// The create request for a container spec. `privileged` is false where the engine refuses it:
 /// the spec's capability set is used instead.
 pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBody {

@@ -48,16 +48,32 @@ pub fn write_node_files(paths: &HostFacts, node: &str, files: &[NodeFile]) -> Re
     Ok(())
 }
 
-fn write_into(dir: &Path, rel: &str, contents: &[u8]) -> Result<()> {
+/// Writes one generated file into a container's config folder; returns whether it changed.
+pub fn write_generated(
+    paths: &HostFacts,
+    container: &str,
+    rel: &str,
+    contents: &str,
+) -> Result<bool> {
+    write_into(&paths.staging_dir(container), rel, contents.as_bytes())
+}
+
+/// Whether a container's config folder already holds this file.
+pub fn has_file(paths: &HostFacts, container: &str, rel: &str) -> bool {
+    paths.staging_dir(container).join(rel).is_file()
+}
+
+fn write_into(dir: &Path, rel: &str, contents: &[u8]) -> Result<bool> {
     let target = dir.join(rel);
     if let Some(parent) = target.parent() {
         create_dir_with_mode(parent, SECRET_DIR_MODE)?;
     }
     // Unchanged files are left alone, so watchers inside the containers see no spurious change.
     if fs::read(&target).is_ok_and(|old| old == contents) {
-        return Ok(());
+        return Ok(false);
     }
-    write_atomic(&target, contents, mode_for(rel))
+    write_atomic(&target, contents, mode_for(rel))?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -11,10 +11,11 @@ use kube::Client;
 use crate::effects::containers::{self, container_state};
 use crate::effects::home::ProfileDir;
 use crate::effects::{kube_api, staging};
-use crate::plan::cluster::{ClusterPlan, ContainerSpec, HostFacts};
+use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::ProfileConfig;
 use crate::plan::names::Role;
 use crate::plan::profile_name::ProfileName;
+use crate::plan::routes::{self, NodeRoute};
 use crate::plan::{addons, load_balancer, names, node_config};
 use crate::ui::Ui;
 
@@ -70,14 +71,30 @@ pub struct StartInput<'a> {
     pub ui: &'a Ui,
 }
 
-/// Whether every container of the plan exists and runs.
+/// Whether every container of the plan exists, runs, and was made from this plan.
 pub async fn all_running(docker: &Docker, plan: &ClusterPlan) -> Result<bool> {
     for spec in &plan.containers {
-        if container_state(docker, &spec.name).await?.as_deref() != Some("running") {
+        if container_state(docker, &spec.name).await?.as_deref() != Some("running")
+            || !is_current(docker, spec).await?
+        {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// False for a stateless container made from an older plan (before an upgrade of localkube or of
+/// the Kubernetes version): `start` makes it anew from this one.
+async fn is_current(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
+    let Some(digest) = spec.labels.get(names::LABEL_SPEC_DIGEST) else {
+        return Ok(true);
+    };
+    if container_state(docker, &spec.name).await?.is_none() {
+        return Ok(true); // nothing to replace: it is made from this plan
+    }
+    let existing =
+        containers::container_label(docker, &spec.name, names::LABEL_SPEC_DIGEST).await?;
+    Ok(existing.as_ref() == Some(digest))
 }
 
 /// Runs every step; on error, `created` holds what must be rolled back.
@@ -123,6 +140,20 @@ pub async fn bring_up(
             spec.args.join(" ")
         ));
         staging::stage_container(paths, spec)?;
+        // A resumed cluster keeps the routes of its last start (every node's pod CIDR); a new
+        // one starts with the ranges via the first node, whose address is known already.
+        if !staging::has_file(paths, &spec.name, routes::CONTROL_PLANE_ROUTES_FILE) {
+            let first_node = NodeRoute {
+                ip: config.node_ip(0),
+                pod_cidr: None,
+            };
+            staging::write_generated(
+                paths,
+                &spec.name,
+                routes::CONTROL_PLANE_ROUTES_FILE,
+                &control_plane_routes(config, &[first_node]),
+            )?;
+        }
         run_container(docker, spec, created).await?;
         step.done();
     }
@@ -146,6 +177,10 @@ pub async fn bring_up(
     for (index, spec) in nodes.iter().enumerate() {
         start_node(docker, &client, input, paths, spec, index as u32, created).await?;
     }
+
+    let step = ui.step("Routing pod and service traffic through the nodes");
+    sync_routes(docker, &client, input, &control_plane, &nodes).await?;
+    step.done();
 
     let step = ui.step("Installing CoreDNS");
     kube_api::apply_manifest(&client, &addons::coredns(config)).await?;
@@ -182,6 +217,9 @@ async fn run_container(docker: &Docker, spec: &ContainerSpec, created: &mut Crea
             .await?
             .is_some_and(|image| image != spec.image)
     {
+        containers::remove_container(docker, &spec.name).await?;
+    }
+    if !is_current(docker, spec).await? {
         containers::remove_container(docker, &spec.name).await?;
     }
     match container_state(docker, &spec.name).await? {
@@ -282,6 +320,60 @@ async fn start_node(
     .with_logs(docker, &spec.name)
     .await?;
     step.done();
+    Ok(())
+}
+
+fn control_plane_routes(config: &ProfileConfig, nodes: &[NodeRoute]) -> String {
+    routes::render(
+        &routes::control_plane(config, nodes),
+        "the pod and service ranges go through the nodes, never Docker's gateway",
+    )
+}
+
+/// Writes every container's routes from the nodes' pod CIDRs as the API server knows them, and
+/// has netinit apply the control plane's again where they changed (it applies them by itself at
+/// every container start).
+async fn sync_routes(
+    docker: &Docker,
+    client: &Client,
+    input: &StartInput<'_>,
+    control_plane: &[&ContainerSpec],
+    nodes: &[&ContainerSpec],
+) -> Result<()> {
+    let StartInput {
+        config,
+        facts: paths,
+        ..
+    } = input;
+    let mut node_routes = Vec::new();
+    for spec in nodes {
+        let pod_cidr = kube_api::get_node(client, &spec.hostname)
+            .await?
+            .as_ref()
+            .and_then(kube_api::node_pod_cidr)
+            .and_then(|cidr| cidr.parse().ok());
+        node_routes.push(NodeRoute {
+            ip: spec.ip,
+            pod_cidr,
+        });
+    }
+    for spec in nodes {
+        let text = routes::render(
+            &routes::node(&node_routes, spec.ip),
+            "the other nodes' pods, each via its node",
+        );
+        staging::write_generated(paths, &spec.name, routes::NODE_ROUTES_FILE, &text)?;
+    }
+    let text = control_plane_routes(config, &node_routes);
+    for spec in control_plane {
+        let file = routes::CONTROL_PLANE_ROUTES_FILE;
+        if staging::write_generated(paths, &spec.name, file, &text)? {
+            let path = format!("{}/{file}", cluster::COMPONENT_CONFIG_DIR);
+            containers::exec_ok(docker, &spec.name, &[cluster::NETINIT, &path])
+                .await
+                .with_context(|| format!("applying the new routes in {}", spec.name))?;
+        }
+    }
     Ok(())
 }
 

@@ -10,11 +10,13 @@ use std::path::PathBuf;
 
 use ipnet::Ipv4Net;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer;
-use crate::plan::names::{self, LABEL_NODE, LABEL_PROFILE, LABEL_ROLE, Role};
+use crate::plan::names::{self, LABEL_NODE, LABEL_PROFILE, LABEL_ROLE, LABEL_SPEC_DIGEST, Role};
 use crate::plan::profile_name::ProfileName;
+use crate::plan::routes::CONTROL_PLANE_ROUTES_FILE;
 
 /// The apiserver's port inside the profile's network (kubeadm's default).
 pub const APISERVER_PORT: u16 = 6443;
@@ -24,6 +26,8 @@ pub const ETCD_PEER_PORT: u16 = 2380;
 pub const COMPONENT_CONFIG_DIR: &str = "/etc/kubernetes";
 /// Where a node finds its staged files; the node image's entrypoint reads them from here.
 pub const NODE_CONFIG_DIR: &str = "/etc/localkube";
+/// The control-plane images' entrypoint (images/netinit).
+pub const NETINIT: &str = "/usr/local/bin/netinit";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterPlan {
@@ -170,12 +174,15 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
         labels: labels(profile, Role::Node.as_str(), Some(node)),
     }));
 
-    let mut containers = vec![
+    let mut containers: Vec<ContainerSpec> = [
         etcd(profile, config, paths),
         apiserver(profile, config, paths),
         controller_manager(profile, config, paths),
         scheduler(profile, config, paths),
-    ];
+    ]
+    .into_iter()
+    .map(with_spec_digest)
+    .collect();
     containers.extend(
         node_names
             .iter()
@@ -194,6 +201,16 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
         volumes,
         containers,
     }
+}
+
+/// Labels a container with a digest of its spec, so `start` can tell a container made from an
+/// older plan (another image, other flags or entrypoint) and recreate it. Only for stateless
+/// containers: their state is in etcd's volume, not in the container.
+fn with_spec_digest(mut spec: ContainerSpec) -> ContainerSpec {
+    let json = serde_json::to_vec(&spec).expect("a container spec serialises");
+    let digest = hex::encode(Sha256::digest(&json));
+    spec.labels.insert(LABEL_SPEC_DIGEST.to_string(), digest);
+    spec
 }
 
 fn labels(profile: &ProfileName, role: &str, node: Option<&str>) -> BTreeMap<String, String> {
@@ -244,8 +261,14 @@ fn control_plane_container(
         mounts: vec![config_mount(paths, &name, COMPONENT_CONFIG_DIR)],
         hostname: name.clone(),
         image: names::image(binary, &config.kubernetes_version),
-        // The images are FROM scratch with the one binary; naming it keeps the plan explicit.
-        entrypoint: vec![format!("/usr/local/bin/{binary}")],
+        // netinit first routes the pod and service ranges through the nodes (plan::routes says
+        // why), then gives up CAP_NET_ADMIN and executes the component, which becomes PID 1.
+        entrypoint: vec![
+            NETINIT.into(),
+            format!("{COMPONENT_CONFIG_DIR}/{CONTROL_PLANE_ROUTES_FILE}"),
+            "--".into(),
+            format!("/usr/local/bin/{binary}"),
+        ],
         args,
         network: names::network(profile),
         // Fixed: certificates, kubeconfigs and etcd's peer URL name it, and it must survive a
@@ -255,7 +278,7 @@ fn control_plane_container(
         labels: labels(profile, role.as_str(), None),
         // Back after a crash or a dockerd restart, but a `localkube stop` stays stopped.
         restart_policy: "unless-stopped".to_string(),
-        security: SecuritySpec::default(),
+        security: control_plane_security(),
         staged_files,
         role: role.as_str().to_string(),
         name,
@@ -535,6 +558,15 @@ fn node_container(
     }
 }
 
+/// Docker's default rights plus CAP_NET_ADMIN, which only netinit uses, to set the container's
+/// routes in its own network namespace; it drops the capability before the component starts.
+pub fn control_plane_security() -> SecuritySpec {
+    SecuritySpec {
+        cap_add: vec!["NET_ADMIN".into()],
+        ..SecuritySpec::default()
+    }
+}
+
 /// A node runs containerd, which creates namespaces, mounts, cgroups and iptables rules for pods:
 /// it needs near-root rights inside its own namespaces. Only nodes get these.
 pub fn node_security() -> SecuritySpec {
@@ -709,9 +741,28 @@ mod tests {
                 assert!(c.security.privileged);
                 assert_eq!(c.security.cap_drop, ["SYS_RESOURCE"]);
                 assert!(c.security.cgroupns_private);
+            } else if c.entrypoint.first().map(String::as_str) == Some(NETINIT) {
+                assert_eq!(c.security, control_plane_security(), "{}", c.name);
             } else {
                 assert_eq!(c.security, SecuritySpec::default(), "{}", c.name);
             }
+        }
+    }
+
+    #[test]
+    fn control_plane_components_start_behind_netinit_with_their_routes() {
+        let plan = fixture();
+        for role in Role::CONTROL_PLANE {
+            let c = container(&plan, &format!("dev-{}", role.as_str()));
+            assert_eq!(
+                c.entrypoint[..3],
+                [NETINIT, "/etc/kubernetes/routes", "--"],
+                "{}",
+                c.name
+            );
+            assert!(c.entrypoint[3].starts_with("/usr/local/bin/"));
+            assert_eq!(c.security.cap_add, ["NET_ADMIN"]);
+            assert!(!c.security.privileged);
         }
     }
 

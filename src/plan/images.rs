@@ -69,6 +69,8 @@ pub enum Artifact {
     Coredns,
     /// crictl from sigs.k8s.io/cri-tools, when the module proxy serves it (see `Resolution::crictl`).
     Crictl,
+    /// The control-plane containers' entrypoint, localkube's own Go program in `images/netinit/`.
+    Netinit,
     Pause,
     /// The node's Debian root filesystem as a tar (mmdebstrap).
     NodeRootfs,
@@ -82,6 +84,7 @@ impl Artifact {
             Artifact::Etcd => "etcd",
             Artifact::Coredns => "coredns",
             Artifact::Crictl => "crictl",
+            Artifact::Netinit => "netinit",
             Artifact::Pause => "pause",
             Artifact::NodeRootfs => "node-rootfs",
         }
@@ -95,6 +98,7 @@ impl Artifact {
             Artifact::Etcd => vec!["etcd"],
             Artifact::Coredns => vec!["coredns"],
             Artifact::Crictl => vec!["crictl"],
+            Artifact::Netinit => vec!["netinit"],
             Artifact::Pause => vec!["pause"],
             Artifact::NodeRootfs => vec!["rootfs.tar"],
         }
@@ -141,10 +145,19 @@ impl Image {
     /// The artifact files copied into the build context under `bin/`.
     pub fn binaries(self) -> &'static [(Artifact, &'static str)] {
         match self {
-            Image::KubeApiserver => &[(Artifact::Kubernetes, "kube-apiserver")],
-            Image::KubeControllerManager => &[(Artifact::Kubernetes, "kube-controller-manager")],
-            Image::KubeScheduler => &[(Artifact::Kubernetes, "kube-scheduler")],
-            Image::Etcd => &[(Artifact::Etcd, "etcd")],
+            Image::KubeApiserver => &[
+                (Artifact::Kubernetes, "kube-apiserver"),
+                (Artifact::Netinit, "netinit"),
+            ],
+            Image::KubeControllerManager => &[
+                (Artifact::Kubernetes, "kube-controller-manager"),
+                (Artifact::Netinit, "netinit"),
+            ],
+            Image::KubeScheduler => &[
+                (Artifact::Kubernetes, "kube-scheduler"),
+                (Artifact::Netinit, "netinit"),
+            ],
+            Image::Etcd => &[(Artifact::Etcd, "etcd"), (Artifact::Netinit, "netinit")],
             Image::Coredns => &[(Artifact::Coredns, "coredns")],
             Image::Pause => &[(Artifact::Pause, "pause")],
             Image::Node => &[
@@ -401,6 +414,23 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan> {
         }
         CrictlSource::Stub => {}
     }
+    let netinit_files: Vec<FileDigest> = dir_files(inputs, NETINIT_DIR)
+        .iter()
+        .filter(|f| keyed_file(&f.path))
+        .cloned()
+        .collect();
+    if !netinit_files.iter().any(|f| f.path == "go.mod") {
+        bail!(
+            "images/{NETINIT_DIR}/go.mod is missing: the control plane's entrypoint cannot be built"
+        );
+    }
+    artifacts.insert(
+        Artifact::Netinit,
+        go(Artifact::Netinit.name())
+            .files("files", &netinit_files)
+            .field("ldflags", NETINIT_LDFLAGS)
+            .finish(),
+    );
     let pause_sources: Vec<FileDigest> = files_except(dir_files(inputs, "pause"), "Dockerfile")
         .into_iter()
         .filter(|f| keyed_file(&f.path))
@@ -845,6 +875,12 @@ pub enum CrictlSource {
     /// Neither: a script that says so.
     Stub,
 }
+
+/// The folder of netinit, the control-plane images' entrypoint, inside `images/`: a Go module of
+/// localkube's own, keyed by its files.
+pub const NETINIT_DIR: &str = "netinit";
+/// Stripped, as upstream's release binaries.
+pub const NETINIT_LDFLAGS: &str = "-s -w";
 
 /// The folder of the node's own crictl, inside `images/node/`.
 pub const LOCAL_CRICTL_DIR: &str = "crictl";
@@ -1305,7 +1341,61 @@ const (
         dirs.get_mut("node")
             .unwrap()
             .push(digest("packages.txt", "containerd\n"));
+        dirs.insert(
+            NETINIT_DIR.to_string(),
+            vec![
+                digest("go.mod", "module localkube.local/netinit"),
+                digest("main.go", "package main"),
+            ],
+        );
         dirs
+    }
+
+    #[test]
+    fn control_plane_images_carry_netinit_and_follow_its_sources() {
+        let r = sample_resolution();
+        let t = Toolchain {
+            go_version: "go1.26.8".into(),
+            goarch: "amd64".into(),
+        };
+        let dirs = sample_dirs();
+        let before = plan_with(&r, &t, &dirs);
+        for image in [
+            Image::KubeApiserver,
+            Image::KubeControllerManager,
+            Image::KubeScheduler,
+            Image::Etcd,
+        ] {
+            assert!(image.binaries().contains(&(Artifact::Netinit, "netinit")));
+        }
+        let mut changed = dirs.clone();
+        changed.get_mut(NETINIT_DIR).unwrap()[1] = digest("main.go", "package main // v2");
+        let after = plan_with(&r, &t, &changed);
+        assert_ne!(
+            before.artifacts[&Artifact::Netinit],
+            after.artifacts[&Artifact::Netinit]
+        );
+        assert_ne!(
+            image_key(&before, Image::KubeApiserver),
+            image_key(&after, Image::KubeApiserver)
+        );
+        assert_eq!(
+            image_key(&before, Image::Node),
+            image_key(&after, Image::Node),
+            "the node does not hold netinit"
+        );
+        let mut missing = dirs;
+        missing.remove(NETINIT_DIR);
+        let err = plan(&PlanInputs {
+            resolution: &r,
+            toolchain: &t,
+            image_dirs: &missing,
+            cc_version: "gcc",
+            debian_mirror: DEFAULT_DEBIAN_MIRROR,
+            node_packages_txt: "containerd\n",
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("images/netinit/go.mod is missing"));
     }
 
     fn sample_resolution() -> Resolution {

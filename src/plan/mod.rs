@@ -11,5 +11,6 @@ pub mod names;
 pub mod node_config;
 pub mod pki;
 pub mod profile_name;
+pub mod routes;
 pub mod service_urls;
 pub mod version;

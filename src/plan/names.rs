@@ -9,6 +9,9 @@ pub const LABEL_PROFILE: &str = "io.localkube.profile";
 pub const LABEL_ROLE: &str = "io.localkube.role";
 /// For node containers: the Kubernetes node name they run.
 pub const LABEL_NODE: &str = "io.localkube.node";
+/// On control-plane containers: a digest of the spec they were created from (see
+/// `cluster::with_spec_digest`).
+pub const LABEL_SPEC_DIGEST: &str = "io.localkube.spec-digest";
 
 /// The components of a cluster, each its own container (nodes: one per node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

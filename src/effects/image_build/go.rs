@@ -293,7 +293,8 @@ fn is_refusal(error: &str) -> bool {
     .any(|word| error.contains(word))
 }
 
-/// A Go build of an artifact into `out` (a fresh folder): Kubernetes, etcd, CoreDNS or crictl.
+/// A Go build of an artifact into `out` (a fresh folder): Kubernetes, etcd, CoreDNS, crictl or
+/// netinit.
 pub(super) async fn build(
     artifact: Artifact,
     inputs: &super::BuildInputs<'_>,
@@ -458,34 +459,62 @@ pub(super) async fn build(
                 );
                 (what, args)
             }
-            images::CrictlSource::Local => {
-                // The node's own crictl: its module is copied out, so the build writes nothing
-                // (go.sum updates included) into the source tree.
-                let what = "crictl (images/node/crictl)".to_string();
-                let source = images_dir.join("node").join(images::LOCAL_CRICTL_DIR);
-                copy_dir(&source, &src)?;
-                let gomod = fs::read_to_string(src.join("go.mod"))?;
-                let dependency = images::parse_gomod(&gomod)?;
-                check_go(toolchain, &dependency.go, &source.display().to_string())?;
-                let ldflags = images::local_crictl_ldflags(version);
-                recorded.insert("source".into(), source.display().to_string());
-                recorded.insert("ldflags".into(), ldflags.clone());
-                let args = images::go_build_args(
-                    &out.join("crictl").display().to_string(),
-                    None,
-                    &ldflags,
-                    &[".".into()],
-                    verbose,
-                );
-                (what, args)
-            }
+            images::CrictlSource::Local => local_module(
+                "crictl (images/node/crictl)",
+                &images_dir.join("node").join(images::LOCAL_CRICTL_DIR),
+                &out.join("crictl"),
+                &images::local_crictl_ldflags(version),
+                toolchain,
+                &src,
+                &mut recorded,
+                verbose,
+            )?,
             images::CrictlSource::Stub => bail!("crictl has no source for this release"),
         },
+        Artifact::Netinit => local_module(
+            "netinit (images/netinit)",
+            &images_dir.join(images::NETINIT_DIR),
+            &out.join("netinit"),
+            images::NETINIT_LDFLAGS,
+            toolchain,
+            &src,
+            &mut recorded,
+            verbose,
+        )?,
         other => bail!("{} is not built with Go", other.name()),
     };
     process::run(&what, "go", &args, &src, &env, output).await?;
     recorded.insert("command".into(), process::display_command("go", &args));
     Ok(recorded)
+}
+
+/// The `go build` of one of localkube's own Go modules (under `images/`). The module is copied
+/// out first, so the build writes nothing (go.sum updates included) into the source tree.
+#[allow(clippy::too_many_arguments)] // the pieces of one build, named at the two call sites
+fn local_module(
+    what: &str,
+    source: &Path,
+    binary: &Path,
+    ldflags: &str,
+    toolchain: &Toolchain,
+    src: &Path,
+    recorded: &mut BTreeMap<String, String>,
+    verbose: bool,
+) -> Result<(String, Vec<String>)> {
+    copy_dir(source, src)?;
+    let gomod = fs::read_to_string(src.join("go.mod"))?;
+    let dependency = images::parse_gomod(&gomod)?;
+    check_go(toolchain, &dependency.go, &source.display().to_string())?;
+    recorded.insert("source".into(), source.display().to_string());
+    recorded.insert("ldflags".into(), ldflags.to_string());
+    let args = images::go_build_args(
+        &binary.display().to_string(),
+        None,
+        ldflags,
+        &[".".into()],
+        verbose,
+    );
+    Ok((what.to_string(), args))
 }
 
 /// Copies a folder's files (recursively) into another.

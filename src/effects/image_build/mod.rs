@@ -413,6 +413,7 @@ async fn build_artifact(
             Some(version) => format!("compiling crictl {version}"),
             None => "compiling the node's own crictl (images/node/crictl)".to_string(),
         },
+        Artifact::Netinit => "compiling netinit (images/netinit)".to_string(),
         Artifact::Pause => "compiling pause".to_string(),
         Artifact::NodeRootfs => format!(
             "making the node's Debian {} root filesystem (mmdebstrap)",
@@ -426,7 +427,11 @@ async fn build_artifact(
     fs::create_dir_all(&out_dir)?;
     let mut output = Output::new(ui, &step, cache.log_path(artifact.name(), key));
     let mut inputs = match artifact {
-        Artifact::Kubernetes | Artifact::Etcd | Artifact::Coredns | Artifact::Crictl => {
+        Artifact::Kubernetes
+        | Artifact::Etcd
+        | Artifact::Coredns
+        | Artifact::Crictl
+        | Artifact::Netinit => {
             go::build(artifact, inputs, staging.path(), &out_dir, &mut output).await?
         }
         Artifact::Pause => {
@@ -535,13 +540,17 @@ fn cached_go_directive(cache: &Cache, version: &str) -> Option<String> {
 /// The files of every image folder, hashed, for the keys.
 fn read_image_dirs(images_dir: &Path) -> Result<BTreeMap<String, Vec<FileDigest>>> {
     let mut dirs = BTreeMap::new();
-    for image in Image::ALL {
-        let dir = images_dir.join(image.name());
+    let folders = Image::ALL
+        .iter()
+        .map(|image| image.name())
+        .chain([images::NETINIT_DIR]);
+    for folder in folders {
+        let dir = images_dir.join(folder);
         let mut files = Vec::new();
         if dir.is_dir() {
             walk(&dir, "", &mut files)?;
         }
-        dirs.insert(image.name().to_string(), files);
+        dirs.insert(folder.to_string(), files);
     }
     Ok(dirs)
 }
