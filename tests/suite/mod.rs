@@ -1,6 +1,7 @@
 //! Integration tests: the real binary, real tools (openssl, curl, kubectl), real Docker.
 pub mod cli;
 pub mod cluster;
+pub mod cluster_network;
 pub mod dashboard;
 pub mod images;
 pub mod kubeconfig;

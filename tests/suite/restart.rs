@@ -7,6 +7,7 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use super::cluster_network::assert_control_plane_routes;
 use super::support::{Sandbox, assert_success, build_sample_image, stdout};
 
 const PROFILE: &str = "restart";
@@ -210,10 +211,12 @@ fn cluster_comes_back_after_component_and_dockerd_restarts() {
         docker_ok(&["restart", container]);
         wait_serving(&sb, &format!("docker restart {container}"));
     }
+    assert_control_plane_routes(PROFILE, "the component restarts");
 
     let lb_url = wait_lb_answers(&sb, None, "the component restarts");
     restart_dockerd();
     wait_serving(&sb, "a dockerd restart");
+    assert_control_plane_routes(PROFILE, "a dockerd restart");
     wait_lb_answers(&sb, Some(&lb_url), "a dockerd restart");
     let kept = stdout(&kubectl(
         &sb,

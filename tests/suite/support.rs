@@ -138,3 +138,181 @@ pub fn build_sample_image() {
         assert_success(&out, "building the kubia sample image");
     });
 }
+
+/// Polls `probe` until it gives a value, failing the test with `what` and the last observation
+/// after `timeout`.
+pub fn wait_until<T>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(last) if started.elapsed() > timeout => {
+                panic!("{what}: not within {timeout:?}; last seen:\n{last}")
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(500)),
+        }
+    }
+}
+
+/// A real cluster of one profile in its own sandbox, deleted when dropped. Start one per story:
+/// each start costs real time.
+pub struct Cluster {
+    pub sb: Sandbox,
+    pub profile: String,
+    _slot: ClusterSlot,
+}
+
+impl Cluster {
+    /// Starts the profile's cluster (extra `start` flags in `args`), failing the test if it does
+    /// not start.
+    pub fn start(profile: &str, args: &[&str]) -> Self {
+        let cluster = Cluster {
+            sb: Sandbox::new(),
+            profile: profile.to_string(),
+            _slot: ClusterSlot::acquire(),
+        };
+        let mut all = vec!["start"];
+        all.extend_from_slice(args);
+        assert_success(&cluster.localkube(&all), "localkube start");
+        cluster
+    }
+
+    /// `localkube -p PROFILE ARGS`.
+    pub fn localkube(&self, args: &[&str]) -> Output {
+        let mut all = vec!["-p", self.profile.as_str()];
+        all.extend_from_slice(args);
+        self.sb.run(&all)
+    }
+
+    pub fn localkube_ok(&self, args: &[&str]) -> String {
+        let out = self.localkube(args);
+        assert_success(&out, &format!("localkube {}", args.join(" ")));
+        stdout(&out)
+    }
+
+    /// The version-matched kubectl against this cluster.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        let mut all = vec!["kubectl", "--"];
+        all.extend_from_slice(args);
+        self.localkube(&all)
+    }
+
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert_success(&out, &format!("kubectl {}", args.join(" ")));
+        stdout(&out)
+    }
+
+    /// `kubectl apply -f -` of a manifest.
+    pub fn apply(&self, manifest: &str) {
+        use std::io::Write;
+        let mut child = self
+            .sb
+            .localkube()
+            .args(["-p", &self.profile, "kubectl", "--", "apply", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run kubectl apply");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(manifest.as_bytes())
+            .expect("write the manifest");
+        let out = child.wait_with_output().expect("kubectl apply");
+        assert_success(&out, &format!("kubectl apply of\n{manifest}"));
+    }
+
+    /// Retries a kubectl command until it succeeds and `accept` holds for its output.
+    pub fn kubectl_until(
+        &self,
+        args: &[&str],
+        timeout: std::time::Duration,
+        accept: impl Fn(&str) -> bool,
+    ) -> String {
+        wait_until(&format!("kubectl {}", args.join(" ")), timeout, || {
+            let out = self.kubectl(args);
+            let text = stdout(&out);
+            if out.status.success() && accept(&text) {
+                Ok(text)
+            } else {
+                Err(format!("{text}{}", stderr(&out)))
+            }
+        })
+    }
+
+    /// Waits until the deployment has all its replicas ready.
+    pub fn wait_deployment(&self, namespace: &str, name: &str) {
+        self.kubectl_ok(&[
+            "-n",
+            namespace,
+            "rollout",
+            "status",
+            &format!("deployment/{name}"),
+            "--timeout=180s",
+        ]);
+    }
+
+    /// The name of a control-plane component's container (`etcd`, `apiserver`, ...).
+    pub fn container(&self, role: &str) -> String {
+        format!("{}-{role}", self.profile)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Leave nothing behind, whatever happened.
+        let _ = self.localkube(&["delete"]);
+    }
+}
+
+/// `docker inspect -f TEMPLATE NAME`, trimmed.
+pub fn docker_inspect(name: &str, template: &str) -> String {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", template, name])
+        .output()
+        .expect("run docker inspect");
+    assert_success(&out, &format!("docker inspect {name}"));
+    stdout(&out).trim().to_string()
+}
+
+/// Runs a command in a container's network namespace from the host (`nsenter`), so it works
+/// for images that hold no tools at all.
+pub fn in_netns_of(container: &str, cmd: &[&str]) -> Output {
+    let pid = docker_inspect(container, "{{.State.Pid}}");
+    Command::new("nsenter")
+        .args(["-t", &pid, "-n", "--"])
+        .args(cmd)
+        .output()
+        .expect("run nsenter")
+}
+
+/// The agnhost test image (upstream's e2e test server, built here like the conformance images),
+/// built once per test run (cached across runs); returns its name. Load it with `image load`.
+pub fn agnhost_image() -> String {
+    static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/e2e-images.sh");
+            let version = localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
+            let out = Command::new(script)
+                .args(["--kubernetes-version", version, "--no-load", "agnhost"])
+                .env("LOCALKUBE_BIN", localkube_bin())
+                .output()
+                .expect("run scripts/e2e-images.sh");
+            assert_success(&out, "building the agnhost test image");
+            stdout(&out)
+                .lines()
+                .last()
+                .expect("the image name")
+                .trim()
+                .to_string()
+        })
+        .clone()
+}
