@@ -36,7 +36,7 @@ fn list(ctx: &Ctx) -> Result<u8> {
                 json!({
                     "name": name.as_str(),
                     "kubernetesVersion": c.kubernetes_version,
-                    "nodes": c.nodes,
+                    "nodes": c.nodes.count(),
                     "apiserver": format!("https://127.0.0.1:{}", c.apiserver_port),
                 })
             })
@@ -58,7 +58,7 @@ fn list(ctx: &Ctx) -> Result<u8> {
             "{:<24} {:<10} {:<6} https://127.0.0.1:{}",
             name.as_str(),
             c.kubernetes_version,
-            c.nodes,
+            c.nodes.count(),
             c.apiserver_port
         );
     }

@@ -199,7 +199,7 @@ mod tests {
 
     fn test_plan(nodes: u32) -> PkiPlan {
         let mut config = ProfileConfig::new(40123, "172.30.5.0/24".parse().unwrap());
-        config.nodes = nodes;
+        config.nodes = crate::plan::config::Nodes::first(nodes);
         pki::plan(&ProfileName::parse("dev").unwrap(), &config)
     }
 

@@ -1,22 +1,28 @@
-//! Bringing a profile's cluster up: create what is missing, start what is stopped, wait until the
-//! API answers, the node is Ready and CoreDNS is Ready. One code path serves a new cluster and a
-//! stopped one, so a resume repairs whatever a user removed by hand.
+//! `start` as one ordered list of named steps (kind's create actions): each step is a small
+//! function over one shared context, run in the order of `STEPS`, reported through the Ui. One
+//! code path serves a new cluster, a stopped one and a running one with a node added, so a resume
+//! repairs whatever a user removed by hand. A failure rolls back, in one place, what this run
+//! created: containers, volumes, the network, and a profile folder it made.
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use bollard::Docker;
+use futures_util::future::try_join_all;
 use kube::Client;
 
 use crate::effects::containers::{self, container_state};
-use crate::effects::home::ProfileDir;
-use crate::effects::{kube_api, staging};
+use crate::effects::home::{Home, ProfileDir};
+use crate::effects::lock::lock_profile;
+use crate::effects::{
+    docker, image_build, kube_api, kubeconfig_store, lb_image, pki_store, staging,
+};
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
-use crate::plan::config::ProfileConfig;
+use crate::plan::config::{Nodes, ProfileConfig, candidate_subnets};
 use crate::plan::names::Role;
 use crate::plan::profile_name::ProfileName;
 use crate::plan::routes::{self, NodeRoute};
-use crate::plan::{addons, load_balancer, names, node_config};
+use crate::plan::{addons, load_balancer, names, node_config, pki};
 use crate::ui::Ui;
 
 /// How long each component gets to become ready before the start fails.
@@ -24,19 +30,91 @@ pub const APISERVER_READY_TIMEOUT: Duration = Duration::from_secs(90);
 pub const NODE_READY_TIMEOUT: Duration = Duration::from_secs(120);
 pub const COREDNS_READY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// What the user asked for: `start`'s flags, or what `node add` needs.
+#[derive(Debug, Clone, Default)]
+pub struct StartRequest {
+    /// For a new profile; an existing one must already run it.
+    pub kubernetes_version: Option<String>,
+    /// For a new profile; an existing one must already use it.
+    pub apiserver_port: Option<u16>,
+    /// Nodes of a new profile (default 1); an existing profile must have as many.
+    pub nodes: Option<u32>,
+    pub cert_validity_days: Option<u32>,
+    /// Switch kubectl's current context to the profile.
+    pub switch_context: bool,
+    /// Plan and write the profile's files, create nothing in Docker.
+    pub dry_run: bool,
+    /// On failure, keep what this run created, for debugging.
+    pub keep_on_failure: bool,
+    /// Add one node to the profile's nodes (`node add`).
+    pub add_node: bool,
+}
+
+/// How a start ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Started {
+        context: String,
+        kubeconfig: std::path::PathBuf,
+    },
+    /// Every container ran already and was current: nothing was touched.
+    AlreadyRunning {
+        context: String,
+        kubeconfig: std::path::PathBuf,
+    },
+    /// `--dry-run`: the plan, with nothing created in Docker.
+    Planned(Box<ClusterPlan>),
+}
+
+/// The steps of `start`, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    ProfileConfig,
+    Certificates,
+    Kubeconfigs,
+    Plan,
+    Images,
+    NetworkAndVolumes,
+    Etcd,
+    Apiserver,
+    ControllerManager,
+    Scheduler,
+    Nodes,
+    Routes,
+    CoreDns,
+    LoadBalancerController,
+    KubeconfigMerge,
+}
+
+pub const STEPS: [Step; 15] = [
+    Step::ProfileConfig,
+    Step::Certificates,
+    Step::Kubeconfigs,
+    Step::Plan,
+    Step::Images,
+    Step::NetworkAndVolumes,
+    Step::Etcd,
+    Step::Apiserver,
+    Step::ControllerManager,
+    Step::Scheduler,
+    Step::Nodes,
+    Step::Routes,
+    Step::CoreDns,
+    Step::LoadBalancerController,
+    Step::KubeconfigMerge,
+];
+
 /// What this run created, so a failure removes exactly that and nothing older.
 #[derive(Debug, Default)]
 pub struct Created {
+    /// The profile folder, when this run made it.
+    pub profile: bool,
     pub network: Option<String>,
     pub volumes: Vec<String>,
     pub containers: Vec<String>,
 }
 
 impl Created {
-    pub fn is_empty(&self) -> bool {
-        self.network.is_none() && self.volumes.is_empty() && self.containers.is_empty()
-    }
-
     /// Removes what this run created: containers first, then volumes and the network.
     pub async fn roll_back(&self, docker: &Docker) -> Result<()> {
         for name in self.containers.iter().rev() {
@@ -59,16 +137,591 @@ impl Created {
         }
         Ok(())
     }
+
+    fn has_docker_objects(&self) -> bool {
+        self.network.is_some() || !self.volumes.is_empty() || !self.containers.is_empty()
+    }
 }
 
-pub struct StartInput<'a> {
+/// What the steps share. Fields are filled by the steps that own them, in `STEPS` order.
+pub struct StartContext<'a> {
+    pub home: &'a Home,
     pub profile: &'a ProfileName,
-    pub dir: &'a ProfileDir,
-    pub config: &'a ProfileConfig,
-    pub plan: &'a ClusterPlan,
-    /// The host facts the plan was made with.
-    pub facts: &'a HostFacts,
+    pub dir: ProfileDir,
     pub ui: &'a Ui,
+    pub request: &'a StartRequest,
+    config: Option<ProfileConfig>,
+    /// The configuration before this run changed it (`node add`), restored on failure.
+    previous_config: Option<ProfileConfig>,
+    facts: Option<HostFacts>,
+    plan: Option<ClusterPlan>,
+    docker: Option<Docker>,
+    client: Option<Client>,
+    created: Created,
+    already_running: bool,
+    outcome: Option<Outcome>,
+}
+
+impl StartContext<'_> {
+    fn config(&self) -> &ProfileConfig {
+        self.config.as_ref().expect("the profile step runs first")
+    }
+
+    fn facts(&self) -> &HostFacts {
+        self.facts.as_ref().expect("the plan step ran")
+    }
+
+    fn plan(&self) -> &ClusterPlan {
+        self.plan.as_ref().expect("the plan step ran")
+    }
+
+    fn docker(&self) -> &Docker {
+        self.docker
+            .as_ref()
+            .expect("the images step connects to Docker")
+    }
+
+    fn client(&self) -> &Client {
+        self.client
+            .as_ref()
+            .expect("the apiserver step makes the client")
+    }
+
+    fn specs(&self, role: &str) -> Vec<ContainerSpec> {
+        self.plan()
+            .containers
+            .iter()
+            .filter(|c| c.role == role)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Runs `start` for a profile: every step in order; on failure, rolls back what this run created.
+pub async fn run(
+    home: &Home,
+    profile: &ProfileName,
+    ui: &Ui,
+    request: &StartRequest,
+) -> Result<Outcome> {
+    let _lock = lock_profile(home, profile)?;
+    let mut ctx = StartContext {
+        home,
+        profile,
+        dir: home.profile(profile),
+        ui,
+        request,
+        config: None,
+        previous_config: None,
+        facts: None,
+        plan: None,
+        docker: None,
+        client: None,
+        created: Created::default(),
+        already_running: false,
+        outcome: None,
+    };
+    for step in STEPS {
+        if let Err(err) = run_step(step, &mut ctx).await {
+            return Err(roll_back(&mut ctx, err).await);
+        }
+        if ctx.outcome.is_some() {
+            break;
+        }
+    }
+    Ok(ctx.outcome.take().expect("the last step sets the outcome"))
+}
+
+async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
+    // A cluster that runs as planned is left alone: only the user's kubeconfig is refreshed.
+    if ctx.already_running && step != Step::KubeconfigMerge {
+        return Ok(());
+    }
+    match step {
+        Step::ProfileConfig => profile_config(ctx).await,
+        Step::Certificates => certificates(ctx),
+        Step::Kubeconfigs => component_kubeconfigs(ctx),
+        Step::Plan => plan(ctx),
+        Step::Images => images(ctx).await,
+        Step::NetworkAndVolumes => network_and_volumes(ctx).await,
+        Step::Etcd => control_plane_component(ctx, Role::Etcd).await,
+        Step::Apiserver => apiserver(ctx).await,
+        Step::ControllerManager => control_plane_component(ctx, Role::ControllerManager).await,
+        Step::Scheduler => control_plane_component(ctx, Role::Scheduler).await,
+        Step::Nodes => nodes(ctx).await,
+        Step::Routes => sync_routes_step(ctx).await,
+        Step::CoreDns => coredns(ctx).await,
+        Step::LoadBalancerController => load_balancer_controller(ctx).await,
+        Step::KubeconfigMerge => kubeconfig_merge(ctx),
+    }
+}
+
+/// Puts the machine back as it was before this run: what it created in Docker, the profile folder
+/// it made, the configuration it changed.
+async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) -> anyhow::Error {
+    if ctx.request.keep_on_failure {
+        return err;
+    }
+    if ctx.created.has_docker_objects() {
+        let step = ctx.ui.step("Removing what this start created");
+        let cleaned = match &ctx.docker {
+            Some(docker) => ctx.created.roll_back(docker).await,
+            None => Ok(()),
+        };
+        if let Err(cleanup) = cleaned {
+            step.failed();
+            return err.context(format!("and cleaning up failed too: {cleanup:#}"));
+        }
+        step.done_with("use --keep-on-failure to keep it for debugging");
+    }
+    if ctx.created.profile {
+        if let Err(cleanup) = ctx.dir.remove() {
+            return err.context(format!(
+                "and removing the new profile failed too: {cleanup:#}"
+            ));
+        }
+    } else if let Some(previous) = &ctx.previous_config
+        && let Err(cleanup) = ctx.dir.save_config(previous)
+    {
+        return err.context(format!("and restoring config.yaml failed too: {cleanup:#}"));
+    }
+    err
+}
+
+// ---------------------------------------------------------------------------------------------
+// The steps
+
+/// A new profile: flags over defaults, plus a free apiserver port and network subnet, written to
+/// config.yaml. An existing one: its config.yaml, with flags that would change it refused.
+async fn profile_config(ctx: &mut StartContext<'_>) -> Result<()> {
+    let request = ctx.request;
+    if !ctx.dir.exists() {
+        if request.add_node {
+            // Refuses with the hint to create it.
+            ctx.dir.load_config()?;
+        }
+        let step = ctx.ui.step(format!("Creating profile '{}'", ctx.profile));
+        let config = new_config(ctx.profile, request).await?;
+        ctx.created.profile = true;
+        ctx.dir.save_config(&config)?;
+        ctx.config = Some(config);
+        step.done();
+        return Ok(());
+    }
+    let mut config = ctx.dir.load_config()?;
+    check_unchanged(&config, request)?;
+    if request.add_node {
+        let number = config.nodes.next_free();
+        let mut added = config.clone();
+        added.nodes = config.nodes.with(number);
+        added.validate()?;
+        let step = ctx.ui.step(format!(
+            "Adding node {}",
+            names::node_name(ctx.profile, number)
+        ));
+        ctx.dir.save_config(&added)?;
+        ctx.previous_config = Some(config);
+        config = added;
+        step.done();
+    }
+    ctx.config = Some(config);
+    Ok(())
+}
+
+fn certificates(ctx: &mut StartContext<'_>) -> Result<()> {
+    let step = ctx.ui.step("Generating certificates");
+    let outcome = pki_store::ensure_pki(&ctx.dir.pki_dir(), &pki::plan(ctx.profile, ctx.config()))?;
+    if outcome.generated.is_empty() {
+        step.done_with("all present and valid");
+    } else {
+        step.done_with(format!("{} generated", outcome.generated.len()));
+    }
+    for name in &outcome.generated {
+        ctx.ui.detail(format!("generated {name}"));
+    }
+    Ok(())
+}
+
+fn component_kubeconfigs(ctx: &mut StartContext<'_>) -> Result<()> {
+    let step = ctx.ui.step("Writing kubeconfigs");
+    kubeconfig_store::write_component_kubeconfigs(&ctx.dir, ctx.config())?;
+    step.done();
+    Ok(())
+}
+
+/// Every container as data; a dry run ends here with the plan.
+fn plan(ctx: &mut StartContext<'_>) -> Result<()> {
+    let facts = ctx.dir.host_facts()?;
+    let plan = cluster::plan(ctx.profile, ctx.config(), &facts);
+    ctx.facts = Some(facts);
+    if ctx.request.dry_run {
+        ctx.outcome = Some(Outcome::Planned(Box::new(plan)));
+        // A dry run leaves what it wrote: the profile is the point of it.
+        ctx.created.profile = false;
+        return Ok(());
+    }
+    ctx.plan = Some(plan);
+    Ok(())
+}
+
+/// The component images (built from upstream sources on first use) and the load balancer's; then
+/// whether the cluster already runs as planned, and the apiserver's port is free if it does not.
+async fn images(ctx: &mut StartContext<'_>) -> Result<()> {
+    let docker = docker::connect().await?;
+    let version = ctx.config().kubernetes_version.clone();
+    image_build::ensure_images(&docker, ctx.home.cache(), &version, ctx.ui).await?;
+    lb_image::ensure_lb_image(&docker, &ctx.facts().lb_image, &version).await?;
+    ctx.already_running = all_running(&docker, ctx.plan()).await?;
+    if !ctx.already_running {
+        check_apiserver_port(&docker, ctx.profile, ctx.config()).await?;
+    }
+    ctx.docker = Some(docker);
+    Ok(())
+}
+
+async fn network_and_volumes(ctx: &mut StartContext<'_>) -> Result<()> {
+    let step = ctx.ui.step("Creating network and volumes");
+    let docker = ctx.docker().clone();
+    let plan = ctx.plan().clone();
+    if containers::ensure_network(&docker, &plan.network).await? {
+        ctx.created.network = Some(plan.network.name.clone());
+    }
+    for volume in &plan.volumes {
+        if containers::ensure_volume(&docker, volume).await? {
+            ctx.created.volumes.push(volume.name.clone());
+        }
+    }
+    step.done();
+    Ok(())
+}
+
+/// etcd, the controller-manager or the scheduler: staged files, routes, the container.
+async fn control_plane_component(ctx: &mut StartContext<'_>, role: Role) -> Result<()> {
+    for spec in ctx.specs(role.as_str()) {
+        let step = ctx.ui.step(format!("Starting {}", spec.role));
+        ctx.ui.detail(format!(
+            "{} {}",
+            spec.entrypoint.join(" "),
+            spec.args.join(" ")
+        ));
+        staging::stage_container(ctx.facts(), &spec)?;
+        // A resumed cluster keeps the routes of its last start (every node's pod CIDR); a new
+        // one starts with the ranges via the first node, whose address is known already.
+        if !staging::has_file(ctx.facts(), &spec.name, routes::CONTROL_PLANE_ROUTES_FILE) {
+            let first_node = NodeRoute {
+                ip: ctx.config().node_ip(1),
+                pod_cidr: None,
+            };
+            staging::write_generated(
+                ctx.facts(),
+                &spec.name,
+                routes::CONTROL_PLANE_ROUTES_FILE,
+                &control_plane_routes(ctx.config(), &[first_node]),
+            )?;
+        }
+        let docker = ctx.docker().clone();
+        run_container(&docker, &spec, &mut ctx.created).await?;
+        step.done();
+    }
+    Ok(())
+}
+
+/// The apiserver's container, then a wait until it answers /readyz.
+async fn apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
+    control_plane_component(ctx, Role::Apiserver).await?;
+    let step = ctx.ui.step("Waiting for the apiserver");
+    let client = kube_api::admin_client(&ctx.dir.kubeconfigs_dir().join("admin.conf")).await?;
+    let apiserver = names::control_plane_container(ctx.profile, Role::Apiserver);
+    kube_api::wait_for(
+        "the apiserver answering /readyz",
+        APISERVER_READY_TIMEOUT,
+        || {
+            let client = client.clone();
+            async move { Ok(kube_api::readyz(&client, "").await?.then_some(())) }
+        },
+    )
+    .await
+    .with_logs(ctx.docker(), &apiserver)
+    .await?;
+    ctx.client = Some(client);
+    step.done();
+    Ok(())
+}
+
+/// Every node at once: containers first, then each node's images, registration and CNI
+/// configuration concurrently, then a wait until all are Ready.
+async fn nodes(ctx: &mut StartContext<'_>) -> Result<()> {
+    let nodes = ctx.specs(Role::Node.as_str());
+    let docker = ctx.docker().clone();
+    for spec in &nodes {
+        let step = ctx.ui.step(format!("Starting node {}", spec.hostname));
+        staging::write_node_files(
+            ctx.facts(),
+            &spec.name,
+            &node_config::node_files(ctx.config(), &spec.hostname, spec.ip),
+        )?;
+        staging::stage_container(ctx.facts(), spec)?;
+        run_container(&docker, spec, &mut ctx.created).await?;
+        step.done();
+    }
+    let names: Vec<&str> = nodes.iter().map(|s| s.hostname.as_str()).collect();
+    let step = ctx.ui.step(format!(
+        "Loading images into and registering {}",
+        names.join(", ")
+    ));
+    let ctx_ref = &*ctx;
+    try_join_all(nodes.iter().map(|spec| prepare_node(ctx_ref, spec))).await?;
+    step.done();
+
+    let step = ctx
+        .ui
+        .step(format!("Waiting for {} to be Ready", names.join(", ")));
+    try_join_all(nodes.iter().map(|spec| wait_node_ready(ctx_ref, spec))).await?;
+    step.done();
+    Ok(())
+}
+
+/// One node after its container runs: pause and CoreDNS loaded, registered with a pod CIDR, its
+/// CNI configuration written.
+async fn prepare_node(ctx: &StartContext<'_>, spec: &ContainerSpec) -> Result<()> {
+    let docker = ctx.docker();
+    let client = ctx.client();
+    let node = spec.hostname.as_str();
+    kube_api::wait_for(
+        "containerd answering in the node",
+        Duration::from_secs(60),
+        || async {
+            let out = containers::exec(docker, &spec.name, &["ctr", "version"], None).await?;
+            Ok((out.exit_code == 0).then_some(()))
+        },
+    )
+    .await
+    .with_logs(docker, &spec.name)
+    .await?;
+    let version = &ctx.config().kubernetes_version;
+    let images = [
+        names::image("pause", version),
+        names::image("coredns", version),
+    ];
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    containers::load_images_into_node(docker, &spec.name, &refs).await?;
+
+    let pod_cidr = kube_api::wait_for(
+        &format!("node {node} registered with a pod CIDR"),
+        NODE_READY_TIMEOUT,
+        || {
+            let client = client.clone();
+            async move {
+                Ok(kube_api::get_node(&client, node)
+                    .await?
+                    .as_ref()
+                    .and_then(kube_api::node_pod_cidr))
+            }
+        },
+    )
+    .await
+    .with_logs(docker, &spec.name)
+    .await?;
+    let cidr = pod_cidr
+        .parse()
+        .with_context(|| format!("node {node} has an invalid pod CIDR '{pod_cidr}'"))?;
+    staging::write_node_files(
+        ctx.facts(),
+        &spec.name,
+        &[node_config::NodeFile {
+            path: "cni/10-localkube.conflist".into(),
+            content: node_config::cni_conflist(cidr),
+        }],
+    )?;
+    ctx.ui.detail(format!("{node}: pods in {pod_cidr}"));
+    Ok(())
+}
+
+async fn wait_node_ready(ctx: &StartContext<'_>, spec: &ContainerSpec) -> Result<()> {
+    let node = spec.hostname.as_str();
+    kube_api::wait_for(&format!("node {node} Ready"), NODE_READY_TIMEOUT, || {
+        let client = ctx.client().clone();
+        async move {
+            Ok(kube_api::get_node(&client, node)
+                .await?
+                .as_ref()
+                .is_some_and(kube_api::node_is_ready)
+                .then_some(()))
+        }
+    })
+    .await
+    .with_logs(ctx.docker(), &spec.name)
+    .await
+}
+
+async fn sync_routes_step(ctx: &mut StartContext<'_>) -> Result<()> {
+    let step = ctx
+        .ui
+        .step("Routing pod and service traffic through the nodes");
+    let control_plane: Vec<ContainerSpec> = Role::CONTROL_PLANE
+        .iter()
+        .flat_map(|role| ctx.specs(role.as_str()))
+        .collect();
+    let nodes = ctx.specs(Role::Node.as_str());
+    sync_routes(
+        ctx.docker(),
+        ctx.client(),
+        ctx.config(),
+        ctx.facts(),
+        &control_plane,
+        &nodes,
+    )
+    .await?;
+    step.done();
+    Ok(())
+}
+
+async fn coredns(ctx: &mut StartContext<'_>) -> Result<()> {
+    let step = ctx.ui.step("Installing CoreDNS");
+    let client = ctx.client().clone();
+    kube_api::apply_manifest(&client, &addons::coredns(ctx.config())).await?;
+    kube_api::wait_for("CoreDNS ready", COREDNS_READY_TIMEOUT, || {
+        let client = client.clone();
+        async move {
+            Ok(
+                kube_api::deployment_ready(&client, "kube-system", "coredns")
+                    .await?
+                    .then_some(()),
+            )
+        }
+    })
+    .await
+    .with_logs(ctx.docker(), &names::node_name(ctx.profile, 1))
+    .await?;
+    step.done();
+    Ok(())
+}
+
+async fn load_balancer_controller(ctx: &mut StartContext<'_>) -> Result<()> {
+    let step = ctx.ui.step("Starting the load balancer controller");
+    kube_api::apply_manifest(ctx.client(), addons::lb_controller()).await?;
+    let docker = ctx.docker().clone();
+    for spec in ctx.specs(load_balancer::CONTROLLER_ROLE) {
+        staging::stage_container(ctx.facts(), &spec)?;
+        run_container(&docker, &spec, &mut ctx.created).await?;
+    }
+    step.done();
+    Ok(())
+}
+
+/// The profile's credentials in the user's kubeconfig (the context switched unless asked not to).
+fn kubeconfig_merge(ctx: &mut StartContext<'_>) -> Result<()> {
+    let credentials = kubeconfig_store::admin_credentials(&ctx.dir, ctx.config())?;
+    let path = kubeconfig_store::merge_into_user(&credentials, ctx.request.switch_context)?;
+    let context = credentials.context.clone();
+    ctx.outcome = Some(if ctx.already_running {
+        Outcome::AlreadyRunning {
+            context,
+            kubeconfig: path,
+        }
+    } else {
+        Outcome::Started {
+            context,
+            kubeconfig: path,
+        }
+    });
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers of the steps
+
+/// Settings of a new profile: flags over defaults, plus a free apiserver port and network subnet.
+async fn new_config(profile: &ProfileName, request: &StartRequest) -> Result<ProfileConfig> {
+    let port = match request.apiserver_port {
+        Some(port) => port,
+        None => free_loopback_port()?,
+    };
+    let subnet = if request.dry_run {
+        // A dry run does not ask Docker; a real start checks the choice against its networks.
+        candidate_subnets(profile.as_str())
+            .next()
+            .expect("candidates")
+    } else {
+        let docker = docker::connect().await?;
+        let taken = docker::network_subnets(&docker).await?;
+        candidate_subnets(profile.as_str())
+            .find(|c| {
+                !taken
+                    .iter()
+                    .any(|t| t.contains(&c.network()) || c.contains(&t.network()))
+            })
+            .context("every candidate subnet in 172.30.0.0/16 is taken by a Docker network: remove unused networks (`docker network prune`)")?
+    };
+    let mut config = ProfileConfig::new(port, subnet);
+    if let Some(version) = &request.kubernetes_version {
+        config.kubernetes_version = version.clone();
+    }
+    if let Some(days) = request.cert_validity_days {
+        config.cert_validity_days = days;
+    }
+    config.nodes = Nodes::first(request.nodes.unwrap_or(1));
+    config.validate()?;
+    Ok(config)
+}
+
+/// Flags that would change what an existing profile was created with are refused, not ignored.
+fn check_unchanged(config: &ProfileConfig, request: &StartRequest) -> Result<()> {
+    if let Some(version) = &request.kubernetes_version
+        && version != &config.kubernetes_version
+    {
+        bail!(
+            "this profile runs Kubernetes {}, not {version}: delete it first (`localkube delete`) \
+                 or use another profile (`-p NAME`)",
+            config.kubernetes_version
+        );
+    }
+    if let Some(port) = request.apiserver_port
+        && port != config.apiserver_port
+    {
+        bail!(
+            "this profile's apiserver is on port {}, not {port}: the port is kept for the profile's \
+                 life; delete it first or leave out --apiserver-port",
+            config.apiserver_port
+        );
+    }
+    if let Some(nodes) = request.nodes
+        && nodes != config.nodes.count()
+    {
+        bail!(
+            "this profile has {} nodes, not {nodes}: change them with `localkube node add` and \
+                 `localkube node delete NAME`, or leave out --nodes",
+            config.nodes.count()
+        );
+    }
+    Ok(())
+}
+
+/// A port on 127.0.0.1 that nothing listens on now.
+fn free_loopback_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .context("finding a free port on 127.0.0.1")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// A port taken by another program fails the start before anything is created, with the fix.
+async fn check_apiserver_port(
+    docker: &Docker,
+    profile: &ProfileName,
+    config: &ProfileConfig,
+) -> Result<()> {
+    let apiserver = names::control_plane_container(profile, Role::Apiserver);
+    if container_state(docker, &apiserver).await?.as_deref() == Some("running") {
+        return Ok(());
+    }
+    if std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, config.apiserver_port)).is_err()
+    {
+        bail!(
+            "port {} on 127.0.0.1, where this profile's apiserver is published, is taken by another program: stop that program, or delete the profile and start it again with another --apiserver-port",
+            config.apiserver_port
+        );
+    }
+    Ok(())
 }
 
 /// Whether every container of the plan exists, runs, and was made from this plan.
@@ -97,118 +750,6 @@ async fn is_current(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
     Ok(existing.as_ref() == Some(digest))
 }
 
-/// Runs every step; on error, `created` holds what must be rolled back.
-pub async fn bring_up(
-    docker: &Docker,
-    input: &StartInput<'_>,
-    created: &mut Created,
-) -> Result<()> {
-    let StartInput {
-        profile,
-        dir,
-        config,
-        plan,
-        facts: paths,
-        ui,
-    } = input;
-
-    let step = ui.step("Creating network and volumes");
-    if containers::ensure_network(docker, &plan.network).await? {
-        created.network = Some(plan.network.name.clone());
-    }
-    for volume in &plan.volumes {
-        if containers::ensure_volume(docker, volume).await? {
-            created.volumes.push(volume.name.clone());
-        }
-    }
-    step.done();
-
-    let with_role = |role: &str| -> Vec<&ContainerSpec> {
-        plan.containers.iter().filter(|c| c.role == role).collect()
-    };
-    let control_plane: Vec<&ContainerSpec> = Role::CONTROL_PLANE
-        .iter()
-        .flat_map(|role| with_role(role.as_str()))
-        .collect();
-    let nodes = with_role(Role::Node.as_str());
-    let add_ons = with_role(load_balancer::CONTROLLER_ROLE);
-    for spec in &control_plane {
-        let step = ui.step(format!("Starting {}", spec.role));
-        ui.detail(format!(
-            "{} {}",
-            spec.entrypoint.join(" "),
-            spec.args.join(" ")
-        ));
-        staging::stage_container(paths, spec)?;
-        // A resumed cluster keeps the routes of its last start (every node's pod CIDR); a new
-        // one starts with the ranges via the first node, whose address is known already.
-        if !staging::has_file(paths, &spec.name, routes::CONTROL_PLANE_ROUTES_FILE) {
-            let first_node = NodeRoute {
-                ip: config.node_ip(0),
-                pod_cidr: None,
-            };
-            staging::write_generated(
-                paths,
-                &spec.name,
-                routes::CONTROL_PLANE_ROUTES_FILE,
-                &control_plane_routes(config, &[first_node]),
-            )?;
-        }
-        run_container(docker, spec, created).await?;
-        step.done();
-    }
-
-    let step = ui.step("Waiting for the apiserver");
-    let client = kube_api::admin_client(&dir.kubeconfigs_dir().join("admin.conf")).await?;
-    let apiserver = names::control_plane_container(profile, Role::Apiserver);
-    kube_api::wait_for(
-        "the apiserver answering /readyz",
-        APISERVER_READY_TIMEOUT,
-        || {
-            let client = client.clone();
-            async move { Ok(kube_api::readyz(&client, "").await?.then_some(())) }
-        },
-    )
-    .await
-    .with_logs(docker, &apiserver)
-    .await?;
-    step.done();
-
-    for (index, spec) in nodes.iter().enumerate() {
-        start_node(docker, &client, input, paths, spec, index as u32, created).await?;
-    }
-
-    let step = ui.step("Routing pod and service traffic through the nodes");
-    sync_routes(docker, &client, input, &control_plane, &nodes).await?;
-    step.done();
-
-    let step = ui.step("Installing CoreDNS");
-    kube_api::apply_manifest(&client, &addons::coredns(config)).await?;
-    kube_api::wait_for("CoreDNS ready", COREDNS_READY_TIMEOUT, || {
-        let client = client.clone();
-        async move {
-            Ok(
-                kube_api::deployment_ready(&client, "kube-system", "coredns")
-                    .await?
-                    .then_some(()),
-            )
-        }
-    })
-    .await
-    .with_logs(docker, &nodes[0].name)
-    .await?;
-    step.done();
-
-    let step = ui.step("Starting the load balancer controller");
-    kube_api::apply_manifest(&client, addons::lb_controller()).await?;
-    for spec in &add_ons {
-        staging::stage_container(paths, spec)?;
-        run_container(docker, spec, created).await?;
-    }
-    step.done();
-    Ok(())
-}
-
 /// Creates the container if missing, starts it if stopped; records what it created.
 async fn run_container(docker: &Docker, spec: &ContainerSpec, created: &mut Created) -> Result<()> {
     // The controller runs this very binary: a controller of another localkube build is replaced.
@@ -233,96 +774,6 @@ async fn run_container(docker: &Docker, spec: &ContainerSpec, created: &mut Crea
     Ok(())
 }
 
-async fn start_node(
-    docker: &Docker,
-    client: &Client,
-    input: &StartInput<'_>,
-    paths: &HostFacts,
-    spec: &ContainerSpec,
-    index: u32,
-    created: &mut Created,
-) -> Result<()> {
-    let StartInput { config, ui, .. } = input;
-    let node = spec.hostname.as_str();
-    let step = ui.step(format!("Starting node {node}"));
-    staging::write_node_files(
-        paths,
-        &spec.name,
-        &node_config::node_files(config, node, config.node_ip(index)),
-    )?;
-    staging::stage_container(paths, spec)?;
-    run_container(docker, spec, created).await?;
-    step.done();
-
-    let step = ui.step(format!("Loading pause and CoreDNS images into {node}"));
-    kube_api::wait_for(
-        "containerd answering in the node",
-        Duration::from_secs(60),
-        || async {
-            let out = containers::exec(docker, &spec.name, &["ctr", "version"], None).await?;
-            Ok((out.exit_code == 0).then_some(()))
-        },
-    )
-    .await
-    .with_logs(docker, &spec.name)
-    .await?;
-    let version = &config.kubernetes_version;
-    let images = [
-        names::image("pause", version),
-        names::image("coredns", version),
-    ];
-    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
-    containers::load_images_into_node(docker, &spec.name, &refs).await?;
-    step.done();
-
-    let step = ui.step(format!("Waiting for node {node} to register"));
-    let pod_cidr = kube_api::wait_for(
-        "the node registered with a pod CIDR",
-        NODE_READY_TIMEOUT,
-        || {
-            let client = client.clone();
-            async move {
-                Ok(kube_api::get_node(&client, node)
-                    .await?
-                    .as_ref()
-                    .and_then(kube_api::node_pod_cidr))
-            }
-        },
-    )
-    .await
-    .with_logs(docker, &spec.name)
-    .await?;
-    let cidr = pod_cidr
-        .parse()
-        .with_context(|| format!("node {node} has an invalid pod CIDR '{pod_cidr}'"))?;
-    staging::write_node_files(
-        paths,
-        &spec.name,
-        &[node_config::NodeFile {
-            path: "cni/10-localkube.conflist".into(),
-            content: node_config::cni_conflist(cidr),
-        }],
-    )?;
-    step.done_with(format!("pods in {pod_cidr}"));
-
-    let step = ui.step(format!("Waiting for node {node} to be Ready"));
-    kube_api::wait_for("the node Ready", NODE_READY_TIMEOUT, || {
-        let client = client.clone();
-        async move {
-            Ok(kube_api::get_node(&client, node)
-                .await?
-                .as_ref()
-                .is_some_and(kube_api::node_is_ready)
-                .then_some(()))
-        }
-    })
-    .await
-    .with_logs(docker, &spec.name)
-    .await?;
-    step.done();
-    Ok(())
-}
-
 fn control_plane_routes(config: &ProfileConfig, nodes: &[NodeRoute]) -> String {
     routes::render(
         &routes::control_plane(config, nodes),
@@ -333,18 +784,14 @@ fn control_plane_routes(config: &ProfileConfig, nodes: &[NodeRoute]) -> String {
 /// Writes every container's routes from the nodes' pod CIDRs as the API server knows them, and
 /// has netinit apply the control plane's again where they changed (it applies them by itself at
 /// every container start).
-async fn sync_routes(
+pub async fn sync_routes(
     docker: &Docker,
     client: &Client,
-    input: &StartInput<'_>,
-    control_plane: &[&ContainerSpec],
-    nodes: &[&ContainerSpec],
+    config: &ProfileConfig,
+    paths: &HostFacts,
+    control_plane: &[ContainerSpec],
+    nodes: &[ContainerSpec],
 ) -> Result<()> {
-    let StartInput {
-        config,
-        facts: paths,
-        ..
-    } = input;
     let mut node_routes = Vec::new();
     for spec in nodes {
         let pod_cidr = kube_api::get_node(client, &spec.hostname)

@@ -164,7 +164,7 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
         gateway: config.gateway_ip(),
         labels: labels(profile, "network", None),
     };
-    let node_names = names::node_names(profile, config.nodes);
+    let node_names = names::node_names(profile, &config.nodes);
     let mut volumes = vec![VolumeSpec {
         name: names::etcd_volume(profile),
         labels: labels(profile, Role::Etcd.as_str(), None),
@@ -184,10 +184,12 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
     .map(with_spec_digest)
     .collect();
     containers.extend(
-        node_names
+        config
+            .nodes
+            .numbers()
             .iter()
-            .enumerate()
-            .map(|(index, node)| node_container(profile, config, paths, node, index as u32)),
+            .zip(&node_names)
+            .map(|(number, node)| node_container(profile, config, paths, node, *number)),
     );
     containers.push(load_balancer::controller_spec(
         profile,
@@ -494,7 +496,7 @@ fn node_container(
     config: &ProfileConfig,
     paths: &HostFacts,
     node: &str,
-    index: u32,
+    number: u32,
 ) -> ContainerSpec {
     let name = names::node_container(node);
     let dir = NODE_CONFIG_DIR;
@@ -507,7 +509,7 @@ fn node_container(
         entrypoint: vec!["/usr/local/bin/entrypoint".into()],
         args: Vec::new(),
         network: names::network(profile),
-        ip: config.node_ip(index),
+        ip: config.node_ip(number),
         mounts: vec![
             config_mount(paths, &name, dir),
             // containerd's images and snapshots, kubelet's state and pod logs: a volume, so the
@@ -860,7 +862,7 @@ mod tests {
     fn several_nodes_get_their_own_names_volumes_and_addresses() {
         let profile = ProfileName::parse("dev").unwrap();
         let mut config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
-        config.nodes = 3;
+        config.nodes = crate::plan::config::Nodes::first(3);
         let paths = HostFacts::example("/p");
         let plan = plan(&profile, &config, &paths);
         let nodes: Vec<(&str, String)> = plan

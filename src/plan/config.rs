@@ -33,10 +33,72 @@ pub struct ProfileConfig {
     pub apiserver_port: u16,
     /// The profile's Docker network; every container has a fixed address on it.
     pub network_subnet: Ipv4Net,
-    /// How many nodes the cluster has.
-    pub nodes: u32,
+    /// The cluster's nodes, by number.
+    pub nodes: Nodes,
     /// Validity of leaf certificates in days (CAs get ten years).
     pub cert_validity_days: u32,
+}
+
+/// The cluster's nodes by number: 1 is the first node (named after the profile, it carries the
+/// control plane's routes to the cluster ranges), n > 1 is `<profile>-m0n`. Numbers fix names and
+/// addresses; a deleted node's number is free for the next `node add`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Nodes(Vec<u32>);
+
+impl Nodes {
+    /// Nodes 1 to `count`.
+    pub fn first(count: u32) -> Self {
+        Nodes((1..=count).collect())
+    }
+
+    pub fn numbers(&self) -> &[u32] {
+        &self.0
+    }
+
+    pub fn count(&self) -> u32 {
+        self.0.len() as u32
+    }
+
+    pub fn contains(&self, number: u32) -> bool {
+        self.0.contains(&number)
+    }
+
+    /// The lowest number no node has.
+    pub fn next_free(&self) -> u32 {
+        (1..).find(|n| !self.contains(*n)).expect("a free number")
+    }
+
+    pub fn with(&self, number: u32) -> Self {
+        let mut numbers = self.0.clone();
+        numbers.push(number);
+        numbers.sort_unstable();
+        numbers.dedup();
+        Nodes(numbers)
+    }
+
+    pub fn without(&self, number: u32) -> Self {
+        Nodes(self.0.iter().copied().filter(|n| *n != number).collect())
+    }
+}
+
+/// Profiles written before nodes could be added and deleted hold a count.
+impl<'de> Deserialize<'de> for Nodes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Count(u32),
+            Numbers(Vec<u32>),
+        }
+        Ok(match Stored::deserialize(deserializer)? {
+            Stored::Count(count) => Nodes::first(count),
+            Stored::Numbers(mut numbers) => {
+                numbers.sort_unstable();
+                Nodes(numbers)
+            }
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -63,6 +125,10 @@ pub enum ConfigError {
     NetworkTooSmall(Ipv4Net),
     #[error("{0} nodes requested: localkube supports 1 to {MAX_NODES}")]
     NodeCount(u32),
+    #[error(
+        "node numbers {0:?} are not valid: each is 1 to {MAX_NODES}, once, and node 1 is always there"
+    )]
+    NodeNumbers(Vec<u32>),
     #[error("the apiserver port must be between 1024 and 65535, not {0}")]
     ApiserverPort(u16),
     #[error("certificate validity of {0} days: use at least 1 day")]
@@ -83,7 +149,7 @@ impl ProfileConfig {
             dns_domain: DEFAULT_DNS_DOMAIN.to_string(),
             apiserver_port,
             network_subnet,
-            nodes: 1,
+            nodes: Nodes::first(1),
             cert_validity_days: DEFAULT_CERT_VALIDITY_DAYS,
         }
     }
@@ -117,8 +183,17 @@ impl ProfileConfig {
         if self.network_subnet.prefix_len() > 24 {
             return Err(ConfigError::NetworkTooSmall(self.network_subnet));
         }
-        if self.nodes == 0 || self.nodes > MAX_NODES {
-            return Err(ConfigError::NodeCount(self.nodes));
+        let count = self.nodes.count();
+        if count == 0 || count > MAX_NODES {
+            return Err(ConfigError::NodeCount(count));
+        }
+        let numbers = self.nodes.numbers();
+        let distinct: std::collections::BTreeSet<_> = numbers.iter().collect();
+        if !self.nodes.contains(1)
+            || distinct.len() != numbers.len()
+            || numbers.iter().any(|n| *n == 0 || *n > MAX_NODES)
+        {
+            return Err(ConfigError::NodeNumbers(numbers.to_vec()));
         }
         if self.apiserver_port < 1024 {
             return Err(ConfigError::ApiserverPort(self.apiserver_port));
@@ -172,9 +247,9 @@ impl ProfileConfig {
         nth_address(self.network_subnet, 5)
     }
 
-    /// Fixed address of the node with this index (0 for the first node).
-    pub fn node_ip(&self, index: u32) -> Ipv4Addr {
-        nth_address(self.network_subnet, 10 + index)
+    /// Fixed address of the node with this number (1 for the first node: .10).
+    pub fn node_ip(&self, number: u32) -> Ipv4Addr {
+        nth_address(self.network_subnet, 9 + number)
     }
 }
 
@@ -213,7 +288,7 @@ mod tests {
         assert_eq!(c.dns_domain, "cluster.local");
         assert_eq!(c.kubernetes_service_ip().to_string(), "10.96.0.1");
         assert_eq!(c.dns_service_ip().to_string(), "10.96.0.10");
-        assert_eq!(c.nodes, 1);
+        assert_eq!(c.nodes, Nodes::first(1));
         assert_eq!(c.cert_validity_days, 1095);
         c.validate().unwrap();
     }
@@ -224,19 +299,38 @@ mod tests {
         assert_eq!(c.gateway_ip().to_string(), "172.30.7.1");
         assert_eq!(c.etcd_ip().to_string(), "172.30.7.2");
         assert_eq!(c.apiserver_ip().to_string(), "172.30.7.3");
-        assert_eq!(c.node_ip(0).to_string(), "172.30.7.10");
-        assert_eq!(c.node_ip(1).to_string(), "172.30.7.11");
+        assert_eq!(c.node_ip(1).to_string(), "172.30.7.10");
+        assert_eq!(c.node_ip(2).to_string(), "172.30.7.11");
     }
 
     #[test]
     fn round_trips_through_yaml() {
         let mut c = config();
-        c.nodes = 3;
+        c.nodes = Nodes::first(3).without(2);
         c.kubernetes_version = "v1.36.3".into();
         let text = yaml::to_string(&c).unwrap();
         assert!(text.contains("podCidr: 10.244.0.0/16"), "{text}");
         let back: ProfileConfig = yaml::from_str(&text).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn profiles_that_stored_a_node_count_still_load() {
+        let mut c = config();
+        c.nodes = Nodes::first(2);
+        let text = yaml::to_string(&c).unwrap().replace("- 1\n- 2\n", "2\n");
+        let text = text.replace("nodes:\n2\n", "nodes: 2\n");
+        assert!(text.contains("nodes: 2\n"), "{text}");
+        let back: ProfileConfig = yaml::from_str(&text).unwrap();
+        assert_eq!(back.nodes, Nodes::first(2));
+    }
+
+    #[test]
+    fn node_numbers_are_reused_once_free() {
+        let nodes = Nodes::first(3).without(2);
+        assert_eq!(nodes.numbers(), [1, 3]);
+        assert_eq!(nodes.next_free(), 2);
+        assert_eq!(nodes.with(2), Nodes::first(3));
     }
 
     #[test]
@@ -258,8 +352,11 @@ mod tests {
     #[test]
     fn refuses_bad_values() {
         let mut c = config();
-        c.nodes = 0;
+        c.nodes = Nodes::first(0);
         assert_eq!(c.validate(), Err(ConfigError::NodeCount(0)));
+        let mut c = config();
+        c.nodes = Nodes::first(3).without(1);
+        assert_eq!(c.validate(), Err(ConfigError::NodeNumbers(vec![2, 3])));
         let mut c = config();
         c.dns_domain = "Cluster.Local".into();
         assert!(matches!(c.validate(), Err(ConfigError::DnsDomain(_))));

@@ -161,7 +161,7 @@ pub fn component_kubeconfigs(
         pki::LB_CONTROLLER,
         "localkube:lb-controller",
     ));
-    for node in names::node_names(profile, config.nodes) {
+    for node in names::node_names(profile, &config.nodes) {
         all.push(component(
             &format!("kubelet-{node}.conf"),
             &pki::kubelet_client(&node),
@@ -434,7 +434,7 @@ x-tool-state: {keep: me}
     fn component_kubeconfigs_follow_kubeadm() {
         let profile = ProfileName::parse("dev").unwrap();
         let mut config = ProfileConfig::new(40123, "172.30.5.0/24".parse().unwrap());
-        config.nodes = 2;
+        config.nodes = crate::plan::config::Nodes::first(2);
         let all = component_kubeconfigs(&profile, &config);
         let files: Vec<&str> = all.iter().map(|k| k.file_name.as_str()).collect();
         assert_eq!(

@@ -1,6 +1,7 @@
 //! Names and labels of everything a profile owns. Docker resources are found again by their labels,
 //! never by name alone, so a command only ever touches what carries its profile's label.
 
+use crate::plan::config::Nodes;
 use crate::plan::profile_name::ProfileName;
 
 /// Marks every Docker resource localkube creates, with the profile it belongs to as the value.
@@ -49,17 +50,22 @@ pub fn control_plane_container(profile: &ProfileName, role: Role) -> String {
     format!("{profile}-{}", role.as_str())
 }
 
-/// Kubernetes node names, as minikube names them: the first node is the profile's name, the
-/// others `<profile>-m02`, `<profile>-m03`, ...
-pub fn node_names(profile: &ProfileName, count: u32) -> Vec<String> {
-    (1..=count)
-        .map(|i| {
-            if i == 1 {
-                profile.to_string()
-            } else {
-                format!("{profile}-m{i:02}")
-            }
-        })
+/// A Kubernetes node's name, as minikube names them: node 1 is the profile's name, node n
+/// `<profile>-m0n`.
+pub fn node_name(profile: &ProfileName, number: u32) -> String {
+    if number == 1 {
+        profile.to_string()
+    } else {
+        format!("{profile}-m{number:02}")
+    }
+}
+
+/// The names of the profile's nodes, in number order.
+pub fn node_names(profile: &ProfileName, nodes: &Nodes) -> Vec<String> {
+    nodes
+        .numbers()
+        .iter()
+        .map(|n| node_name(profile, *n))
         .collect()
 }
 
@@ -104,7 +110,7 @@ mod tests {
     #[test]
     fn node_names_follow_minikube() {
         assert_eq!(
-            node_names(&profile("dev"), 3),
+            node_names(&profile("dev"), &Nodes::first(3)),
             vec!["dev", "dev-m02", "dev-m03"]
         );
     }

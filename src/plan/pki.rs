@@ -226,14 +226,17 @@ impl PkiPlan {
 /// The certificates a profile needs, from its settings alone.
 pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
     let days = config.cert_validity_days;
-    let nodes = names::node_names(profile, config.nodes);
+    let nodes = names::node_names(profile, &config.nodes);
+    let first_node = names::node_name(profile, 1);
     let localhost_v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     let apiserver_container = names::control_plane_container(profile, Role::Apiserver);
     let kubernetes_svc_fqdn = format!("kubernetes.default.svc.{}", config.dns_domain);
     // Clients reach the apiserver by the service name (pods), the container name and address (the
     // other components), and 127.0.0.1 (kubectl on the host, through the published port).
-    let mut apiserver_dns: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    // kubeadm names the control-plane node; here that is the first node, which is always there,
+    // so adding or deleting nodes leaves the apiserver's certificate as it is.
+    let mut apiserver_dns: Vec<&str> = vec![first_node.as_str()];
     apiserver_dns.extend([
         "kubernetes",
         "kubernetes.default",
@@ -335,7 +338,7 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
             days,
         ),
     ];
-    for (index, node) in (0u32..).zip(&nodes) {
+    for (&number, node) in config.nodes.numbers().iter().zip(&nodes) {
         // The Node authorizer and NodeRestriction match this subject exactly.
         leaves.push(
             CertSpec::leaf(
@@ -357,7 +360,7 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
             )
             .sans(
                 &[node.as_str(), "localhost"],
-                &[IpAddr::V4(config.node_ip(index)), localhost_v4],
+                &[IpAddr::V4(config.node_ip(number)), localhost_v4],
             ),
         );
     }
@@ -795,7 +798,7 @@ mod tests {
     #[test]
     fn plan_has_kubeadms_set_and_one_pair_per_node() {
         let mut config = config();
-        config.nodes = 2;
+        config.nodes = crate::plan::config::Nodes::first(2);
         let plan = plan(&profile(), &config);
         let stems: Vec<&str> = plan
             .cas
@@ -1033,7 +1036,7 @@ mod tests {
     #[test]
     fn kubelet_serving_cert_names_its_node() {
         let mut config = config();
-        config.nodes = 2;
+        config.nodes = crate::plan::config::Nodes::first(2);
         let plan = plan(&profile(), &config);
         let spec = plan.spec("kubelet-serving-dev-m02").unwrap();
         let ca = generate(plan.spec("ca").unwrap(), None, now()).unwrap();
