@@ -17,6 +17,7 @@ pub mod images;
 pub mod kubectl;
 pub mod lb;
 pub mod logs;
+pub mod node;
 pub mod profile;
 pub mod service;
 pub mod ssh;
@@ -77,6 +78,8 @@ pub enum Command {
     Images(images::Args),
     /// Optional cluster components: list, enable, disable.
     Addons(addons::Args),
+    /// The cluster's nodes: add, list, delete.
+    Node(node::Args),
     /// Show a component's logs.
     Logs(logs::Args),
     /// Run a shell or a command in a node.
@@ -130,6 +133,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Image(args) => image::run(&ctx, args),
         Command::Images(args) => images::run(&ctx, args),
         Command::Addons(args) => addons::run(&ctx, args),
+        Command::Node(args) => node::run(&ctx, args),
         Command::Logs(args) => logs::run(&ctx, args),
         Command::Ssh(args) => ssh::run(&ctx, args),
         Command::Profile(args) => profile::run(&ctx, args),

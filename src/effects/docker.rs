@@ -12,7 +12,7 @@ use ipnet::Ipv4Net;
 
 use crate::effects::containers::is_not_found;
 use crate::plan::load_balancer::CONTROLLER_ROLE;
-use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE};
+use crate::plan::names::{LABEL_NODE, LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
 
 /// Connects and checks that a daemon answers. The API version is negotiated, because Debian's
@@ -163,6 +163,54 @@ pub async fn remove_profile(docker: &Docker, profile: &ProfileName) -> Result<Re
     let volumes = docker
         .list_volumes(Some(ListVolumesOptions {
             filters: Some(profile_filter(profile)),
+        }))
+        .await
+        .context("listing volumes")?;
+    for v in volumes.volumes.unwrap_or_default() {
+        docker
+            .remove_volume(&v.name, Some(RemoveVolumeOptions { force: true }))
+            .await
+            .with_context(|| format!("removing volume {}", v.name))?;
+        removed.volumes.push(v.name);
+    }
+    Ok(removed)
+}
+
+/// Removes one node's container and volume: only what carries both the profile's label and the
+/// node's.
+pub async fn remove_node(docker: &Docker, profile: &ProfileName, node: &str) -> Result<Removed> {
+    let mut removed = Removed::default();
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{LABEL_PROFILE}={profile}"),
+            format!("{LABEL_NODE}={node}"),
+        ],
+    )]);
+    let found = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters.clone()),
+            ..Default::default()
+        }))
+        .await
+        .with_context(|| format!("listing the containers of node {node}"))?;
+    for c in found {
+        let id = c.id.unwrap_or_default();
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match docker.remove_container(&id, Some(options)).await {
+            Ok(()) => removed.containers.push(node.to_string()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e).with_context(|| format!("removing container {node}")),
+        }
+    }
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(filters),
         }))
         .await
         .context("listing volumes")?;

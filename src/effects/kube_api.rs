@@ -87,6 +87,16 @@ pub fn node_pod_cidr(node: &Node) -> Option<String> {
 }
 
 /// Whether a Deployment has all its desired replicas ready.
+/// Deletes a Node object; one already gone is fine.
+pub async fn delete_node(client: &Client, name: &str) -> Result<()> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    match nodes.delete(name, &Default::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("deleting node {name}")),
+    }
+}
+
 pub async fn deployment_ready(client: &Client, namespace: &str, name: &str) -> Result<bool> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let Some(d) = api.get_opt(name).await? else {

@@ -3,3 +3,4 @@
 //! component's last log lines.
 
 pub mod start;
+pub mod nodes;

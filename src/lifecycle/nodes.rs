@@ -1,0 +1,187 @@
+//! `node list` and `node delete`: a profile's nodes after `start` made them. (`node add` is a
+//! start with one more node: see `start::StartRequest::add_node`.)
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::effects::home::Home;
+use crate::effects::lock::lock_profile;
+use crate::effects::{containers, docker, image_build, kube_api};
+use crate::lifecycle::start::sync_routes;
+use crate::plan::cluster::{self, ContainerSpec};
+use crate::plan::names::{self, Role};
+use crate::plan::pki;
+use crate::plan::profile_name::ProfileName;
+use crate::ui::Ui;
+
+/// How long a drain may take before the node is removed anyway.
+pub const DRAIN_TIMEOUT_SECONDS: u32 = 120;
+
+/// One node as `node list` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    pub name: String,
+    pub number: u32,
+    pub ip: String,
+    /// Docker's state of its container (`missing` when there is none).
+    pub container: String,
+    /// Whether Kubernetes reports it Ready (`None` when the API did not answer).
+    pub ready: Option<bool>,
+    pub pod_cidr: Option<String>,
+}
+
+/// The profile's nodes from its configuration, with their container state and, when the API
+/// answers, their Kubernetes status.
+pub async fn list(home: &Home, profile: &ProfileName) -> Result<Vec<NodeInfo>> {
+    let dir = home.profile(profile);
+    let config = dir.load_config()?;
+    let docker = docker::connect().await?;
+    let client = kube_api::admin_client(&dir.kubeconfigs_dir().join("admin.conf"))
+        .await
+        .ok();
+    let mut nodes = Vec::new();
+    for &number in config.nodes.numbers() {
+        let name = names::node_name(profile, number);
+        let container = containers::container_state(&docker, &names::node_container(&name))
+            .await?
+            .unwrap_or_else(|| "missing".into());
+        let object = match &client {
+            Some(client) if container == "running" => {
+                kube_api::get_node(client, &name).await.ok().flatten()
+            }
+            _ => None,
+        };
+        nodes.push(NodeInfo {
+            ready: object.as_ref().map(kube_api::node_is_ready),
+            pod_cidr: object.as_ref().and_then(kube_api::node_pod_cidr),
+            ip: config.node_ip(number).to_string(),
+            name,
+            number,
+            container,
+        });
+    }
+    Ok(nodes)
+}
+
+/// Drains a node, deletes its Node object, removes its container and volume, and routes the
+/// remaining nodes' pods without it.
+pub async fn delete(home: &Home, profile: &ProfileName, node: &str, ui: &Ui) -> Result<()> {
+    let _lock = lock_profile(home, profile)?;
+    let dir = home.profile(profile);
+    let config = dir.load_config()?;
+    let Some(number) = config
+        .nodes
+        .numbers()
+        .iter()
+        .copied()
+        .find(|n| names::node_name(profile, *n) == node)
+    else {
+        let known = crate::plan::names::node_names(profile, &config.nodes).join(", ");
+        bail!("profile '{profile}' has no node '{node}'; its nodes: {known}");
+    };
+    if number == 1 {
+        bail!(
+            "'{node}' is the profile's first node: the control plane reaches pods and Services \
+             through it, so it stays; delete the whole profile with `localkube delete -p {profile}`"
+        );
+    }
+    let docker = docker::connect().await?;
+    let apiserver = names::control_plane_container(profile, Role::Apiserver);
+    if containers::container_state(&docker, &apiserver)
+        .await?
+        .as_deref()
+        != Some("running")
+    {
+        bail!(
+            "profile '{profile}' is not running: start it first (`localkube start -p {profile}`)"
+        );
+    }
+    let admin = dir.kubeconfigs_dir().join("admin.conf");
+    let client = kube_api::admin_client(&admin).await?;
+
+    let step = ui.step(format!("Draining {node}"));
+    let kubectl = image_build::kubectl_path(home.cache(), &config.kubernetes_version);
+    let drained = Command::new(&kubectl)
+        .arg(format!("--kubeconfig={}", admin.display()))
+        .args([
+            "drain",
+            node,
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--force",
+        ])
+        .arg(format!("--timeout={DRAIN_TIMEOUT_SECONDS}s"))
+        .output()
+        .with_context(|| format!("running {}", kubectl.display()))?;
+    if drained.status.success() {
+        step.done();
+    } else {
+        // Its pods are deleted with the Node object below; the workload controllers recreate
+        // them on the other nodes.
+        step.done_with(format!(
+            "not drained cleanly, removing it anyway: {}",
+            String::from_utf8_lossy(&drained.stderr).trim()
+        ));
+    }
+
+    let step = ui.step(format!("Removing {node}"));
+    kube_api::delete_node(&client, node).await?;
+    docker::remove_node(&docker, profile, node).await?;
+    let mut remaining = config.clone();
+    remaining.nodes = config.nodes.without(number);
+    dir.save_config(&remaining)?;
+    // Its credentials go with it; a later `node add` of the same number makes new ones.
+    let facts = dir.host_facts()?;
+    for file in [
+        dir.pki_dir()
+            .join(pki::cert_file(&pki::kubelet_serving(node))),
+        dir.pki_dir()
+            .join(pki::key_file(&pki::kubelet_serving(node))),
+        dir.pki_dir()
+            .join(pki::cert_file(&pki::kubelet_client(node))),
+        dir.pki_dir()
+            .join(pki::key_file(&pki::kubelet_client(node))),
+        dir.kubeconfigs_dir().join(format!("kubelet-{node}.conf")),
+    ] {
+        remove_if_present(&file)?;
+    }
+    let staging = facts.staging_dir(&names::node_container(node));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("removing {}", staging.display()))?;
+    }
+    step.done();
+
+    let step = ui.step("Routing pod traffic without it");
+    let plan = cluster::plan(profile, &remaining, &facts);
+    let with_roles = |roles: &[&str]| -> Vec<ContainerSpec> {
+        plan.containers
+            .iter()
+            .filter(|c| roles.contains(&c.role.as_str()))
+            .cloned()
+            .collect()
+    };
+    let control_plane: Vec<&str> = Role::CONTROL_PLANE.iter().map(|r| r.as_str()).collect();
+    sync_routes(
+        &docker,
+        &client,
+        &remaining,
+        &facts,
+        &with_roles(&control_plane),
+        &with_roles(&[Role::Node.as_str()]),
+    )
+    .await?;
+    step.done();
+    Ok(())
+}
+
+fn remove_if_present(path: &std::path::Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+}
