@@ -152,6 +152,9 @@ fn run_ls(ctx: &Ctx) -> Result<u8> {
             megabytes(image.size_bytes),
             age(now - image.created)
         );
+        if let Some(line) = versions_line(&image.versions) {
+            println!("  {line}");
+        }
     }
     for kubectl in &listing.kubectl {
         println!(
@@ -164,6 +167,15 @@ fn run_ls(ctx: &Ctx) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// `with containerd v2.3.7, runc v1.5.3, ...`: the programs an image holds besides its component.
+fn versions_line(versions: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    if versions.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = versions.iter().map(|(p, v)| format!("{p} {v}")).collect();
+    Some(format!("with {}", parts.join(", ")))
 }
 
 fn dash(s: &str) -> &str {
@@ -188,6 +200,19 @@ mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
     use clap::Parser;
+
+    #[test]
+    fn versions_are_listed_by_program() {
+        let versions = std::collections::BTreeMap::from([
+            ("runc".to_string(), "v1.5.3".to_string()),
+            ("containerd".to_string(), "v2.3.7".to_string()),
+        ]);
+        assert_eq!(
+            versions_line(&versions).unwrap(),
+            "with containerd v2.3.7, runc v1.5.3"
+        );
+        assert_eq!(versions_line(&Default::default()), None);
+    }
 
     fn build_args(argv: &[&str]) -> BuildArgs {
         let cli = Cli::try_parse_from(argv).unwrap();

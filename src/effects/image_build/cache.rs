@@ -323,10 +323,13 @@ mod tests {
         let _lock = cache.lock(|_| {}).unwrap();
         let out = cache.staging("etcd").unwrap().keep();
         let err = cache
-            .commit(Artifact::Etcd, "k", &out, BTreeMap::new())
+            .commit(Artifact::Go("etcd"), "k", &out, BTreeMap::new())
             .unwrap_err();
         assert!(err.to_string().contains("made no etcd"), "{err}");
-        assert!(matches!(cache.verify(Artifact::Etcd, "k"), Status::Missing));
+        assert!(matches!(
+            cache.verify(Artifact::Go("etcd"), "k"),
+            Status::Missing
+        ));
     }
 
     #[test]

@@ -99,33 +99,17 @@ pub async fn prune_other_tags(docker: &Docker, repo: &str, keep: &str) -> Result
     Ok(removed)
 }
 
-/// A file of a build context's `bin/`: a built artifact, or a script made on the spot.
-#[derive(Debug, Clone)]
-pub enum ContextFile {
-    Path(PathBuf),
-    Script(String),
-}
-
 /// A build context: the files of an image folder plus binaries under `bin/`, as a tar.
-pub fn context_tar(image_dir: &Path, binaries: &[(String, ContextFile)]) -> Result<Vec<u8>> {
+pub fn context_tar(image_dir: &Path, binaries: &[(String, PathBuf)]) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(true);
     builder
         .append_dir_all(".", image_dir)
         .with_context(|| format!("packing {}", image_dir.display()))?;
-    for (name, file) in binaries {
-        match file {
-            ContextFile::Path(path) => builder
-                .append_path_with_name(path, format!("bin/{name}"))
-                .with_context(|| format!("packing {}", path.display()))?,
-            ContextFile::Script(text) => {
-                let mut header = tar::Header::new_gnu();
-                header.set_size(text.len() as u64);
-                header.set_mode(0o755);
-                header.set_cksum();
-                builder.append_data(&mut header, format!("bin/{name}"), text.as_bytes())?;
-            }
-        }
+    for (name, path) in binaries {
+        builder
+            .append_path_with_name(path, format!("bin/{name}"))
+            .with_context(|| format!("packing {}", path.display()))?;
     }
     builder.into_inner().context("finishing the build context")
 }
@@ -278,6 +262,9 @@ pub struct ListedImage {
     /// Seconds since the epoch.
     pub created: i64,
     pub build_key: String,
+    /// The versions of the programs it holds besides its component (the node's containerd,
+    /// runc, crictl, CNI plugins), by program.
+    pub versions: std::collections::BTreeMap<String, String>,
 }
 
 /// Every `localkube/*` image with its labels.
@@ -307,6 +294,14 @@ pub async fn list(docker: &Docker) -> Result<Vec<ListedImage>> {
                 size_bytes: summary.size.max(0) as u64,
                 created: summary.created,
                 build_key: label(LABEL_BUILD_KEY),
+                versions: summary
+                    .labels
+                    .iter()
+                    .filter_map(|(name, value)| {
+                        crate::plan::images::program_of_version_label(name)
+                            .map(|program| (program.to_string(), value.clone()))
+                    })
+                    .collect(),
             });
         }
     }

@@ -144,7 +144,7 @@ pub async fn try_download(
     let args: Vec<String> = ["mod", "download", "-json", module_at_version]
         .map(str::to_string)
         .to_vec();
-    let env = images::go_env(&toolchain.goarch);
+    let env = images::go_env(&toolchain.goarch, false);
     // The JSON goes to stdout, which `process::run` merges with stderr: capture it apart.
     let shown = process::display_command("go", &args);
     out.ui.detail(format!("$ {shown}"));
@@ -225,29 +225,6 @@ pub async fn resolve(
     let pins = images::parse_kubeadm_constants(&constants)
         .with_context(|| format!("reading {}", constants_path.display()))?;
     let parsed = images::parse_gomod(&gomod)?;
-    // crictl: cri-tools' release of this minor, if the module proxy serves it. A refusal is an
-    // answer (recorded: the node's own crictl is built instead); anything else is an error to retry.
-    let crictl = images::crictl_version(version);
-    let (crictl_version, crictl_unavailable) = match try_download(
-        &what,
-        &format!("sigs.k8s.io/cri-tools@{crictl}"),
-        toolchain,
-        staging.path(),
-        &mut out,
-    )
-    .await?
-    {
-        Ok(_) => (Some(crictl), String::new()),
-        Err(error) if is_refusal(&error) => {
-            let reason = error.lines().map(str::trim).collect::<Vec<_>>().join(" ");
-            ui.info(format!(
-                "note: sigs.k8s.io/cri-tools {crictl} is not available ({reason}); the node image gets \
-                 localkube's own crictl (images/node/crictl) instead"
-            ));
-            (None, reason)
-        }
-        Err(error) => bail!("downloading sigs.k8s.io/cri-tools@{crictl} failed: {error}"),
-    };
     let resolution = Resolution {
         kubernetes_version: version.to_string(),
         go_directive: parsed.go.clone(),
@@ -257,8 +234,6 @@ pub async fn resolve(
         etcd_version: pins.etcd,
         coredns_version: pins.coredns,
         pause_version: pins.pause,
-        crictl_version,
-        crictl_unavailable,
     };
     let dir = staging.path().join("out");
     fs::create_dir_all(&dir)?;
@@ -277,23 +252,7 @@ pub async fn resolve(
     Ok(resolution)
 }
 
-/// Whether go's error about a module is the proxy's final answer (the module or version is not
-/// served), rather than a network failure worth retrying.
-fn is_refusal(error: &str) -> bool {
-    [
-        "403",
-        "404",
-        "410",
-        "not available",
-        "not found",
-        "unknown revision",
-        "invalid version",
-    ]
-    .iter()
-    .any(|word| error.contains(word))
-}
-
-/// A Go build of an artifact into `out` (a fresh folder): Kubernetes, etcd, CoreDNS, crictl or
+/// A Go build of an artifact into `out` (a fresh folder): Kubernetes, a `GO_ARTIFACTS` row or
 /// netinit.
 pub(super) async fn build(
     artifact: Artifact,
@@ -306,14 +265,14 @@ pub(super) async fn build(
         resolution,
         toolchain,
         images_dir,
-        node_files,
         ..
     } = *inputs;
     let version = &resolution.kubernetes_version;
     let src = work.join("src");
     fs::create_dir_all(&src)?;
     let verbose = output.ui.verbose() > 0;
-    let env = images::go_env(&toolchain.goarch);
+    let cgo = artifact.go().is_some_and(|row| row.cgo.is_some());
+    let env = images::go_env(&toolchain.goarch, cgo);
     let mut recorded = BTreeMap::from([
         ("go".to_string(), toolchain.go_version.clone()),
         (
@@ -351,126 +310,20 @@ pub(super) async fn build(
             );
             (what, args)
         }
-        Artifact::Etcd => {
-            let etcd = &resolution.etcd_version;
-            let what = format!("etcd {etcd}");
-            let module = format!("go.etcd.io/etcd/server/v3@{etcd}");
-            let download = download(&what, &module, toolchain, &src, output).await?;
-            let dependency = images::parse_gomod(&download.gomod_text()?)?;
-            check_go(
+        Artifact::Go(_) => {
+            let row = artifact.go().context("not a row of GO_ARTIFACTS")?;
+            table_build(
+                row,
+                resolution,
                 toolchain,
-                &dependency.go,
-                &format!("go.etcd.io/etcd/server/v3 {etcd}"),
-            )?;
-            let gomod = images::plain_wrapper_gomod(
-                "localkube.local/etcd-build",
-                &download.gomod_text()?,
-                etcd,
-            )?;
-            fs::write(src.join("go.mod"), &gomod)?;
-            let wrapper = images_dir.join("etcd").join("wrapper");
-            let mut copied = 0;
-            for entry in
-                fs::read_dir(&wrapper).with_context(|| format!("reading {}", wrapper.display()))?
-            {
-                let path = entry?.path();
-                if path.extension().is_some_and(|e| e == "go") {
-                    fs::copy(&path, src.join(path.file_name().unwrap()))?;
-                    copied += 1;
-                }
-            }
-            if copied == 0 {
-                bail!(
-                    "{} holds no .go file: the etcd wrapper main is missing",
-                    wrapper.display()
-                );
-            }
-            let sha =
-                images::short_commit(&download.info()?.origin.map(|o| o.hash).unwrap_or_default());
-            let ldflags = images::etcd_ldflags(&sha);
-            recorded.insert("go.mod".into(), gomod);
-            recorded.insert("ldflags".into(), ldflags.clone());
-            let args = images::go_build_args(
-                &out.join("etcd").display().to_string(),
-                None,
-                &ldflags,
-                &[".".into()],
-                verbose,
-            );
-            (what, args)
-        }
-        Artifact::Coredns => {
-            let coredns = &resolution.coredns_version;
-            let what = format!("CoreDNS {coredns}");
-            let module = format!("github.com/coredns/coredns@{coredns}");
-            let download = download(&what, &module, toolchain, &src, output).await?;
-            let dependency = images::parse_gomod(&download.gomod_text()?)?;
-            check_go(
-                toolchain,
-                &dependency.go,
-                &format!("github.com/coredns/coredns {coredns}"),
-            )?;
-            let gomod = images::plain_wrapper_gomod(
-                "localkube.local/coredns-build",
-                &download.gomod_text()?,
-                coredns,
-            )?;
-            fs::write(src.join("go.mod"), &gomod)?;
-            let commit =
-                images::short_commit(&download.info()?.origin.map(|o| o.hash).unwrap_or_default());
-            let ldflags = images::coredns_ldflags(&commit);
-            recorded.insert("go.mod".into(), gomod);
-            recorded.insert("ldflags".into(), ldflags.clone());
-            let args = images::go_build_args(
-                &out.join("coredns").display().to_string(),
-                None,
-                &ldflags,
-                &["github.com/coredns/coredns".into()],
-                verbose,
-            );
-            (what, args)
-        }
-        Artifact::Crictl => match images::crictl_source(resolution, node_files) {
-            images::CrictlSource::CriTools(crictl) => {
-                let what = format!("crictl {crictl}");
-                let module = format!("sigs.k8s.io/cri-tools@{crictl}");
-                let download = download(&what, &module, toolchain, &src, output).await?;
-                let dependency = images::parse_gomod(&download.gomod_text()?)?;
-                check_go(
-                    toolchain,
-                    &dependency.go,
-                    &format!("sigs.k8s.io/cri-tools {crictl}"),
-                )?;
-                let gomod = images::plain_wrapper_gomod(
-                    "localkube.local/crictl-build",
-                    &download.gomod_text()?,
-                    &crictl,
-                )?;
-                fs::write(src.join("go.mod"), &gomod)?;
-                let ldflags = images::crictl_ldflags(&crictl);
-                recorded.insert("go.mod".into(), gomod);
-                recorded.insert("ldflags".into(), ldflags.clone());
-                let args = images::go_build_args(
-                    &out.join("crictl").display().to_string(),
-                    None,
-                    &ldflags,
-                    &["sigs.k8s.io/cri-tools/cmd/crictl".into()],
-                    verbose,
-                );
-                (what, args)
-            }
-            images::CrictlSource::Local => local_module(
-                "crictl (images/node/crictl)",
-                &images_dir.join("node").join(images::LOCAL_CRICTL_DIR),
-                &out.join("crictl"),
-                &images::local_crictl_ldflags(version),
-                toolchain,
+                images_dir,
                 &src,
+                out,
                 &mut recorded,
-                verbose,
-            )?,
-            images::CrictlSource::Stub => bail!("crictl has no source for this release"),
-        },
+                output,
+            )
+            .await?
+        }
         Artifact::Netinit => local_module(
             "netinit (images/netinit)",
             &images_dir.join(images::NETINIT_DIR),
@@ -486,6 +339,74 @@ pub(super) async fn build(
     process::run(&what, "go", &args, &src, &env, output).await?;
     recorded.insert("command".into(), process::display_command("go", &args));
     Ok(recorded)
+}
+
+/// Prepares the build of a `GO_ARTIFACTS` row in `src`: downloads the module, checks the Go and C
+/// toolchains, writes the wrapper go.mod (and copies the row's main folder), and returns what the
+/// step is called and the `go build` arguments.
+#[allow(clippy::too_many_arguments)] // the pieces of one build
+async fn table_build(
+    row: &images::GoArtifact,
+    resolution: &Resolution,
+    toolchain: &Toolchain,
+    images_dir: &Path,
+    src: &Path,
+    out: &Path,
+    recorded: &mut BTreeMap<String, String>,
+    output: &mut Output<'_>,
+) -> Result<(String, Vec<String>)> {
+    let version = row.version(resolution);
+    let what = format!("{} {version}", row.title);
+    for header in row.cgo.unwrap_or(&[]) {
+        if !Path::new("/usr/include").join(header.header).is_file() {
+            bail!(
+                "{what} is built with cgo and needs {} (Debian/Ubuntu: apt-get install {}), which this machine lacks",
+                header.header,
+                header.debian_package
+            );
+        }
+    }
+    let download = download(
+        &what,
+        &format!("{}@{version}", row.module),
+        toolchain,
+        src,
+        output,
+    )
+    .await?;
+    let gomod_text = download.gomod_text()?;
+    let dependency = images::parse_gomod(&gomod_text)?;
+    check_go(
+        toolchain,
+        &dependency.go,
+        &format!("{} {version}", row.module),
+    )?;
+    let gomod = images::plain_wrapper_gomod(&row.wrapper_module(), &gomod_text, &version)?;
+    fs::write(src.join("go.mod"), &gomod)?;
+    if let Some((dir, folder)) = row.main_folder {
+        let main = images_dir.join(dir).join(folder);
+        let mut copied = 0;
+        for entry in fs::read_dir(&main).with_context(|| format!("reading {}", main.display()))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "go") {
+                fs::copy(&path, src.join(path.file_name().unwrap()))?;
+                copied += 1;
+            }
+        }
+        if copied == 0 {
+            bail!(
+                "{} holds no .go file: the main package of {what} is missing",
+                main.display()
+            );
+        }
+    }
+    let commit = images::short_commit(&download.info()?.origin.map(|o| o.hash).unwrap_or_default());
+    let verbose = output.ui.verbose() > 0;
+    let args = row.build_args(&out.display().to_string(), &version, &commit, verbose);
+    recorded.insert("module".into(), format!("{}@{version}", row.module));
+    recorded.insert("go.mod".into(), gomod);
+    recorded.insert("cgo".into(), row.cgo.is_some().to_string());
+    Ok((what, args))
 }
 
 /// The `go build` of one of localkube's own Go modules (under `images/`). The module is copied

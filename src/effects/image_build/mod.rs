@@ -1,7 +1,7 @@
 //! Builds the images a cluster runs, from upstream sources, on this machine: no registry is needed.
 //!
 //! `ensure_images` makes sure that for one Kubernetes version every artifact in the cache verifies
-//! (Kubernetes binaries, etcd, CoreDNS, pause, the node's root filesystem), that every image
+//! (Kubernetes binaries, the `GO_ARTIFACTS` table's, pause, the node's root filesystem), that every image
 //! `localkube/<component>:<version>` exists with the build key it should have, and that the
 //! version's kubectl is in place; it builds only what is missing or damaged. The plan (what, from
 //! which inputs, under which key) is `plan::images`; this module runs it.
@@ -249,7 +249,6 @@ pub async fn build_images(
                     toolchain: &toolchain,
                     plan: &plan,
                     images_dir: &images_dir,
-                    node_files: &image_dirs["node"],
                 };
                 let manifest = build_artifact(&cache, artifact, key, &inputs, ui).await?;
                 rebuilt.push(artifact.name().to_string());
@@ -305,16 +304,13 @@ pub async fn build_images(
             engine::untag(docker, &planned.tag).await?;
             let mut binaries = Vec::new();
             for (artifact, file) in image.binaries() {
-                let source = match plan.artifacts.get(artifact) {
-                    Some(key) => {
-                        engine::ContextFile::Path(cache.artifact_dir(*artifact, key).join(file))
-                    }
-                    None if *artifact == Artifact::Crictl => engine::ContextFile::Script(
-                        images::crictl_stub(&resolution.crictl_unavailable),
-                    ),
-                    None => bail!("no {} artifact for {}", artifact.name(), planned.tag),
+                let Some(key) = plan.artifacts.get(&artifact) else {
+                    bail!("no {} artifact for {}", artifact.name(), planned.tag);
                 };
-                binaries.push((file.to_string(), source));
+                binaries.push((
+                    file.to_string(),
+                    cache.artifact_dir(artifact, key).join(file),
+                ));
             }
             let dir = images_dir.join(image.name());
             let context =
@@ -382,8 +378,6 @@ pub(crate) struct BuildInputs<'a> {
     pub toolchain: &'a Toolchain,
     pub plan: &'a images::Plan,
     pub images_dir: &'a Path,
-    /// The files of `images/node/` (the node's own crictl is among them).
-    pub node_files: &'a [FileDigest],
 }
 
 /// Builds one artifact into a fresh folder and moves it into the cache.
@@ -407,12 +401,10 @@ async fn build_artifact(
             resolution.kubernetes_version,
             images::KUBERNETES_COMMANDS.join(", ")
         ),
-        Artifact::Etcd => format!("compiling etcd {}", resolution.etcd_version),
-        Artifact::Coredns => format!("compiling CoreDNS {}", resolution.coredns_version),
-        Artifact::Crictl => match &resolution.crictl_version {
-            Some(version) => format!("compiling crictl {version}"),
-            None => "compiling the node's own crictl (images/node/crictl)".to_string(),
-        },
+        Artifact::Go(_) => {
+            let row = artifact.go().context("not a row of GO_ARTIFACTS")?;
+            format!("compiling {} {}", row.title, row.version(resolution))
+        }
         Artifact::Netinit => "compiling netinit (images/netinit)".to_string(),
         Artifact::Pause => "compiling pause".to_string(),
         Artifact::NodeRootfs => format!(
@@ -427,11 +419,7 @@ async fn build_artifact(
     fs::create_dir_all(&out_dir)?;
     let mut output = Output::new(ui, &step, cache.log_path(artifact.name(), key));
     let mut inputs = match artifact {
-        Artifact::Kubernetes
-        | Artifact::Etcd
-        | Artifact::Coredns
-        | Artifact::Crictl
-        | Artifact::Netinit => {
+        Artifact::Kubernetes | Artifact::Go(_) | Artifact::Netinit => {
             go::build(artifact, inputs, staging.path(), &out_dir, &mut output).await?
         }
         Artifact::Pause => {

@@ -1,0 +1,1001 @@
+//! What localkube builds for a Kubernetes version, and from which inputs: the artifacts (binaries
+//! compiled from Go modules, the pause binary, the node's Debian root filesystem), the images made
+//! of them, the cache key of each, the wrapper go.mod files and the linker flags. Pure: the effects
+//! in `effects::image_build` run the commands this module spells out.
+//!
+//! Cache keys are sha256 digests of every input of an artifact (versions, flags, the Go toolchain,
+//! the files of its image folder, the keys of the artifacts it consumes), never of its outputs: an
+//! artifact rebuilt from the same inputs keeps its key, so nothing downstream of it is rebuilt.
+//!
+//! - `artifacts`: the table of Go-built artifacts (etcd, CoreDNS, containerd, runc, crictl, the CNI
+//!   plugins), Kubernetes' and netinit's flags, `go build` arguments;
+//! - `gomod`: go.mod parsing, wrapper modules, kubeadm's pins, Go versions;
+//! - `debian`: the node's root filesystem (mmdebstrap).
+
+mod artifacts;
+mod debian;
+mod gomod;
+
+pub use artifacts::*;
+pub use debian::*;
+pub use gomod::*;
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::plan::names;
+
+/// Part of every key: bump it when the way an artifact is built changes in a way the other
+/// inputs do not show (the go.mod derivation, the layout of the outputs, ...).
+pub const RECIPE: &str = "localkube-images/1";
+
+/// The Docker image label holding an image's build key: an image is present only when its tag
+/// exists and this label equals the key localkube expects.
+pub const LABEL_BUILD_KEY: &str = "io.localkube.build-key";
+/// The version of the component inside the image (etcd's, CoreDNS's; Kubernetes' for the others).
+pub const LABEL_COMPONENT_VERSION: &str = "io.localkube.component-version";
+/// The Kubernetes version the image belongs to (also its tag).
+pub const LABEL_KUBERNETES_VERSION: &str = "io.localkube.kubernetes-version";
+/// Which component the image holds (`kube-apiserver`, `node`, ...).
+pub const LABEL_COMPONENT: &str = "io.localkube.component";
+
+/// The label naming the version of a program an image holds besides its component
+/// (`io.localkube.containerd-version`; see `GoArtifact::version_label`).
+pub fn version_label(program: &str) -> String {
+    format!("io.localkube.{program}-version")
+}
+
+/// The program a version label names (`io.localkube.runc-version` → `runc`), for the labels that
+/// are not the image's own (component, Kubernetes).
+pub fn program_of_version_label(label: &str) -> Option<&str> {
+    label
+        .strip_prefix("io.localkube.")?
+        .strip_suffix("-version")
+        .filter(|p| !["component", "kubernetes"].contains(p))
+}
+
+/// The artifacts kept in the cache, each built by one command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Artifact {
+    /// What the Kubernetes release pins: its go.mod (wrapper replaces, Go version), kubeadm's
+    /// etcd/CoreDNS/pause versions, the release time. Read once from the downloaded module.
+    Resolve,
+    /// kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl.
+    Kubernetes,
+    /// A row of `GO_ARTIFACTS`, by name.
+    Go(&'static str),
+    /// The control-plane containers' entrypoint, localkube's own Go program in `images/netinit/`.
+    Netinit,
+    Pause,
+    /// The node's Debian root filesystem as a tar (mmdebstrap).
+    NodeRootfs,
+}
+
+impl Artifact {
+    pub fn name(self) -> &'static str {
+        match self {
+            Artifact::Resolve => "resolve",
+            Artifact::Kubernetes => "kubernetes",
+            Artifact::Go(name) => name,
+            Artifact::Netinit => "netinit",
+            Artifact::Pause => "pause",
+            Artifact::NodeRootfs => "node-rootfs",
+        }
+    }
+
+    /// The table row of a Go artifact.
+    pub fn go(self) -> Option<&'static GoArtifact> {
+        match self {
+            Artifact::Go(name) => go_artifact(name),
+            _ => None,
+        }
+    }
+
+    /// The files the artifact's folder holds (besides its manifest).
+    pub fn outputs(self) -> Vec<&'static str> {
+        match self {
+            Artifact::Resolve => vec!["resolution.json", "kubernetes.go.mod"],
+            Artifact::Kubernetes => KUBERNETES_COMMANDS.to_vec(),
+            Artifact::Go(_) => self.go().map(|a| a.outputs.to_vec()).unwrap_or_default(),
+            Artifact::Netinit => vec!["netinit"],
+            Artifact::Pause => vec!["pause"],
+            Artifact::NodeRootfs => vec!["rootfs.tar"],
+        }
+    }
+}
+
+/// The images tagged `localkube/<name>:<kubernetes version>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Image {
+    KubeApiserver,
+    KubeControllerManager,
+    KubeScheduler,
+    Etcd,
+    Coredns,
+    Pause,
+    Node,
+}
+
+impl Image {
+    pub const ALL: [Image; 7] = [
+        Image::KubeApiserver,
+        Image::KubeControllerManager,
+        Image::KubeScheduler,
+        Image::Etcd,
+        Image::Coredns,
+        Image::Pause,
+        Image::Node,
+    ];
+
+    /// The image's name after `localkube/`, also its folder under `images/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Image::KubeApiserver => "kube-apiserver",
+            Image::KubeControllerManager => "kube-controller-manager",
+            Image::KubeScheduler => "kube-scheduler",
+            Image::Etcd => "etcd",
+            Image::Coredns => "coredns",
+            Image::Pause => "pause",
+            Image::Node => "node",
+        }
+    }
+
+    /// The artifact files copied into the build context under `bin/`: Kubernetes', netinit's and
+    /// pause's, then those of every `GO_ARTIFACTS` row that names this image.
+    pub fn binaries(self) -> Vec<(Artifact, &'static str)> {
+        let mut binaries: Vec<(Artifact, &'static str)> = match self {
+            Image::KubeApiserver => vec![
+                (Artifact::Kubernetes, "kube-apiserver"),
+                (Artifact::Netinit, "netinit"),
+            ],
+            Image::KubeControllerManager => vec![
+                (Artifact::Kubernetes, "kube-controller-manager"),
+                (Artifact::Netinit, "netinit"),
+            ],
+            Image::KubeScheduler => vec![
+                (Artifact::Kubernetes, "kube-scheduler"),
+                (Artifact::Netinit, "netinit"),
+            ],
+            Image::Etcd => vec![(Artifact::Netinit, "netinit")],
+            Image::Coredns => vec![],
+            Image::Pause => vec![(Artifact::Pause, "pause")],
+            Image::Node => vec![
+                (Artifact::Kubernetes, "kubelet"),
+                (Artifact::Kubernetes, "kube-proxy"),
+            ],
+        };
+        for row in GO_ARTIFACTS.iter().filter(|a| a.images.contains(&self)) {
+            for output in row.outputs {
+                binaries.push((Artifact::Go(row.name), output));
+            }
+        }
+        binaries
+    }
+
+    pub fn component_version(self, resolution: &Resolution) -> String {
+        match self {
+            Image::Etcd => resolution.etcd_version.clone(),
+            Image::Coredns => resolution.coredns_version.clone(),
+            Image::Pause => resolution.pause_version.clone(),
+            _ => resolution.kubernetes_version.clone(),
+        }
+    }
+}
+
+/// What a Kubernetes release pins, read from its module (see `Artifact::Resolve`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub kubernetes_version: String,
+    /// The `go` directive of k8s.io/kubernetes' go.mod: the oldest Go that builds it.
+    pub go_directive: String,
+    /// The wrapper module's go.mod (see `kubernetes_wrapper_gomod`).
+    pub wrapper_gomod: String,
+    /// The release's commit, when the module proxy says (empty otherwise).
+    pub git_commit: String,
+    /// A fixed build date: the module's release time, so rebuilds give the same bytes.
+    pub build_date: String,
+    /// etcd's Go module version kubeadm pairs with this release (`v3.6.6`).
+    pub etcd_version: String,
+    /// CoreDNS's Go module version kubeadm pairs with this release (`v1.13.1`).
+    pub coredns_version: String,
+    /// The pause image version kubeadm pairs with this release (`3.10.1`); ours is a stand-in.
+    pub pause_version: String,
+}
+
+/// The Go toolchain and the platform the binaries are built for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Toolchain {
+    /// `go env GOVERSION`, e.g. `go1.26.8`.
+    pub go_version: String,
+    /// GOARCH of the Docker engine's machine (images run there); GOOS is always linux.
+    pub goarch: String,
+}
+
+/// One file of an image folder, for keys: its path inside the folder, whether it is executable,
+/// and the sha256 of its contents.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FileDigest {
+    pub path: String,
+    pub executable: bool,
+    pub sha256: String,
+}
+
+/// Builds a cache key: sha256 over named fields, each length-prefixed so no two different field
+/// lists hash alike.
+#[derive(Clone)]
+pub struct KeyBuilder(Sha256);
+
+impl KeyBuilder {
+    pub fn new(kind: &str) -> Self {
+        Self(Sha256::new())
+            .field("recipe", RECIPE)
+            .field("kind", kind)
+    }
+
+    pub fn field(mut self, name: &str, value: &str) -> Self {
+        for part in [name, value] {
+            self.0.update((part.len() as u64).to_le_bytes());
+            self.0.update(part.as_bytes());
+        }
+        self
+    }
+
+    pub fn files(mut self, name: &str, files: &[FileDigest]) -> Self {
+        let mut files = files.to_vec();
+        files.sort();
+        self = self.field(name, &files.len().to_string());
+        for file in &files {
+            let mode = if file.executable { "x" } else { "-" };
+            self = self.field(&file.path, &format!("{mode}{}", file.sha256));
+        }
+        self
+    }
+
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
+/// The inputs of a plan that only effects can read.
+#[derive(Debug, Clone)]
+pub struct PlanInputs<'a> {
+    pub resolution: &'a Resolution,
+    pub toolchain: &'a Toolchain,
+    /// Files of each image folder, by folder name (`kube-apiserver`, `etcd`, `node`, ...).
+    pub image_dirs: &'a BTreeMap<String, Vec<FileDigest>>,
+    /// `gcc --version`'s first line: the pause binary's compiler.
+    pub cc_version: &'a str,
+    /// The Debian mirror for the node's root filesystem.
+    pub debian_mirror: &'a str,
+    /// The text of `images/node/packages.txt`.
+    pub node_packages_txt: &'a str,
+}
+
+/// Everything to build for one Kubernetes version, with keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub kubernetes_version: String,
+    pub artifacts: BTreeMap<Artifact, String>,
+    pub node_packages: Vec<String>,
+    /// The Debian mirror the node's root filesystem comes from.
+    pub debian_mirror: String,
+    pub node_base: PlannedImage,
+    pub images: Vec<PlannedImage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedImage {
+    /// `None` for the node's base image.
+    pub image: Option<Image>,
+    pub tag: String,
+    pub key: String,
+    pub component_version: String,
+    pub build_args: BTreeMap<String, String>,
+    /// The versions of the programs it holds besides its component, by label
+    /// (`io.localkube.containerd-version` → `v2.3.7`).
+    pub versions: BTreeMap<String, String>,
+}
+
+impl PlannedImage {
+    /// The labels the image carries, the build key among them.
+    pub fn labels(&self, kubernetes_version: &str) -> BTreeMap<String, String> {
+        let component = self.image.map_or("node-base", Image::name);
+        let mut labels = BTreeMap::from([
+            (LABEL_BUILD_KEY.to_string(), self.key.clone()),
+            (LABEL_COMPONENT.to_string(), component.to_string()),
+            (
+                LABEL_COMPONENT_VERSION.to_string(),
+                self.component_version.clone(),
+            ),
+        ]);
+        labels.extend(self.versions.clone());
+        // The node's base serves every Kubernetes version: it names none.
+        if self.image.is_some() {
+            labels.insert(
+                LABEL_KUBERNETES_VERSION.to_string(),
+                kubernetes_version.to_string(),
+            );
+        }
+        labels
+    }
+}
+
+/// The files of an image folder that go into a key: documentation does not change what is built.
+pub fn keyed_file(path: &str) -> bool {
+    !path.ends_with(".md")
+}
+
+fn dir_files<'a>(inputs: &'a PlanInputs<'_>, dir: &str) -> &'a [FileDigest] {
+    inputs.image_dirs.get(dir).map(Vec::as_slice).unwrap_or(&[])
+}
+
+fn files_under(files: &[FileDigest], prefix: &str) -> Vec<FileDigest> {
+    files
+        .iter()
+        .filter(|f| f.path.starts_with(prefix))
+        .cloned()
+        .collect()
+}
+
+fn files_except(files: &[FileDigest], name: &str) -> Vec<FileDigest> {
+    files.iter().filter(|f| f.path != name).cloned().collect()
+}
+
+/// The key of the resolution of a Kubernetes version: the release's module never changes, so the
+/// version is its only input.
+pub fn resolve_key(kubernetes_version: &str) -> String {
+    KeyBuilder::new(Artifact::Resolve.name())
+        .field("kubernetes", kubernetes_version)
+        .finish()
+}
+
+/// The whole plan for one version: keys of artifacts, then of the images made of them.
+pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan> {
+    let r = inputs.resolution;
+    let t = inputs.toolchain;
+    let version = r.kubernetes_version.as_str();
+    let platform = format!("linux/{}", t.goarch);
+    let go = |kind: &str| {
+        KeyBuilder::new(kind)
+            .field("go", &t.go_version)
+            .field("platform", &platform)
+    };
+
+    let mut artifacts = BTreeMap::new();
+    artifacts.insert(Artifact::Resolve, resolve_key(version));
+    artifacts.insert(
+        Artifact::Kubernetes,
+        go(Artifact::Kubernetes.name())
+            .field("kubernetes", version)
+            .field("go.mod", &r.wrapper_gomod)
+            .field("tags", KUBERNETES_BUILD_TAGS)
+            .field(
+                "ldflags",
+                &kubernetes_ldflags(version, &r.git_commit, &r.build_date)?,
+            )
+            .field("commands", &KUBERNETES_COMMANDS.join(","))
+            .finish(),
+    );
+    check_table(GO_ARTIFACTS)?;
+    for row in GO_ARTIFACTS {
+        artifacts.insert(Artifact::Go(row.name), go_artifact_key(row, inputs)?);
+    }
+    let netinit_files: Vec<FileDigest> = dir_files(inputs, NETINIT_DIR)
+        .iter()
+        .filter(|f| keyed_file(&f.path))
+        .cloned()
+        .collect();
+    if !netinit_files.iter().any(|f| f.path == "go.mod") {
+        bail!(
+            "images/{NETINIT_DIR}/go.mod is missing: the control plane's entrypoint cannot be built"
+        );
+    }
+    artifacts.insert(
+        Artifact::Netinit,
+        go(Artifact::Netinit.name())
+            .files("files", &netinit_files)
+            .field("ldflags", NETINIT_LDFLAGS)
+            .finish(),
+    );
+    let pause_sources: Vec<FileDigest> = files_except(dir_files(inputs, "pause"), "Dockerfile")
+        .into_iter()
+        .filter(|f| keyed_file(&f.path))
+        .collect();
+    if pause_sources.is_empty() {
+        bail!("images/pause holds no sources: its build.sh and pause.c are missing");
+    }
+    artifacts.insert(
+        Artifact::Pause,
+        KeyBuilder::new(Artifact::Pause.name())
+            .field("cc", inputs.cc_version)
+            .field("platform", &platform)
+            .field("pause", &r.pause_version)
+            .files("sources", &pause_sources)
+            .finish(),
+    );
+
+    // The parsed list, not the file: a comment changes nothing that is installed.
+    let node_packages = parse_packages(inputs.node_packages_txt);
+    if node_packages.is_empty() {
+        bail!("images/node/packages.txt lists no package: it names the node's Debian packages");
+    }
+    artifacts.insert(
+        Artifact::NodeRootfs,
+        KeyBuilder::new(Artifact::NodeRootfs.name())
+            .field("suite", DEBIAN_SUITE)
+            .field("arch", &t.goarch)
+            .field("sources", &debian_sources(inputs.debian_mirror).join("\n"))
+            .field("packages", &node_packages.join(","))
+            .field("options", &mmdebstrap_options().join(" "))
+            .finish(),
+    );
+
+    let node_base_key = KeyBuilder::new("image")
+        .field("image", "node-base")
+        .field("rootfs", &artifacts[&Artifact::NodeRootfs])
+        .finish();
+    let node_base = PlannedImage {
+        image: None,
+        tag: node_base_tag(&node_base_key),
+        key: node_base_key,
+        component_version: DEBIAN_SUITE.to_string(),
+        build_args: BTreeMap::new(),
+        versions: BTreeMap::new(),
+    };
+
+    let mut images = Vec::new();
+    for image in Image::ALL {
+        let tag = names::image(image.name(), version);
+        let component_version = image.component_version(r);
+        let mut build_args = BTreeMap::new();
+        if image == Image::Node {
+            build_args.insert("BASE_IMAGE".to_string(), node_base.tag.clone());
+            build_args.insert("KUBERNETES_VERSION".to_string(), version.to_string());
+        }
+        let files: Vec<FileDigest> = dir_files(inputs, image.name())
+            .iter()
+            .filter(|f| keyed_file(&f.path))
+            .cloned()
+            .collect();
+        if !files.iter().any(|f| f.path == "Dockerfile") {
+            bail!(
+                "images/{}/Dockerfile is missing: localkube cannot build {tag}",
+                image.name()
+            );
+        }
+        let versions: BTreeMap<String, String> = GO_ARTIFACTS
+            .iter()
+            .filter(|row| row.images.contains(&image))
+            .filter_map(|row| Some((version_label(row.version_label?), row.version(r))))
+            .collect();
+        let mut key = KeyBuilder::new("image")
+            .field("image", image.name())
+            .field("tag", &tag)
+            .field("component-version", &component_version)
+            .files("context", &files);
+        for (name, value) in &build_args {
+            key = key.field(&format!("arg {name}"), value);
+        }
+        for (label, value) in &versions {
+            key = key.field(&format!("label {label}"), value);
+        }
+        for (artifact, file) in image.binaries() {
+            let Some(source) = artifacts.get(&artifact) else {
+                bail!("no artifact {} for {tag}", artifact.name());
+            };
+            key = key.field(&format!("bin/{file}"), source);
+        }
+        if image == Image::Node {
+            key = key.field("base", &node_base.key);
+        }
+        images.push(PlannedImage {
+            image: Some(image),
+            tag,
+            key: key.finish(),
+            component_version,
+            build_args,
+            versions,
+        });
+    }
+
+    Ok(Plan {
+        kubernetes_version: version.to_string(),
+        artifacts,
+        node_packages,
+        debian_mirror: inputs.debian_mirror.to_string(),
+        node_base,
+        images,
+    })
+}
+
+/// The key of a `GO_ARTIFACTS` row: everything its build reads (the toolchain, the module and
+/// version, what is built and how, the C compiler when cgo is on, the files of its main folder).
+pub fn go_artifact_key(row: &GoArtifact, inputs: &PlanInputs<'_>) -> Result<String> {
+    let t = inputs.toolchain;
+    let mut key = KeyBuilder::new(row.name)
+        .field("go", &t.go_version)
+        .field("platform", &format!("linux/{}", t.goarch))
+        .field("module", row.module)
+        .field("version", &row.version(inputs.resolution))
+        .field("packages", &row.import_paths().join(","))
+        .field("outputs", &row.outputs.join(","))
+        .field("tags", row.tags)
+        .field("ldflags", row.ldflags);
+    if let Some(headers) = row.cgo {
+        key = key.field("cc", inputs.cc_version);
+        for h in headers {
+            key = key.field("c-header", &format!("{} ({})", h.header, h.debian_package));
+        }
+    }
+    if let Some((dir, folder)) = row.main_folder {
+        let files: Vec<FileDigest> = files_under(dir_files(inputs, dir), &format!("{folder}/"))
+            .into_iter()
+            .filter(|f| keyed_file(&f.path))
+            .collect();
+        if !files.iter().any(|f| f.path.ends_with(".go")) {
+            bail!(
+                "images/{dir}/{folder} holds no .go file: the main package of {} is missing",
+                row.name
+            );
+        }
+        key = key.files("main", &files);
+    }
+    Ok(key.finish())
+}
+
+/// The node's base image: named by its key, since it does not depend on the Kubernetes version.
+pub fn node_base_tag(key: &str) -> String {
+    format!("localkube/node-base:{}", &key[..key.len().min(16)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn digest(path: &str, content: &str) -> FileDigest {
+        FileDigest {
+            path: path.into(),
+            executable: false,
+            sha256: hex::encode(Sha256::digest(content.as_bytes())),
+        }
+    }
+
+    fn sample_dirs() -> BTreeMap<String, Vec<FileDigest>> {
+        let mut dirs = BTreeMap::new();
+        for image in Image::ALL {
+            dirs.insert(
+                image.name().to_string(),
+                vec![
+                    digest("Dockerfile", image.name()),
+                    digest("README.md", "why"),
+                ],
+            );
+        }
+        dirs.get_mut("etcd")
+            .unwrap()
+            .push(digest("wrapper/main.go", "package main"));
+        dirs.get_mut("pause")
+            .unwrap()
+            .push(digest("pause.c", "int main(){}"));
+        dirs.get_mut("node")
+            .unwrap()
+            .push(digest("packages.txt", "containerd\n"));
+        dirs.insert(
+            NETINIT_DIR.to_string(),
+            vec![
+                digest("go.mod", "module localkube.local/netinit"),
+                digest("main.go", "package main"),
+            ],
+        );
+        dirs
+    }
+
+    #[test]
+    fn control_plane_images_carry_netinit_and_follow_its_sources() {
+        let r = sample_resolution();
+        let t = Toolchain {
+            go_version: "go1.26.8".into(),
+            goarch: "amd64".into(),
+        };
+        let dirs = sample_dirs();
+        let before = plan_with(&r, &t, &dirs);
+        for image in [
+            Image::KubeApiserver,
+            Image::KubeControllerManager,
+            Image::KubeScheduler,
+            Image::Etcd,
+        ] {
+            assert!(image.binaries().contains(&(Artifact::Netinit, "netinit")));
+        }
+        let mut changed = dirs.clone();
+        changed.get_mut(NETINIT_DIR).unwrap()[1] = digest("main.go", "package main // v2");
+        let after = plan_with(&r, &t, &changed);
+        assert_ne!(
+            before.artifacts[&Artifact::Netinit],
+            after.artifacts[&Artifact::Netinit]
+        );
+        assert_ne!(
+            image_key(&before, Image::KubeApiserver),
+            image_key(&after, Image::KubeApiserver)
+        );
+        assert_eq!(
+            image_key(&before, Image::Node),
+            image_key(&after, Image::Node),
+            "the node does not hold netinit"
+        );
+        let mut missing = dirs;
+        missing.remove(NETINIT_DIR);
+        let err = plan(&PlanInputs {
+            resolution: &r,
+            toolchain: &t,
+            image_dirs: &missing,
+            cc_version: "gcc",
+            debian_mirror: DEFAULT_DEBIAN_MIRROR,
+            node_packages_txt: "containerd\n",
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("images/netinit/go.mod is missing"));
+    }
+
+    fn sample_resolution() -> Resolution {
+        Resolution {
+            kubernetes_version: "v1.35.4".into(),
+            go_directive: "1.25.0".into(),
+            wrapper_gomod: "module localkube.local/kubernetes-build\n".into(),
+            git_commit: String::new(),
+            build_date: "2026-04-15T18:01:22Z".into(),
+            etcd_version: "v3.6.6".into(),
+            coredns_version: "v1.13.1".into(),
+            pause_version: "3.10.1".into(),
+        }
+    }
+
+    fn plan_with(
+        resolution: &Resolution,
+        toolchain: &Toolchain,
+        dirs: &BTreeMap<String, Vec<FileDigest>>,
+    ) -> Plan {
+        plan_with_packages(resolution, toolchain, dirs, "containerd # runtime\n")
+    }
+
+    fn plan_with_packages(
+        resolution: &Resolution,
+        toolchain: &Toolchain,
+        dirs: &BTreeMap<String, Vec<FileDigest>>,
+        packages: &str,
+    ) -> Plan {
+        plan(&PlanInputs {
+            resolution,
+            toolchain,
+            image_dirs: dirs,
+            cc_version: "gcc (Debian 12.2.0-14) 12.2.0",
+            debian_mirror: DEFAULT_DEBIAN_MIRROR,
+            node_packages_txt: packages,
+        })
+        .unwrap()
+    }
+
+    fn image_key(plan: &Plan, image: Image) -> &str {
+        &plan
+            .images
+            .iter()
+            .find(|p| p.image == Some(image))
+            .unwrap()
+            .key
+    }
+
+    #[test]
+    fn keys_are_stable_and_follow_their_inputs() {
+        let r = sample_resolution();
+        let t = Toolchain {
+            go_version: "go1.26.8".into(),
+            goarch: "amd64".into(),
+        };
+        let dirs = sample_dirs();
+        let base = plan_with(&r, &t, &dirs);
+        assert_eq!(base, plan_with(&r, &t, &dirs), "same inputs, same keys");
+        assert_eq!(base.images.len(), 7);
+        let apiserver = base
+            .images
+            .iter()
+            .find(|p| p.image == Some(Image::KubeApiserver))
+            .unwrap();
+        assert_eq!(apiserver.tag, "localkube/kube-apiserver:v1.35.4");
+        assert_eq!(base.images[3].tag, "localkube/etcd:v1.35.4");
+        assert_eq!(base.images[3].component_version, "v3.6.6");
+
+        // A README is documentation: it changes no key.
+        let mut docs = dirs.clone();
+        docs.get_mut("etcd").unwrap()[1] = digest("README.md", "more why");
+        assert_eq!(base, plan_with(&r, &t, &docs));
+
+        // A new Go: every compiled artifact and the images made of them, not the rootfs or pause.
+        let newer = Toolchain {
+            go_version: "go1.26.9".into(),
+            ..t.clone()
+        };
+        let p = plan_with(&r, &newer, &dirs);
+        for a in [
+            Artifact::Kubernetes,
+            Artifact::Go("etcd"),
+            Artifact::Go("coredns"),
+        ] {
+            assert_ne!(p.artifacts[&a], base.artifacts[&a], "{a:?}");
+        }
+        for a in [Artifact::Pause, Artifact::NodeRootfs, Artifact::Resolve] {
+            assert_eq!(p.artifacts[&a], base.artifacts[&a], "{a:?}");
+        }
+        assert_ne!(image_key(&p, Image::Node), image_key(&base, Image::Node));
+        assert_eq!(image_key(&p, Image::Pause), image_key(&base, Image::Pause));
+        assert_eq!(p.node_base, base.node_base);
+
+        // The etcd Dockerfile: the etcd image only, not the binary.
+        let mut etcd_docker = dirs.clone();
+        etcd_docker.get_mut("etcd").unwrap()[0] = digest("Dockerfile", "FROM scratch\n");
+        let p = plan_with(&r, &t, &etcd_docker);
+        assert_eq!(p.artifacts, base.artifacts);
+        assert_ne!(image_key(&p, Image::Etcd), image_key(&base, Image::Etcd));
+        assert_eq!(
+            image_key(&p, Image::Coredns),
+            image_key(&base, Image::Coredns)
+        );
+
+        // The etcd wrapper: the binary and so the image.
+        let mut etcd_wrapper = dirs.clone();
+        etcd_wrapper.get_mut("etcd").unwrap()[2] = digest("wrapper/main.go", "package main // x");
+        let p = plan_with(&r, &t, &etcd_wrapper);
+        assert_ne!(
+            p.artifacts[&Artifact::Go("etcd")],
+            base.artifacts[&Artifact::Go("etcd")]
+        );
+        assert_ne!(image_key(&p, Image::Etcd), image_key(&base, Image::Etcd));
+
+        // A comment in the package list changes nothing installed: the rootfs stays.
+        let p = plan_with_packages(&r, &t, &dirs, "containerd # the runtime\n");
+        assert_eq!(
+            p.artifacts[&Artifact::NodeRootfs],
+            base.artifacts[&Artifact::NodeRootfs]
+        );
+
+        // The package list: rootfs, node base, node image; nothing else.
+        let mut packages = dirs.clone();
+        packages.get_mut("node").unwrap()[2] = digest("packages.txt", "containerd\nrunc\n");
+        let p = plan_with_packages(&r, &t, &packages, "containerd\nrunc\n");
+        assert_ne!(
+            p.artifacts[&Artifact::NodeRootfs],
+            base.artifacts[&Artifact::NodeRootfs]
+        );
+        assert_ne!(p.node_base.key, base.node_base.key);
+        assert_ne!(p.node_base.tag, base.node_base.tag);
+        assert_ne!(image_key(&p, Image::Node), image_key(&base, Image::Node));
+        assert_eq!(
+            p.artifacts[&Artifact::Kubernetes],
+            base.artifacts[&Artifact::Kubernetes]
+        );
+        assert_eq!(
+            image_key(&p, Image::KubeApiserver),
+            image_key(&base, Image::KubeApiserver)
+        );
+
+        // The executable bit of a file counts.
+        let mut mode = dirs.clone();
+        mode.get_mut("pause").unwrap()[2].executable = true;
+        assert_ne!(
+            plan_with(&r, &t, &mode).artifacts[&Artifact::Pause],
+            base.artifacts[&Artifact::Pause]
+        );
+
+        // Another Kubernetes version: its own keys throughout.
+        let other = Resolution {
+            kubernetes_version: "v1.35.5".into(),
+            wrapper_gomod: "module localkube.local/kubernetes-build // v1.35.5\n".into(),
+            ..r.clone()
+        };
+        let p = plan_with(&other, &t, &dirs);
+        assert_ne!(
+            p.artifacts[&Artifact::Kubernetes],
+            base.artifacts[&Artifact::Kubernetes]
+        );
+        assert_eq!(
+            p.artifacts[&Artifact::Go("etcd")],
+            base.artifacts[&Artifact::Go("etcd")]
+        );
+        assert_ne!(
+            image_key(&p, Image::Etcd),
+            image_key(&base, Image::Etcd),
+            "tag differs"
+        );
+    }
+
+    #[test]
+    fn every_table_row_is_planned_into_its_images() {
+        let r = sample_resolution();
+        let t = Toolchain {
+            go_version: "go1.26.8".into(),
+            goarch: "amd64".into(),
+        };
+        let dirs = sample_dirs();
+        let base = plan_with(&r, &t, &dirs);
+        for row in GO_ARTIFACTS {
+            assert!(
+                base.artifacts.contains_key(&Artifact::Go(row.name)),
+                "{}",
+                row.name
+            );
+            assert_eq!(Artifact::Go(row.name).outputs(), row.outputs);
+            for image in row.images {
+                for output in row.outputs {
+                    assert!(
+                        image.binaries().contains(&(Artifact::Go(row.name), output)),
+                        "{} in {}",
+                        output,
+                        image.name()
+                    );
+                }
+            }
+        }
+        let node = base
+            .images
+            .iter()
+            .find(|p| p.image == Some(Image::Node))
+            .unwrap();
+        let files: Vec<&str> = Image::Node.binaries().iter().map(|(_, f)| *f).collect();
+        for expected in [
+            "kubelet",
+            "containerd",
+            "containerd-shim-runc-v2",
+            "ctr",
+            "runc",
+            "crictl",
+            "ptp",
+            "bridge",
+        ] {
+            assert!(
+                files.contains(&expected),
+                "{expected} missing from {files:?}"
+            );
+        }
+        // The node records the versions of its runtime pieces as labels.
+        let labels = node.labels("v1.35.4");
+        assert_eq!(labels["io.localkube.containerd-version"], "v2.3.7");
+        assert_eq!(labels["io.localkube.runc-version"], "v1.5.3");
+        assert_eq!(labels["io.localkube.crictl-version"], "v1.37.0");
+        assert_eq!(labels["io.localkube.cni-version"], "v1.10.0");
+        assert_eq!(
+            program_of_version_label("io.localkube.runc-version"),
+            Some("runc")
+        );
+        assert_eq!(program_of_version_label(LABEL_COMPONENT_VERSION), None);
+        let etcd = base
+            .images
+            .iter()
+            .find(|p| p.image == Some(Image::Etcd))
+            .unwrap();
+        assert!(etcd.versions.is_empty());
+
+        // Pinned versions do not follow the Kubernetes release; kubeadm's pins do.
+        let other = Resolution {
+            kubernetes_version: "v1.36.1".into(),
+            etcd_version: "v3.6.8".into(),
+            ..r.clone()
+        };
+        let p = plan_with(&other, &t, &dirs);
+        for name in ["containerd", "runc", "crictl", "cni-plugins", "coredns"] {
+            assert_eq!(
+                p.artifacts[&Artifact::Go(name)],
+                base.artifacts[&Artifact::Go(name)],
+                "{name}"
+            );
+        }
+        assert_ne!(
+            p.artifacts[&Artifact::Go("etcd")],
+            base.artifacts[&Artifact::Go("etcd")]
+        );
+
+        // runc is built with cgo: the C compiler is part of its key, and of nothing else in Go.
+        let mut cc = PlanInputs {
+            resolution: &r,
+            toolchain: &t,
+            image_dirs: &dirs,
+            cc_version: "gcc (Debian 12.2.0-14) 12.2.0",
+            debian_mirror: DEFAULT_DEBIAN_MIRROR,
+            node_packages_txt: "iptables\n",
+        };
+        let before = plan(&cc).unwrap();
+        cc.cc_version = "gcc (Debian 13.1.0-1) 13.1.0";
+        let after = plan(&cc).unwrap();
+        assert_ne!(
+            after.artifacts[&Artifact::Go("runc")],
+            before.artifacts[&Artifact::Go("runc")]
+        );
+        assert_eq!(
+            after.artifacts[&Artifact::Go("containerd")],
+            before.artifacts[&Artifact::Go("containerd")]
+        );
+        assert_ne!(
+            image_key(&after, Image::Node),
+            image_key(&before, Image::Node)
+        );
+        assert_eq!(
+            image_key(&after, Image::Etcd),
+            image_key(&before, Image::Etcd)
+        );
+    }
+
+    #[test]
+    fn a_missing_main_folder_is_named() {
+        let r = sample_resolution();
+        let t = Toolchain {
+            go_version: "go1.26.8".into(),
+            goarch: "amd64".into(),
+        };
+        let mut dirs = sample_dirs();
+        dirs.get_mut("etcd")
+            .unwrap()
+            .retain(|f| !f.path.starts_with("wrapper/"));
+        let err = plan(&PlanInputs {
+            resolution: &r,
+            toolchain: &t,
+            image_dirs: &dirs,
+            cc_version: "gcc",
+            debian_mirror: DEFAULT_DEBIAN_MIRROR,
+            node_packages_txt: "iptables\n",
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("images/etcd/wrapper holds no .go file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn node_image_gets_its_base_and_version_as_build_args() {
+        let r = sample_resolution();
+        let t = Toolchain {
+            go_version: "go1.26.8".into(),
+            goarch: "amd64".into(),
+        };
+        let p = plan_with(&r, &t, &sample_dirs());
+        let node = p
+            .images
+            .iter()
+            .find(|i| i.image == Some(Image::Node))
+            .unwrap();
+        assert_eq!(node.build_args["BASE_IMAGE"], p.node_base.tag);
+        assert_eq!(node.build_args["KUBERNETES_VERSION"], "v1.35.4");
+        assert!(p.node_base.tag.starts_with("localkube/node-base:"));
+        let labels = node.labels("v1.35.4");
+        assert_eq!(labels[LABEL_BUILD_KEY], node.key);
+        assert_eq!(labels[LABEL_COMPONENT_VERSION], "v1.35.4");
+    }
+
+    #[test]
+    fn a_missing_dockerfile_is_named() {
+        let r = sample_resolution();
+        let t = Toolchain {
+            go_version: "go1.26.8".into(),
+            goarch: "amd64".into(),
+        };
+        let mut dirs = sample_dirs();
+        dirs.remove("kube-scheduler");
+        let err = plan(&PlanInputs {
+            resolution: &r,
+            toolchain: &t,
+            image_dirs: &dirs,
+            cc_version: "gcc",
+            debian_mirror: DEFAULT_DEBIAN_MIRROR,
+            node_packages_txt: "containerd\n",
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("images/kube-scheduler/Dockerfile is missing"),
+            "{err}"
+        );
+    }
+}
