@@ -7,6 +7,7 @@ pub mod images;
 pub mod kubeconfig;
 pub mod load_balancer;
 pub mod node_image;
+pub mod nodes;
 pub mod pki;
 pub mod restart;
 pub mod support;
