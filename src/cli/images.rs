@@ -249,7 +249,7 @@ mod tests {
                 "images",
                 "build",
                 "--kubernetes-version",
-                "latest"
+                "newest"
             ])
             .is_err()
         );
