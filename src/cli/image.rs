@@ -31,21 +31,36 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         let nodes = running_nodes(ctx, &docker).await?;
         match args.command {
             ImageCommand::Load { images } => {
+                let mut ids = Vec::new();
                 for image in &images {
                     // A clear error for a typo, before any node is touched.
-                    if docker.inspect_image(image).await.is_err() {
-                        bail!(
+                    match docker.inspect_image(image).await {
+                        Ok(info) => ids.push(info.id.unwrap_or_default()),
+                        Err(_) => bail!(
                             "image '{image}' is not in the host's Docker: build it first \
                              (`docker build -t {image} .`) or check `docker images`"
-                        );
+                        ),
                     }
                 }
-                let refs: Vec<&str> = images.iter().map(String::as_str).collect();
                 for node in &nodes {
+                    // As `kind load`: a node that holds the same image ID is skipped, so loading
+                    // again is quick, and a rebuilt image under the same tag is loaded again.
+                    let mut missing = Vec::new();
+                    for (image, id) in images.iter().zip(&ids) {
+                        let held = containers::node_image_id(&docker, node, image).await?;
+                        if held.as_deref() != Some(id.as_str()) {
+                            missing.push(image.as_str());
+                        }
+                    }
+                    if missing.is_empty() {
+                        ctx.ui
+                            .info(format!("{node} already holds {}", images.join(", ")));
+                        continue;
+                    }
                     let step = ctx
                         .ui
-                        .step(format!("Loading {} into {node}", images.join(", ")));
-                    containers::load_images_into_node(&docker, node, &refs).await?;
+                        .step(format!("Loading {} into {node}", missing.join(", ")));
+                    containers::load_images_into_node(&docker, node, &missing).await?;
                     step.done();
                 }
                 Ok(0)

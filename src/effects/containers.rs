@@ -430,3 +430,23 @@ pub async fn load_images_into_node(docker: &Docker, node: &str, images: &[&str])
     }
     Ok(())
 }
+
+/// The ID (config digest) of an image in a node's containerd, as the CRI reports it, or `None`
+/// when the node does not hold it. Docker's image ID is the same digest, so equal IDs mean the
+/// node already has exactly this image.
+pub async fn node_image_id(docker: &Docker, node: &str, image: &str) -> Result<Option<String>> {
+    let out = exec(
+        docker,
+        node,
+        &["crictl", "inspecti", "-o", "json", image],
+        None,
+    )
+    .await?;
+    if out.exit_code != 0 {
+        return Ok(None);
+    }
+    let start = out.output.find('{').unwrap_or(0);
+    let info: serde_json::Value = serde_json::from_str(&out.output[start..])
+        .with_context(|| format!("reading crictl inspecti of {image} in {node}"))?;
+    Ok(info["status"]["id"].as_str().map(str::to_string))
+}
