@@ -215,12 +215,13 @@ e2e_run_logged() {
 }
 
 # One Go-built artifact: $1 name, $2 "build"|"test", $3 package, $4 output file name, $5 tags
-# ("" for none). Prints the artifact folder. A second call with the same inputs does nothing.
+# ("" for none), $6 linker flags added to the version flags (optional). Prints the artifact
+# folder. A second call with the same inputs does nothing.
 e2e_go_artifact() {
-    local name="$1" mode="$2" pkg="$3" file="$4" tags="$5"
+    local name="$1" mode="$2" pkg="$3" file="$4" tags="$5" ldflags="$E2E_LDFLAGS${6:+ $6}"
     local key
     key="$(printf '%s\n' "$E2E_RECIPE" "go-$mode" "$name" "$E2E_GOVERSION" "linux/$E2E_GOARCH" \
-        "$E2E_GOMOD" "$E2E_LDFLAGS" "$tags" "$pkg" | e2e_sha256)"
+        "$E2E_GOMOD" "$ldflags" "$tags" "$pkg" | e2e_sha256)"
     local final="$E2E_CACHE/$E2E_VERSION/$name/$key"
     if e2e_verify "$final"; then
         e2e_log "$name: up to date ($final)" >&2
@@ -234,7 +235,7 @@ e2e_go_artifact() {
     mkdir -p "$out"
     local args=()
     if [[ $mode == test ]]; then args=(test -c); else args=(build); fi
-    args+=(-o "$out/$file" -trimpath -ldflags "$E2E_LDFLAGS")
+    args+=(-o "$out/$file" -trimpath -ldflags "$ldflags")
     [[ -n "$tags" ]] && args+=(-tags "$tags")
     args+=("$pkg")
     e2e_log "compiling $name ($pkg, Kubernetes $E2E_VERSION) ..." >&2
@@ -248,7 +249,7 @@ e2e_go_artifact() {
     ) >&2
     local inputs
     inputs="$(jq -n --arg go "$E2E_GOVERSION" --arg p "linux/$E2E_GOARCH" --arg m "$E2E_GOMOD" \
-        --arg l "$E2E_LDFLAGS" --arg t "$tags" --arg k "$E2E_VERSION" --arg c "go ${args[*]}" \
+        --arg l "$ldflags" --arg t "$tags" --arg k "$E2E_VERSION" --arg c "go ${args[*]}" \
         '{go: $go, platform: $p, "go.mod": $m, ldflags: $l, tags: $t, kubernetes: $k, command: $c}')"
     e2e_commit "$name" "$key" "$out" "$final" "$inputs"
     rm -rf "$tmp"
@@ -430,10 +431,11 @@ e2e_build_image() {
         bindirs+=("$art")
         keyparts+=("bin=$bin" "$(jq -r .key "$art/manifest.json")")
     done
-    local x
+    local x coredns_bin=""
     for x in "${extra[@]+"${extra[@]}"}"; do
         if [[ $x == coredns ]]; then
-            keyparts+=("coredns" "$(e2e_image_key "localkube/coredns:$E2E_VERSION")")
+            coredns_bin="$(e2e_coredns)"
+            keyparts+=("coredns" "$(e2e_sha256 <"$coredns_bin")")
         else
             keyparts+=("$x" "$(cd "$E2E_K8S_DIR" && find "$x" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | e2e_sha256)")
         fi
@@ -453,12 +455,7 @@ e2e_build_image() {
         done
         for x in "${extra[@]+"${extra[@]}"}"; do
             if [[ $x == coredns ]]; then
-                docker image inspect "localkube/coredns:$E2E_VERSION" >/dev/null 2>&1 ||
-                    e2e_die "localkube/coredns:$E2E_VERSION is missing: run \`localkube images build --kubernetes-version $E2E_VERSION\`"
-                local cid
-                cid="$(docker create "localkube/coredns:$E2E_VERSION")"
-                docker cp "$cid:/coredns" "$ctx/bin/coredns" >/dev/null
-                docker rm "$cid" >/dev/null
+                cp "$coredns_bin" "$ctx/bin/coredns"
             else
                 mkdir -p "$ctx/module/$(dirname "$x")"
                 cp -a "$E2E_K8S_DIR/$x" "$ctx/module/$x"
@@ -482,10 +479,38 @@ e2e_build_image() {
     e2e_log "$short: ${names[*]} ($((size / 1000000)) MB, $((SECONDS - started)) s)"
 }
 
+# A CoreDNS binary of the version localkube pairs with $E2E_VERSION: from localkube's cache (the
+# coredns artifact, verified), else copied out of the localkube/coredns image.
+e2e_coredns() {
+    local want m dir
+    want="$(jq -r .coredns_version "$E2E_RESOLUTION")"
+    for m in "$LK_CACHE"/artifacts/coredns/*/manifest.json; do
+        [[ -f "$m" ]] || continue
+        dir="$(dirname "$m")"
+        if jq -r '.inputs["go.mod"] // ""' "$m" | grep -qx "require github.com/coredns/coredns $want" &&
+            e2e_verify "$dir"; then
+            printf '%s\n' "$dir/coredns"
+            return 0
+        fi
+    done
+    local image="localkube/coredns:$E2E_VERSION" out="$E2E_CACHE/$E2E_VERSION/coredns-from-image"
+    docker image inspect "$image" >/dev/null 2>&1 ||
+        e2e_die "no CoreDNS $want in localkube's cache and no $image: run \`localkube images build --kubernetes-version $E2E_VERSION\`"
+    local cid
+    mkdir -p "$out"
+    cid="$(docker create "$image")"
+    docker cp "$cid:/coredns" "$out/coredns.new" >/dev/null
+    docker rm "$cid" >/dev/null
+    mv "$out/coredns.new" "$out/coredns"
+    printf '%s\n' "$out/coredns"
+}
+
 # The Go binaries of the test images, built from the wrapper module like the components.
 e2e_test_binary() {
     case "$1" in
-        agnhost) e2e_go_artifact agnhost build k8s.io/kubernetes/test/images/agnhost agnhost "$E2E_GO_TAGS" ;;
+        # agnhost's Makefile stamps its VERSION into main.Version (`agnhost --version`).
+        agnhost) e2e_go_artifact agnhost build k8s.io/kubernetes/test/images/agnhost agnhost "$E2E_GO_TAGS" \
+            "-X main.Version=$(tr -d ' \n' <"$E2E_K8S_DIR/test/images/agnhost/VERSION")" ;;
         nnp) e2e_go_artifact nnp build k8s.io/kubernetes/test/images/nonewprivs nnp "$E2E_GO_TAGS" ;;
         sample-apiserver) e2e_go_artifact sample-apiserver build k8s.io/sample-apiserver sample-apiserver "$E2E_GO_TAGS" ;;
         *) e2e_die "no recipe for the test binary $1" ;;
