@@ -113,13 +113,14 @@ kubectl_bin="$LK_CACHE/bin/$version/kubectl"
 "$kubectl_bin" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1 ||
     e2e_die "the apiserver of profile '$profile' does not answer: is it running (\`localkube -p $profile status\`)?"
 
-# Spec names as a regular expression that matches them literally.
+# Spec names as a regular expression that matches them literally. Ginkgo matches the focus
+# against "<suite description> <spec text>", so a name is anchored by the space before it.
 regex_escape() { sed -e 's/[][\.|$(){}?+*^]/\\&/g'; }
 case "$mode" in
     full) focus='\[Conformance\]' ;;
     quick)
         focus="$(grep -v '^[[:space:]]*#' tests/conformance/quick.txt | sed '/^[[:space:]]*$/d' | while IFS= read -r line; do
-            if [[ $line == re:* ]]; then printf '%s\n' "${line#re:}"; else printf '^%s$\n' "$(regex_escape <<<"$line")"; fi
+            if [[ $line == re:* ]]; then printf '%s\n' "${line#re:}"; else printf ' %s$\n' "$(regex_escape <<<"$line")"; fi
         done | paste -sd'|' -)"
         ;;
 esac

@@ -92,10 +92,12 @@ e2e_resolution() {
 
 # Upstream's version flags, as localkube sets them for the components (plan::images::kubernetes_ldflags):
 # e2e.test then reports the same version as the cluster. The Kubernetes artifact's manifest
-# records the flags it was built with; when it is there, its value wins.
+# records the flags it was built with; when it is there, its value wins (the newest such
+# artifact's, should localkube have built the version more than once).
 e2e_ldflags() {
     local version="$1" resolution="$2" m recorded
-    for m in "$LK_CACHE"/artifacts/kubernetes/*/manifest.json; do
+    # shellcheck disable=SC2045 # names are cache keys (hex digits)
+    for m in $(ls -t "$LK_CACHE"/artifacts/kubernetes/*/manifest.json 2>/dev/null); do
         [[ -f "$m" ]] || continue
         if [[ "$(jq -r '.inputs.kubernetes // ""' "$m")" == "$version" ]]; then
             recorded="$(jq -r '.inputs.ldflags // ""' "$m")"
@@ -466,9 +468,19 @@ e2e_build_image() {
         local args=(build --label "$E2E_LABEL_KEY=$key" --label "io.localkube.component=e2e-$short"
             --label "io.localkube.kubernetes-version=$E2E_VERSION" -t "$local_tag")
         [[ -n "$from" ]] && args+=(--build-arg "BASE_IMAGE=$from")
+        local old_id
+        old_id="$(docker image inspect --format '{{.Id}}' "$local_tag" 2>/dev/null || true)"
         DOCKER_BUILDKIT=0 e2e_run_logged "docker build of $short" "$E2E_CACHE/logs/image-$short-$key.log" \
             docker "${args[@]}" "$ctx"
         rm -rf "$ctx"
+        # The build it replaces, once no name is left on it (a container may still use it: then it stays).
+        if [[ -n "$old_id" ]]; then
+            local n
+            for n in "${names[@]}"; do docker tag "$local_tag" "$n"; done
+            if [[ "$(docker image inspect --format '{{len .RepoTags}}' "$old_id" 2>/dev/null)" == 0 ]]; then
+                docker image rm "$old_id" >/dev/null 2>&1 || true
+            fi
+        fi
     fi
     local n
     for n in "${names[@]}"; do docker tag "$local_tag" "$n"; done
