@@ -19,6 +19,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
 use crate::plan::cluster::{ContainerSpec, MountSpec, NetworkSpec, VolumeSpec};
+use crate::plan::names::LABEL_PROFILE;
 
 fn to_hash_map(labels: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
     labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -34,7 +35,54 @@ pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
     )
 }
 
-/// Creates the network unless it exists; true when this call created it.
+/// Refuses an object of `kind` named `name` whose profile label differs from `wanted`'s: it is
+/// not this profile's, so it is neither adopted, changed nor removed.
+fn refuse_foreign(
+    kind: &str,
+    name: &str,
+    found: Option<&HashMap<String, String>>,
+    wanted: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let want = wanted.get(LABEL_PROFILE);
+    let have = found.and_then(|labels| labels.get(LABEL_PROFILE));
+    if want.is_some() && have != want {
+        bail!(
+            "a Docker {kind} named '{name}' exists that localkube did not create for profile '{}' \
+             ({}): localkube never adopts, changes or removes it; remove or rename it \
+             (`docker {kind} rm {name}` if it is unused), or use another profile (`-p NAME`)",
+            want.map_or("", String::as_str),
+            match have {
+                Some(other) => format!("its label {LABEL_PROFILE} says '{other}'"),
+                None => format!("it has no {LABEL_PROFILE} label"),
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Refuses when a container named `name` exists without the profile label of `labels`.
+pub async fn check_owned(
+    docker: &Docker,
+    name: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    match docker
+        .inspect_container(name, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(info) => refuse_foreign(
+            "container",
+            name,
+            info.config.as_ref().and_then(|c| c.labels.as_ref()),
+            labels,
+        ),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
+    }
+}
+
+/// Creates the network unless it exists; true when this call created it. An existing network
+/// must carry the profile's label.
 pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool> {
     match docker
         .inspect_network(
@@ -43,7 +91,10 @@ pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool>
         )
         .await
     {
-        Ok(_) => return Ok(false),
+        Ok(found) => {
+            refuse_foreign("network", &spec.name, found.labels.as_ref(), &spec.labels)?;
+            return Ok(false);
+        }
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(e).with_context(|| format!("inspecting network {}", spec.name)),
     }
@@ -73,10 +124,14 @@ pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool>
     Ok(true)
 }
 
-/// Creates the volume unless it exists; true when this call created it.
+/// Creates the volume unless it exists; true when this call created it. An existing volume must
+/// carry the profile's label.
 pub async fn ensure_volume(docker: &Docker, spec: &VolumeSpec) -> Result<bool> {
     match docker.inspect_volume(&spec.name).await {
-        Ok(_) => return Ok(false),
+        Ok(found) => {
+            refuse_foreign("volume", &spec.name, Some(&found.labels), &spec.labels)?;
+            return Ok(false);
+        }
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(e).with_context(|| format!("inspecting volume {}", spec.name)),
     }

@@ -50,6 +50,7 @@ pub fn write_component_kubeconfigs(
             cert_pem: read_pki_file(&pki_dir, &pki::cert_file(&spec.cert_stem))?,
             key_pem: read_pki_file(&pki_dir, &pki::key_file(&spec.cert_stem))?,
             context: spec.context,
+            owner: profile.name.to_string(),
         };
         let path = dir.join(&spec.file_name);
         let text = kubeconfig::render(&credentials)
@@ -61,7 +62,7 @@ pub fn write_component_kubeconfigs(
 }
 
 /// The admin's credentials for the host: server `https://127.0.0.1:<apiserver_port>`, cluster,
-/// user and context all named after the profile.
+/// user and context all named [`names::kubeconfig_context`], marked as the profile's.
 pub fn admin_credentials(profile: &ProfileDir, config: &ProfileConfig) -> Result<Credentials> {
     let pki_dir = profile.pki_dir();
     let name = names::kubeconfig_context(&profile.name);
@@ -73,6 +74,7 @@ pub fn admin_credentials(profile: &ProfileDir, config: &ProfileConfig) -> Result
         cert_pem: read_pki_file(&pki_dir, &pki::cert_file(pki::ADMIN))?,
         key_pem: read_pki_file(&pki_dir, &pki::key_file(pki::ADMIN))?,
         context: name,
+        owner: profile.name.to_string(),
     })
 }
 
@@ -96,6 +98,12 @@ pub fn kubeconfig_path_from(
         .or_else(|| home.map(|home| home.join(".kube").join("config")))
 }
 
+/// The file a merge into the user's kubeconfig writes: [`user_kubeconfig_path`], through a
+/// symlink to its target.
+pub fn user_kubeconfig_target() -> Result<PathBuf> {
+    resolve_symlink(&user_kubeconfig_path()?)
+}
+
 /// Merges `c` into the user's kubeconfig; returns its path.
 pub fn merge_into_user(c: &Credentials, switch_context: bool) -> Result<PathBuf> {
     let path = user_kubeconfig_path()?;
@@ -103,11 +111,31 @@ pub fn merge_into_user(c: &Credentials, switch_context: bool) -> Result<PathBuf>
     Ok(path)
 }
 
-/// Removes the profile's cluster, user and context from the user's kubeconfig; `true` when
-/// something was removed. A missing kubeconfig has nothing to remove.
+/// Removes the profile's cluster, user and context from the user's kubeconfig (only entries
+/// carrying its ownership marker); `true` when something was removed. A missing kubeconfig has
+/// nothing to remove.
 pub fn remove_from_user(profile: &ProfileName) -> Result<bool> {
     let name = names::kubeconfig_context(profile);
-    remove_from_file(&user_kubeconfig_path()?, &name, &name, &name)
+    remove_from_file(&user_kubeconfig_path()?, &name, &name, &name, profile.as_str())
+}
+
+/// Refuses, before anything is created, a start whose merge would replace entries of the user's
+/// kubeconfig that localkube did not write for this profile.
+pub fn check_user_mergeable(profile: &ProfileName) -> Result<()> {
+    let path = resolve_symlink(&user_kubeconfig_path()?)?;
+    let name = names::kubeconfig_context(profile);
+    let probe = Credentials {
+        cluster: name.clone(),
+        server: String::new(),
+        ca_pem: String::new(),
+        user: name.clone(),
+        cert_pem: String::new(),
+        key_pem: String::new(),
+        context: name,
+        owner: profile.to_string(),
+    };
+    kubeconfig::check_mergeable(read_optional(&path)?.as_deref(), &probe)
+        .with_context(|| format!("checking {}", path.display()))
 }
 
 /// The current context of the user's kubeconfig, `None` when unset or when there is no file.
@@ -126,8 +154,15 @@ pub fn merge_into_file(path: &Path, c: &Credentials, switch_context: bool) -> Re
     write_keeping_mode(&path, &merged)
 }
 
-/// Removes the named entries from the kubeconfig at `path`; `true` when something was removed.
-pub fn remove_from_file(path: &Path, cluster: &str, user: &str, context: &str) -> Result<bool> {
+/// Removes the named entries of profile `owner` from the kubeconfig at `path`; `true` when
+/// something was removed.
+pub fn remove_from_file(
+    path: &Path,
+    cluster: &str,
+    user: &str,
+    context: &str,
+    owner: &str,
+) -> Result<bool> {
     let path = resolve_symlink(path)?;
     if !path.exists() {
         return Ok(false);
@@ -136,7 +171,7 @@ pub fn remove_from_file(path: &Path, cluster: &str, user: &str, context: &str) -
     let Some(existing) = read_optional(&path)? else {
         return Ok(false);
     };
-    let removed = kubeconfig::remove_entries(&existing, cluster, user, context)
+    let removed = kubeconfig::remove_entries(&existing, cluster, user, context, owner)
         .with_context(|| format!("removing '{context}' from {}", path.display()))?;
     match removed {
         Some(text) => {
@@ -265,6 +300,7 @@ mod tests {
             cert_pem: "CERT".into(),
             key_pem: "KEY".into(),
             context: name.into(),
+            owner: name.into(),
         }
     }
 
@@ -347,12 +383,12 @@ mod tests {
     fn remove_reports_whether_anything_went() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("config");
-        assert!(!remove_from_file(&path, "dev", "dev", "dev").unwrap());
+        assert!(!remove_from_file(&path, "dev", "dev", "dev", "dev").unwrap());
         assert!(!path.exists());
         merge_into_file(&path, &credentials("keep"), true).unwrap();
         merge_into_file(&path, &credentials("dev"), true).unwrap();
-        assert!(remove_from_file(&path, "dev", "dev", "dev").unwrap());
-        assert!(!remove_from_file(&path, "dev", "dev", "dev").unwrap());
+        assert!(remove_from_file(&path, "dev", "dev", "dev", "dev").unwrap());
+        assert!(!remove_from_file(&path, "dev", "dev", "dev", "dev").unwrap());
         let text = fs::read_to_string(&path).unwrap();
         assert!(
             text.contains("keep") && !text.contains("name: dev"),
@@ -417,7 +453,7 @@ mod tests {
                 admin.user.as_str(),
                 admin.context.as_str()
             ),
-            ("dev", "dev", "dev")
+            ("localkube-dev", "localkube-dev", "localkube-dev")
         );
         assert_eq!(
             admin.cert_pem,

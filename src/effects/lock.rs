@@ -110,12 +110,30 @@ pub fn acquire(path: &Path, wait: Wait, on_wait: impl FnOnce(&str)) -> Result<He
 }
 
 pub fn lock_profile(home: &Home, profile: &ProfileName) -> Result<ProfileLock> {
-    let wait = std::env::var("LOCALKUBE_LOCK_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .map(Duration::from_secs_f64)
-        .unwrap_or(DEFAULT_LOCK_WAIT);
+    let wait = lock_wait_from(std::env::var("LOCALKUBE_LOCK_TIMEOUT").ok().as_deref())?;
     lock_profile_waiting(home, profile, wait)
+}
+
+/// The longest `LOCALKUBE_LOCK_TIMEOUT` accepted: an hour.
+pub const MAX_LOCK_WAIT_SECS: f64 = 3600.0;
+
+/// The wait `LOCALKUBE_LOCK_TIMEOUT` asks for (unset or empty: the default); anything that is not
+/// a number of seconds from 0 to an hour is refused with the fix, before anything is touched.
+pub fn lock_wait_from(value: Option<&str>) -> Result<Duration> {
+    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(DEFAULT_LOCK_WAIT);
+    };
+    text.parse::<f64>()
+        .ok()
+        .filter(|secs| secs.is_finite() && (0.0..=MAX_LOCK_WAIT_SECS).contains(secs))
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            anyhow!(
+                "LOCALKUBE_LOCK_TIMEOUT='{text}' is not a number of seconds from 0 to 3600: set it \
+                 to one (for example LOCALKUBE_LOCK_TIMEOUT=30) or unset it for the default of {} s",
+                DEFAULT_LOCK_WAIT.as_secs()
+            )
+        })
 }
 
 pub fn lock_profile_waiting(
@@ -158,6 +176,18 @@ mod tests {
         );
         drop(first);
         lock_profile_waiting(&home, &name, Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn lock_timeout_is_checked_not_trusted() {
+        assert_eq!(lock_wait_from(None).unwrap(), DEFAULT_LOCK_WAIT);
+        assert_eq!(lock_wait_from(Some("")).unwrap(), DEFAULT_LOCK_WAIT);
+        assert_eq!(lock_wait_from(Some("2.5")).unwrap(), Duration::from_millis(2500));
+        assert_eq!(lock_wait_from(Some("0")).unwrap(), Duration::ZERO);
+        for bad in ["nan", "NaN", "inf", "-1", "1e300", "ten", "3601"] {
+            let err = lock_wait_from(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("LOCALKUBE_LOCK_TIMEOUT") && err.contains(bad), "{err}");
+        }
     }
 
     #[test]

@@ -11,4 +11,5 @@ pub mod kubeconfig_store;
 pub mod lb_image;
 pub mod lock;
 pub mod pki_store;
+pub mod snapshot;
 pub mod staging;

@@ -14,6 +14,7 @@ use kube::Client;
 use crate::effects::containers::{self, container_state};
 use crate::effects::home::{Home, ProfileDir};
 use crate::effects::lock::lock_profile;
+use crate::effects::snapshot::FilesSnapshot;
 use crate::effects::{
     docker, image_build, kube_api, kubeconfig_store, lb_image, pki_store, staging,
 };
@@ -112,34 +113,66 @@ pub struct Created {
     pub network: Option<String>,
     pub volumes: Vec<String>,
     pub containers: Vec<String>,
+    /// Containers that were stopped before this run and that it started.
+    pub started: Vec<String>,
 }
 
 impl Created {
-    /// Removes what this run created: containers first, then volumes and the network.
+    /// Puts Docker back as it was: stops what this run started, removes what it created
+    /// (containers first, then volumes and the network). Goes on past a failure, so one stuck
+    /// object does not leave the others behind; the failures come back together.
     pub async fn roll_back(&self, docker: &Docker) -> Result<()> {
+        let mut failures = Vec::new();
+        for name in self.started.iter().rev() {
+            if let Err(e) = docker
+                .stop_container(
+                    name,
+                    Some(bollard::query_parameters::StopContainerOptions {
+                        t: Some(10),
+                        ..Default::default()
+                    }),
+                )
+                .await
+                && !containers::is_not_found(&e)
+            {
+                failures.push(format!("stopping container {name}: {e}"));
+            }
+        }
         for name in self.containers.iter().rev() {
-            containers::remove_container(docker, name).await?;
+            if let Err(e) = containers::remove_container(docker, name).await {
+                failures.push(format!("{e:#}"));
+            }
         }
         for name in &self.volumes {
-            docker
+            if let Err(e) = docker
                 .remove_volume(
                     name,
                     Some(bollard::query_parameters::RemoveVolumeOptions { force: true }),
                 )
                 .await
-                .with_context(|| format!("removing volume {name}"))?;
+                && !containers::is_not_found(&e)
+            {
+                failures.push(format!("removing volume {name}: {e}"));
+            }
         }
-        if let Some(network) = &self.network {
-            docker
-                .remove_network(network)
-                .await
-                .with_context(|| format!("removing network {network}"))?;
+        if let Some(network) = &self.network
+            && let Err(e) = docker.remove_network(network).await
+            && !containers::is_not_found(&e)
+        {
+            failures.push(format!("removing network {network}: {e}"));
         }
-        Ok(())
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", failures.join("; "))
+        }
     }
 
     fn has_docker_objects(&self) -> bool {
-        self.network.is_some() || !self.volumes.is_empty() || !self.containers.is_empty()
+        self.network.is_some()
+            || !self.volumes.is_empty()
+            || !self.containers.is_empty()
+            || !self.started.is_empty()
     }
 }
 
@@ -160,6 +193,11 @@ pub struct StartContext<'a> {
     created: Created,
     already_running: bool,
     outcome: Option<Outcome>,
+    /// The profile's files (config.yaml, pki, kubeconfigs) before this run, restored on failure.
+    profile_files: Option<FilesSnapshot>,
+    /// The user's kubeconfig before this run, restored when a failure follows the merge.
+    user_kubeconfig: Option<FilesSnapshot>,
+    merged: bool,
 }
 
 impl StartContext<'_> {
@@ -204,7 +242,26 @@ pub async fn run(
     ui: &Ui,
     request: &StartRequest,
 ) -> Result<Outcome> {
+    // Bad test hooks and environment values are refused before anything is touched.
+    let fail_at = test_fail_at(std::env::var("LOCALKUBE_TEST_FAIL_AT").ok().as_deref())?;
     let _lock = lock_profile(home, profile)?;
+    let dir = home.profile(profile);
+    let profile_files = if dir.exists() {
+        Some(FilesSnapshot::take(
+            &[dir.config_path()],
+            &[dir.pki_dir(), dir.kubeconfigs_dir()],
+        )?)
+    } else {
+        None
+    };
+    let user_kubeconfig = if request.dry_run {
+        None
+    } else {
+        Some(FilesSnapshot::take(
+            &[kubeconfig_store::user_kubeconfig_target()?],
+            &[],
+        )?)
+    };
     let mut ctx = StartContext {
         home,
         profile,
@@ -220,9 +277,29 @@ pub async fn run(
         created: Created::default(),
         already_running: false,
         outcome: None,
+        profile_files,
+        user_kubeconfig,
+        merged: false,
     };
+    // Ctrl-C or SIGTERM stops the step under way and rolls back like any failure.
+    let mut interrupted = std::pin::pin!(interruption());
     for step in STEPS {
-        if let Err(err) = run_step(step, &mut ctx).await {
+        let result = tokio::select! {
+            result = run_step(step, &mut ctx) => result,
+            signal = &mut interrupted => Err(anyhow::anyhow!(
+                "interrupted ({signal}) while {step:?} ran; nothing of this start is kept"
+            )),
+        };
+        if result.is_ok() && step == Step::KubeconfigMerge {
+            ctx.merged = true;
+        }
+        let result = result.and_then(|()| match fail_at {
+            Some(at) if at == step => bail!(
+                "LOCALKUBE_TEST_FAIL_AT={step:?}: failing after this step, as the test hook asks"
+            ),
+            _ => Ok(()),
+        });
+        if let Err(err) = result {
             return Err(roll_back(&mut ctx, err).await);
         }
         if ctx.outcome.is_some() {
@@ -230,6 +307,46 @@ pub async fn run(
         }
     }
     Ok(ctx.outcome.take().expect("the last step sets the outcome"))
+}
+
+/// The step `LOCALKUBE_TEST_FAIL_AT` names (its name as in `STEPS`, any case, `-`/`_` ignored):
+/// `start` fails right after it, as a fault-injection hook for tests. A name of no step is
+/// refused, listing them.
+fn test_fail_at(value: Option<&str>) -> Result<Option<Step>> {
+    let Some(wanted) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let norm = |s: &str| s.replace(['-', '_'], "").to_ascii_lowercase();
+    match STEPS
+        .iter()
+        .find(|step| norm(&format!("{step:?}")) == norm(wanted))
+    {
+        Some(step) => Ok(Some(*step)),
+        None => {
+            let all: Vec<String> = STEPS.iter().map(|s| format!("{s:?}")).collect();
+            bail!(
+                "LOCALKUBE_TEST_FAIL_AT='{wanted}' names no step of start: use one of {} or unset it",
+                all.join(", ")
+            )
+        }
+    }
+}
+
+/// Resolves when the user interrupts (Ctrl-C) or the process is asked to stop (SIGTERM); the
+/// handlers are installed at once, so a signal that comes before the first poll still counts.
+fn interruption() -> impl std::future::Future<Output = &'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let int = signal(SignalKind::interrupt()).ok();
+    let term = signal(SignalKind::terminate()).ok();
+    async move {
+        match (int, term) {
+            (Some(mut int), Some(mut term)) => tokio::select! {
+                _ = int.recv() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            },
+            _ => std::future::pending().await,
+        }
+    }
 }
 
 async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
@@ -262,10 +379,32 @@ async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) -> anyhow::Er
     if ctx.request.keep_on_failure {
         return err;
     }
-    if ctx.created.has_docker_objects() {
+    // The user's kubeconfig first: it is theirs, and it is restored only when this run wrote it.
+    if ctx.merged
+        && let Some(before) = &ctx.user_kubeconfig
+        && let Err(cleanup) = before.restore()
+    {
+        return err.context(format!(
+            "and restoring your kubeconfig failed too: {cleanup:#}"
+        ));
+    }
+    if ctx.created.has_docker_objects() || (ctx.created.profile && ctx.docker.is_some()) {
         let step = ctx.ui.step("Removing what this start created");
         let cleaned = match &ctx.docker {
-            Some(docker) => ctx.created.roll_back(docker).await,
+            Some(docker) => {
+                let mut cleaned = ctx.created.roll_back(docker).await;
+                // A new profile had nothing in Docker: whatever carries its label now (a load
+                // balancer proxy its controller made, say) came from this run.
+                if ctx.created.profile
+                    && let Err(e) = docker::remove_profile(docker, ctx.profile).await
+                {
+                    cleaned = Err(match cleaned {
+                        Ok(()) => e,
+                        Err(first) => first.context(format!("{e:#}")),
+                    });
+                }
+                cleaned
+            }
             None => Ok(()),
         };
         if let Err(cleanup) = cleaned {
@@ -274,13 +413,21 @@ async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) -> anyhow::Er
         }
         step.done_with("use --keep-on-failure to keep it for debugging");
     }
+    if let Some(before) = &ctx.profile_files
+        && let Err(cleanup) = before.restore()
+    {
+        return err.context(format!(
+            "and restoring the profile's files failed too: {cleanup:#}"
+        ));
+    }
     if ctx.created.profile {
         if let Err(cleanup) = ctx.dir.remove() {
             return err.context(format!(
                 "and removing the new profile failed too: {cleanup:#}"
             ));
         }
-    } else if let Some(previous) = &ctx.previous_config
+    } else if ctx.profile_files.is_none()
+        && let Some(previous) = &ctx.previous_config
         && let Err(cleanup) = ctx.dir.save_config(previous)
     {
         return err.context(format!("and restoring config.yaml failed too: {cleanup:#}"));
@@ -295,10 +442,21 @@ async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) -> anyhow::Er
 /// config.yaml. An existing one: its config.yaml, with flags that would change it refused.
 async fn profile_config(ctx: &mut StartContext<'_>) -> Result<()> {
     let request = ctx.request;
+    // Entries of the user's kubeconfig that localkube did not write are never replaced: refused
+    // now, before anything is created, rather than at the merge.
+    if !request.dry_run {
+        kubeconfig_store::check_user_mergeable(ctx.profile)?;
+    }
     if !ctx.dir.exists() {
         if request.add_node {
             // Refuses with the hint to create it.
             ctx.dir.load_config()?;
+        }
+        if let Some(problem) = names::collision_problem(ctx.profile) {
+            bail!(
+                "profile name '{}' cannot be used: {problem}; choose another name (`-p NAME`)",
+                ctx.profile
+            );
         }
         let step = ctx.ui.step(format!("Creating profile '{}'", ctx.profile));
         let config = new_config(ctx.profile, request).await?;
@@ -752,6 +910,9 @@ async fn is_current(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
 
 /// Creates the container if missing, starts it if stopped; records what it created.
 async fn run_container(docker: &Docker, spec: &ContainerSpec, created: &mut Created) -> Result<()> {
+    // Only a container of this profile is adopted, replaced or started: one that merely has the
+    // name is someone else's.
+    containers::check_owned(docker, &spec.name, &spec.labels).await?;
     // The controller runs this very binary: a controller of another localkube build is replaced.
     if spec.role == load_balancer::CONTROLLER_ROLE
         && containers::container_image(docker, &spec.name)
@@ -769,7 +930,10 @@ async fn run_container(docker: &Docker, spec: &ContainerSpec, created: &mut Crea
             containers::create_and_start(docker, spec).await?;
         }
         Some(state) if state == "running" => {}
-        Some(_) => containers::start_existing(docker, &spec.name).await?,
+        Some(_) => {
+            containers::start_existing(docker, &spec.name).await?;
+            created.started.push(spec.name.clone());
+        }
     }
     Ok(())
 }

@@ -17,6 +17,8 @@ pub const DEFAULT_DNS_DOMAIN: &str = "cluster.local";
 /// Leaf certificates: three years, as minikube (kubeadm's one year is the top complaint, ANCHORS.md #7).
 pub const DEFAULT_CERT_VALIDITY_DAYS: u32 = 3 * 365;
 pub const MAX_NODES: u32 = 9;
+/// Leaves never outlive the CA that signs them (10 years, `pki::CA_VALIDITY_DAYS`).
+pub const MAX_CERT_VALIDITY_DAYS: u32 = 3650;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -131,7 +133,9 @@ pub enum ConfigError {
     NodeNumbers(Vec<u32>),
     #[error("the apiserver port must be between 1024 and 65535, not {0}")]
     ApiserverPort(u16),
-    #[error("certificate validity of {0} days: use at least 1 day")]
+    #[error(
+        "certificate validity of {0} days: use 1 to {MAX_CERT_VALIDITY_DAYS} days (a certificate cannot outlive the 10-year CA that signs it); for an existing profile, fix cert_validity_days in its config.yaml"
+    )]
     CertValidity(u32),
     #[error(
         "'{0}' is not a valid DNS domain: use labels of a-z, 0-9 and '-' separated by dots, like cluster.local"
@@ -198,7 +202,7 @@ impl ProfileConfig {
         if self.apiserver_port < 1024 {
             return Err(ConfigError::ApiserverPort(self.apiserver_port));
         }
-        if self.cert_validity_days == 0 {
+        if self.cert_validity_days == 0 || self.cert_validity_days > MAX_CERT_VALIDITY_DAYS {
             return Err(ConfigError::CertValidity(self.cert_validity_days));
         }
         let label_ok = |l: &str| {
@@ -363,6 +367,21 @@ mod tests {
         let mut c = config();
         c.apiserver_port = 80;
         assert_eq!(c.validate(), Err(ConfigError::ApiserverPort(80)));
+    }
+
+    #[test]
+    fn cert_validity_is_bounded_by_the_cas() {
+        let mut c = ProfileConfig::new(40123, "172.30.5.0/24".parse().unwrap());
+        for bad in [0, 3651, 2_900_000, u32::MAX] {
+            c.cert_validity_days = bad;
+            let err = c.validate().unwrap_err();
+            assert_eq!(err, ConfigError::CertValidity(bad));
+            assert!(err.to_string().contains("1 to 3650"), "{err}");
+        }
+        for good in [1, 365, 3650] {
+            c.cert_validity_days = good;
+            assert_eq!(c.validate(), Ok(()));
+        }
     }
 
     #[test]

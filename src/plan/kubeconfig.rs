@@ -10,6 +10,12 @@
 //! added by other tools) is kept as it was. The profile's own entries are replaced in place, so
 //! merging twice yields identical text. Keys come out sorted, as kubectl itself writes them.
 //!
+//! Ownership: every cluster, user and context localkube writes carries an `extensions` entry
+//! named [`OWNER_EXTENSION`] with the profile's name (minikube marks its entries the same way, and
+//! kubectl keeps extensions when it rewrites the file). [`merge`] refuses to replace an entry of
+//! the same name without that marker, and [`remove_entries`] only removes marked entries of the
+//! profile, so a user's own `dev` or `minikube` entries are never touched.
+//!
 //! Component kubeconfigs (see [`component_kubeconfigs`]) live in the profile's `kubeconfigs/`:
 //! `admin.conf` reaches the apiserver through its published port on 127.0.0.1; the in-cluster ones
 //! (`controller-manager.conf`, `scheduler.conf`, `kube-proxy.conf`, `kubelet-<node>.conf`) through
@@ -37,6 +43,72 @@ pub struct Credentials {
     pub cert_pem: String,
     pub key_pem: String,
     pub context: String,
+    /// The profile the entries belong to, written as their ownership marker.
+    pub owner: String,
+}
+
+/// The name of the `extensions` entry that marks a kubeconfig entry as localkube's.
+pub const OWNER_EXTENSION: &str = "localkube";
+/// The marker's `provider` field.
+pub const OWNER_PROVIDER: &str = "localkube";
+
+/// The `extensions` list of an entry localkube writes for `profile`.
+fn owner_extensions(profile: &str) -> Value {
+    json!([{
+        "name": OWNER_EXTENSION,
+        "extension": { "provider": OWNER_PROVIDER, "profile": profile },
+    }])
+}
+
+/// Whether a cluster, user or context entry (`{name, cluster|user|context: {...}}`) carries
+/// localkube's marker for `profile`.
+fn owned_by(entry: &Value, inner: &str, profile: &str) -> bool {
+    entry
+        .get(inner)
+        .and_then(|e| e.get("extensions"))
+        .and_then(Value::as_array)
+        .is_some_and(|list| {
+            list.iter().any(|ext| {
+                ext.get("name").and_then(Value::as_str) == Some(OWNER_EXTENSION)
+                    && ext.pointer("/extension/provider").and_then(Value::as_str)
+                        == Some(OWNER_PROVIDER)
+                    && ext.pointer("/extension/profile").and_then(Value::as_str) == Some(profile)
+            })
+        })
+}
+
+/// The three lists of a kubeconfig, with the key of each entry's body.
+const LISTS: [(&str, &str, &str); 3] = [
+    ("clusters", "cluster", "cluster"),
+    ("users", "user", "user"),
+    ("contexts", "context", "context"),
+];
+
+/// Refuses, naming each one and the fix, when `existing` holds a cluster, user or context of
+/// `c`'s names that localkube did not write for `c.owner`: merging would replace it.
+pub fn check_mergeable(existing: Option<&str>, c: &Credentials) -> Result<()> {
+    let doc = parse(existing.unwrap_or(""))?;
+    let mut foreign = Vec::new();
+    for ((list, inner, what), name) in LISTS.iter().zip([&c.cluster, &c.user, &c.context]) {
+        if let Some(Value::Array(entries)) = doc.get(*list) {
+            for entry in entries {
+                if entry_name(entry) == Some(name.as_str()) && !owned_by(entry, inner, &c.owner) {
+                    foreign.push(format!("{what} '{name}'"));
+                }
+            }
+        }
+    }
+    if !foreign.is_empty() {
+        bail!(
+            "the kubeconfig already has a {} that localkube did not create for profile '{}', and \
+             localkube never replaces what is not its own: rename or remove {} (`kubectl config \
+             rename-context`, `kubectl config delete-context`), or use another profile (`-p NAME`)",
+            foreign.join(", "),
+            c.owner,
+            if foreign.len() == 1 { "it" } else { "them" }
+        );
+    }
+    Ok(())
 }
 
 /// A complete kubeconfig holding only `c`, with its context current.
@@ -50,15 +122,24 @@ pub fn render(c: &Credentials) -> Result<String> {
 /// `existing` (a kubeconfig's text, `None` or empty for none) with `c`'s cluster, user and context
 /// added or replaced, and the context made current when `switch_context`.
 pub fn merge(existing: Option<&str>, c: &Credentials, switch_context: bool) -> Result<String> {
+    check_mergeable(existing, c)?;
     let mut doc = parse(existing.unwrap_or(""))?;
     apply(&mut doc, c, switch_context)?;
     to_text(doc)
 }
 
-/// `existing` without the named cluster, user and context; current-context is cleared when it
-/// named that context. Returns `existing` unchanged when none of them was there.
-pub fn remove(existing: &str, cluster: &str, user: &str, context: &str) -> Result<String> {
-    Ok(remove_entries(existing, cluster, user, context)?.unwrap_or_else(|| existing.to_string()))
+/// `existing` without the named cluster, user and context of profile `owner` (entries of those
+/// names without its marker stay); current-context is cleared when it named the removed context.
+/// Returns `existing` unchanged when none of them was there.
+pub fn remove(
+    existing: &str,
+    cluster: &str,
+    user: &str,
+    context: &str,
+    owner: &str,
+) -> Result<String> {
+    Ok(remove_entries(existing, cluster, user, context, owner)?
+        .unwrap_or_else(|| existing.to_string()))
 }
 
 /// Like [`remove`], but `None` when there was nothing to remove, so callers need not rewrite.
@@ -67,21 +148,22 @@ pub fn remove_entries(
     cluster: &str,
     user: &str,
     context: &str,
+    owner: &str,
 ) -> Result<Option<String>> {
     let mut doc = parse(existing)?;
     let mut changed = false;
-    for (list, name) in [
-        ("clusters", cluster),
-        ("users", user),
-        ("contexts", context),
-    ] {
-        if let Some(Value::Array(entries)) = doc.get_mut(list) {
+    let mut removed_context = false;
+    for ((list, inner, _), name) in LISTS.iter().zip([cluster, user, context]) {
+        if let Some(Value::Array(entries)) = doc.get_mut(*list) {
             let before = entries.len();
-            entries.retain(|entry| entry_name(entry) != Some(name));
+            entries.retain(|entry| !(entry_name(entry) == Some(name) && owned_by(entry, inner, owner)));
             changed |= entries.len() != before;
+            if *list == "contexts" {
+                removed_context = entries.len() != before;
+            }
         }
     }
-    if doc.get("current-context").and_then(Value::as_str) == Some(context) {
+    if removed_context && doc.get("current-context").and_then(Value::as_str) == Some(context) {
         doc.insert("current-context".into(), Value::String(String::new()));
         changed = true;
     }
@@ -201,6 +283,7 @@ fn apply(doc: &mut Map<String, Value>, c: &Credentials, switch_context: bool) ->
             "cluster": {
                 "server": c.server,
                 "certificate-authority-data": BASE64.encode(&c.ca_pem),
+                "extensions": owner_extensions(&c.owner),
             },
         }),
     )?;
@@ -212,6 +295,7 @@ fn apply(doc: &mut Map<String, Value>, c: &Credentials, switch_context: bool) ->
             "user": {
                 "client-certificate-data": BASE64.encode(&c.cert_pem),
                 "client-key-data": BASE64.encode(&c.key_pem),
+                "extensions": owner_extensions(&c.owner),
             },
         }),
     )?;
@@ -220,7 +304,11 @@ fn apply(doc: &mut Map<String, Value>, c: &Credentials, switch_context: bool) ->
         "contexts",
         json!({
             "name": c.context,
-            "context": { "cluster": c.cluster, "user": c.user },
+            "context": {
+                "cluster": c.cluster,
+                "user": c.user,
+                "extensions": owner_extensions(&c.owner),
+            },
         }),
     )?;
     if switch_context {
@@ -266,6 +354,7 @@ mod tests {
             cert_pem: "-----BEGIN CERTIFICATE-----\nUSER\n-----END CERTIFICATE-----\n".into(),
             key_pem: "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n".into(),
             context: name.into(),
+            owner: name.into(),
         }
     }
 
@@ -317,11 +406,13 @@ x-tool-state: {keep: me}
         assert_eq!(doc["apiVersion"], "v1");
         assert_eq!(doc["kind"], "Config");
         assert_eq!(doc["current-context"], "dev");
+        let marker = json!([{"name": "localkube", "extension": {"provider": "localkube", "profile": "dev"}}]);
         assert_eq!(
             doc["clusters"],
             json!([{"name": "dev", "cluster": {
                 "server": "https://127.0.0.1:40123",
                 "certificate-authority-data": BASE64.encode(credentials("dev").ca_pem),
+                "extensions": marker,
             }}])
         );
         let user = &doc["users"][0]["user"];
@@ -334,7 +425,7 @@ x-tool-state: {keep: me}
         );
         assert_eq!(
             doc["contexts"],
-            json!([{"name": "dev", "context": {"cluster": "dev", "user": "dev"}}])
+            json!([{"name": "dev", "context": {"cluster": "dev", "user": "dev", "extensions": marker}}])
         );
     }
 
@@ -409,7 +500,7 @@ x-tool-state: {keep: me}
     #[test]
     fn remove_takes_out_only_the_profile() {
         let merged = merge(Some(EXISTING), &credentials("dev"), true).unwrap();
-        let removed = remove(&merged, "dev", "dev", "dev").unwrap();
+        let removed = remove(&merged, "dev", "dev", "dev", "dev").unwrap();
         let doc = value(&removed);
         assert_eq!(names(&doc, "clusters"), ["prod"]);
         assert_eq!(names(&doc, "users"), ["prod-admin"]);
@@ -419,15 +510,54 @@ x-tool-state: {keep: me}
         assert_eq!(current_context(&removed).unwrap(), None);
 
         let kept_current = merge(Some(EXISTING), &credentials("dev"), false).unwrap();
-        let removed = remove(&kept_current, "dev", "dev", "dev").unwrap();
+        let removed = remove(&kept_current, "dev", "dev", "dev", "dev").unwrap();
         assert_eq!(current_context(&removed).unwrap().as_deref(), Some("prod"));
     }
 
     #[test]
     fn removing_what_is_absent_changes_nothing() {
-        assert_eq!(remove_entries(EXISTING, "dev", "dev", "dev").unwrap(), None);
-        assert_eq!(remove(EXISTING, "dev", "dev", "dev").unwrap(), EXISTING);
-        assert_eq!(remove_entries("", "dev", "dev", "dev").unwrap(), None);
+        assert_eq!(
+            remove_entries(EXISTING, "dev", "dev", "dev", "dev").unwrap(),
+            None
+        );
+        assert_eq!(
+            remove(EXISTING, "dev", "dev", "dev", "dev").unwrap(),
+            EXISTING
+        );
+        assert_eq!(remove_entries("", "dev", "dev", "dev", "dev").unwrap(), None);
+    }
+
+    #[test]
+    fn entries_localkube_did_not_write_are_never_replaced_or_removed() {
+        // The user's own `prod` entries, and a profile that would take their names.
+        let mut taker = credentials("prod");
+        taker.user = "prod-admin".into();
+        let err = merge(Some(EXISTING), &taker, true).unwrap_err().to_string();
+        assert!(
+            err.contains("cluster 'prod'")
+                && err.contains("user 'prod-admin'")
+                && err.contains("context 'prod'")
+                && err.contains("did not create"),
+            "{err}"
+        );
+        assert_eq!(
+            remove_entries(EXISTING, "prod", "prod-admin", "prod", "prod").unwrap(),
+            None,
+            "unmarked entries stay"
+        );
+        // Another profile's marker is not this profile's.
+        let other = merge(Some(EXISTING), &credentials("dev"), true).unwrap();
+        let mut same_names = credentials("dev");
+        same_names.owner = "other".into();
+        assert!(merge(Some(&other), &same_names, true).is_err());
+        assert_eq!(
+            remove_entries(&other, "dev", "dev", "dev", "other").unwrap(),
+            None
+        );
+        // A marker that kubectl kept when it rewrote the file still counts.
+        let rewritten: Value = value(&other);
+        let text = yaml::to_string(&rewritten).unwrap();
+        assert!(merge(Some(&text), &credentials("dev"), true).is_ok());
     }
 
     #[test]
@@ -452,7 +582,7 @@ x-tool-state: {keep: me}
         assert_eq!(all[0].server, "https://127.0.0.1:40123");
         assert_eq!(
             (all[0].cluster.as_str(), all[0].user.as_str()),
-            ("dev", "dev")
+            ("localkube-dev", "localkube-dev")
         );
         assert!(
             all[1..]
@@ -462,7 +592,7 @@ x-tool-state: {keep: me}
         let kubelet = &all[6];
         assert_eq!(kubelet.cert_stem, "kubelet-client-dev-m02");
         assert_eq!(kubelet.user, "system:node:dev-m02");
-        assert_eq!(kubelet.context, "system:node:dev-m02@dev");
+        assert_eq!(kubelet.context, "system:node:dev-m02@localkube-dev");
         assert_eq!(all[1].cert_stem, "controller-manager");
     }
 }

@@ -89,9 +89,60 @@ pub fn node_volume(node_name: &str) -> String {
     format!("{node_name}-var")
 }
 
-/// The kubeconfig cluster, user and context names: the profile's name, as minikube does.
+/// The kubeconfig cluster, user and context names: `localkube-<profile>` (the default profile
+/// `localkube` is plain `localkube`), so a user's own `dev` or `minikube` entries never share a
+/// name with a profile's. Every entry also carries an ownership marker (see
+/// `plan::kubeconfig::OWNER_EXTENSION`): localkube replaces or removes only entries holding it.
 pub fn kubeconfig_context(profile: &ProfileName) -> String {
-    profile.to_string()
+    if profile.as_str() == crate::plan::profile_name::DEFAULT_PROFILE {
+        profile.to_string()
+    } else {
+        format!("localkube-{profile}")
+    }
+}
+
+/// Suffixes of the names a profile gives its containers and volumes (`<profile>-<suffix>`).
+const RESERVED_SUFFIXES: [&str; 8] = [
+    "etcd",
+    "apiserver",
+    "controller-manager",
+    "manager",
+    "scheduler",
+    "var",
+    "data",
+    "lb",
+];
+
+/// Why a new profile's name could collide with another profile's container, volume or node
+/// names, or `None` when it cannot. Profile `a` owns `a-etcd`, `a-m02`, `a-lb-controller`, ...:
+/// a profile named `a-etcd` would have a node container named `a-etcd` too.
+pub fn collision_problem(profile: &ProfileName) -> Option<String> {
+    let name = profile.as_str();
+    for suffix in RESERVED_SUFFIXES {
+        if let Some(owner) = name.strip_suffix(&format!("-{suffix}")) {
+            return Some(format!(
+                "it ends in '-{suffix}', a suffix localkube gives the containers or volumes of \
+                 profile '{owner}'"
+            ));
+        }
+    }
+    if let Some((owner, last)) = name.rsplit_once('-')
+        && last.len() >= 3
+        && last.starts_with('m')
+        && last[1..].chars().all(|c| c.is_ascii_digit())
+    {
+        return Some(format!(
+            "it ends in '-{last}', the name localkube gives a node of profile '{owner}'"
+        ));
+    }
+    // Load balancer containers are `<profile>-lb-<namespace>-<service>`.
+    if let Some((owner, _)) = name.split_once("-lb-") {
+        return Some(format!(
+            "it contains '-lb-', which localkube uses in the names of the load balancer \
+             containers of profile '{owner}'"
+        ));
+    }
+    None
 }
 
 /// Local image of a component at a Kubernetes version: `localkube/<component>:<version>`.
@@ -130,5 +181,41 @@ mod tests {
         assert_eq!(etcd_volume(&p), "dev-etcd-data");
         assert_eq!(node_volume("dev-m02"), "dev-m02-var");
         assert_eq!(image("etcd", "v1.35.4"), "localkube/etcd:v1.35.4");
+    }
+
+    #[test]
+    fn kubeconfig_names_are_recognisably_localkubes() {
+        assert_eq!(kubeconfig_context(&profile("dev")), "localkube-dev");
+        assert_eq!(kubeconfig_context(&profile("minikube")), "localkube-minikube");
+        assert_eq!(kubeconfig_context(&profile("localkube")), "localkube");
+        assert_eq!(
+            kubeconfig_context(&profile("localkube-x")),
+            "localkube-localkube-x"
+        );
+    }
+
+    #[test]
+    fn names_that_collide_with_another_profiles_are_refused() {
+        for bad in [
+            "a-etcd",
+            "a-apiserver",
+            "a-controller-manager",
+            "a-scheduler",
+            "a-m02",
+            "dev-m10",
+            "a-var",
+            "a-etcd-data",
+            "a-lb",
+            "a-lb-controller",
+            "a-lb-default-web",
+        ] {
+            let problem = collision_problem(&profile(bad));
+            assert!(problem.is_some(), "{bad}");
+        }
+        let why = collision_problem(&profile("a-etcd")).unwrap();
+        assert!(why.contains("'-etcd'") && why.contains("profile 'a'"), "{why}");
+        for good in ["a", "dev", "etcd", "book-ch2", "m02", "a-m", "a-mx2", "lbx", "a-lbx"] {
+            assert_eq!(collision_problem(&profile(good)), None, "{good}");
+        }
     }
 }

@@ -17,6 +17,9 @@ use localkube::plan::config::ProfileConfig;
 use localkube::plan::profile_name::ProfileName;
 
 use crate::suite::pki::{PROFILE, TlsServer, run_tool, write_pki};
+
+/// The kubeconfig names of profile `itest`: recognisably localkube's.
+const CONTEXT: &str = "localkube-itest";
 use crate::suite::support::free_port;
 use crate::suite::support::{Sandbox, assert_success, stdout};
 
@@ -95,7 +98,7 @@ fn kubectl_reads_the_merged_kubeconfig_and_others_entries_survive() {
     assert!(
         current[0]
             .split_whitespace()
-            .eq(["*", PROFILE, PROFILE, PROFILE]),
+            .eq(["*", CONTEXT, CONTEXT, CONTEXT]),
         "{table}"
     );
     assert!(
@@ -107,7 +110,7 @@ fn kubectl_reads_the_merged_kubeconfig_and_others_entries_survive() {
 
     let out = kubectl(&sandbox, &kubeconfig, &["config", "current-context"]);
     assert_success(&out, "kubectl config current-context");
-    assert_eq!(stdout(&out).trim(), PROFILE);
+    assert_eq!(stdout(&out).trim(), CONTEXT);
 
     let out = kubectl(
         &sandbox,
@@ -116,13 +119,13 @@ fn kubectl_reads_the_merged_kubeconfig_and_others_entries_survive() {
     );
     assert_success(&out, "kubectl config view");
     let view = json(&out);
-    assert_eq!(names(&view, "clusters"), ["itest", "prod"]);
-    assert_eq!(names(&view, "users"), ["itest", "prod-admin"]);
+    assert_eq!(names(&view, "clusters"), ["localkube-itest", "prod"]);
+    assert_eq!(names(&view, "users"), ["localkube-itest", "prod-admin"]);
     let cluster = view["clusters"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["name"] == PROFILE)
+        .find(|c| c["name"] == CONTEXT)
         .unwrap();
     assert_eq!(
         cluster["cluster"]["server"],
@@ -132,7 +135,7 @@ fn kubectl_reads_the_merged_kubeconfig_and_others_entries_survive() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|u| u["name"] == PROFILE)
+        .find(|u| u["name"] == CONTEXT)
         .unwrap();
     let cert = BASE64
         .decode(user["user"]["client-certificate-data"].as_str().unwrap())
@@ -165,7 +168,10 @@ fn kubectl_reads_the_merged_kubeconfig_and_others_entries_survive() {
 
     // Removing the profile leaves exactly the other entries.
     kubeconfig_store::merge_into_file(&kubeconfig, &admin, true).unwrap();
-    assert!(kubeconfig_store::remove_from_file(&kubeconfig, PROFILE, PROFILE, PROFILE).unwrap());
+    assert!(
+        kubeconfig_store::remove_from_file(&kubeconfig, CONTEXT, CONTEXT, CONTEXT, PROFILE)
+            .unwrap()
+    );
     let out = kubectl(
         &sandbox,
         &kubeconfig,
@@ -198,7 +204,7 @@ fn kubectl_accepts_a_kubeconfig_localkube_created() {
         &["config", "get-contexts", "-o", "name"],
     );
     assert_success(&out, "kubectl config get-contexts");
-    assert_eq!(stdout(&out).trim(), PROFILE);
+    assert_eq!(stdout(&out).trim(), CONTEXT);
     let out = kubectl(
         &sandbox,
         &kubeconfig,
@@ -206,8 +212,8 @@ fn kubectl_accepts_a_kubeconfig_localkube_created() {
     );
     assert_success(&out, "kubectl config view --minify");
     let view = json(&out);
-    assert_eq!(view["current-context"], PROFILE);
-    assert_eq!(view["contexts"][0]["context"]["user"], PROFILE);
+    assert_eq!(view["current-context"], CONTEXT);
+    assert_eq!(view["contexts"][0]["context"]["user"], CONTEXT);
 }
 
 #[test]
