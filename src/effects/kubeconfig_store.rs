@@ -116,7 +116,13 @@ pub fn merge_into_user(c: &Credentials, switch_context: bool) -> Result<PathBuf>
 /// nothing to remove.
 pub fn remove_from_user(profile: &ProfileName) -> Result<bool> {
     let name = names::kubeconfig_context(profile);
-    remove_from_file(&user_kubeconfig_path()?, &name, &name, &name, profile.as_str())
+    remove_from_file(
+        &user_kubeconfig_path()?,
+        &name,
+        &name,
+        &name,
+        profile.as_str(),
+    )
 }
 
 /// Refuses, before anything is created, a start whose merge would replace entries of the user's

@@ -182,11 +182,17 @@ mod tests {
     fn lock_timeout_is_checked_not_trusted() {
         assert_eq!(lock_wait_from(None).unwrap(), DEFAULT_LOCK_WAIT);
         assert_eq!(lock_wait_from(Some("")).unwrap(), DEFAULT_LOCK_WAIT);
-        assert_eq!(lock_wait_from(Some("2.5")).unwrap(), Duration::from_millis(2500));
+        assert_eq!(
+            lock_wait_from(Some("2.5")).unwrap(),
+            Duration::from_millis(2500)
+        );
         assert_eq!(lock_wait_from(Some("0")).unwrap(), Duration::ZERO);
         for bad in ["nan", "NaN", "inf", "-1", "1e300", "ten", "3601"] {
             let err = lock_wait_from(Some(bad)).unwrap_err().to_string();
-            assert!(err.contains("LOCALKUBE_LOCK_TIMEOUT") && err.contains(bad), "{err}");
+            assert!(
+                err.contains("LOCALKUBE_LOCK_TIMEOUT") && err.contains(bad),
+                "{err}"
+            );
         }
     }
 

@@ -156,7 +156,9 @@ pub fn remove_entries(
     for ((list, inner, _), name) in LISTS.iter().zip([cluster, user, context]) {
         if let Some(Value::Array(entries)) = doc.get_mut(*list) {
             let before = entries.len();
-            entries.retain(|entry| !(entry_name(entry) == Some(name) && owned_by(entry, inner, owner)));
+            entries.retain(|entry| {
+                !(entry_name(entry) == Some(name) && owned_by(entry, inner, owner))
+            });
             changed |= entries.len() != before;
             if *list == "contexts" {
                 removed_context = entries.len() != before;
@@ -524,7 +526,10 @@ x-tool-state: {keep: me}
             remove(EXISTING, "dev", "dev", "dev", "dev").unwrap(),
             EXISTING
         );
-        assert_eq!(remove_entries("", "dev", "dev", "dev", "dev").unwrap(), None);
+        assert_eq!(
+            remove_entries("", "dev", "dev", "dev", "dev").unwrap(),
+            None
+        );
     }
 
     #[test]

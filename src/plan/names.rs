@@ -186,7 +186,10 @@ mod tests {
     #[test]
     fn kubeconfig_names_are_recognisably_localkubes() {
         assert_eq!(kubeconfig_context(&profile("dev")), "localkube-dev");
-        assert_eq!(kubeconfig_context(&profile("minikube")), "localkube-minikube");
+        assert_eq!(
+            kubeconfig_context(&profile("minikube")),
+            "localkube-minikube"
+        );
         assert_eq!(kubeconfig_context(&profile("localkube")), "localkube");
         assert_eq!(
             kubeconfig_context(&profile("localkube-x")),
@@ -213,8 +216,13 @@ mod tests {
             assert!(problem.is_some(), "{bad}");
         }
         let why = collision_problem(&profile("a-etcd")).unwrap();
-        assert!(why.contains("'-etcd'") && why.contains("profile 'a'"), "{why}");
-        for good in ["a", "dev", "etcd", "book-ch2", "m02", "a-m", "a-mx2", "lbx", "a-lbx"] {
+        assert!(
+            why.contains("'-etcd'") && why.contains("profile 'a'"),
+            "{why}"
+        );
+        for good in [
+            "a", "dev", "etcd", "book-ch2", "m02", "a-m", "a-mx2", "lbx", "a-lbx",
+        ] {
             assert_eq!(collision_problem(&profile(good)), None, "{good}");
         }
     }
