@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Service};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource};
 use serde_json::json;
 use tokio::sync::Notify;
@@ -76,9 +76,19 @@ pub async fn run(
         "localkube lb-controller for profile '{}' running",
         controller.profile
     );
+    let mut failures: u32 = 0;
     loop {
-        if let Err(e) = controller.reconcile().await {
-            eprintln!("reconcile: {e:#}");
+        match controller.reconcile().await {
+            Ok(()) => failures = 0,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                eprintln!("reconcile: {e:#}");
+            }
+        }
+        // After failed passes, wait longer before the next (0.5 s doubling up to 30 s), so a
+        // stream of change notifications cannot turn a lasting failure into a busy loop.
+        if failures > 0 {
+            tokio::time::sleep(backoff(failures)).await;
         }
         tokio::select! {
             _ = changed.notified() => {
@@ -93,6 +103,12 @@ pub async fn run(
         controller.remove_all().await?;
     }
     Ok(())
+}
+
+/// The pause after `failures` failed passes in a row: 0.5 s doubling, at most 30 s.
+fn backoff(failures: u32) -> Duration {
+    let millis = 500u64.saturating_mul(1u64 << failures.saturating_sub(1).min(16));
+    Duration::from_millis(millis.min(30_000))
 }
 
 async fn retry<T, F, Fut>(what: &str, mut f: F) -> T
@@ -124,7 +140,11 @@ where
 {
     tokio::spawn(async move {
         let api: Api<K> = Api::all(client);
-        let mut stream = watcher(api, watcher::Config::default()).boxed();
+        // kube's default backoff: an apiserver that is down is retried with growing pauses, not
+        // hammered in a loop.
+        let mut stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
         while let Some(event) = stream.next().await {
             if event.is_ok() {
                 changed.notify_one();
@@ -195,6 +215,9 @@ impl Controller {
             .collect();
         let pool = load_balancer::address_pool(&self.config);
         let mut taken: BTreeSet<Ipv4Addr> = existing.values().filter_map(|e| e.address).collect();
+        // One service that cannot be served (its status patch refused, say) must not keep the
+        // others from theirs: failures are collected and reported after the whole pass.
+        let mut failures: Vec<String> = Vec::new();
 
         for service in &services.items {
             let namespace = service.metadata.namespace.clone().unwrap_or_default();
@@ -202,7 +225,9 @@ impl Controller {
             let key = format!("{namespace}/{name}");
             let is_lb = crate::plan::service_urls::service_type(service) == "LoadBalancer";
             if !is_lb {
-                self.clear_status_if_ours(service, &pool, false).await?;
+                if let Err(e) = self.clear_status_if_ours(service, &pool, false).await {
+                    failures.push(format!("{key}: {e:#}"));
+                }
                 continue;
             }
             let current = existing.remove(&key);
@@ -240,7 +265,9 @@ impl Controller {
                 backends: backends.clone(),
             };
             self.ensure_proxy(service, &lb, current).await;
-            self.set_status(service, address).await?;
+            if let Err(e) = self.set_status(service, address).await {
+                failures.push(format!("{key}: {e:#}"));
+            }
         }
         // Services deleted, or no longer of type LoadBalancer: their proxies go.
         for stale in existing.values() {
@@ -248,9 +275,19 @@ impl Controller {
                 "removing {} (service {} is gone)",
                 stale.name, stale.service
             );
-            containers::remove_container(&self.docker, &stale.name).await?;
+            if let Err(e) = containers::remove_container(&self.docker, &stale.name).await {
+                failures.push(format!("{}: {e:#}", stale.name));
+            }
         }
-        Ok(())
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "{} of the pass failed (the rest was done): {}",
+                failures.len(),
+                failures.join("; ")
+            )
+        }
     }
 
     /// Removes every proxy of the profile and the addresses it gave services.
@@ -399,4 +436,18 @@ fn ingress_ip(service: &Service) -> Option<Ipv4Addr> {
         .as_ref()?
         .iter()
         .find_map(|i| i.ip.as_ref()?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_thirty_seconds() {
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(2), Duration::from_secs(1));
+        assert_eq!(backoff(4), Duration::from_secs(4));
+        assert_eq!(backoff(7), Duration::from_secs(30));
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(30));
+    }
 }

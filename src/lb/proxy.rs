@@ -51,9 +51,24 @@ pub async fn run(forwards: Vec<Forward>, backends: Vec<Ipv4Addr>) -> Result<()> 
         let backends = backends.clone();
         let next = next.clone();
         tokio::spawn(async move {
+            // Accept errors (out of file descriptors, say) back off, doubling up to a second,
+            // instead of spinning on a listener that fails at once.
+            let mut pause = std::time::Duration::from_millis(10);
             loop {
-                let Ok((client, peer)) = listener.accept().await else {
-                    continue;
+                let (client, peer) = match listener.accept().await {
+                    Ok(accepted) => {
+                        pause = std::time::Duration::from_millis(10);
+                        accepted
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "accepting on port {}: {e}; retrying in {pause:?}",
+                            forward.port
+                        );
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                        continue;
+                    }
                 };
                 let backends = backends.clone();
                 let start = next.fetch_add(1, Ordering::Relaxed);

@@ -350,7 +350,11 @@ fn apiserver(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) -
         format!("--tls-private-key-file={pki}/apiserver.key"),
         format!("--kubelet-client-certificate={pki}/apiserver-kubelet-client.crt"),
         format!("--kubelet-client-key={pki}/apiserver-kubelet-client.key"),
+        // Each kubelet's serving certificate is signed by the cluster CA for its name and
+        // address, so the apiserver verifies the kubelet it talks to (CIS 1.2.5).
+        format!("--kubelet-certificate-authority={pki}/ca.crt"),
         "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".into(),
+        "--profiling=false".into(),
         format!(
             "--etcd-servers=https://{}:{ETCD_CLIENT_PORT}",
             config.etcd_ip()
@@ -448,6 +452,7 @@ fn controller_manager(
         format!("--cluster-name={profile}"),
         // One replica: no one to elect against, and no lease traffic.
         "--leader-elect=false".into(),
+        "--profiling=false".into(),
     ];
     control_plane_container(
         profile,
@@ -478,6 +483,7 @@ fn scheduler(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) -
         format!("--authorization-kubeconfig={kubeconfig}"),
         "--bind-address=127.0.0.1".into(),
         "--leader-elect=false".into(),
+        "--profiling=false".into(),
     ];
     control_plane_container(
         profile,
@@ -793,6 +799,25 @@ mod tests {
             assert!(api.args.iter().any(|a| a == flag), "missing {flag}");
         }
         assert_eq!(api.image, "localkube/kube-apiserver:v1.35.4");
+    }
+
+    #[test]
+    fn hardening_follows_cis_and_kubeadm() {
+        let plan = fixture();
+        let api = container(&plan, "dev-apiserver");
+        let ca = api
+            .args
+            .iter()
+            .find_map(|a| a.strip_prefix("--kubelet-certificate-authority="));
+        assert!(
+            ca.is_some_and(|path| path.ends_with("/pki/ca.crt")),
+            "{:?}",
+            api.args
+        );
+        for name in ["dev-apiserver", "dev-controller-manager", "dev-scheduler"] {
+            let c = container(&plan, name);
+            assert!(c.args.iter().any(|a| a == "--profiling=false"), "{name}");
+        }
     }
 
     #[test]
