@@ -11,7 +11,8 @@
 #             nonewprivs sample-apiserver nautilus kitten pause etcd); default: all of them.
 #   -p        the profile whose Kubernetes version is built and whose nodes get the images
 #             (default: localkube). Without a running node, the images are only built.
-#   --kubernetes-version   build for this version instead of the profile's (implies --no-load).
+#   --kubernetes-version   build for this version instead of the profile's (then the images are
+#             loaded only if the profile runs that version).
 #   --no-load only build.
 #
 # It prints the image names it produced, one a line, on stdout (progress goes to stderr), e.g.
@@ -31,7 +32,7 @@ images=()
 while (($#)); do
     case "$1" in
         -p | --profile) profile="$2"; shift 2 ;;
-        --kubernetes-version) version="$2"; load=0; shift 2 ;;
+        --kubernetes-version) version="$2"; shift 2 ;;
         --no-load) load=0; shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) e2e_die "unknown option $1 (see --help)" ;;
@@ -42,7 +43,13 @@ done
 
 exec 3>&1 1>&2
 e2e_require jq:jq sha256sum:coreutils flock:util-linux docker:docker.io
-[[ -n "$version" ]] || version="$(e2e_profile_version "$profile")"
+if [[ -n "$version" ]]; then
+    profile_version="$(e2e_profile_version "$profile" 2>/dev/null || true)"
+else
+    profile_version="$(e2e_profile_version "$profile")"
+    version="$profile_version"
+fi
+[[ "$version" == "$profile_version" ]] || load=0
 e2e_log "test images for Kubernetes $version: ${images[*]}"
 e2e_setup_version "$version"
 # e2e.test's own list of names when it is built already (scripts/conformance.sh builds it).
