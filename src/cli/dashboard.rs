@@ -3,11 +3,14 @@
 
 use std::process::{Command, Stdio};
 
-use anyhow::{Result, bail};
+use std::os::unix::fs::PermissionsExt;
+
+use anyhow::{Context, Result, bail};
 
 use super::Ctx;
 use crate::dashboard::{Dashboard, Options};
 use crate::effects::docker;
+use crate::effects::files::{SECRET_DIR_MODE, SECRET_FILE_MODE, write_atomic};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -62,9 +65,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         .await?;
         // stdout carries the URL alone, so scripts can read it.
         println!("{}", dashboard.url);
+        // The redirect file lives as long as the dashboard serves, then goes with its folder.
+        let mut _launcher = None;
         if !args.url {
             match open_browser(&dashboard.url) {
-                Ok(opener) => ctx.ui.info(format!("Opened in your browser ({opener}).")),
+                Ok((opener, dir)) => {
+                    _launcher = Some(dir);
+                    ctx.ui.info(format!("Opened in your browser ({opener})."))
+                }
                 Err(why) => ctx
                     .ui
                     .info(format!("Open the URL above in a browser ({why}).")),
@@ -81,8 +89,42 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     })?
 }
 
-/// Opens `url` with the desktop's opener, when there is a desktop; says which, or why not.
-fn open_browser(url: &str) -> std::result::Result<&'static str, String> {
+/// A page that sends the browser on to `url` at once, as Jupyter's launch file does.
+pub fn redirect_page(url: &str) -> String {
+    let escaped = url
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"refresh\" content=\"0;url={escaped}\">\n\
+         <title>localkube dashboard</title></head>\n\
+         <body><p><a href=\"{escaped}\">Open the localkube dashboard</a></p></body></html>\n"
+    )
+}
+
+/// Writes the redirect page for `url` into a new private folder (0700, the file 0600): only
+/// this user can read the secret in it. The folder is removed when the returned guard drops.
+pub fn write_launch_file(url: &str) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("localkube-dashboard-")
+        .tempdir_in(&base)
+        .with_context(|| format!("creating a private folder in {}", base.display()))?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(SECRET_DIR_MODE))?;
+    let path = dir.path().join("open.html");
+    write_atomic(&path, redirect_page(url).as_bytes(), SECRET_FILE_MODE)?;
+    Ok((dir, path))
+}
+
+/// Opens `url` with the desktop's opener, when there is a desktop; says which, or why not. The
+/// opener gets a 0600 file that redirects to `url`, never `url` itself: a command line is
+/// readable by every local user (/proc/PID/cmdline), and `url` carries the launch secret.
+fn open_browser(url: &str) -> std::result::Result<(&'static str, tempfile::TempDir), String> {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else {
@@ -94,8 +136,9 @@ fn open_browser(url: &str) -> std::result::Result<&'static str, String> {
         }
         "xdg-open"
     };
+    let (dir, page) = write_launch_file(url).map_err(|e| format!("{e:#}"))?;
     Command::new(opener)
-        .arg(url)
+        .arg(&page)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -103,7 +146,31 @@ fn open_browser(url: &str) -> std::result::Result<&'static str, String> {
         .map(|mut child| {
             // Reap it when it exits (xdg-open returns at once), so no zombie is left.
             std::thread::spawn(move || child.wait());
-            opener
+            (opener, dir)
         })
         .map_err(|e| format!("{opener} could not be run: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_launch_file_is_private_and_redirects() {
+        let url = "http://127.0.0.1:4000/?token=abc&x=\"<y>";
+        let (dir, path) = write_launch_file(url).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path()), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        let page = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            page.contains(
+                "content=\"0;url=http://127.0.0.1:4000/?token=abc&amp;x=&quot;&lt;y&gt;\""
+            ),
+            "{page}"
+        );
+        let folder = dir.path().to_path_buf();
+        drop(dir);
+        assert!(!folder.exists(), "the secret goes with the dashboard");
+    }
 }

@@ -54,6 +54,12 @@ pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) ->
     );
     let mut response = match verdict {
         Verdict::Allow => next.run(request).await,
+        // Two first visits at once: one gets the session, the other is refused.
+        Verdict::Exchange if !app.secrets.consume_token() => (
+            StatusCode::UNAUTHORIZED,
+            "401 Unauthorized: this launch's secret was used already (it works once)\n",
+        )
+            .into_response(),
         Verdict::Exchange => (
             StatusCode::SEE_OTHER,
             [

@@ -4,26 +4,32 @@
 //!   address (or `localhost`) and its port, so a page on another site that re-points its own name
 //!   at 127.0.0.1 (DNS rebinding) is refused.
 //! - Each launch draws a secret of 256 bits from the system's random source. It is printed in the
-//!   URL (`/?token=…`); the first visit exchanges it for an `HttpOnly; SameSite=Strict` cookie and
-//!   redirects to `/`, so the secret leaves the address bar and the browser history.
-//! - Every request (page, assets, API, event streams) needs the cookie, or the secret in an
-//!   `X-Localkube-Token` header or a `token` query parameter (for scripts); without it: 401.
+//!   URL (`/?token=…`) and handed to the browser through a 0600 file (never a command line, which
+//!   every local user can read in /proc). The first visit to `/` exchanges it for a session
+//!   cookie and redirects to `/`, so the secret leaves the address bar and the browser history.
+//! - The launch secret works once: after that exchange it is refused everywhere. The session
+//!   cookie's value is a third secret, never printed, so neither the printed URL nor a leaked
+//!   cookie yields the other. The cookie is `HttpOnly; SameSite=Strict` and its name carries the
+//!   port (cookies are not scoped by port: another server on 127.0.0.1 still receives it, but the
+//!   value is useless there once this dashboard stops, and another dashboard ignores it).
+//! - Every request (page, assets, API, event streams) needs the cookie; without it: 401. The
+//!   launch secret is accepted only as `?token=` on `/`, never on another route or in a header.
 //! - Requests that change the cluster need more: an `X-Localkube-Csrf` header carrying the page's
 //!   CSRF token (a second per-launch secret, which only a same-origin script can read from the
-//!   page) or the launch secret itself, and no foreign `Origin` or cross-site `Sec-Fetch-Site`.
-//!   A cross-site form or `fetch` can set neither the header nor the origin, so it gets 403.
+//!   page), and no foreign `Origin` or cross-site `Sec-Fetch-Site`. A cross-site form or `fetch`
+//!   can set neither the header nor the origin, so it gets 403.
 //! - Secrets are compared in constant time.
 //!
 //! The decision is a pure function of the request's method, URI and headers ([`judge`]), so it is
 //! unit-tested without a server.
 
 use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use http::{HeaderMap, Method, Uri, header};
 
-/// The header a script sends the launch secret in, instead of the cookie.
-pub const TOKEN_HEADER: &str = "x-localkube-token";
 /// The header every write must carry: the page's CSRF token (or the launch secret).
 pub const CSRF_HEADER: &str = "x-localkube-csrf";
 
@@ -32,7 +38,11 @@ pub const CSRF_HEADER: &str = "x-localkube-csrf";
 pub struct Secrets {
     token: String,
     csrf: String,
+    /// The session cookie's value: distinct from the launch secret, never printed.
+    session: String,
     port: u16,
+    /// Set once the launch secret was exchanged for the cookie: it is refused from then on.
+    token_used: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -59,17 +69,31 @@ impl Secrets {
         Ok(Self {
             token: random_hex()?,
             csrf: random_hex()?,
+            session: random_hex()?,
             port,
+            token_used: Arc::new(AtomicBool::new(false)),
         })
     }
 
     /// Fixed secrets, for tests.
-    pub fn fixed(token: &str, csrf: &str, port: u16) -> Self {
+    pub fn fixed(token: &str, csrf: &str, session: &str, port: u16) -> Self {
         Self {
             token: token.into(),
             csrf: csrf.into(),
+            session: session.into(),
             port,
+            token_used: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Marks the launch secret as exchanged; `false` when it already was (a second visit with
+    /// it, or two at once: only one wins).
+    pub fn consume_token(&self) -> bool {
+        !self.token_used.swap(true, Ordering::SeqCst)
+    }
+
+    fn token_used(&self) -> bool {
+        self.token_used.load(Ordering::SeqCst)
     }
 
     pub fn token(&self) -> &str {
@@ -97,7 +121,7 @@ impl Secrets {
         format!(
             "{}={}; HttpOnly; SameSite=Strict; Path=/",
             self.cookie_name(),
-            self.token
+            self.session
         )
     }
 
@@ -161,7 +185,6 @@ fn is_write(method: &Method) -> bool {
 
 /// The access decision for one request.
 pub fn judge(secrets: &Secrets, method: &Method, uri: &Uri, headers: &HeaderMap) -> Verdict {
-    let token = secrets.token.as_bytes();
     let host_ok = header_str(headers, header::HOST)
         .is_some_and(|host| secrets.allowed_hosts().iter().any(|h| h == host));
     if !host_ok {
@@ -170,17 +193,19 @@ pub fn judge(secrets: &Secrets, method: &Method, uri: &Uri, headers: &HeaderMap)
         );
     }
     let by_cookie = cookie_value(headers, &secrets.cookie_name())
-        .is_some_and(|v| constant_time_eq(v.as_bytes(), token));
-    let by_header =
-        header_str(headers, TOKEN_HEADER).is_some_and(|v| constant_time_eq(v.as_bytes(), token));
-    let by_query = query_token(uri).is_some_and(|v| constant_time_eq(v.as_bytes(), token));
-    if by_query && *method == Method::GET && uri.path() == "/" {
+        .is_some_and(|v| constant_time_eq(v.as_bytes(), secrets.session.as_bytes()));
+    let by_query =
+        query_token(uri).is_some_and(|v| constant_time_eq(v.as_bytes(), secrets.token.as_bytes()));
+    if by_query && *method == Method::GET && uri.path() == "/" && !secrets.token_used() {
         return Verdict::Exchange;
     }
-    if !(by_cookie || by_header || by_query) {
-        return Verdict::Unauthorized(
-            "open the URL that `localkube dashboard` printed: it carries this launch's secret",
-        );
+    if !by_cookie {
+        return Verdict::Unauthorized(if by_query {
+            "this launch's secret was used already (it works once, on the first visit): start \
+             `localkube dashboard` again for a new URL"
+        } else {
+            "open the URL that `localkube dashboard` printed: it carries this launch's secret"
+        });
     }
     if is_write(method) {
         if let Some(origin) = header_str(headers, header::ORIGIN) {
@@ -198,10 +223,8 @@ pub fn judge(secrets: &Secrets, method: &Method, uri: &Uri, headers: &HeaderMap)
         {
             return Verdict::Forbidden("a write started by another site is refused");
         }
-        let csrf_ok = header_str(headers, CSRF_HEADER).is_some_and(|v| {
-            constant_time_eq(v.as_bytes(), secrets.csrf.as_bytes())
-                || constant_time_eq(v.as_bytes(), token)
-        });
+        let csrf_ok = header_str(headers, CSRF_HEADER)
+            .is_some_and(|v| constant_time_eq(v.as_bytes(), secrets.csrf.as_bytes()));
         if !csrf_ok {
             return Verdict::Forbidden(
                 "a write needs the X-Localkube-Csrf header (the page sends it)",
@@ -218,9 +241,10 @@ mod tests {
 
     const TOKEN: &str = "a1b2c3";
     const CSRF: &str = "d4e5f6";
+    const SESSION: &str = "0f9e8d";
 
     fn secrets() -> Secrets {
-        Secrets::fixed(TOKEN, CSRF, 4000)
+        Secrets::fixed(TOKEN, CSRF, SESSION, 4000)
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -232,15 +256,15 @@ mod tests {
         map
     }
 
-    fn judge_get(uri: &str, h: &HeaderMap) -> Verdict {
-        judge(&secrets(), &Method::GET, &uri.parse().unwrap(), h)
+    fn judge_get(s: &Secrets, uri: &str, h: &HeaderMap) -> Verdict {
+        judge(s, &Method::GET, &uri.parse().unwrap(), h)
     }
 
     fn judge_post(h: &HeaderMap) -> Verdict {
         judge(&secrets(), &Method::POST, &"/api/scale".parse().unwrap(), h)
     }
 
-    const COOKIE: &str = "other=1; localkube_dashboard_4000=a1b2c3";
+    const COOKIE: &str = "other=1; localkube_dashboard_4000=0f9e8d";
 
     #[test]
     fn generated_secrets_are_long_distinct_and_hex() {
@@ -250,7 +274,12 @@ mod tests {
         assert!(a.token().chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a.token(), b.token());
         assert_ne!(a.token(), a.csrf());
+        assert!(
+            !a.set_cookie().contains(a.token()),
+            "the cookie is not the secret"
+        );
         assert!(!format!("{a:?}").contains(a.token()));
+        assert!(!format!("{a:?}").contains(&a.session));
     }
 
     #[test]
@@ -262,64 +291,77 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_served_without_the_secret() {
+    fn nothing_is_served_without_the_session() {
+        let s = secrets();
         for path in ["/", "/app.js", "/api/state", "/api/stream"] {
             assert!(
-                matches!(judge_get(path, &headers(&[])), Verdict::Unauthorized(_)),
+                matches!(judge_get(&s, path, &headers(&[])), Verdict::Unauthorized(_)),
                 "{path}"
             );
         }
-        let wrong = headers(&[("cookie", "localkube_dashboard_4000=a1b2c4")]);
+        let wrong = headers(&[("cookie", "localkube_dashboard_4000=0f9e8e")]);
         assert!(matches!(
-            judge_get("/api/state", &wrong),
+            judge_get(&s, "/api/state", &wrong),
             Verdict::Unauthorized(_)
         ));
         // Another port's cookie is another dashboard's.
-        let other_port = headers(&[("cookie", "localkube_dashboard_4001=a1b2c3")]);
+        let other_port = headers(&[("cookie", "localkube_dashboard_4001=0f9e8d")]);
         assert!(matches!(
-            judge_get("/", &other_port),
+            judge_get(&s, "/", &other_port),
+            Verdict::Unauthorized(_)
+        ));
+        // The launch secret as a cookie value is no session.
+        let token_cookie = headers(&[("cookie", "localkube_dashboard_4000=a1b2c3")]);
+        assert!(matches!(
+            judge_get(&s, "/api/state", &token_cookie),
             Verdict::Unauthorized(_)
         ));
         assert!(matches!(
-            judge_get("/?token=a1b2c4", &headers(&[])),
+            judge_get(&s, "/?token=a1b2c4", &headers(&[])),
             Verdict::Unauthorized(_)
         ));
     }
 
     #[test]
-    fn the_first_visit_exchanges_the_token_for_a_cookie() {
+    fn the_secret_works_once_on_the_first_visit_only() {
+        let s = secrets();
+        // Not on another route, nor in a header.
+        assert!(matches!(
+            judge_get(&s, "/api/state?token=a1b2c3", &headers(&[])),
+            Verdict::Unauthorized(_)
+        ));
+        assert!(matches!(
+            judge_get(&s, "/api/state", &headers(&[("x-localkube-token", TOKEN)])),
+            Verdict::Unauthorized(_)
+        ));
         assert_eq!(
-            judge_get("/?token=a1b2c3", &headers(&[])),
+            judge_get(&s, "/?token=a1b2c3", &headers(&[])),
             Verdict::Exchange
         );
-        let cookie = secrets().set_cookie();
-        assert!(cookie.starts_with("localkube_dashboard_4000=a1b2c3;"));
+        assert!(s.consume_token());
+        assert!(!s.consume_token(), "only one visit wins the exchange");
+        let Verdict::Unauthorized(why) = judge_get(&s, "/?token=a1b2c3", &headers(&[])) else {
+            panic!("a second visit with the secret is refused");
+        };
+        assert!(why.contains("works once"), "{why}");
+        // The session goes on working.
+        assert_eq!(
+            judge_get(&s, "/?token=a1b2c3", &headers(&[("cookie", COOKIE)])),
+            Verdict::Allow
+        );
+        let cookie = s.set_cookie();
+        assert!(cookie.starts_with("localkube_dashboard_4000=0f9e8d;"));
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
     }
 
     #[test]
-    fn cookie_header_or_query_token_let_reads_through() {
-        assert_eq!(
-            judge_get("/api/state", &headers(&[("cookie", COOKIE)])),
-            Verdict::Allow
-        );
-        assert_eq!(
-            judge_get("/api/state", &headers(&[(TOKEN_HEADER, TOKEN)])),
-            Verdict::Allow
-        );
-        assert_eq!(
-            judge_get("/api/state?namespace=x&token=a1b2c3", &headers(&[])),
-            Verdict::Allow
-        );
-    }
-
-    #[test]
-    fn a_foreign_host_is_refused_even_with_the_secret() {
+    fn a_foreign_host_is_refused_even_with_the_session() {
+        let s = secrets();
         let mut h = headers(&[("cookie", COOKIE)]);
         h.insert(header::HOST, HeaderValue::from_static("evil.example:4000"));
-        assert!(matches!(judge_get("/", &h), Verdict::Forbidden(_)));
+        assert!(matches!(judge_get(&s, "/", &h), Verdict::Forbidden(_)));
         h.insert(header::HOST, HeaderValue::from_static("localhost:4000"));
-        assert_eq!(judge_get("/", &h), Verdict::Allow);
+        assert_eq!(judge_get(&s, "/", &h), Verdict::Allow);
     }
 
     #[test]
@@ -357,15 +399,14 @@ mod tests {
             ])),
             Verdict::Forbidden(_)
         ));
-        // The CSRF token alone is no login.
+        // The CSRF token alone is no login, and the launch secret is no CSRF token.
         assert!(matches!(
             judge_post(&headers(&[(CSRF_HEADER, CSRF)])),
             Verdict::Unauthorized(_)
         ));
-        // A script with the launch secret may write.
-        assert_eq!(
-            judge_post(&headers(&[(TOKEN_HEADER, TOKEN), (CSRF_HEADER, TOKEN)])),
-            Verdict::Allow
-        );
+        assert!(matches!(
+            judge_post(&headers(&[("cookie", COOKIE), (CSRF_HEADER, TOKEN)])),
+            Verdict::Forbidden(_)
+        ));
     }
 }

@@ -450,18 +450,46 @@ fn dashboard_api_against_a_real_cluster() {
     );
     assert_eq!(r.status, 401, "a write without the cookie");
 
+    // The secret works on `/` only, never in a header.
+    let r = request(port, "GET", &format!("/api/state?token={token}"), &[], None);
+    assert_eq!(r.status, 401, "the secret on another route: {}", r.body);
+    let r = request(
+        port,
+        "GET",
+        "/api/state",
+        &[("X-Localkube-Token", &token)],
+        None,
+    );
+    assert_eq!(r.status, 401, "the secret in a header: {}", r.body);
+
     // The first visit trades the token for a cookie and drops it from the address bar.
     let r = request(port, "GET", &format!("/?token={token}"), &[], None);
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/"));
     let set_cookie = r.header("set-cookie").expect("a cookie").to_string();
+    let prefix = format!("localkube_dashboard_{port}=");
     assert!(
-        set_cookie.starts_with(&format!("localkube_dashboard_{port}={token};"))
+        set_cookie.starts_with(&prefix)
             && set_cookie.contains("HttpOnly")
             && set_cookie.contains("SameSite=Strict"),
         "{set_cookie}"
     );
     let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let session = cookie.strip_prefix(&prefix).unwrap();
+    assert_eq!(session.len(), 64, "a session of its own: {cookie}");
+    assert_ne!(session, token, "the cookie is not the launch secret");
+    // The secret worked once: a second visit with it is refused.
+    let r = request(port, "GET", &format!("/?token={token}"), &[], None);
+    assert_eq!(r.status, 401, "a second visit with the secret: {}", r.body);
+    let stolen = format!("{prefix}{token}");
+    let r = request(
+        port,
+        "GET",
+        "/api/state",
+        &[("Cookie", stolen.as_str())],
+        None,
+    );
+    assert_eq!(r.status, 401, "the secret as a cookie");
     let with_cookie = [("Cookie", cookie.as_str())];
     let page = request(port, "GET", "/", &with_cookie, None);
     assert_eq!(page.status, 200);
