@@ -135,7 +135,7 @@ fn node_image_holds_the_runtime_the_cni_plugins_and_the_node_binaries() {
         containerd --version
         runc --version | head -n1
         ctr --version
-        for p in ptp host-local portmap loopback bridge; do test -x /usr/lib/cni/$p || { echo "no CNI plugin $p"; exit 1; }; done
+        for p in ptp host-local portmap loopback bridge; do test -x /opt/cni/bin/$p || { echo "no CNI plugin $p"; exit 1; }; done
         for b in kubelet kube-proxy crictl entrypoint; do test -x /usr/local/bin/$b || { echo "no $b"; exit 1; }; done
         for t in iptables-legacy iptables-nft conntrack ip mount; do command -v $t >/dev/null || { echo "no $t"; exit 1; }; done
         kubelet --version
@@ -213,7 +213,7 @@ fn containerd_runs_in_a_node_with_the_capability_set_and_survives_restart() {
     let took = wait_for_containerd(&name);
     eprintln!("containerd answered {took:?} after docker run");
 
-    // The CRI plugin answers too, through our crictl and /etc/crictl.yaml.
+    // The CRI plugin answers too, through crictl and /etc/crictl.yaml.
     let info = wait_for(Duration::from_secs(15), "crictl info", || {
         let out = docker(&["exec", &name, "crictl", "info"]);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -224,8 +224,8 @@ fn containerd_runs_in_a_node_with_the_capability_set_and_survives_restart() {
         }
     });
     assert!(
-        info.contains("/usr/lib/cni"),
-        "containerd should use Debian's CNI plugin dir:\n{info}"
+        info.contains("/opt/cni/bin"),
+        "containerd should use the CNI plugins built for the node in /opt/cni/bin:\n{info}"
     );
 
     // The node owns a writable cgroup tree: kubelet will create /kubelet/kubepods/... in it.
