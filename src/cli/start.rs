@@ -40,6 +40,12 @@ pub struct Args {
     /// On failure, keep what this run created, for debugging.
     #[arg(long)]
     pub keep_on_failure: bool,
+
+    /// Make new CAs and reissue every certificate and kubeconfig, restarting the components
+    /// with them. The cluster's objects are kept; kubeconfigs copied elsewhere stop working.
+    /// Without it, a profile that holds cluster data never gets a new CA.
+    #[arg(long)]
+    pub renew_ca: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -52,6 +58,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         dry_run: args.dry_run,
         keep_on_failure: args.keep_on_failure,
         add_node: false,
+        renew_ca: args.renew_ca,
     };
     let outcome = super::block_on(lifecycle::run(&ctx.home, &ctx.profile, &ctx.ui, &request))??;
     print_outcome(ctx, &outcome, args.keep_context)?;

@@ -176,6 +176,18 @@ pub async fn remove_profile(docker: &Docker, profile: &ProfileName) -> Result<Re
     Ok(removed)
 }
 
+/// Whether the profile's cluster holds data: its etcd volume exists and carries its label.
+pub async fn holds_cluster_data(docker: &Docker, profile: &ProfileName) -> Result<bool> {
+    let name = crate::plan::names::etcd_volume(profile);
+    match docker.inspect_volume(&name).await {
+        Ok(volume) => {
+            Ok(volume.labels.get(crate::plan::names::LABEL_PROFILE) == Some(&profile.to_string()))
+        }
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("inspecting volume {name}")),
+    }
+}
+
 /// Removes one node's container and volume: only what carries both the profile's label and the
 /// node's.
 pub async fn remove_node(docker: &Docker, profile: &ProfileName, node: &str) -> Result<Removed> {

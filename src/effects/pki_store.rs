@@ -93,6 +93,91 @@ pub fn ensure_pki_at(dir: &Path, plan: &PkiPlan, now: OffsetDateTime) -> Result<
     Ok(outcome)
 }
 
+/// For a profile that holds cluster data: refuses, before anything is written, a run that would
+/// make a new CA (one missing, damaged, expiring or not yet valid), keep a CA that does not sign
+/// its leaves, or replace the service-account key. Any of those cuts the cluster off from the
+/// clients it knows (kubeconfigs, pods' tokens) — the fix is the user's choice: restore the files,
+/// or ask for new CAs (`start --renew-ca`).
+pub fn check_keeps_cas(dir: &Path, plan: &PkiPlan, now: OffsetDateTime) -> Result<()> {
+    let fix = "restore the profile's original files from a backup, or run `localkube start \
+               --renew-ca` to make new CAs and reissue every certificate and kubeconfig (the \
+               cluster's objects are kept; kubeconfigs copied elsewhere stop working)";
+    let mut cas: BTreeMap<&str, CertAndKey> = BTreeMap::new();
+    for spec in &plan.cas {
+        let stored = read_pair(dir, &spec.stem)?;
+        if let Some(reason) =
+            pki::needs_renewal(stored.as_ref(), spec, IssuerState::SelfSigned, now)
+        {
+            anyhow::bail!(
+                "the CA {} ({}) is {reason}, and this profile holds cluster data: a new CA would \
+                 cut the cluster off from its own kubeconfigs; {fix}",
+                spec.stem,
+                dir.join(pki::cert_file(&spec.stem)).display()
+            );
+        }
+        if let Some(pair) = stored {
+            cas.insert(&spec.stem, pair);
+        }
+    }
+    for spec in &plan.leaves {
+        let (Some(issuer), Some(stored)) = (
+            spec.issuer.as_deref().and_then(|i| cas.get(i)),
+            read_pair(dir, &spec.stem)?,
+        ) else {
+            continue;
+        };
+        let reason = pki::needs_renewal(
+            Some(&stored),
+            spec,
+            IssuerState::Kept(&issuer.cert_pem),
+            now,
+        );
+        if reason == Some(RenewalReason::NotSignedByIssuer) {
+            anyhow::bail!(
+                "{} ({}) is not signed by the profile's CA {}: the CA or the certificate was \
+                 replaced (copied from another profile?); {fix}",
+                spec.stem,
+                dir.join(pki::cert_file(&spec.stem)).display(),
+                spec.issuer.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    let stem = pki::SERVICE_ACCOUNT;
+    let stored = match (
+        read_optional(&dir.join(format!("{stem}.key")))?,
+        read_optional(&dir.join(format!("{stem}.pub")))?,
+    ) {
+        (Some(private_pem), Some(public_pem)) => Some(ServiceAccountKey {
+            private_pem,
+            public_pem,
+        }),
+        _ => None,
+    };
+    if let Some(reason) = pki::service_account_key_needs_renewal(stored.as_ref()) {
+        anyhow::bail!(
+            "the service-account key ({}) is {reason}, and this profile holds cluster data: a new \
+             key would invalidate every pod's token; restore sa.key and sa.pub from a backup",
+            dir.join(format!("{stem}.key")).display()
+        );
+    }
+    Ok(())
+}
+
+/// Removes the CAs' files (`start --renew-ca`), so the next [`ensure_pki`] makes new ones and
+/// reissues every leaf. The service-account key stays: pods' tokens remain valid.
+pub fn drop_cas(dir: &Path, plan: &PkiPlan) -> Result<()> {
+    for spec in &plan.cas {
+        for file in [pki::cert_file(&spec.stem), pki::key_file(&spec.stem)] {
+            match fs::remove_file(dir.join(&file)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {file}")),
+            }
+        }
+    }
+    Ok(())
+}
+
 fn keep(
     dir: &Path,
     spec: &CertSpec,
@@ -377,5 +462,56 @@ mod tests {
             RenewalReason::Unreadable(_)
         ));
         assert_eq!(outcome.reasons["admin"], RenewalReason::KeyMismatch);
+    }
+
+    #[test]
+    fn a_profile_with_data_keeps_its_cas_unless_asked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pki");
+        let plan = test_plan(1);
+        let now = OffsetDateTime::now_utc();
+        ensure_pki_at(&dir, &plan, now).unwrap();
+        check_keeps_cas(&dir, &plan, now).unwrap();
+
+        // A truncated CA key: refused, naming the file and both fixes; nothing written.
+        let key = dir.join("ca.key");
+        let original = fs::read(&key).unwrap();
+        fs::write(&key, &original[..original.len() / 2]).unwrap();
+        let err = format!("{:#}", check_keeps_cas(&dir, &plan, now).unwrap_err());
+        assert!(
+            err.contains("the CA ca") && err.contains("unreadable") && err.contains("--renew-ca"),
+            "{err}"
+        );
+        fs::write(&key, &original).unwrap();
+
+        // A CA that does not sign its leaves (another profile's CA copied in).
+        let other = tmp.path().join("other");
+        ensure_pki_at(&other, &plan, now).unwrap();
+        for file in ["ca.crt", "ca.key"] {
+            fs::copy(other.join(file), dir.join(file)).unwrap();
+        }
+        let err = format!("{:#}", check_keeps_cas(&dir, &plan, now).unwrap_err());
+        assert!(
+            err.contains("is not signed by the profile's CA ca"),
+            "{err}"
+        );
+
+        // A truncated service-account key.
+        ensure_pki_at(&dir, &plan, now).unwrap();
+        check_keeps_cas(&dir, &plan, now).unwrap();
+        fs::write(dir.join("sa.key"), "-----BEGIN PRIVATE KEY-----\nAAA").unwrap();
+        let err = format!("{:#}", check_keeps_cas(&dir, &plan, now).unwrap_err());
+        assert!(err.contains("service-account key"), "{err}");
+
+        // --renew-ca: new CAs, every leaf reissued, the service-account key kept.
+        fs::write(dir.join("sa.key"), fs::read(other.join("sa.key")).unwrap()).unwrap();
+        fs::write(dir.join("sa.pub"), fs::read(other.join("sa.pub")).unwrap()).unwrap();
+        let ca_before = fs::read(dir.join("ca.crt")).unwrap();
+        drop_cas(&dir, &plan).unwrap();
+        let outcome = ensure_pki_at(&dir, &plan, now).unwrap();
+        assert_ne!(fs::read(dir.join("ca.crt")).unwrap(), ca_before);
+        assert!(outcome.generated.contains(&"apiserver".to_string()));
+        assert!(!outcome.generated.contains(&"sa".to_string()));
+        check_keeps_cas(&dir, &plan, now).unwrap();
     }
 }

@@ -39,6 +39,21 @@ pub fn stage_container(paths: &HostFacts, spec: &ContainerSpec) -> Result<()> {
     Ok(())
 }
 
+/// [`stage_container`], saying whether any staged file changed (a renewed certificate, say), so
+/// a running container that uses it can be restarted.
+pub fn restage_container(paths: &HostFacts, spec: &ContainerSpec) -> Result<bool> {
+    let dir = paths.staging_dir(&spec.name);
+    create_dir_with_mode(&dir, SECRET_DIR_MODE)?;
+    let mut changed = false;
+    for file in &spec.staged_files {
+        let from = paths.profile_dir.join(&file.from);
+        let contents = fs::read(&from)
+            .with_context(|| format!("reading {} for {}", from.display(), spec.name))?;
+        changed |= write_into(&dir, &file.to, &contents)?;
+    }
+    Ok(changed)
+}
+
 /// Writes generated node files into a node's config folder.
 pub fn write_node_files(paths: &HostFacts, node: &str, files: &[NodeFile]) -> Result<()> {
     let dir = paths.staging_dir(node);

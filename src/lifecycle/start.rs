@@ -49,6 +49,9 @@ pub struct StartRequest {
     pub keep_on_failure: bool,
     /// Add one node to the profile's nodes (`node add`).
     pub add_node: bool,
+    /// Make new CAs and reissue every certificate (`--renew-ca`); without it, a profile that
+    /// holds cluster data never gets a new CA.
+    pub renew_ca: bool,
 }
 
 /// How a start ended.
@@ -198,6 +201,8 @@ pub struct StartContext<'a> {
     /// The user's kubeconfig before this run, restored when a failure follows the merge.
     user_kubeconfig: Option<FilesSnapshot>,
     merged: bool,
+    /// Certificates of an existing profile were renewed: its containers get them restaged.
+    certs_renewed: bool,
 }
 
 impl StartContext<'_> {
@@ -280,6 +285,7 @@ pub async fn run(
         profile_files,
         user_kubeconfig,
         merged: false,
+        certs_renewed: false,
     };
     // Ctrl-C or SIGTERM stops the step under way and rolls back like any failure.
     let mut interrupted = std::pin::pin!(interruption());
@@ -293,6 +299,14 @@ pub async fn run(
         if result.is_ok() && step == Step::KubeconfigMerge {
             ctx.merged = true;
         }
+        // Renewed certificates reach the components: restaged, and the containers that use
+        // them restarted; then every later step runs, waiting for each component again.
+        let result = match result {
+            Ok(()) if step == Step::Images && ctx.certs_renewed && ctx.plan.is_some() => {
+                restage_renewed(&mut ctx).await
+            }
+            other => other,
+        };
         let result = result.and_then(|()| match fail_at {
             Some(at) if at == step => bail!(
                 "LOCALKUBE_TEST_FAIL_AT={step:?}: failing after this step, as the test hook asks"
@@ -356,7 +370,7 @@ async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
     }
     match step {
         Step::ProfileConfig => profile_config(ctx).await,
-        Step::Certificates => certificates(ctx),
+        Step::Certificates => certificates(ctx).await,
         Step::Kubeconfigs => component_kubeconfigs(ctx),
         Step::Plan => plan(ctx),
         Step::Images => images(ctx).await,
@@ -486,9 +500,26 @@ async fn profile_config(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
-fn certificates(ctx: &mut StartContext<'_>) -> Result<()> {
+async fn certificates(ctx: &mut StartContext<'_>) -> Result<()> {
+    let plan = pki::plan(ctx.profile, ctx.config());
+    let pki_dir = ctx.dir.pki_dir();
+    if ctx.request.renew_ca {
+        ctx.ui.info(
+            "--renew-ca: new cluster, front-proxy and etcd CAs; every certificate and kubeconfig \
+             is reissued and the components restarted with them. The cluster's objects are kept; \
+             kubeconfigs copied elsewhere stop working.",
+        );
+        pki_store::drop_cas(&pki_dir, &plan)?;
+    } else if !ctx.created.profile && !ctx.request.dry_run {
+        // A cluster with data keeps its CAs: a damaged or replaced one is refused, not remade.
+        let docker = docker::connect().await?;
+        if docker::holds_cluster_data(&docker, ctx.profile).await? {
+            pki_store::check_keeps_cas(&pki_dir, &plan, time::OffsetDateTime::now_utc())?;
+        }
+    }
     let step = ctx.ui.step("Generating certificates");
-    let outcome = pki_store::ensure_pki(&ctx.dir.pki_dir(), &pki::plan(ctx.profile, ctx.config()))?;
+    let outcome = pki_store::ensure_pki(&pki_dir, &plan)?;
+    ctx.certs_renewed = !outcome.generated.is_empty() && !ctx.created.profile;
     if outcome.generated.is_empty() {
         step.done_with("all present and valid");
     } else {
@@ -497,6 +528,42 @@ fn certificates(ctx: &mut StartContext<'_>) -> Result<()> {
     for name in &outcome.generated {
         ctx.ui.detail(format!("generated {name}"));
     }
+    Ok(())
+}
+
+/// After a renewal: every existing container of the plan gets its files restaged; a running one
+/// whose files changed is restarted so the component reads them. The steps after this one then
+/// run in full, waiting for each component to be ready again.
+async fn restage_renewed(ctx: &mut StartContext<'_>) -> Result<()> {
+    let step = ctx
+        .ui
+        .step("Handing the renewed certificates to the components");
+    let docker = ctx.docker().clone();
+    let mut restarted = Vec::new();
+    for spec in ctx.plan().containers.clone() {
+        let Some(state) = container_state(&docker, &spec.name).await? else {
+            continue;
+        };
+        containers::check_owned(&docker, &spec.name, &spec.labels).await?;
+        if staging::restage_container(ctx.facts(), &spec)? && state == "running" {
+            docker
+                .restart_container(
+                    &spec.name,
+                    None::<bollard::query_parameters::RestartContainerOptions>,
+                )
+                .await
+                .with_context(|| {
+                    format!("restarting {} with its renewed certificates", spec.name)
+                })?;
+            restarted.push(spec.name.clone());
+        }
+    }
+    ctx.already_running = false;
+    step.done_with(if restarted.is_empty() {
+        "no running container used them".to_string()
+    } else {
+        format!("restarted {}", restarted.join(", "))
+    });
     Ok(())
 }
 

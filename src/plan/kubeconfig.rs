@@ -532,6 +532,55 @@ x-tool-state: {keep: me}
         );
     }
 
+    /// What `kubectl config set-cluster/set-credentials/set-context/use-context` writes.
+    const KUBECTL_WRITTEN: &str = "apiVersion: v1
+clusters:
+- cluster:
+    server: https://10.0.0.1:6443
+  name: dev
+- cluster:
+    insecure-skip-tls-verify: true
+    server: https://192.168.49.2:8443
+  name: minikube
+contexts:
+- context:
+    cluster: dev
+    namespace: work
+    user: dev
+  name: dev
+- context:
+    cluster: minikube
+    user: minikube
+  name: minikube
+current-context: minikube
+kind: Config
+users:
+- name: dev
+  user:
+    token: abc
+- name: minikube
+  user:
+    password: p
+    username: u
+";
+
+    #[test]
+    fn a_kubectl_written_file_comes_back_byte_for_byte() {
+        let mut dev = credentials("localkube-dev");
+        dev.owner = "dev".into();
+        let merged = merge(Some(KUBECTL_WRITTEN), &dev, false).unwrap();
+        let removed = remove_entries(
+            &merged,
+            "localkube-dev",
+            "localkube-dev",
+            "localkube-dev",
+            "dev",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(removed, KUBECTL_WRITTEN);
+    }
+
     #[test]
     fn entries_localkube_did_not_write_are_never_replaced_or_removed() {
         // The user's own `prod` entries, and a profile that would take their names.
