@@ -433,6 +433,7 @@ mod tests {
             files,
             [
                 "admin.conf",
+                "super-admin.conf",
                 "controller-manager.conf",
                 "scheduler.conf",
                 "kube-proxy.conf",
@@ -444,7 +445,7 @@ mod tests {
         for path in &written {
             assert_eq!(mode(path), 0o600, "{}", path.display());
         }
-        let doc: Value = crate::yaml::from_str(&fs::read_to_string(&written[5]).unwrap()).unwrap();
+        let doc: Value = crate::yaml::from_str(&fs::read_to_string(&written[6]).unwrap()).unwrap();
         assert_eq!(
             doc["clusters"][0]["cluster"]["server"],
             "https://172.30.5.3:6443"

@@ -362,7 +362,7 @@ mod tests {
         let count = fs::read_dir(&dir).unwrap().count();
         assert_eq!(
             count,
-            2 * 15 + 2 + 1,
+            2 * 16 + 2 + 1,
             "top-level pairs, sa.key/sa.pub, etcd/"
         );
     }

@@ -299,6 +299,14 @@ pub async fn run(
         if result.is_ok() && step == Step::KubeconfigMerge {
             ctx.merged = true;
         }
+        // The admin's group gets its rights as soon as the apiserver answers, before any step
+        // acts as the admin.
+        let result = match result {
+            Ok(()) if step == Step::Apiserver && ctx.client.is_some() => {
+                bind_admin_group(&ctx).await
+            }
+            other => other,
+        };
         // Renewed certificates reach the components: restaged, and the containers that use
         // them restarted; then every later step runs, waiting for each component again.
         let result = match result {
@@ -529,6 +537,16 @@ async fn certificates(ctx: &mut StartContext<'_>) -> Result<()> {
         ctx.ui.detail(format!("generated {name}"));
     }
     Ok(())
+}
+
+/// Binds the admin's group to `cluster-admin` as the break-glass super-admin (kubeadm's way): the
+/// admin certificate is in `kubeadm:cluster-admins`, not `system:masters`.
+async fn bind_admin_group(ctx: &StartContext<'_>) -> Result<()> {
+    let super_admin =
+        kube_api::admin_client(&ctx.dir.kubeconfigs_dir().join("super-admin.conf")).await?;
+    kube_api::apply_manifest(&super_admin, pki::ADMIN_BINDING)
+        .await
+        .context("binding the admin's group kubeadm:cluster-admins to cluster-admin")
 }
 
 /// After a renewal: every existing container of the plan gets its files restaged; a running one

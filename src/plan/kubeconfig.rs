@@ -225,6 +225,15 @@ pub fn component_kubeconfigs(
         user: cluster.clone(),
         context: cluster.clone(),
     }];
+    // The break-glass admin (system:masters), for creating the admin's binding; host only.
+    all.push(ComponentKubeconfig {
+        file_name: "super-admin.conf".into(),
+        cert_stem: pki::SUPER_ADMIN.into(),
+        server: host_server(config),
+        cluster: cluster.clone(),
+        user: "kubernetes-super-admin".into(),
+        context: format!("kubernetes-super-admin@{cluster}"),
+    });
     all.push(component(
         "controller-manager.conf",
         pki::CONTROLLER_MANAGER,
@@ -625,6 +634,7 @@ users:
             files,
             [
                 "admin.conf",
+                "super-admin.conf",
                 "controller-manager.conf",
                 "scheduler.conf",
                 "kube-proxy.conf",
@@ -638,15 +648,17 @@ users:
             (all[0].cluster.as_str(), all[0].user.as_str()),
             ("localkube-dev", "localkube-dev")
         );
+        assert_eq!(all[1].server, "https://127.0.0.1:40123");
+        assert_eq!(all[1].cert_stem, "super-admin");
         assert!(
-            all[1..]
+            all[2..]
                 .iter()
                 .all(|k| k.server == "https://172.30.5.3:6443")
         );
-        let kubelet = &all[6];
+        let kubelet = &all[7];
         assert_eq!(kubelet.cert_stem, "kubelet-client-dev-m02");
         assert_eq!(kubelet.user, "system:node:dev-m02");
         assert_eq!(kubelet.context, "system:node:dev-m02@localkube-dev");
-        assert_eq!(all[1].cert_stem, "controller-manager");
+        assert_eq!(all[2].cert_stem, "controller-manager");
     }
 }

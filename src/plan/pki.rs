@@ -21,7 +21,8 @@
 //! | `etcd/server`, `etcd/peer` | CN `<profile>-etcd` | server + client | `etcd/ca` |
 //! | `etcd/healthcheck-client` | CN kube-etcd-healthcheck-client | client | `etcd/ca` |
 //! | `apiserver-etcd-client` | CN kube-apiserver-etcd-client | client | `etcd/ca` |
-//! | `admin` | CN kubernetes-admin, O system:masters | client | `ca` |
+//! | `admin` | CN kubernetes-admin, O kubeadm:cluster-admins | client | `ca` |
+//! | `super-admin` | CN kubernetes-super-admin, O system:masters | client | `ca` |
 //! | `controller-manager` | CN system:kube-controller-manager | client | `ca` |
 //! | `scheduler` | CN system:kube-scheduler | client | `ca` |
 //! | `kube-proxy` | CN system:kube-proxy | client | `ca` |
@@ -69,6 +70,26 @@ pub const ETCD_PEER: &str = "etcd/peer";
 pub const ETCD_HEALTHCHECK_CLIENT: &str = "etcd/healthcheck-client";
 pub const APISERVER_ETCD_CLIENT: &str = "apiserver-etcd-client";
 pub const ADMIN: &str = "admin";
+/// The admin's group, bound to `cluster-admin` by [`ADMIN_BINDING`] (kubeadm's since 1.29), so
+/// the admin's rights live in RBAC and can be revoked, unlike `system:masters`'.
+pub const ADMIN_GROUP: &str = "kubeadm:cluster-admins";
+/// The break-glass identity in `system:masters`: used by `start` only to create
+/// [`ADMIN_BINDING`]; its kubeconfig stays in the profile folder, never in the user's.
+pub const SUPER_ADMIN: &str = "super-admin";
+/// Binds [`ADMIN_GROUP`] to `cluster-admin`.
+pub const ADMIN_BINDING: &str = "apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubeadm:cluster-admins
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: Group
+  name: kubeadm:cluster-admins
+";
 pub const CONTROLLER_MANAGER: &str = "controller-manager";
 pub const SCHEDULER: &str = "scheduler";
 pub const KUBE_PROXY: &str = "kube-proxy";
@@ -308,7 +329,15 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
             days,
         ),
         CertSpec::leaf(ADMIN, "kubernetes-admin", Usage::Client, CLUSTER_CA, days)
-            .organization("system:masters"),
+            .organization(ADMIN_GROUP),
+        CertSpec::leaf(
+            SUPER_ADMIN,
+            "kubernetes-super-admin",
+            Usage::Client,
+            CLUSTER_CA,
+            days,
+        )
+        .organization("system:masters"),
         CertSpec::leaf(
             CONTROLLER_MANAGER,
             "system:kube-controller-manager",
@@ -820,6 +849,7 @@ mod tests {
                 "etcd/healthcheck-client",
                 "apiserver-etcd-client",
                 "admin",
+                "super-admin",
                 "controller-manager",
                 "scheduler",
                 "kube-proxy",
@@ -997,7 +1027,12 @@ mod tests {
     #[test]
     fn client_certs_carry_the_identities_rbac_expects() {
         for (stem, cn, org) in [
-            ("admin", "kubernetes-admin", Some("system:masters")),
+            ("admin", "kubernetes-admin", Some("kubeadm:cluster-admins")),
+            (
+                "super-admin",
+                "kubernetes-super-admin",
+                Some("system:masters"),
+            ),
             (
                 "apiserver-kubelet-client",
                 "kube-apiserver-kubelet-client",

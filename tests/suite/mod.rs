@@ -1,8 +1,10 @@
 //! Integration tests: the real binary, real tools (openssl, curl, kubectl), real Docker.
+pub mod bad_inputs;
 pub mod cli;
 pub mod cluster;
 pub mod cluster_network;
 pub mod dashboard;
+pub mod faults;
 pub mod images;
 pub mod kubeconfig;
 pub mod load_balancer;

@@ -8,7 +8,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::cluster_network::assert_control_plane_routes;
-use super::support::{Sandbox, assert_success, build_sample_image, stdout};
+use super::support::{Sandbox, assert_success, build_sample_image, restart_dockerd, stdout};
 
 const PROFILE: &str = "restart";
 
@@ -107,40 +107,6 @@ fn wait_lb_answers(sb: &Sandbox, before: Option<&str>, after: &str) -> String {
 fn docker_ok(args: &[&str]) {
     let out = Command::new("docker").args(args).output().unwrap();
     assert_success(&out, &format!("docker {}", args.join(" ")));
-}
-
-fn restart_dockerd() {
-    let systemd = Command::new("systemctl")
-        .args(["is-active", "--quiet", "docker"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if systemd {
-        let out = Command::new("systemctl")
-            .args(["restart", "docker"])
-            .output()
-            .unwrap();
-        assert_success(&out, "systemctl restart docker");
-        return;
-    }
-    // Started by scripts/setup.sh: stop it, then let the same script start it again.
-    let _ = Command::new("pkill")
-        .args(["-TERM", "-x", "dockerd"])
-        .status();
-    let started = Instant::now();
-    while Command::new("pgrep")
-        .args(["-x", "dockerd"])
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "dockerd did not stop"
-        );
-        sleep(Duration::from_millis(200));
-    }
-    let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/setup.sh");
-    let out = Command::new(setup).output().unwrap();
-    assert_success(&out, "scripts/setup.sh starting dockerd again");
 }
 
 #[test]

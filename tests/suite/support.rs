@@ -170,8 +170,13 @@ impl Cluster {
     /// Starts the profile's cluster (extra `start` flags in `args`), failing the test if it does
     /// not start.
     pub fn start(profile: &str, args: &[&str]) -> Self {
+        Self::start_in(Sandbox::new(), profile, args)
+    }
+
+    /// [`Cluster::start`] in a sandbox prepared beforehand (a user kubeconfig written, say).
+    pub fn start_in(sb: Sandbox, profile: &str, args: &[&str]) -> Self {
         let cluster = Cluster {
-            sb: Sandbox::new(),
+            sb,
             profile: profile.to_string(),
             _slot: ClusterSlot::acquire(),
         };
@@ -315,4 +320,125 @@ pub fn agnhost_image() -> String {
                 .to_string()
         })
         .clone()
+}
+
+/// Names of every container, network and volume carrying the profile's label.
+pub fn labelled_objects(profile: &str) -> Vec<String> {
+    let label = format!("label=io.localkube.profile={profile}");
+    let mut found = Vec::new();
+    for (kind, args) in [
+        (
+            "container",
+            vec!["ps", "-a", "--filter", &label, "--format", "{{.Names}}"],
+        ),
+        (
+            "network",
+            vec!["network", "ls", "--filter", &label, "--format", "{{.Name}}"],
+        ),
+        (
+            "volume",
+            vec!["volume", "ls", "--filter", &label, "--format", "{{.Name}}"],
+        ),
+    ] {
+        let out = Command::new("docker")
+            .args(&args)
+            .output()
+            .expect("run docker");
+        assert_success(&out, &format!("docker {}", args.join(" ")));
+        found.extend(stdout(&out).lines().map(|name| format!("{kind} {name}")));
+    }
+    found
+}
+
+/// A user's own kubeconfig as `kubectl config set-cluster/set-credentials/set-context/use-context`
+/// writes it, with a `dev` and a `minikube` entry that localkube must never touch.
+pub const USER_KUBECONFIG: &str = "apiVersion: v1
+clusters:
+- cluster:
+    server: https://10.0.0.1:6443
+  name: dev
+- cluster:
+    insecure-skip-tls-verify: true
+    server: https://192.168.49.2:8443
+  name: minikube
+contexts:
+- context:
+    cluster: dev
+    namespace: work
+    user: dev
+  name: dev
+- context:
+    cluster: minikube
+    user: minikube
+  name: minikube
+current-context: minikube
+kind: Config
+users:
+- name: dev
+  user:
+    token: abc
+- name: minikube
+  user:
+    password: p
+    username: u
+";
+
+impl Sandbox {
+    /// Writes [`USER_KUBECONFIG`] as this sandbox's kubeconfig.
+    pub fn write_user_kubeconfig(&self) {
+        let path = self.kubeconfig();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, USER_KUBECONFIG).unwrap();
+    }
+
+    /// The kubeconfig's bytes (empty when there is none).
+    pub fn kubeconfig_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.kubeconfig()).unwrap_or_default()
+    }
+}
+
+/// Sends `signal` (`-INT`, `-KILL`, ...) to a process.
+pub fn signal(pid: u32, signal: &str) {
+    let out = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .output()
+        .expect("run kill");
+    assert_success(&out, &format!("kill {signal} {pid}"));
+}
+
+/// Restarts the Docker daemon (systemd's unit, or the dockerd scripts/setup.sh started) and
+/// waits until it answers again.
+pub fn restart_dockerd() {
+    use std::time::{Duration, Instant};
+    let systemd = Command::new("systemctl")
+        .args(["is-active", "--quiet", "docker"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if systemd {
+        let out = Command::new("systemctl")
+            .args(["restart", "docker"])
+            .output()
+            .unwrap();
+        assert_success(&out, "systemctl restart docker");
+        return;
+    }
+    // Started by scripts/setup.sh: stop it, then let the same script start it again.
+    let _ = Command::new("pkill")
+        .args(["-TERM", "-x", "dockerd"])
+        .status();
+    let started = Instant::now();
+    while Command::new("pgrep")
+        .args(["-x", "dockerd"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "dockerd did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/setup.sh");
+    let out = Command::new(setup).output().unwrap();
+    assert_success(&out, "scripts/setup.sh starting dockerd again");
 }

@@ -1,0 +1,420 @@
+//! A corpus of bad inputs — profile names, versions, flags, environment variables, damaged files,
+//! foreign kubeconfig entries and Docker objects — each refused with an error that names the
+//! problem, and nothing half-made: no profile folder, no Docker object with the profile's label,
+//! the user's kubeconfig (with its own `dev` and `minikube` entries) unchanged byte for byte.
+
+use std::fs;
+use std::process::{Command, Output};
+
+use super::support::{Sandbox, USER_KUBECONFIG, assert_success, labelled_objects, stderr};
+
+/// One bad input: the command line, extra environment, and words the error must contain.
+struct Case {
+    args: Vec<String>,
+    env: Vec<(&'static str, &'static str)>,
+    expect: Vec<&'static str>,
+}
+
+fn case(args: &[&str], expect: &[&'static str]) -> Case {
+    Case {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        env: Vec::new(),
+        expect: expect.to_vec(),
+    }
+}
+
+fn run(sb: &Sandbox, c: &Case) -> Output {
+    let mut cmd = sb.localkube();
+    cmd.args(&c.args);
+    for (k, v) in &c.env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run localkube")
+}
+
+/// The profile a command line names (`-p NAME`), if it is one localkube accepts.
+fn profile_of(args: &[String]) -> Option<String> {
+    args.iter()
+        .position(|a| a == "-p")
+        .map(|i| args[i + 1].clone())
+}
+
+/// Fails the test unless the command failed with every expected word and left nothing behind.
+fn assert_refused_cleanly(sb: &Sandbox, c: &Case, out: &Output, kubeconfig_before: &[u8]) {
+    let err = stderr(out);
+    assert!(
+        !out.status.success(),
+        "{:?} {:?} was accepted:\n{err}",
+        c.env,
+        c.args
+    );
+    for word in &c.expect {
+        assert!(
+            err.contains(word),
+            "{:?} {:?}: the error does not say {word:?}:\n{err}",
+            c.env,
+            c.args
+        );
+    }
+    assert!(!err.contains("panicked"), "{:?}: a panic:\n{err}", c.args);
+    assert_eq!(
+        sb.kubeconfig_bytes(),
+        kubeconfig_before,
+        "{:?} changed the user's kubeconfig",
+        c.args
+    );
+    if let Some(profile) = profile_of(&c.args) {
+        assert!(
+            labelled_objects(&profile).is_empty(),
+            "{:?} left Docker objects: {:?}",
+            c.args,
+            labelled_objects(&profile)
+        );
+    }
+}
+
+#[test]
+fn bad_names_versions_flags_and_environment_are_refused_before_anything_is_made() {
+    let sb = Sandbox::new();
+    sb.write_user_kubeconfig();
+    let long = "a".repeat(41);
+    let mut cases = vec![
+        // Profile names.
+        case(
+            &["-p", "Bad", "start"],
+            &["invalid profile name 'Bad'", "lower-case"],
+        ),
+        case(&["-p", "a_b", "start"], &["invalid profile name 'a_b'"]),
+        case(&["-p", "x-", "start"], &["starts or ends with '-'"]),
+        case(&["-p", &long, "start"], &["too long"]),
+        case(&["-p", "../x", "start"], &["invalid profile name '../x'"]),
+        case(
+            &["-p", "bi-etcd", "start"],
+            &["cannot be used", "'-etcd'", "profile 'bi'"],
+        ),
+        case(
+            &["-p", "bi-controller-manager", "start"],
+            &["cannot be used", "'-controller-manager'"],
+        ),
+        case(
+            &["-p", "bi-m02", "start"],
+            &["cannot be used", "node of profile 'bi'"],
+        ),
+        case(&["-p", "bi-lb-web", "start"], &["cannot be used", "'-lb-'"]),
+        case(&["-p", "bi-etcd-data", "start"], &["cannot be used"]),
+        // Kubernetes versions.
+        case(
+            &["-p", "bi", "start", "--kubernetes-version", "v1.20"],
+            &["1.20 is not supported", "v1.35"],
+        ),
+        case(
+            &["-p", "bi", "start", "--kubernetes-version", "v2.0.0"],
+            &["v2.0.0"],
+        ),
+        case(
+            &["-p", "bi", "start", "--kubernetes-version", "banana"],
+            &["banana"],
+        ),
+        case(
+            &["-p", "bi", "start", "--kubernetes-version", ""],
+            &["kubernetes-version"],
+        ),
+        // Flags.
+        case(
+            &["-p", "bi", "start", "--cert-validity-days", "0"],
+            &["1 to 3650"],
+        ),
+        case(
+            &["-p", "bi", "start", "--cert-validity-days", "3651"],
+            &["1 to 3650"],
+        ),
+        case(
+            &["-p", "bi", "start", "--cert-validity-days", "2900000"],
+            &["1 to 3650"],
+        ),
+        case(
+            &["-p", "bi", "start", "--cert-validity-days", "-5"],
+            &["'-5'"],
+        ),
+        case(
+            &["-p", "bi", "start", "--nodes", "0"],
+            &["0 nodes", "1 to 9"],
+        ),
+        case(
+            &["-p", "bi", "start", "--nodes", "10"],
+            &["10 nodes", "1 to 9"],
+        ),
+        case(
+            &["-p", "bi", "start", "--apiserver-port", "80"],
+            &["between 1024 and 65535"],
+        ),
+        case(
+            &["-p", "bi", "start", "--apiserver-port", "70000"],
+            &["apiserver-port"],
+        ),
+        case(
+            &["-p", "bi", "start", "--apiserver-port", "http"],
+            &["apiserver-port"],
+        ),
+        case(
+            &["-p", "bi", "start", "--no-such-flag"],
+            &["--no-such-flag"],
+        ),
+        // Profiles that do not exist.
+        case(&["-p", "bi", "stop"], &["profile 'bi' does not exist"]),
+        case(
+            &["-p", "bi", "node", "add"],
+            &["profile 'bi' does not exist"],
+        ),
+    ];
+    // Environment variables.
+    for (name, value, expect) in [
+        (
+            "LOCALKUBE_LOCK_TIMEOUT",
+            "nan",
+            "LOCALKUBE_LOCK_TIMEOUT='nan'",
+        ),
+        (
+            "LOCALKUBE_LOCK_TIMEOUT",
+            "-1",
+            "LOCALKUBE_LOCK_TIMEOUT='-1'",
+        ),
+        (
+            "LOCALKUBE_LOCK_TIMEOUT",
+            "inf",
+            "LOCALKUBE_LOCK_TIMEOUT='inf'",
+        ),
+        (
+            "LOCALKUBE_LOCK_TIMEOUT",
+            "1e400",
+            "LOCALKUBE_LOCK_TIMEOUT='1e400'",
+        ),
+        ("LOCALKUBE_TEST_FAIL_AT", "nosuch", "names no step of start"),
+        ("LOCALKUBE_PROFILE", "Bad", "invalid profile name 'Bad'"),
+    ] {
+        let mut c = case(&["-p", "bi", "start"], &[expect]);
+        if name == "LOCALKUBE_PROFILE" {
+            c.args = vec!["start".into()];
+        }
+        c.env.push((name, value));
+        cases.push(c);
+    }
+    let before = sb.kubeconfig_bytes();
+    for c in &cases {
+        let out = run(&sb, c);
+        assert_refused_cleanly(&sb, c, &out, &before);
+    }
+    assert!(
+        !sb.home().join("profiles").exists()
+            || fs::read_dir(sb.home().join("profiles")).unwrap().count() == 0,
+        "a refused start left a profile folder"
+    );
+    // Verbs on profiles that do not exist, named like the user's own entries, touch nothing.
+    for profile in ["dev", "minikube"] {
+        let out = sb.run(&["-p", profile, "delete"]);
+        assert_success(&out, &format!("delete -p {profile}"));
+        assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+        assert_eq!(sb.kubeconfig_bytes(), USER_KUBECONFIG.as_bytes());
+    }
+    eprintln!("bad inputs refused: {}", cases.len() + 2);
+}
+
+#[test]
+fn damaged_files_and_foreign_entries_are_refused_and_left_as_they_were() {
+    let sb = Sandbox::new();
+    sb.write_user_kubeconfig();
+    let profile_dir = sb.home().join("profiles/bifile");
+    // A profile written by a dry run: files, nothing in Docker.
+    assert_success(
+        &sb.run(&["-p", "bifile", "start", "--dry-run"]),
+        "start --dry-run",
+    );
+    let config_path = profile_dir.join("config.yaml");
+    let config = fs::read_to_string(&config_path).unwrap();
+    let mut tried = 0;
+    for (damage, expect) in [
+        ("{{{ not yaml".to_string(), "config.yaml"),
+        (
+            config.replace(
+                &format!(
+                    "certValidityDays: {}",
+                    config
+                        .lines()
+                        .find_map(|l| l.strip_prefix("certValidityDays: "))
+                        .unwrap()
+                ),
+                "certValidityDays: 2900000",
+            ),
+            "1 to 3650",
+        ),
+        (
+            config
+                .lines()
+                .map(|l| {
+                    if l.starts_with("apiserverPort:") {
+                        "apiserverPort: 80".to_string()
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            "between 1024 and 65535",
+        ),
+        (String::new(), "config.yaml"),
+    ] {
+        fs::write(&config_path, &damage).unwrap();
+        let c = case(&["-p", "bifile", "start"], &[expect]);
+        let out = run(&sb, &c);
+        assert_refused_cleanly(&sb, &c, &out, USER_KUBECONFIG.as_bytes());
+        assert_eq!(
+            fs::read_to_string(&config_path).unwrap(),
+            damage,
+            "config.yaml was changed by a refused start"
+        );
+        tried += 1;
+    }
+    fs::write(&config_path, &config).unwrap();
+
+    // The user's kubeconfig is not YAML, or holds entries with localkube's names that localkube
+    // did not write: refused before anything is created, the file untouched.
+    let foreign = USER_KUBECONFIG.replace("name: dev\n", "name: localkube-bifile\n");
+    for (text, expect) in [
+        ("clusters: [unclosed".to_string(), "not valid YAML"),
+        (foreign, "did not create"),
+    ] {
+        fs::write(sb.kubeconfig(), &text).unwrap();
+        let c = case(&["-p", "bifile", "start"], &[expect]);
+        let out = run(&sb, &c);
+        assert_refused_cleanly(&sb, &c, &out, text.as_bytes());
+        tried += 1;
+    }
+    sb.write_user_kubeconfig();
+
+    // A profile whose cluster holds data (its etcd volume, labelled) keeps its CA: a truncated CA
+    // key or another profile's CA is refused with the fix, not silently replaced.
+    let volume = "bifile-etcd-data";
+    let created = Command::new("docker")
+        .args([
+            "volume",
+            "create",
+            "--label",
+            "io.localkube.profile=bifile",
+            volume,
+        ])
+        .output()
+        .unwrap();
+    assert_success(&created, "docker volume create");
+    struct RemoveVolume(&'static str);
+    impl Drop for RemoveVolume {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f", self.0])
+                .output();
+        }
+    }
+    let _volume = RemoveVolume(volume);
+    assert_success(
+        &sb.run(&["-p", "biother", "start", "--dry-run"]),
+        "a second profile",
+    );
+    let pki = profile_dir.join("pki");
+    let key = fs::read(pki.join("ca.key")).unwrap();
+    let cert = fs::read(pki.join("ca.crt")).unwrap();
+    let other = sb.home().join("profiles/biother/pki");
+    for (what, ca_key, ca_crt, expect) in [
+        (
+            "a truncated CA key",
+            key[..key.len() / 2].to_vec(),
+            cert.clone(),
+            vec!["the CA ca", "unreadable", "--renew-ca"],
+        ),
+        (
+            "another profile's CA",
+            fs::read(other.join("ca.key")).unwrap(),
+            fs::read(other.join("ca.crt")).unwrap(),
+            vec!["not signed by the profile's CA", "--renew-ca"],
+        ),
+        (
+            "a missing CA",
+            Vec::new(),
+            Vec::new(),
+            vec!["the CA ca", "missing", "--renew-ca"],
+        ),
+    ] {
+        if ca_key.is_empty() {
+            fs::remove_file(pki.join("ca.key")).unwrap();
+            fs::remove_file(pki.join("ca.crt")).unwrap();
+        } else {
+            fs::write(pki.join("ca.key"), &ca_key).unwrap();
+            fs::write(pki.join("ca.crt"), &ca_crt).unwrap();
+        }
+        let c = Case {
+            args: vec!["-p".into(), "bifile".into(), "start".into()],
+            env: Vec::new(),
+            expect,
+        };
+        let out = run(&sb, &c);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{what} was accepted:\n{err}");
+        for word in &c.expect {
+            assert!(err.contains(word), "{what}: no {word:?} in:\n{err}");
+        }
+        assert_eq!(
+            fs::read(pki.join("ca.key")).unwrap_or_default(),
+            ca_key,
+            "{what}: the CA key was replaced"
+        );
+        assert_eq!(sb.kubeconfig_bytes(), USER_KUBECONFIG.as_bytes());
+        tried += 1;
+    }
+    eprintln!("damaged files and foreign entries refused: {tried}");
+}
+
+#[test]
+fn a_foreign_volume_with_a_profiles_name_is_never_adopted() {
+    let sb = Sandbox::new();
+    sb.write_user_kubeconfig();
+    // Someone else's volume, named as profile `biforeign`'s etcd data, without its label.
+    let volume = "biforeign-etcd-data";
+    let out = Command::new("docker")
+        .args(["volume", "create", volume])
+        .output()
+        .unwrap();
+    assert_success(&out, "docker volume create");
+    struct RemoveVolume(&'static str);
+    impl Drop for RemoveVolume {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f", self.0])
+                .output();
+        }
+    }
+    let _volume = RemoveVolume(volume);
+    let c = case(
+        &["-p", "biforeign", "start"],
+        &[
+            "volume named 'biforeign-etcd-data'",
+            "did not create",
+            "no io.localkube.profile label",
+        ],
+    );
+    let out = run(&sb, &c);
+    assert_refused_cleanly(&sb, &c, &out, USER_KUBECONFIG.as_bytes());
+    assert!(
+        !sb.home().join("profiles/biforeign").exists(),
+        "profile folder left behind"
+    );
+    let still = Command::new("docker")
+        .args(["volume", "inspect", volume])
+        .output()
+        .unwrap();
+    assert_success(&still, "the foreign volume is still there");
+    // delete never removes it either: it lacks the label.
+    assert_success(&sb.run(&["-p", "biforeign", "delete"]), "delete");
+    let still = Command::new("docker")
+        .args(["volume", "inspect", volume])
+        .output()
+        .unwrap();
+    assert_success(&still, "the foreign volume survives delete");
+}
