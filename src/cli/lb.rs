@@ -11,19 +11,24 @@ use super::block_on;
 use crate::lb;
 use crate::lb::proxy::{Forward, parse_forward};
 use crate::plan::config::ProfileConfig;
+use crate::plan::load_balancer::DOCKER_SOCKET_IN_CONTAINER;
 
 /// The profile whose services and containers it manages is the global `--profile`.
 #[derive(Debug, clap::Args)]
 pub struct ControllerArgs {
     /// The profile's config.yaml (for its address pool and network).
-    #[arg(long)]
-    pub config: PathBuf,
+    #[arg(long, required_unless_present = "worker")]
+    pub config: Option<PathBuf>,
     /// Kubeconfig of the controller's own identity.
-    #[arg(long)]
-    pub kubeconfig: PathBuf,
+    #[arg(long, required_unless_present = "worker")]
+    pub kubeconfig: Option<PathBuf>,
     /// The image proxies run (the controller's own).
     #[arg(long)]
-    pub image: String,
+    pub image: Option<String>,
+    /// Run as the controller proper, talking to its broker on standard input (the broker starts
+    /// it so, as nobody).
+    #[arg(long, hide = true)]
+    pub worker: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -36,17 +41,42 @@ pub struct ProxyArgs {
     pub backends: Vec<Ipv4Addr>,
 }
 
+/// In the controller's container: as root, the Docker broker, which starts the controller
+/// proper as nobody (`--worker`); see `lb::runtime`. Run by hand as another user, the
+/// controller itself with that user's Docker access.
 pub fn run_controller(ctx: &Ctx, args: ControllerArgs) -> Result<u8> {
-    let text = std::fs::read_to_string(&args.config)
-        .with_context(|| format!("reading {}", args.config.display()))?;
+    if args.worker {
+        block_on(lb::controller::run_worker())??;
+        return Ok(0);
+    }
+    let (Some(config_path), Some(kubeconfig), Some(image)) =
+        (args.config, args.kubeconfig, args.image)
+    else {
+        anyhow::bail!("lb-controller needs --config, --kubeconfig and --image");
+    };
+    let text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
     let config: ProfileConfig = crate::yaml::from_str(&text)?;
-    block_on(lb::controller::run(
-        ctx.profile.clone(),
-        config,
-        &args.kubeconfig,
-        args.image,
-        false,
-    ))??;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    });
+    if root && std::path::Path::new(DOCKER_SOCKET_IN_CONTAINER).exists() {
+        block_on(lb::controller::run_broker(
+            ctx.profile.clone(),
+            config,
+            &kubeconfig,
+            image,
+        ))??;
+    } else {
+        block_on(lb::controller::run(
+            ctx.profile.clone(),
+            config,
+            &kubeconfig,
+            image,
+            false,
+        ))??;
+    }
     Ok(0)
 }
 

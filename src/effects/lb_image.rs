@@ -17,6 +17,8 @@ const DOCKERFILE: &str = "\
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 COPY localkube /usr/local/bin/localkube
+# The Docker socket is mounted in here: only root (the controller's broker) can enter.
+RUN mkdir -p /run/localkube-docker && chmod 0700 /run/localkube-docker
 ENTRYPOINT [\"/usr/local/bin/localkube\"]
 ";
 

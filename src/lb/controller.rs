@@ -1,7 +1,8 @@
 //! The load balancer controller: watches Services and Nodes, and keeps one proxy container per
 //! LoadBalancer service, published on the service's loopback address, with that address in the
 //! service's status (`kubectl get svc` shows it as EXTERNAL-IP). Runs in a container of the
-//! profile with the Docker socket, so it works with no terminal kept open.
+//! profile, so it works with no terminal kept open; there it reaches Docker only through the
+//! broker of [`super::runtime`], for this profile's proxies and nothing else.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -20,11 +21,13 @@ use kube::{Client, Resource};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::effects::{containers, docker, kube_api};
+use super::runtime::{self, Hello, ProxyDocker, Runtime};
+use crate::effects::{docker, kube_api};
 use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer::{
     self, LABEL_ADDRESS, LABEL_SERVICE, LABEL_SPEC, LoadBalancer, PROXY_ROLE,
 };
+use crate::plan::names::LABEL_ROLE;
 use crate::plan::profile_name::ProfileName;
 
 /// Even without a watch event, everything is checked this often (a proxy removed by hand, a
@@ -35,13 +38,14 @@ pub struct Controller {
     profile: ProfileName,
     config: ProfileConfig,
     image: String,
-    docker: Docker,
+    runtime: Runtime,
     client: Client,
     recorder: Recorder,
 }
 
-/// Runs until SIGTERM or Ctrl-C. With `clean_up`, removes every load balancer of the profile
-/// on the way out (the foreground `tunnel`); the background controller leaves them serving.
+/// Runs in this process with the user's own Docker access (the foreground `tunnel`) until
+/// SIGTERM or Ctrl-C. With `clean_up`, removes every load balancer of the profile on the way
+/// out; the background controller leaves them serving.
 pub async fn run(
     profile: ProfileName,
     config: ProfileConfig,
@@ -54,6 +58,99 @@ pub async fn run(
         kube_api::admin_client(kubeconfig)
     })
     .await;
+    let runtime = Runtime::Direct(ProxyDocker {
+        docker,
+        profile: profile.clone(),
+        config: config.clone(),
+        image: image.clone(),
+    });
+    run_with(profile, config, client, image, runtime, clean_up).await
+}
+
+/// The background controller's container: this process (root) becomes the Docker broker and
+/// runs the controller proper as `nobody`, handing it the kubeconfig and settings it cannot
+/// read itself over a socket pair. Ends when either ends, so the restart policy restarts both.
+pub async fn run_broker(
+    profile: ProfileName,
+    config: ProfileConfig,
+    kubeconfig: &Path,
+    image: String,
+) -> Result<()> {
+    let socket = load_balancer::DOCKER_SOCKET_IN_CONTAINER;
+    let docker = retry("connecting to Docker", || async {
+        let docker = Docker::connect_with_unix(socket, 120, bollard::API_DEFAULT_VERSION)
+            .with_context(|| format!("connecting to {socket}"))?;
+        docker
+            .ping()
+            .await
+            .with_context(|| format!("pinging Docker at {socket}"))?;
+        Ok(docker)
+    })
+    .await;
+    let hello = Hello {
+        profile: profile.to_string(),
+        config: config.clone(),
+        kubeconfig: std::fs::read_to_string(kubeconfig)
+            .with_context(|| format!("reading {}", kubeconfig.display()))?,
+        image: image.clone(),
+    };
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("making a socket pair")?;
+    ours.set_nonblocking(true)?;
+    let exe = std::env::current_exe().context("finding the localkube binary")?;
+    let mut worker = tokio::process::Command::new(exe)
+        .args(["lb-controller", "--worker"])
+        .uid(load_balancer::CONTROLLER_UID)
+        .gid(load_balancer::CONTROLLER_UID)
+        .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            theirs,
+        )))
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the controller as nobody")?;
+    let broker = ProxyDocker {
+        docker,
+        profile,
+        config,
+        image,
+    };
+    let stream = tokio::net::UnixStream::from_std(ours)?;
+    tokio::select! {
+        served = runtime::serve(broker, stream, &hello) => served.context("serving the controller")?,
+        status = worker.wait() => anyhow::bail!("the controller exited: {}", status?),
+        _ = crate::lb::proxy::shutdown_signal() => {}
+    }
+    Ok(())
+}
+
+/// The controller proper, as `nobody`: its socket to the broker is its standard input.
+pub async fn run_worker() -> Result<()> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("taking the broker's socket")?;
+    let stream = std::os::unix::net::UnixStream::from(fd);
+    stream.set_nonblocking(true)?;
+    let (hello, runtime) = runtime::connect(tokio::net::UnixStream::from_std(stream)?).await?;
+    let profile = ProfileName::parse(&hello.profile)?;
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&hello.kubeconfig)
+        .context("reading the kubeconfig the broker sent")?;
+    let mut client_config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    client_config.connect_timeout = Some(Duration::from_secs(5));
+    client_config.read_timeout = None;
+    let client = Client::try_from(client_config)?;
+    run_with(profile, hello.config, client, hello.image, runtime, false).await
+}
+
+async fn run_with(
+    profile: ProfileName,
+    config: ProfileConfig,
+    client: Client,
+    image: String,
+    runtime: Runtime,
+    clean_up: bool,
+) -> Result<()> {
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -65,7 +162,7 @@ pub async fn run(
         profile,
         config,
         image,
-        docker,
+        runtime,
         client: client.clone(),
         recorder,
     };
@@ -164,10 +261,12 @@ struct Existing {
 
 impl Controller {
     async fn existing_proxies(&self) -> Result<Vec<Existing>> {
-        Ok(docker::profile_containers(&self.docker, &self.profile)
+        Ok(self
+            .runtime
+            .list()
             .await?
             .into_iter()
-            .filter(|c| c.role == PROXY_ROLE)
+            .filter(|c| c.labels.get(LABEL_ROLE).map(String::as_str) == Some(PROXY_ROLE))
             .map(|c| Existing {
                 service: c.labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
                 address: c.labels.get(LABEL_ADDRESS).and_then(|a| a.parse().ok()),
@@ -275,7 +374,7 @@ impl Controller {
                 "removing {} (service {} is gone)",
                 stale.name, stale.service
             );
-            if let Err(e) = containers::remove_container(&self.docker, &stale.name).await {
+            if let Err(e) = self.runtime.remove(&stale.name).await {
                 failures.push(format!("{}: {e:#}", stale.name));
             }
         }
@@ -294,7 +393,7 @@ impl Controller {
     pub async fn remove_all(&self) -> Result<()> {
         for proxy in self.existing_proxies().await? {
             println!("removing {}", proxy.name);
-            containers::remove_container(&self.docker, &proxy.name).await?;
+            self.runtime.remove(&proxy.name).await?;
         }
         let pool = load_balancer::address_pool(&self.config);
         let services = Api::<Service>::all(self.client.clone())
@@ -310,7 +409,7 @@ impl Controller {
         let spec = load_balancer::proxy_spec(&self.profile, &self.config, lb, &self.image);
         if lb.ports.is_empty() {
             if let Some(c) = current {
-                let _ = containers::remove_container(&self.docker, &c.name).await;
+                let _ = self.runtime.remove(&c.name).await;
             }
             return;
         }
@@ -319,18 +418,16 @@ impl Controller {
                 if c.state == "running" {
                     return;
                 }
-                containers::start_existing(&self.docker, &c.name).await
+                self.runtime.start(&c.name).await
             }
             other => {
                 if let Some(c) = other {
                     println!("recreating {} (ports, nodes or image changed)", c.name);
-                    let _ = containers::remove_container(&self.docker, &c.name).await;
+                    let _ = self.runtime.remove(&c.name).await;
                 } else {
                     println!("creating {} on {}", spec.name, lb.address);
                 }
-                containers::create_and_start(&self.docker, &spec)
-                    .await
-                    .map(|_| ())
+                self.runtime.create(lb).await
             }
         };
         if let Err(e) = result {

@@ -33,7 +33,12 @@ pub const LABEL_ADDRESS: &str = "io.localkube.lb-address";
 /// A digest of everything the proxy was created from; a different one means recreate.
 pub const LABEL_SPEC: &str = "io.localkube.lb-spec";
 /// Where the controller finds the Docker socket inside its container.
-pub const DOCKER_SOCKET_IN_CONTAINER: &str = "/var/run/docker.sock";
+pub const DOCKER_SOCKET_IN_CONTAINER: &str = "/run/localkube-docker/docker.sock";
+/// The folder of [`DOCKER_SOCKET_IN_CONTAINER`]: 0700 root in the image, so only the broker
+/// (root) can reach the socket, whatever its own mode on the host.
+pub const DOCKER_SOCKET_DIR_IN_CONTAINER: &str = "/run/localkube-docker";
+/// The user the controller proper runs as in its container: `nobody`, no supplementary groups.
+pub const CONTROLLER_UID: u32 = 65534;
 
 /// The last octets a profile hands out: `.2` to `.99` (`.1` is left alone, as 127.0.0.1 is).
 const FIRST_HOST: u8 = 2;
@@ -67,7 +72,7 @@ pub fn allocate(
 }
 
 /// One port of a load balancer: where it listens, and the NodePort it forwards to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct LbPort {
     pub port: u16,
     pub node_port: u16,
@@ -98,7 +103,7 @@ pub fn service_ports(service: &Service) -> (Vec<LbPort>, Vec<String>) {
 }
 
 /// A load balancer to run: the service, its address, its ports, the nodes it forwards to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancer {
     pub namespace: String,
     pub name: String,
@@ -192,6 +197,44 @@ pub fn spec_digest(spec: &ContainerSpec) -> String {
     hex::encode(&hasher.finalize()[..8])
 }
 
+/// Whether a proxy the controller asks the broker for stays within its profile: an address of
+/// the profile's pool, backends on the profile's network, at least one port, and a service
+/// name that is a DNS label (it becomes part of a container name).
+pub fn check_request(config: &ProfileConfig, lb: &LoadBalancer) -> Result<(), String> {
+    if !address_pool(config).contains(&lb.address) {
+        return Err(format!(
+            "{} is not an address of this profile's pool",
+            lb.address
+        ));
+    }
+    if let Some(backend) = lb
+        .backends
+        .iter()
+        .find(|b| !config.network_subnet.contains(*b))
+    {
+        return Err(format!(
+            "backend {backend} is not on the profile's network {}",
+            config.network_subnet
+        ));
+    }
+    if lb.ports.is_empty() || lb.ports.iter().any(|p| p.port == 0 || p.node_port == 0) {
+        return Err("a load balancer needs ports other than 0".into());
+    }
+    let label = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if !label(&lb.namespace) || !label(&lb.name) {
+        return Err(format!(
+            "'{}/{}' is not a Kubernetes service name",
+            lb.namespace, lb.name
+        ));
+    }
+    Ok(())
+}
+
 /// Where the host's Docker socket is, for the controller to manage proxies with.
 pub fn docker_socket_path(docker_host: Option<&str>) -> Result<PathBuf, String> {
     match docker_host {
@@ -236,8 +279,8 @@ pub fn controller_spec(
                 target: COMPONENT_CONFIG_DIR.into(),
                 read_only: true,
             },
-            // To create, start and remove the proxy containers of this profile (and only those: it
-            // acts on containers carrying the profile's label).
+            // For the broker alone (see `lb::runtime`): it creates, starts and removes the proxy
+            // containers of this profile and nothing else, for the controller running as nobody.
             MountSpec::Bind {
                 source: docker_socket.to_path_buf(),
                 target: DOCKER_SOCKET_IN_CONTAINER.into(),
@@ -358,6 +401,38 @@ mod tests {
     }
 
     #[test]
+    fn the_broker_creates_only_proxies_within_the_profile() {
+        let config = config();
+        assert_eq!(check_request(&config, &lb()), Ok(()));
+        let refused = |change: fn(&mut LoadBalancer)| {
+            let mut lb = lb();
+            change(&mut lb);
+            check_request(&config, &lb).unwrap_err()
+        };
+        assert!(refused(|lb| lb.address = "127.0.0.1".parse().unwrap()).contains("pool"));
+        assert!(refused(|lb| lb.address = "127.30.8.3".parse().unwrap()).contains("pool"));
+        assert!(refused(|lb| lb.backends = vec!["10.0.0.1".parse().unwrap()]).contains("network"));
+        assert!(refused(|lb| lb.ports.clear()).contains("ports"));
+        assert!(refused(|lb| lb.name = "x --privileged".into()).contains("service name"));
+        assert!(refused(|lb| lb.namespace = String::new()).contains("service name"));
+    }
+
+    #[test]
+    fn requests_travel_as_one_json_line() {
+        let request = crate::lb::runtime::Request::Create { lb: lb() };
+        let text = serde_json::to_string(&request).unwrap();
+        assert!(
+            !text.contains('\n') && text.contains("\"op\":\"create\""),
+            "{text}"
+        );
+        let back: crate::lb::runtime::Request = serde_json::from_str(&text).unwrap();
+        let crate::lb::runtime::Request::Create { lb: got } = back else {
+            panic!("{text}");
+        };
+        assert_eq!(got, lb());
+    }
+
+    #[test]
     fn proxy_publishes_the_service_port_on_its_address_only() {
         let spec = proxy_spec(&profile(), &config(), &lb(), "localkube/lb:abc");
         assert_eq!(spec.name, "dev-lb-default-kubia");
@@ -412,7 +487,7 @@ mod tests {
         assert_eq!(spec.ip.to_string(), "172.30.7.6");
         assert!(spec.mounts.contains(&MountSpec::Bind {
             source: "/run/docker.sock".into(),
-            target: "/var/run/docker.sock".into(),
+            target: "/run/localkube-docker/docker.sock".into(),
             read_only: false
         }));
         assert!(

@@ -262,6 +262,24 @@ fn objects_survive_kill_9_of_every_component_and_ten_stop_start_cycles() {
     let sb = &cluster.sb;
     let profile = cluster.profile.clone();
     assert_user_entries_untouched(sb, &profile, "start");
+    // The load balancer controller runs as nobody; only its broker (root) reaches Docker.
+    let lb = cluster.container("lb-controller");
+    let top = stdout(
+        &Command::new("docker")
+            .args(["top", &lb, "-eo", "uid,args"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        top.lines()
+            .any(|l| l.trim_start().starts_with("65534 ") && l.contains("--worker")),
+        "{top}"
+    );
+    let reach = Command::new("docker")
+        .args(["exec", "-u", "65534", &lb, "ls", "/run/localkube-docker"])
+        .output()
+        .unwrap();
+    assert!(!reach.status.success(), "nobody reaches the Docker socket");
     let t = Instant::now();
     cluster.apply(&objects_manifest(100));
     let before = fingerprint(&cluster);

@@ -1,0 +1,230 @@
+//! How the load balancer controller reaches Docker: only for the proxies of its own profile.
+//!
+//! In its container the controller is two processes. The broker (root, PID 1) alone holds the
+//! Docker socket, mounted in a folder only root can enter; the controller proper runs as
+//! `nobody` without supplementary groups and talks to the broker over a socket pair, one JSON
+//! line per request. The broker answers four requests and checks each: list this profile's
+//! proxies; create a proxy for a load balancer (the broker builds the container itself, from the
+//! profile's own plan, with an address of the profile's pool and backends on its network); start
+//! or remove a container that carries this profile's label and the proxy role. A compromised
+//! controller can therefore run proxies of its profile and nothing else: no other container, no
+//! privileged flag, no host mount. `tunnel --foreground` runs the controller on the host with the
+//! user's own Docker access, through the same checks ([`Runtime::Direct`]).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use bollard::Docker;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::Mutex;
+
+use crate::effects::{containers, docker};
+use crate::plan::config::ProfileConfig;
+use crate::plan::load_balancer::{self, LoadBalancer, PROXY_ROLE};
+use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE};
+use crate::plan::profile_name::ProfileName;
+
+/// A proxy container as Docker reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProxyInfo {
+    pub name: String,
+    pub state: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What the controller may ask of Docker.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Request {
+    List,
+    Create { lb: LoadBalancer },
+    Start { name: String },
+    Remove { name: String },
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Response {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    proxies: Vec<ProxyInfo>,
+}
+
+/// What the broker tells the controller first: everything it needs that only root can read.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Hello {
+    pub profile: String,
+    pub config: ProfileConfig,
+    pub kubeconfig: String,
+    pub image: String,
+}
+
+/// Docker, limited to one profile's proxies: every operation is checked here.
+#[derive(Clone)]
+pub struct ProxyDocker {
+    pub docker: Docker,
+    pub profile: ProfileName,
+    pub config: ProfileConfig,
+    pub image: String,
+}
+
+impl ProxyDocker {
+    pub async fn handle(&self, request: Request) -> Result<Vec<ProxyInfo>> {
+        match request {
+            Request::List => self.list().await,
+            Request::Create { lb } => {
+                load_balancer::check_request(&self.config, &lb).map_err(anyhow::Error::msg)?;
+                let spec = load_balancer::proxy_spec(&self.profile, &self.config, &lb, &self.image);
+                containers::create_and_start(&self.docker, &spec).await?;
+                Ok(Vec::new())
+            }
+            Request::Start { name } => {
+                self.check_proxy(&name).await?;
+                containers::start_existing(&self.docker, &name).await?;
+                Ok(Vec::new())
+            }
+            Request::Remove { name } => {
+                self.check_proxy(&name).await?;
+                containers::remove_container(&self.docker, &name).await?;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<ProxyInfo>> {
+        Ok(docker::profile_containers(&self.docker, &self.profile)
+            .await?
+            .into_iter()
+            .filter(|c| c.role == PROXY_ROLE)
+            .map(|c| ProxyInfo {
+                name: c.name,
+                state: c.state,
+                labels: c.labels.into_iter().collect(),
+            })
+            .collect())
+    }
+
+    /// Only a container with this profile's label and the proxy role may be started or removed.
+    async fn check_proxy(&self, name: &str) -> Result<()> {
+        let found = self.list().await?;
+        let ok = found.iter().any(|c| {
+            c.name == name
+                && c.labels.get(LABEL_PROFILE).map(String::as_str) == Some(self.profile.as_str())
+                && c.labels.get(LABEL_ROLE).map(String::as_str) == Some(PROXY_ROLE)
+        });
+        if !ok {
+            bail!(
+                "'{name}' is not a load balancer proxy of profile '{}': refused",
+                self.profile
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The controller's way to Docker.
+pub enum Runtime {
+    /// In this process (the foreground `tunnel`, on the host).
+    Direct(ProxyDocker),
+    /// Through the broker that holds the socket (the background controller).
+    Broker(Mutex<(BufReader<OwnedReadHalf>, OwnedWriteHalf)>),
+}
+
+impl Runtime {
+    pub fn broker(reader: BufReader<OwnedReadHalf>, writer: OwnedWriteHalf) -> Self {
+        Runtime::Broker(Mutex::new((reader, writer)))
+    }
+
+    async fn ask(&self, request: Request) -> Result<Vec<ProxyInfo>> {
+        match self {
+            Runtime::Direct(docker) => docker.handle(request).await,
+            Runtime::Broker(conn) => {
+                let mut conn = conn.lock().await;
+                let (reader, writer) = &mut *conn;
+                let mut line = serde_json::to_string(&request)?;
+                line.push('\n');
+                writer
+                    .write_all(line.as_bytes())
+                    .await
+                    .context("asking the Docker broker")?;
+                let mut answer = String::new();
+                if reader.read_line(&mut answer).await? == 0 {
+                    bail!("the Docker broker is gone");
+                }
+                let response: Response =
+                    serde_json::from_str(&answer).context("reading the Docker broker's answer")?;
+                match response.error {
+                    Some(error) => bail!("{error}"),
+                    None => Ok(response.proxies),
+                }
+            }
+        }
+    }
+
+    pub async fn list(&self) -> Result<Vec<ProxyInfo>> {
+        self.ask(Request::List).await
+    }
+
+    pub async fn create(&self, lb: &LoadBalancer) -> Result<()> {
+        self.ask(Request::Create { lb: lb.clone() }).await.map(drop)
+    }
+
+    pub async fn start(&self, name: &str) -> Result<()> {
+        self.ask(Request::Start { name: name.into() })
+            .await
+            .map(drop)
+    }
+
+    pub async fn remove(&self, name: &str) -> Result<()> {
+        self.ask(Request::Remove { name: name.into() })
+            .await
+            .map(drop)
+    }
+}
+
+/// The broker's side: sends `hello`, then answers requests one line at a time until the
+/// controller closes its end.
+pub async fn serve(docker: ProxyDocker, stream: UnixStream, hello: &Hello) -> Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(hello)?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await?;
+    let mut lines = BufReader::new(read).lines();
+    while let Some(line) = lines.next_line().await? {
+        let response = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => match docker.handle(request).await {
+                Ok(proxies) => Response {
+                    error: None,
+                    proxies,
+                },
+                Err(e) => Response {
+                    error: Some(format!("{e:#}")),
+                    proxies: Vec::new(),
+                },
+            },
+            Err(e) => Response {
+                error: Some(format!("not a request: {e}")),
+                proxies: Vec::new(),
+            },
+        };
+        let mut text = serde_json::to_string(&response)?;
+        text.push('\n');
+        write.write_all(text.as_bytes()).await?;
+    }
+    Ok(())
+}
+
+/// The controller's side of the socket: the broker's hello, then the runtime for requests.
+pub async fn connect(stream: UnixStream) -> Result<(Hello, Runtime)> {
+    let (read, write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut line = String::new();
+    if reader.read_line(&mut line).await? == 0 {
+        bail!("the Docker broker closed the socket before its hello");
+    }
+    let hello: Hello = serde_json::from_str(&line).context("reading the broker's hello")?;
+    Ok((hello, Runtime::broker(reader, write)))
+}
