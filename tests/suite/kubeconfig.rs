@@ -222,7 +222,7 @@ fn kubectl_authenticates_with_every_component_kubeconfig() {
     let port = free_port();
     let (profile, config) = profile_with_pki(&sandbox, port);
     let written = kubeconfig_store::write_component_kubeconfigs(&profile, &config).unwrap();
-    assert_eq!(written.len(), 6);
+    assert_eq!(written.len(), 7, "admin, super-admin and five components");
     let _server = TlsServer::start(&profile.pki_dir(), "apiserver", "ca", port);
 
     for path in &written {
