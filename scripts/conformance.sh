@@ -25,6 +25,9 @@
 # Environment: LOCALKUBE_HOME, LOCALKUBE_CACHE (as localkube), LOCALKUBE_BIN (default
 # target/release/localkube), E2E_NO_WAIT=1 (do not wait for other builds on this machine).
 set -euo pipefail
+# The whole script is one block, read before it runs: editing the file during a run cannot
+# change what the run does.
+{
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/e2e-common.sh
 source scripts/lib/e2e-common.sh
@@ -56,6 +59,7 @@ done
 [[ "$procs" =~ ^[1-9][0-9]*$ ]] || e2e_die "--nodes needs a positive number"
 
 runner_pid=""
+# shellcheck disable=SC2317 # called by the EXIT trap
 on_exit() {
     local rc=$?
     if [[ -n "$runner_pid" ]] && kill -0 "$runner_pid" 2>/dev/null; then
@@ -233,3 +237,5 @@ result="$(tail -n1 <<<"$summary")"
 e2e_log "reports: $report_dir"
 printf '%s\n' "$result"
 [[ "$result" == *" 0 failed,"* ]] && [[ "$result" != "conformance: 0 passed, 0 failed"* ]]
+exit
+}

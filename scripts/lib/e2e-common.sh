@@ -368,6 +368,11 @@ e2e_debian_base() {
     docker import --change "LABEL $E2E_LABEL_KEY=$key" \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         "$final/rootfs.tar" "$E2E_BASE_TAG" >/dev/null
+    # Older bases (another package list): their tags go; images still built on them keep them.
+    local old
+    for old in $(docker images --format '{{.Repository}}:{{.Tag}}' localkube-e2e/debian-base); do
+        [[ "$old" == "$E2E_BASE_TAG" ]] || docker image rm "$old" >/dev/null 2>&1 || true
+    done
 }
 
 # The build key an image carries, or nothing when it is absent.
@@ -442,7 +447,7 @@ e2e_build_image() {
             keyparts+=("$x" "$(cd "$E2E_K8S_DIR" && find "$x" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | e2e_sha256)")
         fi
     done
-    local key local_tag
+    local key local_tag built="up to date"
     key="$(printf '%s\n' "${keyparts[@]}" | e2e_sha256)"
     local_tag="$(e2e_local_tag "$short")"
     if [[ "$(e2e_image_key "$local_tag")" != "$key" ]]; then
@@ -465,6 +470,7 @@ e2e_build_image() {
             fi
         done
         e2e_log "building the image $short ($local_tag) ..."
+        started=$SECONDS
         local args=(build --label "$E2E_LABEL_KEY=$key" --label "io.localkube.component=e2e-$short"
             --label "io.localkube.kubernetes-version=$E2E_VERSION" -t "$local_tag")
         [[ -n "$from" ]] && args+=(--build-arg "BASE_IMAGE=$from")
@@ -473,6 +479,7 @@ e2e_build_image() {
         DOCKER_BUILDKIT=0 e2e_run_logged "docker build of $short" "$E2E_CACHE/logs/image-$short-$key.log" \
             docker "${args[@]}" "$ctx"
         rm -rf "$ctx"
+        built="built in $((SECONDS - started)) s"
         # The build it replaces, once no name is left on it (a container may still use it: then it stays).
         if [[ -n "$old_id" ]]; then
             local n
@@ -488,7 +495,7 @@ e2e_build_image() {
     E2E_BUILT_NAMES+=("${names[@]}")
     local size
     size="$(docker image inspect --format '{{.Size}}' "$local_tag")"
-    e2e_log "$short: ${names[*]} ($((size / 1000000)) MB, $((SECONDS - started)) s)"
+    e2e_log "$short: ${names[*]} ($((size / 1000000)) MB, $built)"
 }
 
 # A CoreDNS binary of the version localkube pairs with $E2E_VERSION: from localkube's cache (the
