@@ -164,7 +164,8 @@ run_part() {
     mkdir -p "$dir"
     local args=(--nodes="$procs" --timeout="$timeout" --no-color --poll-progress-after=5m
         --focus="$focus" --skip="$skip" --label-filter="$label" --output-dir="$dir")
-    [[ $dry_run == 1 ]] && args+=(--dry-run -v)
+    # Ginkgo dry-runs only on one process.
+    [[ $dry_run == 1 ]] && args=(--nodes=1 "${args[@]:1}" --dry-run -v)
     e2e_log "$part: $count spec(s) on $procs process(es); log: $dir/ginkgo.log"
     local started=$SECONDS
     "$GINKGO_BIN" "${args[@]}" "$E2E_TEST_BIN" -- \
