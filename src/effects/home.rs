@@ -178,12 +178,22 @@ impl ProfileDir {
     }
 }
 
+/// The running localkube binary: /proc/self/exe, which stays readable when a rebuild replaces the
+/// file on disk (a path from `current_exe` then names a deleted file), else `current_exe`.
+pub fn running_binary() -> Result<PathBuf> {
+    let proc_self = PathBuf::from("/proc/self/exe");
+    if proc_self.exists() {
+        return Ok(proc_self);
+    }
+    std::env::current_exe().context("finding the localkube binary")
+}
+
 /// A short fingerprint of the running localkube binary (its version, size and modification time):
 /// it names the load balancer image, so a rebuilt binary gets a fresh image without hashing
 /// hundreds of megabytes on every command.
 pub fn binary_fingerprint() -> Result<String> {
     use sha2::{Digest, Sha256};
-    let exe = std::env::current_exe().context("finding the localkube binary")?;
+    let exe = running_binary()?;
     let meta = fs::metadata(&exe).with_context(|| format!("reading {}", exe.display()))?;
     let modified = meta
         .modified()

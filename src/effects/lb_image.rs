@@ -27,7 +27,7 @@ pub async fn ensure_lb_image(docker: &Docker, tag: &str, kubernetes_version: &st
     if docker.inspect_image(tag).await.is_ok() {
         return Ok(false);
     }
-    let exe = std::env::current_exe().context("finding the localkube binary")?;
+    let exe = crate::effects::home::running_binary()?;
     let binary = stripped_copy(&exe)?;
     let binary = std::fs::read(binary.path()).context("reading the stripped binary")?;
     let mut tar = tar::Builder::new(Vec::new());
