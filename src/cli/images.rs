@@ -34,6 +34,11 @@ pub struct BuildArgs {
     /// Rebuild every artifact and image even when the cache has it.
     #[arg(long)]
     pub force: bool,
+
+    /// Also build these addons' images (comma-separated); those of the addons on by default are
+    /// always built.
+    #[arg(long, value_delimiter = ',')]
+    pub addons: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -47,6 +52,7 @@ fn run_build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
     let options = BuildOptions {
         force: args.force,
         images_dir: None,
+        addons: args.addons,
     };
     let report = block_on(async {
         let docker = docker::connect().await?;

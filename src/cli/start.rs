@@ -46,6 +46,11 @@ pub struct Args {
     /// Without it, a profile that holds cluster data never gets a new CA.
     #[arg(long)]
     pub renew_ca: bool,
+
+    /// Addons to enable besides those on by default (comma-separated; `localkube addons list`);
+    /// kept in the profile.
+    #[arg(long, value_delimiter = ',')]
+    pub addons: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -59,6 +64,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         keep_on_failure: args.keep_on_failure,
         add_node: false,
         renew_ca: args.renew_ca,
+        addons: args.addons,
     };
     let outcome = super::block_on(lifecycle::run(&ctx.home, &ctx.profile, &ctx.ui, &request))??;
     print_outcome(ctx, &outcome, args.keep_context)?;

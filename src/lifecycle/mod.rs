@@ -2,5 +2,6 @@
 //! the plan and the effects. Each step reports through the Ui; a failed step names itself and the
 //! component's last log lines.
 
-pub mod start;
+pub mod addons;
 pub mod nodes;
+pub mod start;

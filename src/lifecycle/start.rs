@@ -18,6 +18,7 @@ use crate::effects::snapshot::FilesSnapshot;
 use crate::effects::{
     docker, image_build, kube_api, kubeconfig_store, lb_image, pki_store, staging,
 };
+use crate::lifecycle::addons as lifecycle_addons;
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::{Nodes, ProfileConfig, candidate_subnets};
 use crate::plan::names::Role;
@@ -52,6 +53,8 @@ pub struct StartRequest {
     /// Make new CAs and reissue every certificate (`--renew-ca`); without it, a profile that
     /// holds cluster data never gets a new CA.
     pub renew_ca: bool,
+    /// Addons to enable (`--addons a,b`), stored in the profile with its other choices.
+    pub addons: Vec<String>,
 }
 
 /// How a start ended.
@@ -85,12 +88,12 @@ pub enum Step {
     Scheduler,
     Nodes,
     Routes,
-    CoreDns,
-    LoadBalancerController,
+    /// The enabled addons (CoreDNS and the load balancer controller among them, on by default).
+    Addons,
     KubeconfigMerge,
 }
 
-pub const STEPS: [Step; 15] = [
+pub const STEPS: [Step; 14] = [
     Step::ProfileConfig,
     Step::Certificates,
     Step::Kubeconfigs,
@@ -103,8 +106,7 @@ pub const STEPS: [Step; 15] = [
     Step::Scheduler,
     Step::Nodes,
     Step::Routes,
-    Step::CoreDns,
-    Step::LoadBalancerController,
+    Step::Addons,
     Step::KubeconfigMerge,
 ];
 
@@ -389,8 +391,7 @@ async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
         Step::Scheduler => control_plane_component(ctx, Role::Scheduler).await,
         Step::Nodes => nodes(ctx).await,
         Step::Routes => sync_routes_step(ctx).await,
-        Step::CoreDns => coredns(ctx).await,
-        Step::LoadBalancerController => load_balancer_controller(ctx).await,
+        Step::Addons => addons_step(ctx).await,
         Step::KubeconfigMerge => kubeconfig_merge(ctx),
     }
 }
@@ -819,36 +820,48 @@ async fn sync_routes_step(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
-async fn coredns(ctx: &mut StartContext<'_>) -> Result<()> {
-    let step = ctx.ui.step("Installing CoreDNS");
-    let client = ctx.client().clone();
-    kube_api::apply_manifest(&client, &addons::coredns(ctx.config())).await?;
-    kube_api::wait_for("CoreDNS ready", COREDNS_READY_TIMEOUT, || {
-        let client = client.clone();
-        async move {
-            Ok(
-                kube_api::deployment_ready(&client, "kube-system", "coredns")
-                    .await?
-                    .then_some(()),
-            )
-        }
-    })
-    .await
-    .with_logs(ctx.docker(), &names::node_name(ctx.profile, 1))
-    .await?;
-    step.done();
-    Ok(())
-}
-
-async fn load_balancer_controller(ctx: &mut StartContext<'_>) -> Result<()> {
-    let step = ctx.ui.step("Starting the load balancer controller");
-    kube_api::apply_manifest(ctx.client(), addons::lb_controller()).await?;
-    let docker = ctx.docker().clone();
-    for spec in ctx.specs(load_balancer::CONTROLLER_ROLE) {
-        staging::stage_container(ctx.facts(), &spec)?;
-        run_container(&docker, &spec, &mut ctx.created).await?;
+/// Every enabled addon, in the table's order: the choices of `--addons` stored first, the images
+/// of addons enabled for the first time built, then each made to run and waited for.
+async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
+    let mut config = ctx.config().clone();
+    for name in &ctx.request.addons {
+        config.addons.set(name, true)?;
     }
-    step.done();
+    if config.addons.is_enabled(addons::REGISTRY_ADDON) {
+        lifecycle_addons::choose_registry_port(&mut config)?;
+    }
+    if &config != ctx.config() {
+        ctx.dir.save_config(&config)?;
+        ctx.config = Some(config);
+    }
+    let enabled = ctx.config().addons.enabled_addons();
+    let docker = ctx.docker().clone();
+    lifecycle_addons::build_images(&docker, ctx.home, ctx.config(), &enabled, ctx.ui).await?;
+    let mut made = Vec::new();
+    {
+        let cluster = lifecycle_addons::Cluster {
+            profile: ctx.profile,
+            config: ctx.config(),
+            facts: ctx.facts(),
+            plan: ctx.plan(),
+            docker: &docker,
+            client: ctx.client(),
+            ui: ctx.ui,
+        };
+        for addon in enabled {
+            let step = ctx.ui.step(format!("Enabling the {} addon", addon.name));
+            match lifecycle_addons::ensure(&cluster, addon).await {
+                Ok(containers) => made.extend(containers),
+                Err(e) => {
+                    step.failed();
+                    ctx.created.containers.extend(made);
+                    return Err(e);
+                }
+            }
+            step.done();
+        }
+    }
+    ctx.created.containers.extend(made);
     Ok(())
 }
 

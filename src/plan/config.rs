@@ -39,6 +39,13 @@ pub struct ProfileConfig {
     pub nodes: Nodes,
     /// Validity of leaf certificates in days (CAs get ten years).
     pub cert_validity_days: u32,
+    /// The user's addon choices (`addons enable|disable`, `start --addons`); an addon without a
+    /// choice follows its default. Profiles written before addons load with none.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::plan::addons::AddonChoices::is_empty"
+    )]
+    pub addons: crate::plan::addons::AddonChoices,
 }
 
 /// The cluster's nodes by number: 1 is the first node (named after the profile, it carries the
@@ -155,6 +162,7 @@ impl ProfileConfig {
             network_subnet,
             nodes: Nodes::first(1),
             cert_validity_days: DEFAULT_CERT_VALIDITY_DAYS,
+            addons: Default::default(),
         }
     }
 

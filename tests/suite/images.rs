@@ -297,6 +297,7 @@ fn a_failed_build_names_the_artifact_the_command_and_its_output() {
     let err = build_with(&BuildOptions {
         force: false,
         images_dir: Some(copy),
+        ..BuildOptions::default()
     })
     .unwrap_err();
     let message = format!("{err:#}");

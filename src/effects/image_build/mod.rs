@@ -72,6 +72,34 @@ pub struct BuildOptions {
     pub force: bool,
     /// The image definitions (default: `images_dir()`).
     pub images_dir: Option<PathBuf>,
+    /// Addons whose images to build besides the cluster's and those of the addons on by default
+    /// (an addon's image is built when it is first enabled).
+    pub addons: Vec<String>,
+}
+
+impl BuildOptions {
+    /// Whether this build makes the image: the cluster's always, an addon's when the addon is on
+    /// by default or asked for.
+    pub fn wants(&self, image: Image) -> bool {
+        image.addon().is_none_or(|addon| {
+            crate::plan::addons::on_by_default(addon) || self.addons.iter().any(|a| a == addon)
+        })
+    }
+}
+
+/// The images of `addons` (and everything the cluster needs), built where missing.
+pub async fn ensure_addon_images(
+    docker: &Docker,
+    cache: &Path,
+    version: &str,
+    ui: &Ui,
+    addons: &[String],
+) -> Result<BuildReport> {
+    let options = BuildOptions {
+        addons: addons.to_vec(),
+        ..BuildOptions::default()
+    };
+    build_images(docker, cache, version, ui, &options).await
 }
 
 /// The kubectl of a Kubernetes version, kept in the cache for `localkube kubectl`.
@@ -162,7 +190,7 @@ pub async fn build_images(
         .ok()
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| images::DEFAULT_DEBIAN_MIRROR.to_string());
-    let plan = images::plan(&PlanInputs {
+    let mut plan = images::plan(&PlanInputs {
         resolution: &resolution,
         toolchain: &toolchain,
         image_dirs: &image_dirs,
@@ -170,6 +198,14 @@ pub async fn build_images(
         debian_mirror: &mirror,
         node_packages_txt: &packages_txt,
     })?;
+    // Only the images asked for, and only the Go artifacts they are made of.
+    plan.images
+        .retain(|p| p.image.is_some_and(|image| options.wants(image)));
+    plan.artifacts.retain(|artifact, _| {
+        artifact
+            .go()
+            .is_none_or(|row| row.images.iter().any(|image| options.wants(*image)))
+    });
 
     // What is there: every artifact verified (in parallel), every image inspected.
     let check = ui.step(format!(
@@ -264,7 +300,7 @@ pub async fn build_images(
     let node_needed = plan
         .images
         .iter()
-        .any(|p| p.image == Some(Image::Node) && (options.force || !is_current(p)));
+        .any(|p| p.image.is_some_and(Image::on_node_base) && (options.force || !is_current(p)));
     if node_needed && (options.force || !is_current(&plan.node_base)) {
         let rootfs = cache
             .artifact_dir(Artifact::NodeRootfs, &plan.artifacts[&Artifact::NodeRootfs])

@@ -181,6 +181,40 @@ pub const GO_ARTIFACTS: &[GoArtifact] = &[
         images: &[Image::Node],
         version_label: Some("cni"),
     },
+    GoArtifact {
+        name: "local-path-provisioner",
+        title: "local-path-provisioner",
+        module: "github.com/rancher/local-path-provisioner",
+        // The storage-provisioner addon: the release the module proxy serves.
+        version: VersionFrom::Pinned("v0.0.30"),
+        packages: &[""],
+        outputs: &["local-path-provisioner"],
+        // Its version is a constant of main: nothing to stamp.
+        ldflags: "-s -w",
+        tags: "",
+        cgo: None,
+        main_folder: None,
+        images: &[Image::LocalPathProvisioner],
+        version_label: None,
+    },
+    GoArtifact {
+        name: "registry",
+        title: "the registry (distribution)",
+        module: "github.com/distribution/distribution/v3",
+        // The registry addon: the reference registry, v3.1.x.
+        version: VersionFrom::Pinned("v3.1.0"),
+        packages: &["cmd/registry"],
+        outputs: &["registry"],
+        // As upstream's Makefile, so `registry --version` names the release and its commit.
+        ldflags: "-s -w -X github.com/distribution/distribution/v3/version.version={version} \
+                  -X github.com/distribution/distribution/v3/version.revision={commit} \
+                  -X github.com/distribution/distribution/v3/version.mainpkg=github.com/distribution/distribution/v3",
+        tags: "",
+        cgo: None,
+        main_folder: None,
+        images: &[Image::Registry],
+        version_label: None,
+    },
 ];
 
 /// The table's row of a Go artifact, by name.

@@ -119,10 +119,17 @@ pub enum Image {
     Coredns,
     Pause,
     Node,
+    /// The storage-provisioner addon: rancher's local-path-provisioner.
+    LocalPathProvisioner,
+    /// The storage-provisioner's helper pods (mkdir, rm): a shell from the node's Debian base.
+    StorageHelper,
+    /// The registry addon: the reference registry (distribution).
+    Registry,
 }
 
 impl Image {
-    pub const ALL: [Image; 7] = [
+    /// Every image localkube builds: the cluster's, then the addons' (see `Image::addon`).
+    pub const ALL: [Image; 10] = [
         Image::KubeApiserver,
         Image::KubeControllerManager,
         Image::KubeScheduler,
@@ -130,7 +137,25 @@ impl Image {
         Image::Coredns,
         Image::Pause,
         Image::Node,
+        Image::LocalPathProvisioner,
+        Image::StorageHelper,
+        Image::Registry,
     ];
+
+    /// The addon an image belongs to (`None`: every cluster runs it). An addon's image is built
+    /// only when the addon is on by default or enabled.
+    pub fn addon(self) -> Option<&'static str> {
+        match self {
+            Image::LocalPathProvisioner | Image::StorageHelper => Some("storage-provisioner"),
+            Image::Registry => Some("registry"),
+            _ => None,
+        }
+    }
+
+    /// Whether the image is built on the node's Debian base (`BASE_IMAGE`).
+    pub fn on_node_base(self) -> bool {
+        matches!(self, Image::Node | Image::StorageHelper)
+    }
 
     /// The image's name after `localkube/`, also its folder under `images/`.
     pub fn name(self) -> &'static str {
@@ -142,6 +167,9 @@ impl Image {
             Image::Coredns => "coredns",
             Image::Pause => "pause",
             Image::Node => "node",
+            Image::LocalPathProvisioner => "local-path-provisioner",
+            Image::StorageHelper => "storage-helper",
+            Image::Registry => "registry",
         }
     }
 
@@ -168,6 +196,7 @@ impl Image {
                 (Artifact::Kubernetes, "kubelet"),
                 (Artifact::Kubernetes, "kube-proxy"),
             ],
+            Image::LocalPathProvisioner | Image::StorageHelper | Image::Registry => vec![],
         };
         for row in GO_ARTIFACTS.iter().filter(|a| a.images.contains(&self)) {
             for output in row.outputs {
@@ -182,7 +211,13 @@ impl Image {
             Image::Etcd => resolution.etcd_version.clone(),
             Image::Coredns => resolution.coredns_version.clone(),
             Image::Pause => resolution.pause_version.clone(),
-            _ => resolution.kubernetes_version.clone(),
+            Image::StorageHelper => DEBIAN_SUITE.to_string(),
+            _ => GO_ARTIFACTS
+                .iter()
+                .find(|row| row.images.contains(&self))
+                .filter(|_| self.addon().is_some())
+                .map(|row| row.version(resolution))
+                .unwrap_or_else(|| resolution.kubernetes_version.clone()),
         }
     }
 }
@@ -453,8 +488,10 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan> {
         let tag = names::image(image.name(), version);
         let component_version = image.component_version(r);
         let mut build_args = BTreeMap::new();
-        if image == Image::Node {
+        if image.on_node_base() {
             build_args.insert("BASE_IMAGE".to_string(), node_base.tag.clone());
+        }
+        if image == Image::Node {
             build_args.insert("KUBERNETES_VERSION".to_string(), version.to_string());
         }
         let files: Vec<FileDigest> = dir_files(inputs, image.name())
@@ -490,7 +527,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan> {
             };
             key = key.field(&format!("bin/{file}"), source);
         }
-        if image == Image::Node {
+        if image.on_node_base() {
             key = key.field("base", &node_base.key);
         }
         images.push(PlannedImage {
@@ -698,7 +735,7 @@ mod tests {
         let dirs = sample_dirs();
         let base = plan_with(&r, &t, &dirs);
         assert_eq!(base, plan_with(&r, &t, &dirs), "same inputs, same keys");
-        assert_eq!(base.images.len(), 7);
+        assert_eq!(base.images.len(), Image::ALL.len());
         let apiserver = base
             .images
             .iter()

@@ -1,0 +1,503 @@
+//! Enabling and disabling addons in a running cluster: what `start`'s addons step, `addons enable`
+//! and `addons disable` do. Enabling an addon loads its images into the nodes, creates what it
+//! runs (objects from its manifest, containers of the profile), and waits until it serves;
+//! disabling removes exactly those. The table of addons and their manifests is `plan::addons`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use bollard::Docker;
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject};
+use kube::core::GroupVersionKind;
+use kube::discovery::{Scope, pinned_kind};
+
+use crate::effects::containers::{self, container_state};
+use crate::effects::home::{Home, ProfileDir};
+use crate::effects::{docker as docker_fx, image_build, kube_api, staging};
+use crate::plan::addons::{self, Addon};
+use crate::plan::cluster::{
+    self, ClusterPlan, ContainerSpec, HostFacts, MountSpec, PortSpec, SecuritySpec, VolumeSpec,
+};
+use crate::plan::config::ProfileConfig;
+use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE, Role};
+use crate::plan::node_config::NodeFile;
+use crate::plan::profile_name::ProfileName;
+use crate::plan::{images::Image, load_balancer};
+use crate::ui::Ui;
+
+/// How long an addon gets to serve after it is enabled.
+pub const ADDON_READY_TIMEOUT: Duration = Duration::from_secs(180);
+/// The registry container's role label.
+pub const REGISTRY_ROLE: &str = "registry";
+
+/// What enabling and disabling act on: a running cluster of one profile.
+pub struct Cluster<'a> {
+    pub profile: &'a ProfileName,
+    pub config: &'a ProfileConfig,
+    pub facts: &'a HostFacts,
+    pub plan: &'a ClusterPlan,
+    pub docker: &'a Docker,
+    pub client: &'a Client,
+    pub ui: &'a Ui,
+}
+
+impl Cluster<'_> {
+    fn specs(&self, role: &str) -> Vec<&ContainerSpec> {
+        self.plan
+            .containers
+            .iter()
+            .filter(|c| c.role == role)
+            .collect()
+    }
+}
+
+/// Builds the images of the enabled addons that are not built by default (the default ones are
+/// built with the cluster's): on first enable this compiles the addon from its Go module.
+pub async fn build_images(
+    docker: &Docker,
+    home: &Home,
+    config: &ProfileConfig,
+    enabled: &[&Addon],
+    ui: &Ui,
+) -> Result<()> {
+    let extra: Vec<String> = enabled
+        .iter()
+        .filter(|a| !a.default_on && !a.images.is_empty())
+        .map(|a| a.name.to_string())
+        .collect();
+    if extra.is_empty() {
+        return Ok(());
+    }
+    image_build::ensure_addon_images(docker, home.cache(), &config.kubernetes_version, ui, &extra)
+        .await?;
+    Ok(())
+}
+
+/// Makes one addon run and waits until it serves. Idempotent: `start` calls it for every enabled
+/// addon, so a resumed cluster repairs what was removed by hand. Returns the containers it made.
+pub async fn ensure(cluster: &Cluster<'_>, addon: &Addon) -> Result<Vec<String>> {
+    let mut created = Vec::new();
+    let node_images: Vec<Image> = addon
+        .images
+        .iter()
+        .copied()
+        .filter(|i| *i != Image::Registry)
+        .collect();
+    if !node_images.is_empty() {
+        load_into_nodes(cluster, &node_images).await?;
+    }
+    match addon.name {
+        addons::LOAD_BALANCER_ADDON => {
+            kube_api::apply_manifest(cluster.client, addons::lb_controller()).await?;
+            for spec in cluster.specs(load_balancer::CONTROLLER_ROLE) {
+                staging::stage_container(cluster.facts, spec)?;
+                if run_container(cluster.docker, spec).await? {
+                    created.push(spec.name.clone());
+                }
+            }
+            return Ok(created);
+        }
+        addons::REGISTRY_ADDON => {
+            let spec = registry_spec(cluster)?;
+            let volume = VolumeSpec {
+                name: addons::registry_volume(cluster.profile),
+                labels: BTreeMap::from([(LABEL_PROFILE.to_string(), cluster.profile.to_string())]),
+            };
+            containers::ensure_volume(cluster.docker, &volume).await?;
+            if run_container(cluster.docker, &spec).await? {
+                created.push(spec.name.clone());
+            }
+            write_registry_hosts(cluster)?;
+        }
+        _ => {}
+    }
+    if let Some(manifest) = addons::manifest(addon, cluster.config) {
+        kube_api::apply_manifest(cluster.client, &manifest)
+            .await
+            .with_context(|| format!("applying the {} addon", addon.name))?;
+    }
+    wait_serving(cluster, addon).await?;
+    Ok(created)
+}
+
+/// Removes what `ensure` made: the manifest's objects, the addon's containers and volumes.
+pub async fn remove(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
+    match addon.name {
+        addons::LOAD_BALANCER_ADDON => {
+            // The controller first, so it does not make proxies anew, then the proxies it made.
+            for spec in cluster.specs(load_balancer::CONTROLLER_ROLE) {
+                containers::remove_container(cluster.docker, &spec.name).await?;
+            }
+            for c in docker_fx::profile_containers(cluster.docker, cluster.profile).await? {
+                if c.role == load_balancer::PROXY_ROLE {
+                    containers::remove_container(cluster.docker, &c.name).await?;
+                }
+            }
+        }
+        addons::REGISTRY_ADDON => {
+            containers::remove_container(
+                cluster.docker,
+                &addons::registry_container(cluster.profile),
+            )
+            .await?;
+            let volume = addons::registry_volume(cluster.profile);
+            match cluster
+                .docker
+                .remove_volume(
+                    &volume,
+                    Some(bollard::query_parameters::RemoveVolumeOptions { force: true }),
+                )
+                .await
+            {
+                Ok(()) => {}
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => return Err(e).with_context(|| format!("removing volume {volume}")),
+            }
+            for node in cluster.specs(Role::Node.as_str()) {
+                for (path, _) in addons::registry_hosts_files(cluster.config) {
+                    let file = cluster
+                        .facts
+                        .staging_dir(&node.name)
+                        .join(REGISTRY_HOSTS_DIR)
+                        .join(&path);
+                    match std::fs::remove_file(&file) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(e).with_context(|| format!("removing {}", file.display()));
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(manifest) = addons::manifest(addon, cluster.config) {
+        delete_manifest(cluster.client, &manifest).await?;
+    }
+    Ok(())
+}
+
+/// What a user does with an addon once it serves.
+pub fn usage(addon: &Addon, config: &ProfileConfig) -> String {
+    match addon.name {
+        addons::COREDNS_ADDON => format!(
+            "Services resolve as NAME.NAMESPACE.svc.{} (kube-dns at {})",
+            config.dns_domain,
+            config.dns_service_ip()
+        ),
+        addons::LOAD_BALANCER_ADDON => {
+            "LoadBalancer Services get an address on 127.x.y.2-99: `localkube service list`".into()
+        }
+        addons::STORAGE_PROVISIONER_ADDON => format!(
+            "PVCs of storageClassName `standard` get a volume under {} on their pod's node",
+            addons::STORAGE_DIR
+        ),
+        addons::DEFAULT_STORAGECLASS_ADDON => {
+            "PVCs without a storageClassName use `standard` (`kubectl get storageclass`)".into()
+        }
+        addons::REGISTRY_ADDON => {
+            let host = addons::registry_host(config).unwrap_or_else(|| "localhost:PORT".into());
+            format!(
+                "push with `docker tag IMAGE {host}/IMAGE && docker push {host}/IMAGE`, run with \
+                 `kubectl run NAME --image={host}/IMAGE`; images pushed as {host}/USER/NAME (or \
+                 loaded with `localkube image load USER/NAME`) also serve docker.io/USER/NAME in \
+                 the nodes"
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Where the nodes' containerd looks for hosts.toml files: a folder of the node's read-only
+/// config mount, which /etc/containerd/certs.d points at (images/node/entrypoint).
+pub const REGISTRY_HOSTS_DIR: &str = "certs.d";
+
+fn write_registry_hosts(cluster: &Cluster<'_>) -> Result<()> {
+    let files: Vec<NodeFile> = addons::registry_hosts_files(cluster.config)
+        .into_iter()
+        .map(|(path, content)| NodeFile {
+            path: format!("{REGISTRY_HOSTS_DIR}/{path}"),
+            content,
+        })
+        .collect();
+    for node in cluster.specs(Role::Node.as_str()) {
+        staging::write_node_files(cluster.facts, &node.name, &files)?;
+    }
+    Ok(())
+}
+
+/// The registry's container: the image's own command, its data on a volume, published on
+/// 127.0.0.1 at the profile's registry port.
+fn registry_spec(cluster: &Cluster<'_>) -> Result<ContainerSpec> {
+    let Some(port) = cluster.config.addons.registry_port else {
+        bail!("the registry has no port yet: enable it with `localkube addons enable registry`");
+    };
+    let name = addons::registry_container(cluster.profile);
+    Ok(ContainerSpec {
+        name: name.clone(),
+        role: REGISTRY_ROLE.into(),
+        hostname: name,
+        image: names::image(Image::Registry.name(), &cluster.config.kubernetes_version),
+        entrypoint: vec!["/bin/registry".into()],
+        args: vec!["serve".into(), "/etc/distribution/config.yml".into()],
+        network: names::network(cluster.profile),
+        ip: addons::registry_ip(cluster.config),
+        mounts: vec![MountSpec::Volume {
+            name: addons::registry_volume(cluster.profile),
+            target: "/var/lib/registry".into(),
+        }],
+        ports: vec![PortSpec {
+            host_ip: std::net::Ipv4Addr::LOCALHOST,
+            host_port: port,
+            container_port: addons::REGISTRY_CONTAINER_PORT,
+            protocol: "tcp".into(),
+        }],
+        labels: BTreeMap::from([
+            (LABEL_PROFILE.to_string(), cluster.profile.to_string()),
+            (LABEL_ROLE.to_string(), REGISTRY_ROLE.to_string()),
+        ]),
+        restart_policy: "unless-stopped".into(),
+        security: SecuritySpec::default(),
+        staged_files: Vec::new(),
+    })
+}
+
+/// Creates the container if missing, starts it if stopped; true when it made it.
+async fn run_container(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
+    // The controller runs the localkube binary: one of another localkube build is replaced.
+    if let Some(image) = containers::container_image(docker, &spec.name).await?
+        && image != spec.image
+    {
+        containers::remove_container(docker, &spec.name).await?;
+    }
+    match container_state(docker, &spec.name).await? {
+        None => {
+            containers::create_and_start(docker, spec).await?;
+            Ok(true)
+        }
+        Some(state) if state == "running" => Ok(false),
+        Some(_) => {
+            containers::start_existing(docker, &spec.name).await?;
+            Ok(false)
+        }
+    }
+}
+
+/// Loads the images into every node that lacks them (or holds another build under the tag).
+async fn load_into_nodes(cluster: &Cluster<'_>, images: &[Image]) -> Result<()> {
+    let tags: Vec<String> = images
+        .iter()
+        .map(|i| names::image(i.name(), &cluster.config.kubernetes_version))
+        .collect();
+    let mut ids = Vec::new();
+    for tag in &tags {
+        let info = cluster.docker.inspect_image(tag).await.with_context(|| {
+            format!("the image {tag} is not built: run `localkube images build`")
+        })?;
+        ids.push(info.id.unwrap_or_default());
+    }
+    for node in cluster.specs(Role::Node.as_str()) {
+        let mut missing = Vec::new();
+        for (tag, id) in tags.iter().zip(&ids) {
+            let held = containers::node_image_id(cluster.docker, &node.name, tag).await?;
+            if held.as_deref() != Some(id.as_str()) {
+                missing.push(tag.as_str());
+            }
+        }
+        if !missing.is_empty() {
+            containers::load_images_into_node(cluster.docker, &node.name, &missing).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the addon does its job.
+async fn wait_serving(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
+    let deployment = match addon.name {
+        addons::COREDNS_ADDON => Some(("kube-system", "coredns")),
+        addons::STORAGE_PROVISIONER_ADDON => Some(("local-path-storage", "local-path-provisioner")),
+        _ => None,
+    };
+    if let Some((namespace, name)) = deployment {
+        let client = cluster.client.clone();
+        let first_node = names::node_container(&names::node_name(cluster.profile, 1));
+        let waited = kube_api::wait_for(
+            &format!("the {} addon ready", addon.name),
+            ADDON_READY_TIMEOUT,
+            || {
+                let client = client.clone();
+                async move {
+                    Ok(kube_api::deployment_ready(&client, namespace, name)
+                        .await?
+                        .then_some(()))
+                }
+            },
+        )
+        .await;
+        if let Err(e) = waited {
+            let logs = containers::logs_tail(cluster.docker, &first_node, 20).await;
+            return Err(e.context(format!(
+                "{first_node}'s last log lines:\n{}",
+                logs.trim_end()
+            )));
+        }
+    }
+    if addon.name == addons::REGISTRY_ADDON {
+        let port = cluster.config.addons.registry_port.unwrap_or_default();
+        let container = addons::registry_container(cluster.profile);
+        let waited = kube_api::wait_for(
+            "the registry answering /v2/",
+            ADDON_READY_TIMEOUT,
+            || async move { Ok(registry_answers(port).await.then_some(())) },
+        )
+        .await;
+        if let Err(e) = waited {
+            let logs = containers::logs_tail(cluster.docker, &container, 20).await;
+            return Err(e.context(format!(
+                "{container}'s last log lines:\n{}",
+                logs.trim_end()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the registry on 127.0.0.1:port answers `GET /v2/` with 200.
+pub async fn registry_answers(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(Ok(mut stream)) = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    else {
+        return false;
+    };
+    let request = format!("GET /v2/ HTTP/1.0\r\nHost: localhost:{port}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut head)).await,
+        Ok(Ok(_))
+    ) && head.ends_with(b" 200")
+}
+
+/// Deletes every object of a manifest (last first), tolerating those already gone.
+pub async fn delete_manifest(client: &Client, manifest: &str) -> Result<()> {
+    let mut docs = crate::yaml::documents(manifest)?;
+    docs.reverse();
+    for doc in docs {
+        let object: DynamicObject =
+            serde_json::from_value(doc).context("a manifest document is not an object")?;
+        let types = object
+            .types
+            .as_ref()
+            .context("a manifest object has no apiVersion/kind")?;
+        let gvk = GroupVersionKind::try_from(types)?;
+        let name = object
+            .metadata
+            .name
+            .clone()
+            .context("a manifest object has no name")?;
+        let (resource, caps) = pinned_kind(client, &gvk)
+            .await
+            .with_context(|| format!("looking up {}", types.kind))?;
+        let api: Api<DynamicObject> = match caps.scope {
+            Scope::Namespaced => {
+                let ns = object.metadata.namespace.as_deref().unwrap_or("default");
+                Api::namespaced_with(client.clone(), ns, &resource)
+            }
+            Scope::Cluster => Api::all_with(client.clone(), &resource),
+        };
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e).with_context(|| format!("deleting {} {name}", types.kind)),
+        }
+    }
+    Ok(())
+}
+
+/// A running cluster's plan and client, for `addons enable|disable` outside `start`.
+pub async fn connect(
+    dir: &ProfileDir,
+    profile: &ProfileName,
+    config: &ProfileConfig,
+) -> Result<Option<(HostFacts, ClusterPlan, Docker, Client)>> {
+    let docker = docker_fx::connect().await?;
+    let apiserver = names::control_plane_container(profile, Role::Apiserver);
+    if container_state(&docker, &apiserver).await?.as_deref() != Some("running") {
+        return Ok(None);
+    }
+    let facts = dir.host_facts()?;
+    let plan = cluster::plan(profile, config, &facts);
+    let client = kube_api::admin_client(&dir.kubeconfigs_dir().join("admin.conf")).await?;
+    Ok(Some((facts, plan, docker, client)))
+}
+
+/// Picks the registry's host port the first time it is enabled.
+pub fn choose_registry_port(config: &mut ProfileConfig) -> Result<()> {
+    if config.addons.registry_port.is_none() {
+        let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .context("finding a free port on 127.0.0.1 for the registry")?;
+        config.addons.registry_port = Some(listener.local_addr()?.port());
+    }
+    Ok(())
+}
+
+/// Stores a host image in the profile's registry under its Docker Hub path (`luksa/kubia:latest`
+/// → `localhost:PORT/luksa/kubia:latest`), so the nodes' docker.io mirror serves it even to pods
+/// that pull (`:latest`, imagePullPolicy Always). `None`: not a Docker Hub image, nothing stored.
+pub async fn push_to_registry(docker: &Docker, port: u16, image: &str) -> Result<Option<String>> {
+    use futures_util::StreamExt;
+    let Some(path) = addons::docker_hub_path(image) else {
+        return Ok(None);
+    };
+    let (repo, tag) = path.rsplit_once(':').unwrap_or((path.as_str(), "latest"));
+    let target_repo = format!("localhost:{port}/{repo}");
+    let options = bollard::query_parameters::TagImageOptionsBuilder::new()
+        .repo(&target_repo)
+        .tag(tag)
+        .build();
+    docker
+        .tag_image(image, Some(options))
+        .await
+        .with_context(|| format!("tagging {image} as {target_repo}:{tag}"))?;
+    let push = bollard::query_parameters::PushImageOptions {
+        tag: Some(tag.to_string()),
+        ..Default::default()
+    };
+    let mut stream = docker.push_image(&target_repo, Some(push), None);
+    let mut failure = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(detail) = info.error_detail {
+                    failure = Some(detail.message.unwrap_or_default());
+                }
+            }
+            Err(e) => failure = Some(e.to_string()),
+        }
+    }
+    // The extra tag was only the way in: the host keeps the image under its own name.
+    let _ = docker
+        .remove_image(
+            &format!("{target_repo}:{tag}"),
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await;
+    if let Some(why) = failure {
+        bail!("pushing {image} to the registry on localhost:{port}: {why}");
+    }
+    Ok(Some(format!("localhost:{port}/{path}")))
+}
