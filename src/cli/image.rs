@@ -63,6 +63,24 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                     containers::load_images_into_node(&docker, node, &missing).await?;
                     step.done();
                 }
+                // With the registry addon, the images are stored there too: pods that pull them
+                // (`:latest`) get them through the nodes' docker.io mirror.
+                let config = ctx.home.profile(&ctx.profile).load_config()?;
+                if config
+                    .addons
+                    .is_enabled(crate::plan::addons::REGISTRY_ADDON)
+                    && let Some(port) = config.addons.registry_port
+                {
+                    for image in &images {
+                        let step = ctx.ui.step(format!("Storing {image} in the registry"));
+                        match crate::lifecycle::addons::push_to_registry(&docker, port, image)
+                            .await?
+                        {
+                            Some(at) => step.done_with(at),
+                            None => step.done_with("not a Docker Hub image: skipped"),
+                        }
+                    }
+                }
                 Ok(0)
             }
             ImageCommand::Ls => {
