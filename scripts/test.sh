@@ -16,4 +16,5 @@ export LOCALKUBE_PROGRESS=${LOCALKUBE_PROGRESS:-quiet}
 cargo test --locked --all-targets
 # Restarts dockerd, which would disturb the tests above: alone, last.
 cargo test --locked --test tests -- --ignored suite::restart
+cargo test --locked --test tests -- --ignored suite::addons::storage_survives_dockerd_restart
 cargo test --locked --test tests -- --ignored suite::faults::objects_written_while_dockerd_restarts

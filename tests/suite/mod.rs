@@ -1,4 +1,5 @@
 //! Integration tests: the real binary, real tools (openssl, curl, kubectl), real Docker.
+pub mod addons;
 pub mod bad_inputs;
 pub mod cli;
 pub mod cluster;
