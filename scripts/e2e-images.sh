@@ -7,7 +7,7 @@
 # Usage:
 #   scripts/e2e-images.sh [-p PROFILE] [--kubernetes-version vX.Y.Z] [--no-load] [IMAGE...]
 #
-#   IMAGE     folders of tests/conformance/images/ (agnhost busybox nginx jessie-dnsutils nonroot
+#   IMAGE     folders of tests/conformance/images/ (agnhost busybox nginx jessie-dnsutils glibc-dns-testing nonroot
 #             nonewprivs sample-apiserver nautilus kitten pause etcd); default: all of them.
 #   -p        the profile whose Kubernetes version is built and whose nodes get the images
 #             (default: localkube). Without a running node, the images are only built.

@@ -269,7 +269,7 @@ e2e_build_ginkgo() { e2e_go_artifact ginkgo build github.com/onsi/ginkgo/v2/gink
 # Test images
 
 # The images this tooling builds (folders of tests/conformance/images/), in dependency order.
-E2E_ALL_IMAGES=(agnhost busybox nginx jessie-dnsutils nonroot nonewprivs sample-apiserver nautilus kitten pause etcd)
+E2E_ALL_IMAGES=(agnhost busybox nginx jessie-dnsutils glibc-dns-testing nonroot nonewprivs sample-apiserver nautilus kitten pause etcd)
 E2E_DEBIAN_MIRROR="${LOCALKUBE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 E2E_DEBIAN_MIRROR="${E2E_DEBIAN_MIRROR%/}"
 
