@@ -113,6 +113,20 @@ fn wait_serving(c: &Cluster, after: &str) {
                     .all(|l| l.split_whitespace().nth(1) == Some("Ready"))
         },
     );
+    // Each kubelet answers through the apiserver, which verifies its serving certificate
+    // against the cluster CA (--kubelet-certificate-authority).
+    let nodes = c.kubectl_ok(&["get", "nodes", "-o", "name"]);
+    for node in nodes.lines().filter_map(|l| l.strip_prefix("node/")) {
+        c.kubectl_until(
+            &[
+                "get",
+                "--raw",
+                &format!("/api/v1/nodes/{node}/proxy/healthz"),
+            ],
+            Duration::from_secs(120),
+            |t| t.trim() == "ok",
+        );
+    }
     let probe = format!("probe-{}", after.len());
     c.kubectl_until(
         &[
@@ -266,7 +280,7 @@ fn objects_survive_kill_9_of_every_component_and_ten_stop_start_cycles() {
     let lb = cluster.container("lb-controller");
     let top = stdout(
         &Command::new("docker")
-            .args(["top", &lb, "-eo", "uid,args"])
+            .args(["top", &lb, "-eo", "uid,pid,args"])
             .output()
             .unwrap(),
     );
@@ -416,6 +430,28 @@ fn objects_survive_kill_9_of_every_component_and_ten_stop_start_cycles() {
     assert_same_objects(&cluster, &before, "concurrent verbs");
     assert_user_entries_untouched(sb, &profile, "concurrent verbs");
     eprintln!("concurrent verbs: {:?}", t.elapsed());
+
+    // New CAs on request: every certificate reissued, the components restarted with them, the
+    // objects kept, and kubectl (with the re-merged credentials) trusts the cluster again.
+    let t = Instant::now();
+    let ca = sb.home().join("profiles").join(&profile).join("pki/ca.crt");
+    let old_ca = std::fs::read(&ca).unwrap();
+    let out = cluster.localkube(&["start", "--keep-context", "--renew-ca"]);
+    assert_success(&out, "start --renew-ca");
+    assert!(
+        stderr(&out).contains("--renew-ca: new cluster"),
+        "{}",
+        stderr(&out)
+    );
+    assert_ne!(
+        std::fs::read(&ca).unwrap(),
+        old_ca,
+        "the CA was not renewed"
+    );
+    wait_serving(&cluster, "start --renew-ca");
+    assert_same_objects(&cluster, &before, "start --renew-ca");
+    assert_user_entries_untouched(sb, &profile, "start --renew-ca");
+    eprintln!("renew-ca: {:?}", t.elapsed());
 
     // delete takes out exactly what start added: the file is the user's again, byte for byte.
     assert_success(&cluster.localkube(&["delete"]), "delete");
