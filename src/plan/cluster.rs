@@ -798,7 +798,13 @@ mod tests {
         ] {
             assert!(api.args.iter().any(|a| a == flag), "missing {flag}");
         }
-        assert_eq!(api.image, "localkube/kube-apiserver:v1.35.4");
+        assert_eq!(
+            api.image,
+            format!(
+                "localkube/kube-apiserver:{}",
+                crate::plan::version::DEFAULT_KUBERNETES_VERSION
+            )
+        );
     }
 
     #[test]

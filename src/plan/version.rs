@@ -26,7 +26,7 @@ pub const RELEASES: [Release; 3] = [
     Release {
         minor: 37,
         pinned: "v1.37.2",
-        verified: false,
+        verified: true,
     },
 ];
 
