@@ -15,6 +15,12 @@ have mmdebstrap || need_packages+=(mmdebstrap)
 have openssl || need_packages+=(openssl)
 have curl || need_packages+=(curl)
 have ip || need_packages+=(iproute2)
+# gcc, pkg-config, libseccomp-dev: the pause binary and runc (cgo, linked with libseccomp) are compiled here.
+have gcc || need_packages+=(gcc libc6-dev)
+have pkg-config || need_packages+=(pkg-config)
+[ -f /usr/include/seccomp.h ] || need_packages+=(libseccomp-dev)
+# jq: the conformance and test-image scripts read the image cache's JSON manifests.
+have jq || need_packages+=(jq)
 # chromium, chromium-driver: the dashboard's browser test drives the page in headless Chromium over WebDriver.
 have chromium && have chromedriver || need_packages+=(chromium chromium-driver)
 if [ "${#need_packages[@]}" -gt 0 ]; then
