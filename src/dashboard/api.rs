@@ -130,8 +130,40 @@ pub struct NamespaceQuery {
 pub async fn state(State(app): State<Arc<App>>, Query(query): Query<NamespaceQuery>) -> Response {
     let filter = state::namespace_filter(query.namespace.as_deref());
     let mut body = app.watched.snapshot(&filter);
-    body.insert("cluster".into(), json!(app.cluster));
+    body.insert("cluster".into(), cluster_json(&app));
     Json(body).into_response()
+}
+
+/// The cluster's facts and its enabled addons, read from the profile each time (the choice can
+/// change while the dashboard runs).
+fn cluster_json(app: &App) -> serde_json::Value {
+    let mut value = json!(app.cluster);
+    value["addons"] = json!(enabled_addons(&app.cluster.profile));
+    value
+}
+
+/// The enabled addons of a profile, with the registry's address; empty when it cannot be read.
+fn enabled_addons(profile: &str) -> Vec<serde_json::Value> {
+    let config = crate::effects::home::Home::from_env()
+        .ok()
+        .and_then(|home| {
+            let name = crate::plan::profile_name::ProfileName::parse(profile).ok()?;
+            home.profile(&name).load_config().ok()
+        });
+    let Some(config) = config else {
+        return Vec::new();
+    };
+    config
+        .addons
+        .enabled_addons()
+        .into_iter()
+        .map(|a| {
+            let address = (a.name == crate::plan::addons::REGISTRY_ADDON)
+                .then(|| crate::plan::addons::registry_host(&config))
+                .flatten();
+            json!({ "name": a.name, "description": a.description, "address": address })
+        })
+        .collect()
 }
 
 /// An SSE response fed by a channel; the task on the other end stops when the page goes away.
@@ -162,16 +194,21 @@ pub async fn stream(
 /// Sends every kind once, then each kind again whenever its watch moves.
 async fn push_changes(app: Arc<App>, filter: state::NamespaceFilter, tx: mpsc::Sender<Event>) {
     let mut versions = app.watched.subscribe();
-    if tx
-        .send(json_event("cluster", &json!(app.cluster)))
-        .await
-        .is_err()
-    {
+    let mut cluster = cluster_json(&app);
+    if tx.send(json_event("cluster", &cluster)).await.is_err() {
         return;
     }
     let mut sent: Option<Versions> = None;
     loop {
         let now = *versions.borrow_and_update();
+        // Enabling an addon moves the watches (its pods): the cluster event follows.
+        let latest = cluster_json(&app);
+        if latest != cluster {
+            if tx.send(json_event("cluster", &latest)).await.is_err() {
+                return;
+            }
+            cluster = latest;
+        }
         for kind in KINDS {
             if sent.is_none_or(|before| state::changed(kind, &before, &now)) {
                 let rows = app.watched.rows(kind, &filter);

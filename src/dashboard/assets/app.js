@@ -135,6 +135,10 @@ function renderCluster() {
   $('#profile').textContent = c.profile;
   $('#version').textContent = c.kubernetesVersion;
   $('#apiserver').textContent = c.apiServer;
+  const addons = c.addons || [];
+  $('#addons').textContent = addons.length
+    ? 'addons: ' + addons.map((a) => a.address ? a.name + ' (' + a.address + ')' : a.name).join(', ')
+    : 'no addons';
   document.title = c.profile + ' · localkube dashboard';
 }
 
