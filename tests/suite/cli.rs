@@ -110,9 +110,16 @@ fn a_changed_version_on_an_existing_profile_is_refused() {
 #[test]
 fn bad_flag_values_are_refused_and_the_profile_is_not_left_behind() {
     let sb = Sandbox::new();
-    let out = sb.run(&["start", "--dry-run", "--kubernetes-version", "latest"]);
+    let out = sb.run(&["start", "--dry-run", "--kubernetes-version", "newest"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("is not a Kubernetes release"));
+    let out = sb.run(&["start", "--dry-run", "--kubernetes-version", "v1.30.2"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not supported") && stderr(&out).contains("v1.37.x"),
+        "an unsupported minor names the ones that work: {}",
+        stderr(&out)
+    );
     let out = sb.run(&["start", "--dry-run", "--apiserver-port", "80"]);
     assert!(!out.status.success());
     assert!(
