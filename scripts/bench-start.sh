@@ -2,11 +2,12 @@
 # Benchmark (not a test): minikube's time-to-k8s phases with images cached, several runs, medians;
 # then a restart of a stopped cluster until workloads serve again, and the idle memory of the
 # profile's containers. Prints figures; asserts nothing.
-#   scripts/bench-start.sh [RUNS]   (default 3)
+#   scripts/bench-start.sh [RUNS] [NODES]   (default 3 runs of a 1-node cluster)
 # Uses its own LOCALKUBE_HOME and KUBECONFIG, profile "bench"; traffic stays on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
+nodes=${2:-1}
 scripts/setup.sh >/dev/null
 cargo build --release --locked -q
 lk=$PWD/target/release/localkube
@@ -25,7 +26,7 @@ median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1
 declare -a exec_t api_t svc_t app_t dns_t total_t
 for i in $(seq 1 "$runs"); do
   t0=$(now)
-  $lk -p bench start >/dev/null
+  $lk -p bench start --nodes "$nodes" >/dev/null
   exec_t+=("$(since "$t0")"); t=$(now)
   until_ok k get po -A
   api_t+=("$(since "$t")"); t=$(now)
@@ -45,7 +46,7 @@ for i in $(seq 1 "$runs"); do
   if [ "$i" -lt "$runs" ]; then $lk -p bench delete >/dev/null; fi
 done
 
-echo "time-to-k8s phases over $runs runs (median seconds; images cached)"
+echo "time-to-k8s phases over $runs runs of a $nodes-node cluster (median seconds; images cached)"
 printf '  %-34s %s\n' "command exec" "$(printf '%s\n' "${exec_t[@]}" | median)"
 printf '  %-34s %s\n' "API answering (after the command)" "$(printf '%s\n' "${api_t[@]}" | median)"
 printf '  %-34s %s\n' "kubernetes + kube-dns services" "$(printf '%s\n' "${svc_t[@]}" | median)"
