@@ -38,7 +38,7 @@ struct Listed {
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     match args.command {
         AddonsCommand::List => list(ctx),
-        AddonsCommand::Enable { name } => change(ctx, &name, true),
+        AddonsCommand::Enable { name } => enable(ctx, &name),
         AddonsCommand::Disable { name } => change(ctx, &name, false),
     }
 }
@@ -79,6 +79,11 @@ fn list(ctx: &Ctx) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// `addons enable NAME`, also for `start --addons` of a cluster that already runs.
+pub fn enable(ctx: &Ctx, name: &str) -> Result<u8> {
+    change(ctx, name, true)
 }
 
 fn change(ctx: &Ctx, name: &str, on: bool) -> Result<u8> {

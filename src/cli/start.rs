@@ -67,6 +67,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         addons: args.addons,
     };
     let outcome = super::block_on(lifecycle::run(&ctx.home, &ctx.profile, &ctx.ui, &request))??;
+    // A cluster that already ran skipped every step: `--addons` is enabled the way
+    // `addons enable` does it.
+    if matches!(outcome, Outcome::AlreadyRunning { .. }) {
+        for name in &request.addons {
+            super::addons::enable(ctx, name)?;
+        }
+    }
     print_outcome(ctx, &outcome, args.keep_context)?;
     Ok(0)
 }

@@ -197,6 +197,9 @@ pub fn usage(addon: &Addon, config: &ProfileConfig) -> String {
             "PVCs of storageClassName `standard` get a volume under {} on their pod's node",
             addons::STORAGE_DIR
         ),
+        addons::METRICS_SERVER_ADDON => {
+            "`kubectl top nodes` and `kubectl top pods -A` (first figures within about 30 s)".into()
+        }
         addons::DEFAULT_STORAGECLASS_ADDON => {
             "PVCs without a storageClassName use `standard` (`kubectl get storageclass`)".into()
         }
@@ -323,6 +326,7 @@ async fn wait_serving(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
     let deployment = match addon.name {
         addons::COREDNS_ADDON => Some(("kube-system", "coredns")),
         addons::STORAGE_PROVISIONER_ADDON => Some(("local-path-storage", "local-path-provisioner")),
+        addons::METRICS_SERVER_ADDON => Some(("kube-system", "metrics-server")),
         _ => None,
     };
     if let Some((namespace, name)) = deployment {
@@ -349,6 +353,22 @@ async fn wait_serving(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
             )));
         }
     }
+    if addon.name == addons::METRICS_SERVER_ADDON {
+        let client = cluster.client.clone();
+        kube_api::wait_for(
+            "the APIService v1beta1.metrics.k8s.io Available",
+            ADDON_READY_TIMEOUT,
+            || {
+                let client = client.clone();
+                async move {
+                    Ok(api_service_available(&client, "v1beta1.metrics.k8s.io")
+                        .await?
+                        .then_some(()))
+                }
+            },
+        )
+        .await?;
+    }
     if addon.name == addons::REGISTRY_ADDON {
         let port = cluster.config.addons.registry_port.unwrap_or_default();
         let container = addons::registry_container(cluster.profile);
@@ -367,6 +387,23 @@ async fn wait_serving(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the aggregated API's APIService has the condition Available=True.
+async fn api_service_available(client: &Client, name: &str) -> Result<bool> {
+    let gvk = GroupVersionKind::gvk("apiregistration.k8s.io", "v1", "APIService");
+    let (resource, _) = pinned_kind(client, &gvk).await?;
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let Some(object) = api.get_opt(name).await? else {
+        return Ok(false);
+    };
+    Ok(object.data["status"]["conditions"]
+        .as_array()
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|c| c["type"] == "Available" && c["status"] == "True")
+        }))
 }
 
 /// Whether the registry on 127.0.0.1:port answers `GET /v2/` with 200.

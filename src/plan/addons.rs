@@ -16,6 +16,7 @@ const LB_CONTROLLER: &str = include_str!("../../addons/lb-controller.yaml");
 const STORAGE_PROVISIONER: &str = include_str!("../../addons/storage-provisioner.yaml");
 const DEFAULT_STORAGECLASS: &str = include_str!("../../addons/default-storageclass.yaml");
 const REGISTRY: &str = include_str!("../../addons/registry.yaml");
+const METRICS_SERVER: &str = include_str!("../../addons/metrics-server.yaml");
 
 /// Where the storage-provisioner keeps volumes on a node: on its /var volume, so they outlive the
 /// node's container.
@@ -28,6 +29,7 @@ pub const LOAD_BALANCER_ADDON: &str = "load-balancer";
 pub const STORAGE_PROVISIONER_ADDON: &str = "storage-provisioner";
 pub const DEFAULT_STORAGECLASS_ADDON: &str = "default-storageclass";
 pub const REGISTRY_ADDON: &str = "registry";
+pub const METRICS_SERVER_ADDON: &str = "metrics-server";
 
 /// One addon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,13 @@ pub const ADDONS: &[Addon] = &[
         description: "an image registry on localhost:PORT, docker.io's mirror in the nodes",
         default_on: false,
         images: &[Image::Registry],
+        needs: &[],
+    },
+    Addon {
+        name: METRICS_SERVER_ADDON,
+        description: "resource metrics for `kubectl top` (metrics-server)",
+        default_on: false,
+        images: &[Image::MetricsServer],
         needs: &[],
     },
 ];
@@ -170,6 +179,10 @@ pub fn manifest(addon: &Addon, config: &ProfileConfig) -> Option<String> {
         ),
         DEFAULT_STORAGECLASS_ADDON => Some(DEFAULT_STORAGECLASS.to_string()),
         REGISTRY_ADDON => Some(REGISTRY.replace("{{HOST}}", &registry_host(config)?)),
+        METRICS_SERVER_ADDON => Some(METRICS_SERVER.replace(
+            "{{IMAGE}}",
+            &names::image(Image::MetricsServer.name(), version),
+        )),
         _ => None,
     }
 }
@@ -288,7 +301,10 @@ mod tests {
         assert_eq!(docs[5]["spec"]["clusterIP"], "10.96.0.10");
         assert_eq!(
             docs[4]["spec"]["template"]["spec"]["containers"][0]["image"],
-            "localkube/coredns:v1.35.4"
+            format!(
+                "localkube/coredns:{}",
+                crate::plan::version::DEFAULT_KUBERNETES_VERSION
+            )
         );
         assert!(
             docs[3]["data"]["Corefile"]
@@ -314,7 +330,10 @@ mod tests {
             }
         }
         let storage = manifest(find(STORAGE_PROVISIONER_ADDON).unwrap(), &config).unwrap();
-        assert!(storage.contains("localkube/storage-helper:v1.35.4"));
+        assert!(storage.contains(&format!(
+            "localkube/storage-helper:{}",
+            crate::plan::version::DEFAULT_KUBERNETES_VERSION
+        )));
         assert!(storage.contains(STORAGE_DIR));
     }
 

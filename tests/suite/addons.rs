@@ -1,7 +1,8 @@
 //! Addons against a real cluster: what a user relies on. One cluster tells the story: the default
 //! addons are on, a PVC's data outlives its pod and a stop/start and goes with the PVC; the
 //! registry takes a `docker push` that `kubectl run` then runs, and an unchanged book manifest
-//! with `luksa/kubia:latest` (always pulled) runs offline. The dockerd restart is `#[ignore]`d
+//! with `luksa/kubia:latest` (always pulled) runs offline; `kubectl top` prints figures once
+//! metrics-server is enabled. The dockerd restart is `#[ignore]`d
 //! (scripts/test.sh runs it alone, after the rest).
 
 use std::process::Command;
@@ -95,7 +96,7 @@ fn docker(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn addons_storage_and_registry() {
+fn addons_storage_registry_and_metrics() {
     let cluster = Cluster::start("addons", &[]);
 
     // The default addons are on, and listed so.
@@ -238,6 +239,37 @@ spec:
         "{volumes}"
     );
     let _ = docker(&["rmi", "luksa/kubia:latest"]);
+
+    // metrics-server: `kubectl top` prints figures within a minute of enabling (the first enable
+    // compiles its image).
+    let started = std::time::Instant::now();
+    cluster.localkube_ok(&["addons", "enable", "metrics-server"]);
+    let enabled_in = started.elapsed();
+    let is_figure = |s: &str| s.chars().next().is_some_and(|c| c.is_ascii_digit());
+    let nodes = cluster.kubectl_until(
+        &["top", "nodes", "--no-headers"],
+        Duration::from_secs(60),
+        |out| {
+            out.lines()
+                .any(|l| l.split_whitespace().skip(1).any(is_figure))
+        },
+    );
+    assert!(nodes.starts_with("addons "), "{nodes}");
+    let pods = cluster.kubectl_until(
+        &["top", "pods", "-A", "--no-headers"],
+        Duration::from_secs(60),
+        |out| out.lines().any(|l| l.contains("coredns")),
+    );
+    eprintln!(
+        "metrics-server: enable returned in {enabled_in:?}, kubectl top answered after {:?}:\n{nodes}{pods}",
+        started.elapsed()
+    );
+    cluster.localkube_ok(&["addons", "disable", "metrics-server"]);
+    cluster.kubectl_until(
+        &["get", "apiservices", "-o", "name"],
+        Duration::from_secs(30),
+        |out| !out.contains("v1beta1.metrics.k8s.io"),
+    );
 }
 
 /// A PVC's data outlives a restart of dockerd itself. Restarts dockerd: run alone

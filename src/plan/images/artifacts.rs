@@ -198,6 +198,23 @@ pub const GO_ARTIFACTS: &[GoArtifact] = &[
         version_label: None,
     },
     GoArtifact {
+        name: "metrics-server",
+        title: "metrics-server",
+        module: "sigs.k8s.io/metrics-server",
+        // The metrics-server addon (`kubectl top`): the release the module proxy serves.
+        version: VersionFrom::Pinned("v0.8.0"),
+        packages: &["cmd/metrics-server"],
+        outputs: &["metrics-server"],
+        // As upstream's Makefile: client-go's version variables name the release.
+        ldflags: "-s -w -X k8s.io/client-go/pkg/version.gitVersion={version} \
+                  -X k8s.io/client-go/pkg/version.gitCommit={commit}",
+        tags: "",
+        cgo: None,
+        main_folder: None,
+        images: &[Image::MetricsServer],
+        version_label: None,
+    },
+    GoArtifact {
         name: "registry",
         title: "the registry (distribution)",
         module: "github.com/distribution/distribution/v3",

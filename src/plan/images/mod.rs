@@ -125,11 +125,13 @@ pub enum Image {
     StorageHelper,
     /// The registry addon: the reference registry (distribution).
     Registry,
+    /// The metrics-server addon (`kubectl top`).
+    MetricsServer,
 }
 
 impl Image {
     /// Every image localkube builds: the cluster's, then the addons' (see `Image::addon`).
-    pub const ALL: [Image; 10] = [
+    pub const ALL: [Image; 11] = [
         Image::KubeApiserver,
         Image::KubeControllerManager,
         Image::KubeScheduler,
@@ -140,6 +142,7 @@ impl Image {
         Image::LocalPathProvisioner,
         Image::StorageHelper,
         Image::Registry,
+        Image::MetricsServer,
     ];
 
     /// The addon an image belongs to (`None`: every cluster runs it). An addon's image is built
@@ -148,6 +151,7 @@ impl Image {
         match self {
             Image::LocalPathProvisioner | Image::StorageHelper => Some("storage-provisioner"),
             Image::Registry => Some("registry"),
+            Image::MetricsServer => Some("metrics-server"),
             _ => None,
         }
     }
@@ -170,6 +174,7 @@ impl Image {
             Image::LocalPathProvisioner => "local-path-provisioner",
             Image::StorageHelper => "storage-helper",
             Image::Registry => "registry",
+            Image::MetricsServer => "metrics-server",
         }
     }
 
@@ -196,7 +201,10 @@ impl Image {
                 (Artifact::Kubernetes, "kubelet"),
                 (Artifact::Kubernetes, "kube-proxy"),
             ],
-            Image::LocalPathProvisioner | Image::StorageHelper | Image::Registry => vec![],
+            Image::LocalPathProvisioner
+            | Image::StorageHelper
+            | Image::Registry
+            | Image::MetricsServer => vec![],
         };
         for row in GO_ARTIFACTS.iter().filter(|a| a.images.contains(&self)) {
             for output in row.outputs {
