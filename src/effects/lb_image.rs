@@ -75,16 +75,20 @@ pub async fn ensure_lb_image(docker: &Docker, tag: &str, kubernetes_version: &st
 /// A copy of the binary without debug information (a debug build is ~200 MB, stripped ~30 MB);
 /// the binary itself where `strip` is not installed.
 fn stripped_copy(exe: &Path) -> Result<tempfile::NamedTempFile> {
+    // Copied by this process first: `exe` may be /proc/self/exe, which names whatever process
+    // opens it, so `strip` must get a path of its own.
+    let original = tempfile::NamedTempFile::new()?;
+    std::fs::copy(exe, original.path()).with_context(|| format!("copying {}", exe.display()))?;
     let copy = tempfile::NamedTempFile::new()?;
     let stripped = std::process::Command::new("strip")
         .arg("--strip-debug")
         .arg("-o")
         .arg(copy.path())
-        .arg(exe)
+        .arg(original.path())
         .status()
         .is_ok_and(|s| s.success());
     if !stripped {
-        std::fs::copy(exe, copy.path()).with_context(|| format!("copying {}", exe.display()))?;
+        std::fs::copy(original.path(), copy.path()).context("copying the localkube binary")?;
     }
     Ok(copy)
 }
