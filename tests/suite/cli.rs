@@ -3,6 +3,8 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
+use localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
+
 use super::support::{Sandbox, assert_success, stderr, stdout};
 
 #[test]
@@ -11,6 +13,7 @@ fn dry_run_writes_the_profile_and_prints_the_plan() {
     let out = sb.run(&["start", "--dry-run", "-p", "dry"]);
     assert_success(&out, "start --dry-run");
     let plan = stdout(&out);
+    let apiserver_image = format!("image:   localkube/kube-apiserver:{DEFAULT_KUBERNETES_VERSION}");
     for expected in [
         "network localkube-dry",
         "container dry-etcd (etcd)",
@@ -19,7 +22,7 @@ fn dry_run_writes_the_profile_and_prints_the_plan() {
         "container dry-scheduler (scheduler)",
         "container dry (node)",
         "container dry-lb-controller (lb-controller)",
-        "image:   localkube/kube-apiserver:v1.35.4",
+        apiserver_image.as_str(),
         "-> 6443/tcp",
         "io.localkube.profile=dry",
         "--allocate-node-cidrs=true",
@@ -101,7 +104,9 @@ fn a_changed_version_on_an_existing_profile_is_refused() {
     let out = sb.run(&["start", "--dry-run", "--kubernetes-version", "v1.36.3"]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("runs Kubernetes v1.35.4, not v1.36.3"),
+        stderr(&out).contains(&format!(
+            "runs Kubernetes {DEFAULT_KUBERNETES_VERSION}, not v1.36.3"
+        )),
         "{}",
         stderr(&out)
     );
@@ -131,13 +136,19 @@ fn bad_flag_values_are_refused_and_the_profile_is_not_left_behind() {
 }
 
 #[test]
-fn verbs_not_delivered_yet_say_so_and_fail() {
+fn addons_of_a_profile_that_does_not_exist_name_the_fix() {
     let sb = Sandbox::new();
     let out = sb.run(&["addons", "list"]);
-    assert!(!out.status.success(), "addons pretended to succeed");
+    assert!(
+        !out.status.success(),
+        "addons listed a profile that does not exist"
+    );
     let err = stderr(&out);
-    assert!(err.contains("is not available yet"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("does not exist") && err.contains("localkube start"),
+        "{err}"
+    );
+    assert!(!sb.home().join("profiles/localkube").exists());
 }
 
 #[test]
@@ -203,5 +214,5 @@ fn completion_and_version() {
     let out = sb.run(&["version", "-o", "json"]);
     assert_success(&out, "version");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["defaultKubernetesVersion"], "v1.35.4");
+    assert_eq!(v["defaultKubernetesVersion"], DEFAULT_KUBERNETES_VERSION);
 }

@@ -155,7 +155,7 @@ fn book_workflow_end_to_end() {
     let out = cluster.localkube(&["start"]);
     assert_success(&out, "localkube start");
     assert!(
-        stderr(&out).contains("kubectl now uses context 'e2e'"),
+        stderr(&out).contains("kubectl now uses context 'localkube-e2e'"),
         "{}",
         stderr(&out)
     );
