@@ -160,18 +160,28 @@ pub async fn remove_profile(docker: &Docker, profile: &ProfileName) -> Result<Re
             .with_context(|| format!("removing network {name}"))?;
         removed.networks.push(name);
     }
+    removed.volumes = remove_volumes(docker, profile_filter(profile)).await?;
+    Ok(removed)
+}
+
+/// Removes the volumes matching the label filters; returns their names.
+async fn remove_volumes(
+    docker: &Docker,
+    filters: HashMap<String, Vec<String>>,
+) -> Result<Vec<String>> {
     let volumes = docker
         .list_volumes(Some(ListVolumesOptions {
-            filters: Some(profile_filter(profile)),
+            filters: Some(filters),
         }))
         .await
         .context("listing volumes")?;
+    let mut removed = Vec::new();
     for v in volumes.volumes.unwrap_or_default() {
         docker
             .remove_volume(&v.name, Some(RemoveVolumeOptions { force: true }))
             .await
             .with_context(|| format!("removing volume {}", v.name))?;
-        removed.volumes.push(v.name);
+        removed.push(v.name);
     }
     Ok(removed)
 }
@@ -220,19 +230,7 @@ pub async fn remove_node(docker: &Docker, profile: &ProfileName, node: &str) -> 
             Err(e) => return Err(e).with_context(|| format!("removing container {node}")),
         }
     }
-    let volumes = docker
-        .list_volumes(Some(ListVolumesOptions {
-            filters: Some(filters),
-        }))
-        .await
-        .context("listing volumes")?;
-    for v in volumes.volumes.unwrap_or_default() {
-        docker
-            .remove_volume(&v.name, Some(RemoveVolumeOptions { force: true }))
-            .await
-            .with_context(|| format!("removing volume {}", v.name))?;
-        removed.volumes.push(v.name);
-    }
+    removed.volumes = remove_volumes(docker, filters).await?;
     Ok(removed)
 }
 
