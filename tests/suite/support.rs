@@ -427,10 +427,11 @@ pub fn restart_dockerd() {
         .args(["-TERM", "-x", "dockerd"])
         .status();
     let started = Instant::now();
+    // output(), not status(): pgrep prints the pid, which would fill the test's output.
     while Command::new("pgrep")
         .args(["-x", "dockerd"])
-        .status()
-        .is_ok_and(|s| s.success())
+        .output()
+        .is_ok_and(|o| o.status.success())
     {
         assert!(
             started.elapsed() < Duration::from_secs(60),
