@@ -15,27 +15,61 @@ use super::support::{
 
 const PROFILE: &str = "net";
 
-/// An address of the pod range and one of the service range that no pod or Service holds, plus
-/// kube-dns' address: routing must send each of them to a node.
-const PROBES: [&str; 4] = ["10.244.0.7", "10.244.250.1", "10.96.0.10", "10.111.222.5"];
+/// Addresses of the pod range and the service range that no pod, node or Service holds, plus
+/// kube-dns' address: routing must send each of them to the first node.
+const PROBES_VIA_FIRST_NODE: [&str; 3] = ["10.244.250.1", "10.96.0.10", "10.111.222.5"];
+/// An address in the first /24 the controller-manager hands out: whichever node registered first
+/// holds it, so routing must send it to that node (to some node of the profile).
+const PROBE_OF_A_NODE: &str = "10.244.0.7";
 
-/// Every control-plane container routes the pod and service ranges via the first node.
+/// The addresses of the profile's node containers.
+fn node_ips(profile: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-q", "--filter"])
+        .arg(format!("label=io.localkube.profile={profile}"))
+        .args(["--filter", "label=io.localkube.role=node"])
+        .output()
+        .expect("docker ps");
+    stdout(&out)
+        .lines()
+        .map(|id| {
+            docker_inspect(
+                id,
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            )
+        })
+        .collect()
+}
+
+/// Every control-plane container routes the pod and service ranges via the first node, and an
+/// assigned pod CIDR via its node: nothing to the Docker gateway.
 pub fn assert_control_plane_routes(profile: &str, after: &str) {
-    let node_ip = docker_inspect(
+    let first = docker_inspect(
         profile,
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
     );
+    let nodes = node_ips(profile);
     for role in ["etcd", "apiserver", "controller-manager", "scheduler"] {
         let container = format!("{profile}-{role}");
-        for address in PROBES {
+        let route_of = |address: &str| {
             let out = in_netns_of(&container, &["ip", "route", "get", address]);
             assert_success(&out, &format!("ip route get {address} in {container}"));
-            let route = stdout(&out);
+            stdout(&out)
+        };
+        for address in PROBES_VIA_FIRST_NODE {
+            let route = route_of(address);
             assert!(
-                route.contains(&format!(" via {node_ip} ")),
-                "after {after}, {container} routes {address} elsewhere than the node {node_ip}: {route}"
+                route.contains(&format!(" via {first} ")),
+                "after {after}, {container} routes {address} elsewhere than the first node {first}: {route}"
             );
         }
+        let route = route_of(PROBE_OF_A_NODE);
+        assert!(
+            nodes
+                .iter()
+                .any(|ip| route.contains(&format!(" via {ip} "))),
+            "after {after}, {container} routes {PROBE_OF_A_NODE} to no node of {nodes:?}: {route}"
+        );
     }
 }
 
