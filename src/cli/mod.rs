@@ -1,7 +1,7 @@
 //! The command line: one module per verb. Each maps its flags onto the library and prints; none
 //! holds logic of its own beyond that.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::effects::home::Home;
@@ -142,11 +142,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::LbController(args) => lb::run_controller(&ctx, args),
         Command::LbProxy(args) => lb::run_proxy(args),
     }
-}
-
-/// The answer of a verb that a later piece of work delivers: one clear line, non-zero exit.
-pub fn not_available_yet(verb: &str, arrives_with: &str) -> Result<u8> {
-    bail!("`localkube {verb}` is not available yet: it arrives with {arrives_with}")
 }
 
 /// A tokio runtime for verbs that talk to Docker or the cluster.
