@@ -374,9 +374,15 @@ fn interruption() -> impl std::future::Future<Output = &'static str> {
 }
 
 async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
-    // A cluster that runs as planned is left alone: only the user's kubeconfig is refreshed.
-    if ctx.already_running && step != Step::KubeconfigMerge {
-        return Ok(());
+    // A cluster that runs as planned is left alone: only the user's kubeconfig is refreshed, once
+    // the apiserver answers (its containers may run but still be starting, e.g. just after Docker
+    // brought them back from a dockerd restart).
+    if ctx.already_running {
+        return match step {
+            Step::Apiserver => wait_for_apiserver(ctx).await,
+            Step::KubeconfigMerge => kubeconfig_merge(ctx),
+            _ => Ok(()),
+        };
     }
     match step {
         Step::ProfileConfig => profile_config(ctx).await,
@@ -673,6 +679,11 @@ async fn control_plane_component(ctx: &mut StartContext<'_>, role: Role) -> Resu
 /// The apiserver's container, then a wait until it answers /readyz.
 async fn apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
     control_plane_component(ctx, Role::Apiserver).await?;
+    wait_for_apiserver(ctx).await
+}
+
+/// Waits until the apiserver answers /readyz; keeps the client for the later steps.
+async fn wait_for_apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
     let step = ctx.ui.step("Waiting for the apiserver");
     let client = kube_api::admin_client(&ctx.dir.kubeconfigs_dir().join("admin.conf")).await?;
     let apiserver = names::control_plane_container(ctx.profile, Role::Apiserver);
