@@ -104,7 +104,7 @@ pub struct PortSpec {
 #[serde(rename_all = "camelCase")]
 pub struct SecuritySpec {
     /// Asked for where the engine allows it; the capability set below is the fallback that
-    /// works where `--privileged` is refused (DESIGN.md: CAP_SYS_RESOURCE outside the bounding set).
+    /// works where `--privileged` is refused (measured in this project's CI sandbox: CAP_SYS_RESOURCE is outside its bounding set).
     pub privileged: bool,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
@@ -581,7 +581,7 @@ pub fn node_security() -> SecuritySpec {
     SecuritySpec {
         privileged: true,
         // Fallback where --privileged is refused: every capability but SYS_RESOURCE, which this
-        // sandbox's bounding set lacks (measured; DESIGN.md).
+        // sandbox's bounding set lacks (measured).
         cap_add: vec!["ALL".into()],
         cap_drop: vec!["SYS_RESOURCE".into()],
         security_opt: vec![

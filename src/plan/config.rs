@@ -14,7 +14,7 @@ use crate::plan::version::DEFAULT_KUBERNETES_VERSION;
 pub const DEFAULT_POD_CIDR: &str = "10.244.0.0/16";
 pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
 pub const DEFAULT_DNS_DOMAIN: &str = "cluster.local";
-/// Leaf certificates: three years, as minikube (kubeadm's one year is the top complaint, ANCHORS.md #7).
+/// Leaf certificates: three years, as minikube (kubeadm's one year is among the anchors' most reported certificate failures).
 pub const DEFAULT_CERT_VALIDITY_DAYS: u32 = 3 * 365;
 pub const MAX_NODES: u32 = 9;
 /// Leaves never outlive the CA that signs them (10 years, `pki::CA_VALIDITY_DAYS`).

@@ -2,7 +2,7 @@
 //! `cluster::NODE_CONFIG_DIR`): kubelet's and kube-proxy's configuration files and flags, the
 //! node's environment, its CNI configuration and routes to the other nodes' pods.
 //!
-//! The files follow kubeadm's and kind's choices (REFERENCE.md §2, §3); the reasons for the
+//! The files follow kubeadm's and kind's choices; the reasons for the
 //! settings that differ from upstream defaults are noted beside them.
 
 use std::net::Ipv4Addr;

@@ -2,7 +2,7 @@
 //! stored one must be replaced. Pure: no file I/O (the files are `effects::pki_store`'s job), so
 //! every decision here is checked exactly by unit tests.
 //!
-//! The set is kubeadm's (REFERENCE.md §1) plus the client certificates kubeadm only embeds in
+//! The set is kubeadm's plus the client certificates kubeadm only embeds in
 //! kubeconfigs, which are kept as files here so they are renewed by the same rules. Every key is
 //! ECDSA P-256 (PKCS#8 `PRIVATE KEY` PEM): rcgen generates it natively, and every component accepts
 //! it, the service-account signing key included.

@@ -173,7 +173,7 @@ fn containerd_runs_in_a_node_with_the_capability_set_and_survives_restart() {
     docker_ok(&["volume", "create", &volume]);
     cleanup.volumes.push(volume.clone());
 
-    // Exactly the launcher's flags for hosts that refuse --privileged (DESIGN.md), minus the config folder.
+    // Exactly the launcher's flags for hosts that refuse --privileged (plan::cluster::node_security), minus the config folder.
     let var_mount = format!("{volume}:/var");
     let mut args = vec![
         "run",
