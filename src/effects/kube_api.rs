@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::discovery::{Scope, pinned_kind};
@@ -107,10 +107,18 @@ pub async fn deployment_ready(client: &Client, namespace: &str, name: &str) -> R
     Ok(ready >= desired)
 }
 
-/// Applies every object of a (multi-document) manifest with server-side apply, as
-/// `kubectl apply --server-side` would; the field manager is `localkube`.
-pub async fn apply_manifest(client: &Client, manifest: &str) -> Result<()> {
-    let params = PatchParams::apply("localkube").force();
+/// One object of a manifest with the API that serves it (namespaced objects default to
+/// `default`, as kubectl does).
+struct ManifestObject {
+    object: DynamicObject,
+    api: Api<DynamicObject>,
+    kind: String,
+    name: String,
+}
+
+/// Every object of a (multi-document) manifest, each with its API.
+async fn manifest_objects(client: &Client, manifest: &str) -> Result<Vec<ManifestObject>> {
+    let mut objects = Vec::new();
     for doc in crate::yaml::documents(manifest)? {
         let object: DynamicObject =
             serde_json::from_value(doc).context("a manifest document is not an object")?;
@@ -119,6 +127,7 @@ pub async fn apply_manifest(client: &Client, manifest: &str) -> Result<()> {
             .as_ref()
             .context("a manifest object has no apiVersion/kind")?;
         let gvk = GroupVersionKind::try_from(types)?;
+        let kind = types.kind.clone();
         let name = object
             .metadata
             .name
@@ -126,7 +135,7 @@ pub async fn apply_manifest(client: &Client, manifest: &str) -> Result<()> {
             .context("a manifest object has no name")?;
         let (resource, caps) = pinned_kind(client, &gvk)
             .await
-            .with_context(|| format!("looking up {}", types.kind))?;
+            .with_context(|| format!("looking up {kind}"))?;
         let api: Api<DynamicObject> = match caps.scope {
             Scope::Namespaced => {
                 let ns = object.metadata.namespace.as_deref().unwrap_or("default");
@@ -134,9 +143,37 @@ pub async fn apply_manifest(client: &Client, manifest: &str) -> Result<()> {
             }
             Scope::Cluster => Api::all_with(client.clone(), &resource),
         };
-        api.patch(&name, &params, &Patch::Apply(&object))
+        objects.push(ManifestObject {
+            object,
+            api,
+            kind,
+            name,
+        });
+    }
+    Ok(objects)
+}
+
+/// Applies every object of a (multi-document) manifest with server-side apply, as
+/// `kubectl apply --server-side` would; the field manager is `localkube`.
+pub async fn apply_manifest(client: &Client, manifest: &str) -> Result<()> {
+    let params = PatchParams::apply("localkube").force();
+    for m in manifest_objects(client, manifest).await? {
+        m.api
+            .patch(&m.name, &params, &Patch::Apply(&m.object))
             .await
-            .with_context(|| format!("applying {} {name}", types.kind))?;
+            .with_context(|| format!("applying {} {}", m.kind, m.name))?;
+    }
+    Ok(())
+}
+
+/// Deletes every object of a manifest (last first), tolerating those already gone.
+pub async fn delete_manifest(client: &Client, manifest: &str) -> Result<()> {
+    for m in manifest_objects(client, manifest).await?.into_iter().rev() {
+        match m.api.delete(&m.name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e).with_context(|| format!("deleting {} {}", m.kind, m.name)),
+        }
     }
     Ok(())
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
 use kube::Client;
-use kube::api::{Api, DeleteParams, DynamicObject};
+use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
-use kube::discovery::{Scope, pinned_kind};
+use kube::discovery::pinned_kind;
 
 use crate::effects::containers::{self, container_state};
 use crate::effects::home::{Home, ProfileDir};
@@ -177,7 +177,7 @@ pub async fn remove(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
         _ => {}
     }
     if let Some(manifest) = addons::manifest(addon, cluster.config) {
-        delete_manifest(cluster.client, &manifest).await?;
+        kube_api::delete_manifest(cluster.client, &manifest).await?;
     }
     Ok(())
 }
@@ -426,42 +426,6 @@ pub async fn registry_answers(port: u16) -> bool {
         tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut head)).await,
         Ok(Ok(_))
     ) && head.ends_with(b" 200")
-}
-
-/// Deletes every object of a manifest (last first), tolerating those already gone.
-pub async fn delete_manifest(client: &Client, manifest: &str) -> Result<()> {
-    let mut docs = crate::yaml::documents(manifest)?;
-    docs.reverse();
-    for doc in docs {
-        let object: DynamicObject =
-            serde_json::from_value(doc).context("a manifest document is not an object")?;
-        let types = object
-            .types
-            .as_ref()
-            .context("a manifest object has no apiVersion/kind")?;
-        let gvk = GroupVersionKind::try_from(types)?;
-        let name = object
-            .metadata
-            .name
-            .clone()
-            .context("a manifest object has no name")?;
-        let (resource, caps) = pinned_kind(client, &gvk)
-            .await
-            .with_context(|| format!("looking up {}", types.kind))?;
-        let api: Api<DynamicObject> = match caps.scope {
-            Scope::Namespaced => {
-                let ns = object.metadata.namespace.as_deref().unwrap_or("default");
-                Api::namespaced_with(client.clone(), ns, &resource)
-            }
-            Scope::Cluster => Api::all_with(client.clone(), &resource),
-        };
-        match api.delete(&name, &DeleteParams::background()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e).with_context(|| format!("deleting {} {name}", types.kind)),
-        }
-    }
-    Ok(())
 }
 
 /// A running cluster's plan and client, for `addons enable|disable` outside `start`.
