@@ -542,36 +542,7 @@ x-tool-state: {keep: me}
     }
 
     /// What `kubectl config set-cluster/set-credentials/set-context/use-context` writes.
-    const KUBECTL_WRITTEN: &str = "apiVersion: v1
-clusters:
-- cluster:
-    server: https://10.0.0.1:6443
-  name: dev
-- cluster:
-    insecure-skip-tls-verify: true
-    server: https://192.168.49.2:8443
-  name: minikube
-contexts:
-- context:
-    cluster: dev
-    namespace: work
-    user: dev
-  name: dev
-- context:
-    cluster: minikube
-    user: minikube
-  name: minikube
-current-context: minikube
-kind: Config
-users:
-- name: dev
-  user:
-    token: abc
-- name: minikube
-  user:
-    password: p
-    username: u
-";
+    const KUBECTL_WRITTEN: &str = include_str!("../../tests/fixtures/user-kubeconfig.yaml");
 
     #[test]
     fn a_kubectl_written_file_comes_back_byte_for_byte() {

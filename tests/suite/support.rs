@@ -352,36 +352,7 @@ pub fn labelled_objects(profile: &str) -> Vec<String> {
 
 /// A user's own kubeconfig as `kubectl config set-cluster/set-credentials/set-context/use-context`
 /// writes it, with a `dev` and a `minikube` entry that localkube must never touch.
-pub const USER_KUBECONFIG: &str = "apiVersion: v1
-clusters:
-- cluster:
-    server: https://10.0.0.1:6443
-  name: dev
-- cluster:
-    insecure-skip-tls-verify: true
-    server: https://192.168.49.2:8443
-  name: minikube
-contexts:
-- context:
-    cluster: dev
-    namespace: work
-    user: dev
-  name: dev
-- context:
-    cluster: minikube
-    user: minikube
-  name: minikube
-current-context: minikube
-kind: Config
-users:
-- name: dev
-  user:
-    token: abc
-- name: minikube
-  user:
-    password: p
-    username: u
-";
+pub const USER_KUBECONFIG: &str = include_str!("../fixtures/user-kubeconfig.yaml");
 
 impl Sandbox {
     /// Writes [`USER_KUBECONFIG`] as this sandbox's kubeconfig.
