@@ -5,6 +5,8 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{Ctx, block_on};
+
+mod push;
 use crate::effects::docker;
 use crate::effects::image_build::{self, BuildOptions, BuildReport, ListedImage};
 use crate::plan::version::{DEFAULT_KUBERNETES_VERSION, parse_kubernetes_version};
@@ -23,6 +25,9 @@ pub enum ImagesCommand {
     /// List the images localkube built, with sizes, and the kubectl binaries in the cache.
     #[command(alias = "list")]
     Ls,
+    /// Publish the images of a Kubernetes version (built first where missing), its kubectl and
+    /// an index of their digests to a registry, for `start --image-repository REGISTRY`.
+    Push(push::PushArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,6 +50,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     match args.command {
         ImagesCommand::Build(build) => run_build(ctx, build),
         ImagesCommand::Ls => run_ls(ctx),
+        ImagesCommand::Push(args) => push::run(ctx, args),
     }
 }
 

@@ -6,6 +6,7 @@ use anyhow::Result;
 use super::Ctx;
 use crate::lifecycle::start::{self as lifecycle, Outcome, StartRequest};
 use crate::plan::cluster;
+use crate::plan::image_repository::parse_repository;
 use crate::plan::version::parse_kubernetes_version;
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +52,16 @@ pub struct Args {
     /// kept in the profile.
     #[arg(long, value_delimiter = ',')]
     pub addons: Vec<String>,
+
+    /// Pull the images from this registry instead of building them (`REGISTRY[/PATH]`, where
+    /// `localkube images push` published them); each is checked against the digests the push
+    /// recorded. Kept in the profile, so later starts use it too.
+    #[arg(long, value_parser = parse_repository)]
+    pub image_repository: Option<String>,
+
+    /// With --image-repository: build here whatever the registry lacks instead of failing.
+    #[arg(long)]
+    pub build_if_missing: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -65,6 +76,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         add_node: false,
         renew_ca: args.renew_ca,
         addons: args.addons,
+        image_repository: args.image_repository,
+        build_if_missing: args.build_if_missing,
     };
     let outcome = super::block_on(lifecycle::run(&ctx.home, &ctx.profile, &ctx.ui, &request))??;
     // A cluster that already ran skipped every step: `--addons` is enabled the way

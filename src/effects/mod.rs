@@ -6,6 +6,7 @@ pub mod docker;
 pub mod files;
 pub mod home;
 pub mod image_build;
+pub mod image_registry;
 pub mod kube_api;
 pub mod kubeconfig_store;
 pub mod lb_image;

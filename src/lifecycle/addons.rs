@@ -70,6 +70,33 @@ pub async fn build_images(
     if extra.is_empty() {
         return Ok(());
     }
+    // A profile whose images come from a registry gets the addon's there too.
+    if let Some(repository) = &config.image_repository {
+        let wanted: Vec<Image> = enabled
+            .iter()
+            .filter(|a| !a.default_on)
+            .flat_map(|a| a.images.iter().copied())
+            .collect();
+        let version = &config.kubernetes_version;
+        if let crate::effects::image_registry::Pulled::Missing(why) =
+            crate::effects::image_registry::pull(
+                docker,
+                home.cache(),
+                repository,
+                version,
+                &wanted,
+                ui,
+            )
+            .await?
+        {
+            bail!(
+                "{why}: push them with `localkube images push {repository} --kubernetes-version \
+                 {version} --addons {}`",
+                extra.join(",")
+            );
+        }
+        return Ok(());
+    }
     image_build::ensure_addon_images(docker, home.cache(), &config.kubernetes_version, ui, &extra)
         .await?;
     Ok(())

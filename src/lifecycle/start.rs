@@ -16,7 +16,7 @@ use crate::effects::home::{Home, ProfileDir};
 use crate::effects::lock::lock_profile;
 use crate::effects::snapshot::FilesSnapshot;
 use crate::effects::{
-    docker, image_build, kube_api, kubeconfig_store, lb_image, pki_store, staging,
+    docker, image_build, image_registry, kube_api, kubeconfig_store, lb_image, pki_store, staging,
 };
 use crate::lifecycle::addons as lifecycle_addons;
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
@@ -55,6 +55,10 @@ pub struct StartRequest {
     pub renew_ca: bool,
     /// Addons to enable (`--addons a,b`), stored in the profile with its other choices.
     pub addons: Vec<String>,
+    /// Pull the images from this registry (`--image-repository`), kept in the profile.
+    pub image_repository: Option<String>,
+    /// With a registry: build here what it lacks instead of failing.
+    pub build_if_missing: bool,
 }
 
 /// How a start ended.
@@ -497,6 +501,13 @@ async fn profile_config(ctx: &mut StartContext<'_>) -> Result<()> {
     }
     let mut config = ctx.dir.load_config()?;
     check_unchanged(&config, request)?;
+    // The image source may change between starts: the images step checks what it gives.
+    if let Some(repository) = &request.image_repository
+        && config.image_repository.as_ref() != Some(repository)
+    {
+        config.image_repository = Some(repository.clone());
+        ctx.dir.save_config(&config)?;
+    }
     if request.add_node {
         let number = config.nodes.next_free();
         let mut added = config.clone();
@@ -619,7 +630,35 @@ fn plan(ctx: &mut StartContext<'_>) -> Result<()> {
 async fn images(ctx: &mut StartContext<'_>) -> Result<()> {
     let docker = docker::connect().await?;
     let version = ctx.config().kubernetes_version.clone();
-    image_build::ensure_images(&docker, ctx.home.cache(), &version, ctx.ui).await?;
+    match &ctx.config().image_repository {
+        Some(repository) => {
+            let wanted = image_registry::cluster_images();
+            let pulled = image_registry::pull(
+                &docker,
+                ctx.home.cache(),
+                repository,
+                &version,
+                &wanted,
+                ctx.ui,
+            )
+            .await?;
+            if let image_registry::Pulled::Missing(why) = pulled {
+                if !ctx.request.build_if_missing {
+                    bail!(
+                        "{why}: push them from a machine that built them (`localkube images push \
+                         {repository} --kubernetes-version {version}`), or start with \
+                         --build-if-missing to build what the registry lacks here"
+                    );
+                }
+                ctx.ui
+                    .info(format!("{why}: building here (--build-if-missing)"));
+                image_build::ensure_images(&docker, ctx.home.cache(), &version, ctx.ui).await?;
+            }
+        }
+        None => {
+            image_build::ensure_images(&docker, ctx.home.cache(), &version, ctx.ui).await?;
+        }
+    }
     lb_image::ensure_lb_image(&docker, &ctx.facts().lb_image, &version).await?;
     ctx.already_running = all_running(&docker, ctx.plan()).await?;
     if !ctx.already_running {
@@ -928,6 +967,7 @@ async fn new_config(profile: &ProfileName, request: &StartRequest) -> Result<Pro
         config.cert_validity_days = days;
     }
     config.nodes = Nodes::first(request.nodes.unwrap_or(1));
+    config.image_repository = request.image_repository.clone();
     config.validate()?;
     Ok(config)
 }

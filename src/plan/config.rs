@@ -46,6 +46,10 @@ pub struct ProfileConfig {
         skip_serializing_if = "crate::plan::addons::AddonChoices::is_empty"
     )]
     pub addons: crate::plan::addons::AddonChoices,
+    /// The registry the images come from (`start --image-repository`, checked against the index
+    /// `images push` published) instead of being built here; `None`: built here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_repository: Option<String>,
 }
 
 /// The cluster's nodes by number: 1 is the first node (named after the profile, it carries the
@@ -163,6 +167,7 @@ impl ProfileConfig {
             nodes: Nodes::first(1),
             cert_validity_days: DEFAULT_CERT_VALIDITY_DAYS,
             addons: Default::default(),
+            image_repository: None,
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod addons;
 pub mod cluster;
 pub mod config;
+pub mod image_repository;
 pub mod images;
 pub mod kubeconfig;
 pub mod load_balancer;

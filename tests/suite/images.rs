@@ -21,7 +21,8 @@ use super::support::{Sandbox, assert_success, stderr, stdout};
 
 static CACHE: Mutex<()> = Mutex::new(());
 
-fn serial() -> MutexGuard<'static, ()> {
+/// Held by every test that builds or damages the shared cache.
+pub fn serial() -> MutexGuard<'static, ()> {
     CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod cluster_network;
 pub mod dashboard;
 pub mod faults;
+pub mod image_repository;
 pub mod images;
 pub mod kubeconfig;
 pub mod load_balancer;

@@ -13,13 +13,22 @@ pub fn localkube_bin() -> PathBuf {
 /// images are reused.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// More environment for every command of the sandbox (a private LOCALKUBE_CACHE, a PATH).
+    pub env: Vec<(String, std::ffi::OsString)>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            env: Vec::new(),
         }
+    }
+
+    /// This sandbox with `key=value` in the environment of its commands.
+    pub fn with_env(mut self, key: &str, value: impl Into<std::ffi::OsString>) -> Self {
+        self.env.push((key.to_string(), value.into()));
+        self
     }
 
     pub fn home(&self) -> PathBuf {
@@ -37,6 +46,9 @@ impl Sandbox {
             .env("KUBECONFIG", self.kubeconfig())
             .env("LOCALKUBE_PROGRESS", "plain")
             .env_remove("LOCALKUBE_PROFILE");
+        for (key, value) in &self.env {
+            cmd.env(key, value);
+        }
         cmd
     }
 
