@@ -10,10 +10,12 @@ use crate::ui::Ui;
 
 pub mod addons;
 pub mod completion;
+pub mod cp;
 pub mod dashboard;
 pub mod delete;
 pub mod image;
 pub mod images;
+pub mod ip;
 pub mod kubectl;
 pub mod lb;
 pub mod logs;
@@ -25,6 +27,7 @@ pub mod start;
 pub mod status;
 pub mod stop;
 pub mod tunnel;
+pub mod update_context;
 pub mod version;
 
 /// Start a real, upstream Kubernetes cluster on your local Docker engine, one container per
@@ -84,6 +87,13 @@ pub enum Command {
     Logs(logs::Args),
     /// Run a shell or a command in a node.
     Ssh(ssh::Args),
+    /// Copy a file between the host and a node: `cp SRC NODE:DST`, `cp NODE:SRC DST`.
+    Cp(cp::Args),
+    /// Print a node's IP address (default: the first node).
+    Ip(ip::Args),
+    /// Point the profile's kubeconfig entry at the apiserver's current address.
+    #[command(name = "update-context")]
+    UpdateContext(update_context::Args),
     /// Profiles on this machine.
     Profile(profile::Args),
     /// Print localkube's version and the Kubernetes version it runs by default.
@@ -136,6 +146,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Node(args) => node::run(&ctx, args),
         Command::Logs(args) => logs::run(&ctx, args),
         Command::Ssh(args) => ssh::run(&ctx, args),
+        Command::Cp(args) => cp::run(&ctx, args),
+        Command::Ip(args) => ip::run(&ctx, args),
+        Command::UpdateContext(args) => update_context::run(&ctx, args),
         Command::Profile(args) => profile::run(&ctx, args),
         Command::Version(args) => version::run(&ctx, args),
         Command::Completion(args) => completion::run(args),

@@ -1,9 +1,17 @@
-//! `localkube profile list`.
+//! `localkube profile list`: the profiles on this machine, with their state (from Docker), version,
+//! nodes and addresses, as `minikube profile list`.
+
+use std::collections::BTreeMap;
 
 use anyhow::Result;
-use serde_json::json;
+use serde::Serialize;
 
 use super::Ctx;
+use crate::effects::docker;
+use crate::plan::config::ProfileConfig;
+use crate::plan::kubeconfig;
+use crate::plan::names::{self, Role};
+use crate::plan::profile_name::ProfileName;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,6 +25,68 @@ pub enum ProfileCommand {
     List,
 }
 
+/// A profile's state from its containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum State {
+    /// Every component and node runs.
+    Running,
+    /// Its containers exist, none runs (`localkube stop`).
+    Stopped,
+    /// Some run, some do not (a node stopped by hand, say): `localkube start` repairs it.
+    Degraded,
+    /// No container (a `--dry-run` profile, or its containers were removed).
+    NotCreated,
+    /// Docker did not answer.
+    Unknown,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Row {
+    name: String,
+    status: State,
+    kubernetes_version: String,
+    nodes: u32,
+    apiserver: String,
+    addresses: Vec<NodeAddress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_repository: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct NodeAddress {
+    node: String,
+    ip: String,
+}
+
+/// The containers a running profile has: the control plane's and one per node.
+pub fn expected_containers(profile: &ProfileName, config: &ProfileConfig) -> Vec<String> {
+    Role::CONTROL_PLANE
+        .iter()
+        .map(|r| names::control_plane_container(profile, *r))
+        .chain(
+            names::node_names(profile, &config.nodes)
+                .iter()
+                .map(|n| names::node_container(n)),
+        )
+        .collect()
+}
+
+/// The state, from the expected containers and the states Docker gives (name → state).
+pub fn state(expected: &[String], found: &BTreeMap<String, String>) -> State {
+    let running = expected
+        .iter()
+        .filter(|n| found.get(*n).is_some_and(|s| s == "running"))
+        .count();
+    let present = expected.iter().filter(|n| found.contains_key(*n)).count();
+    match (running, present) {
+        (0, 0) => State::NotCreated,
+        (r, _) if r == expected.len() => State::Running,
+        (0, _) => State::Stopped,
+        _ => State::Degraded,
+    }
+}
+
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     match args.command {
         ProfileCommand::List => list(ctx),
@@ -24,24 +94,53 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
 }
 
 fn list(ctx: &Ctx) -> Result<u8> {
-    let mut rows = Vec::new();
+    let mut profiles = Vec::new();
     for name in ctx.home.list_profiles()? {
         let config = ctx.home.profile(&name).load_config()?;
-        rows.push((name, config));
+        profiles.push((name, config));
     }
-    if ctx.json() {
-        let list: Vec<_> = rows
-            .iter()
-            .map(|(name, c)| {
-                json!({
-                    "name": name.as_str(),
-                    "kubernetesVersion": c.kubernetes_version,
-                    "nodes": c.nodes.count(),
-                    "apiserver": format!("https://127.0.0.1:{}", c.apiserver_port),
+    // One Docker connection for all; no Docker is a state, not a failure of the listing.
+    let found: Vec<Option<BTreeMap<String, String>>> = super::block_on(async {
+        let Ok(docker) = docker::connect().await else {
+            return profiles.iter().map(|_| None).collect();
+        };
+        let mut all = Vec::new();
+        for (name, _) in &profiles {
+            all.push(
+                docker::profile_containers(&docker, name)
+                    .await
+                    .ok()
+                    .map(|cs| cs.into_iter().map(|c| (c.name, c.state)).collect()),
+            );
+        }
+        all
+    })?;
+    let rows: Vec<Row> = profiles
+        .iter()
+        .zip(found)
+        .map(|((name, config), found)| Row {
+            name: name.to_string(),
+            status: match found {
+                Some(found) => state(&expected_containers(name, config), &found),
+                None => State::Unknown,
+            },
+            kubernetes_version: config.kubernetes_version.clone(),
+            nodes: config.nodes.count(),
+            apiserver: kubeconfig::host_server(config),
+            addresses: config
+                .nodes
+                .numbers()
+                .iter()
+                .map(|n| NodeAddress {
+                    node: names::node_name(name, *n),
+                    ip: config.node_ip(*n).to_string(),
                 })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+                .collect(),
+            image_repository: config.image_repository.clone(),
+        })
+        .collect();
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);
     }
     if rows.is_empty() {
@@ -50,17 +149,66 @@ fn list(ctx: &Ctx) -> Result<u8> {
         return Ok(0);
     }
     println!(
-        "{:<24} {:<10} {:<6} APISERVER",
-        "PROFILE", "VERSION", "NODES"
+        "{:<24} {:<11} {:<10} {:<6} {:<24} NODE ADDRESSES",
+        "PROFILE", "STATUS", "VERSION", "NODES", "APISERVER"
     );
-    for (name, c) in rows {
+    for r in rows {
+        let addresses: Vec<String> = r.addresses.iter().map(|a| a.ip.clone()).collect();
         println!(
-            "{:<24} {:<10} {:<6} https://127.0.0.1:{}",
-            name.as_str(),
-            c.kubernetes_version,
-            c.nodes.count(),
-            c.apiserver_port
+            "{:<24} {:<11} {:<10} {:<6} {:<24} {}",
+            r.name,
+            format!("{:?}", r.status),
+            r.kubernetes_version,
+            r.nodes,
+            r.apiserver,
+            addresses.join(", ")
         );
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_state_follows_the_containers() {
+        let profile = ProfileName::parse("dev").unwrap();
+        let config = ProfileConfig::new(40000, "172.30.7.0/24".parse().unwrap());
+        let expected = expected_containers(&profile, &config);
+        assert_eq!(
+            expected,
+            [
+                "dev-etcd",
+                "dev-apiserver",
+                "dev-controller-manager",
+                "dev-scheduler",
+                "dev"
+            ]
+        );
+        let all = |state: &str| {
+            found(
+                &expected
+                    .iter()
+                    .map(|n| (n.as_str(), state))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(state(&expected, &all("running")), State::Running);
+        assert_eq!(state(&expected, &all("exited")), State::Stopped);
+        assert_eq!(state(&expected, &found(&[])), State::NotCreated);
+        let mut some = all("running");
+        some.insert("dev".into(), "exited".into());
+        assert_eq!(state(&expected, &some), State::Degraded);
+        // A missing node of a running control plane is not a running cluster.
+        some.remove("dev");
+        assert_eq!(state(&expected, &some), State::Degraded);
+    }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::effects::kube_api;
-use crate::plan::service_urls::{NoUrl, ServiceUrl, service_type, service_urls};
+use crate::plan::service_urls::{NoUrl, ServiceUrl, service_type, service_urls, with_https};
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -33,6 +33,10 @@ pub struct Args {
     /// Wait up to this many seconds for a ready pod behind the service.
     #[arg(long, value_name = "SECONDS")]
     pub wait: Option<u64>,
+    /// The service speaks TLS on every port: https URLs (as minikube's `--https`); without it,
+    /// only ports 443 and 8443 and ports named `https*` get https.
+    #[arg(long)]
+    pub https: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -175,7 +179,11 @@ async fn show(ctx: &Ctx, client: &Client, args: &Args) -> Result<u8> {
                 name: name.clone(),
                 type_: String::new(),
                 target_port: url.target_port,
-                url: url.url,
+                url: if args.https {
+                    with_https(&url.url)
+                } else {
+                    url.url
+                },
             });
         }
     }
@@ -280,5 +288,26 @@ fn open_in_browser(ctx: &Ctx, url: &str) {
         .is_ok()
     {
         ctx.ui.info(format!("Opening {url} in your browser."));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn https_flag_maps() {
+        let cli = Cli::try_parse_from(["localkube", "service", "web", "--https", "--url"]).unwrap();
+        let Command::Service(args) = cli.command else {
+            panic!("parsed as {:?}", cli.command)
+        };
+        assert!(args.https && args.url);
+        assert_eq!(args.name.as_deref(), Some("web"));
+        let cli = Cli::try_parse_from(["localkube", "service", "web"]).unwrap();
+        let Command::Service(args) = cli.command else {
+            panic!("parsed as {:?}", cli.command)
+        };
+        assert!(!args.https);
     }
 }

@@ -144,6 +144,24 @@ pub fn check_user_mergeable(profile: &ProfileName) -> Result<()> {
         .with_context(|| format!("checking {}", path.display()))
 }
 
+/// Points the profile's cluster entry in the user's kubeconfig at `server` (only an entry marked
+/// as the profile's); returns the file and what was there before, `None` when it was current.
+pub fn set_user_server(profile: &ProfileName, server: &str) -> Result<(PathBuf, Option<String>)> {
+    let path = resolve_symlink(&user_kubeconfig_path()?)?;
+    let name = names::kubeconfig_context(profile);
+    let _lock = KubeconfigLock::acquire(&path, LOCK_WAIT)?;
+    let existing = read_optional(&path)?.unwrap_or_default();
+    let update = kubeconfig::set_server(&existing, &name, profile.as_str(), server)
+        .with_context(|| format!("updating {}", path.display()))?;
+    match update {
+        kubeconfig::ServerUpdate::Current => Ok((path, None)),
+        kubeconfig::ServerUpdate::Changed { previous, text } => {
+            write_keeping_mode(&path, &text)?;
+            Ok((path, Some(previous)))
+        }
+    }
+}
+
 /// The current context of the user's kubeconfig, `None` when unset or when there is no file.
 pub fn current_context() -> Result<Option<String>> {
     current_context_in(&user_kubeconfig_path()?)

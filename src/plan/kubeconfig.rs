@@ -176,6 +176,58 @@ pub fn remove_entries(
     }
 }
 
+/// What [`set_server`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerUpdate {
+    /// The cluster entry already named `server`.
+    Current,
+    /// The entry named `previous`; the text with `server` in its place.
+    Changed { previous: String, text: String },
+}
+
+/// `existing` with the server of the cluster entry `cluster` set to `server` (`update-context`).
+/// Only an entry carrying localkube's marker for `owner` is rewritten: one of that name without
+/// it, or none at all, is refused with the fix.
+pub fn set_server(
+    existing: &str,
+    cluster: &str,
+    owner: &str,
+    server: &str,
+) -> Result<ServerUpdate> {
+    let mut doc = parse(existing)?;
+    let entry = doc
+        .get_mut("clusters")
+        .and_then(Value::as_array_mut)
+        .and_then(|entries| entries.iter_mut().find(|e| entry_name(e) == Some(cluster)));
+    let Some(entry) = entry else {
+        bail!("the kubeconfig has no cluster '{cluster}': `localkube -p {owner} start` writes it");
+    };
+    if !owned_by(entry, "cluster", owner) {
+        bail!(
+            "the kubeconfig's cluster '{cluster}' was not written by localkube for profile '{owner}', \
+             and localkube never rewrites what is not its own: rename or remove it (`kubectl config \
+             delete-cluster {cluster}`), then `localkube -p {owner} start` writes localkube's"
+        );
+    }
+    let body = entry
+        .get_mut("cluster")
+        .and_then(Value::as_object_mut)
+        .context("the cluster entry has no body")?;
+    let previous = body
+        .get("server")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if previous == server {
+        return Ok(ServerUpdate::Current);
+    }
+    body.insert("server".into(), Value::String(server.to_string()));
+    Ok(ServerUpdate::Changed {
+        previous,
+        text: to_text(doc)?,
+    })
+}
+
 /// The current context named in a kubeconfig's text; `None` when unset or empty.
 pub fn current_context(text: &str) -> Result<Option<String>> {
     let doc = parse(text)?;
@@ -355,6 +407,48 @@ fn entry_name(entry: &Value) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_server_rewrites_only_the_profiles_marked_entry() {
+        let c = credentials("dev");
+        let text = merge(Some(USER_CONFIG_FOR_SET_SERVER), &c, false).unwrap();
+        let moved = text.replace("https://127.0.0.1:40123", "https://127.0.0.1:1");
+        let ServerUpdate::Changed {
+            previous,
+            text: fixed,
+        } = set_server(&moved, "dev", "dev", "https://127.0.0.1:40123").unwrap()
+        else {
+            panic!("nothing changed")
+        };
+        assert_eq!(previous, "https://127.0.0.1:1");
+        assert_eq!(fixed, text, "only the server changed back");
+        assert_eq!(
+            set_server(&text, "dev", "dev", "https://127.0.0.1:40123").unwrap(),
+            ServerUpdate::Current
+        );
+        // The user's own entry of another name is untouched, and one without the marker refused.
+        assert!(fixed.contains("https://dev.example:6443"));
+        let err = set_server(&text, "mine", "dev", "https://127.0.0.1:1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not written by localkube"), "{err}");
+        let err = set_server(&text, "localkube-other", "other", "https://127.0.0.1:1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("localkube -p other start"), "{err}");
+        // Marked for another profile: not this profile's.
+        assert!(set_server(&text, "dev", "other", "https://127.0.0.1:1").is_err());
+    }
+
+    const USER_CONFIG_FOR_SET_SERVER: &str = "apiVersion: v1
+kind: Config
+clusters:
+- name: mine
+  cluster:
+    server: https://dev.example:6443
+contexts: []
+users: []
+";
 
     fn credentials(name: &str) -> Credentials {
         Credentials {

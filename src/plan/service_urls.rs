@@ -53,6 +53,14 @@ fn scheme(port: i32, name: Option<&str>) -> &'static str {
     }
 }
 
+/// The URL with https instead of http (`service --https`: the user says the port speaks TLS).
+pub fn with_https(url: &str) -> String {
+    match url.strip_prefix("http://") {
+        Some(rest) => format!("https://{rest}"),
+        None => url.to_string(),
+    }
+}
+
 /// The URLs of every TCP port of the service, or why there are none.
 pub fn service_urls(service: &Service, nodes: &[Node]) -> Result<Vec<ServiceUrl>, NoUrl> {
     let kind = service_type(service);
@@ -119,6 +127,18 @@ mod tests {
             }))
             .unwrap(),
         ]
+    }
+
+    #[test]
+    fn https_replaces_only_the_scheme() {
+        assert_eq!(
+            with_https("http://172.30.7.10:31000"),
+            "https://172.30.7.10:31000"
+        );
+        assert_eq!(
+            with_https("https://127.30.7.2:443"),
+            "https://127.30.7.2:443"
+        );
     }
 
     #[test]
