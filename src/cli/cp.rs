@@ -1,8 +1,14 @@
 //! `localkube cp`: copies a file or folder between the host and a node, as `minikube cp`:
-//! `cp SRC NODE:DST`, `cp NODE:SRC DST`, and `cp SRC /ABSOLUTE/DST` for the first node. The
-//! docker CLI's `cp` does the copy (a node is a container named after it).
+//! `cp SRC NODE:DST`, `cp NODE:SRC DST`, and `cp SRC /ABSOLUTE/DST` for the first node.
+//!
+//! The copy is a tar stream through `docker exec` (a node is a container named after it), not
+//! `docker cp`: Docker's archive API writes beneath a tmpfs mount, so a file copied to the node's
+//! `/tmp` or `/run` would vanish. Either side then places it as `cp -a` does: into DST when DST is
+//! a folder, else as DST.
 
-use std::process::Command;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -34,13 +40,43 @@ pub enum Copy {
 }
 
 impl Copy {
-    /// `docker cp`'s two arguments.
-    pub fn docker_args(&self) -> [String; 2] {
+    /// The copy as `docker cp` would write it, for messages.
+    pub fn describe(&self) -> [String; 2] {
         match self {
             Copy::ToNode { host, node, path } => [host.clone(), format!("{node}:{path}")],
             Copy::FromNode { node, path, host } => [format!("{node}:{path}"), host.clone()],
         }
     }
+}
+
+/// The script the node runs to receive a copy: unpack to a scratch folder, place with `cp -a`.
+/// `$1` is the destination, `$2` the name of the copied file or folder in the stream.
+const RECEIVE: &str = r#"set -e
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+tar -xf - -C "$scratch"
+cp -a "$scratch/$2" "$1""#;
+
+/// The script the node runs to send a copy: `$1` the folder, `$2` the name in it.
+const SEND: &str = r#"set -e
+[ -e "$1/$2" ] || { echo "$1/$2: no such file or folder in the node" >&2; exit 1; }
+tar -cf - -C "$1" "$2""#;
+
+/// `path`'s folder and name (`/a/b/` → `/a`, `b`).
+fn split(path: &str) -> Result<(String, String)> {
+    let trimmed = path.trim_end_matches('/');
+    let p = Path::new(trimmed);
+    let name = p
+        .file_name()
+        .with_context(|| format!("'{path}' names no file or folder"))?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_string_lossy().into_owned(),
+        _ if trimmed.starts_with('/') => "/".to_string(),
+        _ => ".".to_string(),
+    };
+    Ok((parent, name))
 }
 
 /// `NODE:PATH` when the part before the first ':' names one of `nodes` (anything else, `C:` or
@@ -91,24 +127,90 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let config = ctx.home.profile(&ctx.profile).load_config()?;
     let nodes = names::node_names(&ctx.profile, &config.nodes);
     let copy = plan_copy(&args.source, &args.target, &nodes)?;
-    if let Copy::ToNode { host, .. } = &copy
-        && !std::path::Path::new(host).exists()
-    {
+    let result = match &copy {
+        Copy::ToNode { host, node, path } => to_node(host, node, path),
+        Copy::FromNode { node, path, host } => from_node(node, path, host),
+    };
+    result.with_context(|| format!("copying {} to {}", copy.describe()[0], copy.describe()[1]))?;
+    Ok(0)
+}
+
+fn docker_exec(node: &str, script: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("docker");
+    cmd.args(["exec", "-i", node, "sh", "-c", script, "sh"])
+        .args(args);
+    cmd
+}
+
+fn to_node(host: &str, node: &str, path: &str) -> Result<()> {
+    let source = Path::new(host);
+    if !source.exists() {
         bail!("'{host}' does not exist on this machine");
     }
-    let out = Command::new("docker")
-        .arg("cp")
-        .args(copy.docker_args())
-        .output()
-        .context("running `docker cp` (the docker CLI is needed for `localkube cp`)")?;
+    let (_, name) = split(host)?;
+    let mut archive = tar::Builder::new(Vec::new());
+    if source.is_dir() {
+        archive.append_dir_all(&name, source)?;
+    } else {
+        archive.append_path_with_name(source, &name)?;
+    }
+    let archive = archive.into_inner()?;
+    let mut child = docker_exec(node, RECEIVE, &[path, &name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running `docker exec` (the docker CLI is needed for `localkube cp`)")?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(&archive)
+        .context("sending the files to the node")?;
+    let out = child.wait_with_output()?;
     if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+fn from_node(node: &str, path: &str, host: &str) -> Result<()> {
+    let (folder, name) = split(path)?;
+    let out = docker_exec(node, SEND, &[&folder, &name])
+        .stdin(Stdio::null())
+        .output()
+        .context("running `docker exec` (the docker CLI is needed for `localkube cp`)")?;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    // Unpacked next to the destination, then moved into place in one rename.
+    let target = PathBuf::from(host);
+    let (dest, parent) = if target.is_dir() {
+        (target.join(&name), target.clone())
+    } else {
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        (target.clone(), parent)
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix(".localkube-cp-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("writing into {}", parent.display()))?;
+    tar::Archive::new(out.stdout.as_slice())
+        .unpack(scratch.path())
+        .context("unpacking the node's files")?;
+    let unpacked = scratch.path().join(&name);
+    if unpacked.is_dir() && dest.is_dir() {
         bail!(
-            "docker cp {}: {}",
-            copy.docker_args().join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
+            "{} is a folder already: remove it or copy into it",
+            dest.display()
         );
     }
-    Ok(0)
+    std::fs::rename(&unpacked, &dest).with_context(|| format!("writing {}", dest.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -132,20 +234,32 @@ mod tests {
             }
         );
         let back = plan_copy("dev:/var/log/x.log", "./x.log", &nodes()).unwrap();
-        assert_eq!(back.docker_args(), ["dev:/var/log/x.log", "./x.log"]);
+        assert_eq!(back.describe(), ["dev:/var/log/x.log", "./x.log"]);
     }
 
     #[test]
     fn an_absolute_target_means_the_first_node() {
         let copy = plan_copy("a.txt", "/home/a.txt", &nodes()).unwrap();
-        assert_eq!(copy.docker_args(), ["a.txt", "dev:/home/a.txt"]);
+        assert_eq!(copy.describe(), ["a.txt", "dev:/home/a.txt"]);
     }
 
     #[test]
     fn colons_of_other_names_are_host_paths() {
         // `other` is no node of the profile: a host file whose name has a colon.
         let copy = plan_copy("other:file", "dev:/tmp/f", &nodes()).unwrap();
-        assert_eq!(copy.docker_args(), ["other:file", "dev:/tmp/f"]);
+        assert_eq!(copy.describe(), ["other:file", "dev:/tmp/f"]);
+    }
+
+    #[test]
+    fn paths_split_into_folder_and_name() {
+        assert_eq!(
+            split("/etc/hostname").unwrap(),
+            ("/etc".into(), "hostname".into())
+        );
+        assert_eq!(split("/var/log/").unwrap(), ("/var".into(), "log".into()));
+        assert_eq!(split("/x").unwrap(), ("/".into(), "x".into()));
+        assert_eq!(split("a.txt").unwrap(), (".".into(), "a.txt".into()));
+        assert!(split("/").is_err());
     }
 
     #[test]

@@ -236,8 +236,18 @@ fn push_then_start_from_the_registry() {
         "{config}"
     );
 
+    // minikube's verbs, on this cluster (kubectl from the registry, in the fresh cache).
+    let kubectl = cluster
+        .sb
+        .path("cache")
+        .join("bin")
+        .join(VERSION)
+        .join("kubectl");
+    super::verbs::check_minikube_verbs(&cluster, &kubectl);
+
     // A later start uses the stored repository and pulls nothing again.
     cluster.localkube_ok(&["stop"]);
+    assert_eq!(super::verbs::profile_row(&cluster)["status"], "Stopped");
     let out = cluster.localkube(&["start"]);
     assert_success(&out, "start again");
     let log = stderr(&out) + &stdout(&out);

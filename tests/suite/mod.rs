@@ -15,3 +15,4 @@ pub mod nodes;
 pub mod pki;
 pub mod restart;
 pub mod support;
+pub mod verbs;
