@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::effects::image_build::{self, BuildOptions, cache};
+use crate::plan::config::ProfileConfig;
 use crate::plan::image_repository::{
     self as repo, INDEX_DOCKERFILE, INDEX_FILE, INDEX_NAME, Index, IndexedFile, IndexedImage,
     KUBECTL_FILE, PulledImage,
@@ -254,6 +255,36 @@ pub fn cluster_images() -> Vec<Image> {
         .into_iter()
         .filter(|i| options.wants(*i))
         .collect()
+}
+
+/// `start`'s images: built here, or, for a profile with a registry, pulled from it (built here
+/// only when the registry lacks them and `build_if_missing`).
+pub async fn ensure_cluster_images(
+    docker: &Docker,
+    cache_root: &Path,
+    config: &ProfileConfig,
+    build_if_missing: bool,
+    ui: &Ui,
+) -> Result<()> {
+    let version = &config.kubernetes_version;
+    let Some(repository) = &config.image_repository else {
+        image_build::ensure_images(docker, cache_root, version, ui).await?;
+        return Ok(());
+    };
+    let wanted = cluster_images();
+    if let Pulled::Missing(why) = pull(docker, cache_root, repository, version, &wanted, ui).await?
+    {
+        if !build_if_missing {
+            bail!(
+                "{why}: push them from a machine that built them (`localkube images push \
+                 {repository} --kubernetes-version {version}`), or start with --build-if-missing \
+                 to build what the registry lacks here"
+            );
+        }
+        ui.info(format!("{why}: building here (--build-if-missing)"));
+        image_build::ensure_images(docker, cache_root, version, ui).await?;
+    }
+    Ok(())
 }
 
 /// What the registry lacked, when `start` may not build.

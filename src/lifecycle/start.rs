@@ -16,7 +16,7 @@ use crate::effects::home::{Home, ProfileDir};
 use crate::effects::lock::lock_profile;
 use crate::effects::snapshot::FilesSnapshot;
 use crate::effects::{
-    docker, image_build, image_registry, kube_api, kubeconfig_store, lb_image, pki_store, staging,
+    docker, image_registry, kube_api, kubeconfig_store, lb_image, pki_store, staging,
 };
 use crate::lifecycle::addons as lifecycle_addons;
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
@@ -630,35 +630,14 @@ fn plan(ctx: &mut StartContext<'_>) -> Result<()> {
 async fn images(ctx: &mut StartContext<'_>) -> Result<()> {
     let docker = docker::connect().await?;
     let version = ctx.config().kubernetes_version.clone();
-    match &ctx.config().image_repository {
-        Some(repository) => {
-            let wanted = image_registry::cluster_images();
-            let pulled = image_registry::pull(
-                &docker,
-                ctx.home.cache(),
-                repository,
-                &version,
-                &wanted,
-                ctx.ui,
-            )
-            .await?;
-            if let image_registry::Pulled::Missing(why) = pulled {
-                if !ctx.request.build_if_missing {
-                    bail!(
-                        "{why}: push them from a machine that built them (`localkube images push \
-                         {repository} --kubernetes-version {version}`), or start with \
-                         --build-if-missing to build what the registry lacks here"
-                    );
-                }
-                ctx.ui
-                    .info(format!("{why}: building here (--build-if-missing)"));
-                image_build::ensure_images(&docker, ctx.home.cache(), &version, ctx.ui).await?;
-            }
-        }
-        None => {
-            image_build::ensure_images(&docker, ctx.home.cache(), &version, ctx.ui).await?;
-        }
-    }
+    image_registry::ensure_cluster_images(
+        &docker,
+        ctx.home.cache(),
+        ctx.config(),
+        ctx.request.build_if_missing,
+        ctx.ui,
+    )
+    .await?;
     lb_image::ensure_lb_image(&docker, &ctx.facts().lb_image, &version).await?;
     ctx.already_running = all_running(&docker, ctx.plan()).await?;
     if !ctx.already_running {
