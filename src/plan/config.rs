@@ -332,6 +332,17 @@ mod tests {
     }
 
     #[test]
+    fn the_image_repository_is_kept_and_optional() {
+        let mut c = config();
+        let text = yaml::to_string(&c).unwrap();
+        assert!(!text.contains("imageRepository"), "{text}");
+        c.image_repository = Some("localhost:5000/localkube".into());
+        let text = yaml::to_string(&c).unwrap();
+        assert!(text.contains("imageRepository: localhost:5000/localkube"), "{text}");
+        assert_eq!(yaml::from_str::<ProfileConfig>(&text).unwrap(), c);
+    }
+
+    #[test]
     fn profiles_that_stored_a_node_count_still_load() {
         let mut c = config();
         c.nodes = Nodes::first(2);
