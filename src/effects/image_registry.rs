@@ -152,7 +152,21 @@ async fn push_as(
         )
         .await
         .with_context(|| format!("tagging {local} as {target_repo}:{version}"))?;
-    push_tag(docker, repository, name, version).await
+    let pushed = push_tag(docker, repository, name, version).await;
+    if pushed.is_err() {
+        // The tag was only the way in: a failed push leaves nothing behind.
+        let _ = docker
+            .remove_image(
+                &format!("{target_repo}:{version}"),
+                Some(RemoveImageOptions {
+                    noprune: true,
+                    ..Default::default()
+                }),
+                None,
+            )
+            .await;
+    }
+    pushed
 }
 
 async fn push_tag(docker: &Docker, repository: &str, name: &str, version: &str) -> Result<()> {

@@ -138,6 +138,24 @@ fn push_then_start_from_the_registry() {
         eprintln!("images push took {:?}", started.elapsed());
         serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("push prints JSON")
     };
+    // A registry that does not answer: a clear error, and no tag left behind.
+    {
+        let _cache = super::images::serial();
+        let nowhere = format!("127.0.0.1:{}/localkube", free_port());
+        let out =
+            Sandbox::new().run(&["images", "push", &nowhere, "--kubernetes-version", VERSION]);
+        assert!(!out.status.success(), "a push to nowhere succeeded");
+        assert!(
+            stderr(&out).contains("is a registry serving at"),
+            "{}",
+            stderr(&out)
+        );
+        let tags = Command::new("docker")
+            .args(["images", "--format", "{{.Repository}}"])
+            .output()
+            .unwrap();
+        assert!(!stdout(&tags).contains(&nowhere), "a failed push left tags");
+    }
     let digests: BTreeMap<String, String> = pushed["images"]
         .as_array()
         .expect("the pushed images")
