@@ -266,6 +266,19 @@ fn push_then_start_from_the_registry() {
     // A later start uses the stored repository and pulls nothing again.
     cluster.localkube_ok(&["stop"]);
     assert_eq!(super::verbs::profile_row(&cluster)["status"], "Stopped");
+    // --build-if-missing falls back to building what the registry lacks: here, with no Go, the
+    // build is tried and fails, and the failed start leaves the profile's repository as it was.
+    let out = cluster.localkube(&["start", "--image-repository", &empty, "--build-if-missing"]);
+    assert!(!out.status.success(), "a build without Go succeeded");
+    assert!(
+        stderr(&out).contains("building here (--build-if-missing)"),
+        "{}",
+        stderr(&out)
+    );
+    let kept =
+        std::fs::read_to_string(cluster.sb.home().join("profiles/registry-pull/config.yaml"))
+            .unwrap();
+    assert_eq!(kept, config, "the failed start changed config.yaml");
     let out = cluster.localkube(&["start"]);
     assert_success(&out, "start again");
     let log = stderr(&out) + &stdout(&out);
