@@ -149,6 +149,12 @@ pub fn check_user_mergeable(profile: &ProfileName) -> Result<()> {
 pub fn set_user_server(profile: &ProfileName, server: &str) -> Result<(PathBuf, Option<String>)> {
     let path = resolve_symlink(&user_kubeconfig_path()?)?;
     let name = names::kubeconfig_context(profile);
+    if !path.exists() {
+        bail!(
+            "there is no kubeconfig at {}: `localkube -p {profile} start` writes it",
+            path.display()
+        );
+    }
     let _lock = KubeconfigLock::acquire(&path, LOCK_WAIT)?;
     let existing = read_optional(&path)?.unwrap_or_default();
     let update = kubeconfig::set_server(&existing, &name, profile.as_str(), server)

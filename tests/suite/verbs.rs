@@ -176,3 +176,36 @@ pub fn profile_row(cluster: &Cluster) -> serde_json::Value {
         .cloned()
         .unwrap_or_else(|| panic!("{} is not listed: {list}", cluster.profile))
 }
+
+/// Without a running cluster: `ip` answers from the profile, the others refuse with the fix.
+#[test]
+fn verbs_of_a_profile_without_containers() {
+    let sb = super::support::Sandbox::new();
+    assert_success(
+        &sb.run(&["start", "--dry-run", "-p", "verbs-dry"]),
+        "dry run",
+    );
+    let out = sb.run(&["-p", "verbs-dry", "ip"]);
+    assert_success(&out, "ip");
+    let ip: std::net::Ipv4Addr = stdout(&out).trim().parse().expect("an IPv4 address");
+    assert!(ip.to_string().starts_with("172.30."), "{ip}");
+
+    let out = sb.run(&["-p", "verbs-dry", "update-context"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no kubeconfig at")
+            && stderr(&out).contains("localkube -p verbs-dry start"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = sb.run(&["-p", "verbs-dry", "profile", "list", "-o", "json"]);
+    assert_success(&out, "profile list");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["status"], "NotCreated", "{list}");
+    assert_eq!(list[0]["addresses"][0]["ip"], ip.to_string());
+
+    let out = sb.run(&["-p", "nothing-here", "cp", "a", "nothing-here:/tmp/a"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("nothing-here"), "{}", stderr(&out));
+}
