@@ -338,7 +338,10 @@ mod tests {
         assert!(!text.contains("imageRepository"), "{text}");
         c.image_repository = Some("localhost:5000/localkube".into());
         let text = yaml::to_string(&c).unwrap();
-        assert!(text.contains("imageRepository: localhost:5000/localkube"), "{text}");
+        assert!(
+            text.contains("imageRepository: localhost:5000/localkube"),
+            "{text}"
+        );
         assert_eq!(yaml::from_str::<ProfileConfig>(&text).unwrap(), c);
     }
 
