@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::Client;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::pinned_kind;
 
@@ -178,8 +179,60 @@ pub async fn remove(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
         }
         _ => {}
     }
+    // Read before its Service goes: the address Traefik wrote into the Ingresses' status.
+    let ingress = match addon.name {
+        addons::INGRESS_ADDON => ingress_address(cluster.client).await?,
+        _ => None,
+    };
     if let Some(manifest) = addons::manifest(addon, cluster.config) {
         kube_api::delete_manifest(cluster.client, &manifest).await?;
+    }
+    if let Some(address) = ingress {
+        clear_ingress_status(cluster.client, address).await?;
+    }
+    Ok(())
+}
+
+/// Once Traefik has stopped, takes its address out of the Ingresses' status, where it stayed
+/// behind: nothing answers there any more, so `kubectl get ingress` must not show it.
+async fn clear_ingress_status(client: &Client, address: Ipv4Addr) -> Result<()> {
+    let (namespace, name) = addons::INGRESS_SERVICE;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let selector = ListParams::default().labels(&format!("app.kubernetes.io/name={name}"));
+    kube_api::wait_for("Traefik's pods gone", ADDON_READY_TIMEOUT, || {
+        let (pods, selector) = (pods.clone(), selector.clone());
+        async move { Ok(pods.list(&selector).await?.items.is_empty().then_some(())) }
+    })
+    .await?;
+    let address = address.to_string();
+    let all: Api<Ingress> = Api::all(client.clone());
+    for ingress in all.list(&ListParams::default()).await? {
+        let shows_it = ingress
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|lb| lb.ingress.as_ref())
+            .is_some_and(|i| i.iter().any(|i| i.ip.as_deref() == Some(address.as_str())));
+        let (Some(namespace), Some(name)) = (&ingress.metadata.namespace, &ingress.metadata.name)
+        else {
+            continue;
+        };
+        if shows_it {
+            let api: Api<Ingress> = Api::namespaced(client.clone(), namespace);
+            let patch = serde_json::json!({"status": {"loadBalancer": {"ingress": null}}});
+            match api
+                .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("clearing the address of Ingress {namespace}/{name}")
+                    });
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -483,8 +483,17 @@ spec:
          `enable` began"
     );
 
-    // Disabling removes the controller, its class and its address; the user's Ingress stays.
+    // Disabling removes the controller, its class and its address (from the Ingress's status
+    // too: nothing answers there any more); the user's Ingress stays.
     cluster.localkube_ok(&["addons", "disable", "ingress"]);
+    let status = cluster.kubectl_ok(&[
+        "get",
+        "ingress",
+        "kubia",
+        "-o",
+        "jsonpath={.status.loadBalancer}",
+    ]);
+    assert!(!status.contains(&address.to_string()), "{status}");
     let classes = cluster.kubectl_ok(&["get", "ingressclass", "-o", "name"]);
     assert!(!classes.contains("traefik"), "{classes}");
     cluster.kubectl_until(
