@@ -107,6 +107,8 @@ fn change(ctx: &Ctx, name: &str, on: bool) -> Result<u8> {
         lifecycle_addons::choose_registry_port(&mut config)?;
     }
     let before = config.clone();
+    // The ingress addon's address, once it serves: printed last, as the registry's host.
+    let mut ingress = None;
     let result: Result<()> = super::block_on(async {
         let Some((facts, plan, docker, client)) =
             lifecycle_addons::connect(&dir, &ctx.profile, &config).await?
@@ -139,7 +141,10 @@ fn change(ctx: &Ctx, name: &str, on: bool) -> Result<u8> {
                 let step = ctx.ui.step(format!("Enabling the {} addon", addon.name));
                 lifecycle_addons::ensure(&cluster, addon).await?;
                 step.done();
-                let usage = lifecycle_addons::usage(addon, &config);
+                if addon.name == addons::INGRESS_ADDON {
+                    ingress = lifecycle_addons::ingress_address(&client).await?;
+                }
+                let usage = lifecycle_addons::usage(addon, &config, ingress);
                 if !usage.is_empty() {
                     ctx.ui.info(format!("{}: {usage}", addon.name));
                 }
@@ -165,6 +170,9 @@ fn change(ctx: &Ctx, name: &str, on: bool) -> Result<u8> {
         && addon.name == addons::REGISTRY_ADDON
     {
         println!("{host}");
+    }
+    if let Some(address) = ingress {
+        println!("{address}");
     }
     Ok(0)
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -33,10 +34,12 @@ pub enum Kind {
     ReplicationControllers,
     Pods,
     Services,
+    /// Ingresses, shown beside the Services with the address they answer on.
+    Ingresses,
     Events,
 }
 
-pub const KINDS: [Kind; 9] = [
+pub const KINDS: [Kind; 10] = [
     Kind::Health,
     Kind::Namespaces,
     Kind::Nodes,
@@ -45,6 +48,7 @@ pub const KINDS: [Kind; 9] = [
     Kind::ReplicationControllers,
     Kind::Pods,
     Kind::Services,
+    Kind::Ingresses,
     Kind::Events,
 ];
 
@@ -64,6 +68,7 @@ impl Kind {
             Kind::ReplicationControllers => "replicationControllers",
             Kind::Pods => "pods",
             Kind::Services => "services",
+            Kind::Ingresses => "ingresses",
             Kind::Events => "events",
         }
     }
@@ -127,6 +132,7 @@ pub struct Watched {
     replication_controllers: Store<ReplicationController>,
     pods: Store<Pod>,
     services: Store<Service>,
+    ingresses: Store<Ingress>,
     events: Store<Event>,
 }
 
@@ -188,6 +194,7 @@ impl Watched {
             replication_controllers: spawn_watch(Api::all(c()), Kind::ReplicationControllers, n()),
             pods: spawn_watch(Api::all(c()), Kind::Pods, n()),
             services: spawn_watch(Api::all(c()), Kind::Services, n()),
+            ingresses: spawn_watch(Api::all(c()), Kind::Ingresses, n()),
             events: spawn_watch(Api::all(c()), Kind::Events, n()),
             notifier,
         })
@@ -203,6 +210,7 @@ impl Watched {
             let _ = self.replication_controllers.wait_until_ready().await;
             let _ = self.pods.wait_until_ready().await;
             let _ = self.services.wait_until_ready().await;
+            let _ = self.ingresses.wait_until_ready().await;
             let _ = self.events.wait_until_ready().await;
         };
         tokio::time::timeout(timeout, all).await.is_ok()
@@ -276,6 +284,12 @@ impl Watched {
                         .collect::<Vec<_>>(),
                 )
             }
+            Kind::Ingresses => serde_json::to_value(
+                sorted(self.ingresses.state_filter(in_namespace(filter)))
+                    .iter()
+                    .map(|i| views::ingress_row(i))
+                    .collect::<Vec<_>>(),
+            ),
             Kind::Events => {
                 let mut events = self.events.state_filter(in_namespace(filter));
                 // Timestamps have whole seconds; within one, the resourceVersion (etcd's

@@ -3,6 +3,7 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use serde::Serialize;
 
@@ -443,6 +444,136 @@ pub fn service_row(service: &Service, nodes: &[Node]) -> ServiceRow {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+pub struct IngressRow {
+    pub namespace: String,
+    pub name: String,
+    /// ingressClassName, `<none>` when it has none.
+    pub class: String,
+    /// The addresses of its status (the ingress addon's loopback one), as `kubectl get ingress`.
+    pub address: String,
+    /// `80` or `80, 443` (with `tls`), as `kubectl get ingress`.
+    pub ports: String,
+    /// One per rule path, in the manifest's order.
+    pub routes: Vec<IngressRoute>,
+    /// Why there is no command to reach it, when there is none.
+    pub no_url: Option<String>,
+    pub created: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressRoute {
+    /// `http://kubia.example.com/` (`https://` for a host of its `tls`); `*` stands for any host.
+    pub url: String,
+    /// `service:port` it reaches.
+    pub backend: String,
+    /// A URL to open from this machine: only for a rule without a host (the address alone
+    /// reaches it); a host name does not resolve, `curl` names it.
+    pub link: Option<String>,
+    /// The command that reaches it from this machine: `curl -H 'Host: ...' http://ADDRESS/...`,
+    /// or `curl --resolve HOST:443:ADDRESS ...` for a TLS host.
+    pub curl: Option<String>,
+}
+
+pub fn ingress_row(ingress: &Ingress) -> IngressRow {
+    let spec = ingress.spec.clone().unwrap_or_default();
+    let addresses: Vec<String> = ingress
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
+        .collect();
+    let tls_hosts: Vec<String> = spec
+        .tls
+        .iter()
+        .flatten()
+        .flat_map(|t| t.hosts.clone().unwrap_or_default())
+        .collect();
+    let backend_text = |b: &k8s_openapi::api::networking::v1::IngressBackend| match &b.service {
+        Some(svc) => {
+            let port = svc.port.as_ref().map_or(String::new(), |p| {
+                p.number
+                    .map(|n| n.to_string())
+                    .or_else(|| p.name.clone())
+                    .unwrap_or_default()
+            });
+            format!("{}:{port}", svc.name)
+        }
+        None => b
+            .resource
+            .as_ref()
+            .map_or_else(String::new, |r| format!("{}/{}", r.kind, r.name)),
+    };
+    let mut paths: Vec<(Option<String>, String, String)> = Vec::new();
+    for rule in spec.rules.iter().flatten() {
+        for path in rule.http.iter().flat_map(|h| &h.paths) {
+            paths.push((
+                rule.host.clone(),
+                path.path.clone().unwrap_or_else(|| "/".into()),
+                backend_text(&path.backend),
+            ));
+        }
+    }
+    if paths.is_empty()
+        && let Some(default) = &spec.default_backend
+    {
+        paths.push((None, "/".into(), backend_text(default)));
+    }
+    let address = addresses.first();
+    let routes = paths
+        .into_iter()
+        .map(|(host, path, backend)| {
+            let tls = host.as_ref().is_some_and(|h| tls_hosts.contains(h));
+            let scheme = if tls { "https" } else { "http" };
+            let shown_host = host.clone().unwrap_or_else(|| "*".into());
+            let (link, curl) = match (address, &host) {
+                (None, _) => (None, None),
+                (Some(a), None) => (Some(format!("http://{a}{path}")), None),
+                // A wildcard host names no one host to send.
+                (Some(_), Some(h)) if h.starts_with('*') => (None, None),
+                (Some(a), Some(h)) if tls => (
+                    None,
+                    Some(format!(
+                        "curl --resolve {h}:443:{a} --cacert CERT https://{h}{path}"
+                    )),
+                ),
+                (Some(a), Some(h)) => (None, Some(format!("curl -H 'Host: {h}' http://{a}{path}"))),
+            };
+            IngressRoute {
+                url: format!("{scheme}://{shown_host}{path}"),
+                backend,
+                link,
+                curl,
+            }
+        })
+        .collect();
+    IngressRow {
+        namespace: namespace(&ingress.metadata),
+        name: name(&ingress.metadata),
+        class: spec
+            .ingress_class_name
+            .clone()
+            .unwrap_or_else(|| "<none>".into()),
+        address: addresses.join(","),
+        ports: if spec.tls.as_ref().is_some_and(|t| !t.is_empty()) {
+            "80, 443".into()
+        } else {
+            "80".into()
+        },
+        routes,
+        no_url: addresses.is_empty().then(|| {
+            "pending: no address yet (is the ingress addon on? `localkube addons enable ingress`)"
+                .into()
+        }),
+        created: time(&ingress.metadata.creation_timestamp),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EventRow {
     pub namespace: String,
     /// Normal or Warning.
@@ -632,6 +763,55 @@ mod tests {
                 .unwrap()
                 .contains("inside the cluster")
         );
+    }
+
+    #[test]
+    fn ingress_row_shows_its_address_and_how_to_reach_each_host() {
+        let ingress: Ingress = from(json!({
+            "metadata": {"name": "kubia", "namespace": "default"},
+            "spec": {
+                "ingressClassName": "traefik",
+                "tls": [{"hosts": ["kubia.example.com"], "secretName": "tls-secret"}],
+                "rules": [
+                    {"host": "kubia.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                        "backend": {"service": {"name": "kubia-nodeport", "port": {"number": 80}}}}]}},
+                    {"host": "plain.example.com", "http": {"paths": [{"path": "/foo", "pathType": "Prefix",
+                        "backend": {"service": {"name": "foo", "port": {"name": "http"}}}}]}},
+                    {"http": {"paths": [{"path": "/any", "pathType": "Prefix",
+                        "backend": {"service": {"name": "any", "port": {"number": 8080}}}}]}}
+                ]
+            },
+            "status": {"loadBalancer": {"ingress": [{"ip": "127.30.1.3"}]}}
+        }));
+        let row = ingress_row(&ingress);
+        assert_eq!(row.class, "traefik");
+        assert_eq!(row.address, "127.30.1.3");
+        assert_eq!(row.ports, "80, 443");
+        assert!(row.no_url.is_none());
+        assert_eq!(row.routes[0].url, "https://kubia.example.com/");
+        assert_eq!(row.routes[0].backend, "kubia-nodeport:80");
+        assert_eq!(
+            row.routes[0].curl.as_deref(),
+            Some(
+                "curl --resolve kubia.example.com:443:127.30.1.3 --cacert CERT https://kubia.example.com/"
+            )
+        );
+        assert_eq!(
+            row.routes[1].curl.as_deref(),
+            Some("curl -H 'Host: plain.example.com' http://127.30.1.3/foo")
+        );
+        assert_eq!(row.routes[1].backend, "foo:http");
+        assert_eq!(row.routes[2].url, "http://*/any");
+        assert_eq!(row.routes[2].link.as_deref(), Some("http://127.30.1.3/any"));
+
+        let pending: Ingress = from(json!({
+            "metadata": {"name": "p"},
+            "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}
+        }));
+        let row = ingress_row(&pending);
+        assert_eq!((row.class.as_str(), row.ports.as_str()), ("<none>", "80"));
+        assert_eq!(row.routes[0].backend, "web:80");
+        assert!(row.routes[0].link.is_none() && row.no_url.unwrap().contains("pending"));
     }
 
     #[test]

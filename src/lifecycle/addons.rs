@@ -4,12 +4,15 @@
 //! disabling removes exactly those. The table of addons and their manifests is `plan::addons`.
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::Client;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::pinned_kind;
 
@@ -203,14 +206,67 @@ pub async fn remove(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
         }
         _ => {}
     }
+    // Read before its Service goes: the address Traefik wrote into the Ingresses' status.
+    let ingress = match addon.name {
+        addons::INGRESS_ADDON => ingress_address(cluster.client).await?,
+        _ => None,
+    };
     if let Some(manifest) = addons::manifest(addon, cluster.config) {
         kube_api::delete_manifest(cluster.client, &manifest).await?;
+    }
+    if let Some(address) = ingress {
+        clear_ingress_status(cluster.client, address).await?;
     }
     Ok(())
 }
 
-/// What a user does with an addon once it serves.
-pub fn usage(addon: &Addon, config: &ProfileConfig) -> String {
+/// Once Traefik has stopped, takes its address out of the Ingresses' status, where it stayed
+/// behind: nothing answers there any more, so `kubectl get ingress` must not show it.
+async fn clear_ingress_status(client: &Client, address: Ipv4Addr) -> Result<()> {
+    let (namespace, name) = addons::INGRESS_SERVICE;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let selector = ListParams::default().labels(&format!("app.kubernetes.io/name={name}"));
+    kube_api::wait_for("Traefik's pods gone", ADDON_READY_TIMEOUT, || {
+        let (pods, selector) = (pods.clone(), selector.clone());
+        async move { Ok(pods.list(&selector).await?.items.is_empty().then_some(())) }
+    })
+    .await?;
+    let address = address.to_string();
+    let all: Api<Ingress> = Api::all(client.clone());
+    for ingress in all.list(&ListParams::default()).await? {
+        let shows_it = ingress
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|lb| lb.ingress.as_ref())
+            .is_some_and(|i| i.iter().any(|i| i.ip.as_deref() == Some(address.as_str())));
+        let (Some(namespace), Some(name)) = (&ingress.metadata.namespace, &ingress.metadata.name)
+        else {
+            continue;
+        };
+        if shows_it {
+            let api: Api<Ingress> = Api::namespaced(client.clone(), namespace);
+            let patch = serde_json::json!({"status": {"loadBalancer": {"ingress": null}}});
+            match api
+                .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("clearing the address of Ingress {namespace}/{name}")
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a user does with an addon once it serves; `ingress` is the ingress addon's address
+/// (`ingress_address`), when it has one.
+pub fn usage(addon: &Addon, config: &ProfileConfig, ingress: Option<Ipv4Addr>) -> String {
     match addon.name {
         addons::COREDNS_ADDON => format!(
             "Services resolve as NAME.NAMESPACE.svc.{} (kube-dns at {})",
@@ -229,6 +285,16 @@ pub fn usage(addon: &Addon, config: &ProfileConfig) -> String {
         }
         addons::DEFAULT_STORAGECLASS_ADDON => {
             "PVCs without a storageClassName use `standard` (`kubectl get storageclass`)".into()
+        }
+        addons::INGRESS_ADDON => {
+            let address = ingress.map_or_else(|| "ADDRESS".to_string(), |a| a.to_string());
+            format!(
+                "Ingresses (class `traefik`, the default) answer on http://{address}/ and \
+                 https://{address}/ and show {address} in `kubectl get ingress`; try \
+                 `curl -H 'Host: HOST' http://{address}/`, or \
+                 `curl --resolve HOST:443:{address} --cacert CERT https://HOST/` for one with a \
+                 `tls` Secret"
+            )
         }
         addons::REGISTRY_ADDON => {
             let host = addons::registry_host(config).unwrap_or_else(|| "localhost:PORT".into());
@@ -354,6 +420,7 @@ async fn wait_serving(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
         addons::COREDNS_ADDON => Some(("kube-system", "coredns")),
         addons::STORAGE_PROVISIONER_ADDON => Some(("local-path-storage", "local-path-provisioner")),
         addons::METRICS_SERVER_ADDON => Some(("kube-system", "metrics-server")),
+        addons::INGRESS_ADDON => Some(addons::INGRESS_SERVICE),
         _ => None,
     };
     if let Some((namespace, name)) = deployment {
@@ -396,6 +463,24 @@ async fn wait_serving(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
         )
         .await?;
     }
+    if addon.name == addons::INGRESS_ADDON {
+        let client = cluster.client.clone();
+        let address = kube_api::wait_for(
+            "the ingress Service's load-balancer address",
+            ADDON_READY_TIMEOUT,
+            || {
+                let client = client.clone();
+                async move { ingress_address(&client).await }
+            },
+        )
+        .await?;
+        kube_api::wait_for(
+            &format!("Traefik answering on http://{address}/"),
+            ADDON_READY_TIMEOUT,
+            || async move { Ok(http_answers(address, 80).await.then_some(())) },
+        )
+        .await?;
+    }
     if addon.name == addons::REGISTRY_ADDON {
         let port = cluster.config.addons.registry_port.unwrap_or_default();
         let container = addons::registry_container(cluster.profile);
@@ -433,26 +518,56 @@ async fn api_service_available(client: &Client, name: &str) -> Result<bool> {
         }))
 }
 
+/// The ingress addon's address: its LoadBalancer Service's, once the load balancer gave it one.
+pub async fn ingress_address(client: &Client) -> Result<Option<Ipv4Addr>> {
+    let (namespace, name) = addons::INGRESS_SERVICE;
+    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    let Some(service) = api.get_opt(name).await? else {
+        return Ok(None);
+    };
+    Ok(service
+        .status
+        .and_then(|s| s.load_balancer)
+        .and_then(|lb| lb.ingress)
+        .into_iter()
+        .flatten()
+        .find_map(|i| i.ip.and_then(|ip| ip.parse().ok())))
+}
+
+/// Whether something on address:port answers HTTP (any status: Traefik says 404 for a host no
+/// Ingress names, which is serving).
+async fn http_answers(address: Ipv4Addr, port: u16) -> bool {
+    status_line(address, port, "/", &address.to_string())
+        .await
+        .is_some_and(|head| head.starts_with(b"HTTP/"))
+}
+
 /// Whether the registry on 127.0.0.1:port answers `GET /v2/` with 200.
 pub async fn registry_answers(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(Ok(mut stream)) = tokio::time::timeout(
-        Duration::from_secs(2),
-        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    status_line(
+        Ipv4Addr::LOCALHOST,
+        port,
+        "/v2/",
+        &format!("localhost:{port}"),
     )
     .await
-    else {
-        return false;
-    };
-    let request = format!("GET /v2/ HTTP/1.0\r\nHost: localhost:{port}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
+    .is_some_and(|head| head.ends_with(b" 200"))
+}
+
+/// The first 12 bytes (`HTTP/1.1 200`) of the answer to `GET path`, if one comes within seconds.
+async fn status_line(address: Ipv4Addr, port: u16, path: &str, host: &str) -> Option<[u8; 12]> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let within = Duration::from_secs(2);
+    let connect = tokio::net::TcpStream::connect((address, port));
+    let mut stream = tokio::time::timeout(within, connect).await.ok()?.ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
     let mut head = [0u8; 12];
-    matches!(
-        tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut head)).await,
-        Ok(Ok(_))
-    ) && head.ends_with(b" 200")
+    tokio::time::timeout(within, stream.read_exact(&mut head))
+        .await
+        .ok()?
+        .ok()?;
+    Some(head)
 }
 
 /// A running cluster's plan and client, for `addons enable|disable` outside `start`.

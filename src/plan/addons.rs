@@ -17,6 +17,7 @@ const STORAGE_PROVISIONER: &str = include_str!("../../addons/storage-provisioner
 const DEFAULT_STORAGECLASS: &str = include_str!("../../addons/default-storageclass.yaml");
 const REGISTRY: &str = include_str!("../../addons/registry.yaml");
 const METRICS_SERVER: &str = include_str!("../../addons/metrics-server.yaml");
+const INGRESS: &str = include_str!("../../addons/ingress.yaml");
 
 /// Where the storage-provisioner keeps volumes on a node: on its /var volume, so they outlive the
 /// node's container.
@@ -30,6 +31,11 @@ pub const STORAGE_PROVISIONER_ADDON: &str = "storage-provisioner";
 pub const DEFAULT_STORAGECLASS_ADDON: &str = "default-storageclass";
 pub const REGISTRY_ADDON: &str = "registry";
 pub const METRICS_SERVER_ADDON: &str = "metrics-server";
+pub const INGRESS_ADDON: &str = "ingress";
+
+/// The ingress addon's Deployment and its LoadBalancer Service (one name, Traefik): every
+/// Ingress's status carries the Service's address.
+pub const INGRESS_SERVICE: (&str, &str) = ("kube-system", "traefik");
 
 /// One addon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +93,14 @@ pub const ADDONS: &[Addon] = &[
         default_on: false,
         images: &[Image::MetricsServer],
         needs: &[],
+    },
+    Addon {
+        name: INGRESS_ADDON,
+        description: "Ingresses on a loopback address of the profile, ports 80 and 443 (Traefik)",
+        default_on: false,
+        images: &[Image::Traefik],
+        // Its Service is a LoadBalancer: the load balancer gives it its address.
+        needs: &[LOAD_BALANCER_ADDON],
     },
 ];
 
@@ -183,6 +197,9 @@ pub fn manifest(addon: &Addon, config: &ProfileConfig) -> Option<String> {
             "{{IMAGE}}",
             &names::image(Image::MetricsServer.name(), version),
         )),
+        INGRESS_ADDON => {
+            Some(INGRESS.replace("{{IMAGE}}", &names::image(Image::Traefik.name(), version)))
+        }
         _ => None,
     }
 }
@@ -356,6 +373,64 @@ mod tests {
         let back: AddonChoices = crate::yaml::from_str(&text).unwrap();
         assert_eq!(back, choices);
         assert!(find("ingres").unwrap_err().to_string().contains("registry"));
+    }
+
+    #[test]
+    fn ingress_is_the_default_class_published_by_the_load_balancer() {
+        let config = config();
+        let text = manifest(find(INGRESS_ADDON).unwrap(), &config).unwrap();
+        let docs = crate::yaml::documents(&text).unwrap();
+        let of_kind = |kind: &str| docs.iter().find(|d| d["kind"] == kind).unwrap();
+        let class = of_kind("IngressClass");
+        assert_eq!(
+            class["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"],
+            "true"
+        );
+        let (namespace, name) = INGRESS_SERVICE;
+        let service = of_kind("Service");
+        assert_eq!(service["spec"]["type"], "LoadBalancer");
+        assert_eq!(
+            (
+                &service["metadata"]["namespace"],
+                &service["metadata"]["name"]
+            ),
+            (&namespace.into(), &name.into())
+        );
+        let ports: Vec<i64> = service["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["port"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ports, [80, 443]);
+        let container = &of_kind("Deployment")["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            container["image"],
+            format!(
+                "localkube/traefik:{}",
+                crate::plan::version::DEFAULT_KUBERNETES_VERSION
+            )
+        );
+        // The Ingress status carries the address of this very Service.
+        let published = format!(
+            "--providers.kubernetesIngress.ingressEndpoint.publishedService={namespace}/{name}"
+        );
+        assert!(
+            container["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == published.as_str()),
+            "{published} missing"
+        );
+
+        // It needs the load balancer: enabling it turns a disabled one back on.
+        let mut choices = AddonChoices::default();
+        choices.set(LOAD_BALANCER_ADDON, false).unwrap();
+        assert_eq!(
+            choices.set(INGRESS_ADDON, true).unwrap(),
+            [LOAD_BALANCER_ADDON, INGRESS_ADDON]
+        );
     }
 
     #[test]

@@ -101,6 +101,7 @@ const state = {
   replicationControllers: [],
   pods: [],
   services: [],
+  ingresses: [],
   events: [],
   namespace: localStorage.getItem('localkube.namespace') || 'all',
 };
@@ -126,6 +127,7 @@ const renderers = {
   replicationControllers: renderWorkloads,
   pods: () => { trackPods(); renderPods(); renderNodes(); },
   services: renderServices,
+  ingresses: renderIngresses,
   events: renderEvents,
 };
 
@@ -408,6 +410,32 @@ function renderServices() {
         : u.url, h('span', { class: 'muted' }, ' → ' + u.targetPort)))
       : h('span', { class: 'muted' }, s.noUrl || '')),
     h('td', { class: 'mono' }, s.selector || '—'))));
+}
+
+// Ingresses sit under the Services: the address is the ingress addon's, the same for all; a host
+// name does not resolve here, so each route shows the curl that names it.
+function renderIngresses() {
+  $('#ingress-count').textContent = state.ingresses.length;
+  const tbody = $('#ingresses tbody');
+  if (!state.ingresses.length) {
+    tbody.replaceChildren(h('tr', null, h('td', { colspan: '6', class: 'empty' },
+      'No ingresses here. With ', h('code', null, 'localkube addons enable ingress'),
+      ', an Ingress answers on the address shown here.')));
+    return;
+  }
+  tbody.replaceChildren(...state.ingresses.map((i) => h('tr', { dataset: { ingress: i.name, namespace: i.namespace } },
+    h('td', { class: 'name' }, h('b', null, i.name)),
+    h('td', null, i.namespace),
+    h('td', null, badge(i.class, 'type')),
+    h('td', { class: 'mono ingress-address' }, i.address || '—'),
+    h('td', { class: 'mono' }, i.ports),
+    h('td', { class: 'urls' }, i.noUrl ? h('div', { class: 'muted' }, i.noUrl) : null,
+      ...i.routes.map((r) => h('div', null,
+        r.link
+          ? h('a', { href: r.link, target: '_blank', rel: 'noopener noreferrer', class: 'service-url' }, r.url)
+          : h('span', { class: 'mono' }, r.url),
+        h('span', { class: 'muted' }, ' → ' + r.backend),
+        r.curl ? h('div', null, h('code', { class: 'ingress-curl' }, r.curl)) : null))))));
 }
 
 function renderEvents() {

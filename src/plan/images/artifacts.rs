@@ -232,6 +232,26 @@ pub const GO_ARTIFACTS: &[GoArtifact] = &[
         images: &[Image::Registry],
         version_label: None,
     },
+    GoArtifact {
+        name: "traefik",
+        title: "Traefik",
+        module: "github.com/traefik/traefik/v3",
+        // The ingress addon. v3.6 is the newest line the module proxy serves whole: v3.7 needs a
+        // go-http-auth commit and DNS SDKs (through lego v5) it refuses, and a folder replace
+        // (dynamic/ext) its module zip lacks.
+        version: VersionFrom::Pinned("v3.6.12"),
+        packages: &["cmd/traefik"],
+        outputs: &["traefik"],
+        // As upstream's release (`traefik version` names the release and its codename); the
+        // build date is left out so two builds of a release give the same binary.
+        ldflags: "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version={version} \
+                  -X github.com/traefik/traefik/v3/pkg/version.Codename=ramequin",
+        tags: "",
+        cgo: None,
+        main_folder: None,
+        images: &[Image::Traefik],
+        version_label: None,
+    },
 ];
 
 /// The table's row of a Go artifact, by name.

@@ -127,11 +127,13 @@ pub enum Image {
     Registry,
     /// The metrics-server addon (`kubectl top`).
     MetricsServer,
+    /// The ingress addon: Traefik as the Ingress controller.
+    Traefik,
 }
 
 impl Image {
     /// Every image localkube builds: the cluster's, then the addons' (see `Image::addon`).
-    pub const ALL: [Image; 11] = [
+    pub const ALL: [Image; 12] = [
         Image::KubeApiserver,
         Image::KubeControllerManager,
         Image::KubeScheduler,
@@ -143,6 +145,7 @@ impl Image {
         Image::StorageHelper,
         Image::Registry,
         Image::MetricsServer,
+        Image::Traefik,
     ];
 
     /// The addon an image belongs to (`None`: every cluster runs it). An addon's image is built
@@ -152,6 +155,7 @@ impl Image {
             Image::LocalPathProvisioner | Image::StorageHelper => Some("storage-provisioner"),
             Image::Registry => Some("registry"),
             Image::MetricsServer => Some("metrics-server"),
+            Image::Traefik => Some("ingress"),
             _ => None,
         }
     }
@@ -175,6 +179,7 @@ impl Image {
             Image::StorageHelper => "storage-helper",
             Image::Registry => "registry",
             Image::MetricsServer => "metrics-server",
+            Image::Traefik => "traefik",
         }
     }
 
@@ -204,7 +209,8 @@ impl Image {
             Image::LocalPathProvisioner
             | Image::StorageHelper
             | Image::Registry
-            | Image::MetricsServer => vec![],
+            | Image::MetricsServer
+            | Image::Traefik => vec![],
         };
         for row in GO_ARTIFACTS.iter().filter(|a| a.images.contains(&self)) {
             for output in row.outputs {
