@@ -7,6 +7,7 @@
 //! which inputs, under which key) is `plan::images`; this module runs it.
 
 pub mod cache;
+pub mod definitions;
 mod engine;
 mod go;
 pub mod process;
@@ -70,7 +71,7 @@ pub struct ImageReport {
 pub struct BuildOptions {
     /// Rebuild every artifact and image even when the cache has it.
     pub force: bool,
-    /// The image definitions (default: `images_dir()`).
+    /// The image definitions (default: `images_dir(cache)`).
     pub images_dir: Option<PathBuf>,
     /// Addons whose images to build besides the cluster's and those of the addons on by default
     /// (an addon's image is built when it is first enabled).
@@ -107,12 +108,12 @@ pub fn kubectl_path(cache: &Path, version: &str) -> PathBuf {
     cache.join("bin").join(version).join("kubectl")
 }
 
-/// The image definitions: `$LOCALKUBE_IMAGES_DIR`, else the `images/` folder of the source tree
-/// this binary was built from.
-pub fn images_dir() -> PathBuf {
+/// The image definitions: `$LOCALKUBE_IMAGES_DIR` (a developer's checkout, to try changes without
+/// rebuilding localkube), else the copy embedded in this binary, written out into the cache.
+pub fn images_dir(cache: &Path) -> Result<PathBuf> {
     match std::env::var_os("LOCALKUBE_IMAGES_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("images"),
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => definitions::materialize(cache),
     }
 }
 
@@ -134,14 +135,18 @@ pub async fn build_images(
     ui: &Ui,
     options: &BuildOptions,
 ) -> Result<BuildReport> {
-    let images_dir = options.images_dir.clone().unwrap_or_else(images_dir);
+    let images_dir = match &options.images_dir {
+        Some(dir) => dir.clone(),
+        None => images_dir(cache_root)?,
+    };
     if !images_dir
         .join("kube-apiserver")
         .join("Dockerfile")
         .is_file()
     {
         bail!(
-            "the image definitions are not at {}: set LOCALKUBE_IMAGES_DIR to the images/ folder of a localkube checkout",
+            "the image definitions are not at {}: LOCALKUBE_IMAGES_DIR must name the images/ folder of a localkube checkout \
+             (unset it to use the definitions built into localkube)",
             images_dir.display()
         );
     }
