@@ -7,6 +7,7 @@
 //! which inputs, under which key) is `plan::images`; this module runs it.
 
 pub mod cache;
+pub mod counting;
 pub mod definitions;
 mod engine;
 mod go;
@@ -484,6 +485,9 @@ async fn build_artifact(
             );
             // mmdebstrap's own temporary root goes under the build folder, not /tmp.
             let env = [("TMPDIR", staging.path().display().to_string())];
+            output.count_with(counting::Counter::Phases(counting::PhaseCounter::new(
+                counting::MMDEBSTRAP_PHASES,
+            )));
             process::run(
                 "the node's root filesystem",
                 "mmdebstrap",
@@ -512,7 +516,18 @@ async fn build_artifact(
     })
     .await??;
     let total: u64 = manifest.files.values().map(|f| f.size).sum();
-    step.done_with(megabytes(total));
+    let note = match output.counted() {
+        // Packages Go had compiled before come from its cache and are not printed.
+        Some(p) if p.unit == "packages" => format!(
+            "{}, {} packages compiled, {} from Go's build cache",
+            megabytes(total),
+            p.done,
+            p.total - p.done.min(p.total)
+        ),
+        _ => megabytes(total),
+    };
+    drop(output);
+    step.done_with(note);
     drop(staging);
     Ok(manifest)
 }
