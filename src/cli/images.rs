@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{Ctx, block_on};
 use crate::effects::docker;
-use crate::effects::image_build::{self, BuildOptions, BuildReport, ListedImage, archive};
+use crate::effects::image_build::{self, BuildOptions, BuildReport, ListedImage, archive, usage};
 use crate::plan::version::{DEFAULT_KUBERNETES_VERSION, parse_kubernetes_version};
 
 #[derive(Debug, clap::Args)]
@@ -60,6 +60,26 @@ pub struct PruneArgs {
     /// Say what would be removed and how much it would free, removing nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Only this version's images, kubectl and artifacts (any vX.Y.Z in the cache, supported or
+    /// not); it is still kept if a profile runs it.
+    #[arg(long, value_parser = parse_any_version)]
+    pub kubernetes_version: Option<String>,
+}
+
+/// A version as the cache names it: `v` and three numbers.
+fn parse_any_version(text: &str) -> Result<String, String> {
+    let bare = text.strip_prefix('v').unwrap_or(text);
+    let parts: Vec<&str> = bare.split('.').collect();
+    if parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    {
+        Ok(format!("v{bare}"))
+    } else {
+        Err(format!("'{text}' is not a Kubernetes release vX.Y.Z"))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -144,6 +164,8 @@ fn print_report(report: &BuildReport) {
 
 #[derive(Debug, Serialize)]
 struct Listing {
+    /// Per Kubernetes version: sizes and the profiles that run it.
+    versions: Vec<usage::VersionUsage>,
     images: Vec<ListedImage>,
     kubectl: Vec<ListedKubectl>,
 }
@@ -156,11 +178,14 @@ struct ListedKubectl {
 }
 
 fn run_ls(ctx: &Ctx) -> Result<u8> {
-    let (images, kubectls) = block_on(async {
+    let (images, kubectls, versions) = block_on(async {
         let docker = docker::connect().await?;
-        image_build::list(&docker, ctx.home.cache()).await
+        let (images, kubectls) = image_build::list(&docker, ctx.home.cache()).await?;
+        let versions = usage::usage(&docker, &ctx.home).await?;
+        anyhow::Ok((images, kubectls, versions))
     })??;
     let listing = Listing {
+        versions,
         images,
         kubectl: kubectls
             .into_iter()
@@ -181,6 +206,8 @@ fn run_ls(ctx: &Ctx) -> Result<u8> {
         );
         return Ok(0);
     }
+    print_versions(&listing.versions);
+    println!();
     println!(
         "{:<44} {:<12} {:<12} {:>10}  CREATED",
         "IMAGE", "KUBERNETES", "COMPONENT", "SIZE"
@@ -213,6 +240,31 @@ fn run_ls(ctx: &Ctx) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// One line per Kubernetes version: what it takes and who uses it.
+fn print_versions(versions: &[usage::VersionUsage]) {
+    println!(
+        "{:<12} {:>6} {:>12} {:>12}  PROFILES",
+        "KUBERNETES", "IMAGES", "IMAGES SIZE", "CACHE SIZE"
+    );
+    for v in versions {
+        let mut profiles = if v.profiles.is_empty() {
+            "- (`localkube images prune` removes it)".to_string()
+        } else {
+            v.profiles.join(", ")
+        };
+        if v.loaded_from_archive {
+            profiles.push_str("  [loaded from an archive]");
+        }
+        println!(
+            "{:<12} {:>6} {:>12} {:>12}  {profiles}",
+            v.kubernetes_version,
+            v.images,
+            megabytes(v.image_bytes),
+            megabytes(v.cache_bytes)
+        );
+    }
 }
 
 /// `with containerd v2.3.7, runc v1.5.3, ...`: the programs an image holds besides its component.
@@ -305,9 +357,113 @@ fn run_load(ctx: &Ctx, args: LoadArgs) -> Result<u8> {
     Ok(0)
 }
 
+#[derive(Debug, Serialize)]
+struct Pruned {
+    dry_run: bool,
+    used_versions: std::collections::BTreeSet<String>,
+    /// What was removed (with `--dry-run`: what would be).
+    removed: Vec<usage::Item>,
+    freed_bytes: u64,
+    kept_in_use: Vec<usage::Item>,
+}
+
 fn run_prune(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
-    let _ = (ctx, args);
-    anyhow::bail!("not yet")
+    let pruned = block_on(async {
+        let docker = docker::connect().await?;
+        let cache = ctx.home.cache();
+        let lock = if args.dry_run {
+            None
+        } else {
+            let lock_cache = image_build::cache::Cache::new(cache);
+            let ui = ctx.ui.clone();
+            Some(
+                tokio::task::spawn_blocking(move || {
+                    lock_cache.lock(|holder| {
+                        ui.info(format!(
+                            "waiting for another localkube that is building images ({holder})"
+                        ))
+                    })
+                })
+                .await??,
+            )
+        };
+        let used: std::collections::BTreeSet<String> =
+            usage::used_versions(&ctx.home)?.into_keys().collect();
+        let inventory = usage::inventory(&docker, cache).await?;
+        let current = image_build::definitions::digest()[..16].to_string();
+        let plan = usage::plan_prune(
+            &inventory,
+            &used,
+            args.kubernetes_version.as_deref(),
+            &current,
+        )?;
+        let removed = if args.dry_run {
+            plan.remove.clone()
+        } else {
+            usage::prune(&docker, cache, &plan).await?
+        };
+        drop(lock);
+        anyhow::Ok(Pruned {
+            dry_run: args.dry_run,
+            used_versions: plan.used_versions,
+            freed_bytes: removed.iter().map(|i| i.bytes).sum(),
+            removed,
+            kept_in_use: plan.kept_in_use,
+        })
+    })??;
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&pruned)?);
+        return Ok(0);
+    }
+    let verb = if pruned.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for item in &pruned.removed {
+        println!(
+            "{verb:<13} {:<11} {:<60} {:>10}",
+            item.kind,
+            item.name,
+            megabytes(item.bytes)
+        );
+    }
+    for item in &pruned.kept_in_use {
+        println!(
+            "{:<13} {:<11} {:<60} {:>10}",
+            "kept (in use)",
+            item.kind,
+            item.name,
+            megabytes(item.bytes)
+        );
+    }
+    let used = if pruned.used_versions.is_empty() {
+        "no profile runs any version".to_string()
+    } else {
+        format!(
+            "kept what Kubernetes {} needs (used by profiles)",
+            pruned
+                .used_versions
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    if pruned.dry_run {
+        println!(
+            "Would free {} ({} items); {used}. Nothing was removed (--dry-run).",
+            megabytes(pruned.freed_bytes),
+            pruned.removed.len()
+        );
+    } else {
+        println!(
+            "Freed {} ({} items); {used}.",
+            megabytes(pruned.freed_bytes),
+            pruned.removed.len()
+        );
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

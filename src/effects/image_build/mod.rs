@@ -13,6 +13,7 @@ pub mod definitions;
 mod engine;
 mod go;
 pub mod process;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -212,6 +213,16 @@ pub async fn build_images(
         debian_mirror: &mirror,
         node_packages_txt: &packages_txt,
     })?;
+    // What this version is made of, whatever is asked for now: prune keeps it while a profile runs
+    // the version, and removes artifacts of older toolchains.
+    usage::record_roots(
+        cache_root,
+        version,
+        plan.artifacts
+            .iter()
+            .map(|(artifact, key)| (artifact.name().to_string(), key.clone()))
+            .collect(),
+    )?;
     // Only the images asked for, and only the Go artifacts they are made of.
     plan.images
         .retain(|p| p.image.is_some_and(|image| options.wants(image)));
