@@ -13,12 +13,18 @@ pub fn localkube_bin() -> PathBuf {
 /// images are reused.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// Another localkube binary than the one cargo built (an installed copy).
+    pub binary: Option<PathBuf>,
+    /// Extra environment for every command (a private cache, a PATH without go).
+    pub env: Vec<(String, String)>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            binary: None,
+            env: Vec::new(),
         }
     }
 
@@ -32,11 +38,14 @@ impl Sandbox {
 
     /// `localkube ARGS` with this sandbox's environment.
     pub fn localkube(&self) -> Command {
-        let mut cmd = Command::new(localkube_bin());
+        let mut cmd = Command::new(self.binary.clone().unwrap_or_else(localkube_bin));
         cmd.env("LOCALKUBE_HOME", self.home())
             .env("KUBECONFIG", self.kubeconfig())
             .env("LOCALKUBE_PROGRESS", "plain")
             .env_remove("LOCALKUBE_PROFILE");
+        for (name, value) in &self.env {
+            cmd.env(name, value);
+        }
         cmd
     }
 
