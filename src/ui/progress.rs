@@ -189,6 +189,7 @@ impl Step {
         let complete = progress.done >= progress.total;
         if let Some(bar) = &self.bar {
             if bar.length() != Some(progress.total) {
+                bar.set_prefix(progress.unit.to_string());
                 bar.set_style(
                     ProgressStyle::with_template(
                         "{spinner} {msg} [{bar:25}] {pos}/{len} {prefix} {elapsed:.dim}",
@@ -197,7 +198,6 @@ impl Step {
                     .progress_chars("=> "),
                 );
                 bar.set_length(progress.total);
-                bar.set_prefix(progress.unit.to_string());
             }
             bar.set_position(progress.done);
             return;

@@ -145,19 +145,20 @@ pub async fn build_images(
             .done_with("up to date, loaded from an image archive");
         return Ok(report);
     }
-    let images_dir = match &options.images_dir {
-        Some(dir) => dir.clone(),
-        None => images_dir(cache_root)?,
-    };
-    if !images_dir
-        .join("kube-apiserver")
-        .join("Dockerfile")
-        .is_file()
+    // A developer's definitions are checked at once; the embedded ones are written out under the
+    // cache's lock, which `images prune` takes before removing other builds' definitions.
+    let override_dir = options.images_dir.clone().or_else(|| {
+        std::env::var_os("LOCALKUBE_IMAGES_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(dir) = &override_dir
+        && !dir.join("kube-apiserver").join("Dockerfile").is_file()
     {
         bail!(
             "the image definitions are not at {}: LOCALKUBE_IMAGES_DIR must name the images/ folder of a localkube checkout \
              (unset it to use the definitions built into localkube)",
-            images_dir.display()
+            dir.display()
         );
     }
     let cache = Cache::new(cache_root);
@@ -185,6 +186,10 @@ pub async fn build_images(
     })
     .await??;
     let mut rebuilt = Vec::new();
+    let images_dir = match override_dir {
+        Some(dir) => dir,
+        None => definitions::materialize(cache_root)?,
+    };
     let resolution = go::resolve(&cache, version, &toolchain, ui, &mut rebuilt).await?;
     go::check_go(&toolchain, &resolution.go_directive, &release)?;
 
