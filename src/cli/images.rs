@@ -391,11 +391,14 @@ fn run_prune(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
             usage::used_versions(&ctx.home)?.into_keys().collect();
         let inventory = usage::inventory(&docker, cache).await?;
         let current = image_build::definitions::digest()[..16].to_string();
+        let current_lb =
+            crate::plan::load_balancer::image_tag(&crate::effects::home::binary_fingerprint()?);
         let plan = usage::plan_prune(
             &inventory,
             &used,
             args.kubernetes_version.as_deref(),
             &current,
+            &current_lb,
         )?;
         let removed = if args.dry_run {
             plan.remove.clone()

@@ -95,12 +95,14 @@ pub struct PrunePlan {
 }
 
 /// Decides what prune removes: everything of versions no profile uses (only `only`'s when given),
-/// artifacts no used version's build names, definitions other than this binary's.
+/// artifacts no used version's build names, definitions and load balancer images other than this
+/// binary's (those a container uses stay).
 pub fn plan_prune(
     inventory: &Inventory,
     used: &BTreeSet<String>,
     only: Option<&str>,
     current_definitions: &str,
+    current_lb: &str,
 ) -> Result<PrunePlan> {
     // A used version whose needs are not recorded would lose its artifacts: refuse.
     let unknown: Vec<&String> = used
@@ -166,10 +168,11 @@ pub fn plan_prune(
         }
     }
     for image in &inventory.images {
-        let unused = image
-            .kubernetes_version
-            .as_ref()
-            .is_some_and(|v| !used.contains(v) && in_scope(&image.kubernetes_version));
+        let unused = match &image.kubernetes_version {
+            Some(v) => !used.contains(v) && in_scope(&image.kubernetes_version),
+            // The load balancer's image of another localkube binary.
+            None => only.is_none() && image.name != current_lb,
+        };
         if !unused {
             continue;
         }
@@ -260,6 +263,25 @@ pub async fn inventory(docker: &Docker, cache: &Path) -> Result<Inventory> {
         .await
         .context("listing images")?;
     for summary in summaries {
+        let size = summary.size.max(0) as u64;
+        let shared = summary.shared_size.max(0) as u64;
+        // The load balancer's images, one per localkube binary that started a cluster: made again
+        // in seconds when missing.
+        if !summary.repo_tags.is_empty()
+            && summary
+                .repo_tags
+                .iter()
+                .all(|t| t.starts_with("localkube/lb:"))
+        {
+            inv.images.push(Item {
+                kind: "image".into(),
+                name: summary.repo_tags.join(", "),
+                kubernetes_version: None,
+                bytes: size.saturating_sub(shared),
+                location: summary.id.clone(),
+            });
+            continue;
+        }
         let Some(version) = summary.labels.get(LABEL_KUBERNETES_VERSION).cloned() else {
             continue;
         };
@@ -268,8 +290,6 @@ pub async fn inventory(docker: &Docker, cache: &Path) -> Result<Inventory> {
         if summary.labels.get(LABEL_COMPONENT).map(String::as_str) == Some("node-base") {
             continue;
         }
-        let size = summary.size.max(0) as u64;
-        let shared = summary.shared_size.max(0) as u64;
         // A version's images are tagged `localkube/<component>:<version>`. Others inherit the
         // label from the image they were built on (the load balancer's, test images) and are
         // not a version's; an image also tagged outside localkube/ is someone else's too.
@@ -544,8 +564,14 @@ mod tests {
                 item("image", "localkube/node:v1.35.4", Some("v1.35.4"), 90),
                 item("image", "localkube/etcd:v1.35.4", Some("v1.35.4"), 20),
                 item("image", "localkube/node:v1.37.2", Some("v1.37.2"), 90),
+                item("image", "localkube/lb:mine", None, 30),
+                item("image", "localkube/lb:older", None, 30),
+                item("image", "localkube/lb:running", None, 30),
             ],
-            images_in_use: BTreeSet::from(["/x/localkube/etcd:v1.35.4".to_string()]),
+            images_in_use: BTreeSet::from([
+                "/x/localkube/etcd:v1.35.4".to_string(),
+                "/x/localkube/lb:running".to_string(),
+            ]),
             roots: BTreeMap::from([
                 roots(
                     "v1.37.2",
@@ -567,7 +593,7 @@ mod tests {
     #[test]
     fn what_no_used_version_needs_goes() {
         let used = BTreeSet::from(["v1.37.2".to_string()]);
-        let plan = plan_prune(&inventory(), &used, None, "aaaa").unwrap();
+        let plan = plan_prune(&inventory(), &used, None, "aaaa", "localkube/lb:mine").unwrap();
         assert_eq!(
             names(&plan),
             [
@@ -577,17 +603,25 @@ mod tests {
                 "versions/v1.35.4.json",
                 "bbbb",
                 "localkube/node:v1.35.4",
+                "localkube/lb:older",
             ],
-            "the rootfs both versions share stays, and so does the image a container uses"
+            "the rootfs both versions share stays, and so do the images a container uses"
         );
-        assert_eq!(plan.kept_in_use.len(), 1);
-        assert_eq!(plan.bytes, 400 + 300 + 50 + 1 + 7 + 90);
+        assert_eq!(plan.kept_in_use.len(), 2);
+        assert_eq!(plan.bytes, 400 + 300 + 50 + 1 + 7 + 90 + 30);
     }
 
     #[test]
     fn one_version_only() {
         let used = BTreeSet::from(["v1.37.2".to_string()]);
-        let plan = plan_prune(&inventory(), &used, Some("v1.35.4"), "aaaa").unwrap();
+        let plan = plan_prune(
+            &inventory(),
+            &used,
+            Some("v1.35.4"),
+            "aaaa",
+            "localkube/lb:mine",
+        )
+        .unwrap();
         assert_eq!(
             names(&plan),
             [
@@ -598,17 +632,24 @@ mod tests {
             ]
         );
         // A used version is never pruned, even when named.
-        let plan = plan_prune(&inventory(), &used, Some("v1.37.2"), "aaaa").unwrap();
+        let plan = plan_prune(
+            &inventory(),
+            &used,
+            Some("v1.37.2"),
+            "aaaa",
+            "localkube/lb:mine",
+        )
+        .unwrap();
         assert!(plan.remove.is_empty(), "{:?}", names(&plan));
     }
 
     #[test]
     fn a_used_version_without_a_record_stops_prune() {
         let used = BTreeSet::from(["v1.36.3".to_string()]);
-        let err = plan_prune(&inventory(), &used, None, "aaaa").unwrap_err();
+        let err = plan_prune(&inventory(), &used, None, "aaaa", "localkube/lb:mine").unwrap_err();
         assert!(err.to_string().contains("Kubernetes v1.36.3"), "{err}");
         let mut loaded = inventory();
         loaded.preloaded.insert("v1.36.3".into());
-        assert!(plan_prune(&loaded, &used, None, "aaaa").is_ok());
+        assert!(plan_prune(&loaded, &used, None, "aaaa", "localkube/lb:mine").is_ok());
     }
 }
