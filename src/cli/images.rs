@@ -1,4 +1,5 @@
-//! `localkube images build|ls`: the component images localkube builds from upstream sources.
+//! `localkube images build|ls|save|load|prune`: the component images localkube builds from upstream
+//! sources, archives of them that travel to other machines, and the cache's clean-up.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -8,7 +9,7 @@ use super::{Ctx, block_on};
 
 mod push;
 use crate::effects::docker;
-use crate::effects::image_build::{self, BuildOptions, BuildReport, ListedImage};
+use crate::effects::image_build::{self, BuildOptions, BuildReport, ListedImage, archive, usage};
 use crate::plan::version::{DEFAULT_KUBERNETES_VERSION, parse_kubernetes_version};
 
 #[derive(Debug, clap::Args)]
@@ -28,6 +29,62 @@ pub enum ImagesCommand {
     /// Publish the images of a Kubernetes version (built first where missing), its kubectl and
     /// an index of their digests to a registry, for `start --image-repository REGISTRY`.
     Push(push::PushArgs),
+    /// Write every image a cluster of a Kubernetes version runs (with the addons on by default) and
+    /// its kubectl, with their checksums, into one archive FILE; builds what is missing first.
+    Save(SaveArgs),
+    /// Check an archive written by `images save` and import its images and kubectl: `start` then
+    /// builds nothing and needs no Go. A damaged archive is refused before anything is imported.
+    Load(LoadArgs),
+    /// Remove the images and cached artifacts of Kubernetes versions no profile uses, and say how
+    /// much that freed.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SaveArgs {
+    /// The archive to write (replaced whole, never left half-written).
+    pub file: std::path::PathBuf,
+
+    /// Kubernetes release whose images to save, vX.Y.Z.
+    #[arg(long, value_parser = parse_kubernetes_version, default_value = DEFAULT_KUBERNETES_VERSION)]
+    pub kubernetes_version: String,
+
+    /// Also save these addons' images (comma-separated), built if missing.
+    #[arg(long, value_delimiter = ',')]
+    pub addons: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// An archive written by `localkube images save`.
+    pub file: std::path::PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Say what would be removed and how much it would free, removing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Only this version's images, kubectl and artifacts (any vX.Y.Z in the cache, supported or
+    /// not); it is still kept if a profile runs it.
+    #[arg(long, value_parser = parse_any_version)]
+    pub kubernetes_version: Option<String>,
+}
+
+/// A version as the cache names it: `v` and three numbers.
+fn parse_any_version(text: &str) -> Result<String, String> {
+    let bare = text.strip_prefix('v').unwrap_or(text);
+    let parts: Vec<&str> = bare.split('.').collect();
+    if parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    {
+        Ok(format!("v{bare}"))
+    } else {
+        Err(format!("'{text}' is not a Kubernetes release vX.Y.Z"))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +108,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         ImagesCommand::Build(build) => run_build(ctx, build),
         ImagesCommand::Ls => run_ls(ctx),
         ImagesCommand::Push(args) => push::run(ctx, args),
+        ImagesCommand::Save(save) => run_save(ctx, save),
+        ImagesCommand::Load(load) => run_load(ctx, load),
+        ImagesCommand::Prune(prune) => run_prune(ctx, prune),
     }
 }
 
@@ -110,6 +170,8 @@ fn print_report(report: &BuildReport) {
 
 #[derive(Debug, Serialize)]
 struct Listing {
+    /// Per Kubernetes version: sizes and the profiles that run it.
+    versions: Vec<usage::VersionUsage>,
     images: Vec<ListedImage>,
     kubectl: Vec<ListedKubectl>,
 }
@@ -122,11 +184,14 @@ struct ListedKubectl {
 }
 
 fn run_ls(ctx: &Ctx) -> Result<u8> {
-    let (images, kubectls) = block_on(async {
+    let (images, kubectls, versions) = block_on(async {
         let docker = docker::connect().await?;
-        image_build::list(&docker, ctx.home.cache()).await
+        let (images, kubectls) = image_build::list(&docker, ctx.home.cache()).await?;
+        let versions = usage::usage(&docker, &ctx.home).await?;
+        anyhow::Ok((images, kubectls, versions))
     })??;
     let listing = Listing {
+        versions,
         images,
         kubectl: kubectls
             .into_iter()
@@ -147,6 +212,8 @@ fn run_ls(ctx: &Ctx) -> Result<u8> {
         );
         return Ok(0);
     }
+    print_versions(&listing.versions);
+    println!();
     println!(
         "{:<44} {:<12} {:<12} {:>10}  CREATED",
         "IMAGE", "KUBERNETES", "COMPONENT", "SIZE"
@@ -181,6 +248,31 @@ fn run_ls(ctx: &Ctx) -> Result<u8> {
     Ok(0)
 }
 
+/// One line per Kubernetes version: what it takes and who uses it.
+fn print_versions(versions: &[usage::VersionUsage]) {
+    println!(
+        "{:<12} {:>6} {:>12} {:>12}  PROFILES",
+        "KUBERNETES", "IMAGES", "IMAGES SIZE", "CACHE SIZE"
+    );
+    for v in versions {
+        let mut profiles = if v.profiles.is_empty() {
+            "- (`localkube images prune` removes it)".to_string()
+        } else {
+            v.profiles.join(", ")
+        };
+        if v.loaded_from_archive {
+            profiles.push_str("  [loaded from an archive]");
+        }
+        println!(
+            "{:<12} {:>6} {:>12} {:>12}  {profiles}",
+            v.kubernetes_version,
+            v.images,
+            megabytes(v.image_bytes),
+            megabytes(v.cache_bytes)
+        );
+    }
+}
+
 /// `with containerd v2.3.7, runc v1.5.3, ...`: the programs an image holds besides its component.
 fn versions_line(versions: &std::collections::BTreeMap<String, String>) -> Option<String> {
     if versions.is_empty() {
@@ -205,6 +297,182 @@ fn age(seconds: i64) -> String {
         s if s < 172_800 => format!("{} hours ago", s / 3600),
         s => format!("{} days ago", s / 86_400),
     }
+}
+
+fn run_save(ctx: &Ctx, args: SaveArgs) -> Result<u8> {
+    let options = BuildOptions {
+        addons: args.addons,
+        ..BuildOptions::default()
+    };
+    let saved = block_on(async {
+        let docker = docker::connect().await?;
+        let report = image_build::build_images(
+            &docker,
+            ctx.home.cache(),
+            &args.kubernetes_version,
+            &ctx.ui,
+            &options,
+        )
+        .await?;
+        archive::save(&docker, &report, &args.file, &ctx.ui).await
+    })??;
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&saved)?);
+        return Ok(0);
+    }
+    println!(
+        "Saved {} images of Kubernetes {} and its kubectl to {} ({}).",
+        saved.manifest.images.len(),
+        saved.manifest.kubernetes_version,
+        saved.path.display(),
+        megabytes(saved.size_bytes)
+    );
+    println!(
+        "On another machine: `localkube images load {0}` or `localkube start --images {0}`.",
+        saved.path.display()
+    );
+    Ok(0)
+}
+
+/// Checks and imports an image archive (`images load`, `start --images`).
+pub fn load_archive(ctx: &Ctx, file: &std::path::Path) -> Result<archive::ArchiveManifest> {
+    block_on(async {
+        let docker = docker::connect().await?;
+        archive::load(&docker, ctx.home.cache(), file, &ctx.ui).await
+    })?
+}
+
+fn run_load(ctx: &Ctx, args: LoadArgs) -> Result<u8> {
+    let manifest = load_archive(ctx, &args.file)?;
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&manifest)?);
+        return Ok(0);
+    }
+    for image in &manifest.images {
+        println!(
+            "{:<44} {:<12} {:>10}",
+            image.image,
+            image.component_version,
+            megabytes(image.size_bytes)
+        );
+    }
+    println!(
+        "Loaded the images of Kubernetes {0} and its kubectl: `localkube start --kubernetes-version {0}` builds nothing.",
+        manifest.kubernetes_version
+    );
+    Ok(0)
+}
+
+#[derive(Debug, Serialize)]
+struct Pruned {
+    dry_run: bool,
+    used_versions: std::collections::BTreeSet<String>,
+    /// What was removed (with `--dry-run`: what would be).
+    removed: Vec<usage::Item>,
+    freed_bytes: u64,
+    kept_in_use: Vec<usage::Item>,
+}
+
+fn run_prune(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
+    let pruned = block_on(async {
+        let docker = docker::connect().await?;
+        let cache = ctx.home.cache();
+        let lock = if args.dry_run {
+            None
+        } else {
+            let lock_cache = image_build::cache::Cache::new(cache);
+            let ui = ctx.ui.clone();
+            Some(
+                tokio::task::spawn_blocking(move || {
+                    lock_cache.lock(|holder| {
+                        ui.info(format!(
+                            "waiting for another localkube that is building images ({holder})"
+                        ))
+                    })
+                })
+                .await??,
+            )
+        };
+        let used: std::collections::BTreeSet<String> =
+            usage::used_versions(&ctx.home)?.into_keys().collect();
+        let inventory = usage::inventory(&docker, cache).await?;
+        let current = image_build::definitions::digest()[..16].to_string();
+        let current_lb =
+            crate::plan::load_balancer::image_tag(&crate::effects::home::binary_fingerprint()?);
+        let plan = usage::plan_prune(
+            &inventory,
+            &used,
+            args.kubernetes_version.as_deref(),
+            &current,
+            &current_lb,
+        )?;
+        let removed = if args.dry_run {
+            plan.remove.clone()
+        } else {
+            usage::prune(&docker, cache, &plan).await?
+        };
+        drop(lock);
+        anyhow::Ok(Pruned {
+            dry_run: args.dry_run,
+            used_versions: plan.used_versions,
+            freed_bytes: removed.iter().map(|i| i.bytes).sum(),
+            removed,
+            kept_in_use: plan.kept_in_use,
+        })
+    })??;
+    if ctx.json() {
+        println!("{}", serde_json::to_string_pretty(&pruned)?);
+        return Ok(0);
+    }
+    let verb = if pruned.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for item in &pruned.removed {
+        println!(
+            "{verb:<13} {:<11} {:<60} {:>10}",
+            item.kind,
+            item.name,
+            megabytes(item.bytes)
+        );
+    }
+    for item in &pruned.kept_in_use {
+        println!(
+            "{:<13} {:<11} {:<60} {:>10}",
+            "kept (in use)",
+            item.kind,
+            item.name,
+            megabytes(item.bytes)
+        );
+    }
+    let used = if pruned.used_versions.is_empty() {
+        "no profile runs any version".to_string()
+    } else {
+        format!(
+            "kept what Kubernetes {} needs (used by profiles)",
+            pruned
+                .used_versions
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    if pruned.dry_run {
+        println!(
+            "Would free {} ({} items); {used}. Nothing was removed (--dry-run).",
+            megabytes(pruned.freed_bytes),
+            pruned.removed.len()
+        );
+    } else {
+        println!(
+            "Freed {} ({} items); {used}.",
+            megabytes(pruned.freed_bytes),
+            pruned.removed.len()
+        );
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         home: Home::from_env()?,
         profile: cli.profile,
         output: cli.output,
-        ui: Ui::from_env(cli.verbose),
+        ui: Ui::from_env(cli.verbose).with_json_events(cli.output == OutputFormat::Json),
     };
     match cli.command {
         Command::Start(args) => start::run(&ctx, args),

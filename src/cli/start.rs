@@ -62,11 +62,31 @@ pub struct Args {
     /// With --image-repository: build here whatever the registry lacks instead of failing.
     #[arg(long)]
     pub build_if_missing: bool,
+
+    /// Load the images from an archive written by `localkube images save` first (checked before
+    /// anything is imported), so nothing is compiled: for machines without Go or time to build.
+    /// A new profile then runs the archive's Kubernetes version.
+    /// Not with --image-repository: one source of images at a time.
+    #[arg(long, value_name = "FILE", conflicts_with = "image_repository")]
+    pub images: Option<std::path::PathBuf>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+    let mut kubernetes_version = args.kubernetes_version;
+    if let Some(file) = &args.images {
+        let loaded = if args.dry_run {
+            // A dry run touches no Docker: the archive is only checked.
+            crate::effects::image_build::archive::verify(file)?
+        } else {
+            super::images::load_archive(ctx, file)?
+        };
+        // A new profile runs the archive's version unless told otherwise.
+        if kubernetes_version.is_none() && !ctx.home.profile(&ctx.profile).exists() {
+            kubernetes_version = Some(loaded.kubernetes_version);
+        }
+    }
     let request = StartRequest {
-        kubernetes_version: args.kubernetes_version,
+        kubernetes_version,
         apiserver_port: args.apiserver_port,
         nodes: args.nodes,
         cert_validity_days: args.cert_validity_days,

@@ -3,4 +3,4 @@
 
 pub mod progress;
 
-pub use progress::{Step, Ui};
+pub use progress::{Progress, Step, Ui};

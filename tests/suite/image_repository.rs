@@ -11,7 +11,7 @@ use std::time::Instant;
 use localkube::plan::version::DEFAULT_KUBERNETES_VERSION as VERSION;
 
 use super::support::{
-    Cluster, Sandbox, assert_success, free_port, labelled_objects, stderr, stdout,
+    Cluster, Sandbox, assert_success, free_port, labelled_objects, path_without_go, stderr, stdout,
 };
 
 const TEST_LABEL: &str = "io.localkube.test=image-repository";
@@ -108,14 +108,6 @@ impl Drop for LocalRegistry {
 }
 
 /// PATH without any folder that holds `go`: a machine that could not build.
-fn path_without_go() -> std::ffi::OsString {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<_> = std::env::split_paths(&path)
-        .filter(|d| !d.join("go").exists())
-        .collect();
-    std::env::join_paths(dirs).unwrap()
-}
-
 #[test]
 fn push_then_start_from_the_registry() {
     let registry = LocalRegistry::start();

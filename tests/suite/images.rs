@@ -289,7 +289,7 @@ fn a_failed_build_names_the_artifact_the_command_and_its_output() {
     // A copy of the image definitions whose pause source does not compile: a new key for the pause
     // artifact, whose build then fails before any image is touched.
     let tmp = tempfile::tempdir().unwrap();
-    let images = image_build::images_dir();
+    let images = image_build::images_dir(&cache_dir()).unwrap();
     let copy = tmp.path().join("images");
     copy_dir(&images, &copy);
     let source = copy.join("pause").join("pause.c");

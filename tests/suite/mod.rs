@@ -5,6 +5,7 @@ pub mod cli;
 pub mod cluster;
 pub mod cluster_network;
 pub mod dashboard;
+pub mod distribute;
 pub mod faults;
 pub mod image_repository;
 pub mod images;

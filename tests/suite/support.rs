@@ -8,6 +8,15 @@ pub fn localkube_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_localkube"))
 }
 
+/// The PATH without the folders that hold a `go`: a machine with no Go toolchain.
+pub fn path_without_go() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<_> = std::env::split_paths(&path)
+        .filter(|d| !d.join("go").exists())
+        .collect();
+    std::env::join_paths(dirs).expect("PATH entries")
+}
+
 /// A private LOCALKUBE_HOME and kubeconfig for one test, so tests never touch the user's files or
 /// each other's. The image cache stays shared (LOCALKUBE_CACHE from the environment) so built
 /// images are reused.
@@ -15,12 +24,15 @@ pub struct Sandbox {
     pub dir: tempfile::TempDir,
     /// More environment for every command of the sandbox (a private LOCALKUBE_CACHE, a PATH).
     pub env: Vec<(String, std::ffi::OsString)>,
+    /// Another localkube binary than the one cargo built (an installed copy).
+    pub binary: Option<PathBuf>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            binary: None,
             env: Vec::new(),
         }
     }
@@ -41,7 +53,7 @@ impl Sandbox {
 
     /// `localkube ARGS` with this sandbox's environment.
     pub fn localkube(&self) -> Command {
-        let mut cmd = Command::new(localkube_bin());
+        let mut cmd = Command::new(self.binary.clone().unwrap_or_else(localkube_bin));
         cmd.env("LOCALKUBE_HOME", self.home())
             .env("KUBECONFIG", self.kubeconfig())
             .env("LOCALKUBE_PROGRESS", "plain")

@@ -222,12 +222,49 @@ pub async fn import(
         message: Some("localkube node base: Debian root filesystem from mmdebstrap".to_string()),
         ..Default::default()
     };
-    let data = tokio::fs::read(rootfs_tar)
+    // Streamed from the file, counted: the import shows how many megabytes Docker has taken.
+    let file = tokio::fs::File::open(rootfs_tar)
         .await
         .with_context(|| format!("reading {}", rootfs_tar.display()))?;
-    let mut stream =
-        docker.create_image(Some(options), Some(bollard::body_full(data.into())), None);
-    while let Some(item) = stream.next().await {
+    let total = file.metadata().await?.len();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = sent.clone();
+    let body = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 1 << 20];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    })
+    .map(move |chunk: std::io::Result<bytes::Bytes>| {
+        if let Ok(bytes) = &chunk {
+            counted.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        chunk
+    });
+    let mut stream = docker.create_image(Some(options), Some(bollard::body_try_stream(body)), None);
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        let item = tokio::select! {
+            item = stream.next() => match item {
+                Some(item) => item,
+                None => break,
+            },
+            _ = ticker.tick() => {
+                let done = sent.load(std::sync::atomic::Ordering::Relaxed);
+                out.step.progress(crate::ui::Progress {
+                    done: done / 1_000_000,
+                    total: total / 1_000_000,
+                    unit: "MB",
+                });
+                continue;
+            }
+        };
         match item {
             Ok(info) => {
                 if let Some(status) = info.status {
@@ -240,6 +277,11 @@ pub async fn import(
             }
         }
     }
+    out.step.progress(crate::ui::Progress {
+        done: total / 1_000_000,
+        total: total / 1_000_000,
+        unit: "MB",
+    });
     let key = present_key(docker, &planned.tag).await?;
     if key.as_deref() != Some(planned.key.as_str()) {
         bail!(

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use super::cache::{Cache, Status};
+use super::counting;
 use super::process::{self, Output};
 use crate::plan::images::{
     self, Artifact, KUBERNETES_BUILD_TAGS, KUBERNETES_COMMANDS, Resolution, Toolchain,
@@ -270,7 +271,8 @@ pub(super) async fn build(
     let version = &resolution.kubernetes_version;
     let src = work.join("src");
     fs::create_dir_all(&src)?;
-    let verbose = output.ui.verbose() > 0;
+    // `-v` prints each package as it is compiled: the progress counts them.
+    let verbose = true;
     let cgo = artifact.go().is_some_and(|row| row.cgo.is_some());
     let env = images::go_env(&toolchain.goarch, cgo);
     let mut recorded = BTreeMap::from([
@@ -336,6 +338,22 @@ pub(super) async fn build(
         )?,
         other => bail!("{} is not built with Go", other.name()),
     };
+    // How many packages the build compiles, to show how far it is.
+    let list = counting::go_list_args(&args);
+    output
+        .step
+        .update("listing the packages to compile (and downloading modules)");
+    let listed = process::capture(
+        "go",
+        &list.iter().map(String::as_str).collect::<Vec<_>>(),
+        &src,
+        &env.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>(),
+    )
+    .await
+    .map_err(|e| output.failure(&what, &process::display_command("go", &list), e))?;
+    output.count_with(counting::Counter::Packages(
+        counting::PackageCounter::from_go_list(&listed),
+    ));
     process::run(&what, "go", &args, &src, &env, output).await?;
     recorded.insert("command".into(), process::display_command("go", &args));
     Ok(recorded)
@@ -401,7 +419,7 @@ async fn table_build(
         }
     }
     let commit = images::short_commit(&download.info()?.origin.map(|o| o.hash).unwrap_or_default());
-    let verbose = output.ui.verbose() > 0;
+    let verbose = true;
     let args = row.build_args(&out.display().to_string(), &version, &commit, verbose);
     recorded.insert("module".into(), format!("{}@{version}", row.module));
     recorded.insert("go.mod".into(), gomod);

@@ -6,10 +6,14 @@
 //! version's kubectl is in place; it builds only what is missing or damaged. The plan (what, from
 //! which inputs, under which key) is `plan::images`; this module runs it.
 
+pub mod archive;
 pub mod cache;
+pub mod counting;
+pub mod definitions;
 mod engine;
 mod go;
 pub mod process;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -70,7 +74,7 @@ pub struct ImageReport {
 pub struct BuildOptions {
     /// Rebuild every artifact and image even when the cache has it.
     pub force: bool,
-    /// The image definitions (default: `images_dir()`).
+    /// The image definitions (default: `images_dir(cache)`).
     pub images_dir: Option<PathBuf>,
     /// Addons whose images to build besides the cluster's and those of the addons on by default
     /// (an addon's image is built when it is first enabled).
@@ -107,12 +111,12 @@ pub fn kubectl_path(cache: &Path, version: &str) -> PathBuf {
     cache.join("bin").join(version).join("kubectl")
 }
 
-/// The image definitions: `$LOCALKUBE_IMAGES_DIR`, else the `images/` folder of the source tree
-/// this binary was built from.
-pub fn images_dir() -> PathBuf {
+/// The image definitions: `$LOCALKUBE_IMAGES_DIR` (a developer's checkout, to try changes without
+/// rebuilding localkube), else the copy embedded in this binary, written out into the cache.
+pub fn images_dir(cache: &Path) -> Result<PathBuf> {
     match std::env::var_os("LOCALKUBE_IMAGES_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("images"),
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => definitions::materialize(cache),
     }
 }
 
@@ -134,15 +138,27 @@ pub async fn build_images(
     ui: &Ui,
     options: &BuildOptions,
 ) -> Result<BuildReport> {
-    let images_dir = options.images_dir.clone().unwrap_or_else(images_dir);
-    if !images_dir
-        .join("kube-apiserver")
-        .join("Dockerfile")
-        .is_file()
+    // Images loaded from an archive (`images load`) are current as they are: their keys name a
+    // toolchain this machine may not have.
+    if let Some(report) = archive::preloaded(docker, cache_root, version, options).await? {
+        ui.step(format!("checking the images of Kubernetes {version}"))
+            .done_with("up to date, loaded from an image archive");
+        return Ok(report);
+    }
+    // A developer's definitions are checked at once; the embedded ones are written out under the
+    // cache's lock, which `images prune` takes before removing other builds' definitions.
+    let override_dir = options.images_dir.clone().or_else(|| {
+        std::env::var_os("LOCALKUBE_IMAGES_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(dir) = &override_dir
+        && !dir.join("kube-apiserver").join("Dockerfile").is_file()
     {
         bail!(
-            "the image definitions are not at {}: set LOCALKUBE_IMAGES_DIR to the images/ folder of a localkube checkout",
-            images_dir.display()
+            "the image definitions are not at {}: LOCALKUBE_IMAGES_DIR must name the images/ folder of a localkube checkout \
+             (unset it to use the definitions built into localkube)",
+            dir.display()
         );
     }
     let cache = Cache::new(cache_root);
@@ -170,6 +186,10 @@ pub async fn build_images(
     })
     .await??;
     let mut rebuilt = Vec::new();
+    let images_dir = match override_dir {
+        Some(dir) => dir,
+        None => definitions::materialize(cache_root)?,
+    };
     let resolution = go::resolve(&cache, version, &toolchain, ui, &mut rebuilt).await?;
     go::check_go(&toolchain, &resolution.go_directive, &release)?;
 
@@ -198,6 +218,16 @@ pub async fn build_images(
         debian_mirror: &mirror,
         node_packages_txt: &packages_txt,
     })?;
+    // What this version is made of, whatever is asked for now: prune keeps it while a profile runs
+    // the version, and removes artifacts of older toolchains.
+    usage::record_roots(
+        cache_root,
+        version,
+        plan.artifacts
+            .iter()
+            .map(|(artifact, key)| (artifact.name().to_string(), key.clone()))
+            .collect(),
+    )?;
     // Only the images asked for, and only the Go artifacts they are made of.
     plan.images
         .retain(|p| p.image.is_some_and(|image| options.wants(image)));
@@ -479,6 +509,9 @@ async fn build_artifact(
             );
             // mmdebstrap's own temporary root goes under the build folder, not /tmp.
             let env = [("TMPDIR", staging.path().display().to_string())];
+            output.count_with(counting::Counter::Phases(counting::PhaseCounter::new(
+                counting::MMDEBSTRAP_PHASES,
+            )));
             process::run(
                 "the node's root filesystem",
                 "mmdebstrap",
@@ -507,7 +540,18 @@ async fn build_artifact(
     })
     .await??;
     let total: u64 = manifest.files.values().map(|f| f.size).sum();
-    step.done_with(megabytes(total));
+    let note = match output.counted() {
+        // Packages Go had compiled before come from its cache and are not printed.
+        Some(p) if p.unit == "packages" => format!(
+            "{}, {} packages compiled, {} from Go's build cache",
+            megabytes(total),
+            p.done,
+            p.total - p.done.min(p.total)
+        ),
+        _ => megabytes(total),
+    };
+    drop(output);
+    step.done_with(note);
     drop(staging);
     Ok(manifest)
 }

@@ -52,6 +52,8 @@ pub struct Output<'a> {
     pub log: PathBuf,
     log_file: Option<File>,
     pub tail: Tail,
+    /// Reads how far the build is from its lines, when it can.
+    counter: Option<super::counting::Counter>,
 }
 
 impl<'a> Output<'a> {
@@ -66,7 +68,19 @@ impl<'a> Output<'a> {
             log,
             log_file,
             tail: Tail::default(),
+            counter: None,
         }
+    }
+
+    /// Counts the lines that follow with `counter`, showing the step's progress from now on.
+    pub fn count_with(&mut self, counter: super::counting::Counter) {
+        self.step.progress(counter.progress());
+        self.counter = Some(counter);
+    }
+
+    /// How far the counted build got (`None` when nothing was counted).
+    pub fn counted(&self) -> Option<crate::ui::Progress<'static>> {
+        self.counter.as_ref().map(|c| c.progress())
     }
 
     pub fn line(&mut self, line: &str) {
@@ -78,6 +92,9 @@ impl<'a> Output<'a> {
             let _ = writeln!(file, "{line}");
         }
         self.tail.push(line);
+        if let Some(progress) = self.counter.as_mut().and_then(|c| c.line(line)) {
+            self.step.progress(progress);
+        }
         let short: String = line.chars().take(100).collect();
         self.step.update(short);
         self.ui.detail(line);
