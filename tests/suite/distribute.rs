@@ -21,29 +21,17 @@ fn scratch() -> &'static Path {
         .path()
 }
 
-/// `cargo install --path .` into a folder of its own, then the binary copied to another folder:
-/// nothing ties it to the source tree. (The dev profile keeps it quick.)
+/// The binary under test copied to a folder of its own: nothing ties it to the source tree. The
+/// definitions are embedded at compile time, so this copy is what `cargo install` puts in place
+/// (scripts/check-install.sh runs `cargo install` itself; here it would cost CI a second full
+/// compile, since `cargo install` resolves features without the test dependencies).
 fn installed() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let root = scratch().join("install");
-        let source = env!("CARGO_MANIFEST_DIR");
-        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["install", "--locked", "--debug", "--path", source, "--root"])
-            .arg(&root)
-            // A target folder of its own: `cargo install` resolves features without the test
-            // dependencies, and sharing target/debug would rebuild crates back and forth.
-            .env(
-                "CARGO_TARGET_DIR",
-                Path::new(source).join("target").join("install"),
-            )
-            .output()
-            .expect("run cargo install");
-        assert_success(&out, "cargo install --path .");
         let elsewhere = scratch().join("elsewhere");
         fs::create_dir_all(&elsewhere).unwrap();
         let copy = elsewhere.join("localkube");
-        fs::copy(root.join("bin").join("localkube"), &copy).expect("copy the installed binary");
+        fs::copy(super::support::localkube_bin(), &copy).expect("copy the binary");
         copy
     })
 }
