@@ -133,7 +133,12 @@ pub async fn rows(ctx: &Ctx, profile: &ProfileDir) -> Result<Vec<LoadBalancerRow
             .collect();
         let container = load_balancer::proxy_container_name(&ctx.profile, &namespace, &name);
         let state = match proxies.iter().find(|p| p.name == container) {
-            Some(p) if p.state == "running" => "serving".to_string(),
+            Some(p) if p.state == "running" => {
+                match crate::lb::runtime::proxy_problem(&docker, &p.name).await {
+                    None => "serving".to_string(),
+                    Some(problem) => format!("not serving: {problem}"),
+                }
+            }
             Some(_) => format!(
                 "not serving: {}",
                 last_warning(&client, &namespace, &name)
