@@ -1,8 +1,9 @@
 //! `localkube tunnel`: the load balancers of the profile, and minikube's foreground mode.
 //!
 //! By default localkube needs no tunnel: the profile's load balancer controller runs in a
-//! container and gives every LoadBalancer service its own loopback address, published by Docker,
-//! so nothing has to stay open and no root is needed. `tunnel` shows what it serves;
+//! container and gives every LoadBalancer service its own loopback address, served by a proxy
+//! container that binds it with its one capability, so nothing has to stay open and no root is
+//! needed. `tunnel` shows what it serves;
 //! `tunnel --foreground` runs the controller in this terminal instead, as `minikube tunnel` does,
 //! and removes the load balancers on Ctrl-C.
 
