@@ -62,10 +62,10 @@ lp=$(printf '%s\n' "${lb_p99[@]}" | median)
 nr=$(printf '%s\n' "${np_rps[@]}" | median)
 np=$(printf '%s\n' "${np_p99[@]}" | median)
 echo "medians of $rounds runs of ${secs}s, wrk -t2 -c16:"
-printf '%-40s %12s %12s\n' "path" "requests/s" "p99 ms"
-printf '%-40s %12s %12s\n' "load balancer ($lb_url)" "$lr" "$lp"
-printf '%-40s %12s %12s\n' "NodePort directly ($np_url)" "$nr" "$np"
+printf '%-48s %12s %12s\n' "path" "requests/s" "p99 ms"
+printf '%-48s %12s %12s\n' "load balancer ($lb_url)" "$lr" "$lp"
+printf '%-48s %12s %12s\n' "NodePort directly ($np_url)" "$nr" "$np"
 awk -v lr="$lr" -v nr="$nr" -v lp="$lp" -v np="$np" 'BEGIN {
   rr = lr / nr; pr = lp / np
-  printf "requests/s: load balancer / NodePort = %.2f   (target >= 0.80: %s)\n", rr, rr >= 0.8 ? "met" : "NOT met"
-  printf "p99:        load balancer / NodePort = %.2f   (target <= 1.50: %s)\n", pr, pr <= 1.5 ? "met" : "NOT met" }'
+  printf "requests/s: load balancer / NodePort = %.2f   (target >= 0.80: %s)\n", rr, ((rr >= 0.8) ? "met" : "NOT met")
+  printf "p99:        load balancer / NodePort = %.2f   (target <= 1.50: %s)\n", pr, ((pr <= 1.5) ? "met" : "NOT met") }'
