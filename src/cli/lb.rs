@@ -84,11 +84,6 @@ pub fn run_controller(ctx: &Ctx, args: ControllerArgs) -> Result<u8> {
 }
 
 pub fn run_proxy(args: ProxyArgs) -> Result<u8> {
-    // One thread: every request then wakes one thread of the proxy, not one to poll and another
-    // to run it, on a machine whose cores wrk and the pods need too.
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(lb::proxy::run(args.address, args.listens, args.backends))?;
+    block_on(lb::proxy::run(args.address, args.listens, args.backends))??;
     Ok(0)
 }
