@@ -33,6 +33,9 @@ pub struct ControllerArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ProxyArgs {
+    /// The loopback address to listen on, and nothing else.
+    #[arg(long)]
+    pub address: Ipv4Addr,
     /// PORT:NODEPORT, once per service port.
     #[arg(long = "listen", value_parser = parse_forward)]
     pub listens: Vec<Forward>,
@@ -81,6 +84,6 @@ pub fn run_controller(ctx: &Ctx, args: ControllerArgs) -> Result<u8> {
 }
 
 pub fn run_proxy(args: ProxyArgs) -> Result<u8> {
-    block_on(lb::proxy::run(args.listens, args.backends))??;
+    block_on(lb::proxy::run(args.address, args.listens, args.backends))??;
     Ok(0)
 }

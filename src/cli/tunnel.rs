@@ -1,8 +1,9 @@
 //! `localkube tunnel`: the load balancers of the profile, and minikube's foreground mode.
 //!
 //! By default localkube needs no tunnel: the profile's load balancer controller runs in a
-//! container and gives every LoadBalancer service its own loopback address, published by Docker,
-//! so nothing has to stay open and no root is needed. `tunnel` shows what it serves;
+//! container and gives every LoadBalancer service its own loopback address, served by a proxy
+//! container that binds it with its one capability, so nothing has to stay open and no root is
+//! needed. `tunnel` shows what it serves;
 //! `tunnel --foreground` runs the controller in this terminal instead, as `minikube tunnel` does,
 //! and removes the load balancers on Ctrl-C.
 
@@ -133,7 +134,12 @@ pub async fn rows(ctx: &Ctx, profile: &ProfileDir) -> Result<Vec<LoadBalancerRow
             .collect();
         let container = load_balancer::proxy_container_name(&ctx.profile, &namespace, &name);
         let state = match proxies.iter().find(|p| p.name == container) {
-            Some(p) if p.state == "running" => "serving".to_string(),
+            Some(p) if p.state == "running" => {
+                match crate::lb::runtime::proxy_problem(&docker, &p.name).await {
+                    None => "serving".to_string(),
+                    Some(problem) => format!("not serving: {problem}"),
+                }
+            }
             Some(_) => format!(
                 "not serving: {}",
                 last_warning(&client, &namespace, &name)

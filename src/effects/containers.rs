@@ -234,7 +234,11 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
         .collect();
     let security = &spec.security;
     let elevated = security.privileged || !security.cap_add.is_empty();
+    // A container in the host's network namespace (a load balancer proxy) has no address or
+    // hostname of its own to ask for.
+    let host_network = spec.network == crate::plan::load_balancer::HOST_NETWORK;
     let host_config = HostConfig {
+        network_mode: host_network.then(|| spec.network.clone()),
         mounts: Some(mounts),
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
@@ -261,7 +265,7 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
         ..Default::default()
     };
     ContainerCreateBody {
-        hostname: Some(spec.hostname.clone()),
+        hostname: (!host_network).then(|| spec.hostname.clone()),
         image: Some(spec.image.clone()),
         entrypoint: Some(spec.entrypoint.clone()),
         cmd: Some(spec.args.clone()),
@@ -273,7 +277,7 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
                 .collect()
         }),
         host_config: Some(host_config),
-        networking_config: Some(NetworkingConfig {
+        networking_config: (!host_network).then(|| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
                 spec.network.clone(),
                 EndpointSettings {

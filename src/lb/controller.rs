@@ -1,5 +1,5 @@
 //! The load balancer controller: watches Services and Nodes, and keeps one proxy container per
-//! LoadBalancer service, published on the service's loopback address, with that address in the
+//! LoadBalancer service, listening on the service's loopback address, with that address in the
 //! service's status (`kubectl get svc` shows it as EXTERNAL-IP). Runs in a container of the
 //! profile, so it works with no terminal kept open; there it reaches Docker only through the
 //! broker of [`super::runtime`], for this profile's proxies and nothing else.
@@ -257,6 +257,7 @@ struct Existing {
     service: String,
     address: Option<Ipv4Addr>,
     spec: String,
+    problem: Option<String>,
 }
 
 impl Controller {
@@ -273,6 +274,7 @@ impl Controller {
                 spec: c.labels.get(LABEL_SPEC).cloned().unwrap_or_default(),
                 name: c.name,
                 state: c.state,
+                problem: c.problem,
             })
             .collect())
     }
@@ -406,7 +408,7 @@ impl Controller {
     }
 
     async fn ensure_proxy(&self, service: &Service, lb: &LoadBalancer, current: Option<Existing>) {
-        let spec = load_balancer::proxy_spec(&self.profile, &self.config, lb, &self.image);
+        let spec = load_balancer::proxy_spec(&self.profile, lb, &self.image);
         if lb.ports.is_empty() {
             if let Some(c) = current {
                 let _ = self.runtime.remove(&c.name).await;
@@ -416,6 +418,13 @@ impl Controller {
         let result = match current {
             Some(c) if c.spec == spec.labels[LABEL_SPEC] => {
                 if c.state == "running" {
+                    // It retries on its own until the other program lets go; meanwhile the
+                    // service says why it is not served.
+                    if let Some(problem) = c.problem {
+                        eprintln!("{}: not serving: {problem}", lb.service_key());
+                        self.event(service, EventType::Warning, "HostPortInUse", &problem)
+                            .await;
+                    }
                     return;
                 }
                 self.runtime.start(&c.name).await

@@ -33,31 +33,156 @@ pub fn parse_forward(text: &str) -> Result<Forward, String> {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Serves every forward until SIGTERM or Ctrl-C; exits 0 then, as PID 1 of its container should.
-pub async fn run(forwards: Vec<Forward>, backends: Vec<Ipv4Addr>) -> Result<()> {
+/// How the proxy tells its state: the newest line of its output that starts with one of these
+/// is the current one (`proxy_problem` in the runtime reads it back through Docker's log).
+pub const SERVING: &str = "serving:";
+pub const NOT_SERVING: &str = "not serving:";
+
+/// Which ports are bound and which another program holds. The state line is printed whenever it
+/// changes and again on every retry while a port is held, so it stays near the end of the log.
+struct Status {
+    address: Ipv4Addr,
+    ports: Vec<u16>,
+    inner: std::sync::Mutex<StatusInner>,
+}
+
+#[derive(Default)]
+struct StatusInner {
+    bound: std::collections::BTreeSet<u16>,
+    /// Port -> the error binding it gave.
+    held: std::collections::BTreeMap<u16, String>,
+    last: Option<String>,
+}
+
+impl Status {
+    fn new(address: Ipv4Addr, ports: Vec<u16>) -> Self {
+        Status {
+            address,
+            ports,
+            inner: Default::default(),
+        }
+    }
+
+    /// Records the outcome of binding `port` and returns the state line, if it is to be printed.
+    fn set(&self, port: u16, held_because: Option<String>) -> Option<String> {
+        let mut inner = self.inner.lock().expect("status lock");
+        match held_because {
+            Some(e) => {
+                inner.bound.remove(&port);
+                inner.held.insert(port, e);
+            }
+            None => {
+                inner.held.remove(&port);
+                inner.bound.insert(port);
+            }
+        }
+        let line = if !inner.held.is_empty() {
+            format!(
+                "{NOT_SERVING} another program on this machine holds {}; retrying until it lets go",
+                inner
+                    .held
+                    .iter()
+                    .map(|(port, e)| format!("{}:{port} ({e})", self.address))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else if inner.bound.len() == self.ports.len() {
+            format!(
+                "{SERVING} {} port {}",
+                self.address,
+                self.ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        } else {
+            // Some ports not tried yet: nothing to say.
+            return None;
+        };
+        if inner.last.as_deref() == Some(line.as_str()) && inner.held.is_empty() {
+            return None;
+        }
+        inner.last = Some(line.clone());
+        Some(line)
+    }
+
+    fn report(&self, port: u16, held_because: Option<String>) {
+        if let Some(line) = self.set(port, held_because) {
+            println!("{line}");
+        }
+    }
+}
+
+/// Binds `address:port`, retrying while another program holds it (0.2 s doubling up to 2 s);
+/// any other failure (no right to the port, an address that is not local) ends the proxy.
+async fn bind(status: &Status, port: u16) -> Result<TcpListener> {
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match TcpListener::bind((status.address, port)).await {
+            Ok(listener) => {
+                status.report(port, None);
+                return Ok(listener);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                status.report(port, Some(e.to_string()));
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("listening on {}:{port}", status.address));
+            }
+        }
+    }
+}
+
+/// Serves every forward on `address` until SIGTERM or Ctrl-C; exits 0 then, as PID 1 of its
+/// container should.
+pub async fn run(address: Ipv4Addr, forwards: Vec<Forward>, backends: Vec<Ipv4Addr>) -> Result<()> {
     if forwards.is_empty() || backends.is_empty() {
         bail!("lb-proxy needs at least one --listen and one --backend");
     }
+    println!(
+        "forwarding {address} port {} to NodePort {} on {:?}",
+        forwards
+            .iter()
+            .map(|f| f.port.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        forwards
+            .iter()
+            .map(|f| f.node_port.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        backends
+    );
+    let status = Arc::new(Status::new(
+        address,
+        forwards.iter().map(|f| f.port).collect(),
+    ));
     let backends = Arc::new(backends);
     let next = Arc::new(AtomicUsize::new(0));
+    let (failed_tx, mut failed) = tokio::sync::mpsc::channel::<anyhow::Error>(1);
     for forward in forwards {
-        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, forward.port))
-            .await
-            .with_context(|| format!("listening on port {}", forward.port))?;
-        println!(
-            "forwarding :{} to NodePort {} on {:?}",
-            forward.port, forward.node_port, backends
-        );
         let backends = backends.clone();
         let next = next.clone();
+        let status = status.clone();
+        let failed_tx = failed_tx.clone();
         tokio::spawn(async move {
+            let listener = match bind(&status, forward.port).await {
+                Ok(listener) => listener,
+                Err(e) => {
+                    let _ = failed_tx.send(e).await;
+                    return;
+                }
+            };
             // Accept errors (out of file descriptors, say) back off, doubling up to a second,
             // instead of spinning on a listener that fails at once.
-            let mut pause = std::time::Duration::from_millis(10);
+            let mut pause = Duration::from_millis(10);
             loop {
                 let (client, peer) = match listener.accept().await {
                     Ok(accepted) => {
-                        pause = std::time::Duration::from_millis(10);
+                        pause = Duration::from_millis(10);
                         accepted
                     }
                     Err(e) => {
@@ -66,7 +191,7 @@ pub async fn run(forwards: Vec<Forward>, backends: Vec<Ipv4Addr>) -> Result<()> 
                             forward.port
                         );
                         tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                        pause = (pause * 2).min(Duration::from_secs(1));
                         continue;
                     }
                 };
@@ -80,8 +205,10 @@ pub async fn run(forwards: Vec<Forward>, backends: Vec<Ipv4Addr>) -> Result<()> 
             }
         });
     }
-    shutdown_signal().await;
-    Ok(())
+    tokio::select! {
+        Some(e) = failed.recv() => Err(e),
+        _ = shutdown_signal() => Ok(()),
+    }
 }
 
 /// Connects to the first backend that answers, starting at `start` (round robin), and copies
@@ -135,6 +262,52 @@ mod tests {
         );
         assert!(parse_forward("80").is_err());
         assert!(parse_forward("http:31000").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_held_port_is_reported_and_taken_once_freed() {
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = holder.local_addr().unwrap().port();
+        let status = Arc::new(Status::new(Ipv4Addr::LOCALHOST, vec![port]));
+        let binding = tokio::spawn({
+            let status = status.clone();
+            async move { bind(&status, port).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let held = status.inner.lock().unwrap().last.clone().unwrap();
+        assert!(
+            held.starts_with(NOT_SERVING)
+                && held.contains(&format!(
+                    "another program on this machine holds 127.0.0.1:{port}"
+                )),
+            "{held}"
+        );
+        drop(holder);
+        let listener = tokio::time::timeout(Duration::from_secs(5), binding)
+            .await
+            .expect("bound once the holder let go")
+            .unwrap()
+            .unwrap();
+        assert_eq!(listener.local_addr().unwrap().port(), port);
+        let serving = status.inner.lock().unwrap().last.clone().unwrap();
+        assert_eq!(serving, format!("{SERVING} 127.0.0.1 port {port}"));
+    }
+
+    #[test]
+    fn the_state_line_waits_for_every_port() {
+        let status = Status::new(Ipv4Addr::LOCALHOST, vec![80, 8080]);
+        assert_eq!(status.set(80, None), None, "8080 not tried yet");
+        assert!(
+            status
+                .set(8080, Some("Address in use".into()))
+                .unwrap()
+                .starts_with("not serving: another program on this machine holds 127.0.0.1:8080")
+        );
+        assert_eq!(
+            status.set(8080, None).unwrap(),
+            "serving: 127.0.0.1 port 80,8080"
+        );
+        assert_eq!(status.set(8080, None), None, "printed once");
     }
 
     #[tokio::test]

@@ -8,7 +8,8 @@
 //! profile's own plan, with an address of the profile's pool and backends on its network); start
 //! or remove a container that carries this profile's label and the proxy role. A compromised
 //! controller can therefore run proxies of its profile and nothing else: no other container, no
-//! privileged flag, no host mount. `tunnel --foreground` runs the controller on the host with the
+//! privileged flag, no host mount (a proxy shares the host's network namespace, but listens only
+//! on its pool address and holds no capability but NET_BIND_SERVICE). `tunnel --foreground` runs the controller on the host with the
 //! user's own Docker access, through the same checks ([`Runtime::Direct`]).
 
 use std::collections::BTreeMap;
@@ -33,6 +34,27 @@ pub struct ProxyInfo {
     pub name: String,
     pub state: String,
     pub labels: BTreeMap<String, String>,
+    /// Why a running proxy does not serve (another program holds its address and port), from
+    /// its own newest state line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Why a running proxy is not serving, if it says so: the newest state line of its log.
+pub async fn proxy_problem(docker: &Docker, name: &str) -> Option<String> {
+    problem_in_log(&containers::logs_tail(docker, name, 50).await)
+}
+
+fn problem_in_log(log: &str) -> Option<String> {
+    use crate::lb::proxy::{NOT_SERVING, SERVING};
+    let state = log
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with(SERVING) || l.starts_with(NOT_SERVING))?;
+    state
+        .strip_prefix(NOT_SERVING)
+        .map(|why| why.trim().to_string())
 }
 
 /// What the controller may ask of Docker.
@@ -74,10 +96,18 @@ pub struct ProxyDocker {
 impl ProxyDocker {
     pub async fn handle(&self, request: Request) -> Result<Vec<ProxyInfo>> {
         match request {
-            Request::List => self.list().await,
+            Request::List => {
+                let mut proxies = self.list().await?;
+                for p in &mut proxies {
+                    if p.state == "running" {
+                        p.problem = proxy_problem(&self.docker, &p.name).await;
+                    }
+                }
+                Ok(proxies)
+            }
             Request::Create { lb } => {
                 load_balancer::check_request(&self.config, &lb).map_err(anyhow::Error::msg)?;
-                let spec = load_balancer::proxy_spec(&self.profile, &self.config, &lb, &self.image);
+                let spec = load_balancer::proxy_spec(&self.profile, &lb, &self.image);
                 containers::create_and_start(&self.docker, &spec).await?;
                 Ok(Vec::new())
             }
@@ -103,6 +133,7 @@ impl ProxyDocker {
                 name: c.name,
                 state: c.state,
                 labels: c.labels.into_iter().collect(),
+                problem: None,
             })
             .collect())
     }
@@ -227,4 +258,23 @@ pub async fn connect(stream: UnixStream) -> Result<(Hello, Runtime)> {
     }
     let hello: Hello = serde_json::from_str(&line).context("reading the broker's hello")?;
     Ok((hello, Runtime::broker(reader, write)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_state_line_tells_the_problem() {
+        let held = "forwarding 127.30.7.3 port 8082 to NodePort 31000 on [172.30.7.10]\n\
+                    not serving: another program on this machine holds 127.30.7.3:8082 (in use)\n\
+                    connection from 127.0.0.1:5000: no node answered\n";
+        assert_eq!(
+            problem_in_log(held).as_deref(),
+            Some("another program on this machine holds 127.30.7.3:8082 (in use)")
+        );
+        let freed = format!("{held}serving: 127.30.7.3 port 8082\n");
+        assert_eq!(problem_in_log(&freed), None);
+        assert_eq!(problem_in_log(""), None);
+    }
 }

@@ -2,9 +2,11 @@
 //!
 //! A controller container of the profile watches Services of type LoadBalancer and, for each, runs
 //! a small proxy container (cloud-provider-kind runs one Envoy per service the same way). The proxy
-//! is published by Docker on a loopback address of its own, so the user needs no root, no sudo and
-//! no foreground process, privileged ports included; it forwards to the service's NodePorts, where
-//! kube-proxy spreads connections over the ready endpoints. Each profile draws addresses from its
+//! shares the host's network namespace and listens on a loopback address of its own itself, with
+//! the one capability that lets it bind ports below 1024, so the user needs no root, no sudo and no
+//! foreground process, privileged ports included; it forwards to the service's NodePorts, where
+//! kube-proxy spreads connections over the ready endpoints: one user-space hop, not Docker's
+//! published port in front of a second proxy. Each profile draws addresses from its
 //! own block, `127.<b>.<c>.2-99` for a network `172.<b>.<c>.0/24`, so profiles never clash: Docker
 //! networks cannot overlap, hence neither can the blocks.
 
@@ -16,7 +18,7 @@ use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
 
 use crate::plan::cluster::{
-    COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, PortSpec, SecuritySpec, StagedFile,
+    COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, SecuritySpec, StagedFile,
 };
 use crate::plan::config::ProfileConfig;
 use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE};
@@ -28,7 +30,7 @@ pub const CONTROLLER_ROLE: &str = "lb-controller";
 pub const PROXY_ROLE: &str = "lb";
 /// The service a proxy serves, `namespace/name`.
 pub const LABEL_SERVICE: &str = "io.localkube.service";
-/// The loopback address a proxy is published on.
+/// The loopback address a proxy listens on.
 pub const LABEL_ADDRESS: &str = "io.localkube.lb-address";
 /// A digest of everything the proxy was created from; a different one means recreate.
 pub const LABEL_SPEC: &str = "io.localkube.lb-spec";
@@ -43,9 +45,8 @@ pub const CONTROLLER_UID: u32 = 65534;
 /// The last octets a profile hands out: `.2` to `.99` (`.1` is left alone, as 127.0.0.1 is).
 const FIRST_HOST: u8 = 2;
 const LAST_HOST: u8 = 99;
-/// A proxy's address on the profile network is `.<100 + host>` of its loopback address, fixed
-/// like every other container's and clear of the nodes' `.10`-`.18`.
-const PROXY_IP_OFFSET: u8 = 100;
+/// Docker's name for the host's network namespace (`--network host`).
+pub const HOST_NETWORK: &str = "host";
 
 /// The loopback block of a profile: `127.<b>.<c>.2-99` for its network `172.<b>.<c>.0/24`.
 pub fn address_pool(config: &ProfileConfig) -> Vec<Ipv4Addr> {
@@ -124,22 +125,15 @@ pub fn proxy_container_name(profile: &ProfileName, namespace: &str, name: &str) 
 }
 
 /// The proxy container of a load balancer.
-pub fn proxy_spec(
-    profile: &ProfileName,
-    config: &ProfileConfig,
-    lb: &LoadBalancer,
-    image: &str,
-) -> ContainerSpec {
+pub fn proxy_spec(profile: &ProfileName, lb: &LoadBalancer, image: &str) -> ContainerSpec {
     let name = proxy_container_name(profile, &lb.namespace, &lb.name);
-    let mut args = Vec::new();
+    let mut args = vec![format!("--address={}", lb.address)];
     for p in &lb.ports {
         args.push(format!("--listen={}:{}", p.port, p.node_port));
     }
     for b in &lb.backends {
         args.push(format!("--backend={b}"));
     }
-    let [_, _, _, host] = lb.address.octets();
-    let [a, b, c, _] = config.network_subnet.network().octets();
     let mut labels = BTreeMap::from([
         (LABEL_PROFILE.to_string(), profile.to_string()),
         (LABEL_ROLE.to_string(), PROXY_ROLE.to_string()),
@@ -151,28 +145,26 @@ pub fn proxy_spec(
         image: image.to_string(),
         entrypoint: vec!["/usr/local/bin/localkube".into(), "lb-proxy".into()],
         args,
-        network: names::network(profile),
-        // Fixed, like every container of the profile, and derived from the address it serves.
-        ip: Ipv4Addr::new(a, b, c, PROXY_IP_OFFSET + host),
+        // The host's network namespace: the proxy itself listens on the service's loopback
+        // address (and on nothing else: `--address`), and reaches the nodes over the profile's
+        // bridge as the host does. A published port would put docker-proxy, a second user-space
+        // copy, in front of it (half the requests per second, measured by scripts/bench-lb.sh).
+        network: HOST_NETWORK.into(),
+        ip: Ipv4Addr::UNSPECIFIED,
         mounts: Vec::new(),
-        // The load balancer itself: the service's own ports on its own loopback address. Docker's
-        // daemon binds them, so privileged ports need no rights from the user.
-        ports: lb
-            .ports
-            .iter()
-            .map(|p| PortSpec {
-                host_ip: lb.address,
-                host_port: p.port,
-                container_port: p.port,
-                protocol: "tcp".into(),
-            })
-            .collect(),
+        ports: Vec::new(),
         labels: BTreeMap::new(),
         // Back after a dockerd restart; a `localkube stop` stays stopped.
         restart_policy: "unless-stopped".into(),
-        // A plain TCP forwarder needs no rights (binding ports below 1024 inside its own network
-        // namespace is allowed to root in a container by Docker's default capabilities).
-        security: SecuritySpec::default(),
+        // In the host's namespace it gets only what a TCP forwarder on ports below 1024 needs:
+        // every capability dropped but NET_BIND_SERVICE (no NET_ADMIN, no NET_RAW: it cannot change
+        // or sniff the host's network), and no way to gain more through exec.
+        security: SecuritySpec {
+            cap_add: vec!["NET_BIND_SERVICE".into()],
+            cap_drop: vec!["ALL".into()],
+            security_opt: vec!["no-new-privileges".into()],
+            ..SecuritySpec::default()
+        },
         staged_files: Vec::new(),
         role: PROXY_ROLE.into(),
         name,
@@ -194,6 +186,7 @@ pub fn spec_digest(spec: &ContainerSpec) -> String {
         hasher.update(format!("{}:{}:{}", p.host_ip, p.host_port, p.container_port).as_bytes());
     }
     hasher.update(spec.ip.to_string().as_bytes());
+    hasher.update(spec.network.as_bytes());
     hex::encode(&hasher.finalize()[..8])
 }
 
@@ -433,29 +426,33 @@ mod tests {
     }
 
     #[test]
-    fn proxy_publishes_the_service_port_on_its_address_only() {
-        let spec = proxy_spec(&profile(), &config(), &lb(), "localkube/lb:abc");
+    fn proxy_listens_on_its_address_only_with_one_capability() {
+        let spec = proxy_spec(&profile(), &lb(), "localkube/lb:abc");
         assert_eq!(spec.name, "dev-lb-default-kubia");
-        assert_eq!(spec.ip.to_string(), "172.30.7.103");
+        // Its own listener in the host's namespace, no port published by Docker.
+        assert_eq!(spec.network, HOST_NETWORK);
+        assert!(spec.ports.is_empty());
         assert_eq!(
-            spec.ports,
-            vec![PortSpec {
-                host_ip: "127.30.7.3".parse().unwrap(),
-                host_port: 80,
-                container_port: 80,
-                protocol: "tcp".into()
-            }]
+            spec.args,
+            [
+                "--address=127.30.7.3",
+                "--listen=80:31000",
+                "--backend=172.30.7.10"
+            ]
         );
-        assert_eq!(spec.args, ["--listen=80:31000", "--backend=172.30.7.10"]);
         assert_eq!(spec.labels[LABEL_SERVICE], "default/kubia");
         assert_eq!(spec.labels[LABEL_PROFILE], "dev");
-        assert_eq!(spec.security, SecuritySpec::default());
+        assert!(!spec.security.privileged);
+        assert_eq!(spec.security.cap_drop, ["ALL"]);
+        assert_eq!(spec.security.cap_add, ["NET_BIND_SERVICE"]);
+        assert_eq!(spec.security.security_opt, ["no-new-privileges"]);
+        assert!(spec.mounts.is_empty());
     }
 
     #[test]
     fn the_digest_changes_with_what_the_proxy_does() {
-        let base = proxy_spec(&profile(), &config(), &lb(), "img");
-        let same = proxy_spec(&profile(), &config(), &lb(), "img");
+        let base = proxy_spec(&profile(), &lb(), "img");
+        let same = proxy_spec(&profile(), &lb(), "img");
         assert_eq!(base.labels[LABEL_SPEC], same.labels[LABEL_SPEC]);
         let mut more_ports = lb();
         more_ports.ports.push(LbPort {
@@ -465,9 +462,9 @@ mod tests {
         let mut moved = lb();
         moved.backends = vec!["172.30.7.11".parse().unwrap()];
         for changed in [
-            proxy_spec(&profile(), &config(), &more_ports, "img"),
-            proxy_spec(&profile(), &config(), &moved, "img"),
-            proxy_spec(&profile(), &config(), &lb(), "img2"),
+            proxy_spec(&profile(), &more_ports, "img"),
+            proxy_spec(&profile(), &moved, "img"),
+            proxy_spec(&profile(), &lb(), "img2"),
         ] {
             assert_ne!(base.labels[LABEL_SPEC], changed.labels[LABEL_SPEC]);
         }

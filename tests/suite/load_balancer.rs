@@ -8,7 +8,9 @@ use std::process::{Command, Output};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::support::{ClusterSlot, Sandbox, assert_success, build_sample_image, stderr, stdout};
+use super::support::{
+    ClusterSlot, Sandbox, assert_success, build_sample_image, docker_inspect, stderr, stdout,
+};
 
 const PROFILE: &str = "lbtest";
 
@@ -155,6 +157,32 @@ fn load_balancers_and_service_urls() {
     );
     let body = get_until(&format!("http://{kubia}:8080/"), Duration::from_secs(20));
     assert!(body.starts_with("You've hit kubia-"), "{body}");
+
+    // One hop: the proxy itself listens on that address, in the host's network namespace, with
+    // no capability but binding low ports, and on nothing else.
+    let proxy = format!("{PROFILE}-lb-default-kubia");
+    assert_eq!(
+        docker_inspect(
+            &proxy,
+            "{{.HostConfig.NetworkMode}} {{.HostConfig.CapDrop}} {{.HostConfig.CapAdd}}"
+        ),
+        "host [ALL] [NET_BIND_SERVICE]"
+    );
+    let pid = docker_inspect(&proxy, "{{.State.Pid}}");
+    let listening = Command::new("ss")
+        .args(["-Hltnp"])
+        .output()
+        .expect("ss (iproute2)");
+    let mine: Vec<String> = String::from_utf8_lossy(&listening.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!("pid={pid},")))
+        .map(|l| l.split_whitespace().nth(3).unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        mine,
+        [format!("{kubia}:8080")],
+        "the proxy listens on {mine:?}"
+    );
 
     // Spread over the ready pods.
     c.kubectl(&["scale", "deployment", "kubia", "--replicas=3"]);
