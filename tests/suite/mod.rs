@@ -13,4 +13,5 @@ pub mod node_image;
 pub mod nodes;
 pub mod pki;
 pub mod restart;
+pub mod stop;
 pub mod support;
