@@ -35,7 +35,7 @@ where
 {
     let started = Instant::now();
     let mut last = String::from("no answer yet");
-    let mut interval = Duration::from_millis(100);
+    let mut interval = Duration::from_millis(50);
     loop {
         match check().await {
             Ok(Some(value)) => return Ok(value),
@@ -46,8 +46,10 @@ where
             bail!("{what}: not within {}s (last: {last})", timeout.as_secs());
         }
         tokio::time::sleep(interval).await;
-        // Quick at first (components are often ready within a second), gentler after.
-        interval = (interval * 2).min(Duration::from_millis(1000));
+        // Quick at first (components are often ready within a second), gentler after; a quarter
+        // of a second at most, as each wait is on `start`'s path and a GET costs the apiserver
+        // next to nothing.
+        interval = (interval * 2).min(Duration::from_millis(250));
     }
 }
 

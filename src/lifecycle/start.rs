@@ -21,6 +21,7 @@ use crate::effects::{
 use crate::lifecycle::addons as lifecycle_addons;
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::{Nodes, ProfileConfig, candidate_subnets};
+use crate::plan::images::Image;
 use crate::plan::names::Role;
 use crate::plan::profile_name::ProfileName;
 use crate::plan::routes::{self, NodeRoute};
@@ -82,31 +83,41 @@ pub enum Step {
     Plan,
     Images,
     NetworkAndVolumes,
+    /// The node containers (containerd only, kubelet held back) and, in the background, the
+    /// images every node needs loaded into them, while the control plane boots.
+    NodeContainers,
     Etcd,
+    /// The apiserver, waited for; then the nodes' kubelets and kube-proxies are let start.
     Apiserver,
-    ControllerManager,
-    Scheduler,
+    /// The controller-manager and the scheduler, at once (each starts its leader election at once
+    /// only when the apiserver answers: a failed first try waits 2 s or more).
+    Controllers,
+    /// The enabled addons applied (CoreDNS and the load balancer controller among them, on by
+    /// default), so their pods are there to schedule the moment a node is Ready.
+    Addons,
+    /// Each node registered with a pod CIDR, its CNI configuration written, Ready.
     Nodes,
     Routes,
-    /// The enabled addons (CoreDNS and the load balancer controller among them, on by default).
-    Addons,
+    /// Every enabled addon serving, waited for all at once.
+    AddonsServing,
     KubeconfigMerge,
 }
 
-pub const STEPS: [Step; 14] = [
+pub const STEPS: [Step; 15] = [
     Step::ProfileConfig,
     Step::Certificates,
     Step::Kubeconfigs,
     Step::Plan,
     Step::Images,
     Step::NetworkAndVolumes,
+    Step::NodeContainers,
     Step::Etcd,
     Step::Apiserver,
-    Step::ControllerManager,
-    Step::Scheduler,
+    Step::Controllers,
+    Step::Addons,
     Step::Nodes,
     Step::Routes,
-    Step::Addons,
+    Step::AddonsServing,
     Step::KubeconfigMerge,
 ];
 
@@ -205,6 +216,9 @@ pub struct StartContext<'a> {
     merged: bool,
     /// Certificates of an existing profile were renewed: its containers get them restaged.
     certs_renewed: bool,
+    /// The images being loaded into the nodes in the background (`NodeContainers`), awaited
+    /// before anything needs them and aborted on failure.
+    node_images: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
 impl StartContext<'_> {
@@ -288,6 +302,7 @@ pub async fn run(
         user_kubeconfig,
         merged: false,
         certs_renewed: false,
+        node_images: None,
     };
     // Ctrl-C or SIGTERM stops the step under way and rolls back like any failure.
     let mut interrupted = std::pin::pin!(interruption());
@@ -391,13 +406,16 @@ async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
         Step::Plan => plan(ctx),
         Step::Images => images(ctx).await,
         Step::NetworkAndVolumes => network_and_volumes(ctx).await,
+        Step::NodeContainers => node_containers(ctx).await,
         Step::Etcd => control_plane_component(ctx, Role::Etcd).await,
         Step::Apiserver => apiserver(ctx).await,
-        Step::ControllerManager => control_plane_component(ctx, Role::ControllerManager).await,
-        Step::Scheduler => control_plane_component(ctx, Role::Scheduler).await,
+        Step::Controllers => {
+            control_plane_components(ctx, &[Role::ControllerManager, Role::Scheduler]).await
+        }
         Step::Nodes => nodes(ctx).await,
         Step::Routes => sync_routes_step(ctx).await,
         Step::Addons => addons_step(ctx).await,
+        Step::AddonsServing => addons_serving(ctx).await,
         Step::KubeconfigMerge => kubeconfig_merge(ctx),
     }
 }
@@ -405,6 +423,9 @@ async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
 /// Puts the machine back as it was before this run: what it created in Docker, the profile folder
 /// it made, the configuration it changed.
 async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) -> anyhow::Error {
+    if let Some(loading) = ctx.node_images.take() {
+        loading.abort();
+    }
     if ctx.request.keep_on_failure {
         return err;
     }
@@ -645,16 +666,24 @@ async fn network_and_volumes(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
-/// etcd, the controller-manager or the scheduler: staged files, routes, the container.
+/// etcd, the apiserver: staged files, routes, the container.
 async fn control_plane_component(ctx: &mut StartContext<'_>, role: Role) -> Result<()> {
-    for spec in ctx.specs(role.as_str()) {
-        let step = ctx.ui.step(format!("Starting {}", spec.role));
+    control_plane_components(ctx, &[role]).await
+}
+
+/// Control-plane components that do not wait for each other, started at once: staged files,
+/// routes, the containers.
+async fn control_plane_components(ctx: &mut StartContext<'_>, roles: &[Role]) -> Result<()> {
+    let specs: Vec<ContainerSpec> = roles.iter().flat_map(|r| ctx.specs(r.as_str())).collect();
+    let what: Vec<&str> = specs.iter().map(|s| s.role.as_str()).collect();
+    let step = ctx.ui.step(format!("Starting {}", what.join(" and ")));
+    for spec in &specs {
         ctx.ui.detail(format!(
             "{} {}",
             spec.entrypoint.join(" "),
             spec.args.join(" ")
         ));
-        staging::stage_container(ctx.facts(), &spec)?;
+        staging::stage_container(ctx.facts(), spec)?;
         // A resumed cluster keeps the routes of its last start (every node's pod CIDR); a new
         // one starts with the ranges via the first node, whose address is known already.
         if !staging::has_file(ctx.facts(), &spec.name, routes::CONTROL_PLANE_ROUTES_FILE) {
@@ -669,17 +698,44 @@ async fn control_plane_component(ctx: &mut StartContext<'_>, role: Role) -> Resu
                 &control_plane_routes(ctx.config(), &[first_node]),
             )?;
         }
-        let docker = ctx.docker().clone();
-        run_container(&docker, &spec, &mut ctx.created).await?;
-        step.done();
     }
+    run_containers(ctx, &specs).await?;
+    step.done();
     Ok(())
 }
 
-/// The apiserver's container, then a wait until it answers /readyz.
+/// [`run_container`] for each spec, all at once; everything made is recorded before a failure is
+/// reported, so a roll-back finds it all.
+async fn run_containers(ctx: &mut StartContext<'_>, specs: &[ContainerSpec]) -> Result<()> {
+    let docker = ctx.docker().clone();
+    let results = futures_util::future::join_all(specs.iter().map(|spec| async {
+        let mut created = Created::default();
+        let result = run_container(&docker, spec, &mut created).await;
+        (created, result)
+    }))
+    .await;
+    let mut failure = None;
+    for (created, result) in results {
+        ctx.created.containers.extend(created.containers);
+        ctx.created.started.extend(created.started);
+        if let Err(e) = result {
+            failure.get_or_insert(e);
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// The apiserver's container, then a wait until it answers /readyz; then the nodes' kubelets and
+/// kube-proxies may start (their flags files written), and register at their first attempt.
 async fn apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
     control_plane_component(ctx, Role::Apiserver).await?;
-    wait_for_apiserver(ctx).await
+    wait_for_apiserver(ctx).await?;
+    for spec in ctx.specs(Role::Node.as_str()) {
+        let files = node_config::node_files(ctx.config(), &spec.hostname, spec.ip);
+        let (_, flags) = node_config::split_process_flags(files);
+        staging::write_node_files(ctx.facts(), &spec.name, &flags)?;
+    }
+    Ok(())
 }
 
 /// Waits until the apiserver answers /readyz; keeps the client for the later steps.
@@ -703,29 +759,101 @@ async fn wait_for_apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Every node at once: containers first, then each node's images, registration and CNI
-/// configuration concurrently, then a wait until all are Ready.
-async fn nodes(ctx: &mut StartContext<'_>) -> Result<()> {
+/// Every node's container, started before the control plane: containerd comes up while etcd and
+/// the apiserver boot, and the images every node needs are loaded meanwhile, in the background.
+/// kubelet and kube-proxy wait for their flags files, written once the apiserver answers (a node
+/// that already runs as planned keeps them).
+async fn node_containers(ctx: &mut StartContext<'_>) -> Result<()> {
     let nodes = ctx.specs(Role::Node.as_str());
     let docker = ctx.docker().clone();
+    let hostnames: Vec<&str> = nodes.iter().map(|s| s.hostname.as_str()).collect();
+    let step = ctx
+        .ui
+        .step(format!("Starting node {}", hostnames.join(", ")));
     for spec in &nodes {
-        let step = ctx.ui.step(format!("Starting node {}", spec.hostname));
-        staging::write_node_files(
-            ctx.facts(),
-            &spec.name,
-            &node_config::node_files(ctx.config(), &spec.hostname, spec.ip),
-        )?;
+        let keeps_running = container_state(&docker, &spec.name).await?.as_deref()
+            == Some("running")
+            && is_current(&docker, spec).await?;
+        let files = node_config::node_files(ctx.config(), &spec.hostname, spec.ip);
+        let (boot, flags) = node_config::split_process_flags(files);
+        staging::write_node_files(ctx.facts(), &spec.name, &boot)?;
+        if keeps_running {
+            staging::write_node_files(ctx.facts(), &spec.name, &flags)?;
+        } else {
+            for file in &flags {
+                staging::remove_file(ctx.facts(), &spec.name, &file.path)?;
+            }
+        }
         staging::stage_container(ctx.facts(), spec)?;
-        run_container(&docker, spec, &mut ctx.created).await?;
+    }
+    run_containers(ctx, &nodes).await?;
+    step.done();
+    // The enabled addons' images too, with those `--addons` turns on (their errors are the addons
+    // step's to report); an image not built yet is built and loaded by that step.
+    let mut choices = ctx.config().addons.clone();
+    for name in &ctx.request.addons {
+        let _ = choices.set(name, true);
+    }
+    let version = &ctx.config().kubernetes_version;
+    let mut tags = Vec::new();
+    for image in addons::node_images(&choices.enabled_addons()) {
+        let tag = names::image(image.name(), version);
+        if image == Image::Pause
+            || image == Image::Coredns
+            || docker.inspect_image(&tag).await.is_ok()
+        {
+            tags.push(tag);
+        }
+    }
+    let node_names: Vec<String> = nodes.iter().map(|s| s.name.clone()).collect();
+    ctx.node_images = Some(tokio::spawn(async move {
+        try_join_all(
+            node_names
+                .iter()
+                .map(|node| load_node_images(&docker, node, &tags)),
+        )
+        .await?;
+        Ok(())
+    }));
+    Ok(())
+}
+
+/// Waits until the node's containerd answers, then loads the images it lacks.
+async fn load_node_images(docker: &Docker, node: &str, tags: &[String]) -> Result<()> {
+    kube_api::wait_for(
+        "containerd answering in the node",
+        Duration::from_secs(60),
+        || async {
+            let out = containers::exec(docker, node, &["ctr", "version"], None).await?;
+            Ok((out.exit_code == 0).then_some(()))
+        },
+    )
+    .await
+    .with_logs(docker, node)
+    .await?;
+    lifecycle_addons::load_missing_into_node(docker, node, tags)
+        .await
+        .with_context(|| format!("loading images into node {node}"))
+}
+
+/// Waits for the background load of the nodes' images, if one is under way.
+async fn node_images_loaded(ctx: &mut StartContext<'_>) -> Result<()> {
+    if let Some(loading) = ctx.node_images.take() {
+        let step = ctx.ui.step("Loading images into the nodes");
+        loading.await.context("loading images into the nodes")??;
         step.done();
     }
+    Ok(())
+}
+
+/// Every node at once: registered with a pod CIDR and its CNI configuration written, then Ready.
+async fn nodes(ctx: &mut StartContext<'_>) -> Result<()> {
+    node_images_loaded(ctx).await?;
+    let nodes = ctx.specs(Role::Node.as_str());
     let names: Vec<&str> = nodes.iter().map(|s| s.hostname.as_str()).collect();
-    let step = ctx.ui.step(format!(
-        "Loading images into and registering {}",
-        names.join(", ")
-    ));
+    let step = ctx.ui.step(format!("Registering {}", names.join(", ")));
     let ctx_ref = &*ctx;
-    try_join_all(nodes.iter().map(|spec| prepare_node(ctx_ref, spec))).await?;
+    try_join_all(nodes.iter().map(|spec| register_node(ctx_ref, spec))).await?;
     step.done();
 
     let step = ctx
@@ -736,31 +864,11 @@ async fn nodes(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
-/// One node after its container runs: pause and CoreDNS loaded, registered with a pod CIDR, its
-/// CNI configuration written.
-async fn prepare_node(ctx: &StartContext<'_>, spec: &ContainerSpec) -> Result<()> {
+/// One node after its kubelet starts: registered with a pod CIDR, its CNI configuration written.
+async fn register_node(ctx: &StartContext<'_>, spec: &ContainerSpec) -> Result<()> {
     let docker = ctx.docker();
     let client = ctx.client();
     let node = spec.hostname.as_str();
-    kube_api::wait_for(
-        "containerd answering in the node",
-        Duration::from_secs(60),
-        || async {
-            let out = containers::exec(docker, &spec.name, &["ctr", "version"], None).await?;
-            Ok((out.exit_code == 0).then_some(()))
-        },
-    )
-    .await
-    .with_logs(docker, &spec.name)
-    .await?;
-    let version = &ctx.config().kubernetes_version;
-    let images = [
-        names::image("pause", version),
-        names::image("coredns", version),
-    ];
-    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
-    containers::load_images_into_node(docker, &spec.name, &refs).await?;
-
     let pod_cidr = kube_api::wait_for(
         &format!("node {node} registered with a pod CIDR"),
         NODE_READY_TIMEOUT,
@@ -845,6 +953,7 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         ctx.dir.save_config(&config)?;
         ctx.config = Some(config);
     }
+    node_images_loaded(ctx).await?;
     let enabled = ctx.config().addons.enabled_addons();
     let docker = ctx.docker().clone();
     lifecycle_addons::build_images(&docker, ctx.home, ctx.config(), &enabled, ctx.ui).await?;
@@ -861,7 +970,7 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         };
         for addon in enabled {
             let step = ctx.ui.step(format!("Enabling the {} addon", addon.name));
-            match lifecycle_addons::ensure(&cluster, addon).await {
+            match lifecycle_addons::apply(&cluster, addon).await {
                 Ok(containers) => made.extend(containers),
                 Err(e) => {
                     step.failed();
@@ -873,6 +982,34 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         }
     }
     ctx.created.containers.extend(made);
+    Ok(())
+}
+
+/// Every enabled addon serving, waited for at once (CoreDNS answering among them, so `start`
+/// returns with a cluster whose Services resolve).
+async fn addons_serving(ctx: &mut StartContext<'_>) -> Result<()> {
+    let enabled = ctx.config().addons.enabled_addons();
+    let names: Vec<&str> = enabled.iter().map(|a| a.name).collect();
+    let step = ctx
+        .ui
+        .step(format!("Waiting for the addons ({})", names.join(", ")));
+    let docker = ctx.docker().clone();
+    let cluster = lifecycle_addons::Cluster {
+        profile: ctx.profile,
+        config: ctx.config(),
+        facts: ctx.facts(),
+        plan: ctx.plan(),
+        docker: &docker,
+        client: ctx.client(),
+        ui: ctx.ui,
+    };
+    try_join_all(
+        enabled
+            .iter()
+            .map(|addon| lifecycle_addons::wait_serving(&cluster, addon)),
+    )
+    .await?;
+    step.done();
     Ok(())
 }
 

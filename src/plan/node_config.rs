@@ -21,6 +21,18 @@ pub struct NodeFile {
 }
 
 /// Files known before the node exists: everything but the CNI configuration.
+/// The files whose presence starts kubelet and kube-proxy in a node (the entrypoint waits for
+/// them). `start` writes them once the apiserver answers: a kubelet started earlier retries its
+/// registration with a backoff that reaches 7 s, longer than the apiserver takes to come up.
+pub const PROCESS_FLAG_FILES: [&str; 2] = ["kubelet/flags", "kube-proxy/flags"];
+
+/// A node's files split into those it boots with and the flags files that start its processes.
+pub fn split_process_flags(files: Vec<NodeFile>) -> (Vec<NodeFile>, Vec<NodeFile>) {
+    files
+        .into_iter()
+        .partition(|f| !PROCESS_FLAG_FILES.contains(&f.path.as_str()))
+}
+
 pub fn node_files(config: &ProfileConfig, node: &str, node_ip: Ipv4Addr) -> Vec<NodeFile> {
     vec![
         NodeFile {
@@ -181,6 +193,18 @@ pub fn routes(this_node: &str, nodes: &[(String, Ipv4Addr, Option<Ipv4Net>)]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_process_flags_are_split_from_the_boot_files() {
+        let config = ProfileConfig::new(6443, "172.30.1.0/24".parse().unwrap());
+        let files = node_files(&config, "n", Ipv4Addr::new(172, 30, 1, 10));
+        let all = files.len();
+        let (boot, flags) = split_process_flags(files);
+        let paths: Vec<&str> = flags.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, PROCESS_FLAG_FILES);
+        assert_eq!(boot.len() + flags.len(), all);
+        assert!(boot.iter().any(|f| f.path == "node.env"));
+    }
 
     fn config() -> ProfileConfig {
         ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap())
