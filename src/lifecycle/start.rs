@@ -218,7 +218,14 @@ pub struct StartContext<'a> {
     certs_renewed: bool,
     /// The images being loaded into the nodes in the background (`NodeContainers`), awaited
     /// before anything needs them and aborted on failure.
-    node_images: Option<tokio::task::JoinHandle<Result<()>>>,
+    node_images: Option<NodeImages>,
+}
+
+/// The background load of the nodes' images: first those the pods of `start` run, then the rest.
+struct NodeImages {
+    /// Resolves once the first part is in every node; dropped unsent when the load failed.
+    needed: Option<tokio::sync::oneshot::Receiver<()>>,
+    all: tokio::task::JoinHandle<Result<()>>,
 }
 
 impl StartContext<'_> {
@@ -424,7 +431,7 @@ async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
 /// it made, the configuration it changed.
 async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) -> anyhow::Error {
     if let Some(loading) = ctx.node_images.take() {
-        loading.abort();
+        loading.all.abort();
     }
     if ctx.request.keep_on_failure {
         return err;
@@ -795,26 +802,42 @@ async fn node_containers(ctx: &mut StartContext<'_>) -> Result<()> {
         let _ = choices.set(name, true);
     }
     let version = &ctx.config().kubernetes_version;
-    let mut tags = Vec::new();
+    let (mut needed, mut later) = (Vec::new(), Vec::new());
     for image in addons::node_images(&choices.enabled_addons()) {
         let tag = names::image(image.name(), version);
         if image == Image::Pause
             || image == Image::Coredns
             || docker.inspect_image(&tag).await.is_ok()
         {
-            tags.push(tag);
+            if addons::needed_by_start(image) {
+                needed.push(tag);
+            } else {
+                later.push(tag);
+            }
         }
     }
     let node_names: Vec<String> = nodes.iter().map(|s| s.name.clone()).collect();
-    ctx.node_images = Some(tokio::spawn(async move {
+    let (loaded, needed_loaded) = tokio::sync::oneshot::channel();
+    let all = tokio::spawn(async move {
         try_join_all(
             node_names
                 .iter()
-                .map(|node| load_node_images(&docker, node, &tags)),
+                .map(|node| load_node_images(&docker, node, &needed)),
+        )
+        .await?;
+        let _ = loaded.send(());
+        try_join_all(
+            node_names
+                .iter()
+                .map(|node| lifecycle_addons::load_missing_into_node(&docker, node, &later)),
         )
         .await?;
         Ok(())
-    }));
+    });
+    ctx.node_images = Some(NodeImages {
+        needed: Some(needed_loaded),
+        all,
+    });
     Ok(())
 }
 
@@ -836,19 +859,35 @@ async fn load_node_images(docker: &Docker, node: &str, tags: &[String]) -> Resul
         .with_context(|| format!("loading images into node {node}"))
 }
 
-/// Waits for the background load of the nodes' images, if one is under way.
-async fn node_images_loaded(ctx: &mut StartContext<'_>) -> Result<()> {
-    if let Some(loading) = ctx.node_images.take() {
-        let step = ctx.ui.step("Loading images into the nodes");
-        loading.await.context("loading images into the nodes")??;
-        step.done();
+/// Waits until the nodes hold the images the pods of `start` run (all of them with `all`).
+async fn node_images_loaded(ctx: &mut StartContext<'_>, all: bool) -> Result<()> {
+    let Some(loading) = ctx.node_images.as_mut() else {
+        return Ok(());
+    };
+    if !all {
+        // In now, or before (a failure takes the whole load away); else its error below.
+        let failed = match loading.needed.take() {
+            Some(needed) => needed.await.is_err(),
+            None => false,
+        };
+        if !failed {
+            return Ok(());
+        }
     }
+    // Everything asked for, or the load failed: its outcome says which.
+    let loading = ctx.node_images.take().expect("checked above");
+    let step = ctx.ui.step("Loading images into the nodes");
+    loading
+        .all
+        .await
+        .context("loading images into the nodes")??;
+    step.done();
     Ok(())
 }
 
 /// Every node at once: registered with a pod CIDR and its CNI configuration written, then Ready.
 async fn nodes(ctx: &mut StartContext<'_>) -> Result<()> {
-    node_images_loaded(ctx).await?;
+    node_images_loaded(ctx, false).await?;
     let nodes = ctx.specs(Role::Node.as_str());
     let names: Vec<&str> = nodes.iter().map(|s| s.hostname.as_str()).collect();
     let step = ctx.ui.step(format!("Registering {}", names.join(", ")));
@@ -953,7 +992,7 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         ctx.dir.save_config(&config)?;
         ctx.config = Some(config);
     }
-    node_images_loaded(ctx).await?;
+    node_images_loaded(ctx, false).await?;
     let enabled = ctx.config().addons.enabled_addons();
     let docker = ctx.docker().clone();
     lifecycle_addons::build_images(&docker, ctx.home, ctx.config(), &enabled, ctx.ui).await?;
@@ -1010,7 +1049,7 @@ async fn addons_serving(ctx: &mut StartContext<'_>) -> Result<()> {
     )
     .await?;
     step.done();
-    Ok(())
+    node_images_loaded(ctx, true).await
 }
 
 /// The profile's credentials in the user's kubeconfig (the context switched unless asked not to).

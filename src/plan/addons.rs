@@ -172,6 +172,13 @@ pub fn node_images(enabled: &[&Addon]) -> Vec<Image> {
     images
 }
 
+/// Whether a pod that `start` waits for runs this image. The storage provisioner's helper pods
+/// (mkdir, rm) run only when a volume is made or removed: their image is loaded into the nodes
+/// while `start` waits for the addons, not before the nodes may run pods.
+pub fn needed_by_start(image: Image) -> bool {
+    image != Image::StorageHelper
+}
+
 /// The Kubernetes objects of an addon, rendered for the profile (`None`: it has none).
 pub fn manifest(addon: &Addon, config: &ProfileConfig) -> Option<String> {
     let version = &config.kubernetes_version;
