@@ -73,6 +73,43 @@ pub async fn get_node(client: &Client, name: &str) -> Result<Option<Node>> {
     Ok(nodes.get_opt(name).await?)
 }
 
+/// Registers a node before its kubelet does, with its pod CIDR, so its CNI configuration can be
+/// written before kubelet starts (kubelet then finds its Node and adopts it, as after a restart;
+/// the controller-manager takes the CIDR as allocated). It carries the taint kubelet registers
+/// with, so nothing is scheduled there before kubelet reports it Ready. False when a Node of that
+/// name exists already.
+pub async fn register_node(client: &Client, name: &str, pod_cidr: &str) -> Result<bool> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name},
+        "spec": {
+            "podCIDR": pod_cidr,
+            "podCIDRs": [pod_cidr],
+            "taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}],
+        },
+    }))?;
+    match nodes.create(&Default::default(), &node).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("registering node {name}")),
+    }
+}
+
+/// Every node's pod CIDR the API server holds.
+pub async fn node_pod_cidrs(client: &Client) -> Result<Vec<String>> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    Ok(nodes
+        .list(&Default::default())
+        .await
+        .context("listing nodes")?
+        .items
+        .iter()
+        .filter_map(node_pod_cidr)
+        .collect())
+}
+
 pub fn node_is_ready(node: &Node) -> bool {
     node.status
         .as_ref()

@@ -78,20 +78,26 @@ pub async fn build_images(
 /// Makes one addon run and waits until it serves. Idempotent: `start` calls it for every enabled
 /// addon, so a resumed cluster repairs what was removed by hand. Returns the containers it made.
 pub async fn ensure(cluster: &Cluster<'_>, addon: &Addon) -> Result<Vec<String>> {
-    let created = apply(cluster, addon).await?;
+    let created = apply(cluster, addon, &[]).await?;
     wait_serving(cluster, addon).await?;
     Ok(created)
 }
 
 /// [`ensure`] without the wait: images loaded, objects applied, containers running. `start`
-/// applies every addon first and then waits for them all at once.
-pub async fn apply(cluster: &Cluster<'_>, addon: &Addon) -> Result<Vec<String>> {
+/// applies every addon first and then waits for them all at once; `loading` are the image tags
+/// it loads into the nodes itself.
+pub async fn apply(
+    cluster: &Cluster<'_>,
+    addon: &Addon,
+    loading: &[String],
+) -> Result<Vec<String>> {
     let mut created = Vec::new();
+    let version = &cluster.config.kubernetes_version;
     let node_images: Vec<Image> = addon
         .images
         .iter()
         .copied()
-        .filter(|i| *i != Image::Registry)
+        .filter(|i| *i != Image::Registry && !loading.contains(&names::image(i.name(), version)))
         .collect();
     if !node_images.is_empty() {
         load_into_nodes(cluster, &node_images).await?;

@@ -89,8 +89,9 @@ pub enum Step {
     Etcd,
     /// The apiserver, waited for; then the nodes' kubelets and kube-proxies are let start.
     Apiserver,
-    /// The controller-manager and the scheduler, at once (each starts its leader election at once
-    /// only when the apiserver answers: a failed first try waits 2 s or more).
+    /// New nodes registered with their pod CIDRs, their CNI configuration and kubelet flags
+    /// written; then the controller-manager and the scheduler, at once (each starts its leader
+    /// election at once only when the apiserver answers: a failed first try waits 2 s or more).
     Controllers,
     /// The enabled addons applied (CoreDNS and the load balancer controller among them, on by
     /// default), so their pods are there to schedule the moment a node is Ready.
@@ -219,6 +220,8 @@ pub struct StartContext<'a> {
     /// The images being loaded into the nodes in the background (`NodeContainers`), awaited
     /// before anything needs them and aborted on failure.
     node_images: Option<NodeImages>,
+    /// The image tags that load covers.
+    node_image_tags: Vec<String>,
 }
 
 /// The background load of the nodes' images: first those the pods of `start` run, then the rest.
@@ -310,6 +313,7 @@ pub async fn run(
         merged: false,
         certs_renewed: false,
         node_images: None,
+        node_image_tags: Vec::new(),
     };
     // Ctrl-C or SIGTERM stops the step under way and rolls back like any failure.
     let mut interrupted = std::pin::pin!(interruption());
@@ -416,9 +420,7 @@ async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
         Step::NodeContainers => node_containers(ctx).await,
         Step::Etcd => control_plane_component(ctx, Role::Etcd).await,
         Step::Apiserver => apiserver(ctx).await,
-        Step::Controllers => {
-            control_plane_components(ctx, &[Role::ControllerManager, Role::Scheduler]).await
-        }
+        Step::Controllers => controllers(ctx).await,
         Step::Nodes => nodes(ctx).await,
         Step::Routes => sync_routes_step(ctx).await,
         Step::Addons => addons_step(ctx).await,
@@ -732,17 +734,68 @@ async fn run_containers(ctx: &mut StartContext<'_>, specs: &[ContainerSpec]) -> 
     failure.map_or(Ok(()), Err)
 }
 
-/// The apiserver's container, then a wait until it answers /readyz; then the nodes' kubelets and
-/// kube-proxies may start (their flags files written), and register at their first attempt.
+/// The apiserver's container, then a wait until it answers /readyz.
 async fn apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
     control_plane_component(ctx, Role::Apiserver).await?;
-    wait_for_apiserver(ctx).await?;
-    for spec in ctx.specs(Role::Node.as_str()) {
+    wait_for_apiserver(ctx).await
+}
+
+/// Once the apiserver answers: each new node registered with its pod CIDR and given its CNI
+/// configuration, then its kubelet and kube-proxy let start (their flags files written), so that
+/// kubelet registers at its first attempt and finds its network ready; then the
+/// controller-manager and the scheduler.
+async fn controllers(ctx: &mut StartContext<'_>) -> Result<()> {
+    let client = ctx.client().clone();
+    let mut taken = Vec::new();
+    for cidr in kube_api::node_pod_cidrs(&client).await? {
+        taken.extend(cidr.parse::<ipnet::Ipv4Net>().ok());
+    }
+    for &number in ctx.config().nodes.numbers() {
+        let name = names::node_name(ctx.profile, number);
+        let Some(spec) = ctx
+            .specs(Role::Node.as_str())
+            .into_iter()
+            .find(|s| s.hostname == name)
+        else {
+            continue;
+        };
+        let node = kube_api::get_node(&client, &name).await?;
+        let cidr = match node.as_ref() {
+            // Known already: its CNI configuration is written (again, unchanged) below.
+            Some(node) => kube_api::node_pod_cidr(node).and_then(|c| c.parse().ok()),
+            None => {
+                let cidr = node_config::planned_pod_cidr(ctx.config(), number, &taken)
+                    .with_context(|| {
+                        format!(
+                            "no pod CIDR left in {} for node {name}",
+                            ctx.config().pod_cidr
+                        )
+                    })?;
+                if kube_api::register_node(&client, &name, &cidr.to_string()).await? {
+                    ctx.ui
+                        .detail(format!("{name}: registered with pods in {cidr}"));
+                }
+                taken.push(cidr);
+                Some(cidr)
+            }
+        };
+        // A node the controller-manager has not given a CIDR yet gets its CNI configuration in the
+        // Nodes step, once it has one.
+        if let Some(cidr) = cidr {
+            staging::write_node_files(ctx.facts(), &spec.name, &[cni_file(cidr)])?;
+        }
         let files = node_config::node_files(ctx.config(), &spec.hostname, spec.ip);
         let (_, flags) = node_config::split_process_flags(files);
         staging::write_node_files(ctx.facts(), &spec.name, &flags)?;
     }
-    Ok(())
+    control_plane_components(ctx, &[Role::ControllerManager, Role::Scheduler]).await
+}
+
+fn cni_file(pod_cidr: ipnet::Ipv4Net) -> node_config::NodeFile {
+    node_config::NodeFile {
+        path: "cni/10-localkube.conflist".into(),
+        content: node_config::cni_conflist(pod_cidr),
+    }
 }
 
 /// Waits until the apiserver answers /readyz; keeps the client for the later steps.
@@ -817,6 +870,7 @@ async fn node_containers(ctx: &mut StartContext<'_>) -> Result<()> {
         }
     }
     let node_names: Vec<String> = nodes.iter().map(|s| s.name.clone()).collect();
+    ctx.node_image_tags = needed.iter().chain(&later).cloned().collect();
     let (loaded, needed_loaded) = tokio::sync::oneshot::channel();
     let all = tokio::spawn(async move {
         try_join_all(
@@ -927,14 +981,7 @@ async fn register_node(ctx: &StartContext<'_>, spec: &ContainerSpec) -> Result<(
     let cidr = pod_cidr
         .parse()
         .with_context(|| format!("node {node} has an invalid pod CIDR '{pod_cidr}'"))?;
-    staging::write_node_files(
-        ctx.facts(),
-        &spec.name,
-        &[node_config::NodeFile {
-            path: "cni/10-localkube.conflist".into(),
-            content: node_config::cni_conflist(cidr),
-        }],
-    )?;
+    staging::write_node_files(ctx.facts(), &spec.name, &[cni_file(cidr)])?;
     ctx.ui.detail(format!("{node}: pods in {pod_cidr}"));
     Ok(())
 }
@@ -1009,7 +1056,7 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         };
         for addon in enabled {
             let step = ctx.ui.step(format!("Enabling the {} addon", addon.name));
-            match lifecycle_addons::apply(&cluster, addon).await {
+            match lifecycle_addons::apply(&cluster, addon, &ctx.node_image_tags).await {
                 Ok(containers) => made.extend(containers),
                 Err(e) => {
                     step.failed();

@@ -156,6 +156,22 @@ iptables:
     )
 }
 
+/// The prefix of each node's pod CIDR: the controller-manager's `--node-cidr-mask-size` default,
+/// which allocates the nodes localkube has not registered itself.
+pub const NODE_POD_CIDR_PREFIX: u8 = 24;
+
+/// The pod CIDR `start` registers a node with: node N's the Nth /24 of the pod range, or, when
+/// another node holds that one (a cluster whose controller-manager handed them out), the first
+/// /24 that no node holds. `None`: the pod range is full.
+pub fn planned_pod_cidr(config: &ProfileConfig, number: u32, taken: &[Ipv4Net]) -> Option<Ipv4Net> {
+    let mut subnets = config.pod_cidr.subnets(NODE_POD_CIDR_PREFIX).ok()?;
+    let own = subnets
+        .clone()
+        .nth(number.saturating_sub(1) as usize)
+        .filter(|c| !taken.contains(c));
+    own.or_else(|| subnets.find(|c| !taken.contains(c)))
+}
+
 /// The CNI configuration for a node once its pod CIDR is known: ptp links with host-local
 /// addresses from the node's range, and portmap for hostPort (kindnet's recipe).
 pub fn cni_conflist(node_pod_cidr: Ipv4Net) -> String {
@@ -193,6 +209,24 @@ pub fn routes(this_node: &str, nodes: &[(String, Ipv4Addr, Option<Ipv4Net>)]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_n_gets_the_nth_slash_24_unless_another_node_holds_it() {
+        let config = ProfileConfig::new(6443, "172.30.1.0/24".parse().unwrap());
+        let net = |s: &str| s.parse::<Ipv4Net>().unwrap();
+        assert_eq!(
+            planned_pod_cidr(&config, 1, &[]),
+            Some(net("10.244.0.0/24"))
+        );
+        assert_eq!(
+            planned_pod_cidr(&config, 3, &[]),
+            Some(net("10.244.2.0/24"))
+        );
+        assert_eq!(
+            planned_pod_cidr(&config, 3, &[net("10.244.0.0/24"), net("10.244.2.0/24")]),
+            Some(net("10.244.1.0/24"))
+        );
+    }
 
     #[test]
     fn the_process_flags_are_split_from_the_boot_files() {
