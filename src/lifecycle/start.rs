@@ -87,12 +87,14 @@ pub enum Step {
     /// images every node needs loaded into them, while the control plane boots.
     NodeContainers,
     Etcd,
-    /// The apiserver, waited for; then the nodes' kubelets and kube-proxies are let start.
+    /// The apiserver, the controller-manager and the scheduler started at once, then a wait
+    /// until the apiserver answers. The controller-manager takes 5 s or more to start its
+    /// controllers (a ServiceAccount and token for each); starting it with the apiserver rather
+    /// than after it overlaps that with the apiserver's own start (it retries until it answers).
     Apiserver,
-    /// New nodes registered with their pod CIDRs, their CNI configuration and kubelet flags
-    /// written; then the controller-manager and the scheduler, at once (each starts its leader
-    /// election at once only when the apiserver answers: a failed first try waits 2 s or more).
-    Controllers,
+    /// New nodes registered with their pod CIDRs and given their CNI configuration; then every
+    /// node's kubelet and kube-proxy let start (their flags files written).
+    Kubelets,
     /// The enabled addons applied (CoreDNS and the load balancer controller among them, on by
     /// default), so their pods are there to schedule the moment a node is Ready.
     Addons,
@@ -114,7 +116,7 @@ pub const STEPS: [Step; 15] = [
     Step::NodeContainers,
     Step::Etcd,
     Step::Apiserver,
-    Step::Controllers,
+    Step::Kubelets,
     Step::Addons,
     Step::Nodes,
     Step::Routes,
@@ -420,7 +422,7 @@ async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
         Step::NodeContainers => node_containers(ctx).await,
         Step::Etcd => control_plane_component(ctx, Role::Etcd).await,
         Step::Apiserver => apiserver(ctx).await,
-        Step::Controllers => controllers(ctx).await,
+        Step::Kubelets => kubelets(ctx).await,
         Step::Nodes => nodes(ctx).await,
         Step::Routes => sync_routes_step(ctx).await,
         Step::Addons => addons_step(ctx).await,
@@ -685,7 +687,7 @@ async fn control_plane_component(ctx: &mut StartContext<'_>, role: Role) -> Resu
 async fn control_plane_components(ctx: &mut StartContext<'_>, roles: &[Role]) -> Result<()> {
     let specs: Vec<ContainerSpec> = roles.iter().flat_map(|r| ctx.specs(r.as_str())).collect();
     let what: Vec<&str> = specs.iter().map(|s| s.role.as_str()).collect();
-    let step = ctx.ui.step(format!("Starting {}", what.join(" and ")));
+    let step = ctx.ui.step(format!("Starting {}", what.join(", ")));
     for spec in &specs {
         ctx.ui.detail(format!(
             "{} {}",
@@ -734,17 +736,18 @@ async fn run_containers(ctx: &mut StartContext<'_>, specs: &[ContainerSpec]) -> 
     failure.map_or(Ok(()), Err)
 }
 
-/// The apiserver's container, then a wait until it answers /readyz.
+/// The apiserver's, controller-manager's and scheduler's containers, then a wait until the
+/// apiserver answers /readyz.
 async fn apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
-    control_plane_component(ctx, Role::Apiserver).await?;
+    let roles = [Role::Apiserver, Role::ControllerManager, Role::Scheduler];
+    control_plane_components(ctx, &roles).await?;
     wait_for_apiserver(ctx).await
 }
 
 /// Once the apiserver answers: each new node registered with its pod CIDR and given its CNI
 /// configuration, then its kubelet and kube-proxy let start (their flags files written), so that
-/// kubelet registers at its first attempt and finds its network ready; then the
-/// controller-manager and the scheduler.
-async fn controllers(ctx: &mut StartContext<'_>) -> Result<()> {
+/// kubelet registers at its first attempt and finds its network ready.
+async fn kubelets(ctx: &mut StartContext<'_>) -> Result<()> {
     let client = ctx.client().clone();
     let mut taken = Vec::new();
     for cidr in kube_api::node_pod_cidrs(&client).await? {
@@ -788,7 +791,7 @@ async fn controllers(ctx: &mut StartContext<'_>) -> Result<()> {
         let (_, flags) = node_config::split_process_flags(files);
         staging::write_node_files(ctx.facts(), &spec.name, &flags)?;
     }
-    control_plane_components(ctx, &[Role::ControllerManager, Role::Scheduler]).await
+    Ok(())
 }
 
 fn cni_file(pod_cidr: ipnet::Ipv4Net) -> node_config::NodeFile {
