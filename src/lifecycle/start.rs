@@ -585,7 +585,19 @@ async fn bind_admin_group(ctx: &StartContext<'_>) -> Result<()> {
         kube_api::admin_client(&ctx.dir.kubeconfigs_dir().join("super-admin.conf")).await?;
     kube_api::apply_manifest(&super_admin, pki::ADMIN_BINDING)
         .await
-        .context("binding the admin's group kubeadm:cluster-admins to cluster-admin")
+        .context("binding the admin's group kubeadm:cluster-admins to cluster-admin")?;
+    // The authorizer sees a new binding a moment after it is written: the next steps act as the
+    // admin at once, so they wait for it (measured: a list of nodes right after was refused).
+    let admin = ctx.client().clone();
+    kube_api::wait_for(
+        "the admin's rights in effect",
+        APISERVER_READY_TIMEOUT,
+        || {
+            let admin = admin.clone();
+            async move { Ok(kube_api::node_pod_cidrs(&admin).await.is_ok().then_some(())) }
+        },
+    )
+    .await
 }
 
 /// After a renewal: every existing container of the plan gets its files restaged; a running one
@@ -719,6 +731,15 @@ async fn control_plane_components(ctx: &mut StartContext<'_>, roles: &[Role]) ->
 /// reported, so a roll-back finds it all.
 async fn run_containers(ctx: &mut StartContext<'_>, specs: &[ContainerSpec]) -> Result<()> {
     let docker = ctx.docker().clone();
+    // Recorded before they are made or started: an interruption drops the futures below with
+    // what they did, and the roll-back must still find it.
+    for spec in specs {
+        match container_state(&docker, &spec.name).await?.as_deref() {
+            None => ctx.created.containers.push(spec.name.clone()),
+            Some("running") => {}
+            Some(_) => ctx.created.started.push(spec.name.clone()),
+        }
+    }
     let results = futures_util::future::join_all(specs.iter().map(|spec| async {
         let mut created = Created::default();
         let result = run_container(&docker, spec, &mut created).await;
@@ -727,8 +748,16 @@ async fn run_containers(ctx: &mut StartContext<'_>, specs: &[ContainerSpec]) -> 
     .await;
     let mut failure = None;
     for (created, result) in results {
-        ctx.created.containers.extend(created.containers);
-        ctx.created.started.extend(created.started);
+        for name in created.containers {
+            if !ctx.created.containers.contains(&name) {
+                ctx.created.containers.push(name);
+            }
+        }
+        for name in created.started {
+            if !ctx.created.started.contains(&name) {
+                ctx.created.started.push(name);
+            }
+        }
         if let Err(e) = result {
             failure.get_or_insert(e);
         }
@@ -1046,6 +1075,24 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
     let enabled = ctx.config().addons.enabled_addons();
     let docker = ctx.docker().clone();
     lifecycle_addons::build_images(&docker, ctx.home, ctx.config(), &enabled, ctx.ui).await?;
+    // The addons' containers (the load balancer controller, the registry) that are stopped now
+    // are started below: a failure stops them again.
+    let addon_containers: Vec<String> = ctx
+        .plan()
+        .containers
+        .iter()
+        .filter(|c| c.role == load_balancer::CONTROLLER_ROLE)
+        .map(|c| c.name.clone())
+        .chain([addons::registry_container(ctx.profile)])
+        .collect();
+    for name in addon_containers {
+        if container_state(&docker, &name)
+            .await?
+            .is_some_and(|state| state != "running")
+        {
+            ctx.created.started.push(name);
+        }
+    }
     let mut made = Vec::new();
     {
         let cluster = lifecycle_addons::Cluster {
