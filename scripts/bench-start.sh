@@ -171,4 +171,4 @@ for e in "${etcd_exit[@]}"; do [ "$e" = 0 ] || etcd_clean=0; done
 row "stop" "$stop" "<= 3, etcd exits 0 (${etcd_exit[*]})" "$(($(le "$stop" 3) && etcd_clean))"
 row "idle memory, 1 node (MiB)" "$mem_total" "<= 400" "$(le "$mem_total" 400)"
 echo "every run (s): total ${total_t[*]}; floor ${floor_t[*]}; stop ${stop_t[*]}; restart ${restart_t[*]}"
-[ "$nodes" -gt 1 ] && echo "  $nodes-node exec ${multi_t[*]}; 1-node exec ${exec_t[*]}"
+if [ "$nodes" -gt 1 ]; then echo "  $nodes-node exec ${multi_t[*]}; 1-node exec ${exec_t[*]}"; fi
