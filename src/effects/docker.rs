@@ -14,6 +14,7 @@ use crate::effects::containers::is_not_found;
 use crate::plan::load_balancer::CONTROLLER_ROLE;
 use crate::plan::names::{LABEL_NODE, LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
+use crate::plan::shutdown;
 
 /// Connects and checks that a daemon answers. The API version is negotiated, because Debian's
 /// docker.io 20.10 speaks API 1.41, older than bollard's default.
@@ -86,30 +87,33 @@ pub async fn profile_containers(
     Ok(containers)
 }
 
-/// Stops every running container of the profile; volumes and the network stay.
+/// Stops every running container of the profile; volumes and the network stay. Wave by wave
+/// (`plan::shutdown`), every container of a wave at once; each wave lists the containers afresh,
+/// so proxies the load balancer controller made before it stopped are found.
 pub async fn stop_profile(docker: &Docker, profile: &ProfileName) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
-    // The load balancer controller first, then a fresh list of the rest: once it is stopped it
-    // cannot create or remove a proxy under our feet.
-    for controller_pass in [true, false] {
-        for c in profile_containers(docker, profile).await? {
-            let is_controller = c.role == CONTROLLER_ROLE;
-            if is_controller != controller_pass
-                || !(c.state == "running" || c.state == "restarting")
-            {
-                continue;
-            }
+    for wave in 0..shutdown::WAVES {
+        let this_wave: Vec<ProfileContainer> = profile_containers(docker, profile)
+            .await?
+            .into_iter()
+            .filter(|c| {
+                shutdown::wave(&c.role) == wave && (c.state == "running" || c.state == "restarting")
+            })
+            .collect();
+        let results = futures_util::future::join_all(this_wave.into_iter().map(|c| async move {
             let options = StopContainerOptions {
-                t: Some(10),
+                t: Some(shutdown::stop_timeout(&c.role)),
                 ..Default::default()
             };
             match docker.stop_container(&c.id, Some(options)).await {
-                Ok(()) => stopped.push(c.name),
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => {
-                    return Err(e).with_context(|| format!("stopping container {}", c.name));
-                }
+                Ok(()) => Ok(Some(c.name)),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(e).with_context(|| format!("stopping container {}", c.name)),
             }
+        }))
+        .await;
+        for result in results {
+            stopped.extend(result?);
         }
     }
     Ok(stopped)

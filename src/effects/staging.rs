@@ -73,6 +73,16 @@ pub fn write_generated(
     write_into(&paths.staging_dir(container), rel, contents.as_bytes())
 }
 
+/// Removes one file from a container's config folder; a file that is not there is no error.
+pub fn remove_file(paths: &HostFacts, container: &str, rel: &str) -> Result<()> {
+    let path = paths.staging_dir(container).join(rel);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+}
+
 /// Whether a container's config folder already holds this file.
 pub fn has_file(paths: &HostFacts, container: &str, rel: &str) -> bool {
     paths.staging_dir(container).join(rel).is_file()

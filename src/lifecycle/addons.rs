@@ -108,12 +108,26 @@ pub async fn build_images(
 /// Makes one addon run and waits until it serves. Idempotent: `start` calls it for every enabled
 /// addon, so a resumed cluster repairs what was removed by hand. Returns the containers it made.
 pub async fn ensure(cluster: &Cluster<'_>, addon: &Addon) -> Result<Vec<String>> {
+    let created = apply(cluster, addon, &[]).await?;
+    wait_serving(cluster, addon).await?;
+    Ok(created)
+}
+
+/// [`ensure`] without the wait: images loaded, objects applied, containers running. `start`
+/// applies every addon first and then waits for them all at once; `loading` are the image tags
+/// it loads into the nodes itself.
+pub async fn apply(
+    cluster: &Cluster<'_>,
+    addon: &Addon,
+    loading: &[String],
+) -> Result<Vec<String>> {
     let mut created = Vec::new();
+    let version = &cluster.config.kubernetes_version;
     let node_images: Vec<Image> = addon
         .images
         .iter()
         .copied()
-        .filter(|i| *i != Image::Registry)
+        .filter(|i| *i != Image::Registry && !loading.contains(&names::image(i.name(), version)))
         .collect();
     if !node_images.is_empty() {
         load_into_nodes(cluster, &node_images).await?;
@@ -148,7 +162,6 @@ pub async fn ensure(cluster: &Cluster<'_>, addon: &Addon) -> Result<Vec<String>>
             .await
             .with_context(|| format!("applying the {} addon", addon.name))?;
     }
-    wait_serving(cluster, addon).await?;
     Ok(created)
 }
 
@@ -392,30 +405,46 @@ async fn load_into_nodes(cluster: &Cluster<'_>, images: &[Image]) -> Result<()> 
         .iter()
         .map(|i| names::image(i.name(), &cluster.config.kubernetes_version))
         .collect();
+    futures_util::future::try_join_all(
+        cluster
+            .specs(Role::Node.as_str())
+            .into_iter()
+            .map(|node| load_missing_into_node(cluster.docker, &node.name, &tags)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Copies into one node, in one import, the images (tags) it lacks or holds another build of:
+/// the node's image IDs are compared with Docker's, all at once.
+pub async fn load_missing_into_node(docker: &Docker, node: &str, tags: &[String]) -> Result<()> {
     let mut ids = Vec::new();
-    for tag in &tags {
-        let info = cluster.docker.inspect_image(tag).await.with_context(|| {
+    for tag in tags {
+        let info = docker.inspect_image(tag).await.with_context(|| {
             format!("the image {tag} is not built: run `localkube images build`")
         })?;
         ids.push(info.id.unwrap_or_default());
     }
-    for node in cluster.specs(Role::Node.as_str()) {
-        let mut missing = Vec::new();
-        for (tag, id) in tags.iter().zip(&ids) {
-            let held = containers::node_image_id(cluster.docker, &node.name, tag).await?;
-            if held.as_deref() != Some(id.as_str()) {
-                missing.push(tag.as_str());
-            }
-        }
-        if !missing.is_empty() {
-            containers::load_images_into_node(cluster.docker, &node.name, &missing).await?;
-        }
+    let held = futures_util::future::try_join_all(
+        tags.iter()
+            .map(|tag| containers::node_image_id(docker, node, tag)),
+    )
+    .await?;
+    let missing: Vec<&str> = tags
+        .iter()
+        .zip(&ids)
+        .zip(&held)
+        .filter(|((_, id), held)| held.as_deref() != Some(id.as_str()))
+        .map(|((tag, _), _)| tag.as_str())
+        .collect();
+    if !missing.is_empty() {
+        containers::load_images_into_node(docker, node, &missing).await?;
     }
     Ok(())
 }
 
 /// Waits until the addon does its job.
-async fn wait_serving(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
+pub async fn wait_serving(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
     let deployment = match addon.name {
         addons::COREDNS_ADDON => Some(("kube-system", "coredns")),
         addons::STORAGE_PROVISIONER_ADDON => Some(("local-path-storage", "local-path-provisioner")),

@@ -21,6 +21,7 @@ use crate::effects::{
 use crate::lifecycle::addons as lifecycle_addons;
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::{Nodes, ProfileConfig, candidate_subnets};
+use crate::plan::images::Image;
 use crate::plan::names::Role;
 use crate::plan::profile_name::ProfileName;
 use crate::plan::routes::{self, NodeRoute};
@@ -86,31 +87,44 @@ pub enum Step {
     Plan,
     Images,
     NetworkAndVolumes,
+    /// The node containers (containerd only, kubelet held back) and, in the background, the
+    /// images every node needs loaded into them, while the control plane boots.
+    NodeContainers,
     Etcd,
+    /// The apiserver, the controller-manager and the scheduler started at once, then a wait
+    /// until the apiserver answers. The controller-manager takes 5 s or more to start its
+    /// controllers (a ServiceAccount and token for each); starting it with the apiserver rather
+    /// than after it overlaps that with the apiserver's own start (it retries until it answers).
     Apiserver,
-    ControllerManager,
-    Scheduler,
+    /// New nodes registered with their pod CIDRs and given their CNI configuration; then every
+    /// node's kubelet and kube-proxy let start (their flags files written).
+    Kubelets,
+    /// The enabled addons applied (CoreDNS and the load balancer controller among them, on by
+    /// default), so their pods are there to schedule the moment a node is Ready.
+    Addons,
+    /// Each node registered with a pod CIDR, its CNI configuration written, Ready.
     Nodes,
     Routes,
-    /// The enabled addons (CoreDNS and the load balancer controller among them, on by default).
-    Addons,
+    /// Every enabled addon serving, waited for all at once.
+    AddonsServing,
     KubeconfigMerge,
 }
 
-pub const STEPS: [Step; 14] = [
+pub const STEPS: [Step; 15] = [
     Step::ProfileConfig,
     Step::Certificates,
     Step::Kubeconfigs,
     Step::Plan,
     Step::Images,
     Step::NetworkAndVolumes,
+    Step::NodeContainers,
     Step::Etcd,
     Step::Apiserver,
-    Step::ControllerManager,
-    Step::Scheduler,
+    Step::Kubelets,
+    Step::Addons,
     Step::Nodes,
     Step::Routes,
-    Step::Addons,
+    Step::AddonsServing,
     Step::KubeconfigMerge,
 ];
 
@@ -209,6 +223,18 @@ pub struct StartContext<'a> {
     merged: bool,
     /// Certificates of an existing profile were renewed: its containers get them restaged.
     certs_renewed: bool,
+    /// The images being loaded into the nodes in the background (`NodeContainers`), awaited
+    /// before anything needs them and aborted on failure.
+    node_images: Option<NodeImages>,
+    /// The image tags that load covers.
+    node_image_tags: Vec<String>,
+}
+
+/// The background load of the nodes' images: first those the pods of `start` run, then the rest.
+struct NodeImages {
+    /// Resolves once the first part is in every node; dropped unsent when the load failed.
+    needed: Option<tokio::sync::oneshot::Receiver<()>>,
+    all: tokio::task::JoinHandle<Result<()>>,
 }
 
 impl StartContext<'_> {
@@ -292,6 +318,8 @@ pub async fn run(
         user_kubeconfig,
         merged: false,
         certs_renewed: false,
+        node_images: None,
+        node_image_tags: Vec::new(),
     };
     // Ctrl-C or SIGTERM stops the step under way and rolls back like any failure.
     let mut interrupted = std::pin::pin!(interruption());
@@ -395,13 +423,14 @@ async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
         Step::Plan => plan(ctx),
         Step::Images => images(ctx).await,
         Step::NetworkAndVolumes => network_and_volumes(ctx).await,
+        Step::NodeContainers => node_containers(ctx).await,
         Step::Etcd => control_plane_component(ctx, Role::Etcd).await,
         Step::Apiserver => apiserver(ctx).await,
-        Step::ControllerManager => control_plane_component(ctx, Role::ControllerManager).await,
-        Step::Scheduler => control_plane_component(ctx, Role::Scheduler).await,
+        Step::Kubelets => kubelets(ctx).await,
         Step::Nodes => nodes(ctx).await,
         Step::Routes => sync_routes_step(ctx).await,
         Step::Addons => addons_step(ctx).await,
+        Step::AddonsServing => addons_serving(ctx).await,
         Step::KubeconfigMerge => kubeconfig_merge(ctx),
     }
 }
@@ -409,6 +438,9 @@ async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
 /// Puts the machine back as it was before this run: what it created in Docker, the profile folder
 /// it made, the configuration it changed.
 async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) -> anyhow::Error {
+    if let Some(loading) = ctx.node_images.take() {
+        loading.all.abort();
+    }
     if ctx.request.keep_on_failure {
         return err;
     }
@@ -564,7 +596,19 @@ async fn bind_admin_group(ctx: &StartContext<'_>) -> Result<()> {
         kube_api::admin_client(&ctx.dir.kubeconfigs_dir().join("super-admin.conf")).await?;
     kube_api::apply_manifest(&super_admin, pki::ADMIN_BINDING)
         .await
-        .context("binding the admin's group kubeadm:cluster-admins to cluster-admin")
+        .context("binding the admin's group kubeadm:cluster-admins to cluster-admin")?;
+    // The authorizer sees a new binding a moment after it is written: the next steps act as the
+    // admin at once, so they wait for it (measured: a list of nodes right after was refused).
+    let admin = ctx.client().clone();
+    kube_api::wait_for(
+        "the admin's rights in effect",
+        APISERVER_READY_TIMEOUT,
+        || {
+            let admin = admin.clone();
+            async move { Ok(kube_api::node_pod_cidrs(&admin).await.is_ok().then_some(())) }
+        },
+    )
+    .await
 }
 
 /// After a renewal: every existing container of the plan gets its files restaged; a running one
@@ -663,16 +707,24 @@ async fn network_and_volumes(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
-/// etcd, the controller-manager or the scheduler: staged files, routes, the container.
+/// etcd, the apiserver: staged files, routes, the container.
 async fn control_plane_component(ctx: &mut StartContext<'_>, role: Role) -> Result<()> {
-    for spec in ctx.specs(role.as_str()) {
-        let step = ctx.ui.step(format!("Starting {}", spec.role));
+    control_plane_components(ctx, &[role]).await
+}
+
+/// Control-plane components that do not wait for each other, started at once: staged files,
+/// routes, the containers.
+async fn control_plane_components(ctx: &mut StartContext<'_>, roles: &[Role]) -> Result<()> {
+    let specs: Vec<ContainerSpec> = roles.iter().flat_map(|r| ctx.specs(r.as_str())).collect();
+    let what: Vec<&str> = specs.iter().map(|s| s.role.as_str()).collect();
+    let step = ctx.ui.step(format!("Starting {}", what.join(", ")));
+    for spec in &specs {
         ctx.ui.detail(format!(
             "{} {}",
             spec.entrypoint.join(" "),
             spec.args.join(" ")
         ));
-        staging::stage_container(ctx.facts(), &spec)?;
+        staging::stage_container(ctx.facts(), spec)?;
         // A resumed cluster keeps the routes of its last start (every node's pod CIDR); a new
         // one starts with the ranges via the first node, whose address is known already.
         if !staging::has_file(ctx.facts(), &spec.name, routes::CONTROL_PLANE_ROUTES_FILE) {
@@ -687,17 +739,113 @@ async fn control_plane_component(ctx: &mut StartContext<'_>, role: Role) -> Resu
                 &control_plane_routes(ctx.config(), &[first_node]),
             )?;
         }
-        let docker = ctx.docker().clone();
-        run_container(&docker, &spec, &mut ctx.created).await?;
-        step.done();
+    }
+    run_containers(ctx, &specs).await?;
+    step.done();
+    Ok(())
+}
+
+/// [`run_container`] for each spec, all at once; everything made is recorded before a failure is
+/// reported, so a roll-back finds it all.
+async fn run_containers(ctx: &mut StartContext<'_>, specs: &[ContainerSpec]) -> Result<()> {
+    let docker = ctx.docker().clone();
+    // Recorded before they are made or started: an interruption drops the futures below with
+    // what they did, and the roll-back must still find it.
+    for spec in specs {
+        match container_state(&docker, &spec.name).await?.as_deref() {
+            None => ctx.created.containers.push(spec.name.clone()),
+            Some("running") => {}
+            Some(_) => ctx.created.started.push(spec.name.clone()),
+        }
+    }
+    let results = futures_util::future::join_all(specs.iter().map(|spec| async {
+        let mut created = Created::default();
+        let result = run_container(&docker, spec, &mut created).await;
+        (created, result)
+    }))
+    .await;
+    let mut failure = None;
+    for (created, result) in results {
+        for name in created.containers {
+            if !ctx.created.containers.contains(&name) {
+                ctx.created.containers.push(name);
+            }
+        }
+        for name in created.started {
+            if !ctx.created.started.contains(&name) {
+                ctx.created.started.push(name);
+            }
+        }
+        if let Err(e) = result {
+            failure.get_or_insert(e);
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// The apiserver's, controller-manager's and scheduler's containers, then a wait until the
+/// apiserver answers /readyz.
+async fn apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
+    let roles = [Role::Apiserver, Role::ControllerManager, Role::Scheduler];
+    control_plane_components(ctx, &roles).await?;
+    wait_for_apiserver(ctx).await
+}
+
+/// Once the apiserver answers: each new node registered with its pod CIDR and given its CNI
+/// configuration, then its kubelet and kube-proxy let start (their flags files written), so that
+/// kubelet registers at its first attempt and finds its network ready.
+async fn kubelets(ctx: &mut StartContext<'_>) -> Result<()> {
+    let client = ctx.client().clone();
+    let mut taken = Vec::new();
+    for cidr in kube_api::node_pod_cidrs(&client).await? {
+        taken.extend(cidr.parse::<ipnet::Ipv4Net>().ok());
+    }
+    for &number in ctx.config().nodes.numbers() {
+        let name = names::node_name(ctx.profile, number);
+        let Some(spec) = ctx
+            .specs(Role::Node.as_str())
+            .into_iter()
+            .find(|s| s.hostname == name)
+        else {
+            continue;
+        };
+        let node = kube_api::get_node(&client, &name).await?;
+        let cidr = match node.as_ref() {
+            // Known already: its CNI configuration is written (again, unchanged) below.
+            Some(node) => kube_api::node_pod_cidr(node).and_then(|c| c.parse().ok()),
+            None => {
+                let cidr = node_config::planned_pod_cidr(ctx.config(), number, &taken)
+                    .with_context(|| {
+                        format!(
+                            "no pod CIDR left in {} for node {name}",
+                            ctx.config().pod_cidr
+                        )
+                    })?;
+                if kube_api::register_node(&client, &name, &cidr.to_string()).await? {
+                    ctx.ui
+                        .detail(format!("{name}: registered with pods in {cidr}"));
+                }
+                taken.push(cidr);
+                Some(cidr)
+            }
+        };
+        // A node the controller-manager has not given a CIDR yet gets its CNI configuration in the
+        // Nodes step, once it has one.
+        if let Some(cidr) = cidr {
+            staging::write_node_files(ctx.facts(), &spec.name, &[cni_file(cidr)])?;
+        }
+        let files = node_config::node_files(ctx.config(), &spec.hostname, spec.ip);
+        let (_, flags) = node_config::split_process_flags(files);
+        staging::write_node_files(ctx.facts(), &spec.name, &flags)?;
     }
     Ok(())
 }
 
-/// The apiserver's container, then a wait until it answers /readyz.
-async fn apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
-    control_plane_component(ctx, Role::Apiserver).await?;
-    wait_for_apiserver(ctx).await
+fn cni_file(pod_cidr: ipnet::Ipv4Net) -> node_config::NodeFile {
+    node_config::NodeFile {
+        path: "cni/10-localkube.conflist".into(),
+        content: node_config::cni_conflist(pod_cidr),
+    }
 }
 
 /// Waits until the apiserver answers /readyz; keeps the client for the later steps.
@@ -721,29 +869,134 @@ async fn wait_for_apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Every node at once: containers first, then each node's images, registration and CNI
-/// configuration concurrently, then a wait until all are Ready.
-async fn nodes(ctx: &mut StartContext<'_>) -> Result<()> {
+/// Every node's container, started before the control plane: containerd comes up while etcd and
+/// the apiserver boot, and the images every node needs are loaded meanwhile, in the background.
+/// kubelet and kube-proxy wait for their flags files, written once the apiserver answers (a node
+/// that already runs as planned keeps them).
+async fn node_containers(ctx: &mut StartContext<'_>) -> Result<()> {
     let nodes = ctx.specs(Role::Node.as_str());
     let docker = ctx.docker().clone();
+    let hostnames: Vec<&str> = nodes.iter().map(|s| s.hostname.as_str()).collect();
+    let step = ctx
+        .ui
+        .step(format!("Starting node {}", hostnames.join(", ")));
     for spec in &nodes {
-        let step = ctx.ui.step(format!("Starting node {}", spec.hostname));
-        staging::write_node_files(
-            ctx.facts(),
-            &spec.name,
-            &node_config::node_files(ctx.config(), &spec.hostname, spec.ip),
-        )?;
+        let keeps_running = container_state(&docker, &spec.name).await?.as_deref()
+            == Some("running")
+            && is_current(&docker, spec).await?;
+        let files = node_config::node_files(ctx.config(), &spec.hostname, spec.ip);
+        let (boot, flags) = node_config::split_process_flags(files);
+        staging::write_node_files(ctx.facts(), &spec.name, &boot)?;
+        if keeps_running {
+            staging::write_node_files(ctx.facts(), &spec.name, &flags)?;
+        } else {
+            for file in &flags {
+                staging::remove_file(ctx.facts(), &spec.name, &file.path)?;
+            }
+        }
         staging::stage_container(ctx.facts(), spec)?;
-        run_container(&docker, spec, &mut ctx.created).await?;
-        step.done();
     }
+    run_containers(ctx, &nodes).await?;
+    step.done();
+    // The enabled addons' images too, with those `--addons` turns on (their errors are the addons
+    // step's to report); an image not built yet is built and loaded by that step.
+    let mut choices = ctx.config().addons.clone();
+    for name in &ctx.request.addons {
+        let _ = choices.set(name, true);
+    }
+    let version = &ctx.config().kubernetes_version;
+    let (mut needed, mut later) = (Vec::new(), Vec::new());
+    for image in addons::node_images(&choices.enabled_addons()) {
+        let tag = names::image(image.name(), version);
+        if image == Image::Pause
+            || image == Image::Coredns
+            || docker.inspect_image(&tag).await.is_ok()
+        {
+            if addons::needed_by_start(image) {
+                needed.push(tag);
+            } else {
+                later.push(tag);
+            }
+        }
+    }
+    let node_names: Vec<String> = nodes.iter().map(|s| s.name.clone()).collect();
+    ctx.node_image_tags = needed.iter().chain(&later).cloned().collect();
+    let (loaded, needed_loaded) = tokio::sync::oneshot::channel();
+    let all = tokio::spawn(async move {
+        try_join_all(
+            node_names
+                .iter()
+                .map(|node| load_node_images(&docker, node, &needed)),
+        )
+        .await?;
+        let _ = loaded.send(());
+        try_join_all(
+            node_names
+                .iter()
+                .map(|node| lifecycle_addons::load_missing_into_node(&docker, node, &later)),
+        )
+        .await?;
+        Ok(())
+    });
+    ctx.node_images = Some(NodeImages {
+        needed: Some(needed_loaded),
+        all,
+    });
+    Ok(())
+}
+
+/// Waits until the node's containerd answers, then loads the images it lacks.
+async fn load_node_images(docker: &Docker, node: &str, tags: &[String]) -> Result<()> {
+    kube_api::wait_for(
+        "containerd answering in the node",
+        Duration::from_secs(60),
+        || async {
+            let out = containers::exec(docker, node, &["ctr", "version"], None).await?;
+            Ok((out.exit_code == 0).then_some(()))
+        },
+    )
+    .await
+    .with_logs(docker, node)
+    .await?;
+    lifecycle_addons::load_missing_into_node(docker, node, tags)
+        .await
+        .with_context(|| format!("loading images into node {node}"))
+}
+
+/// Waits until the nodes hold the images the pods of `start` run (all of them with `all`).
+async fn node_images_loaded(ctx: &mut StartContext<'_>, all: bool) -> Result<()> {
+    let Some(loading) = ctx.node_images.as_mut() else {
+        return Ok(());
+    };
+    if !all {
+        // In now, or before (a failure takes the whole load away); else its error below.
+        let failed = match loading.needed.take() {
+            Some(needed) => needed.await.is_err(),
+            None => false,
+        };
+        if !failed {
+            return Ok(());
+        }
+    }
+    // Everything asked for, or the load failed: its outcome says which.
+    let loading = ctx.node_images.take().expect("checked above");
+    let step = ctx.ui.step("Loading images into the nodes");
+    loading
+        .all
+        .await
+        .context("loading images into the nodes")??;
+    step.done();
+    Ok(())
+}
+
+/// Every node at once: registered with a pod CIDR and its CNI configuration written, then Ready.
+async fn nodes(ctx: &mut StartContext<'_>) -> Result<()> {
+    node_images_loaded(ctx, false).await?;
+    let nodes = ctx.specs(Role::Node.as_str());
     let names: Vec<&str> = nodes.iter().map(|s| s.hostname.as_str()).collect();
-    let step = ctx.ui.step(format!(
-        "Loading images into and registering {}",
-        names.join(", ")
-    ));
+    let step = ctx.ui.step(format!("Registering {}", names.join(", ")));
     let ctx_ref = &*ctx;
-    try_join_all(nodes.iter().map(|spec| prepare_node(ctx_ref, spec))).await?;
+    try_join_all(nodes.iter().map(|spec| register_node(ctx_ref, spec))).await?;
     step.done();
 
     let step = ctx
@@ -754,31 +1007,11 @@ async fn nodes(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
-/// One node after its container runs: pause and CoreDNS loaded, registered with a pod CIDR, its
-/// CNI configuration written.
-async fn prepare_node(ctx: &StartContext<'_>, spec: &ContainerSpec) -> Result<()> {
+/// One node after its kubelet starts: registered with a pod CIDR, its CNI configuration written.
+async fn register_node(ctx: &StartContext<'_>, spec: &ContainerSpec) -> Result<()> {
     let docker = ctx.docker();
     let client = ctx.client();
     let node = spec.hostname.as_str();
-    kube_api::wait_for(
-        "containerd answering in the node",
-        Duration::from_secs(60),
-        || async {
-            let out = containers::exec(docker, &spec.name, &["ctr", "version"], None).await?;
-            Ok((out.exit_code == 0).then_some(()))
-        },
-    )
-    .await
-    .with_logs(docker, &spec.name)
-    .await?;
-    let version = &ctx.config().kubernetes_version;
-    let images = [
-        names::image("pause", version),
-        names::image("coredns", version),
-    ];
-    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
-    containers::load_images_into_node(docker, &spec.name, &refs).await?;
-
     let pod_cidr = kube_api::wait_for(
         &format!("node {node} registered with a pod CIDR"),
         NODE_READY_TIMEOUT,
@@ -798,14 +1031,7 @@ async fn prepare_node(ctx: &StartContext<'_>, spec: &ContainerSpec) -> Result<()
     let cidr = pod_cidr
         .parse()
         .with_context(|| format!("node {node} has an invalid pod CIDR '{pod_cidr}'"))?;
-    staging::write_node_files(
-        ctx.facts(),
-        &spec.name,
-        &[node_config::NodeFile {
-            path: "cni/10-localkube.conflist".into(),
-            content: node_config::cni_conflist(cidr),
-        }],
-    )?;
+    staging::write_node_files(ctx.facts(), &spec.name, &[cni_file(cidr)])?;
     ctx.ui.detail(format!("{node}: pods in {pod_cidr}"));
     Ok(())
 }
@@ -863,9 +1089,28 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         ctx.dir.save_config(&config)?;
         ctx.config = Some(config);
     }
+    node_images_loaded(ctx, false).await?;
     let enabled = ctx.config().addons.enabled_addons();
     let docker = ctx.docker().clone();
     lifecycle_addons::build_images(&docker, ctx.home, ctx.config(), &enabled, ctx.ui).await?;
+    // The addons' containers (the load balancer controller, the registry) that are stopped now
+    // are started below: a failure stops them again.
+    let addon_containers: Vec<String> = ctx
+        .plan()
+        .containers
+        .iter()
+        .filter(|c| c.role == load_balancer::CONTROLLER_ROLE)
+        .map(|c| c.name.clone())
+        .chain([addons::registry_container(ctx.profile)])
+        .collect();
+    for name in addon_containers {
+        if container_state(&docker, &name)
+            .await?
+            .is_some_and(|state| state != "running")
+        {
+            ctx.created.started.push(name);
+        }
+    }
     let mut made = Vec::new();
     {
         let cluster = lifecycle_addons::Cluster {
@@ -879,7 +1124,7 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         };
         for addon in enabled {
             let step = ctx.ui.step(format!("Enabling the {} addon", addon.name));
-            match lifecycle_addons::ensure(&cluster, addon).await {
+            match lifecycle_addons::apply(&cluster, addon, &ctx.node_image_tags).await {
                 Ok(containers) => made.extend(containers),
                 Err(e) => {
                     step.failed();
@@ -892,6 +1137,34 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
     }
     ctx.created.containers.extend(made);
     Ok(())
+}
+
+/// Every enabled addon serving, waited for at once (CoreDNS answering among them, so `start`
+/// returns with a cluster whose Services resolve).
+async fn addons_serving(ctx: &mut StartContext<'_>) -> Result<()> {
+    let enabled = ctx.config().addons.enabled_addons();
+    let names: Vec<&str> = enabled.iter().map(|a| a.name).collect();
+    let step = ctx
+        .ui
+        .step(format!("Waiting for the addons ({})", names.join(", ")));
+    let docker = ctx.docker().clone();
+    let cluster = lifecycle_addons::Cluster {
+        profile: ctx.profile,
+        config: ctx.config(),
+        facts: ctx.facts(),
+        plan: ctx.plan(),
+        docker: &docker,
+        client: ctx.client(),
+        ui: ctx.ui,
+    };
+    try_join_all(
+        enabled
+            .iter()
+            .map(|addon| lifecycle_addons::wait_serving(&cluster, addon)),
+    )
+    .await?;
+    step.done();
+    node_images_loaded(ctx, true).await
 }
 
 /// The profile's credentials in the user's kubeconfig (the context switched unless asked not to).

@@ -173,6 +173,26 @@ impl AddonChoices {
     }
 }
 
+/// The images a node holds before its kubelet starts: pause (every pod's sandbox), CoreDNS, and
+/// the node images of the enabled addons (the registry's runs as a container of the profile, not
+/// in the nodes). Loaded while the control plane boots, so that no pod waits for an import.
+pub fn node_images(enabled: &[&Addon]) -> Vec<Image> {
+    let mut images = vec![Image::Pause, Image::Coredns];
+    for image in enabled.iter().flat_map(|a| a.images.iter().copied()) {
+        if image != Image::Registry && !images.contains(&image) {
+            images.push(image);
+        }
+    }
+    images
+}
+
+/// Whether a pod that `start` waits for runs this image. The storage provisioner's helper pods
+/// (mkdir, rm) run only when a volume is made or removed: their image is loaded into the nodes
+/// while `start` waits for the addons, not before the nodes may run pods.
+pub fn needed_by_start(image: Image) -> bool {
+    image != Image::StorageHelper
+}
+
 /// The Kubernetes objects of an addon, rendered for the profile (`None`: it has none).
 pub fn manifest(addon: &Addon, config: &ProfileConfig) -> Option<String> {
     let version = &config.kubernetes_version;
@@ -457,5 +477,26 @@ mod tests {
         );
         assert_eq!(docker_hub_path("quay.io/x/y:1"), None);
         assert_eq!(docker_hub_path("localhost:5000/x"), None);
+    }
+
+    #[test]
+    fn nodes_get_pause_coredns_and_the_enabled_addons_images_but_not_the_registry() {
+        let mut choices = AddonChoices::default();
+        choices.set(REGISTRY_ADDON, true).unwrap();
+        let images = node_images(&choices.enabled_addons());
+        assert_eq!(images[..2], [Image::Pause, Image::Coredns]);
+        assert!(images.contains(&Image::LocalPathProvisioner));
+        assert!(images.contains(&Image::StorageHelper));
+        assert!(!images.contains(&Image::Registry));
+        assert_eq!(
+            images.len(),
+            images
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            "no image twice"
+        );
+        choices.set(STORAGE_PROVISIONER_ADDON, false).unwrap();
+        assert!(!node_images(&choices.enabled_addons()).contains(&Image::StorageHelper));
     }
 }

@@ -14,4 +14,5 @@ pub mod pki;
 pub mod profile_name;
 pub mod routes;
 pub mod service_urls;
+pub mod shutdown;
 pub mod version;

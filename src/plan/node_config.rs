@@ -21,6 +21,18 @@ pub struct NodeFile {
 }
 
 /// Files known before the node exists: everything but the CNI configuration.
+/// The files whose presence starts kubelet and kube-proxy in a node (the entrypoint waits for
+/// them). `start` writes them once the apiserver answers: a kubelet started earlier retries its
+/// registration with a backoff that reaches 7 s, longer than the apiserver takes to come up.
+pub const PROCESS_FLAG_FILES: [&str; 2] = ["kubelet/flags", "kube-proxy/flags"];
+
+/// A node's files split into those it boots with and the flags files that start its processes.
+pub fn split_process_flags(files: Vec<NodeFile>) -> (Vec<NodeFile>, Vec<NodeFile>) {
+    files
+        .into_iter()
+        .partition(|f| !PROCESS_FLAG_FILES.contains(&f.path.as_str()))
+}
+
 pub fn node_files(config: &ProfileConfig, node: &str, node_ip: Ipv4Addr) -> Vec<NodeFile> {
     vec![
         NodeFile {
@@ -144,6 +156,22 @@ iptables:
     )
 }
 
+/// The prefix of each node's pod CIDR: the controller-manager's `--node-cidr-mask-size` default,
+/// which allocates the nodes localkube has not registered itself.
+pub const NODE_POD_CIDR_PREFIX: u8 = 24;
+
+/// The pod CIDR `start` registers a node with: node N's the Nth /24 of the pod range, or, when
+/// another node holds that one (a cluster whose controller-manager handed them out), the first
+/// /24 that no node holds. `None`: the pod range is full.
+pub fn planned_pod_cidr(config: &ProfileConfig, number: u32, taken: &[Ipv4Net]) -> Option<Ipv4Net> {
+    let mut subnets = config.pod_cidr.subnets(NODE_POD_CIDR_PREFIX).ok()?;
+    let own = subnets
+        .clone()
+        .nth(number.saturating_sub(1) as usize)
+        .filter(|c| !taken.contains(c));
+    own.or_else(|| subnets.find(|c| !taken.contains(c)))
+}
+
 /// The CNI configuration for a node once its pod CIDR is known: ptp links with host-local
 /// addresses from the node's range, and portmap for hostPort (kindnet's recipe).
 pub fn cni_conflist(node_pod_cidr: Ipv4Net) -> String {
@@ -181,6 +209,36 @@ pub fn routes(this_node: &str, nodes: &[(String, Ipv4Addr, Option<Ipv4Net>)]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_n_gets_the_nth_slash_24_unless_another_node_holds_it() {
+        let config = ProfileConfig::new(6443, "172.30.1.0/24".parse().unwrap());
+        let net = |s: &str| s.parse::<Ipv4Net>().unwrap();
+        assert_eq!(
+            planned_pod_cidr(&config, 1, &[]),
+            Some(net("10.244.0.0/24"))
+        );
+        assert_eq!(
+            planned_pod_cidr(&config, 3, &[]),
+            Some(net("10.244.2.0/24"))
+        );
+        assert_eq!(
+            planned_pod_cidr(&config, 3, &[net("10.244.0.0/24"), net("10.244.2.0/24")]),
+            Some(net("10.244.1.0/24"))
+        );
+    }
+
+    #[test]
+    fn the_process_flags_are_split_from_the_boot_files() {
+        let config = ProfileConfig::new(6443, "172.30.1.0/24".parse().unwrap());
+        let files = node_files(&config, "n", Ipv4Addr::new(172, 30, 1, 10));
+        let all = files.len();
+        let (boot, flags) = split_process_flags(files);
+        let paths: Vec<&str> = flags.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, PROCESS_FLAG_FILES);
+        assert_eq!(boot.len() + flags.len(), all);
+        assert!(boot.iter().any(|f| f.path == "node.env"));
+    }
 
     fn config() -> ProfileConfig {
         ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap())

@@ -15,5 +15,6 @@ pub mod node_image;
 pub mod nodes;
 pub mod pki;
 pub mod restart;
+pub mod stop;
 pub mod support;
 pub mod verbs;
