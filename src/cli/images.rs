@@ -380,17 +380,10 @@ fn run_prune(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
         let lock = if args.dry_run {
             None
         } else {
-            let lock_cache = image_build::cache::Cache::new(cache);
-            let ui = ctx.ui.clone();
             Some(
-                tokio::task::spawn_blocking(move || {
-                    lock_cache.lock(|holder| {
-                        ui.info(format!(
-                            "waiting for another localkube that is building images ({holder})"
-                        ))
-                    })
-                })
-                .await??,
+                image_build::cache::Cache::new(cache)
+                    .lock_with_ui(&ctx.ui)
+                    .await?,
             )
         };
         let used: std::collections::BTreeSet<String> =

@@ -336,16 +336,7 @@ pub async fn load(
     ));
 
     let cache = Cache::new(cache_root);
-    let lock_cache = cache.clone();
-    let waiting_ui = ui.clone();
-    let _lock = tokio::task::spawn_blocking(move || {
-        lock_cache.lock(|holder| {
-            waiting_ui.info(format!(
-                "waiting for another localkube that is building images ({holder})"
-            ))
-        })
-    })
-    .await??;
+    let _lock = cache.lock_with_ui(ui).await?;
 
     // The images: the archive's images.tar entry streamed into `docker load`.
     let step = ui.step(format!(

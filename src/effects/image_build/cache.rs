@@ -87,6 +87,21 @@ impl Cache {
             .join(format!("{name}-{}.log", &key[..key.len().min(16)]))
     }
 
+    /// [`Cache::lock`] from async code, saying on `ui` whom it waits for: the lock blocks a thread
+    /// until another localkube's build ends.
+    pub async fn lock_with_ui(&self, ui: &crate::ui::Ui) -> Result<CacheLock> {
+        let cache = self.clone();
+        let ui = ui.clone();
+        tokio::task::spawn_blocking(move || {
+            cache.lock(|holder| {
+                ui.info(format!(
+                    "waiting for another localkube that is building images ({holder})"
+                ))
+            })
+        })
+        .await?
+    }
+
     /// Takes the cache's lock, waiting for another localkube that holds it (`waiting` is called once
     /// if it has to), then empties `tmp/`: what is there was left by a build that died.
     pub fn lock(&self, waiting: impl FnOnce(&str)) -> Result<CacheLock> {

@@ -190,16 +190,7 @@ async fn build(
         go::check_go(&toolchain, need, &release)?;
     }
 
-    let lock_cache = cache.clone();
-    let waiting_ui = ui.clone();
-    let _lock = tokio::task::spawn_blocking(move || {
-        lock_cache.lock(|holder| {
-            waiting_ui.info(format!(
-                "waiting for another localkube that is building images ({holder})"
-            ))
-        })
-    })
-    .await??;
+    let _lock = cache.lock_with_ui(ui).await?;
     let mut rebuilt = Vec::new();
     let images_dir = match override_dir {
         Some(dir) => dir,
