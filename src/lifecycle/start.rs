@@ -1113,15 +1113,7 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
     }
     let mut made = Vec::new();
     {
-        let cluster = lifecycle_addons::Cluster {
-            profile: ctx.profile,
-            config: ctx.config(),
-            facts: ctx.facts(),
-            plan: ctx.plan(),
-            docker: &docker,
-            client: ctx.client(),
-            ui: ctx.ui,
-        };
+        let cluster = addons_cluster(ctx, &docker);
         for addon in enabled {
             let step = ctx.ui.step(format!("Enabling the {} addon", addon.name));
             match lifecycle_addons::apply(&cluster, addon, &ctx.node_image_tags).await {
@@ -1139,6 +1131,22 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
+/// What the addon functions need of the cluster being started.
+fn addons_cluster<'a>(
+    ctx: &'a StartContext<'_>,
+    docker: &'a Docker,
+) -> lifecycle_addons::Cluster<'a> {
+    lifecycle_addons::Cluster {
+        profile: ctx.profile,
+        config: ctx.config(),
+        facts: ctx.facts(),
+        plan: ctx.plan(),
+        docker,
+        client: ctx.client(),
+        ui: ctx.ui,
+    }
+}
+
 /// Every enabled addon serving, waited for at once (CoreDNS answering among them, so `start`
 /// returns with a cluster whose Services resolve).
 async fn addons_serving(ctx: &mut StartContext<'_>) -> Result<()> {
@@ -1148,15 +1156,7 @@ async fn addons_serving(ctx: &mut StartContext<'_>) -> Result<()> {
         .ui
         .step(format!("Waiting for the addons ({})", names.join(", ")));
     let docker = ctx.docker().clone();
-    let cluster = lifecycle_addons::Cluster {
-        profile: ctx.profile,
-        config: ctx.config(),
-        facts: ctx.facts(),
-        plan: ctx.plan(),
-        docker: &docker,
-        client: ctx.client(),
-        ui: ctx.ui,
-    };
+    let cluster = addons_cluster(ctx, &docker);
     try_join_all(
         enabled
             .iter()
