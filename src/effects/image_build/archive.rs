@@ -264,7 +264,7 @@ pub fn verify(path: &Path) -> Result<ArchiveManifest> {
                 "it holds {name}, which {MANIFEST} does not list"
             )));
         };
-        let actual = hash_reader(&mut entry)
+        let actual = cache::hash_reader(&mut entry)
             .map_err(|e| damaged(format!("{name} is unreadable ({e}): truncated?")))?;
         if actual.size != expected.size {
             return Err(damaged(format!(
@@ -293,24 +293,6 @@ fn entry_name<R: Read>(entry: &tar::Entry<'_, R>) -> String {
         .path()
         .map(|p| p.display().to_string())
         .unwrap_or_default()
-}
-
-fn hash_reader(reader: &mut dyn Read) -> std::io::Result<FileEntry> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok(FileEntry {
-        sha256: hex::encode(hasher.finalize()),
-        size,
-    })
 }
 
 /// The record of a load, for builds without a toolchain.
@@ -572,7 +554,7 @@ mod tests {
     }
 
     fn entry(data: &[u8]) -> FileEntry {
-        hash_reader(&mut &data[..]).unwrap()
+        cache::hash_reader(&mut &data[..]).unwrap()
     }
 
     fn manifest(images: &[u8], kubectl: &[u8]) -> ArchiveManifest {

@@ -231,13 +231,16 @@ pub fn verify_file(path: &Path, expected: &FileEntry) -> Result<()> {
 
 pub fn hash_file(path: &Path) -> Result<FileEntry> {
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    hash_reader(&mut file).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The sha256 and size of everything `reader` yields (a cached file, an archive's entry).
+pub fn hash_reader(reader: &mut dyn Read) -> std::io::Result<FileEntry> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let n = reader.read(&mut buf)?;
         if n == 0 {
             break;
         }
