@@ -169,12 +169,17 @@ async fn push_as(
     pushed
 }
 
-async fn push_tag(docker: &Docker, repository: &str, name: &str, version: &str) -> Result<()> {
-    let target_repo = repo::image_repo(repository, name);
+/// Pushes `target_repo:tag` and reads Docker's progress stream to its end: Err is the registry's
+/// or the engine's last complaint, which the stream carries instead of failing the call.
+pub async fn push_image_tag(
+    docker: &Docker,
+    target_repo: &str,
+    tag: &str,
+) -> std::result::Result<(), String> {
     let mut stream = docker.push_image(
-        &target_repo,
+        target_repo,
         Some(PushImageOptions {
-            tag: Some(version.to_string()),
+            tag: Some(tag.to_string()),
             ..Default::default()
         }),
         None,
@@ -190,7 +195,12 @@ async fn push_tag(docker: &Docker, repository: &str, name: &str, version: &str) 
             Err(e) => failure = Some(e.to_string()),
         }
     }
-    if let Some(why) = failure {
+    failure.map_or(Ok(()), Err)
+}
+
+async fn push_tag(docker: &Docker, repository: &str, name: &str, version: &str) -> Result<()> {
+    let target_repo = repo::image_repo(repository, name);
+    if let Err(why) = push_image_tag(docker, &target_repo, version).await {
         bail!(
             "pushing {target_repo}:{version}: {why}; is a registry serving at {}?",
             repository.split('/').next().unwrap_or(repository)

@@ -630,7 +630,6 @@ pub fn choose_registry_port(config: &mut ProfileConfig) -> Result<()> {
 /// → `localhost:PORT/luksa/kubia:latest`), so the nodes' docker.io mirror serves it even to pods
 /// that pull (`:latest`, imagePullPolicy Always). `None`: not a Docker Hub image, nothing stored.
 pub async fn push_to_registry(docker: &Docker, port: u16, image: &str) -> Result<Option<String>> {
-    use futures_util::StreamExt;
     let Some(path) = addons::docker_hub_path(image) else {
         return Ok(None);
     };
@@ -644,22 +643,7 @@ pub async fn push_to_registry(docker: &Docker, port: u16, image: &str) -> Result
         .tag_image(image, Some(options))
         .await
         .with_context(|| format!("tagging {image} as {target_repo}:{tag}"))?;
-    let push = bollard::query_parameters::PushImageOptions {
-        tag: Some(tag.to_string()),
-        ..Default::default()
-    };
-    let mut stream = docker.push_image(&target_repo, Some(push), None);
-    let mut failure = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(info) => {
-                if let Some(detail) = info.error_detail {
-                    failure = Some(detail.message.unwrap_or_default());
-                }
-            }
-            Err(e) => failure = Some(e.to_string()),
-        }
-    }
+    let pushed = crate::effects::image_registry::push_image_tag(docker, &target_repo, tag).await;
     // The extra tag was only the way in: the host keeps the image under its own name.
     let _ = docker
         .remove_image(
@@ -668,7 +652,7 @@ pub async fn push_to_registry(docker: &Docker, port: u16, image: &str) -> Result
             None,
         )
         .await;
-    if let Some(why) = failure {
+    if let Err(why) = pushed {
         bail!("pushing {image} to the registry on localhost:{port}: {why}");
     }
     Ok(Some(format!("localhost:{port}/{path}")))
