@@ -442,7 +442,16 @@ fn controller_manager(
         format!("--service-account-private-key-file={dir}/pki/sa.key"),
         format!("--cluster-signing-cert-file={dir}/pki/ca.crt"),
         format!("--cluster-signing-key-file={dir}/pki/ca.key"),
+        // Each controller acts as its own ServiceAccount, so RBAC gives each only its own rights.
         "--use-service-account-credentials=true".into(),
+        // Getting those identities costs four requests per controller (the ServiceAccount, its
+        // namespace, its creation, a token), made one controller after another through the
+        // client's rate limiter before any controller runs. At the default 20 requests/s with a
+        // burst of 30 that alone took 5-6 s of every first start; one user's cluster has no
+        // need to shield its apiserver from its own controller-manager, which the apiserver's
+        // priority and fairness does anyway.
+        "--kube-api-qps=200".into(),
+        "--kube-api-burst=400".into(),
         "--controllers=*,bootstrapsigner,tokencleaner".into(),
         // Each node gets a /24 of the pod CIDR in node.spec.podCIDR; the node's CNI config and
         // the other nodes' routes are made from it.
