@@ -211,9 +211,9 @@ fn a_start_failing_after_any_step_or_interrupted_leaves_nothing() {
     }
     eprintln!("early steps: {:?}", started.elapsed());
 
-    // With real containers: after etcd, and after everything including the kubeconfig merge.
+    // With real containers: after they start, and after everything including the kubeconfig merge.
     let _slot = ClusterSlot::acquire();
-    for step in ["Etcd", "KubeconfigMerge"] {
+    for step in ["Containers", "KubeconfigMerge"] {
         let t = Instant::now();
         let out = sb
             .localkube()
@@ -416,7 +416,7 @@ fn objects_survive_kill_9_of_every_component_and_ten_stop_start_cycles() {
         &["-p", "faults2", "start"],
         &[
             ("LOCALKUBE_LOCK_TIMEOUT", "600"),
-            ("LOCALKUBE_TEST_FAIL_AT", "Etcd"),
+            ("LOCALKUBE_TEST_FAIL_AT", "Containers"),
         ],
     );
     let racing_delete = spawn(sb, &["-p", "faults2", "delete"], &wait);
