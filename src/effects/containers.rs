@@ -18,7 +18,7 @@ use bollard::query_parameters::{
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
-use crate::plan::cluster::{ContainerSpec, MountSpec, NetworkSpec, VolumeSpec};
+use crate::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK, NetworkSpec, VolumeSpec};
 use crate::plan::names::LABEL_PROFILE;
 
 fn to_hash_map(labels: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
@@ -235,10 +235,11 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
     let security = &spec.security;
     let elevated = security.privileged || !security.cap_add.is_empty();
     // A container in the host's network namespace (a load balancer proxy) has no address or
-    // hostname of its own to ask for.
+    // hostname of its own to ask for; one with no network (the node image's preload) no address.
     let host_network = spec.network == crate::plan::load_balancer::HOST_NETWORK;
+    let own_network = !host_network && spec.network != NO_NETWORK;
     let host_config = HostConfig {
-        network_mode: host_network.then(|| spec.network.clone()),
+        network_mode: (!own_network).then(|| spec.network.clone()),
         mounts: Some(mounts),
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
@@ -277,7 +278,7 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
                 .collect()
         }),
         host_config: Some(host_config),
-        networking_config: (!host_network).then(|| NetworkingConfig {
+        networking_config: own_network.then(|| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
                 spec.network.clone(),
                 EndpointSettings {
@@ -465,21 +466,21 @@ pub async fn exec_ok(docker: &Docker, container: &str, cmd: &[&str]) -> Result<S
 /// Copies images from the host's Docker into a node's containerd (docker save → ctr import), as
 /// `kind load docker-image` does. The k8s.io namespace is the one kubelet's CRI uses.
 pub async fn load_images_into_node(docker: &Docker, node: &str, images: &[&str]) -> Result<()> {
+    import_images(docker, node, images, &[]).await
+}
+
+/// `docker save` of `images` streamed into `ctr images import` in the container, with `flags`.
+pub async fn import_images(
+    docker: &Docker,
+    node: &str,
+    images: &[&str],
+    flags: &[&str],
+) -> Result<()> {
     let tar = docker.export_images(images);
-    let out = exec(
-        docker,
-        node,
-        &[
-            "ctr",
-            "--namespace=k8s.io",
-            "images",
-            "import",
-            "--all-platforms",
-            "-",
-        ],
-        Some(Box::pin(tar)),
-    )
-    .await?;
+    let mut command = vec!["ctr", "--namespace=k8s.io", "images", "import", "--all-platforms"];
+    command.extend(flags);
+    command.push("-");
+    let out = exec(docker, node, &command, Some(Box::pin(tar))).await?;
     if out.exit_code != 0 {
         bail!(
             "importing {} into node {node} failed: {}",

@@ -521,7 +521,7 @@ fn node_container(
         // kubelet registers the node under its hostname.
         hostname: node.to_string(),
         image: names::image("node", &config.kubernetes_version),
-        entrypoint: vec!["/usr/local/bin/entrypoint".into()],
+        entrypoint: vec![NODE_ENTRYPOINT.into()],
         args: Vec::new(),
         network: names::network(profile),
         ip: config.node_ip(number),
@@ -602,6 +602,47 @@ pub fn node_security() -> SecuritySpec {
         // The node's own cgroup namespace: its cgroup tree is rooted at its container and can be
         // mounted writable inside without touching the host's hierarchy.
         cgroupns_private: true,
+    }
+}
+
+/// The node image's entrypoint (images/node/entrypoint): PID 1 of every node.
+pub const NODE_ENTRYPOINT: &str = "/usr/local/bin/entrypoint";
+
+/// The network of a container that needs none.
+pub const NO_NETWORK: &str = "none";
+
+/// The container that fills a new node image's containerd store (`Image::preloaded`) before it
+/// is committed as the image: containerd alone, run from the image as a node runs it, but with
+/// no network (it only reads the images it is given on stdin) and no /var volume, so what it
+/// writes under /var/lib/containerd is the container's own layer.
+pub fn node_preload_container(image: &str, name: &str) -> ContainerSpec {
+    ContainerSpec {
+        name: name.to_string(),
+        role: "node-preload".into(),
+        hostname: "preload".into(),
+        image: image.to_string(),
+        // containerd's defaults are the node's root, state and socket; the node's entrypoint
+        // would also set up pod networking, which needs a network.
+        entrypoint: vec!["containerd".into()],
+        args: Vec::new(),
+        network: NO_NETWORK.into(),
+        ip: Ipv4Addr::UNSPECIFIED,
+        mounts: vec![
+            // containerd's state and socket, as in a node; nothing of them belongs in the image.
+            MountSpec::Tmpfs {
+                target: "/run".into(),
+            },
+            MountSpec::Tmpfs {
+                target: "/tmp".into(),
+            },
+        ],
+        ports: Vec::new(),
+        // None: the image committed from it would carry them.
+        labels: BTreeMap::new(),
+        restart_policy: "no".into(),
+        // Unpacking layers mounts snapshots, as in a node.
+        security: node_security(),
+        staged_files: Vec::new(),
     }
 }
 

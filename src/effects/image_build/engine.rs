@@ -5,15 +5,21 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
+use bollard::models::ContainerConfig;
 use bollard::query_parameters::{
-    BuildImageOptions, CreateImageOptions, ListImagesOptions, RemoveImageOptions, TagImageOptions,
+    BuildImageOptions, CommitContainerOptions, CreateImageOptions, ListImagesOptions,
+    RemoveImageOptions, StopContainerOptions, TagImageOptions,
 };
 use futures_util::StreamExt;
 
 use super::process::Output;
+use crate::effects::{containers, kube_api};
+use crate::plan::cluster::{self, NODE_ENTRYPOINT};
 use crate::plan::images::{LABEL_BUILD_KEY, PlannedImage};
 
 /// The build key label of the image tagged `tag`, `None` when there is no such image.
@@ -114,14 +120,15 @@ pub fn context_tar(image_dir: &Path, binaries: &[(String, PathBuf)]) -> Result<V
     builder.into_inner().context("finishing the build context")
 }
 
-/// Builds the image of `planned` from `context`, verifies its key label and tags it.
+/// Builds the image of `planned` from `context` and verifies its key label; returns its ID,
+/// untagged (see [`tag`]).
 pub async fn build(
     docker: &Docker,
     planned: &PlannedImage,
     labels: BTreeMap<String, String>,
     context: Vec<u8>,
     out: &mut Output<'_>,
-) -> Result<()> {
+) -> Result<String> {
     let what = format!("the image {}", planned.tag);
     let command = format!(
         "docker build (engine API, classic builder) for {}",
@@ -170,7 +177,13 @@ pub async fn build(
         }
     }
     let id = id.ok_or_else(|| out.failure(&what, &command, "ended without an image"))?;
-    let built_key = present_key(docker, &id).await?;
+    check_key(docker, &id, planned).await?;
+    Ok(id)
+}
+
+/// Fails unless the image `id` carries `planned`'s build key.
+async fn check_key(docker: &Docker, id: &str, planned: &PlannedImage) -> Result<()> {
+    let built_key = present_key(docker, id).await?;
     if built_key.as_deref() != Some(planned.key.as_str()) {
         bail!(
             "the image built for {} carries the key {built_key:?}, not {}",
@@ -178,13 +191,18 @@ pub async fn build(
             planned.key
         );
     }
+    Ok(())
+}
+
+/// Tags the image `id` as `planned`'s tag.
+pub async fn tag(docker: &Docker, id: &str, planned: &PlannedImage) -> Result<()> {
     let (repo, tag) = planned
         .tag
         .rsplit_once(':')
         .context("image tags are repo:tag")?;
     docker
         .tag_image(
-            &id,
+            id,
             Some(TagImageOptions {
                 repo: Some(repo.to_string()),
                 tag: Some(tag.to_string()),
@@ -193,6 +211,108 @@ pub async fn build(
         .await
         .with_context(|| format!("tagging {id} as {}", planned.tag))?;
     Ok(())
+}
+
+/// The node image `id` with `images` in its containerd store (see `Image::preloaded`): a
+/// container of it runs containerd, imports them unpacked, stops, and is committed with the
+/// node's own entrypoint back. Returns the committed image's ID; the container is removed
+/// whatever happens.
+pub async fn preload_node(
+    docker: &Docker,
+    id: &str,
+    planned: &PlannedImage,
+    images: &[String],
+    out: &mut Output<'_>,
+) -> Result<String> {
+    let name = format!("localkube-preload-{}", &planned.key[..12]);
+    // A container left by an interrupted build of the same image.
+    containers::remove_container(docker, &name).await?;
+    let spec = cluster::node_preload_container(id, &name);
+    let committed = preload_in(docker, &spec, images, out).await;
+    let removed = containers::remove_container(docker, &name).await;
+    let committed = committed?;
+    removed?;
+    check_key(docker, &committed, planned).await?;
+    Ok(committed)
+}
+
+async fn preload_in(
+    docker: &Docker,
+    spec: &cluster::ContainerSpec,
+    images: &[String],
+    out: &mut Output<'_>,
+) -> Result<String> {
+    let name = spec.name.as_str();
+    out.line(&format!("preloading {} into the node image", images.join(", ")));
+    containers::create_and_start(docker, spec).await?;
+    let answering = kube_api::wait_for(
+        "containerd answering in the preload container",
+        Duration::from_secs(60),
+        || async {
+            let answer = containers::exec(docker, name, &["ctr", "version"], None).await?;
+            Ok((answer.exit_code == 0).then_some(()))
+        },
+    )
+    .await;
+    if let Err(e) = answering {
+        let logs = containers::logs_tail(docker, name, 20).await;
+        return Err(e.context(format!("{name}'s last log lines:\n{}", logs.trim_end())));
+    }
+    let tags: Vec<&str> = images.iter().map(String::as_str).collect();
+    containers::import_images(
+        docker,
+        name,
+        &tags,
+        &[
+            // The layers are only unpacked once, here: their compressed copies would double the
+            // node's copy of /var for nothing (nothing exports them from a node).
+            "--local",
+            "--discard-unpacked-layers",
+            // As kind does: kubelet's image garbage collection leaves them alone.
+            "--label=io.cri-containerd.pinned=pinned",
+        ],
+    )
+    .await?;
+    // The discarded layers go at containerd's next garbage collection; a synchronous removal of
+    // an image runs one now, so they are not committed. The image removed is a second name for
+    // one just imported.
+    let collect = "ctr -n k8s.io images tag \"$1\" localkube.invalid/collect:now >/dev/null \
+                   && ctr -n k8s.io images rm --sync localkube.invalid/collect:now >/dev/null";
+    // containerd names Docker's short references in full.
+    let first = format!("docker.io/{}", tags[0]);
+    let collected =
+        containers::exec(docker, name, &["sh", "-c", collect, "sh", &first], None).await?;
+    if collected.exit_code != 0 {
+        bail!(
+            "collecting the unpacked layers in {name} failed: {}",
+            collected.output.trim()
+        );
+    }
+    // SIGTERM: containerd closes its metadata database cleanly before the layer is committed.
+    docker
+        .stop_container(
+            name,
+            Some(StopContainerOptions {
+                t: Some(60),
+                ..Default::default()
+            }),
+        )
+        .await
+        .with_context(|| format!("stopping {name}"))?;
+    let committed = docker
+        .commit_container(
+            CommitContainerOptions {
+                container: Some(name.to_string()),
+                pause: false,
+                // The node's entrypoint again, in place of the containerd this container ran.
+                changes: Some(format!("ENTRYPOINT [\"{NODE_ENTRYPOINT}\"]")),
+                ..Default::default()
+            },
+            ContainerConfig::default(),
+        )
+        .await
+        .with_context(|| format!("committing {name}"))?;
+    Ok(committed.id)
 }
 
 /// `docker import` of a root filesystem tar as the image of `planned`, with its labels.

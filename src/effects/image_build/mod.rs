@@ -30,6 +30,7 @@ use self::process::Output;
 use crate::plan::images::{
     self, Artifact, FileDigest, Image, PlanInputs, PlannedImage, Resolution, Toolchain,
 };
+use crate::plan::names;
 use crate::ui::Ui;
 
 pub use self::engine::ListedImage;
@@ -85,10 +86,17 @@ pub struct BuildOptions {
 impl BuildOptions {
     /// Whether this build makes the image: the cluster's always, an addon's when the addon is on
     /// by default or asked for.
+    /// An image another wanted image holds (`Image::preloaded`) is wanted with it.
     pub fn wants(&self, image: Image) -> bool {
-        image.addon().is_none_or(|addon| {
-            crate::plan::addons::on_by_default(addon) || self.addons.iter().any(|a| a == addon)
-        })
+        let asked = |image: Image| {
+            image.addon().is_none_or(|addon| {
+                crate::plan::addons::on_by_default(addon) || self.addons.iter().any(|a| a == addon)
+            })
+        };
+        asked(image)
+            || Image::ALL
+                .iter()
+                .any(|holder| holder.preloaded().contains(&image) && asked(*holder))
     }
 }
 
@@ -402,7 +410,17 @@ async fn build(
             let dir = images_dir.join(image.name());
             let context =
                 tokio::task::spawn_blocking(move || engine::context_tar(&dir, &binaries)).await??;
-            engine::build(docker, planned, planned.labels(version), context, &mut out).await?;
+            let mut id =
+                engine::build(docker, planned, planned.labels(version), context, &mut out).await?;
+            let preloaded: Vec<String> = image
+                .preloaded()
+                .iter()
+                .map(|held| names::image(held.name(), version))
+                .collect();
+            if !preloaded.is_empty() {
+                id = engine::preload_node(docker, &id, planned, &preloaded, &mut out).await?;
+            }
+            engine::tag(docker, &id, planned).await?;
             let size = engine::image_size(docker, &planned.tag).await.unwrap_or(0);
             step.done_with(megabytes(size));
             rebuilt.push(planned.tag.clone());

@@ -132,7 +132,8 @@ pub enum Image {
 }
 
 impl Image {
-    /// Every image localkube builds: the cluster's, then the addons' (see `Image::addon`).
+    /// Every image localkube builds: the cluster's, then the addons' (see `Image::addon`), in
+    /// build order: the node after the images it holds (`Image::preloaded`).
     pub const ALL: [Image; 12] = [
         Image::KubeApiserver,
         Image::KubeControllerManager,
@@ -140,9 +141,9 @@ impl Image {
         Image::Etcd,
         Image::Coredns,
         Image::Pause,
-        Image::Node,
         Image::LocalPathProvisioner,
         Image::StorageHelper,
+        Image::Node,
         Image::Registry,
         Image::MetricsServer,
         Image::Traefik,
@@ -157,6 +158,23 @@ impl Image {
             Image::MetricsServer => Some("metrics-server"),
             Image::Traefik => Some("ingress"),
             _ => None,
+        }
+    }
+
+    /// The images held in this image's containerd store, as kind's node image holds its own:
+    /// those of every cluster and of the addons on by default. A new node then starts with them,
+    /// instead of importing about 210 MB into its containerd on every start (5-6 s of CPU,
+    /// measured, while the control plane boots on the same cores). Docker copies them into the
+    /// node's fresh /var volume when it creates the container.
+    pub fn preloaded(self) -> &'static [Image] {
+        match self {
+            Image::Node => &[
+                Image::Pause,
+                Image::Coredns,
+                Image::LocalPathProvisioner,
+                Image::StorageHelper,
+            ],
+            _ => &[],
         }
     }
 
@@ -544,6 +562,15 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan> {
         if image.on_node_base() {
             key = key.field("base", &node_base.key);
         }
+        for held in image.preloaded() {
+            let Some(held) = images.iter().find(|p: &&PlannedImage| p.image == Some(*held)) else {
+                bail!(
+                    "{tag} holds {} but is planned before it: Image::ALL must list it first",
+                    held.name()
+                );
+            };
+            key = key.field(&format!("preloaded {}", held.tag), &held.key);
+        }
         images.push(PlannedImage {
             image: Some(image),
             tag,
@@ -690,6 +717,53 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("images/netinit/go.mod is missing"));
+    }
+
+    #[test]
+    fn the_node_is_planned_after_the_images_it_holds_and_follows_them() {
+        let r = sample_resolution();
+        let t = Toolchain {
+            go_version: "go1.26.8".into(),
+            goarch: "amd64".into(),
+        };
+        let dirs = sample_dirs();
+        let before = plan_with(&r, &t, &dirs);
+        let position = |image: Image| {
+            before
+                .images
+                .iter()
+                .position(|p| p.image == Some(image))
+                .unwrap()
+        };
+        for held in Image::Node.preloaded() {
+            assert!(position(*held) < position(Image::Node), "{held:?}");
+        }
+        // A new CoreDNS is a new node image: the node holds it.
+        let mut changed = dirs.clone();
+        changed
+            .get_mut("coredns")
+            .unwrap()
+            .push(digest("Corefile.note", "changed"));
+        let after = plan_with(&r, &t, &changed);
+        assert_ne!(
+            image_key(&before, Image::Coredns),
+            image_key(&after, Image::Coredns)
+        );
+        assert_ne!(
+            image_key(&before, Image::Node),
+            image_key(&after, Image::Node)
+        );
+        // The metrics-server is enabled later, if ever: loaded then, not held.
+        let mut changed = dirs;
+        changed
+            .get_mut("metrics-server")
+            .unwrap()
+            .push(digest("note", "changed"));
+        let after = plan_with(&r, &t, &changed);
+        assert_eq!(
+            image_key(&before, Image::Node),
+            image_key(&after, Image::Node)
+        );
     }
 
     fn sample_resolution() -> Resolution {
