@@ -228,6 +228,22 @@ fn containerd_runs_in_a_node_with_the_capability_set_and_survives_restart() {
         "containerd should use the CNI plugins built for the node in /opt/cni/bin:\n{info}"
     );
 
+    // A new node's empty /var volume already holds the images every cluster runs (copied from
+    // the image by Docker), the very images Docker has, and kubelet may not collect them.
+    for held in ["pause", "coredns", "local-path-provisioner", "storage-helper"] {
+        let tag = require_image(held);
+        let docker_id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &tag]);
+        let out = docker_ok(&["exec", &name, "crictl", "inspecti", "-o", "json", &tag]);
+        let json = &out[out.find('{').unwrap_or(0)..];
+        let info: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        assert_eq!(
+            info["status"]["id"].as_str(),
+            Some(docker_id.as_str()),
+            "the node should hold {tag} as Docker has it:\n{out}"
+        );
+        assert_eq!(info["status"]["pinned"], true, "{tag} should be pinned:\n{out}");
+    }
+
     // The node owns a writable cgroup tree: kubelet will create /kubelet/kubepods/... in it.
     let v2 = docker_ok(&["exec", &name, "stat", "-fc", "%T", "/sys/fs/cgroup"]) == "cgroup2fs";
     let test_cgroup = if v2 {
