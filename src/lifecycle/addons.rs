@@ -160,7 +160,7 @@ pub async fn apply(
     if let Some(manifest) = addons::manifest(addon, cluster.config) {
         kube_api::apply_manifest(cluster.client, &manifest)
             .await
-            .with_context(|| format!("applying the {} addon", addon.name))?;
+            .with_context(|| format!("applying the {} addon's objects", addon.name))?;
     }
     Ok(created)
 }

@@ -87,16 +87,22 @@ pub enum Step {
     Plan,
     Images,
     NetworkAndVolumes,
-    /// Every container started at once: the nodes (containerd only, kubelet held back), etcd,
-    /// the apiserver, the controller-manager and the scheduler. Each component retries until the
-    /// one it needs answers, so none waits for another's container; in the background, the
-    /// images every node needs are loaded into the nodes meanwhile.
+    /// The containers started at once: the nodes (containerd only, kubelet held back), etcd,
+    /// the apiserver and the controller-manager. Each component retries until the one it needs
+    /// answers, so none waits for another's container; in the background, the images every node
+    /// needs are loaded into the nodes meanwhile.
     Containers,
     /// A wait until the apiserver answers /readyz.
     Apiserver,
     /// New nodes registered with their pod CIDRs and given their CNI configuration; then every
     /// node's kubelet and kube-proxy let start (their flags files written).
     Kubelets,
+    /// The scheduler, once the apiserver answers (after the kubelets, which are on the critical
+    /// path and only need their flags files written). Started with the others, its informers were
+    /// refused (the apiserver had not yet made the default RBAC roles) and backed off: it
+    /// placed the first pods up to 3 s late. The controller-manager waits for the apiserver
+    /// itself.
+    Scheduler,
     /// The enabled addons applied (CoreDNS and the load balancer controller among them, on by
     /// default), so their pods are there to schedule the moment a node is Ready.
     Addons,
@@ -108,7 +114,7 @@ pub enum Step {
     KubeconfigMerge,
 }
 
-pub const STEPS: [Step; 14] = [
+pub const STEPS: [Step; 15] = [
     Step::ProfileConfig,
     Step::Certificates,
     Step::Kubeconfigs,
@@ -118,6 +124,7 @@ pub const STEPS: [Step; 14] = [
     Step::Containers,
     Step::Apiserver,
     Step::Kubelets,
+    Step::Scheduler,
     Step::Addons,
     Step::Nodes,
     Step::Routes,
@@ -422,6 +429,7 @@ async fn run_step(step: Step, ctx: &mut StartContext<'_>) -> Result<()> {
         Step::NetworkAndVolumes => network_and_volumes(ctx).await,
         Step::Containers => containers(ctx).await,
         Step::Apiserver => wait_for_apiserver(ctx).await,
+        Step::Scheduler => scheduler(ctx).await,
         Step::Kubelets => kubelets(ctx).await,
         Step::Nodes => nodes(ctx).await,
         Step::Routes => sync_routes_step(ctx).await,
@@ -708,6 +716,7 @@ async fn containers(ctx: &mut StartContext<'_>) -> Result<()> {
     let nodes = ctx.specs(Role::Node.as_str());
     let control_plane: Vec<ContainerSpec> = Role::CONTROL_PLANE
         .iter()
+        .filter(|r| **r != Role::Scheduler)
         .flat_map(|r| ctx.specs(r.as_str()))
         .collect();
     let mut what: Vec<&str> = control_plane.iter().map(|s| s.role.as_str()).collect();
@@ -726,6 +735,16 @@ async fn containers(ctx: &mut StartContext<'_>) -> Result<()> {
     run_containers(ctx, &rest).await?;
     step.done();
     load_node_images_in_background(ctx, &nodes).await
+}
+
+/// The scheduler's container (see [`Step::Scheduler`]).
+async fn scheduler(ctx: &mut StartContext<'_>) -> Result<()> {
+    let specs = ctx.specs(Role::Scheduler.as_str());
+    let step = ctx.ui.step("Starting scheduler");
+    stage_control_plane(ctx, &specs)?;
+    run_containers(ctx, &specs).await?;
+    step.done();
+    Ok(())
 }
 
 /// The control plane's staged files and routes.
@@ -1114,24 +1133,44 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
             ctx.created.started.push(name);
         }
     }
-    let mut made = Vec::new();
-    {
+    // All at once: they are independent, and one of them (the load balancer's controller) is
+    // a container to create, which alone took as long as the others together.
+    let names: Vec<&str> = enabled.iter().map(|a| a.name).collect();
+    let step = ctx
+        .ui
+        .step(format!("Enabling the addons ({})", names.join(", ")));
+    let results = {
         let cluster = addons_cluster(ctx, &docker);
-        for addon in enabled {
-            let step = ctx.ui.step(format!("Enabling the {} addon", addon.name));
-            match lifecycle_addons::apply(&cluster, addon, &ctx.node_image_tags).await {
-                Ok(containers) => made.extend(containers),
-                Err(e) => {
-                    step.failed();
-                    ctx.created.containers.extend(made);
-                    return Err(e);
-                }
+        let tags = &ctx.node_image_tags;
+        futures_util::future::join_all(enabled.iter().map(|addon| {
+            let cluster = &cluster;
+            async move {
+                lifecycle_addons::apply(cluster, addon, tags)
+                    .await
+                    .with_context(|| format!("enabling the {} addon", addon.name))
             }
-            step.done();
+        }))
+        .await
+    };
+    let mut failure = None;
+    for result in results {
+        match result {
+            Ok(made) => ctx.created.containers.extend(made),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
         }
     }
-    ctx.created.containers.extend(made);
-    Ok(())
+    match failure {
+        Some(e) => {
+            step.failed();
+            Err(e)
+        }
+        None => {
+            step.done();
+            Ok(())
+        }
+    }
 }
 
 /// What the addon functions need of the cluster being started.
