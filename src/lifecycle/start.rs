@@ -711,7 +711,7 @@ async fn network_and_volumes(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Every container of the cluster, started at once (see [`Step::Containers`]).
+/// The cluster's containers but the scheduler's, started at once (see [`Step::Containers`]).
 async fn containers(ctx: &mut StartContext<'_>) -> Result<()> {
     let nodes = ctx.specs(Role::Node.as_str());
     let control_plane: Vec<ContainerSpec> = Role::CONTROL_PLANE
