@@ -309,9 +309,22 @@ fn pause_exits_zero_promptly_on_sigterm() {
         "65535:65535",
         "pause must not run as root"
     );
-    wait_for(Duration::from_secs(10), "pause running", || {
-        let state = docker_ok(&["inspect", "--format", "{{.State.Running}}", &name]);
-        if state == "true" { Ok(()) } else { Err(state) }
+    // Running is not enough: a SIGTERM that arrives before pause has installed its handler is
+    // ignored (it is PID 1) and Docker kills it. Wait until the kernel shows the handler
+    // (SigCgt holds SIGTERM, signal 15, as bit 14).
+    wait_for(Duration::from_secs(10), "pause handling SIGTERM", || {
+        let pid = docker_ok(&["inspect", "--format", "{{.State.Pid}}", &name]);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|line| line.strip_prefix("SigCgt:"))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & (1 << 14) != 0 {
+            Ok(())
+        } else {
+            Err(format!("pid {pid}, SigCgt {caught:x}"))
+        }
     });
 
     let start = Instant::now();
