@@ -507,7 +507,13 @@ pub async fn import_images(
     flags: &[&str],
 ) -> Result<()> {
     let tar = docker.export_images(images);
-    let mut command = vec!["ctr", "--namespace=k8s.io", "images", "import", "--all-platforms"];
+    let mut command = vec![
+        "ctr",
+        "--namespace=k8s.io",
+        "images",
+        "import",
+        "--all-platforms",
+    ];
     command.extend(flags);
     command.push("-");
     let out = exec(docker, node, &command, Some(Box::pin(tar))).await?;

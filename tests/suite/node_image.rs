@@ -230,7 +230,12 @@ fn containerd_runs_in_a_node_with_the_capability_set_and_survives_restart() {
 
     // A new node's empty /var volume already holds the images every cluster runs (copied from
     // the image by Docker), the very images Docker has, and kubelet may not collect them.
-    for held in ["pause", "coredns", "local-path-provisioner", "storage-helper"] {
+    for held in [
+        "pause",
+        "coredns",
+        "local-path-provisioner",
+        "storage-helper",
+    ] {
         let tag = require_image(held);
         let docker_id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &tag]);
         let out = docker_ok(&["exec", &name, "crictl", "inspecti", "-o", "json", &tag]);
@@ -241,7 +246,10 @@ fn containerd_runs_in_a_node_with_the_capability_set_and_survives_restart() {
             Some(docker_id.as_str()),
             "the node should hold {tag} as Docker has it:\n{out}"
         );
-        assert_eq!(info["status"]["pinned"], true, "{tag} should be pinned:\n{out}");
+        assert_eq!(
+            info["status"]["pinned"], true,
+            "{tag} should be pinned:\n{out}"
+        );
     }
 
     // The node owns a writable cgroup tree: kubelet will create /kubelet/kubepods/... in it.

@@ -243,7 +243,10 @@ async fn preload_in(
     out: &mut Output<'_>,
 ) -> Result<String> {
     let name = spec.name.as_str();
-    out.line(&format!("preloading {} into the node image", images.join(", ")));
+    out.line(&format!(
+        "preloading {} into the node image",
+        images.join(", ")
+    ));
     containers::create_and_start(docker, spec).await?;
     let answering = kube_api::wait_for(
         "containerd answering in the preload container",

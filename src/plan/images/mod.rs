@@ -563,7 +563,10 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan> {
             key = key.field("base", &node_base.key);
         }
         for held in image.preloaded() {
-            let Some(held) = images.iter().find(|p: &&PlannedImage| p.image == Some(*held)) else {
+            let Some(held) = images
+                .iter()
+                .find(|p: &&PlannedImage| p.image == Some(*held))
+            else {
                 bail!(
                     "{tag} holds {} but is planned before it: Image::ALL must list it first",
                     held.name()
