@@ -678,10 +678,7 @@ mod tests {
     #[test]
     fn control_plane_images_carry_netinit_and_follow_its_sources() {
         let r = sample_resolution();
-        let t = Toolchain {
-            go_version: "go1.26.8".into(),
-            goarch: "amd64".into(),
-        };
+        let t = sample_toolchain();
         let dirs = sample_dirs();
         let before = plan_with(&r, &t, &dirs);
         for image in [
@@ -725,10 +722,7 @@ mod tests {
     #[test]
     fn the_node_is_planned_after_the_images_it_holds_and_follows_them() {
         let r = sample_resolution();
-        let t = Toolchain {
-            go_version: "go1.26.8".into(),
-            goarch: "amd64".into(),
-        };
+        let t = sample_toolchain();
         let dirs = sample_dirs();
         let before = plan_with(&r, &t, &dirs);
         let position = |image: Image| {
@@ -767,6 +761,13 @@ mod tests {
             image_key(&before, Image::Node),
             image_key(&after, Image::Node)
         );
+    }
+
+    fn sample_toolchain() -> Toolchain {
+        Toolchain {
+            go_version: "go1.26.8".into(),
+            goarch: "amd64".into(),
+        }
     }
 
     fn sample_resolution() -> Resolution {
@@ -819,10 +820,7 @@ mod tests {
     #[test]
     fn keys_are_stable_and_follow_their_inputs() {
         let r = sample_resolution();
-        let t = Toolchain {
-            go_version: "go1.26.8".into(),
-            goarch: "amd64".into(),
-        };
+        let t = sample_toolchain();
         let dirs = sample_dirs();
         let base = plan_with(&r, &t, &dirs);
         assert_eq!(base, plan_with(&r, &t, &dirs), "same inputs, same keys");
@@ -942,10 +940,7 @@ mod tests {
     #[test]
     fn every_table_row_is_planned_into_its_images() {
         let r = sample_resolution();
-        let t = Toolchain {
-            go_version: "go1.26.8".into(),
-            goarch: "amd64".into(),
-        };
+        let t = sample_toolchain();
         let dirs = sample_dirs();
         let base = plan_with(&r, &t, &dirs);
         for row in GO_ARTIFACTS {
@@ -1057,10 +1052,7 @@ mod tests {
     #[test]
     fn a_missing_main_folder_is_named() {
         let r = sample_resolution();
-        let t = Toolchain {
-            go_version: "go1.26.8".into(),
-            goarch: "amd64".into(),
-        };
+        let t = sample_toolchain();
         let mut dirs = sample_dirs();
         dirs.get_mut("etcd")
             .unwrap()
@@ -1084,10 +1076,7 @@ mod tests {
     #[test]
     fn node_image_gets_its_base_and_version_as_build_args() {
         let r = sample_resolution();
-        let t = Toolchain {
-            go_version: "go1.26.8".into(),
-            goarch: "amd64".into(),
-        };
+        let t = sample_toolchain();
         let p = plan_with(&r, &t, &sample_dirs());
         let node = p
             .images
@@ -1105,10 +1094,7 @@ mod tests {
     #[test]
     fn a_missing_dockerfile_is_named() {
         let r = sample_resolution();
-        let t = Toolchain {
-            go_version: "go1.26.8".into(),
-            goarch: "amd64".into(),
-        };
+        let t = sample_toolchain();
         let mut dirs = sample_dirs();
         dirs.remove("kube-scheduler");
         let err = plan(&PlanInputs {
