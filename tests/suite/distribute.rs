@@ -13,12 +13,18 @@ use localkube::plan::version::DEFAULT_KUBERNETES_VERSION as VERSION;
 
 use super::support::{Cluster, Sandbox, assert_success, path_without_go, stderr, stdout};
 
-/// Folders that live as long as the test process: the installed binary and the archive are
-/// shared by the tests of this module.
+/// The folder this module's tests share: the installed binary and the archive (1.4 GB together).
+/// It is in Cargo's target folder and emptied at first use, so a run replaces the last run's. A
+/// temporary folder held in a static was never removed (statics are not dropped): every run left
+/// 1.4 GB in /tmp.
 fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
-        .path()
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("distribute");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create the distribute tests' folder");
+        dir
+    })
 }
 
 /// The binary under test copied to a folder of its own: nothing ties it to the source tree. The
