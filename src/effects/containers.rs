@@ -2,6 +2,7 @@
 //! data of `plan::cluster` (the mapping is here, the decisions are there), plus exec and logs.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
@@ -17,6 +18,7 @@ use bollard::query_parameters::{
 };
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
+use tokio_util::task::TaskTracker;
 
 use crate::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK, NetworkSpec, VolumeSpec};
 use crate::plan::names::LABEL_PROFILE;
@@ -33,6 +35,29 @@ pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
             ..
         }
     )
+}
+
+/// The Docker calls that make or start something run in tasks of their own, carried to their end
+/// even when the command that asked for them is interrupted and drops its future: dockerd finishes
+/// a request whose caller hung up (a node's create copies its image's /var, about a second), so a
+/// roll-back that did not wait for them ([`settled`]) would look too early and leave the object.
+static UNDER_WAY: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
+
+async fn to_the_end<T: Send + 'static>(
+    work: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    UNDER_WAY
+        .spawn(work)
+        .await
+        .context("a task making a Docker object failed")?
+}
+
+/// Returns once no create or start is under way: what an interrupted command made is all there,
+/// for its roll-back to find.
+pub async fn settled() {
+    UNDER_WAY.close();
+    UNDER_WAY.wait().await;
+    UNDER_WAY.reopen();
 }
 
 /// Refuses an object of `kind` named `name` whose profile label differs from `wanted`'s: it is
@@ -98,30 +123,33 @@ pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool>
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(e).with_context(|| format!("inspecting network {}", spec.name)),
     }
-    docker
-        .create_network(NetworkCreateRequest {
-            name: spec.name.clone(),
-            driver: Some("bridge".into()),
-            // A subnet of its own, so every container keeps its address across restarts.
-            ipam: Some(Ipam {
-                config: Some(vec![IpamConfig {
-                    subnet: Some(spec.subnet.to_string()),
-                    gateway: Some(spec.gateway.to_string()),
-                    ..Default::default()
-                }]),
+    let request = NetworkCreateRequest {
+        name: spec.name.clone(),
+        driver: Some("bridge".into()),
+        // A subnet of its own, so every container keeps its address across restarts.
+        ipam: Some(Ipam {
+            config: Some(vec![IpamConfig {
+                subnet: Some(spec.subnet.to_string()),
+                gateway: Some(spec.gateway.to_string()),
                 ..Default::default()
-            }),
-            // Masquerade traffic leaving the network, as kind's networks do.
-            options: Some(HashMap::from([(
-                "com.docker.network.bridge.enable_ip_masquerade".to_string(),
-                "true".to_string(),
-            )])),
-            labels: Some(to_hash_map(&spec.labels)),
+            }]),
             ..Default::default()
-        })
-        .await
-        .with_context(|| format!("creating network {} ({})", spec.name, spec.subnet))?;
-    Ok(true)
+        }),
+        // Masquerade traffic leaving the network, as kind's networks do.
+        options: Some(HashMap::from([(
+            "com.docker.network.bridge.enable_ip_masquerade".to_string(),
+            "true".to_string(),
+        )])),
+        labels: Some(to_hash_map(&spec.labels)),
+        ..Default::default()
+    };
+    let context = format!("creating network {} ({})", spec.name, spec.subnet);
+    let docker = docker.clone();
+    to_the_end(async move {
+        docker.create_network(request).await.context(context)?;
+        Ok(true)
+    })
+    .await
 }
 
 /// Creates the volume unless it exists; true when this call created it. An existing volume must
@@ -135,15 +163,18 @@ pub async fn ensure_volume(docker: &Docker, spec: &VolumeSpec) -> Result<bool> {
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(e).with_context(|| format!("inspecting volume {}", spec.name)),
     }
-    docker
-        .create_volume(VolumeCreateRequest {
-            name: Some(spec.name.clone()),
-            labels: Some(to_hash_map(&spec.labels)),
-            ..Default::default()
-        })
-        .await
-        .with_context(|| format!("creating volume {}", spec.name))?;
-    Ok(true)
+    let request = VolumeCreateRequest {
+        name: Some(spec.name.clone()),
+        labels: Some(to_hash_map(&spec.labels)),
+        ..Default::default()
+    };
+    let context = format!("creating volume {}", spec.name);
+    let docker = docker.clone();
+    to_the_end(async move {
+        docker.create_volume(request).await.context(context)?;
+        Ok(true)
+    })
+    .await
 }
 
 /// Docker's view of a container: its state, or None when it does not exist.
@@ -297,20 +328,25 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
 /// Creates and starts a container. For one that asks for elevated rights, `--privileged` is tried
 /// first; where the engine refuses it (this project's CI sandbox: "unable to apply caps"), the
 /// container is recreated with the spec's capability set. Returns whether it runs privileged.
+/// Carried to its end even if the caller is dropped (see [`settled`]).
 pub async fn create_and_start(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
-    let elevated = spec.security.privileged && !privileged_refused_here();
-    let first = create_and_start_once(docker, spec, elevated).await;
-    match first {
-        Ok(()) => Ok(elevated),
-        Err(e) if elevated && is_privilege_refusal(&e) => {
-            remove_container(docker, &spec.name).await?;
-            create_and_start_once(docker, spec, false)
-                .await
-                .with_context(|| format!("starting {} without --privileged", spec.name))?;
-            Ok(false)
+    let (docker, spec) = (docker.clone(), spec.clone());
+    to_the_end(async move {
+        let elevated = spec.security.privileged && !privileged_refused_here();
+        let first = create_and_start_once(&docker, &spec, elevated).await;
+        match first {
+            Ok(()) => Ok(elevated),
+            Err(e) if elevated && is_privilege_refusal(&e) => {
+                remove_container(&docker, &spec.name).await?;
+                create_and_start_once(&docker, &spec, false)
+                    .await
+                    .with_context(|| format!("starting {} without --privileged", spec.name))?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
         }
-        Err(e) => Err(e),
-    }
+    })
+    .await
 }
 
 /// Whether the engine is bound to refuse `--privileged`: it grants every capability the kernel
@@ -370,11 +406,16 @@ async fn create_and_start_once(
     Ok(())
 }
 
+/// Carried to its end even if the caller is dropped (see [`settled`]).
 pub async fn start_existing(docker: &Docker, name: &str) -> Result<()> {
-    docker
-        .start_container(name, None::<StartContainerOptions>)
-        .await
-        .with_context(|| format!("starting container {name}"))
+    let (docker, name) = (docker.clone(), name.to_string());
+    to_the_end(async move {
+        docker
+            .start_container(&name, None::<StartContainerOptions>)
+            .await
+            .with_context(|| format!("starting container {name}"))
+    })
+    .await
 }
 
 pub async fn remove_container(docker: &Docker, name: &str) -> Result<()> {

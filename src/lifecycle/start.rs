@@ -32,6 +32,8 @@ use crate::ui::Ui;
 pub const APISERVER_READY_TIMEOUT: Duration = Duration::from_secs(90);
 pub const NODE_READY_TIMEOUT: Duration = Duration::from_secs(120);
 pub const COREDNS_READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a roll-back waits for creates an interruption left under way (they take seconds).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the user asked for: `start`'s flags, or what `node add` needs.
 #[derive(Debug, Clone, Default)]
@@ -461,6 +463,15 @@ async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) -> anyhow::Er
         let step = ctx.ui.step("Removing what this start created");
         let cleaned = match &ctx.docker {
             Some(docker) => {
+                // An interruption dropped the step, not the creates dockerd was carrying out.
+                if tokio::time::timeout(SETTLE_TIMEOUT, containers::settled())
+                    .await
+                    .is_err()
+                {
+                    ctx.ui.detail(format!(
+                        "a Docker create was still under way after {SETTLE_TIMEOUT:?}; removing what is there"
+                    ));
+                }
                 let mut cleaned = ctx.created.roll_back(docker).await;
                 // A new profile had nothing in Docker: whatever carries its label now (a load
                 // balancer proxy its controller made, say) came from this run.
@@ -1125,12 +1136,12 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         .map(|c| c.name.clone())
         .chain([addons::registry_container(ctx.profile)])
         .collect();
+    // Recorded before they are made or started, as in `run_containers`.
     for name in addon_containers {
-        if container_state(&docker, &name)
-            .await?
-            .is_some_and(|state| state != "running")
-        {
-            ctx.created.started.push(name);
+        match container_state(&docker, &name).await?.as_deref() {
+            None => ctx.created.containers.push(name),
+            Some("running") => {}
+            Some(_) => ctx.created.started.push(name),
         }
     }
     // All at once: they are independent, and one of them (the load balancer's controller) is
@@ -1155,7 +1166,13 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
     let mut failure = None;
     for result in results {
         match result {
-            Ok(made) => ctx.created.containers.extend(made),
+            Ok(made) => {
+                for name in made {
+                    if !ctx.created.containers.contains(&name) {
+                        ctx.created.containers.push(name);
+                    }
+                }
+            }
             Err(e) => {
                 failure.get_or_insert(e);
             }

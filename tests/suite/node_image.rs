@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use localkube::effects::containers;
+use localkube::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK};
 use localkube::plan::names;
 use localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
 
@@ -407,4 +409,56 @@ fn pause_reaps_orphans_in_a_shared_pid_namespace() {
         docker_ok(&["inspect", "--format", "{{.State.Running}}", &sandbox]),
         "true"
     );
+}
+
+/// The race an interrupted `start` once lost: dockerd carries on with a create whose caller hung
+/// up (a node's copies its image's /var into a new volume, about a second), so a roll-back that
+/// looked at once found nothing yet and left the node behind. A caller that gives up early must
+/// find the container made and started once `settled` returns.
+#[test]
+fn a_node_create_given_up_by_its_caller_is_finished_before_settled_returns() {
+    let node = require_image("node");
+    let mut cleanup = Cleanup::default();
+    let spec = ContainerSpec {
+        name: unique("given-up"),
+        role: "test".into(),
+        hostname: "given-up".into(),
+        image: node,
+        entrypoint: vec!["sleep".into(), "infinity".into()],
+        args: Vec::new(),
+        network: NO_NETWORK.into(),
+        ip: std::net::Ipv4Addr::UNSPECIFIED,
+        // A new volume at /var: Docker fills it from the image at create, as for a node.
+        mounts: vec![MountSpec::Volume {
+            name: unique("given-up-var"),
+            target: "/var".into(),
+        }],
+        ports: Vec::new(),
+        labels: Default::default(),
+        restart_policy: "no".into(),
+        security: Default::default(),
+        staged_files: Vec::new(),
+    };
+    cleanup.containers.push(spec.name.clone());
+    if let MountSpec::Volume { name, .. } = &spec.mounts[0] {
+        cleanup.volumes.push(name.clone());
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let state = runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_local_defaults().expect("the local engine");
+        let given_up = tokio::time::timeout(
+            Duration::from_millis(20),
+            containers::create_and_start(&docker, &spec),
+        )
+        .await;
+        assert!(
+            given_up.is_err(),
+            "the create ended within 20 ms; this test needs one still under way"
+        );
+        containers::settled().await;
+        containers::container_state(&docker, &spec.name)
+            .await
+            .expect("inspect the container")
+    });
+    assert_eq!(state.as_deref(), Some("running"));
 }
