@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 command -v cargo >/dev/null || { echo "test: cargo is needed (https://rustup.rs)" >&2; exit 1; }
+# Formatting first: it takes a second, and unformatted code is a finding like any other.
+cargo fmt --check
 
 # Component images are built from upstream sources once, then come from the cache.
 cargo build --locked
