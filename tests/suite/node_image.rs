@@ -111,10 +111,16 @@ fn wait_for_containerd(container: &str) -> Duration {
             let text = String::from_utf8_lossy(&out.stdout).to_string();
             let server = text.split("Server:").nth(1).unwrap_or("");
             if out.status.success() && server.contains("Version:") {
-                Ok(())
-            } else {
-                Err(output_text(&out))
+                return Ok(());
             }
+            // An entrypoint that gave up will not come back: say why at once.
+            let state = docker_ok(&["inspect", "--format", "{{json .State}}", container]);
+            assert!(
+                state.contains("\"Running\":true"),
+                "the node container stopped: {state}\nits last log lines:\n{}",
+                logs(container)
+            );
+            Err(output_text(&out))
         },
     );
     start.elapsed()
