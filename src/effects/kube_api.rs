@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::discovery::{Scope, pinned_kind};
@@ -123,6 +123,38 @@ pub fn node_is_ready(node: &Node) -> bool {
 
 pub fn node_pod_cidr(node: &Node) -> Option<String> {
     node.spec.as_ref().and_then(|s| s.pod_cidr.clone())
+}
+
+/// Whether every active namespace's `kube-root-ca.crt` ConfigMap holds the cluster CA `ca_pem`.
+/// The controller-manager publishes it there, and a pod's containers read it as it starts: one
+/// started with an old CA does not trust the apiserver until it restarts.
+pub async fn root_ca_published(client: &Client, ca_pem: &str) -> Result<bool> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let active = namespaces
+        .list(&Default::default())
+        .await
+        .context("listing namespaces")?
+        .items
+        .into_iter()
+        .filter(|ns| ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Active"))
+        .filter_map(|ns| ns.metadata.name);
+    let maps: Api<ConfigMap> = Api::all(client.clone());
+    let published = maps
+        .list(&ListParams::default().fields("metadata.name=kube-root-ca.crt"))
+        .await
+        .context("listing the kube-root-ca.crt ConfigMaps")?
+        .items;
+    let holds_ca = |namespace: &str| {
+        published.iter().any(|map| {
+            map.metadata.namespace.as_deref() == Some(namespace)
+                && map
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("ca.crt"))
+                    .is_some_and(|ca| ca.trim() == ca_pem.trim())
+        })
+    };
+    Ok(active.into_iter().all(|ns| holds_ca(&ns)))
 }
 
 /// Whether a Deployment has all its desired replicas ready.

@@ -32,6 +32,8 @@ use crate::ui::Ui;
 pub const APISERVER_READY_TIMEOUT: Duration = Duration::from_secs(90);
 pub const NODE_READY_TIMEOUT: Duration = Duration::from_secs(120);
 pub const COREDNS_READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// The controller-manager publishes a renewed CA within seconds of starting its controllers.
+const CA_PUBLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a roll-back waits for creates an interruption left under way (they take seconds).
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -627,8 +629,9 @@ async fn bind_admin_group(ctx: &StartContext<'_>) -> Result<()> {
 }
 
 /// After a renewal: every existing container of the plan gets its files restaged; a running one
-/// whose files changed is restarted so the component reads them. The steps after this one then
-/// run in full, waiting for each component to be ready again.
+/// whose files changed is restarted so the component reads them (a node is stopped, and started
+/// again by the Containers step). The steps after this one then run in full, waiting for each
+/// component to be ready again.
 async fn restage_renewed(ctx: &mut StartContext<'_>) -> Result<()> {
     let step = ctx
         .ui
@@ -640,7 +643,20 @@ async fn restage_renewed(ctx: &mut StartContext<'_>) -> Result<()> {
             continue;
         };
         containers::check_owned(&docker, &spec.name, &spec.labels).await?;
-        if staging::restage_container(ctx.facts(), &spec)? && state == "running" {
+        if !staging::restage_container(ctx.facts(), &spec)? || state != "running" {
+            continue;
+        }
+        if spec.role == Role::Node.as_str() {
+            // Stopped, not restarted: the Containers step starts it as a stopped node, its
+            // kubelet held until the new CA is published for its pods (see `kubelets`).
+            docker
+                .stop_container(
+                    &spec.name,
+                    None::<bollard::query_parameters::StopContainerOptions>,
+                )
+                .await
+                .with_context(|| format!("stopping {} to renew its certificates", spec.name))?;
+        } else {
             docker
                 .restart_container(
                     &spec.name,
@@ -650,8 +666,8 @@ async fn restage_renewed(ctx: &mut StartContext<'_>) -> Result<()> {
                 .with_context(|| {
                     format!("restarting {} with its renewed certificates", spec.name)
                 })?;
-            restarted.push(spec.name.clone());
         }
+        restarted.push(spec.name.clone());
     }
     ctx.already_running = false;
     step.done_with(if restarted.is_empty() {
@@ -828,6 +844,18 @@ async fn run_containers(ctx: &mut StartContext<'_>, specs: &[ContainerSpec]) -> 
 /// kubelet registers at its first attempt and finds its network ready.
 async fn kubelets(ctx: &mut StartContext<'_>) -> Result<()> {
     let client = ctx.client().clone();
+    // After a renewal the pods restart with the nodes: they must find the new CA, or those that
+    // talk to the apiserver (CoreDNS) would not trust it until they restart again.
+    if ctx.certs_renewed {
+        let ca = std::fs::read_to_string(ctx.dir.pki_dir().join("ca.crt"))
+            .context("reading the cluster CA")?;
+        kube_api::wait_for(
+            "the controller-manager publishing the cluster CA to every namespace (kube-root-ca.crt)",
+            CA_PUBLISHED_TIMEOUT,
+            || async { Ok(kube_api::root_ca_published(&client, &ca).await?.then_some(())) },
+        )
+        .await?;
+    }
     let mut taken = Vec::new();
     for cidr in kube_api::node_pod_cidrs(&client).await? {
         taken.extend(cidr.parse::<ipnet::Ipv4Net>().ok());
