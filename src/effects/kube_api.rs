@@ -157,7 +157,6 @@ pub async fn root_ca_published(client: &Client, ca_pem: &str) -> Result<bool> {
     Ok(active.into_iter().all(|ns| holds_ca(&ns)))
 }
 
-/// Whether a Deployment has all its desired replicas ready.
 /// Deletes a Node object; one already gone is fine.
 pub async fn delete_node(client: &Client, name: &str) -> Result<()> {
     let nodes: Api<Node> = Api::all(client.clone());
@@ -168,6 +167,7 @@ pub async fn delete_node(client: &Client, name: &str) -> Result<()> {
     }
 }
 
+/// Whether a Deployment has all its desired replicas ready.
 pub async fn deployment_ready(client: &Client, namespace: &str, name: &str) -> Result<bool> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let Some(d) = api.get_opt(name).await? else {
