@@ -965,10 +965,10 @@ async fn load_node_images_in_background(
     for name in &ctx.request.addons {
         let _ = choices.set(name, true);
     }
-    let version = &ctx.config().kubernetes_version;
+    let version = ctx.config().kubernetes_version.clone();
     let (mut needed, mut later) = (Vec::new(), Vec::new());
     for image in addons::node_images(&choices.enabled_addons()) {
-        let tag = names::image(image.name(), version);
+        let tag = names::image(image.name(), &version);
         if image == Image::Pause
             || image == Image::Coredns
             || docker.inspect_image(&tag).await.is_ok()
@@ -980,22 +980,48 @@ async fn load_node_images_in_background(
             }
         }
     }
-    let node_names: Vec<String> = nodes.iter().map(|s| s.name.clone()).collect();
     ctx.node_image_tags = needed.iter().chain(&later).cloned().collect();
+    // A node whose /var volume this start made holds the node image's own store, preloaded
+    // images included, exactly as built: nothing of those to check, nor any need to wait for
+    // its containerd (with three nodes, the last one's came up 1.4 s after the others').
+    let preloaded: Vec<String> = Image::Node
+        .preloaded()
+        .iter()
+        .map(|image| names::image(image.name(), &version))
+        .collect();
+    let loads: Vec<NodeLoad> = nodes
+        .iter()
+        .map(|spec| {
+            let fresh = ctx
+                .created
+                .volumes
+                .contains(&names::node_volume(&spec.hostname));
+            let wanted = |tags: &[String]| -> Vec<String> {
+                tags.iter()
+                    .filter(|tag| !(fresh && preloaded.contains(tag)))
+                    .cloned()
+                    .collect()
+            };
+            NodeLoad {
+                node: spec.name.clone(),
+                needed: wanted(&needed),
+                later: wanted(&later),
+            }
+        })
+        .filter(|load| !load.needed.is_empty() || !load.later.is_empty())
+        .collect();
     let (loaded, needed_loaded) = tokio::sync::oneshot::channel();
     let all = tokio::spawn(async move {
         try_join_all(
-            node_names
+            loads
                 .iter()
-                .map(|node| load_node_images(&docker, node, &needed)),
+                .map(|load| load_node_images(&docker, &load.node, &load.needed)),
         )
         .await?;
         let _ = loaded.send(());
-        try_join_all(
-            node_names
-                .iter()
-                .map(|node| lifecycle_addons::load_missing_into_node(&docker, node, &later)),
-        )
+        try_join_all(loads.iter().map(|load| {
+            lifecycle_addons::load_missing_into_node(&docker, &load.node, &load.later)
+        }))
         .await?;
         Ok(())
     });
@@ -1004,6 +1030,13 @@ async fn load_node_images_in_background(
         all,
     });
     Ok(())
+}
+
+/// The images one node gets in the background: those pods of `start` need, then the rest.
+struct NodeLoad {
+    node: String,
+    needed: Vec<String>,
+    later: Vec<String>,
 }
 
 /// Waits until the node's containerd answers, then loads the images it lacks.
