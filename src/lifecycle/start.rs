@@ -25,7 +25,7 @@ use crate::plan::images::Image;
 use crate::plan::names::Role;
 use crate::plan::profile_name::ProfileName;
 use crate::plan::routes::{self, NodeRoute};
-use crate::plan::{addons, load_balancer, names, node_config, pki};
+use crate::plan::{addons, load_balancer, names, node_config, pki, shutdown};
 use crate::ui::Ui;
 
 /// How long each component gets to become ready before the start fails.
@@ -136,6 +136,12 @@ pub const STEPS: [Step; 15] = [
     Step::KubeconfigMerge,
 ];
 
+fn add_once(names: &mut Vec<String>, name: &str) {
+    if !names.iter().any(|n| n == name) {
+        names.push(name.to_string());
+    }
+}
+
 /// What this run created, so a failure removes exactly that and nothing older.
 #[derive(Debug, Default)]
 pub struct Created {
@@ -149,6 +155,21 @@ pub struct Created {
 }
 
 impl Created {
+    /// Records container `name` before it is made or started, by its state now (`None`: it does
+    /// not exist): an interruption drops the futures that would report it, and the roll-back must
+    /// still find it.
+    fn expect(&mut self, name: &str, state: Option<&str>) {
+        match state {
+            None => self.add_container(name),
+            Some("running") => {}
+            Some(_) => add_once(&mut self.started, name),
+        }
+    }
+
+    fn add_container(&mut self, name: &str) {
+        add_once(&mut self.containers, name);
+    }
+
     /// Puts Docker back as it was: stops what this run started, removes what it created
     /// (containers first, then volumes and the network). Goes on past a failure, so one stuck
     /// object does not leave the others behind; the failures come back together.
@@ -649,11 +670,13 @@ async fn restage_renewed(ctx: &mut StartContext<'_>) -> Result<()> {
         if spec.role == Role::Node.as_str() {
             // Stopped, not restarted: the Containers step starts it as a stopped node, its
             // kubelet held until the new CA is published for its pods (see `kubelets`).
+            // The patience `stop` gives a node.
+            let options = bollard::query_parameters::StopContainerOptions {
+                t: Some(shutdown::stop_timeout(&spec.role)),
+                ..Default::default()
+            };
             docker
-                .stop_container(
-                    &spec.name,
-                    None::<bollard::query_parameters::StopContainerOptions>,
-                )
+                .stop_container(&spec.name, Some(options))
                 .await
                 .with_context(|| format!("stopping {} to renew its certificates", spec.name))?;
         } else {
@@ -808,11 +831,8 @@ async fn run_containers(ctx: &mut StartContext<'_>, specs: &[ContainerSpec]) -> 
     // Recorded before they are made or started: an interruption drops the futures below with
     // what they did, and the roll-back must still find it.
     for spec in specs {
-        match container_state(&docker, &spec.name).await?.as_deref() {
-            None => ctx.created.containers.push(spec.name.clone()),
-            Some("running") => {}
-            Some(_) => ctx.created.started.push(spec.name.clone()),
-        }
+        let state = container_state(&docker, &spec.name).await?;
+        ctx.created.expect(&spec.name, state.as_deref());
     }
     let results = futures_util::future::join_all(specs.iter().map(|spec| async {
         let mut created = Created::default();
@@ -822,15 +842,11 @@ async fn run_containers(ctx: &mut StartContext<'_>, specs: &[ContainerSpec]) -> 
     .await;
     let mut failure = None;
     for (created, result) in results {
-        for name in created.containers {
-            if !ctx.created.containers.contains(&name) {
-                ctx.created.containers.push(name);
-            }
+        for name in &created.containers {
+            ctx.created.add_container(name);
         }
-        for name in created.started {
-            if !ctx.created.started.contains(&name) {
-                ctx.created.started.push(name);
-            }
+        for name in &created.started {
+            add_once(&mut ctx.created.started, name);
         }
         if let Err(e) = result {
             failure.get_or_insert(e);
@@ -1199,11 +1215,8 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         .collect();
     // Recorded before they are made or started, as in `run_containers`.
     for name in addon_containers {
-        match container_state(&docker, &name).await?.as_deref() {
-            None => ctx.created.containers.push(name),
-            Some("running") => {}
-            Some(_) => ctx.created.started.push(name),
-        }
+        let state = container_state(&docker, &name).await?;
+        ctx.created.expect(&name, state.as_deref());
     }
     // All at once: they are independent, and one of them (the load balancer's controller) is
     // a container to create, which alone took as long as the others together.
@@ -1228,10 +1241,8 @@ async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
     for result in results {
         match result {
             Ok(made) => {
-                for name in made {
-                    if !ctx.created.containers.contains(&name) {
-                        ctx.created.containers.push(name);
-                    }
+                for name in &made {
+                    ctx.created.add_container(name);
                 }
             }
             Err(e) => {
