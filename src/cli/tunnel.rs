@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::effects::home::ProfileDir;
-use crate::effects::{docker, kube_api, lb_image};
+use crate::effects::{containers, docker, kube_api, lb_image};
 use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer::{self, CONTROLLER_ROLE};
 
@@ -193,12 +193,7 @@ fn foreground(ctx: &Ctx, profile: &ProfileDir, config: ProfileConfig) -> Result<
             .into_iter()
             .find(|c| c.name == controller)
         {
-            docker
-                .stop_container(
-                    &c.id,
-                    None::<bollard::query_parameters::StopContainerOptions>,
-                )
-                .await?;
+            containers::stop_container(&docker, &c.id, None).await?;
         }
         ctx.ui.info(
             "Load balancers now follow this terminal: Ctrl-C removes them \

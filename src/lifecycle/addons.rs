@@ -18,7 +18,7 @@ use kube::discovery::pinned_kind;
 
 use crate::effects::containers::{self, container_state};
 use crate::effects::home::{Home, ProfileDir};
-use crate::effects::{docker as docker_fx, image_build, kube_api, staging};
+use crate::effects::{docker as docker_fx, image_build, image_registry, kube_api, staging};
 use crate::plan::addons::{self, Addon};
 use crate::plan::cluster::{
     self, ClusterPlan, ContainerSpec, HostFacts, MountSpec, PortSpec, SecuritySpec, VolumeSpec,
@@ -186,20 +186,7 @@ pub async fn remove(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
             )
             .await?;
             let volume = addons::registry_volume(cluster.profile);
-            match cluster
-                .docker
-                .remove_volume(
-                    &volume,
-                    Some(bollard::query_parameters::RemoveVolumeOptions { force: true }),
-                )
-                .await
-            {
-                Ok(()) => {}
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => {}
-                Err(e) => return Err(e).with_context(|| format!("removing volume {volume}")),
-            }
+            containers::remove_volume(cluster.docker, &volume).await?;
             for node in cluster.specs(Role::Node.as_str()) {
                 for (path, _) in addons::registry_hosts_files(cluster.config) {
                     let file = cluster
@@ -420,10 +407,10 @@ async fn load_into_nodes(cluster: &Cluster<'_>, images: &[Image]) -> Result<()> 
 pub async fn load_missing_into_node(docker: &Docker, node: &str, tags: &[String]) -> Result<()> {
     let mut ids = Vec::new();
     for tag in tags {
-        let info = docker.inspect_image(tag).await.with_context(|| {
+        let id = containers::image_id(docker, tag).await.with_context(|| {
             format!("the image {tag} is not built: run `localkube images build`")
         })?;
-        ids.push(info.id.unwrap_or_default());
+        ids.push(id);
     }
     let held = futures_util::future::try_join_all(
         tags.iter()
@@ -635,24 +622,7 @@ pub async fn push_to_registry(docker: &Docker, port: u16, image: &str) -> Result
     };
     let (repo, tag) = path.rsplit_once(':').unwrap_or((path.as_str(), "latest"));
     let target_repo = format!("localhost:{port}/{repo}");
-    let options = bollard::query_parameters::TagImageOptionsBuilder::new()
-        .repo(&target_repo)
-        .tag(tag)
-        .build();
-    docker
-        .tag_image(image, Some(options))
-        .await
-        .with_context(|| format!("tagging {image} as {target_repo}:{tag}"))?;
-    let pushed = crate::effects::image_registry::push_image_tag(docker, &target_repo, tag).await;
-    // The extra tag was only the way in: the host keeps the image under its own name.
-    let _ = docker
-        .remove_image(
-            &format!("{target_repo}:{tag}"),
-            None::<bollard::query_parameters::RemoveImageOptions>,
-            None,
-        )
-        .await;
-    if let Err(why) = pushed {
+    if let Err(why) = image_registry::push_host_image(docker, image, &target_repo, tag).await {
         bail!("pushing {image} to the registry on localhost:{port}: {why}");
     }
     Ok(Some(format!("localhost:{port}/{path}")))
