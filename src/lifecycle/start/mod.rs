@@ -27,9 +27,10 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::effects::home::Home;
-use crate::effects::kubeconfig_store;
+use crate::effects::image_build::archive;
 use crate::effects::lock::lock_profile;
 use crate::effects::snapshot::FilesSnapshot;
+use crate::effects::{docker, kubeconfig_store};
 use crate::plan::cluster::ClusterPlan;
 use crate::plan::profile_name::ProfileName;
 use crate::ui::Ui;
@@ -76,6 +77,9 @@ pub struct StartRequest {
     pub image_repository: Option<String>,
     /// With a registry: build here what it lacks instead of failing.
     pub build_if_missing: bool,
+    /// Load the images from this archive (`localkube images save`) first; a new profile then
+    /// runs the archive's Kubernetes version unless one is asked for.
+    pub images_archive: Option<std::path::PathBuf>,
 }
 
 /// How a start ended.
@@ -222,6 +226,7 @@ pub async fn run(
         STEPS,
         std::env::var("LOCALKUBE_TEST_FAIL_AT").ok().as_deref(),
     )?;
+    let request = &with_archive(home, profile, ui, request).await?;
     let _lock = lock_profile(home, profile)?;
     let dir = home.profile(profile);
     let profile_files = if dir.exists() {
@@ -243,4 +248,27 @@ pub async fn run(
     let mut ctx = StartContext::new(home, profile, ui, request, profile_files, user_kubeconfig);
     // Ctrl-C or SIGTERM stops the step under way and rolls back like any failure.
     runner::run_steps(&mut ctx, STEPS, fail_at, runner::interruption()).await
+}
+
+/// The request, after `--images FILE`: the archive's images loaded (a dry run, which touches no
+/// Docker, only checks it), and its Kubernetes version for a new profile that asked for none.
+async fn with_archive(
+    home: &Home,
+    profile: &ProfileName,
+    ui: &Ui,
+    request: &StartRequest,
+) -> Result<StartRequest> {
+    let mut request = request.clone();
+    let Some(file) = &request.images_archive else {
+        return Ok(request);
+    };
+    let loaded = if request.dry_run {
+        archive::verify(file)?
+    } else {
+        archive::load(&docker::connect().await?, home.cache(), file, ui).await?
+    };
+    if request.kubernetes_version.is_none() && !home.profile(profile).exists() {
+        request.kubernetes_version = Some(loaded.kubernetes_version);
+    }
+    Ok(request)
 }
