@@ -2,11 +2,9 @@
 //! in its config.yaml), and their manifests (from `addons/`), rendered for a profile. Pure: the
 //! effects of enabling and disabling are in `lifecycle::addons`.
 
-use std::collections::BTreeSet;
-
 use anyhow::{Result, bail};
-use serde::{Deserialize, Serialize};
 
+pub use crate::plan::addon_choices::AddonChoices;
 use crate::plan::config::ProfileConfig;
 use crate::plan::images::Image;
 use crate::plan::names;
@@ -120,24 +118,8 @@ pub fn on_by_default(name: &str) -> bool {
     ADDONS.iter().any(|a| a.name == name && a.default_on)
 }
 
-/// A profile's addon choices: what the user enabled or disabled; the rest follow their default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AddonChoices {
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub enabled: BTreeSet<String>,
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub disabled: BTreeSet<String>,
-    /// The registry's port on 127.0.0.1, chosen when it is first enabled and kept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry_port: Option<u16>,
-}
-
+/// What the choices mean depends on the table: its defaults and what each addon needs.
 impl AddonChoices {
-    pub fn is_empty(&self) -> bool {
-        self == &Self::default()
-    }
-
     pub fn is_enabled(&self, name: &str) -> bool {
         self.enabled.contains(name) || (on_by_default(name) && !self.disabled.contains(name))
     }
