@@ -88,11 +88,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         images_archive: args.images,
     };
     let outcome = super::block_on(lifecycle::run(&ctx.home, &ctx.profile, &ctx.ui, &request))??;
-    // A cluster that already ran skipped every step: `--addons` is enabled the way
-    // `addons enable` does it.
-    if matches!(outcome, Outcome::AlreadyRunning { .. }) {
-        for name in &request.addons {
-            super::addons::enable(ctx, name)?;
+    // `--addons` of a cluster that already ran: where they answer, as `addons enable` prints it.
+    if let Outcome::AlreadyRunning { addresses, .. } = &outcome {
+        for address in addresses {
+            println!("{address}");
         }
     }
     print_outcome(ctx, &outcome, args.keep_context)?;
@@ -118,6 +117,7 @@ pub fn print_outcome(ctx: &Ctx, outcome: &Outcome, keep_context: bool) -> Result
         Outcome::AlreadyRunning {
             context,
             kubeconfig,
+            ..
         } => {
             ctx.ui
                 .info(format!("Profile '{}' is already running.", ctx.profile));

@@ -17,9 +17,7 @@ pub(super) async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
     for name in &ctx.request.addons {
         config.addons.set(name, true)?;
     }
-    if config.addons.is_enabled(addons::REGISTRY_ADDON) {
-        lifecycle_addons::choose_registry_port(&mut config)?;
-    }
+    lifecycle_addons::choose_ports(&mut config)?;
     if &config != ctx.config() {
         ctx.dir.save_config(&config)?;
         ctx.config = Some(config);

@@ -24,6 +24,7 @@ pub(super) async fn kubeconfig_merge(ctx: &mut StartContext<'_>) -> Result<()> {
         Outcome::AlreadyRunning {
             context,
             kubeconfig: path,
+            addresses: Vec::new(),
         }
     } else {
         Outcome::Started {

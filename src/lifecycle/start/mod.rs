@@ -31,6 +31,7 @@ use crate::effects::image_build::archive;
 use crate::effects::lock::lock_profile;
 use crate::effects::snapshot::FilesSnapshot;
 use crate::effects::{docker, kubeconfig_store};
+use crate::lifecycle::addons as lifecycle_addons;
 use crate::plan::cluster::ClusterPlan;
 use crate::plan::profile_name::ProfileName;
 use crate::ui::Ui;
@@ -89,10 +90,13 @@ pub enum Outcome {
         context: String,
         kubeconfig: std::path::PathBuf,
     },
-    /// Every container ran already and was current: nothing was touched.
+    /// Every container ran already and was current: nothing was touched but the addons
+    /// `--addons` enabled.
     AlreadyRunning {
         context: String,
         kubeconfig: std::path::PathBuf,
+        /// Where the user reaches those addons (as `addons enable` prints them).
+        addresses: Vec<String>,
     },
     /// `--dry-run`: the plan, with nothing created in Docker.
     Planned(Box<ClusterPlan>),
@@ -247,7 +251,16 @@ pub async fn run(
     };
     let mut ctx = StartContext::new(home, profile, ui, request, profile_files, user_kubeconfig);
     // Ctrl-C or SIGTERM stops the step under way and rolls back like any failure.
-    runner::run_steps(&mut ctx, STEPS, fail_at, runner::interruption()).await
+    let mut outcome = runner::run_steps(&mut ctx, STEPS, fail_at, runner::interruption()).await?;
+    // A cluster that already ran skipped every step: `--addons` is enabled the way
+    // `addons enable` does it.
+    if let Outcome::AlreadyRunning { addresses, .. } = &mut outcome {
+        for name in &request.addons {
+            let changed = lifecycle_addons::change_locked(home, profile, ui, name, true).await?;
+            addresses.extend(changed.addresses);
+        }
+    }
+    Ok(outcome)
 }
 
 /// The request, after `--images FILE`: the archive's images loaded (a dry run, which touches no
