@@ -315,7 +315,7 @@ pub async fn connect(
     }
     let facts = dir.host_facts()?;
     let plan = cluster::plan(profile, config, &facts);
-    let client = kube_api::admin_client(&dir.kubeconfigs_dir().join("admin.conf")).await?;
+    let client = kube_api::admin_client(&dir.admin_kubeconfig()).await?;
     Ok(Some((facts, plan, docker, client)))
 }
 

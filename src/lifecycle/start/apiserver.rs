@@ -12,7 +12,7 @@ use crate::plan::pki;
 /// Waits until the apiserver answers /readyz; keeps the client for the later steps.
 pub(super) async fn wait_for_apiserver(ctx: &mut StartContext<'_>) -> Result<()> {
     let step = ctx.ui.step("Waiting for the apiserver");
-    let client = kube_api::admin_client(&ctx.dir.kubeconfigs_dir().join("admin.conf")).await?;
+    let client = kube_api::admin_client(&ctx.dir.admin_kubeconfig()).await?;
     let apiserver = names::control_plane_container(ctx.profile, Role::Apiserver);
     kube_api::wait_for(
         "the apiserver answering /readyz",
@@ -33,8 +33,7 @@ pub(super) async fn wait_for_apiserver(ctx: &mut StartContext<'_>) -> Result<()>
 /// Binds the admin's group to `cluster-admin` as the break-glass super-admin (kubeadm's way): the
 /// admin certificate is in `kubeadm:cluster-admins`, not `system:masters`.
 pub(super) async fn bind_admin_group(ctx: &StartContext<'_>) -> Result<()> {
-    let super_admin =
-        kube_api::admin_client(&ctx.dir.kubeconfigs_dir().join("super-admin.conf")).await?;
+    let super_admin = kube_api::admin_client(&ctx.dir.super_admin_kubeconfig()).await?;
     kube_api::apply_manifest(&super_admin, pki::ADMIN_BINDING)
         .await
         .context("binding the admin's group kubeadm:cluster-admins to cluster-admin")?;
