@@ -177,8 +177,64 @@ pub async fn ensure_volume(docker: &Docker, spec: &VolumeSpec) -> Result<bool> {
     .await
 }
 
+/// A container's state as Docker reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    /// A state this build does not know, or none reported.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl ContainerState {
+    /// Docker's word for it (`docker ps`'s STATE).
+    pub fn parse(state: &str) -> Self {
+        match state {
+            "created" => Self::Created,
+            "running" => Self::Running,
+            "paused" => Self::Paused,
+            "restarting" => Self::Restarting,
+            "removing" => Self::Removing,
+            "exited" => Self::Exited,
+            "dead" => Self::Dead,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Restarting => "restarting",
+            Self::Removing => "removing",
+            Self::Exited => "exited",
+            Self::Dead => "dead",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    pub fn is_running(self) -> bool {
+        self == Self::Running
+    }
+}
+
+impl std::fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Docker's view of a container: its state, or None when it does not exist.
-pub async fn container_state(docker: &Docker, name: &str) -> Result<Option<String>> {
+pub async fn container_state(docker: &Docker, name: &str) -> Result<Option<ContainerState>> {
     match docker
         .inspect_container(name, None::<InspectContainerOptions>)
         .await
@@ -186,8 +242,9 @@ pub async fn container_state(docker: &Docker, name: &str) -> Result<Option<Strin
         Ok(info) => Ok(Some(
             info.state
                 .and_then(|s| s.status)
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
+                .map_or(ContainerState::Unknown, |s| {
+                    ContainerState::parse(&s.to_string())
+                }),
         )),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
