@@ -1,0 +1,505 @@
+//! The cluster as Docker objects: one network, volumes, and a container per component, each
+//! described as plain data before anything runs (kind's provider plans every name and flag first).
+//! `start --dry-run` prints exactly this plan; `start` creates it.
+//!
+//! Every container option below carries the reason it is there.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::plan::config::ProfileConfig;
+use crate::plan::load_balancer;
+use crate::plan::names::{self, LABEL_NODE, LABEL_PROFILE, LABEL_ROLE, LABEL_SPEC_DIGEST, Role};
+use crate::plan::profile_name::ProfileName;
+use crate::plan::routes::CONTROL_PLANE_ROUTES_FILE;
+
+mod components;
+mod node;
+
+pub use crate::plan::spec::{
+    COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, NODE_CONFIG_DIR, NetworkSpec,
+    PortSpec, SecuritySpec, StagedFile, VolumeSpec,
+};
+pub use components::control_plane_security;
+use components::{apiserver, controller_manager, etcd, scheduler};
+use node::node_container;
+pub use node::{NO_NETWORK, NODE_ENTRYPOINT, node_preload_container, node_security};
+
+/// The apiserver's port inside the profile's network (kubeadm's default).
+pub const APISERVER_PORT: u16 = 6443;
+pub const ETCD_CLIENT_PORT: u16 = 2379;
+pub const ETCD_PEER_PORT: u16 = 2380;
+/// The control-plane images' entrypoint (images/netinit).
+pub const NETINIT: &str = "/usr/local/bin/netinit";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterPlan {
+    pub network: NetworkSpec,
+    pub volumes: Vec<VolumeSpec>,
+    /// In start order: etcd, apiserver, controller-manager, scheduler, nodes, and localkube's load
+    /// balancer controller.
+    pub containers: Vec<ContainerSpec>,
+}
+
+pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) -> ClusterPlan {
+    let network = NetworkSpec {
+        name: names::network(profile),
+        subnet: config.network_subnet,
+        gateway: config.gateway_ip(),
+        labels: labels(profile, "network", None),
+    };
+    let node_names = names::node_names(profile, &config.nodes);
+    let mut volumes = vec![VolumeSpec {
+        name: names::etcd_volume(profile),
+        labels: labels(profile, Role::Etcd.as_str(), None),
+    }];
+    volumes.extend(node_names.iter().map(|node| VolumeSpec {
+        name: names::node_volume(node),
+        labels: labels(profile, Role::Node.as_str(), Some(node)),
+    }));
+
+    let mut containers: Vec<ContainerSpec> = [
+        etcd(profile, config, paths),
+        apiserver(profile, config, paths),
+        controller_manager(profile, config, paths),
+        scheduler(profile, config, paths),
+    ]
+    .into_iter()
+    .map(with_spec_digest)
+    .collect();
+    containers.extend(
+        config
+            .nodes
+            .numbers()
+            .iter()
+            .zip(&node_names)
+            .map(|(number, node)| node_container(profile, config, paths, node, *number)),
+    );
+    containers.push(load_balancer::controller_spec(
+        profile,
+        config,
+        paths,
+        &paths.lb_image,
+        &paths.docker_socket,
+    ));
+    ClusterPlan {
+        network,
+        volumes,
+        containers,
+    }
+}
+
+/// Labels a container with a digest of its spec, so `start` can tell a container made from an
+/// older plan (another image, other flags or entrypoint) and recreate it. Only for stateless
+/// containers: their state is in etcd's volume, not in the container.
+fn with_spec_digest(mut spec: ContainerSpec) -> ContainerSpec {
+    let json = serde_json::to_vec(&spec).expect("a container spec serialises");
+    let digest = hex::encode(Sha256::digest(&json));
+    spec.labels.insert(LABEL_SPEC_DIGEST.to_string(), digest);
+    spec
+}
+
+fn labels(profile: &ProfileName, role: &str, node: Option<&str>) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        (LABEL_PROFILE.to_string(), profile.to_string()),
+        (LABEL_ROLE.to_string(), role.to_string()),
+    ]);
+    if let Some(node) = node {
+        labels.insert(LABEL_NODE.to_string(), node.to_string());
+    }
+    labels
+}
+
+fn staged(pairs: &[(&str, &str)]) -> Vec<StagedFile> {
+    pairs
+        .iter()
+        .map(|(from, to)| StagedFile {
+            from: from.to_string(),
+            to: to.to_string(),
+        })
+        .collect()
+}
+
+fn config_mount(paths: &HostFacts, container: &str, target: &str) -> MountSpec {
+    // Read-only: components never write their credentials.
+    MountSpec::Bind {
+        source: paths.staging_dir(container),
+        target: target.to_string(),
+        read_only: true,
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // each argument is one of the few ways components differ
+/// What every control-plane container shares: a fixed address on the profile's network, the
+/// profile's labels, a restart policy, and Docker's default (unprivileged) security.
+fn control_plane_container(
+    profile: &ProfileName,
+    config: &ProfileConfig,
+    paths: &HostFacts,
+    role: Role,
+    ip: Ipv4Addr,
+    binary: &str,
+    args: Vec<String>,
+    staged_files: Vec<StagedFile>,
+) -> ContainerSpec {
+    let name = names::control_plane_container(profile, role);
+    ContainerSpec {
+        mounts: vec![config_mount(paths, &name, COMPONENT_CONFIG_DIR)],
+        hostname: name.clone(),
+        image: names::image(binary, &config.kubernetes_version),
+        // netinit first routes the pod and service ranges through the nodes (plan::routes says
+        // why), then gives up CAP_NET_ADMIN and executes the component, which becomes PID 1.
+        entrypoint: vec![
+            NETINIT.into(),
+            format!("{COMPONENT_CONFIG_DIR}/{CONTROL_PLANE_ROUTES_FILE}"),
+            "--".into(),
+            format!("/usr/local/bin/{binary}"),
+        ],
+        args,
+        network: names::network(profile),
+        // Fixed: certificates, kubeconfigs and etcd's peer URL name it, and it must survive a
+        // dockerd restart (kind #2045).
+        ip,
+        ports: Vec::new(),
+        labels: labels(profile, role.as_str(), None),
+        // Back after a crash or a dockerd restart, but a `localkube stop` stays stopped.
+        restart_policy: "unless-stopped".to_string(),
+        security: control_plane_security(),
+        staged_files,
+        role: role.as_str().to_string(),
+        name,
+    }
+}
+
+/// The plan as a reader sees it in `start --dry-run`: one block per container.
+pub fn render_text(plan: &ClusterPlan) -> String {
+    let mut out = String::new();
+    let n = &plan.network;
+    out.push_str(&format!(
+        "network {} subnet {} gateway {}\n",
+        n.name, n.subnet, n.gateway
+    ));
+    for v in &plan.volumes {
+        out.push_str(&format!("volume  {}\n", v.name));
+    }
+    for c in &plan.containers {
+        out.push_str(&format!("\ncontainer {} ({})\n", c.name, c.role));
+        out.push_str(&format!("  image:   {}\n", c.image));
+        out.push_str(&format!("  address: {} on {}\n", c.ip, c.network));
+        out.push_str(&format!(
+            "  command: {}\n",
+            c.entrypoint
+                .iter()
+                .chain(&c.args)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" \\\n           ")
+        ));
+        for m in &c.mounts {
+            let line = match m {
+                MountSpec::Volume { name, target } => format!("volume {name} -> {target}"),
+                MountSpec::Bind {
+                    source,
+                    target,
+                    read_only,
+                } => format!(
+                    "bind {} -> {target}{}",
+                    source.display(),
+                    if *read_only { " (ro)" } else { "" }
+                ),
+                MountSpec::Tmpfs { target } => format!("tmpfs {target}"),
+            };
+            out.push_str(&format!("  mount:   {line}\n"));
+        }
+        for p in &c.ports {
+            out.push_str(&format!(
+                "  port:    {}:{} -> {}/{}\n",
+                p.host_ip, p.host_port, p.container_port, p.protocol
+            ));
+        }
+        let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!("  labels:  {}\n", labels.join(", ")));
+        out.push_str(&format!("  restart: {}\n", c.restart_policy));
+        let s = &c.security;
+        if s.privileged || !s.cap_add.is_empty() {
+            out.push_str(&format!(
+                "  rights:  privileged (else cap-add {} cap-drop {}), {}{}, cgroupns {}\n",
+                s.cap_add.join(","),
+                s.cap_drop.join(","),
+                s.security_opt.join(", "),
+                if s.unmask_system_paths {
+                    ", systempaths=unconfined"
+                } else {
+                    ""
+                },
+                if s.cgroupns_private {
+                    "private"
+                } else {
+                    "host"
+                }
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> ClusterPlan {
+        let profile = ProfileName::parse("dev").unwrap();
+        let config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        let paths = HostFacts {
+            host_has_lib_modules: true,
+            ..HostFacts::example("/home/u/.local/share/localkube/profiles/dev")
+        };
+        plan(&profile, &config, &paths)
+    }
+
+    fn container<'a>(plan: &'a ClusterPlan, name: &str) -> &'a ContainerSpec {
+        plan.containers
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no container {name}"))
+    }
+
+    #[test]
+    fn plans_every_component_in_start_order() {
+        let plan = fixture();
+        let names: Vec<&str> = plan.containers.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "dev-etcd",
+                "dev-apiserver",
+                "dev-controller-manager",
+                "dev-scheduler",
+                "dev",
+                "dev-lb-controller"
+            ]
+        );
+        assert_eq!(plan.network.name, "localkube-dev");
+        let volumes: Vec<&str> = plan.volumes.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(volumes, ["dev-etcd-data", "dev-var"]);
+    }
+
+    #[test]
+    fn everything_carries_the_profile_label() {
+        let plan = fixture();
+        let all_labels = std::iter::once(&plan.network.labels)
+            .chain(plan.volumes.iter().map(|v| &v.labels))
+            .chain(plan.containers.iter().map(|c| &c.labels));
+        for labels in all_labels {
+            assert_eq!(labels.get(LABEL_PROFILE).map(String::as_str), Some("dev"));
+            assert!(labels.contains_key(LABEL_ROLE));
+        }
+    }
+
+    #[test]
+    fn only_the_apiserver_is_published_and_only_on_loopback() {
+        let plan = fixture();
+        for c in &plan.containers {
+            if c.name == "dev-apiserver" {
+                assert_eq!(
+                    c.ports,
+                    vec![PortSpec {
+                        host_ip: Ipv4Addr::LOCALHOST,
+                        host_port: 40123,
+                        container_port: 6443,
+                        protocol: "tcp".into()
+                    }]
+                );
+            } else {
+                assert!(c.ports.is_empty(), "{} publishes ports", c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn only_nodes_get_elevated_rights() {
+        let plan = fixture();
+        for c in &plan.containers {
+            if c.role == Role::Node.as_str() {
+                assert!(c.security.privileged);
+                assert_eq!(c.security.cap_drop, ["SYS_RESOURCE"]);
+                assert!(c.security.cgroupns_private);
+            } else if c.entrypoint.first().map(String::as_str) == Some(NETINIT) {
+                assert_eq!(c.security, control_plane_security(), "{}", c.name);
+            } else {
+                assert_eq!(c.security, SecuritySpec::default(), "{}", c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn control_plane_components_start_behind_netinit_with_their_routes() {
+        let plan = fixture();
+        for role in Role::CONTROL_PLANE {
+            let c = container(&plan, &format!("dev-{}", role.as_str()));
+            assert_eq!(
+                c.entrypoint[..3],
+                [NETINIT, "/etc/kubernetes/routes", "--"],
+                "{}",
+                c.name
+            );
+            assert!(c.entrypoint[3].starts_with("/usr/local/bin/"));
+            assert_eq!(c.security.cap_add, ["NET_ADMIN"]);
+            assert!(!c.security.privileged);
+        }
+    }
+
+    #[test]
+    fn addresses_are_fixed_and_distinct() {
+        let plan = fixture();
+        let ips: std::collections::BTreeSet<_> = plan.containers.iter().map(|c| c.ip).collect();
+        assert_eq!(ips.len(), plan.containers.len());
+        assert_eq!(container(&plan, "dev-etcd").ip.to_string(), "172.30.7.2");
+        assert_eq!(container(&plan, "dev").ip.to_string(), "172.30.7.10");
+    }
+
+    #[test]
+    fn apiserver_flags_follow_kubeadm() {
+        let plan = fixture();
+        let api = container(&plan, "dev-apiserver");
+        for flag in [
+            "--advertise-address=172.30.7.3",
+            "--secure-port=6443",
+            "--etcd-servers=https://172.30.7.2:2379",
+            "--service-cluster-ip-range=10.96.0.0/12",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        ] {
+            assert!(api.args.iter().any(|a| a == flag), "missing {flag}");
+        }
+        assert_eq!(
+            api.image,
+            format!(
+                "localkube/kube-apiserver:{}",
+                crate::plan::version::DEFAULT_KUBERNETES_VERSION
+            )
+        );
+    }
+
+    #[test]
+    fn hardening_follows_cis_and_kubeadm() {
+        let plan = fixture();
+        let api = container(&plan, "dev-apiserver");
+        let ca = api
+            .args
+            .iter()
+            .find_map(|a| a.strip_prefix("--kubelet-certificate-authority="));
+        assert!(
+            ca.is_some_and(|path| path.ends_with("/pki/ca.crt")),
+            "{:?}",
+            api.args
+        );
+        for name in ["dev-apiserver", "dev-controller-manager", "dev-scheduler"] {
+            let c = container(&plan, name);
+            assert!(c.args.iter().any(|a| a == "--profiling=false"), "{name}");
+        }
+    }
+
+    #[test]
+    fn controller_manager_allocates_node_cidrs_from_the_pod_cidr() {
+        let plan = fixture();
+        let cm = container(&plan, "dev-controller-manager");
+        assert!(cm.args.contains(&"--allocate-node-cidrs=true".to_string()));
+        assert!(
+            cm.args
+                .contains(&"--cluster-cidr=10.244.0.0/16".to_string())
+        );
+    }
+
+    #[test]
+    fn components_see_only_their_own_secrets() {
+        let plan = fixture();
+        let scheduler = container(&plan, "dev-scheduler");
+        assert_eq!(scheduler.staged_files.len(), 1);
+        let etcd = container(&plan, "dev-etcd");
+        assert!(
+            etcd.staged_files
+                .iter()
+                .all(|f| f.from.starts_with("pki/etcd/"))
+        );
+        assert!(
+            !container(&plan, "dev-apiserver")
+                .staged_files
+                .iter()
+                .any(|f| f.from == "pki/ca.key"),
+            "the apiserver does not sign certificates"
+        );
+    }
+
+    #[test]
+    fn nodes_share_kernel_modules_only_where_the_host_has_them() {
+        let profile = ProfileName::parse("dev").unwrap();
+        let config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        for has in [true, false] {
+            let paths = HostFacts {
+                host_has_lib_modules: has,
+                ..HostFacts::example("/p")
+            };
+            let plan = plan(&profile, &config, &paths);
+            let node = container(&plan, "dev");
+            let mounted = node
+                .mounts
+                .iter()
+                .any(|m| matches!(m, MountSpec::Bind { target, .. } if target == "/lib/modules"));
+            assert_eq!(mounted, has);
+        }
+    }
+
+    #[test]
+    fn etcd_data_is_on_its_volume() {
+        let plan = fixture();
+        assert!(
+            container(&plan, "dev-etcd")
+                .mounts
+                .contains(&MountSpec::Volume {
+                    name: "dev-etcd-data".into(),
+                    target: "/var/lib/etcd".into()
+                })
+        );
+    }
+
+    #[test]
+    fn several_nodes_get_their_own_names_volumes_and_addresses() {
+        let profile = ProfileName::parse("dev").unwrap();
+        let mut config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        config.nodes = crate::plan::config::Nodes::first(3);
+        let paths = HostFacts::example("/p");
+        let plan = plan(&profile, &config, &paths);
+        let nodes: Vec<(&str, String)> = plan
+            .containers
+            .iter()
+            .filter(|c| c.role == Role::Node.as_str())
+            .map(|c| (c.name.as_str(), c.ip.to_string()))
+            .collect();
+        assert_eq!(
+            nodes,
+            [
+                ("dev", "172.30.7.10".to_string()),
+                ("dev-m02", "172.30.7.11".to_string()),
+                ("dev-m03", "172.30.7.12".to_string())
+            ]
+        );
+        assert_eq!(plan.volumes.len(), 4);
+    }
+
+    #[test]
+    fn text_rendering_names_every_container_image_and_mount() {
+        let plan = fixture();
+        let text = render_text(&plan);
+        for c in &plan.containers {
+            assert!(text.contains(&format!("container {}", c.name)));
+            assert!(text.contains(&c.image));
+        }
+        assert!(text.contains("127.0.0.1:40123 -> 6443/tcp"));
+        assert!(text.contains("volume dev-etcd-data -> /var/lib/etcd"));
+    }
+}
