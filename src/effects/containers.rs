@@ -23,6 +23,8 @@ use tokio_util::task::TaskTracker;
 use crate::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK, NetworkSpec, VolumeSpec};
 use crate::plan::names::LABEL_PROFILE;
 
+pub use crate::effects::container_state::ContainerState;
+
 fn to_hash_map(labels: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
     labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
@@ -175,62 +177,6 @@ pub async fn ensure_volume(docker: &Docker, spec: &VolumeSpec) -> Result<bool> {
         Ok(true)
     })
     .await
-}
-
-/// A container's state as Docker reports it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ContainerState {
-    Created,
-    Running,
-    Paused,
-    Restarting,
-    Removing,
-    Exited,
-    Dead,
-    /// A state this build does not know, or none reported.
-    #[default]
-    #[serde(other)]
-    Unknown,
-}
-
-impl ContainerState {
-    /// Docker's word for it (`docker ps`'s STATE).
-    pub fn parse(state: &str) -> Self {
-        match state {
-            "created" => Self::Created,
-            "running" => Self::Running,
-            "paused" => Self::Paused,
-            "restarting" => Self::Restarting,
-            "removing" => Self::Removing,
-            "exited" => Self::Exited,
-            "dead" => Self::Dead,
-            _ => Self::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Running => "running",
-            Self::Paused => "paused",
-            Self::Restarting => "restarting",
-            Self::Removing => "removing",
-            Self::Exited => "exited",
-            Self::Dead => "dead",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    pub fn is_running(self) -> bool {
-        self == Self::Running
-    }
-}
-
-impl std::fmt::Display for ContainerState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Docker's view of a container: its state, or None when it does not exist.
