@@ -151,17 +151,7 @@ fn book_workflow_end_to_end() {
     cluster.kubectl_ok(&["apply", "-f", &format!("{manifests}/kubia-deployment.yaml")]);
     cluster.wait_ready("app=kubia", 1);
     cluster.wait_ready("app=kubia-applied", 1);
-    cluster.kubectl_until(
-        &[
-            "get",
-            "pod",
-            "kubia-manual",
-            "-o",
-            "jsonpath={.status.phase}",
-        ],
-        Duration::from_secs(60),
-        |t| t == "Running",
-    );
+    cluster.wait_pod_phase("kubia-manual", "Running", Duration::from_secs(60));
 
     let ips = cluster.kubectl_ok(&[
         "get",

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::support::http::{EventStream, request};
+use super::support::http::{EventStream, Response, request};
 use super::support::webdriver::Browser;
 use super::support::{
     Cluster, Sandbox, assert_success, build_sample_image, free_port, stderr, stdout,
@@ -114,6 +114,12 @@ impl Drop for Dashboard {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `POST /api/apply` of one manifest.
+fn apply(port: u16, headers: &[(&str, &str)], manifest: &str) -> Response {
+    let body = json!({ "manifest": manifest }).to_string();
+    request(port, "POST", "/api/apply", headers, Some(&body))
 }
 
 fn find<'a>(rows: &'a Value, name: &str) -> &'a Value {
@@ -631,8 +637,7 @@ spec:
 
     // A manifest the API server refuses: its message, verbatim, with its status.
     let bad = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: Bad_Name\nspec:\n  selector:\n    matchLabels: {app: x}\n  template:\n    metadata:\n      labels: {app: x}\n    spec:\n      containers: [{name: x, image: kubia:1.0}]\n";
-    let body = json!({"manifest": bad}).to_string();
-    let r = request(port, "POST", "/api/apply", &write_headers, Some(&body));
+    let r = apply(port, &write_headers, bad);
     assert_eq!(r.status, 422, "{}", r.body);
     let answer = r.json();
     let error = answer["error"].as_str().unwrap();
@@ -645,13 +650,7 @@ spec:
     // A misspelt field is refused, not dropped (server-side apply checks the schema).
     let typo =
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n  a: b\nspecc: {}\n";
-    let r = request(
-        port,
-        "POST",
-        "/api/apply",
-        &write_headers,
-        Some(&json!({"manifest": typo}).to_string()),
-    );
+    let r = apply(port, &write_headers, typo);
     assert!(r.status >= 400, "{}", r.body);
     assert!(
         r.json()["error"]
@@ -662,13 +661,7 @@ spec:
         r.body
     );
     // YAML that does not parse never reaches the API server.
-    let r = request(
-        port,
-        "POST",
-        "/api/apply",
-        &write_headers,
-        Some(&json!({"manifest": "kind: ["}).to_string()),
-    );
+    let r = apply(port, &write_headers, "kind: [");
     assert_eq!(r.status, 400);
     assert!(
         r.json()["error"]
@@ -679,15 +672,10 @@ spec:
         r.body
     );
     // An unknown kind.
-    let r = request(
+    let r = apply(
         port,
-        "POST",
-        "/api/apply",
         &write_headers,
-        Some(
-            &json!({"manifest": "apiVersion: v1\nkind: Nonsense\nmetadata:\n  name: x\n"})
-                .to_string(),
-        ),
+        "apiVersion: v1\nkind: Nonsense\nmetadata:\n  name: x\n",
     );
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(

@@ -285,6 +285,15 @@ impl Cluster {
         })
     }
 
+    /// Waits until the pod is in `phase` (`Running`, `Succeeded`, ...).
+    pub fn wait_pod_phase(&self, pod: &str, phase: &str, timeout: std::time::Duration) {
+        self.kubectl_until(
+            &["get", "pod", pod, "-o", "jsonpath={.status.phase}"],
+            timeout,
+            |now| now == phase,
+        );
+    }
+
     /// Waits until the deployment has all its replicas ready.
     pub fn wait_deployment(&self, namespace: &str, name: &str) {
         self.kubectl_ok(&[
