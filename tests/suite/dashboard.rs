@@ -184,6 +184,48 @@ fn dashboard_refuses_a_missing_or_stopped_profile() {
 fn dashboard_api_against_a_real_cluster() {
     let cluster = Cluster::with_sample_app("dashapi");
     let dash = cluster.dashboard();
+    let session = the_launch_secret_buys_one_session(&dash);
+    let pod = lists_come_from_the_watches(&cluster, &session);
+    let mut events = the_stream_reports_changes(&cluster, &session);
+    refused_writes_change_nothing(&cluster, &session, &pod);
+    writes_scale_and_delete(&cluster, &session, &mut events);
+    apply_creates_configures_and_refuses(&cluster, &session, &mut events);
+    a_second_dashboard_on_a_taken_port_fails(&cluster);
+    drop(events);
+    drop(dash);
+}
+
+/// What a browser holds after its first visit: the session cookie and the page's CSRF token.
+struct Session {
+    port: u16,
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    fn with_cookie(&self) -> [(&str, &str); 1] {
+        [("Cookie", self.cookie.as_str())]
+    }
+
+    /// The page's own origin.
+    fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the page sends with a write: the cookie, the CSRF token, its origin, same-site.
+    fn write_headers<'a>(&'a self, origin: &'a str) -> [(&'a str, &'a str); 5] {
+        [
+            ("Cookie", self.cookie.as_str()),
+            ("Content-Type", "application/json"),
+            ("X-Localkube-Csrf", self.csrf.as_str()),
+            ("Origin", origin),
+            ("Sec-Fetch-Site", "same-origin"),
+        ]
+    }
+}
+
+/// Nothing without the launch secret; the secret works once, on `/`, for a cookie.
+fn the_launch_secret_buys_one_session(dash: &Dashboard) -> Session {
     let port = dash.port;
     let token = dash.token().to_string();
     assert_eq!(token.len(), 64, "a 256-bit secret, as hex");
@@ -289,7 +331,13 @@ fn dashboard_api_against_a_real_cluster() {
         None,
     );
     assert_eq!(r.status, 403);
+    Session { port, cookie, csrf }
+}
 
+/// The lists, the namespace filter and the logs, from the watches. Returns the kubia pod's name.
+fn lists_come_from_the_watches(cluster: &Cluster, session: &Session) -> String {
+    let port = session.port;
+    let with_cookie = session.with_cookie();
     // Lists, from the watches.
     let state = request(port, "GET", "/api/state", &with_cookie, None).json();
     assert_eq!(state["cluster"]["profile"], "dashapi");
@@ -401,8 +449,13 @@ fn dashboard_api_against_a_real_cluster() {
     );
     assert_eq!(logs.status, 200);
     assert!(logs.body.contains("kubia server starting"), "{}", logs.body);
+    pod["name"].as_str().unwrap().to_string()
+}
 
-    // Watch updates: kubectl scales, the stream reports it.
+/// kubectl scales; the event stream reports it.
+fn the_stream_reports_changes(cluster: &Cluster, session: &Session) -> EventStream {
+    let port = session.port;
+    let with_cookie = session.with_cookie();
     let mut events = EventStream::open(port, "/api/stream?namespace=default", &with_cookie);
     let (first, cluster_info) = events.next();
     assert_eq!(first, "cluster");
@@ -432,10 +485,14 @@ fn dashboard_api_against_a_real_cluster() {
             .iter()
             .all(|p| p["namespace"] == "default")
     );
+    events
+}
 
-    // Refused writes change nothing.
-    let cookie = cookie.as_str();
-    let origin = format!("http://127.0.0.1:{port}");
+/// Writes without the CSRF token, from another origin or site, are refused.
+fn refused_writes_change_nothing(cluster: &Cluster, session: &Session, pod: &str) {
+    let port = session.port;
+    let cookie = session.cookie.as_str();
+    let csrf = &session.csrf;
     let scale_to_1 = r#"{"kind":"Deployment","namespace":"default","name":"kubia","replicas":1}"#;
     let refused: [(&str, Vec<(&str, &str)>); 5] = [
         (
@@ -485,20 +542,19 @@ fn dashboard_api_against_a_real_cluster() {
     let r = request(
         port,
         "DELETE",
-        &format!("/api/pods/default/{}", pod["name"].as_str().unwrap()),
+        &format!("/api/pods/default/{pod}"),
         &[("Cookie", cookie)],
         None,
     );
     assert_eq!(r.status, 403, "a delete without the CSRF header");
     assert_eq!(cluster.replicas("deployment", "kubia"), "3");
+}
 
-    let write_headers = [
-        ("Cookie", cookie),
-        ("Content-Type", "application/json"),
-        ("X-Localkube-Csrf", csrf.as_str()),
-        ("Origin", origin.as_str()),
-        ("Sec-Fetch-Site", "same-origin"),
-    ];
+/// Scale and delete a pod through the dashboard, as its page does; the stream shows the result.
+fn writes_scale_and_delete(cluster: &Cluster, session: &Session, events: &mut EventStream) {
+    let port = session.port;
+    let origin = session.origin();
+    let write_headers = session.write_headers(&origin);
 
     // Scale through the dashboard (the scale subresource).
     let scale_to_2 = r#"{"kind":"Deployment","namespace":"default","name":"kubia","replicas":2}"#;
@@ -549,6 +605,18 @@ fn dashboard_api_against_a_real_cluster() {
         1,
         "one new pod: before {before:?}, after {after:?}"
     );
+}
+
+/// Apply through the dashboard: a good manifest creates, then configures; a bad one is refused
+/// with the API server's own message and status.
+fn apply_creates_configures_and_refuses(
+    cluster: &Cluster,
+    session: &Session,
+    events: &mut EventStream,
+) {
+    let port = session.port;
+    let origin = session.origin();
+    let write_headers = session.write_headers(&origin);
 
     // Apply: a good multi-document manifest creates, then configures.
     let good = r#"
@@ -682,8 +750,9 @@ spec:
         r.json()["error"],
         r#"no matches for kind "Nonsense" in version "v1""#
     );
+}
 
-    // A second dashboard on a port that is taken fails clearly.
+fn a_second_dashboard_on_a_taken_port_fails(cluster: &Cluster) {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_port = taken.local_addr().unwrap().port().to_string();
     let out = cluster.localkube(&["dashboard", "--url", "--port", &taken_port]);
@@ -694,8 +763,6 @@ spec:
         stderr(&out)
     );
     drop(taken);
-    drop(events);
-    drop(dash);
 }
 
 /// The live kubia pods the page shows, by name; JavaScript run in the page.
