@@ -189,7 +189,7 @@ pub async fn container_state(docker: &Docker, name: &str) -> Result<Option<Conta
             info.state
                 .and_then(|s| s.status)
                 .map_or(ContainerState::Unknown, |s| {
-                    ContainerState::parse(&s.to_string())
+                    ContainerState::parse(s.as_ref())
                 }),
         )),
         Err(e) if is_not_found(&e) => Ok(None),

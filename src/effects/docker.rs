@@ -78,7 +78,7 @@ pub async fn profile_containers(
                     .to_string(),
                 role: labels.get(LABEL_ROLE).cloned().unwrap_or_default(),
                 state: c.state.map_or(ContainerState::Unknown, |s| {
-                    ContainerState::parse(&s.to_string())
+                    ContainerState::parse(s.as_ref())
                 }),
                 labels,
             }
