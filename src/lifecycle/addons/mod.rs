@@ -24,7 +24,7 @@ use crate::ui::Ui;
 mod change;
 mod serving;
 
-pub use change::{Changed, change, change_locked};
+pub use change::{Changed, Lock, change};
 pub use serving::{registry_answers, service_address, wait_serving};
 
 /// How long an addon gets to serve after it is enabled.
