@@ -39,7 +39,7 @@ kind: Config
 clusters:
 - name: mine
   cluster:
-server: https://dev.example:6443
+    server: https://dev.example:6443
 contexts: []
 users: []
 ";
@@ -77,18 +77,18 @@ kind: Config
 clusters:
 - name: prod
   cluster:
-server: https://prod.example:6443
-insecure-skip-tls-verify: true
-extensions:
-- name: client.authentication.k8s.io/exec
-  extension: {audience: "1.0", retries: 3}
+    server: https://prod.example:6443
+    insecure-skip-tls-verify: true
+    extensions:
+    - name: client.authentication.k8s.io/exec
+      extension: {audience: "1.0", retries: 3}
 users:
 - name: prod-admin
   user:
-exec:
-  apiVersion: client.authentication.k8s.io/v1
-  command: gcloud
-  args: [auth, token]
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: gcloud
+      args: [auth, token]
 contexts:
 - name: prod
   context: {cluster: prod, user: prod-admin, namespace: web}
