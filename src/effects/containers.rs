@@ -13,15 +13,14 @@ use bollard::models::{
     NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, LogsOptions, RemoveContainerOptions,
-    StartContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, LogsOptions, StartContainerOptions,
 };
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_util::task::TaskTracker;
 
+use crate::effects::owned::{self, Kind, Owner};
 use crate::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK, NetworkSpec, VolumeSpec};
-use crate::plan::names::LABEL_PROFILE;
 
 fn to_hash_map(labels: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
     labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -60,68 +59,40 @@ pub async fn settled() {
     UNDER_WAY.reopen();
 }
 
-/// Refuses an object of `kind` named `name` whose profile label differs from `wanted`'s: it is
-/// not this profile's, so it is neither adopted, changed nor removed.
-fn refuse_foreign(
-    kind: &str,
-    name: &str,
-    found: Option<&HashMap<String, String>>,
-    wanted: &std::collections::BTreeMap<String, String>,
-) -> Result<()> {
-    let want = wanted.get(LABEL_PROFILE);
-    let have = found.and_then(|labels| labels.get(LABEL_PROFILE));
-    if want.is_some() && have != want {
-        bail!(
-            "a Docker {kind} named '{name}' exists that localkube did not create for profile '{}' \
-             ({}): localkube never adopts, changes or removes it; remove or rename it \
-             (`docker {kind} rm {name}` if it is unused), or use another profile (`-p NAME`)",
-            want.map_or("", String::as_str),
-            match have {
-                Some(other) => format!("its label {LABEL_PROFILE} says '{other}'"),
-                None => format!("it has no {LABEL_PROFILE} label"),
-            }
-        );
-    }
-    Ok(())
-}
-
-/// Refuses when a container named `name` exists without the profile label of `labels`.
+/// Refuses when a container named `name` exists that is not the profile's of `labels`.
 pub async fn check_owned(
     docker: &Docker,
     name: &str,
     labels: &std::collections::BTreeMap<String, String>,
 ) -> Result<()> {
-    match docker
-        .inspect_container(name, None::<InspectContainerOptions>)
-        .await
-    {
-        Ok(info) => refuse_foreign(
-            "container",
-            name,
-            info.config.as_ref().and_then(|c| c.labels.as_ref()),
-            labels,
-        ),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
+    if let Some(owner) = Owner::of_labels(labels) {
+        owned::claim(docker, Kind::Container, name, &owner).await?;
     }
+    Ok(())
+}
+
+/// Whether an object the spec's `labels` would own exists: an error when one of that name is
+/// someone else's (or when the spec names no owner, which nothing may adopt).
+async fn exists_owned(
+    docker: &Docker,
+    kind: Kind,
+    name: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<bool> {
+    let Some(owner) = Owner::of_labels(labels) else {
+        bail!(
+            "{} {name} has no profile label to check ownership by",
+            kind.as_str()
+        );
+    };
+    Ok(owned::claim(docker, kind, name, &owner).await?.is_some())
 }
 
 /// Creates the network unless it exists; true when this call created it. An existing network
 /// must carry the profile's label.
 pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool> {
-    match docker
-        .inspect_network(
-            &spec.name,
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-    {
-        Ok(found) => {
-            refuse_foreign("network", &spec.name, found.labels.as_ref(), &spec.labels)?;
-            return Ok(false);
-        }
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(e).with_context(|| format!("inspecting network {}", spec.name)),
+    if exists_owned(docker, Kind::Network, &spec.name, &spec.labels).await? {
+        return Ok(false);
     }
     let request = NetworkCreateRequest {
         name: spec.name.clone(),
@@ -155,13 +126,8 @@ pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool>
 /// Creates the volume unless it exists; true when this call created it. An existing volume must
 /// carry the profile's label.
 pub async fn ensure_volume(docker: &Docker, spec: &VolumeSpec) -> Result<bool> {
-    match docker.inspect_volume(&spec.name).await {
-        Ok(found) => {
-            refuse_foreign("volume", &spec.name, Some(&found.labels), &spec.labels)?;
-            return Ok(false);
-        }
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(e).with_context(|| format!("inspecting volume {}", spec.name)),
+    if exists_owned(docker, Kind::Volume, &spec.name, &spec.labels).await? {
+        return Ok(false);
     }
     let request = VolumeCreateRequest {
         name: Some(spec.name.clone()),
@@ -337,7 +303,10 @@ pub async fn create_and_start(docker: &Docker, spec: &ContainerSpec) -> Result<b
         match first {
             Ok(()) => Ok(elevated),
             Err(e) if elevated && is_privilege_refusal(&e) => {
-                remove_container(&docker, &spec.name).await?;
+                // Made by the attempt just above, from this spec.
+                let owner = Owner::of_labels(&spec.labels)
+                    .unwrap_or_else(|| Owner::CreatedFrom(spec.image.clone()));
+                remove_container(&docker, &spec.name, &owner).await?;
                 create_and_start_once(&docker, &spec, false)
                     .await
                     .with_context(|| format!("starting {} without --privileged", spec.name))?;
@@ -418,21 +387,19 @@ pub async fn start_existing(docker: &Docker, name: &str) -> Result<()> {
     .await
 }
 
-pub async fn remove_container(docker: &Docker, name: &str) -> Result<()> {
-    match docker
-        .remove_container(
-            name,
-            Some(RemoveContainerOptions {
-                force: true,
-                ..Default::default()
-            }),
-        )
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("removing container {name}")),
-    }
+/// Removes the container named `name` if it is `owner`'s; someone else's is refused (see
+/// `owned`). Nothing there is fine.
+pub async fn remove_container(docker: &Docker, name: &str, owner: &Owner) -> Result<()> {
+    owned::remove(docker, Kind::Container, name, owner).await?;
+    Ok(())
+}
+
+/// Removes the container of `spec`'s name so it can be made anew from the spec: only when it is
+/// the spec's profile's (see `owned`).
+pub async fn remove_to_replace(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
+    let owner =
+        Owner::of_labels(&spec.labels).unwrap_or_else(|| Owner::CreatedFrom(spec.image.clone()));
+    remove_container(docker, &spec.name, &owner).await
 }
 
 /// The last `lines` lines of a container's output, for error messages.

@@ -118,7 +118,8 @@ impl ProxyDocker {
             }
             Request::Remove { name } => {
                 self.check_proxy(&name).await?;
-                containers::remove_container(&self.docker, &name).await?;
+                let owner = crate::effects::owned::Owner::profile(&self.profile);
+                containers::remove_container(&self.docker, &name, &owner).await?;
                 Ok(Vec::new())
             }
         }

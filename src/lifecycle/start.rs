@@ -14,6 +14,7 @@ use kube::Client;
 use crate::effects::containers::{self, container_state};
 use crate::effects::home::{Home, ProfileDir};
 use crate::effects::lock::lock_profile;
+use crate::effects::owned::{self, Kind, Owner};
 use crate::effects::snapshot::FilesSnapshot;
 use crate::effects::{
     docker, image_registry, kube_api, kubeconfig_store, lb_image, pki_store, staging,
@@ -173,8 +174,11 @@ impl Created {
     /// Puts Docker back as it was: stops what this run started, removes what it created
     /// (containers first, then volumes and the network). Goes on past a failure, so one stuck
     /// object does not leave the others behind; the failures come back together.
-    pub async fn roll_back(&self, docker: &Docker) -> Result<()> {
+    pub async fn roll_back(&self, docker: &Docker, profile: &ProfileName) -> Result<()> {
         let mut failures = Vec::new();
+        // Only what carries the profile's label: a name recorded before a create that then
+        // failed may be someone else's object.
+        let owner = Owner::profile(profile);
         for name in self.started.iter().rev() {
             if let Err(e) = docker
                 .stop_container(
@@ -191,27 +195,19 @@ impl Created {
             }
         }
         for name in self.containers.iter().rev() {
-            if let Err(e) = containers::remove_container(docker, name).await {
+            if let Err(e) = containers::remove_container(docker, name, &owner).await {
                 failures.push(format!("{e:#}"));
             }
         }
         for name in &self.volumes {
-            if let Err(e) = docker
-                .remove_volume(
-                    name,
-                    Some(bollard::query_parameters::RemoveVolumeOptions { force: true }),
-                )
-                .await
-                && !containers::is_not_found(&e)
-            {
-                failures.push(format!("removing volume {name}: {e}"));
+            if let Err(e) = owned::remove(docker, Kind::Volume, name, &owner).await {
+                failures.push(format!("{e:#}"));
             }
         }
         if let Some(network) = &self.network
-            && let Err(e) = docker.remove_network(network).await
-            && !containers::is_not_found(&e)
+            && let Err(e) = owned::remove(docker, Kind::Network, network, &owner).await
         {
-            failures.push(format!("removing network {network}: {e}"));
+            failures.push(format!("{e:#}"));
         }
         if failures.is_empty() {
             Ok(())
@@ -495,7 +491,7 @@ async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) -> anyhow::Er
                         "a Docker create was still under way after {SETTLE_TIMEOUT:?}; removing what is there"
                     ));
                 }
-                let mut cleaned = ctx.created.roll_back(docker).await;
+                let mut cleaned = ctx.created.roll_back(docker, ctx.profile).await;
                 // A new profile had nothing in Docker: whatever carries its label now (a load
                 // balancer proxy its controller made, say) came from this run.
                 if ctx.created.profile
@@ -1451,10 +1447,10 @@ async fn run_container(docker: &Docker, spec: &ContainerSpec, created: &mut Crea
             .await?
             .is_some_and(|image| image != spec.image)
     {
-        containers::remove_container(docker, &spec.name).await?;
+        containers::remove_to_replace(docker, spec).await?;
     }
     if !is_current(docker, spec).await? {
-        containers::remove_container(docker, &spec.name).await?;
+        containers::remove_to_replace(docker, spec).await?;
     }
     match container_state(docker, &spec.name).await? {
         None => {
