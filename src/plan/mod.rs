@@ -2,6 +2,7 @@
 //! I/O, so every decision is checked exactly by unit tests.
 
 pub mod addons;
+pub mod archive;
 pub mod cluster;
 pub mod config;
 pub mod image_repository;
