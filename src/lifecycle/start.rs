@@ -243,8 +243,9 @@ pub struct StartContext<'a> {
     outcome: Option<Outcome>,
     /// The profile's files (config.yaml, pki, kubeconfigs) before this run, restored on failure.
     profile_files: Option<FilesSnapshot>,
-    /// The user's kubeconfig before this run, restored when a failure follows the merge.
-    user_kubeconfig: Option<FilesSnapshot>,
+    /// The user's kubeconfig before this run: when a failure follows the merge, the profile's own
+    /// entries are put back as they were (others' edits made meanwhile stay).
+    user_kubeconfig: Option<kubeconfig_store::UserEntriesBefore>,
     merged: bool,
     /// Certificates of an existing profile were renewed: its containers get them restaged.
     certs_renewed: bool,
@@ -319,10 +320,7 @@ pub async fn run(
     let user_kubeconfig = if request.dry_run {
         None
     } else {
-        Some(FilesSnapshot::take(
-            &[kubeconfig_store::user_kubeconfig_target()?],
-            &[],
-        )?)
+        Some(kubeconfig_store::UserEntriesBefore::take(profile)?)
     };
     let mut ctx = StartContext {
         home,
