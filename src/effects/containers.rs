@@ -9,8 +9,9 @@ use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig,
-    HostConfigCgroupnsModeEnum, Ipam, IpamConfig, Mount, MountType, NetworkCreateRequest,
-    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+    HostConfigCgroupnsModeEnum, HostConfigLogConfig, Ipam, IpamConfig, Mount, MountType,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, LogsOptions, StartContainerOptions,
@@ -260,6 +261,15 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
         cgroupns_mode: security
             .cgroupns_private
             .then_some(HostConfigCgroupnsModeEnum::PRIVATE),
+        log_config: Some(HostConfigLogConfig {
+            typ: Some(crate::plan::cluster::LOG_DRIVER.to_string()),
+            config: Some(
+                crate::plan::cluster::LOG_OPTIONS
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }),
         ..Default::default()
     };
     ContainerCreateBody {
@@ -558,6 +568,33 @@ pub async fn node_image_id(docker: &Docker, node: &str, image: &str) -> Result<O
 #[cfg(test)]
 mod tests {
     use super::lacks_a_capability;
+
+    /// Every container is created through `create_body`: each gets the rotation.
+    #[test]
+    fn every_container_rotates_its_log() {
+        let dir = std::path::Path::new("/p");
+        let profile = crate::plan::profile_name::ProfileName::parse("dev").unwrap();
+        let config =
+            crate::plan::config::ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        let plan = crate::plan::cluster::plan(
+            &profile,
+            &config,
+            &crate::plan::cluster::HostFacts::example(dir),
+        );
+        let mut specs = plan.containers.clone();
+        specs.push(crate::plan::cluster::node_preload_container(
+            "sha256:aa",
+            "p",
+        ));
+        for spec in specs {
+            let body = super::create_body(&spec, false);
+            let log = body.host_config.unwrap().log_config.unwrap();
+            assert_eq!(log.typ.as_deref(), Some("json-file"), "{}", spec.name);
+            let options = log.config.unwrap();
+            assert_eq!(options["max-size"], "10m", "{}", spec.name);
+            assert_eq!(options["max-file"], "3", "{}", spec.name);
+        }
+    }
 
     #[test]
     fn a_bounding_set_without_one_capability_refuses_privileged() {
