@@ -534,13 +534,25 @@ pub fn ingress_row(ingress: &Ingress) -> IngressRow {
                 (Some(a), None) => (Some(format!("http://{a}{path}")), None),
                 // A wildcard host names no one host to send.
                 (Some(_), Some(h)) if h.starts_with('*') => (None, None),
+                // Pasted into a shell: the Ingress's host and path are its author's text (a
+                // path may hold `$(...)` or a quote), so every argument built from them is
+                // quoted.
                 (Some(a), Some(h)) if tls => (
                     None,
                     Some(format!(
-                        "curl --resolve {h}:443:{a} --cacert CERT https://{h}{path}"
+                        "curl --resolve {} --cacert CERT {}",
+                        shell_quote(&format!("{h}:443:{a}")),
+                        shell_quote(&format!("https://{h}{path}"))
                     )),
                 ),
-                (Some(a), Some(h)) => (None, Some(format!("curl -H 'Host: {h}' http://{a}{path}"))),
+                (Some(a), Some(h)) => (
+                    None,
+                    Some(format!(
+                        "curl -H {} {}",
+                        shell_quote(&format!("Host: {h}")),
+                        shell_quote(&format!("http://{a}{path}"))
+                    )),
+                ),
             };
             IngressRoute {
                 url: format!("{scheme}://{shown_host}{path}"),
@@ -628,6 +640,20 @@ pub fn event_row(e: &Event) -> EventRow {
             .unwrap_or(1),
         source,
         last_seen: event_time(e).map(|t| t.to_string()),
+    }
+}
+
+/// `text` as one word for a POSIX shell: bare when it holds only characters no shell treats
+/// specially, else in single quotes (a quote inside as `'\''`).
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 
@@ -827,5 +853,51 @@ mod tests {
         assert_eq!(row.message, "Stopping container kubia");
         assert_eq!((row.count, row.source.as_str()), (2, "kubelet"));
         assert_eq!(row.last_seen.as_deref(), Some("2025-01-01T00:00:00Z"));
+    }
+
+    /// An Ingress's path is its author's text: the curl hint, pasted into a shell, must pass it
+    /// as one word and run nothing of it.
+    #[test]
+    fn the_curl_hint_runs_nothing_of_the_ingress_path() {
+        let hostile = "/$(touch pwned)`touch pwned2`'; touch pwned3; echo '";
+        let ingress: Ingress = from(json!({
+            "metadata": {"name": "x", "namespace": "default"},
+            "spec": {
+                "tls": [{"hosts": ["s.example.com"], "secretName": "t"}],
+                "rules": [
+                    {"host": "p.example.com", "http": {"paths": [{"path": hostile, "pathType": "ImplementationSpecific",
+                        "backend": {"service": {"name": "a", "port": {"number": 80}}}}]}},
+                    {"host": "s.example.com", "http": {"paths": [{"path": hostile, "pathType": "ImplementationSpecific",
+                        "backend": {"service": {"name": "a", "port": {"number": 80}}}}]}}
+                ]
+            },
+            "status": {"loadBalancer": {"ingress": [{"ip": "127.30.1.3"}]}}
+        }));
+        let row = ingress_row(&ingress);
+        let dir = tempfile::tempdir().unwrap();
+        let expected = [
+            vec!["-H", "Host: p.example.com"],
+            vec![
+                "--resolve",
+                "s.example.com:443:127.30.1.3",
+                "--cacert",
+                "CERT",
+            ],
+        ];
+        for (route, words) in row.routes.iter().zip(expected) {
+            let curl = route.curl.as_deref().unwrap();
+            let echo = curl.replacen("curl", "printf '%s\\n'", 1);
+            let out = std::process::Command::new("sh")
+                .args(["-c", &echo])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let printed = String::from_utf8(out.stdout).unwrap();
+            let mut lines: Vec<&str> = printed.lines().collect();
+            let url = lines.pop().unwrap();
+            assert_eq!(lines, words, "{curl}");
+            assert!(url.ends_with(hostile), "{curl}: {url}");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{curl}");
+        }
     }
 }
