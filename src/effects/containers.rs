@@ -231,7 +231,9 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
         })
         .collect();
     let security = &spec.security;
-    let elevated = security.privileged || !security.cap_add.is_empty();
+    // `privileged` is asked for only of a spec that wants it; otherwise (or where refused) the
+    // spec's capability lists apply, a drop-all with no additions included.
+    let run_privileged = privileged && security.privileged;
     // A container in the host's network namespace (a load balancer proxy) has no address or
     // hostname of its own to ask for; one with no network (the node image's preload) no address.
     let host_network = spec.network == crate::plan::load_balancer::HOST_NETWORK;
@@ -250,9 +252,11 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
             }),
             ..Default::default()
         }),
-        privileged: Some(elevated && privileged),
-        cap_add: (elevated && !privileged).then(|| security.cap_add.clone()),
-        cap_drop: (elevated && !privileged).then(|| security.cap_drop.clone()),
+        privileged: Some(run_privileged),
+        cap_add: (!run_privileged && !security.cap_add.is_empty())
+            .then(|| security.cap_add.clone()),
+        cap_drop: (!run_privileged && !security.cap_drop.is_empty())
+            .then(|| security.cap_drop.clone()),
         security_opt: (!security.security_opt.is_empty()).then(|| security.security_opt.clone()),
         // What the docker CLI's `systempaths=unconfined` means in the API: no masked or read-only
         // paths under /proc and /sys.

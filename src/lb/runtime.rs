@@ -107,6 +107,20 @@ impl ProxyDocker {
             }
             Request::Create { lb } => {
                 load_balancer::check_request(&self.config, &lb).map_err(anyhow::Error::msg)?;
+                let existing: Vec<(String, String)> = self
+                    .list()
+                    .await?
+                    .into_iter()
+                    .map(|p| {
+                        let label = |key| p.labels.get(key).cloned().unwrap_or_default();
+                        (
+                            label(load_balancer::LABEL_SERVICE),
+                            label(load_balancer::LABEL_ADDRESS),
+                        )
+                    })
+                    .collect();
+                load_balancer::check_capacity(&self.config, &existing, &lb)
+                    .map_err(anyhow::Error::msg)?;
                 let spec = load_balancer::proxy_spec(&self.profile, &lb, &self.image);
                 containers::create_and_start(&self.docker, &spec).await?;
                 Ok(Vec::new())

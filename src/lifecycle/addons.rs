@@ -22,7 +22,7 @@ use crate::effects::owned::{self, Kind, Owner};
 use crate::effects::{docker as docker_fx, image_build, kube_api, staging};
 use crate::plan::addons::{self, Addon};
 use crate::plan::cluster::{
-    self, ClusterPlan, ContainerSpec, HostFacts, MountSpec, PortSpec, SecuritySpec, VolumeSpec,
+    self, ClusterPlan, ContainerSpec, HostFacts, MountSpec, PortSpec, VolumeSpec,
 };
 use crate::plan::config::ProfileConfig;
 use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE, Role};
@@ -361,7 +361,8 @@ fn registry_spec(cluster: &Cluster<'_>) -> Result<ContainerSpec> {
             (LABEL_ROLE.to_string(), REGISTRY_ROLE.to_string()),
         ]),
         restart_policy: "unless-stopped".into(),
-        security: SecuritySpec::default(),
+        // It serves on 5000 and writes its own volume as root: no capability at all.
+        security: cluster::least_privilege(&[]),
         staged_files: Vec::new(),
     })
 }

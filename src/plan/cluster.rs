@@ -575,13 +575,51 @@ fn node_container(
     }
 }
 
-/// Docker's default rights plus CAP_NET_ADMIN, which only netinit uses, to set the container's
-/// routes in its own network namespace; it drops the capability before the component starts.
-pub fn control_plane_security() -> SecuritySpec {
+/// Every capability a container other than a node may hold, with the reason it needs it. All
+/// others are dropped (`cap_drop ALL`): Docker's default set (CHOWN, DAC_OVERRIDE, FOWNER,
+/// KILL, NET_RAW, SETUID, SYS_CHROOT, MKNOD, ...) is for general-purpose images, and none of
+/// these programs changes owners, sniffs packets or makes devices. A test checks every
+/// container's list against this table, and a cluster test every capability set of every process.
+pub const CAPABILITY_REASONS: [(&str, &str); 5] = [
+    (
+        "NET_ADMIN",
+        "netinit sets the control-plane container's routes in its own network namespace, then \
+         drops it from every set before the component starts",
+    ),
+    (
+        "DAC_READ_SEARCH",
+        "root in the container reads the staged configuration, certificates and keys, which \
+         belong to the user who runs localkube and are 0600; read only: no DAC_OVERRIDE",
+    ),
+    (
+        "SETUID",
+        "the load balancer broker starts the controller proper as nobody",
+    ),
+    (
+        "SETGID",
+        "... with nobody's group and no supplementary groups",
+    ),
+    (
+        "NET_BIND_SERVICE",
+        "a load balancer proxy listens on the Service's own port, 80 and 443 included",
+    ),
+];
+
+/// What a container that is not a node starts with: only `cap_add` (each in
+/// [`CAPABILITY_REASONS`]), and no way to gain more through exec of a setuid file.
+pub fn least_privilege(cap_add: &[&str]) -> SecuritySpec {
     SecuritySpec {
-        cap_add: vec!["NET_ADMIN".into()],
+        cap_add: cap_add.iter().map(|c| c.to_string()).collect(),
+        cap_drop: vec!["ALL".into()],
+        security_opt: vec!["no-new-privileges".into()],
         ..SecuritySpec::default()
     }
+}
+
+/// netinit's NET_ADMIN, and the right to read the staged files (see [`CAPABILITY_REASONS`]); the
+/// component itself keeps only DAC_READ_SEARCH.
+pub fn control_plane_security() -> SecuritySpec {
+    least_privilege(&["NET_ADMIN", "DAC_READ_SEARCH"])
 }
 
 /// A node runs containerd, which creates namespaces, mounts, cgroups and iptables rules for pods:
@@ -704,7 +742,21 @@ pub fn render_text(plan: &ClusterPlan) -> String {
         out.push_str(&format!("  labels:  {}\n", labels.join(", ")));
         out.push_str(&format!("  restart: {}\n", c.restart_policy));
         let s = &c.security;
-        if s.privileged || !s.cap_add.is_empty() {
+        if !s.privileged && !s.cap_drop.is_empty() {
+            out.push_str(&format!(
+                "  rights:  cap-drop {} cap-add {}{}\n",
+                s.cap_drop.join(","),
+                if s.cap_add.is_empty() {
+                    "none".to_string()
+                } else {
+                    s.cap_add.join(",")
+                },
+                s.security_opt
+                    .iter()
+                    .map(|o| format!(", {o}"))
+                    .collect::<String>()
+            ));
+        } else if s.privileged || !s.cap_add.is_empty() {
             out.push_str(&format!(
                 "  rights:  privileged (else cap-add {} cap-drop {}), {}{}, cgroupns {}\n",
                 s.cap_add.join(","),
@@ -800,17 +852,27 @@ mod tests {
     }
 
     #[test]
-    fn only_nodes_get_elevated_rights() {
+    fn only_nodes_get_elevated_rights_and_the_rest_the_least_they_need() {
         let plan = fixture();
         for c in &plan.containers {
             if c.role == "node" {
                 assert!(c.security.privileged);
                 assert_eq!(c.security.cap_drop, ["SYS_RESOURCE"]);
                 assert!(c.security.cgroupns_private);
-            } else if c.entrypoint.first().map(String::as_str) == Some(NETINIT) {
+                continue;
+            }
+            if c.entrypoint.first().map(String::as_str) == Some(NETINIT) {
                 assert_eq!(c.security, control_plane_security(), "{}", c.name);
-            } else {
-                assert_eq!(c.security, SecuritySpec::default(), "{}", c.name);
+            }
+            assert!(!c.security.privileged, "{}", c.name);
+            assert_eq!(c.security.cap_drop, ["ALL"], "{}", c.name);
+            assert_eq!(c.security.security_opt, ["no-new-privileges"], "{}", c.name);
+            for cap in &c.security.cap_add {
+                assert!(
+                    CAPABILITY_REASONS.iter().any(|(name, _)| name == cap),
+                    "{} gets {cap}, which has no reason in CAPABILITY_REASONS",
+                    c.name
+                );
             }
         }
     }
@@ -827,7 +889,7 @@ mod tests {
                 c.name
             );
             assert!(c.entrypoint[3].starts_with("/usr/local/bin/"));
-            assert_eq!(c.security.cap_add, ["NET_ADMIN"]);
+            assert_eq!(c.security.cap_add, ["NET_ADMIN", "DAC_READ_SEARCH"]);
             assert!(!c.security.privileged);
         }
     }
