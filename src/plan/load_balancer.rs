@@ -70,6 +70,26 @@ pub fn allocate(
     pool.iter().find(|a| !taken.contains(a)).copied()
 }
 
+/// The address for a Service in the controller's pass, marked taken: the one its own proxy
+/// holds (`own`), else the one its status still shows (`shown`) if nobody holds it now, else the
+/// lowest free one. Only its own proxy's address is freed for it first: a status can be stale
+/// (its proxy gone, the address since given to another Service), and freeing an address on its
+/// word would put two Services on one address.
+pub fn assign(
+    pool: &[Ipv4Addr],
+    taken: &mut BTreeSet<Ipv4Addr>,
+    own: Option<Ipv4Addr>,
+    shown: Option<Ipv4Addr>,
+) -> Option<Ipv4Addr> {
+    if let Some(own) = own {
+        taken.remove(&own);
+    }
+    let previous = own.or(shown.filter(|ip| pool.contains(ip)));
+    let address = allocate(pool, taken, previous)?;
+    taken.insert(address);
+    Some(address)
+}
+
 /// One port of a load balancer: where it listens, and the NodePort it forwards to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct LbPort {
@@ -488,6 +508,23 @@ mod tests {
         );
         assert!(refused(|lb| lb.name = "x --privileged".into()).contains("service name"));
         assert!(refused(|lb| lb.namespace = String::new()).contains("service name"));
+    }
+
+    #[test]
+    fn a_stale_status_never_frees_an_address_another_service_holds() {
+        let pool = address_pool(&config());
+        let a: Ipv4Addr = "127.30.7.2".parse().unwrap();
+        let b: Ipv4Addr = "127.30.7.3".parse().unwrap();
+        // Service x's proxy holds .2; service y's status still shows .2 from before its proxy
+        // went away: y gets another address.
+        let mut taken = BTreeSet::from([a]);
+        assert_eq!(assign(&pool, &mut taken, None, Some(a)), Some(b));
+        assert_eq!(taken, BTreeSet::from([a, b]));
+        // Its own proxy's address it keeps; a free address its status shows it gets back.
+        let mut taken = BTreeSet::from([a, b]);
+        assert_eq!(assign(&pool, &mut taken, Some(b), Some(a)), Some(b));
+        let mut taken = BTreeSet::new();
+        assert_eq!(assign(&pool, &mut taken, None, Some(b)), Some(b));
     }
 
     #[test]
