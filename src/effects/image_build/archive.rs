@@ -186,6 +186,13 @@ fn append_reader<W: Write>(
 /// Reads the archive through once: its manifest, and every entry against it. Nothing is imported
 /// from an archive that fails here.
 pub fn verify(path: &Path) -> Result<ArchiveManifest> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    verify_from(file, path)
+}
+
+/// [`verify`] of an archive read from `reader` (`path` names it in messages): the whole check,
+/// for the fuzzer too.
+pub fn verify_from(reader: impl Read, path: &Path) -> Result<ArchiveManifest> {
     let damaged = |why: String| {
         anyhow::anyhow!(
             "{} is not a usable localkube image archive: {why}. Nothing was imported; \
@@ -193,8 +200,7 @@ pub fn verify(path: &Path) -> Result<ArchiveManifest> {
             path.display()
         )
     };
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut archive = tar::Archive::new(file);
+    let mut archive = tar::Archive::new(reader);
     let mut entries = archive
         .entries()
         .map_err(|e| damaged(format!("unreadable ({e})")))?;
