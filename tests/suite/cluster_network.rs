@@ -112,7 +112,10 @@ fn assert_capabilities(what: &str, pid: &str, allowed: u64) {
             "{what} (pid {pid}): {set} is {bits:#x}, expected {expected:#x}"
         );
     }
-    assert!(no_new_privs, "{what} (pid {pid}) may gain rights through exec");
+    assert!(
+        no_new_privs,
+        "{what} (pid {pid}) may gain rights through exec"
+    );
 }
 
 /// What each component process holds, in every set: the control plane only reads its staged
@@ -148,7 +151,10 @@ fn assert_least_privilege(cluster: &Cluster) {
         } else {
             0
         };
-        assert_eq!(bits, expected, "the controller as nobody: {set} is {bits:#x}");
+        assert_eq!(
+            bits, expected,
+            "the controller as nobody: {set} is {bits:#x}"
+        );
     }
 }
 
