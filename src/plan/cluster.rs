@@ -461,7 +461,7 @@ pub use crate::plan::spec::{CAPABILITY_REASONS, least_privilege};
 /// netinit's NET_ADMIN, and the right to read the staged files (see [`CAPABILITY_REASONS`]); the
 /// component itself keeps only DAC_READ_SEARCH.
 pub fn control_plane_security() -> SecuritySpec {
-    least_privilege(&["NET_ADMIN", "DAC_READ_SEARCH"])
+    least_privilege(&["NET_ADMIN", "SETPCAP", "DAC_READ_SEARCH"])
 }
 
 /// A node runs containerd, which creates namespaces, mounts, cgroups and iptables rules for pods:
@@ -731,7 +731,10 @@ mod tests {
                 c.name
             );
             assert!(c.entrypoint[3].starts_with("/usr/local/bin/"));
-            assert_eq!(c.security.cap_add, ["NET_ADMIN", "DAC_READ_SEARCH"]);
+            assert_eq!(
+                c.security.cap_add,
+                ["NET_ADMIN", "SETPCAP", "DAC_READ_SEARCH"]
+            );
             assert!(!c.security.privileged);
         }
     }

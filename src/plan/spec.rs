@@ -138,11 +138,16 @@ impl HostFacts {
 /// KILL, NET_RAW, SETUID, SYS_CHROOT, MKNOD, ...) is for general-purpose images, and none of
 /// these programs changes owners, sniffs packets or makes devices. A test checks every
 /// container's list against this table, and a cluster test every capability set of every process.
-pub const CAPABILITY_REASONS: [(&str, &str); 5] = [
+pub const CAPABILITY_REASONS: [(&str, &str); 6] = [
     (
         "NET_ADMIN",
         "netinit sets the control-plane container's routes in its own network namespace, then \
          drops it from every set before the component starts",
+    ),
+    (
+        "SETPCAP",
+        "netinit takes NET_ADMIN out of the bounding set (PR_CAPBSET_DROP needs it); the \
+         component keeps it until netinit also drops it (an image rebuild)",
     ),
     (
         "DAC_READ_SEARCH",

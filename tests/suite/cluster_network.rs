@@ -97,6 +97,7 @@ fn capability_sets(pid: &str) -> (Vec<(&'static str, u64)>, bool) {
 const CAP_DAC_READ_SEARCH: u64 = 1 << 2;
 const CAP_SETGID: u64 = 1 << 6;
 const CAP_SETUID: u64 = 1 << 7;
+const CAP_SETPCAP: u64 = 1 << 8;
 
 /// Every capability set of `pid` holds exactly `allowed` (the bounding, permitted and effective
 /// sets) or nothing (inheritable, ambient), and it cannot gain more through exec.
@@ -124,7 +125,7 @@ fn assert_capabilities(what: &str, pid: &str, allowed: u64) {
 fn assert_least_privilege(cluster: &Cluster) {
     for role in ["etcd", "apiserver", "controller-manager", "scheduler"] {
         let pid = docker_inspect(&cluster.container(role), "{{.State.Pid}}");
-        assert_capabilities(role, &pid, CAP_DAC_READ_SEARCH);
+        assert_capabilities(role, &pid, CAP_DAC_READ_SEARCH | CAP_SETPCAP);
     }
     let lb = cluster.container("lb-controller");
     let broker = docker_inspect(&lb, "{{.State.Pid}}");
