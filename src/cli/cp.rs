@@ -6,7 +6,6 @@
 //! `/tmp` or `/run` would vanish. Either side then places it as `cp -a` does: into DST when DST is
 //! a folder, else as DST.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -148,41 +147,33 @@ fn to_node(host: &str, node: &str, path: &str) -> Result<()> {
         bail!("'{host}' does not exist on this machine");
     }
     let (_, name) = split(host)?;
-    let mut archive = tar::Builder::new(Vec::new());
-    if source.is_dir() {
-        archive.append_dir_all(&name, source)?;
-    } else {
-        archive.append_path_with_name(source, &name)?;
-    }
-    let archive = archive.into_inner()?;
     let mut child = docker_exec(node, RECEIVE, &[path, &name])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .context("running `docker exec` (the docker CLI is needed for `localkube cp`)")?;
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(&archive)
-        .context("sending the files to the node")?;
+    // Streamed into the node as it is read, never whole in memory; links are copied as links
+    // (`cp -a`), never followed to whatever they point at on the host.
+    let mut archive = tar::Builder::new(child.stdin.take().expect("piped"));
+    archive.follow_symlinks(false);
+    let sent = if source.is_dir() {
+        archive.append_dir_all(&name, source)
+    } else {
+        archive.append_path_with_name(source, &name)
+    }
+    .and_then(|()| archive.finish());
+    drop(archive);
     let out = child.wait_with_output()?;
     if !out.status.success() {
         bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
     }
+    sent.context("sending the files to the node")?;
     Ok(())
 }
 
 fn from_node(node: &str, path: &str, host: &str) -> Result<()> {
     let (folder, name) = split(path)?;
-    let out = docker_exec(node, SEND, &[&folder, &name])
-        .stdin(Stdio::null())
-        .output()
-        .context("running `docker exec` (the docker CLI is needed for `localkube cp`)")?;
-    if !out.status.success() {
-        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
-    }
     // Unpacked next to the destination, then moved into place in one rename.
     let target = PathBuf::from(host);
     let (dest, parent) = if target.is_dir() {
@@ -199,9 +190,19 @@ fn from_node(node: &str, path: &str, host: &str) -> Result<()> {
         .prefix(".localkube-cp-")
         .tempdir_in(&parent)
         .with_context(|| format!("writing into {}", parent.display()))?;
-    tar::Archive::new(out.stdout.as_slice())
-        .unpack(scratch.path())
-        .context("unpacking the node's files")?;
+    let mut child = docker_exec(node, SEND, &[&folder, &name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running `docker exec` (the docker CLI is needed for `localkube cp`)")?;
+    let stream = child.stdout.take().expect("piped");
+    let unpacked = unpack_within(stream, scratch.path(), &name);
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    unpacked?;
     let unpacked = scratch.path().join(&name);
     if unpacked.is_dir() && dest.is_dir() {
         bail!(
@@ -211,6 +212,68 @@ fn from_node(node: &str, path: &str, host: &str) -> Result<()> {
     }
     std::fs::rename(&unpacked, &dest).with_context(|| format!("writing {}", dest.display()))?;
     Ok(())
+}
+
+/// Unpacks the node's tar stream as it arrives, entry by entry, into `dir`: only entries under
+/// `name`, and no link that leads out of what is copied (a node's `x -> /root/.ssh/id_rsa` would
+/// hand the host's file to whoever reads the copy).
+fn unpack_within(stream: impl std::io::Read, dir: &Path, name: &str) -> Result<()> {
+    let mut archive = tar::Archive::new(stream);
+    for entry in archive.entries().context("reading the node's files")? {
+        let mut entry = entry.context("reading the node's files")?;
+        let path = entry
+            .path()
+            .context("a name in the node's files")?
+            .into_owned();
+        if let Some(why) = entry_problem(&path, entry.link_name()?.as_deref(), name) {
+            bail!("refused {}: {why}", path.display());
+        }
+        entry
+            .unpack_in(dir)
+            .with_context(|| format!("unpacking {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Why an entry of a copy from a node may not be written: outside the copied `name`, or a link
+/// whose target (from the entry's folder) leaves it.
+fn entry_problem(path: &Path, link: Option<&Path>, name: &str) -> Option<String> {
+    use std::path::Component;
+    let inside = |p: &Path| -> bool {
+        let mut depth: i32 = 0;
+        let mut first = None;
+        for c in p.components() {
+            match c {
+                Component::Normal(part) => {
+                    if depth == 0 && first.is_none() {
+                        first = Some(part.to_owned());
+                    }
+                    depth += 1;
+                }
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    depth -= 1;
+                    if depth < 1 {
+                        return false;
+                    }
+                }
+                Component::RootDir | Component::Prefix(_) => return false,
+            }
+        }
+        depth >= 1 && first.as_deref() == Some(std::ffi::OsStr::new(name))
+    };
+    if !inside(path) {
+        return Some(format!("it is not under {name}"));
+    }
+    let link = link?;
+    let resolved = path.parent().unwrap_or(Path::new("")).join(link);
+    if link.is_absolute() || !inside(&resolved) {
+        return Some(format!(
+            "it links to {}, outside what is copied",
+            link.display()
+        ));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -277,6 +340,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("must be absolute"), "{err}");
+    }
+
+    #[test]
+    fn links_out_of_the_copy_are_refused() {
+        let ok = |p: &str, l: Option<&str>| entry_problem(Path::new(p), l.map(Path::new), "conf");
+        assert_eq!(ok("conf", None), None);
+        assert_eq!(ok("conf/a/b", None), None);
+        assert_eq!(ok("conf/a/link", Some("../b")), None);
+        assert_eq!(ok("conf/link", Some("a/./b")), None);
+        for (path, link) in [
+            ("conf/key", Some("/root/.ssh/id_rsa")),
+            ("conf/up", Some("../../etc/passwd")),
+            ("conf/a/up", Some("../..")),
+            ("conf", Some("..")),
+            ("other", None),
+            ("../conf", None),
+            ("/etc/passwd", None),
+            ("conf/../../x", None),
+        ] {
+            assert!(ok(path, link).is_some(), "{path} -> {link:?}");
+        }
+    }
+
+    /// A node's archive with a link to the host's files is refused before anything is written.
+    #[test]
+    fn a_stream_with_an_escaping_link_writes_nothing() {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        tar.append_link(&mut header, "conf/key", "/root/.ssh/id_rsa")
+            .unwrap();
+        let bytes = tar.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack_within(bytes.as_slice(), dir.path(), "conf").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("outside what is copied"),
+            "{err:#}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

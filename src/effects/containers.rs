@@ -9,19 +9,20 @@ use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig,
-    HostConfigCgroupnsModeEnum, Ipam, IpamConfig, Mount, MountType, NetworkCreateRequest,
-    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+    HostConfigCgroupnsModeEnum, HostConfigLogConfig, Ipam, IpamConfig, Mount, MountType,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, LogsOptions, RemoveContainerOptions,
-    RemoveVolumeOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, LogsOptions, RestartContainerOptions,
+    StartContainerOptions, StopContainerOptions,
 };
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_util::task::TaskTracker;
 
+use crate::effects::owned::{self, Kind, Owner};
 use crate::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK, NetworkSpec, VolumeSpec};
-use crate::plan::names::LABEL_PROFILE;
 
 pub use crate::effects::container_state::ContainerState;
 
@@ -62,68 +63,40 @@ pub async fn settled() {
     UNDER_WAY.reopen();
 }
 
-/// Refuses an object of `kind` named `name` whose profile label differs from `wanted`'s: it is
-/// not this profile's, so it is neither adopted, changed nor removed.
-fn refuse_foreign(
-    kind: &str,
-    name: &str,
-    found: Option<&HashMap<String, String>>,
-    wanted: &std::collections::BTreeMap<String, String>,
-) -> Result<()> {
-    let want = wanted.get(LABEL_PROFILE);
-    let have = found.and_then(|labels| labels.get(LABEL_PROFILE));
-    if want.is_some() && have != want {
-        bail!(
-            "a Docker {kind} named '{name}' exists that localkube did not create for profile '{}' \
-             ({}): localkube never adopts, changes or removes it; remove or rename it \
-             (`docker {kind} rm {name}` if it is unused), or use another profile (`-p NAME`)",
-            want.map_or("", String::as_str),
-            match have {
-                Some(other) => format!("its label {LABEL_PROFILE} says '{other}'"),
-                None => format!("it has no {LABEL_PROFILE} label"),
-            }
-        );
-    }
-    Ok(())
-}
-
-/// Refuses when a container named `name` exists without the profile label of `labels`.
+/// Refuses when a container named `name` exists that is not the profile's of `labels`.
 pub async fn check_owned(
     docker: &Docker,
     name: &str,
     labels: &std::collections::BTreeMap<String, String>,
 ) -> Result<()> {
-    match docker
-        .inspect_container(name, None::<InspectContainerOptions>)
-        .await
-    {
-        Ok(info) => refuse_foreign(
-            "container",
-            name,
-            info.config.as_ref().and_then(|c| c.labels.as_ref()),
-            labels,
-        ),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
+    if let Some(owner) = Owner::of_labels(labels) {
+        owned::claim(docker, Kind::Container, name, &owner).await?;
     }
+    Ok(())
+}
+
+/// Whether an object the spec's `labels` would own exists: an error when one of that name is
+/// someone else's (or when the spec names no owner, which nothing may adopt).
+async fn exists_owned(
+    docker: &Docker,
+    kind: Kind,
+    name: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<bool> {
+    let Some(owner) = Owner::of_labels(labels) else {
+        bail!(
+            "{} {name} has no profile label to check ownership by",
+            kind.as_str()
+        );
+    };
+    Ok(owned::claim(docker, kind, name, &owner).await?.is_some())
 }
 
 /// Creates the network unless it exists; true when this call created it. An existing network
 /// must carry the profile's label.
 pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool> {
-    match docker
-        .inspect_network(
-            &spec.name,
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-    {
-        Ok(found) => {
-            refuse_foreign("network", &spec.name, found.labels.as_ref(), &spec.labels)?;
-            return Ok(false);
-        }
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(e).with_context(|| format!("inspecting network {}", spec.name)),
+    if exists_owned(docker, Kind::Network, &spec.name, &spec.labels).await? {
+        return Ok(false);
     }
     let request = NetworkCreateRequest {
         name: spec.name.clone(),
@@ -157,13 +130,8 @@ pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool>
 /// Creates the volume unless it exists; true when this call created it. An existing volume must
 /// carry the profile's label.
 pub async fn ensure_volume(docker: &Docker, spec: &VolumeSpec) -> Result<bool> {
-    match docker.inspect_volume(&spec.name).await {
-        Ok(found) => {
-            refuse_foreign("volume", &spec.name, Some(&found.labels), &spec.labels)?;
-            return Ok(false);
-        }
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(e).with_context(|| format!("inspecting volume {}", spec.name)),
+    if exists_owned(docker, Kind::Volume, &spec.name, &spec.labels).await? {
+        return Ok(false);
     }
     let request = VolumeCreateRequest {
         name: Some(spec.name.clone()),
@@ -267,7 +235,9 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
         })
         .collect();
     let security = &spec.security;
-    let elevated = security.privileged || !security.cap_add.is_empty();
+    // `privileged` is asked for only of a spec that wants it; otherwise (or where refused) the
+    // spec's capability lists apply, a drop-all with no additions included.
+    let run_privileged = privileged && security.privileged;
     // A container in the host's network namespace (a load balancer proxy) has no address or
     // hostname of its own to ask for; one with no network (the node image's preload) no address.
     let host_network = spec.network == crate::plan::load_balancer::HOST_NETWORK;
@@ -286,9 +256,11 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
             }),
             ..Default::default()
         }),
-        privileged: Some(elevated && privileged),
-        cap_add: (elevated && !privileged).then(|| security.cap_add.clone()),
-        cap_drop: (elevated && !privileged).then(|| security.cap_drop.clone()),
+        privileged: Some(run_privileged),
+        cap_add: (!run_privileged && !security.cap_add.is_empty())
+            .then(|| security.cap_add.clone()),
+        cap_drop: (!run_privileged && !security.cap_drop.is_empty())
+            .then(|| security.cap_drop.clone()),
         security_opt: (!security.security_opt.is_empty()).then(|| security.security_opt.clone()),
         // What the docker CLI's `systempaths=unconfined` means in the API: no masked or read-only
         // paths under /proc and /sys.
@@ -297,6 +269,15 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
         cgroupns_mode: security
             .cgroupns_private
             .then_some(HostConfigCgroupnsModeEnum::PRIVATE),
+        log_config: Some(HostConfigLogConfig {
+            typ: Some(crate::plan::cluster::LOG_DRIVER.to_string()),
+            config: Some(
+                crate::plan::cluster::LOG_OPTIONS
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }),
         ..Default::default()
     };
     ContainerCreateBody {
@@ -340,7 +321,10 @@ pub async fn create_and_start(docker: &Docker, spec: &ContainerSpec) -> Result<b
         match first {
             Ok(()) => Ok(elevated),
             Err(e) if elevated && is_privilege_refusal(&e) => {
-                remove_container(&docker, &spec.name).await?;
+                // Made by the attempt just above, from this spec.
+                let owner = Owner::of_labels(&spec.labels)
+                    .unwrap_or_else(|| Owner::CreatedFrom(spec.image.clone()));
+                remove_container(&docker, &spec.name, &owner).await?;
                 create_and_start_once(&docker, &spec, false)
                     .await
                     .with_context(|| format!("starting {} without --privileged", spec.name))?;
@@ -421,21 +405,19 @@ pub async fn start_existing(docker: &Docker, name: &str) -> Result<()> {
     .await
 }
 
-pub async fn remove_container(docker: &Docker, name: &str) -> Result<()> {
-    match docker
-        .remove_container(
-            name,
-            Some(RemoveContainerOptions {
-                force: true,
-                ..Default::default()
-            }),
-        )
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("removing container {name}")),
-    }
+/// Removes the container named `name` if it is `owner`'s; someone else's is refused (see
+/// `owned`). Nothing there is fine.
+pub async fn remove_container(docker: &Docker, name: &str, owner: &Owner) -> Result<()> {
+    owned::remove(docker, Kind::Container, name, owner).await?;
+    Ok(())
+}
+
+/// Removes the container of `spec`'s name so it can be made anew from the spec: only when it is
+/// the spec's profile's (see `owned`).
+pub async fn remove_to_replace(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
+    let owner =
+        Owner::of_labels(&spec.labels).unwrap_or_else(|| Owner::CreatedFrom(spec.image.clone()));
+    remove_container(docker, &spec.name, &owner).await
 }
 
 /// Stops a container, its process given `timeout` seconds (Docker's own default without one)
@@ -459,25 +441,18 @@ pub async fn restart_container(docker: &Docker, name: &str) -> Result<()> {
         .with_context(|| format!("restarting container {name}"))
 }
 
-/// Removes a volume with what it holds; one that is gone already counts as removed.
-pub async fn remove_volume(docker: &Docker, name: &str) -> Result<()> {
-    match docker
-        .remove_volume(name, Some(RemoveVolumeOptions { force: true }))
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("removing volume {name}")),
-    }
+/// Removes a volume with what it holds, if it is `owner`'s (see `owned`); one that is gone
+/// already counts as removed.
+pub async fn remove_volume(docker: &Docker, name: &str, owner: &Owner) -> Result<()> {
+    owned::remove(docker, Kind::Volume, name, owner).await?;
+    Ok(())
 }
 
-/// Removes a network; one that is gone already counts as removed.
-pub async fn remove_network(docker: &Docker, name: &str) -> Result<()> {
-    match docker.remove_network(name).await {
-        Ok(()) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("removing network {name}")),
-    }
+/// Removes a network if it is `owner`'s (see `owned`); one that is gone already counts as
+/// removed.
+pub async fn remove_network(docker: &Docker, name: &str, owner: &Owner) -> Result<()> {
+    owned::remove(docker, Kind::Network, name, owner).await?;
+    Ok(())
 }
 
 /// Whether the engine holds an image of this tag.
@@ -650,6 +625,33 @@ pub async fn node_image_id(docker: &Docker, node: &str, image: &str) -> Result<O
 #[cfg(test)]
 mod tests {
     use super::lacks_a_capability;
+
+    /// Every container is created through `create_body`: each gets the rotation.
+    #[test]
+    fn every_container_rotates_its_log() {
+        let dir = std::path::Path::new("/p");
+        let profile = crate::plan::profile_name::ProfileName::parse("dev").unwrap();
+        let config =
+            crate::plan::config::ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        let plan = crate::plan::cluster::plan(
+            &profile,
+            &config,
+            &crate::plan::cluster::HostFacts::example(dir),
+        );
+        let mut specs = plan.containers.clone();
+        specs.push(crate::plan::cluster::node_preload_container(
+            "sha256:aa",
+            "p",
+        ));
+        for spec in specs {
+            let body = super::create_body(&spec, false);
+            let log = body.host_config.unwrap().log_config.unwrap();
+            assert_eq!(log.typ.as_deref(), Some("json-file"), "{}", spec.name);
+            let options = log.config.unwrap();
+            assert_eq!(options["max-size"], "10m", "{}", spec.name);
+            assert_eq!(options["max-file"], "3", "{}", spec.name);
+        }
+    }
 
     #[test]
     fn a_bounding_set_without_one_capability_refuses_privileged() {

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use bollard::Docker;
 use bollard::query_parameters::{
-    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
-    RemoveVolumeOptions, StopContainerOptions,
+    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, StopContainerOptions,
 };
 use ipnet::Ipv4Net;
 
 use crate::effects::containers::{ContainerState, is_not_found};
+use crate::effects::owned::{self, Kind};
 use crate::plan::load_balancer::CONTROLLER_ROLE;
 use crate::plan::names::{LABEL_NODE, LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
@@ -141,17 +141,8 @@ pub async fn remove_profile(docker: &Docker, profile: &ProfileName) -> Result<Re
             if (c.role == CONTROLLER_ROLE) != controller_pass {
                 continue;
             }
-            let options = RemoveContainerOptions {
-                force: true,
-                v: true,
-                ..Default::default()
-            };
-            match docker.remove_container(&c.id, Some(options)).await {
-                Ok(()) => removed.containers.push(c.name),
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => {
-                    return Err(e).with_context(|| format!("removing container {}", c.name));
-                }
+            if owned::remove_listed(docker, Kind::Container, &c.name, &c.id).await? {
+                removed.containers.push(c.name);
             }
         }
     }
@@ -163,11 +154,10 @@ pub async fn remove_profile(docker: &Docker, profile: &ProfileName) -> Result<Re
         .context("listing networks")?;
     for n in networks {
         let name = n.name.unwrap_or_default();
-        docker
-            .remove_network(n.id.as_deref().unwrap_or(&name))
-            .await
-            .with_context(|| format!("removing network {name}"))?;
-        removed.networks.push(name);
+        let id = n.id.clone().unwrap_or_else(|| name.clone());
+        if owned::remove_listed(docker, Kind::Network, &name, &id).await? {
+            removed.networks.push(name);
+        }
     }
     removed.volumes = remove_volumes(docker, profile_filter(profile)).await?;
     Ok(removed)
@@ -186,11 +176,9 @@ async fn remove_volumes(
         .context("listing volumes")?;
     let mut removed = Vec::new();
     for v in volumes.volumes.unwrap_or_default() {
-        docker
-            .remove_volume(&v.name, Some(RemoveVolumeOptions { force: true }))
-            .await
-            .with_context(|| format!("removing volume {}", v.name))?;
-        removed.push(v.name);
+        if owned::remove_listed(docker, Kind::Volume, &v.name, &v.name).await? {
+            removed.push(v.name);
+        }
     }
     Ok(removed)
 }
@@ -228,15 +216,8 @@ pub async fn remove_node(docker: &Docker, profile: &ProfileName, node: &str) -> 
         .with_context(|| format!("listing the containers of node {node}"))?;
     for c in found {
         let id = c.id.unwrap_or_default();
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
-        match docker.remove_container(&id, Some(options)).await {
-            Ok(()) => removed.containers.push(node.to_string()),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e).with_context(|| format!("removing container {node}")),
+        if owned::remove_listed(docker, Kind::Container, node, &id).await? {
+            removed.containers.push(node.to_string());
         }
     }
     removed.volumes = remove_volumes(docker, filters).await?;

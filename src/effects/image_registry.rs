@@ -13,7 +13,7 @@ use bollard::errors::Error as DockerError;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions,
-    PushImageOptions, RemoveContainerOptions, RemoveImageOptions, TagImageOptions,
+    PushImageOptions, RemoveImageOptions, TagImageOptions,
 };
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -589,16 +589,13 @@ impl<'a> IndexReader<'a> {
     }
 
     async fn remove(&self) {
-        let _ = self
-            .docker
-            .remove_container(
-                &self.id,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    v: true,
-                    ..Default::default()
-                }),
-            )
-            .await;
+        // The ID its create returned: this reader's own.
+        let _ = crate::effects::owned::remove_listed(
+            self.docker,
+            crate::effects::owned::Kind::Container,
+            "the index reader",
+            &self.id,
+        )
+        .await;
     }
 }

@@ -4,10 +4,12 @@
 //! - `<profile>/kubeconfigs/`: `admin.conf`, `controller-manager.conf`, `scheduler.conf`,
 //!   `kube-proxy.conf`, `kubelet-<node>.conf`, all 0600 in a 0700 folder, written from the
 //!   profile's PKI (see [`crate::plan::kubeconfig::component_kubeconfigs`]).
-//! - The user's kubeconfig: the first path of `$KUBECONFIG`, else `~/.kube/config`, as kubectl
-//!   picks the file it writes. Updates hold kubectl's own lock (`<file>.lock`), replace the file
-//!   atomically, keep its mode (0600 when new; `~/.kube` is created 0700), and write through a
-//!   symlink to its target rather than replacing the link.
+//! - The user's kubeconfig: the file kubectl writes (client-go's rule: the one path of
+//!   `$KUBECONFIG`, else the first of its paths that exists, else its last; `~/.kube/config`
+//!   without it). Updates hold kubectl's own lock (`<path>.lock`, next to the path as named, a
+//!   symlink's too), replace the file atomically (in place where it cannot be replaced: a file
+//!   bind-mounted into a devcontainer), make it 0600 since it holds a private key (`~/.kube`
+//!   is created 0700), and write through a symlink to its target rather than replacing the link.
 
 use std::ffi::OsStr;
 use std::fs::{self, OpenOptions};
@@ -17,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+use std::io::Write;
 
 use crate::effects::files::{
     SECRET_DIR_MODE, SECRET_FILE_MODE, create_dir_with_mode, write_atomic,
@@ -78,30 +82,95 @@ pub fn admin_credentials(profile: &ProfileDir, config: &ProfileConfig) -> Result
     })
 }
 
-/// The kubeconfig kubectl writes to: the first path of `$KUBECONFIG`, else `~/.kube/config`.
+/// The kubeconfig kubectl writes to (see [`kubeconfig_path_from`]).
 pub fn user_kubeconfig_path() -> Result<PathBuf> {
     kubeconfig_path_from(
         std::env::var_os("KUBECONFIG").as_deref(),
         dirs::home_dir().as_deref(),
+        |path| fs::metadata(path).is_ok(),
     )
     .context("no home folder for this user: set KUBECONFIG to the kubeconfig file to use")
 }
 
-/// [`user_kubeconfig_path`] from explicit inputs: the first non-empty entry of `kubeconfig_env`,
-/// else `<home>/.kube/config`.
+/// The file kubectl (client-go's `GetDefaultFilename`) writes, from explicit inputs: of the
+/// paths of `kubeconfig_env` (empty ones and repeats dropped), the only one, else the first that
+/// `exists` (following links, as `os.Stat`), else the last; without any, `<home>/.kube/config`.
 pub fn kubeconfig_path_from(
     kubeconfig_env: Option<&OsStr>,
     home: Option<&Path>,
+    exists: impl Fn(&Path) -> bool,
 ) -> Option<PathBuf> {
-    kubeconfig_env
-        .and_then(|paths| std::env::split_paths(paths).find(|p| !p.as_os_str().is_empty()))
-        .or_else(|| home.map(|home| home.join(".kube").join("config")))
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for path in kubeconfig_env
+        .map(std::env::split_paths)
+        .into_iter()
+        .flatten()
+    {
+        if !path.as_os_str().is_empty() && !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    match paths.len() {
+        0 => home.map(|home| home.join(".kube").join("config")),
+        1 => paths.pop(),
+        _ => paths
+            .iter()
+            .find(|p| exists(p))
+            .cloned()
+            .or_else(|| paths.pop()),
+    }
 }
 
-/// The file a merge into the user's kubeconfig writes: [`user_kubeconfig_path`], through a
-/// symlink to its target.
-pub fn user_kubeconfig_target() -> Result<PathBuf> {
-    resolve_symlink(&user_kubeconfig_path()?)
+/// The user's kubeconfig as it was before a `start` merged into it, to undo that merge alone
+/// ([`UserEntriesBefore::restore`]): edits other programs make meanwhile stay.
+#[derive(Debug)]
+pub struct UserEntriesBefore {
+    path: PathBuf,
+    text: Option<String>,
+    profile: ProfileName,
+}
+
+impl UserEntriesBefore {
+    pub fn take(profile: &ProfileName) -> Result<Self> {
+        let path = user_kubeconfig_path()?;
+        let text = read_optional(&resolve_symlink(&path)?)?;
+        Ok(Self {
+            path,
+            text,
+            profile: profile.clone(),
+        })
+    }
+
+    /// Puts the profile's own entries (and the current context, if it is still theirs) back as
+    /// they were; a file this start created and that holds nothing else is removed.
+    pub fn restore(&self) -> Result<()> {
+        let name = names::kubeconfig_context(&self.profile);
+        let _lock = KubeconfigLock::acquire(&self.path, LOCK_WAIT)?;
+        let target = resolve_symlink(&self.path)?;
+        let Some(now) = read_optional(&target)? else {
+            return Ok(());
+        };
+        let restored = kubeconfig::restore_own_entries(
+            &now,
+            self.text.as_deref(),
+            [&name, &name, &name],
+            self.profile.as_str(),
+        )
+        .with_context(|| format!("taking '{name}' out of {} again", target.display()))?;
+        let Some(text) = restored else {
+            return Ok(());
+        };
+        match &self.text {
+            None if kubeconfig::is_empty(&text)? => {
+                fs::remove_file(&target).with_context(|| format!("removing {}", target.display()))
+            }
+            // Nobody else changed it meanwhile: the user's own bytes, formatting and all.
+            Some(before) if kubeconfig::same_content(&text, before)? => {
+                write_private(&target, before)
+            }
+            _ => write_private(&target, &text),
+        }
+    }
 }
 
 /// Merges `c` into the user's kubeconfig; returns its path.
@@ -147,7 +216,8 @@ pub fn check_user_mergeable(profile: &ProfileName) -> Result<()> {
 /// Points the profile's cluster entry in the user's kubeconfig at `server` (only an entry marked
 /// as the profile's); returns the file and what was there before, `None` when it was current.
 pub fn set_user_server(profile: &ProfileName, server: &str) -> Result<(PathBuf, Option<String>)> {
-    let path = resolve_symlink(&user_kubeconfig_path()?)?;
+    let named = user_kubeconfig_path()?;
+    let path = resolve_symlink(&named)?;
     let name = names::kubeconfig_context(profile);
     if !path.exists() {
         bail!(
@@ -155,14 +225,14 @@ pub fn set_user_server(profile: &ProfileName, server: &str) -> Result<(PathBuf, 
             path.display()
         );
     }
-    let _lock = KubeconfigLock::acquire(&path, LOCK_WAIT)?;
+    let _lock = KubeconfigLock::acquire(&named, LOCK_WAIT)?;
     let existing = read_optional(&path)?.unwrap_or_default();
     let update = kubeconfig::set_server(&existing, &name, profile.as_str(), server)
         .with_context(|| format!("updating {}", path.display()))?;
     match update {
         kubeconfig::ServerUpdate::Current => Ok((path, None)),
         kubeconfig::ServerUpdate::Changed { previous, text } => {
-            write_keeping_mode(&path, &text)?;
+            write_private(&path, &text)?;
             Ok((path, Some(previous)))
         }
     }
@@ -175,13 +245,19 @@ pub fn current_context() -> Result<Option<String>> {
 
 /// Merges `c` into the kubeconfig at `path`, creating it (0600, folder 0700) when missing.
 pub fn merge_into_file(path: &Path, c: &Credentials, switch_context: bool) -> Result<()> {
-    let path = resolve_symlink(path)?;
-    ensure_parent(&path)?;
-    let _lock = KubeconfigLock::acquire(&path, LOCK_WAIT)?;
-    let existing = read_optional(&path)?;
+    merge_waiting(path, c, switch_context, LOCK_WAIT)
+}
+
+fn merge_waiting(path: &Path, c: &Credentials, switch_context: bool, wait: Duration) -> Result<()> {
+    let target = resolve_symlink(path)?;
+    ensure_parent(&target)?;
+    ensure_parent(path)?;
+    // kubectl's lock is next to the path it was given, link or not.
+    let _lock = KubeconfigLock::acquire(path, wait)?;
+    let existing = read_optional(&target)?;
     let merged = kubeconfig::merge(existing.as_deref(), c, switch_context)
-        .with_context(|| format!("merging the credentials into {}", path.display()))?;
-    write_keeping_mode(&path, &merged)
+        .with_context(|| format!("merging the credentials into {}", target.display()))?;
+    write_private(&target, &merged)
 }
 
 /// Removes the named entries of profile `owner` from the kubeconfig at `path`; `true` when
@@ -193,11 +269,12 @@ pub fn remove_from_file(
     context: &str,
     owner: &str,
 ) -> Result<bool> {
+    let named = path;
     let path = resolve_symlink(path)?;
     if !path.exists() {
         return Ok(false);
     }
-    let _lock = KubeconfigLock::acquire(&path, LOCK_WAIT)?;
+    let _lock = KubeconfigLock::acquire(named, LOCK_WAIT)?;
     let Some(existing) = read_optional(&path)? else {
         return Ok(false);
     };
@@ -205,7 +282,7 @@ pub fn remove_from_file(
         .with_context(|| format!("removing '{context}' from {}", path.display()))?;
     match removed {
         Some(text) => {
-            write_keeping_mode(&path, &text)?;
+            write_private(&path, &text)?;
             Ok(true)
         }
         None => Ok(false),
@@ -268,12 +345,55 @@ fn ensure_parent(path: &Path) -> Result<()> {
     }
 }
 
-fn write_keeping_mode(path: &Path, text: &str) -> Result<()> {
+/// Writes a kubeconfig, which holds a private key: the owner's bits of an existing file are kept,
+/// nobody else's (a 0644 file becomes 0600), a new one is 0600. Replaced atomically; where the
+/// file cannot be replaced (a file bind-mounted into a container: rename fails with EBUSY, or
+/// EXDEV across mounts) it is rewritten in place, as kubectl always does.
+fn write_private(path: &Path, text: &str) -> Result<()> {
     let mode = match fs::metadata(path) {
-        Ok(meta) => meta.permissions().mode() & 0o777,
+        Ok(meta) => meta.permissions().mode() & 0o700,
         Err(_) => SECRET_FILE_MODE,
     };
-    write_atomic(path, text.as_bytes(), mode)
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting permissions for {}", path.display()))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    match tmp.persist(path) {
+        Ok(_) => Ok(()),
+        Err(e) if cannot_replace(&e.error) => {
+            drop(e.file);
+            write_in_place(path, text, mode)
+        }
+        Err(e) => Err(e.error).with_context(|| format!("replacing {}", path.display())),
+    }
+}
+
+/// A rename onto a mount point (EBUSY) or across file systems (EXDEV).
+fn cannot_replace(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(16) | Some(18))
+}
+
+fn write_in_place(path: &Path, text: &str, mode: u32) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .with_context(|| format!("opening {} to rewrite it in place", path.display()))?;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting permissions for {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|_| file.sync_all())
+        .with_context(|| format!("writing {} in place", path.display()))
 }
 
 /// kubectl's lock on a kubeconfig: `<file>.lock`, created exclusively, removed when done. Holding
@@ -339,25 +459,67 @@ mod tests {
     }
 
     #[test]
-    fn path_is_the_first_kubeconfig_entry_else_home() {
+    fn the_file_is_the_one_kubectl_writes() {
         let home = Path::new("/home/u");
+        let none = |_: &Path| false;
+        let only_b = |p: &Path| p == Path::new("/b/two");
+        let pick = |env: &str, exists: &dyn Fn(&Path) -> bool| {
+            kubeconfig_path_from(Some(OsStr::new(env)), Some(home), exists)
+        };
+        // client-go: the first that exists, else the last.
+        assert_eq!(pick("/a/one:/b/two", &only_b), Some("/b/two".into()));
+        assert_eq!(pick("/a/one:/b/two:/c", &none), Some("/c".into()));
+        assert_eq!(pick("/a/one:/b/two", &|_| true), Some("/a/one".into()));
+        // One path (repeats and empty entries dropped): that one, existing or not.
+        assert_eq!(pick("/a/one", &none), Some("/a/one".into()));
+        assert_eq!(pick(":/b/two:/b/two", &none), Some("/b/two".into()));
+        assert_eq!(pick("", &none), Some("/home/u/.kube/config".into()));
         assert_eq!(
-            kubeconfig_path_from(Some(OsStr::new("/a/one:/b/two")), Some(home)),
-            Some(PathBuf::from("/a/one"))
-        );
-        assert_eq!(
-            kubeconfig_path_from(Some(OsStr::new(":/b/two")), Some(home)),
-            Some(PathBuf::from("/b/two"))
-        );
-        assert_eq!(
-            kubeconfig_path_from(Some(OsStr::new("")), Some(home)),
+            kubeconfig_path_from(None, Some(home), none),
             Some(PathBuf::from("/home/u/.kube/config"))
         );
-        assert_eq!(
-            kubeconfig_path_from(None, Some(home)),
-            Some(PathBuf::from("/home/u/.kube/config"))
-        );
-        assert_eq!(kubeconfig_path_from(None, None), None);
+        assert_eq!(kubeconfig_path_from(None, None, none), None);
+    }
+
+    #[test]
+    fn a_file_holding_a_key_becomes_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("config");
+        fs::write(&path, "").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        merge_into_file(&path, &credentials("dev"), true).unwrap();
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn the_lock_is_next_to_the_path_as_named_even_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("dotfiles-kubeconfig");
+        fs::write(&target, "").unwrap();
+        let link = tmp.path().join("config");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        // kubectl holds `config.lock`: the merge waits for it, and gives up naming it.
+        let held = KubeconfigLock::acquire(&link, Duration::ZERO).unwrap();
+        let err = merge_waiting(&link, &credentials("dev"), true, Duration::from_millis(200))
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("config.lock"), "{err:#}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "");
+        drop(held);
+        merge_waiting(&link, &credentials("dev"), true, Duration::ZERO).unwrap();
+        assert!(!tmp.path().join("dotfiles-kubeconfig.lock").exists());
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_replaced_is_written_in_place() {
+        assert!(cannot_replace(&std::io::Error::from_raw_os_error(16)));
+        assert!(cannot_replace(&std::io::Error::from_raw_os_error(18)));
+        assert!(!cannot_replace(&std::io::Error::from_raw_os_error(13)));
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("config");
+        fs::write(&path, "old old old old").unwrap();
+        write_in_place(&path, "new", 0o600).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]
@@ -377,13 +539,13 @@ mod tests {
     }
 
     #[test]
-    fn merge_keeps_an_existing_files_mode_and_handles_an_empty_one() {
+    fn merge_keeps_an_existing_files_owner_mode_and_handles_an_empty_one() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("config");
         fs::write(&path, "").unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
         merge_into_file(&path, &credentials("dev"), false).unwrap();
-        assert_eq!(mode(&path), 0o640);
+        assert_eq!(mode(&path), 0o400);
         assert_eq!(current_context_in(&path).unwrap(), None);
         merge_into_file(&path, &credentials("other"), true).unwrap();
         let once = fs::read_to_string(&path).unwrap();

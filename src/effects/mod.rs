@@ -13,6 +13,7 @@ pub mod kube_api;
 pub mod kubeconfig_store;
 pub mod lb_image;
 pub mod lock;
+pub mod owned;
 pub mod pki_store;
 pub mod snapshot;
 pub mod staging;

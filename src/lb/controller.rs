@@ -333,19 +333,13 @@ impl Controller {
                 continue;
             }
             let current = existing.remove(&key);
-            let previous = current
-                .as_ref()
-                .and_then(|c| c.address)
-                .or_else(|| ingress_ip(service).filter(|ip| pool.contains(ip)));
-            if let Some(prev) = previous {
-                taken.remove(&prev);
-            }
-            let Some(address) = load_balancer::allocate(&pool, &taken, previous) else {
+            let own = current.as_ref().and_then(|c| c.address);
+            let Some(address) = load_balancer::assign(&pool, &mut taken, own, ingress_ip(service))
+            else {
                 self.event(service, EventType::Warning, "AddressPoolExhausted",
                     "every loopback address of this profile is in use; delete a LoadBalancer service").await;
                 continue;
             };
-            taken.insert(address);
             let (ports, unsupported) = load_balancer::service_ports(service);
             if !unsupported.is_empty() {
                 self.event(

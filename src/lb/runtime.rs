@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Mutex;
@@ -108,6 +108,20 @@ impl ProxyDocker {
             }
             Request::Create { lb } => {
                 load_balancer::check_request(&self.config, &lb).map_err(anyhow::Error::msg)?;
+                let existing: Vec<(String, String)> = self
+                    .list()
+                    .await?
+                    .into_iter()
+                    .map(|p| {
+                        let label = |key| p.labels.get(key).cloned().unwrap_or_default();
+                        (
+                            label(load_balancer::LABEL_SERVICE),
+                            label(load_balancer::LABEL_ADDRESS),
+                        )
+                    })
+                    .collect();
+                load_balancer::check_capacity(&self.config, &existing, &lb)
+                    .map_err(anyhow::Error::msg)?;
                 let spec = load_balancer::proxy_spec(&self.profile, &lb, &self.image);
                 containers::create_and_start(&self.docker, &spec).await?;
                 Ok(Vec::new())
@@ -119,7 +133,8 @@ impl ProxyDocker {
             }
             Request::Remove { name } => {
                 self.check_proxy(&name).await?;
-                containers::remove_container(&self.docker, &name).await?;
+                let owner = crate::effects::owned::Owner::profile(&self.profile);
+                containers::remove_container(&self.docker, &name, &owner).await?;
                 Ok(Vec::new())
             }
         }
@@ -219,14 +234,44 @@ impl Runtime {
 
 /// The broker's side: sends `hello`, then answers requests one line at a time until the
 /// controller closes its end.
+/// The longest request line the broker reads: a create names a service, an address, at most
+/// `MAX_PORTS` ports and `MAX_NODES` backends, well under this.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+
+/// One request line from the controller, which runs as nobody and is not trusted: too long or
+/// not a request is an error the broker answers, never a panic.
+pub fn parse_request(line: &str) -> std::result::Result<Request, String> {
+    if line.len() > MAX_REQUEST_BYTES {
+        return Err(format!(
+            "not a request: {} bytes, more than {MAX_REQUEST_BYTES}",
+            line.len()
+        ));
+    }
+    serde_json::from_str::<Request>(line).map_err(|e| format!("not a request: {e}"))
+}
+
 pub async fn serve(docker: ProxyDocker, stream: UnixStream, hello: &Hello) -> Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_string(hello)?;
     line.push('\n');
     write.write_all(line.as_bytes()).await?;
-    let mut lines = BufReader::new(read).lines();
-    while let Some(line) = lines.next_line().await? {
-        let response = match serde_json::from_str::<Request>(&line) {
+    let mut reader = BufReader::new(read);
+    loop {
+        // At most one byte more than a request may have: a longer line is never held whole.
+        let mut bytes = Vec::new();
+        let read = (&mut reader)
+            .take(MAX_REQUEST_BYTES as u64 + 1)
+            .read_until(b'\n', &mut bytes)
+            .await?;
+        if read == 0 {
+            break;
+        }
+        if bytes.len() > MAX_REQUEST_BYTES {
+            bail!("the controller sent a request longer than {MAX_REQUEST_BYTES} bytes");
+        }
+        let line = String::from_utf8_lossy(&bytes);
+        let line = line.trim_end_matches('\n');
+        let response = match parse_request(line) {
             Ok(request) => match docker.handle(request).await {
                 Ok(proxies) => Response {
                     error: None,
@@ -238,7 +283,7 @@ pub async fn serve(docker: ProxyDocker, stream: UnixStream, hello: &Hello) -> Re
                 },
             },
             Err(e) => Response {
-                error: Some(format!("not a request: {e}")),
+                error: Some(e),
                 proxies: Vec::new(),
             },
         };
@@ -277,5 +322,30 @@ mod tests {
         let freed = format!("{held}serving: 127.30.7.3 port 8082\n");
         assert_eq!(problem_in_log(&freed), None);
         assert_eq!(problem_in_log(""), None);
+    }
+
+    #[test]
+    fn a_request_that_is_too_long_or_not_one_is_an_answer_not_a_panic() {
+        assert!(matches!(
+            parse_request(r#"{"op":"list"}"#),
+            Ok(Request::List)
+        ));
+        let long = format!(
+            r#"{{"op":"remove","name":"{}"}}"#,
+            "x".repeat(MAX_REQUEST_BYTES)
+        );
+        assert!(parse_request(&long).unwrap_err().contains("more than"));
+        for bad in [
+            "",
+            "{",
+            "null",
+            r#"{"op":"create"}"#,
+            r#"{"op":"format-disk"}"#,
+        ] {
+            assert!(
+                parse_request(bad).unwrap_err().starts_with("not a request"),
+                "{bad}"
+            );
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::plan::config::ProfileConfig;
 use crate::plan::images::Image;
 use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
-use crate::plan::spec::{ContainerSpec, MountSpec, PortSpec, SecuritySpec, VolumeSpec};
+use crate::plan::spec::{ContainerSpec, MountSpec, PortSpec, VolumeSpec};
 
 const COREDNS: &str = include_str!("../../addons/coredns.yaml");
 const LB_CONTROLLER: &str = include_str!("../../addons/lb-controller.yaml");
@@ -413,8 +413,8 @@ pub fn registry_spec(profile: &ProfileName, config: &ProfileConfig) -> Option<Co
         ]),
         // Back after a dockerd restart, as the cluster's containers; not after `stop`.
         restart_policy: "unless-stopped".into(),
-        // No rights beyond Docker's defaults.
-        security: SecuritySpec::default(),
+        // It serves on 5000 and writes its own volume as root: no capability at all.
+        security: crate::plan::spec::least_privilege(&[]),
         staged_files: Vec::new(),
     })
 }

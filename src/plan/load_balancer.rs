@@ -20,9 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::plan::config::ProfileConfig;
 use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
-use crate::plan::spec::{
-    COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, SecuritySpec, StagedFile,
-};
+use crate::plan::spec::{COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, StagedFile};
 
 /// Role label of the controller container.
 pub const CONTROLLER_ROLE: &str = Role::LbController.as_str();
@@ -70,6 +68,26 @@ pub fn allocate(
         return Some(prev);
     }
     pool.iter().find(|a| !taken.contains(a)).copied()
+}
+
+/// The address for a Service in the controller's pass, marked taken: the one its own proxy
+/// holds (`own`), else the one its status still shows (`shown`) if nobody holds it now, else the
+/// lowest free one. Only its own proxy's address is freed for it first: a status can be stale
+/// (its proxy gone, the address since given to another Service), and freeing an address on its
+/// word would put two Services on one address.
+pub fn assign(
+    pool: &[Ipv4Addr],
+    taken: &mut BTreeSet<Ipv4Addr>,
+    own: Option<Ipv4Addr>,
+    shown: Option<Ipv4Addr>,
+) -> Option<Ipv4Addr> {
+    if let Some(own) = own {
+        taken.remove(&own);
+    }
+    let previous = own.or(shown.filter(|ip| pool.contains(ip)));
+    let address = allocate(pool, taken, previous)?;
+    taken.insert(address);
+    Some(address)
 }
 
 /// One port of a load balancer: where it listens, and the NodePort it forwards to.
@@ -159,12 +177,7 @@ pub fn proxy_spec(profile: &ProfileName, lb: &LoadBalancer, image: &str) -> Cont
         // In the host's namespace it gets only what a TCP forwarder on ports below 1024 needs:
         // every capability dropped but NET_BIND_SERVICE (no NET_ADMIN, no NET_RAW: it cannot change
         // or sniff the host's network), and no way to gain more through exec.
-        security: SecuritySpec {
-            cap_add: vec!["NET_BIND_SERVICE".into()],
-            cap_drop: vec!["ALL".into()],
-            security_opt: vec!["no-new-privileges".into()],
-            ..SecuritySpec::default()
-        },
+        security: crate::plan::cluster::least_privilege(&["NET_BIND_SERVICE"]),
         staged_files: Vec::new(),
         role: PROXY_ROLE.into(),
         name,
@@ -190,9 +203,25 @@ pub fn spec_digest(spec: &ContainerSpec) -> String {
     hex::encode(&hasher.finalize()[..8])
 }
 
+/// The most ports one load balancer proxy forwards: far more than a Service has in practice,
+/// few enough that a proxy cannot be made to hold thousands of listeners on the host.
+pub const MAX_PORTS: usize = 32;
+
+/// The addresses a node of the profile can have (`ProfileConfig::node_ip` of 1 to
+/// `MAX_NODES`): the only backends a proxy may forward to. Not the rest of the /24: the
+/// gateway is the host itself, and the control plane, registry and controller are no
+/// Service's backends. Every node slot, not only today's nodes, since the broker reads the
+/// configuration once and `node add` does not restart it.
+pub fn node_addresses(config: &ProfileConfig) -> Vec<Ipv4Addr> {
+    (1..=crate::plan::config::MAX_NODES)
+        .map(|n| config.node_ip(n))
+        .collect()
+}
+
 /// Whether a proxy the controller asks the broker for stays within its profile: an address of
-/// the profile's pool, backends on the profile's network, at least one port, and a service
-/// name that is a DNS label (it becomes part of a container name).
+/// the profile's pool, one to `MAX_NODES` backends that are node addresses, one to
+/// [`MAX_PORTS`] distinct ports, and a service name that is a DNS label (it becomes part of a
+/// container name).
 pub fn check_request(config: &ProfileConfig, lb: &LoadBalancer) -> Result<(), String> {
     if !address_pool(config).contains(&lb.address) {
         return Err(format!(
@@ -200,18 +229,31 @@ pub fn check_request(config: &ProfileConfig, lb: &LoadBalancer) -> Result<(), St
             lb.address
         ));
     }
-    if let Some(backend) = lb
-        .backends
-        .iter()
-        .find(|b| !config.network_subnet.contains(*b))
-    {
+    let nodes = node_addresses(config);
+    if let Some(backend) = lb.backends.iter().find(|b| !nodes.contains(*b)) {
         return Err(format!(
-            "backend {backend} is not on the profile's network {}",
-            config.network_subnet
+            "backend {backend} is not a node address of the profile ({} to {})",
+            nodes[0],
+            nodes[nodes.len() - 1]
+        ));
+    }
+    if lb.backends.is_empty() || lb.backends.len() > nodes.len() {
+        return Err(format!(
+            "a load balancer needs 1 to {} backends, not {}",
+            nodes.len(),
+            lb.backends.len()
         ));
     }
     if lb.ports.is_empty() || lb.ports.iter().any(|p| p.port == 0 || p.node_port == 0) {
         return Err("a load balancer needs ports other than 0".into());
+    }
+    let distinct: BTreeSet<u16> = lb.ports.iter().map(|p| p.port).collect();
+    if lb.ports.len() > MAX_PORTS || distinct.len() != lb.ports.len() {
+        return Err(format!(
+            "a load balancer has 1 to {MAX_PORTS} distinct ports, not {} ({} distinct)",
+            lb.ports.len(),
+            distinct.len()
+        ));
     }
     let label = |s: &str| {
         !s.is_empty()
@@ -224,6 +266,32 @@ pub fn check_request(config: &ProfileConfig, lb: &LoadBalancer) -> Result<(), St
             "'{}/{}' is not a Kubernetes service name",
             lb.namespace, lb.name
         ));
+    }
+    Ok(())
+}
+
+/// Whether one more proxy for `lb` fits beside the profile's `existing` ones (each its service
+/// and address labels): one proxy per pool address at most, and no address already held by
+/// another Service's proxy.
+pub fn check_capacity(
+    config: &ProfileConfig,
+    existing: &[(String, String)],
+    lb: &LoadBalancer,
+) -> Result<(), String> {
+    let pool = address_pool(config).len();
+    if existing.len() >= pool {
+        return Err(format!(
+            "the profile has {} load balancer proxies, one per address of its pool of {pool}",
+            existing.len()
+        ));
+    }
+    let address = lb.address.to_string();
+    let service = lb.service_key();
+    if let Some((other, _)) = existing
+        .iter()
+        .find(|(s, a)| *a == address && *s != service)
+    {
+        return Err(format!("{address} is held by the proxy of {other}"));
     }
     Ok(())
 }
@@ -286,7 +354,10 @@ pub fn controller_spec(
             (LABEL_ROLE.to_string(), CONTROLLER_ROLE.to_string()),
         ]),
         restart_policy: "unless-stopped".into(),
-        security: SecuritySpec::default(),
+        // The broker (root) reads its kubeconfig and starts the controller as nobody; nothing
+        // else: no NET_RAW (Docker's default) to forge packets on the profile's network, no
+        // gaining rights through exec.
+        security: crate::plan::cluster::least_privilege(&["SETUID", "SETGID", "DAC_READ_SEARCH"]),
         staged_files: vec![
             StagedFile {
                 from: "kubeconfigs/lb-controller.conf".into(),
@@ -404,10 +475,78 @@ mod tests {
         };
         assert!(refused(|lb| lb.address = "127.0.0.1".parse().unwrap()).contains("pool"));
         assert!(refused(|lb| lb.address = "127.30.8.3".parse().unwrap()).contains("pool"));
-        assert!(refused(|lb| lb.backends = vec!["10.0.0.1".parse().unwrap()]).contains("network"));
+        assert!(refused(|lb| lb.backends = vec!["10.0.0.1".parse().unwrap()]).contains("node"));
+        // The host's bridge address, the apiserver's and the controller's are on the network,
+        // but no node's.
+        for other in [
+            "172.30.7.1",
+            "172.30.7.3",
+            "172.30.7.6",
+            "172.30.7.7",
+            "172.30.7.19",
+        ] {
+            let mut lb = lb();
+            lb.backends = vec![other.parse().unwrap()];
+            assert!(
+                check_request(&config, &lb)
+                    .unwrap_err()
+                    .contains("node address"),
+                "{other}"
+            );
+        }
+        assert!(refused(|lb| lb.backends.clear()).contains("1 to 9 backends"));
         assert!(refused(|lb| lb.ports.clear()).contains("ports"));
+        assert!(refused(|lb| lb.ports = vec![lb.ports[0].clone(); 2]).contains("distinct"));
+        assert!(
+            refused(|lb| lb.ports = (1..=33)
+                .map(|port| LbPort {
+                    port,
+                    node_port: 30000
+                })
+                .collect())
+            .contains("1 to 32")
+        );
         assert!(refused(|lb| lb.name = "x --privileged".into()).contains("service name"));
         assert!(refused(|lb| lb.namespace = String::new()).contains("service name"));
+    }
+
+    #[test]
+    fn a_stale_status_never_frees_an_address_another_service_holds() {
+        let pool = address_pool(&config());
+        let a: Ipv4Addr = "127.30.7.2".parse().unwrap();
+        let b: Ipv4Addr = "127.30.7.3".parse().unwrap();
+        // Service x's proxy holds .2; service y's status still shows .2 from before its proxy
+        // went away: y gets another address.
+        let mut taken = BTreeSet::from([a]);
+        assert_eq!(assign(&pool, &mut taken, None, Some(a)), Some(b));
+        assert_eq!(taken, BTreeSet::from([a, b]));
+        // Its own proxy's address it keeps; a free address its status shows it gets back.
+        let mut taken = BTreeSet::from([a, b]);
+        assert_eq!(assign(&pool, &mut taken, Some(b), Some(a)), Some(b));
+        let mut taken = BTreeSet::new();
+        assert_eq!(assign(&pool, &mut taken, None, Some(b)), Some(b));
+    }
+
+    #[test]
+    fn the_broker_caps_proxies_and_never_shares_an_address() {
+        let config = config();
+        let held = |n: usize| -> Vec<(String, String)> {
+            (0..n)
+                .map(|i| (format!("default/s{i}"), format!("127.30.7.{}", i + 2)))
+                .collect()
+        };
+        assert_eq!(check_capacity(&config, &held(0), &lb()), Ok(()));
+        // Its own proxy again (a restart) is fine; another Service's address is not.
+        let own = vec![("default/kubia".to_string(), "127.30.7.3".to_string())];
+        assert_eq!(check_capacity(&config, &own, &lb()), Ok(()));
+        let why = check_capacity(&config, &held(5), &lb()).unwrap_err();
+        assert!(why.contains("held by the proxy of default/s1"), "{why}");
+        let full = held(address_pool(&config).len());
+        assert!(
+            check_capacity(&config, &full, &lb())
+                .unwrap_err()
+                .contains("pool of 98")
+        );
     }
 
     #[test]
@@ -493,6 +632,12 @@ mod tests {
                 .any(|f| f.from == "kubeconfigs/lb-controller.conf")
         );
         assert!(spec.ports.is_empty());
+        assert_eq!(spec.security.cap_drop, ["ALL"]);
+        assert_eq!(
+            spec.security.cap_add,
+            ["SETUID", "SETGID", "DAC_READ_SEARCH"]
+        );
+        assert_eq!(spec.security.security_opt, ["no-new-privileges"]);
     }
 
     #[test]

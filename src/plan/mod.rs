@@ -3,6 +3,7 @@
 
 pub mod addon_choices;
 pub mod addons;
+pub mod archive;
 pub mod cluster;
 pub mod config;
 pub mod image_repository;

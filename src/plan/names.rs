@@ -126,8 +126,9 @@ pub fn kubeconfig_context(profile: &ProfileName) -> String {
     }
 }
 
-/// Suffixes of the names a profile gives its containers and volumes (`<profile>-<suffix>`).
-const RESERVED_SUFFIXES: [&str; 8] = [
+/// Suffixes of the names a profile gives its containers and volumes (`<profile>-<suffix>`):
+/// every role's (a test checks each name a cluster with every addon uses).
+const RESERVED_SUFFIXES: [&str; 9] = [
     "etcd",
     "apiserver",
     "controller-manager",
@@ -136,6 +137,8 @@ const RESERVED_SUFFIXES: [&str; 8] = [
     "var",
     "data",
     "lb",
+    // The registry addon's container; its volume ends in `-data`.
+    "registry",
 ];
 
 /// Why a new profile's name could collide with another profile's container, volume or node
@@ -222,6 +225,34 @@ mod tests {
         );
     }
 
+    /// Every container a profile `dev` may own, with every addon and several nodes: a profile
+    /// named like any of them (but `dev` itself, its first node) would share its names, so each
+    /// must be refused. A new role whose suffix is not reserved fails here.
+    #[test]
+    fn every_name_a_profile_gives_its_containers_is_reserved() {
+        use crate::plan::{addons, cluster, config::ProfileConfig, load_balancer};
+        let dev = profile("dev");
+        let mut config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        config.nodes = Nodes::first(3);
+        for addon in addons::ADDONS {
+            config.addons.set(addon.name, true).unwrap();
+        }
+        let plan = cluster::plan(&dev, &config, &cluster::HostFacts::example("/p"));
+        let mut owned: Vec<String> = plan.containers.iter().map(|c| c.name.clone()).collect();
+        owned.push(addons::registry_container(&dev));
+        owned.push(load_balancer::proxy_container_name(&dev, "default", "web"));
+        assert!(
+            owned.contains(&"dev-lb-controller".to_string()),
+            "{owned:?}"
+        );
+        for name in owned.iter().filter(|n| n.as_str() != "dev") {
+            assert!(
+                collision_problem(&profile(name)).is_some(),
+                "a profile named '{name}' would collide with profile dev's container"
+            );
+        }
+    }
+
     #[test]
     fn names_that_collide_with_another_profiles_are_refused() {
         for bad in [
@@ -236,6 +267,8 @@ mod tests {
             "a-lb",
             "a-lb-controller",
             "a-lb-default-web",
+            "dev-registry",
+            "dev-registry-data",
         ] {
             let problem = collision_problem(&profile(bad));
             assert!(problem.is_some(), "{bad}");

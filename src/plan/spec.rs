@@ -132,3 +132,49 @@ impl HostFacts {
         self.profile_dir.join("staging").join(container)
     }
 }
+
+/// Every capability a container other than a node may hold, with the reason it needs it. All
+/// others are dropped (`cap_drop ALL`): Docker's default set (CHOWN, DAC_OVERRIDE, FOWNER,
+/// KILL, NET_RAW, SETUID, SYS_CHROOT, MKNOD, ...) is for general-purpose images, and none of
+/// these programs changes owners, sniffs packets or makes devices. A test checks every
+/// container's list against this table, and a cluster test every capability set of every process.
+pub const CAPABILITY_REASONS: [(&str, &str); 6] = [
+    (
+        "NET_ADMIN",
+        "netinit sets the control-plane container's routes in its own network namespace, then \
+         drops it from every set before the component starts",
+    ),
+    (
+        "SETPCAP",
+        "netinit takes NET_ADMIN out of the bounding set (PR_CAPBSET_DROP needs it); the \
+         component keeps it until netinit also drops it (an image rebuild)",
+    ),
+    (
+        "DAC_READ_SEARCH",
+        "root in the container reads the staged configuration, certificates and keys, which \
+         belong to the user who runs localkube and are 0600; read only: no DAC_OVERRIDE",
+    ),
+    (
+        "SETUID",
+        "the load balancer broker starts the controller proper as nobody",
+    ),
+    (
+        "SETGID",
+        "... with nobody's group and no supplementary groups",
+    ),
+    (
+        "NET_BIND_SERVICE",
+        "a load balancer proxy listens on the Service's own port, 80 and 443 included",
+    ),
+];
+
+/// What a container that is not a node starts with: only `cap_add` (each in
+/// [`CAPABILITY_REASONS`]), and no way to gain more through exec of a setuid file.
+pub fn least_privilege(cap_add: &[&str]) -> SecuritySpec {
+    SecuritySpec {
+        cap_add: cap_add.iter().map(|c| c.to_string()).collect(),
+        cap_drop: vec!["ALL".into()],
+        security_opt: vec!["no-new-privileges".into()],
+        ..SecuritySpec::default()
+    }
+}

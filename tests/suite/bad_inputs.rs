@@ -102,6 +102,11 @@ fn bad_names_versions_flags_and_environment_are_refused_before_anything_is_made(
         ),
         case(&["-p", "bi-lb-web", "start"], &["cannot be used", "'-lb-'"]),
         case(&["-p", "bi-etcd-data", "start"], &["cannot be used"]),
+        // Profile `bi`'s registry addon is `bi-registry`.
+        case(
+            &["-p", "bi-registry", "start"],
+            &["cannot be used", "'-registry'", "profile 'bi'"],
+        ),
         // Kubernetes versions.
         case(
             &["-p", "bi", "start", "--kubernetes-version", "v1.20"],
@@ -417,4 +422,127 @@ fn a_foreign_volume_with_a_profiles_name_is_never_adopted() {
         .output()
         .unwrap();
     assert_success(&still, "the foreign volume survives delete");
+}
+
+/// An image archive as `localkube images save` lays it out, with `edit` applied to its manifest
+/// and `tags` in its images.tar's manifest.json.
+fn archive_file(dir: &std::path::Path, tags: &[&str], edit: fn(&mut serde_json::Value)) -> String {
+    use sha2::Digest;
+    fn append(tar: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, name, data).unwrap();
+    }
+    let mut images = tar::Builder::new(Vec::new());
+    let index = serde_json::json!([{"Config": "c.json", "RepoTags": tags, "Layers": []}]);
+    append(&mut images, "manifest.json", index.to_string().as_bytes());
+    let images = images.into_inner().unwrap();
+    let kubectl = b"#!/bin/sh\necho not kubectl\n".to_vec();
+    let entry = |data: &[u8]| serde_json::json!({"sha256": hex::encode(sha2::Sha256::digest(data)), "size": data.len()});
+    let version = localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
+    let mut manifest = serde_json::json!({
+        "format": 1,
+        "kubernetes_version": version,
+        "localkube_version": "0.1.0",
+        "images": [{
+            "image": format!("localkube/pause:{version}"),
+            "id": format!("sha256:{}", "ab".repeat(32)),
+            "key": "abc",
+            "component_version": "3.10",
+            "size_bytes": 700000,
+        }],
+        "files": {"images.tar": entry(&images), "kubectl": entry(&kubectl)},
+    });
+    edit(&mut manifest);
+    let mut tar = tar::Builder::new(Vec::new());
+    append(
+        &mut tar,
+        "localkube-images.json",
+        manifest.to_string().as_bytes(),
+    );
+    append(&mut tar, "images.tar", &images);
+    append(&mut tar, "kubectl", &kubectl);
+    let path = dir.join(format!(
+        "archive-{}.tar",
+        fs::read_dir(dir).unwrap().count()
+    ));
+    fs::write(&path, tar.into_inner().unwrap()).unwrap();
+    path.display().to_string()
+}
+
+/// Loading an archive trusts its author with the images it runs, but nothing more: a manifest
+/// whose version is a path, whose images are not localkube's, whose sizes or IDs are not what
+/// `images save` writes, or whose images.tar holds tags it does not list (which `docker load`
+/// would import over the user's images) is refused before any path is built or image imported.
+#[test]
+fn bad_archives_are_refused_before_anything_is_built_from_them() {
+    let sb = Sandbox::new();
+    sb.write_user_kubeconfig();
+    let dir = tempfile::tempdir().unwrap();
+    let version = localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
+    let pause = format!("localkube/pause:{version}");
+    let ours: &[&str] = &[&pause];
+    let other_tags: &[&str] = &[&pause, "debian:13", "localkube/lb:x"];
+    let bad: Vec<(String, Vec<&'static str>)> = vec![
+        (
+            archive_file(dir.path(), ours, |m| {
+                m["kubernetes_version"] = "../../../.local/bin".into()
+            }),
+            vec!["\"../../../.local/bin\", not a release"],
+        ),
+        (
+            archive_file(dir.path(), other_tags, |_| {}),
+            vec!["holds debian:13, localkube/lb:x", "does not list"],
+        ),
+        (
+            archive_file(dir.path(), &["debian:13"], |m| {
+                m["images"][0]["image"] = "debian:13".into()
+            }),
+            vec!["\"debian:13\", which is not a localkube image"],
+        ),
+        (
+            archive_file(dir.path(), ours, |m| {
+                m["images"][0]["id"] = "sha256:../x".into()
+            }),
+            vec!["not a sha256 digest"],
+        ),
+        (
+            archive_file(dir.path(), ours, |m| {
+                m["files"]["kubectl"]["size"] = u64::MAX.into()
+            }),
+            vec!["kubectl a size of"],
+        ),
+        (
+            archive_file(dir.path(), ours, |m| {
+                m["localkube_version"] = "\u{1b}]0;owned\u{7}".into()
+            }),
+            vec!["localkube version"],
+        ),
+        (
+            archive_file(dir.path(), ours, |m| {
+                m["files"]["../kubectl"] = m["files"]["kubectl"].clone()
+            }),
+            vec!["exactly images.tar and kubectl"],
+        ),
+    ];
+    let mut tried = 0;
+    for (file, expect) in &bad {
+        for args in [
+            vec!["-p", "biarchive", "start", "--dry-run", "--images", file],
+            vec!["-p", "biarchive", "images", "load", file],
+        ] {
+            let c = case(&args, expect);
+            let out = run(&sb, &c);
+            assert_refused_cleanly(&sb, &c, &out, USER_KUBECONFIG.as_bytes());
+            assert!(
+                stderr(&out).contains("Nothing was imported"),
+                "{}",
+                stderr(&out)
+            );
+            tried += 1;
+        }
+    }
+    assert!(!sb.home().join("profiles/biarchive").exists());
+    eprintln!("bad archives refused: {tried}");
 }

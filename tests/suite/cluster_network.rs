@@ -74,14 +74,89 @@ pub fn assert_control_plane_routes(profile: &str, after: &str) {
 }
 
 /// CAP_NET_ADMIN is bit 12 of the capability sets in /proc/PID/status.
-fn has_net_admin(pid: &str) -> bool {
+/// A process's five capability sets (`CapInh`, `CapPrm`, `CapEff`, `CapBnd`, `CapAmb` of
+/// /proc/PID/status) and its `NoNewPrivs`.
+fn capability_sets(pid: &str) -> (Vec<(&'static str, u64)>, bool) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    let eff = status
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+            .trim()
+            .to_string()
+    };
+    let sets = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
+        .into_iter()
+        .map(|set| (set, u64::from_str_radix(&field(set), 16).expect("hex set")))
+        .collect();
+    (sets, field("NoNewPrivs") == "1")
+}
+
+// Capability numbers (linux/capability.h).
+const CAP_DAC_READ_SEARCH: u64 = 1 << 2;
+const CAP_SETGID: u64 = 1 << 6;
+const CAP_SETUID: u64 = 1 << 7;
+const CAP_SETPCAP: u64 = 1 << 8;
+
+/// Every capability set of `pid` holds exactly `allowed` (the bounding, permitted and effective
+/// sets) or nothing (inheritable, ambient), and it cannot gain more through exec.
+fn assert_capabilities(what: &str, pid: &str, allowed: u64) {
+    let (sets, no_new_privs) = capability_sets(pid);
+    for (set, bits) in sets {
+        let expected = match set {
+            "CapInh" | "CapAmb" => 0,
+            _ => allowed,
+        };
+        assert_eq!(
+            bits, expected,
+            "{what} (pid {pid}): {set} is {bits:#x}, expected {expected:#x}"
+        );
+    }
+    assert!(
+        no_new_privs,
+        "{what} (pid {pid}) may gain rights through exec"
+    );
+}
+
+/// What each component process holds, in every set: the control plane only reads its staged
+/// files (NET_ADMIN was netinit's, gone before the component started); the load balancer's
+/// broker also starts the controller as nobody, which holds nothing at all.
+fn assert_least_privilege(cluster: &Cluster) {
+    for role in ["etcd", "apiserver", "controller-manager", "scheduler"] {
+        let pid = docker_inspect(&cluster.container(role), "{{.State.Pid}}");
+        assert_capabilities(role, &pid, CAP_DAC_READ_SEARCH | CAP_SETPCAP);
+    }
+    let lb = cluster.container("lb-controller");
+    let broker = docker_inspect(&lb, "{{.State.Pid}}");
+    assert_capabilities(
+        "the load balancer broker",
+        &broker,
+        CAP_SETUID | CAP_SETGID | CAP_DAC_READ_SEARCH,
+    );
+    let top = stdout(
+        &Command::new("docker")
+            .args(["top", &lb, "-eo", "pid,uid,args"])
+            .output()
+            .unwrap(),
+    );
+    let worker = top
         .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .expect("CapEff line");
-    let bits = u64::from_str_radix(eff.trim(), 16).expect("hex capability set");
-    bits & (1 << 12) != 0
+        .find(|l| l.contains("--worker"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no controller worker in\n{top}"));
+    let (sets, _) = capability_sets(worker);
+    for (set, bits) in sets {
+        let expected = if set == "CapBnd" {
+            CAP_SETUID | CAP_SETGID | CAP_DAC_READ_SEARCH
+        } else {
+            0
+        };
+        assert_eq!(
+            bits, expected,
+            "the controller as nobody: {set} is {bits:#x}"
+        );
+    }
 }
 
 /// A self-signed certificate for a Service's in-cluster name, as a TLS Secret in `namespace`;
@@ -326,11 +401,7 @@ fn control_plane_reaches_pods_and_services_through_the_nodes() {
     let dir = tempfile::tempdir().unwrap();
 
     assert_control_plane_routes(PROFILE, "start");
-    let apiserver_pid = docker_inspect(&cluster.container("apiserver"), "{{.State.Pid}}");
-    assert!(
-        !has_net_admin(&apiserver_pid),
-        "kube-apiserver kept CAP_NET_ADMIN, which only netinit needs"
-    );
+    assert_least_privilege(&cluster);
 
     // The node: unassigned pod addresses are unreachable (never the default route), and the
     // service range is fenced after kube-proxy's rules.

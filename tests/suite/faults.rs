@@ -285,11 +285,36 @@ fn objects_survive_kill_9_of_every_component_and_ten_stop_start_cycles() {
             .any(|l| l.trim_start().starts_with("65534 ") && l.contains("--worker")),
         "{top}"
     );
-    let reach = Command::new("docker")
-        .args(["exec", "-u", "65534", &lb, "ls", "/run/localkube-docker"])
-        .output()
-        .unwrap();
-    assert!(!reach.status.success(), "nobody reaches the Docker socket");
+    // The same probe as root finds the socket, so its failure as nobody is the permission and
+    // not a missing program or path.
+    let probe = |user: &str| {
+        Command::new("docker")
+            .args([
+                "exec",
+                "-u",
+                user,
+                &lb,
+                "ls",
+                "-l",
+                "/run/localkube-docker/docker.sock",
+            ])
+            .output()
+            .unwrap()
+    };
+    let root = probe("0");
+    assert!(
+        root.status.success() && stdout(&root).starts_with('s'),
+        "the broker's socket is not there: {}{}",
+        stdout(&root),
+        stderr(&root)
+    );
+    let nobody = probe("65534");
+    assert!(
+        !nobody.status.success() && stderr(&nobody).contains("Permission denied"),
+        "nobody reaches the Docker socket, or fails for another reason: {}{}",
+        stdout(&nobody),
+        stderr(&nobody)
+    );
     let t = Instant::now();
     cluster.apply(&objects_manifest(100));
     let before = fingerprint(&cluster);

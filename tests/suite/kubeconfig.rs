@@ -243,3 +243,63 @@ fn kubectl_authenticates_with_every_component_kubeconfig() {
         );
     }
 }
+
+/// A kubeconfig bind-mounted onto its path (a devcontainer's `~/.kube/config` from the host)
+/// cannot be replaced by a rename (EBUSY): localkube writes it in place, as kubectl does, and
+/// makes it 0600 since it holds a key. Needs a private mount namespace (`unshare -m`): skipped,
+/// saying so, where there is none.
+#[test]
+fn a_bind_mounted_kubeconfig_is_written_in_place() {
+    if !Command::new("unshare")
+        .args(["-m", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!("SKIPPED: no `unshare -m` here to bind-mount a kubeconfig");
+        return;
+    }
+    let sb = Sandbox::new();
+    assert_success(
+        &sb.run(&["-p", "bindmnt", "start", "--dry-run"]),
+        "start --dry-run",
+    );
+    // The host's file: the profile's entries, pointing at a server that moved, world-readable.
+    let admin = sb.home().join("profiles/bindmnt/kubeconfigs/admin.conf");
+    let host_file = sb.dir.path().join("host-kubeconfig");
+    let stale = fs::read_to_string(&admin)
+        .unwrap()
+        .replace("https://127.0.0.1:", "https://127.0.0.1:1");
+    fs::write(&host_file, &stale).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&host_file, fs::Permissions::from_mode(0o644)).unwrap();
+    let mount_point = sb.kubeconfig();
+    fs::create_dir_all(mount_point.parent().unwrap()).unwrap();
+    fs::write(&mount_point, "").unwrap();
+
+    let bin = sb
+        .binary
+        .clone()
+        .unwrap_or_else(super::support::localkube_bin);
+    let out = Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            r#"mount --bind "$1" "$2" && exec "$3" -p bindmnt update-context"#,
+        ])
+        .arg("sh")
+        .arg(&host_file)
+        .arg(&mount_point)
+        .arg(&bin)
+        .env("LOCALKUBE_HOME", sb.home())
+        .env("KUBECONFIG", &mount_point)
+        .output()
+        .unwrap();
+    assert_success(&out, "update-context on a bind-mounted kubeconfig");
+    let written = fs::read_to_string(&host_file).unwrap();
+    assert_eq!(written, fs::read_to_string(&admin).unwrap());
+    assert_eq!(
+        fs::metadata(&host_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

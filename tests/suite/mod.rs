@@ -13,6 +13,7 @@ pub mod kubeconfig;
 pub mod load_balancer;
 pub mod node_image;
 pub mod nodes;
+pub mod ownership;
 pub mod pki;
 pub mod restart;
 pub mod stop;

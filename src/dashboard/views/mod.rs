@@ -534,13 +534,25 @@ pub fn ingress_row(ingress: &Ingress) -> IngressRow {
                 (Some(a), None) => (Some(format!("http://{a}{path}")), None),
                 // A wildcard host names no one host to send.
                 (Some(_), Some(h)) if h.starts_with('*') => (None, None),
+                // Pasted into a shell: the Ingress's host and path are its author's text (a
+                // path may hold `$(...)` or a quote), so every argument built from them is
+                // quoted.
                 (Some(a), Some(h)) if tls => (
                     None,
                     Some(format!(
-                        "curl --resolve {h}:443:{a} --cacert CERT https://{h}{path}"
+                        "curl --resolve {} --cacert CERT {}",
+                        shell_quote(&format!("{h}:443:{a}")),
+                        shell_quote(&format!("https://{h}{path}"))
                     )),
                 ),
-                (Some(a), Some(h)) => (None, Some(format!("curl -H 'Host: {h}' http://{a}{path}"))),
+                (Some(a), Some(h)) => (
+                    None,
+                    Some(format!(
+                        "curl -H {} {}",
+                        shell_quote(&format!("Host: {h}")),
+                        shell_quote(&format!("http://{a}{path}"))
+                    )),
+                ),
             };
             IngressRoute {
                 url: format!("{scheme}://{shown_host}{path}"),
@@ -628,6 +640,20 @@ pub fn event_row(e: &Event) -> EventRow {
             .unwrap_or(1),
         source,
         last_seen: event_time(e).map(|t| t.to_string()),
+    }
+}
+
+/// `text` as one word for a POSIX shell: bare when it holds only characters no shell treats
+/// specially, else in single quotes (a quote inside as `'\''`).
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 

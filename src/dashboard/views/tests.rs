@@ -195,3 +195,49 @@ fn event_row_names_its_object() {
     assert_eq!((row.count, row.source.as_str()), (2, "kubelet"));
     assert_eq!(row.last_seen.as_deref(), Some("2025-01-01T00:00:00Z"));
 }
+
+/// An Ingress's path is its author's text: the curl hint, pasted into a shell, must pass it
+/// as one word and run nothing of it.
+#[test]
+fn the_curl_hint_runs_nothing_of_the_ingress_path() {
+    let hostile = "/$(touch pwned)`touch pwned2`'; touch pwned3; echo '";
+    let ingress: Ingress = from(json!({
+        "metadata": {"name": "x", "namespace": "default"},
+        "spec": {
+            "tls": [{"hosts": ["s.example.com"], "secretName": "t"}],
+            "rules": [
+                {"host": "p.example.com", "http": {"paths": [{"path": hostile, "pathType": "ImplementationSpecific",
+                    "backend": {"service": {"name": "a", "port": {"number": 80}}}}]}},
+                {"host": "s.example.com", "http": {"paths": [{"path": hostile, "pathType": "ImplementationSpecific",
+                    "backend": {"service": {"name": "a", "port": {"number": 80}}}}]}}
+            ]
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": "127.30.1.3"}]}}
+    }));
+    let row = ingress_row(&ingress);
+    let dir = tempfile::tempdir().unwrap();
+    let expected = [
+        vec!["-H", "Host: p.example.com"],
+        vec![
+            "--resolve",
+            "s.example.com:443:127.30.1.3",
+            "--cacert",
+            "CERT",
+        ],
+    ];
+    for (route, words) in row.routes.iter().zip(expected) {
+        let curl = route.curl.as_deref().unwrap();
+        let echo = curl.replacen("curl", "printf '%s\\n'", 1);
+        let out = std::process::Command::new("sh")
+            .args(["-c", &echo])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let mut lines: Vec<&str> = printed.lines().collect();
+        let url = lines.pop().unwrap();
+        assert_eq!(lines, words, "{curl}");
+        assert!(url.ends_with(hostile), "{curl}: {url}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{curl}");
+    }
+}

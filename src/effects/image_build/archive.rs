@@ -23,40 +23,15 @@ use anyhow::{Context, Result, bail};
 use bollard::Docker;
 use bollard::query_parameters::ImportImageOptions;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::cache::{self, Cache, FileEntry};
 use super::{BuildOptions, BuildReport, ImageReport, engine, kubectl_path};
+use crate::plan::archive as checks;
 use crate::ui::{Progress, Ui};
 
-pub const MANIFEST: &str = "localkube-images.json";
-const IMAGES: &str = "images.tar";
-const KUBECTL: &str = "kubectl";
-/// The archive layout this localkube reads and writes.
-const FORMAT: u32 = 1;
-
-/// The first entry of an archive, and (as `preloaded/<version>.json`) the record of a load.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArchiveManifest {
-    pub format: u32,
-    pub kubernetes_version: String,
-    /// The localkube that wrote it, for people reading the archive.
-    pub localkube_version: String,
-    pub images: Vec<ArchivedImage>,
-    /// Every other entry of the archive, by name.
-    pub files: BTreeMap<String, FileEntry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArchivedImage {
-    pub image: String,
-    /// Docker's image ID (the digest of its config), the same after `docker load`.
-    pub id: String,
-    pub key: String,
-    pub component_version: String,
-    pub size_bytes: u64,
-}
+pub use crate::plan::archive::{ArchiveManifest, ArchivedImage, FORMAT, IMAGES, KUBECTL, MANIFEST};
 
 /// What `save` wrote.
 #[derive(Debug, Clone, Serialize)]
@@ -211,6 +186,13 @@ fn append_reader<W: Write>(
 /// Reads the archive through once: its manifest, and every entry against it. Nothing is imported
 /// from an archive that fails here.
 pub fn verify(path: &Path) -> Result<ArchiveManifest> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    verify_from(file, path)
+}
+
+/// [`verify`] of an archive read from `reader` (`path` names it in messages): the whole check,
+/// for the fuzzer too.
+pub fn verify_from(reader: impl Read, path: &Path) -> Result<ArchiveManifest> {
     let damaged = |why: String| {
         anyhow::anyhow!(
             "{} is not a usable localkube image archive: {why}. Nothing was imported; \
@@ -218,8 +200,7 @@ pub fn verify(path: &Path) -> Result<ArchiveManifest> {
             path.display()
         )
     };
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut archive = tar::Archive::new(file);
+    let mut archive = tar::Archive::new(reader);
     let mut entries = archive
         .entries()
         .map_err(|e| damaged(format!("unreadable ({e})")))?;
@@ -236,25 +217,18 @@ pub fn verify(path: &Path) -> Result<ArchiveManifest> {
             )));
         }
         let mut text = Vec::new();
-        first
+        (&mut first)
+            .take(checks::MAX_INDEX_BYTES + 1)
             .read_to_end(&mut text)
             .map_err(|e| damaged(format!("{MANIFEST} is unreadable ({e})")))?;
-        serde_json::from_slice(&text)
-            .map_err(|e| damaged(format!("{MANIFEST} is not valid ({e})")))?
-    };
-    if manifest.format != FORMAT {
-        bail!(
-            "{} is an image archive of format {}, which this localkube (format {FORMAT}) does not read: \
-             save it again with this localkube",
-            path.display(),
-            manifest.format
-        );
-    }
-    for required in [IMAGES, KUBECTL] {
-        if !manifest.files.contains_key(required) {
-            return Err(damaged(format!("{MANIFEST} lists no {required}")));
+        if text.len() as u64 > checks::MAX_INDEX_BYTES {
+            return Err(damaged(format!(
+                "{MANIFEST} is larger than any localkube writes"
+            )));
         }
-    }
+        // Checked whole before anything is built from it: its version names folders.
+        checks::parse_manifest(&text).map_err(damaged)?
+    };
     let mut seen = BTreeMap::new();
     for entry in entries {
         let mut entry = entry.map_err(|e| damaged(format!("unreadable ({e})")))?;
@@ -264,8 +238,12 @@ pub fn verify(path: &Path) -> Result<ArchiveManifest> {
                 "it holds {name}, which {MANIFEST} does not list"
             )));
         };
-        let actual = cache::hash_reader(&mut entry)
-            .map_err(|e| damaged(format!("{name} is unreadable ({e}): truncated?")))?;
+        let (actual, index) = if name == IMAGES {
+            read_saved_images(&mut entry)
+        } else {
+            cache::hash_reader(&mut entry).map(|entry| (entry, BTreeMap::new()))
+        }
+        .map_err(|e| damaged(format!("{name} is unreadable ({e}): truncated?")))?;
         if actual.size != expected.size {
             return Err(damaged(format!(
                 "{name} has {} bytes where {} were recorded (truncated?)",
@@ -278,7 +256,19 @@ pub fn verify(path: &Path) -> Result<ArchiveManifest> {
                 actual.sha256, expected.sha256
             )));
         }
-        seen.insert(name, ());
+        if name == IMAGES {
+            let listed: Vec<String> = manifest.images.iter().map(|i| i.image.clone()).collect();
+            checks::foreign_tags(&listed, &index).map_err(|why| {
+                anyhow::anyhow!(
+                    "{} is refused: {why}. Nothing was imported; load only archives written by \
+                     `localkube images save`",
+                    path.display()
+                )
+            })?;
+        }
+        if seen.insert(name.clone(), ()).is_some() {
+            return Err(damaged(format!("it holds {name} twice")));
+        }
     }
     for name in manifest.files.keys() {
         if !seen.contains_key(name) {
@@ -286,6 +276,74 @@ pub fn verify(path: &Path) -> Result<ArchiveManifest> {
         }
     }
     Ok(manifest)
+}
+
+/// Hashes `images.tar` as it is read, and keeps the index files `docker load` takes tags from
+/// (see `plan::archive::foreign_tags`). One of them twice, or larger than any Docker writes, is
+/// an error: Docker would read the other copy.
+fn read_saved_images(
+    entry: &mut dyn Read,
+) -> std::io::Result<(FileEntry, BTreeMap<String, Vec<u8>>)> {
+    let mut hashing = Hashing {
+        inner: entry,
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    let mut index = BTreeMap::new();
+    {
+        let mut inner = tar::Archive::new(&mut hashing);
+        // A malformed inner archive stops the scan; the hash is still taken of every byte, and
+        // an index without manifest.json is refused.
+        if let Ok(entries) = inner.entries() {
+            for file in entries {
+                let Ok(mut file) = file else { break };
+                let Ok(path) = file.path() else { continue };
+                // Docker cleans paths as it extracts: `./manifest.json` is `manifest.json`.
+                let name: PathBuf = path
+                    .components()
+                    .filter(|c| !matches!(c, std::path::Component::CurDir))
+                    .collect();
+                let name = name.display().to_string();
+                if !checks::SAVE_INDEX_FILES.contains(&name.as_str()) {
+                    continue;
+                }
+                let mut text = Vec::new();
+                (&mut file)
+                    .take(checks::MAX_INDEX_BYTES + 1)
+                    .read_to_end(&mut text)?;
+                if text.len() as u64 > checks::MAX_INDEX_BYTES {
+                    return Err(std::io::Error::other(format!("{name} is too large")));
+                }
+                if index.insert(name.clone(), text).is_some() {
+                    return Err(std::io::Error::other(format!("{name} is there twice")));
+                }
+            }
+        }
+    }
+    std::io::copy(&mut hashing, &mut std::io::sink())?;
+    Ok((
+        FileEntry {
+            sha256: hex::encode(hashing.hasher.finalize()),
+            size: hashing.size,
+        },
+        index,
+    ))
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<'a> {
+    inner: &'a mut dyn Read,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Read for Hashing<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
 }
 
 fn entry_name<R: Read>(entry: &tar::Entry<'_, R>) -> String {
@@ -477,7 +535,8 @@ pub async fn preloaded(
     let Ok(text) = fs::read(record_path(cache_root, version)) else {
         return Ok(None);
     };
-    let Ok(record) = serde_json::from_slice::<ArchiveManifest>(&text) else {
+    // Written by a load after its checks; a record changed since is not trusted.
+    let Ok(record) = checks::parse_manifest(&text) else {
         return Ok(None);
     };
     let wanted: Vec<crate::plan::images::Image> = crate::plan::images::Image::ALL
@@ -557,6 +616,21 @@ mod tests {
         cache::hash_reader(&mut &data[..]).unwrap()
     }
 
+    /// A `docker save` archive whose manifest.json names `tags`, padded with `filler` bytes.
+    fn saved(tags: &[&str], filler: usize) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        let index = serde_json::json!([{"Config": "c.json", "RepoTags": tags, "Layers": []}]);
+        append_bytes(
+            &mut tar,
+            "manifest.json",
+            index.to_string().as_bytes(),
+            0o644,
+        )
+        .unwrap();
+        append_bytes(&mut tar, "c.json", &vec![7u8; filler], 0o644).unwrap();
+        tar.into_inner().unwrap()
+    }
+
     fn manifest(images: &[u8], kubectl: &[u8]) -> ArchiveManifest {
         ArchiveManifest {
             format: FORMAT,
@@ -564,8 +638,8 @@ mod tests {
             localkube_version: "0.1.0".into(),
             images: vec![ArchivedImage {
                 image: "localkube/pause:v1.37.2".into(),
-                id: "sha256:abc".into(),
-                key: "k".into(),
+                id: format!("sha256:{}", "ab".repeat(32)),
+                key: "abc".into(),
                 component_version: "3.10.2".into(),
                 size_bytes: 700_000,
             }],
@@ -579,32 +653,62 @@ mod tests {
     #[test]
     fn an_intact_archive_verifies() {
         let tmp = tempfile::tempdir().unwrap();
-        let m = manifest(b"layers", b"kubectl");
-        let path = archive(
-            tmp.path(),
-            &m,
-            &[(IMAGES, b"layers"), (KUBECTL, b"kubectl")],
-        );
+        let layers = saved(&["localkube/pause:v1.37.2"], 100);
+        let m = manifest(&layers, b"kubectl");
+        let path = archive(tmp.path(), &m, &[(IMAGES, &layers), (KUBECTL, b"kubectl")]);
         assert_eq!(verify(&path).unwrap(), m);
+    }
+
+    #[test]
+    fn an_archive_holding_other_tags_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layers = saved(
+            &["localkube/pause:v1.37.2", "debian:13", "localkube/lb:x"],
+            100,
+        );
+        let m = manifest(&layers, b"kubectl");
+        let path = archive(tmp.path(), &m, &[(IMAGES, &layers), (KUBECTL, b"kubectl")]);
+        let err = format!("{:#}", verify(&path).unwrap_err());
+        assert!(
+            err.contains("holds debian:13, localkube/lb:x") && err.contains("Nothing was imported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_version_that_is_a_path_is_refused_before_any_path_is_built() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layers = saved(&["localkube/pause:v1.37.2"], 100);
+        let mut m = manifest(&layers, b"kubectl");
+        m.kubernetes_version = "../../../.local/bin".into();
+        let path = archive(tmp.path(), &m, &[(IMAGES, &layers), (KUBECTL, b"kubectl")]);
+        let err = format!("{:#}", verify(&path).unwrap_err());
+        assert!(
+            err.contains("\"../../../.local/bin\", not a release"),
+            "{err}"
+        );
     }
 
     #[test]
     fn damage_is_named() {
         let tmp = tempfile::tempdir().unwrap();
-        let m = manifest(b"layers", b"kubectl");
+        let layers = saved(&["localkube/pause:v1.37.2"], 100);
+        let mut flipped = layers.clone();
+        flipped[600] ^= 1;
+        let m = manifest(&layers, b"kubectl");
         type Entries<'a> = &'a [(&'a str, &'a [u8])];
         let cases: [(Entries, &str); 4] = [
             (
-                &[(IMAGES, b"LAYERS"), (KUBECTL, b"kubectl")],
+                &[(IMAGES, &flipped), (KUBECTL, b"kubectl")],
                 "the sha256 of images.tar",
             ),
             (
-                &[(IMAGES, b"lay"), (KUBECTL, b"kubectl")],
-                "images.tar has 3 bytes",
+                &[(IMAGES, &layers[..1500]), (KUBECTL, b"kubectl")],
+                "images.tar has 1500 bytes",
             ),
-            (&[(IMAGES, b"layers")], "kubectl is missing"),
+            (&[(IMAGES, &layers)], "kubectl is missing"),
             (
-                &[(IMAGES, b"layers"), (KUBECTL, b"kubectl"), ("extra", b"x")],
+                &[(IMAGES, &layers), (KUBECTL, b"kubectl"), ("extra", b"x")],
                 "extra, which",
             ),
         ];
@@ -619,12 +723,9 @@ mod tests {
     #[test]
     fn a_truncated_or_foreign_file_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        let m = manifest(&[7u8; 4096], b"kubectl");
-        let path = archive(
-            tmp.path(),
-            &m,
-            &[(IMAGES, &[7u8; 4096]), (KUBECTL, b"kubectl")],
-        );
+        let layers = saved(&["localkube/pause:v1.37.2"], 4096);
+        let m = manifest(&layers, b"kubectl");
+        let path = archive(tmp.path(), &m, &[(IMAGES, &layers), (KUBECTL, b"kubectl")]);
         let bytes = fs::read(&path).unwrap();
         fs::write(&path, &bytes[..3000]).unwrap();
         let err = format!("{:#}", verify(&path).unwrap_err());

@@ -27,11 +27,7 @@ use crate::plan::images::Artifact;
 
 pub const MANIFEST: &str = "manifest.json";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileEntry {
-    pub sha256: String,
-    pub size: u64,
-}
+pub use crate::plan::archive::FileEntry;
 
 /// What an artifact's folder holds, written last into the build folder before it is renamed
 /// into place.

@@ -225,11 +225,12 @@ pub async fn preload_node(
     out: &mut Output<'_>,
 ) -> Result<String> {
     let name = format!("localkube-preload-{}", &planned.key[..12]);
-    // A container left by an interrupted build of the same image.
-    containers::remove_container(docker, &name).await?;
+    // A container left by an interrupted build of the same image (made from the same image).
+    let owner = crate::effects::owned::Owner::CreatedFrom(id.to_string());
+    containers::remove_container(docker, &name, &owner).await?;
     let spec = cluster::node_preload_container(id, &name);
     let committed = preload_in(docker, &spec, images, out).await;
-    let removed = containers::remove_container(docker, &name).await;
+    let removed = containers::remove_container(docker, &name, &owner).await;
     let committed = committed?;
     removed?;
     check_key(docker, &committed, planned).await?;

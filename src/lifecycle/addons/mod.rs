@@ -11,6 +11,7 @@ use kube::Client;
 
 use crate::effects::containers::{self, ContainerState, container_state};
 use crate::effects::home::{Home, ProfileDir};
+use crate::effects::owned::{self, Kind, Owner};
 use crate::effects::{docker as docker_fx, image_build, image_registry, kube_api, staging};
 use crate::plan::addons::{self, Addon, AddonContainer};
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
@@ -168,22 +169,22 @@ pub async fn remove(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
         Some(AddonContainer::LoadBalancerController) => {
             // The controller first, so it does not make proxies anew, then the proxies it made.
             for spec in cluster.specs(load_balancer::CONTROLLER_ROLE) {
-                containers::remove_container(cluster.docker, &spec.name).await?;
+                containers::remove_to_replace(cluster.docker, spec).await?;
             }
             for c in docker_fx::profile_containers(cluster.docker, cluster.profile).await? {
                 if c.role == load_balancer::PROXY_ROLE {
-                    containers::remove_container(cluster.docker, &c.name).await?;
+                    owned::remove_listed(cluster.docker, Kind::Container, &c.name, &c.id).await?;
                 }
             }
         }
         Some(AddonContainer::Registry) => {
-            containers::remove_container(
-                cluster.docker,
-                &addons::registry_container(cluster.profile),
-            )
-            .await?;
+            // By name, so only what carries the profile's label (profile `dev-registry`'s node
+            // is not `dev`'s registry).
+            let owner = Owner::profile(cluster.profile);
+            let container = addons::registry_container(cluster.profile);
+            containers::remove_container(cluster.docker, &container, &owner).await?;
             let volume = addons::registry_volume(cluster.profile);
-            containers::remove_volume(cluster.docker, &volume).await?;
+            containers::remove_volume(cluster.docker, &volume, &owner).await?;
             for node in cluster.specs(Role::Node.as_str()) {
                 for (path, _) in addons::registry_hosts_files(cluster.config) {
                     let file = cluster
@@ -239,11 +240,13 @@ fn write_registry_hosts(cluster: &Cluster<'_>) -> Result<()> {
 
 /// Creates the container if missing, starts it if stopped; true when it made it.
 async fn run_container(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
+    // Only the profile's own container is adopted, replaced or started.
+    containers::check_owned(docker, &spec.name, &spec.labels).await?;
     // The controller runs the localkube binary: one of another localkube build is replaced.
     if let Some(image) = containers::container_image(docker, &spec.name).await?
         && image != spec.image
     {
-        containers::remove_container(docker, &spec.name).await?;
+        containers::remove_to_replace(docker, spec).await?;
     }
     match container_state(docker, &spec.name).await? {
         None => {

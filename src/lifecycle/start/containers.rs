@@ -162,10 +162,10 @@ pub(super) async fn run_container(
             .await?
             .is_some_and(|image| image != spec.image)
     {
-        containers::remove_container(docker, &spec.name).await?;
+        containers::remove_to_replace(docker, spec).await?;
     }
     if !is_current(docker, spec).await? {
-        containers::remove_container(docker, &spec.name).await?;
+        containers::remove_to_replace(docker, spec).await?;
     }
     match container_state(docker, &spec.name).await? {
         None => {

@@ -10,6 +10,7 @@ use super::node_images::NodeImages;
 use super::{Outcome, StartRequest};
 use crate::effects::containers;
 use crate::effects::home::{Home, ProfileDir};
+use crate::effects::kubeconfig_store;
 use crate::effects::snapshot::FilesSnapshot;
 use crate::plan::cluster::{ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::ProfileConfig;
@@ -36,8 +37,9 @@ pub struct StartContext<'a> {
     pub(super) outcome: Option<Outcome>,
     /// The profile's files (config.yaml, pki, kubeconfigs) before this run, restored on failure.
     pub(super) profile_files: Option<FilesSnapshot>,
-    /// The user's kubeconfig before this run, restored when a failure follows the merge.
-    pub(super) user_kubeconfig: Option<FilesSnapshot>,
+    /// The user's kubeconfig before this run: when a failure follows the merge, the profile's own
+    /// entries are put back as they were (others' edits made meanwhile stay).
+    pub(super) user_kubeconfig: Option<kubeconfig_store::UserEntriesBefore>,
     /// The user's kubeconfig was written by this run (`KubeconfigMerge`).
     pub(super) merged: bool,
     /// Certificates of an existing profile were renewed: its containers get them restaged.
@@ -57,7 +59,7 @@ impl<'a> StartContext<'a> {
         ui: &'a Ui,
         request: &'a StartRequest,
         profile_files: Option<FilesSnapshot>,
-        user_kubeconfig: Option<FilesSnapshot>,
+        user_kubeconfig: Option<kubeconfig_store::UserEntriesBefore>,
     ) -> Self {
         StartContext {
             home,

@@ -5,6 +5,8 @@ use anyhow::{Result, bail};
 use bollard::Docker;
 
 use crate::effects::containers::{self, ContainerState};
+use crate::effects::owned::Owner;
+use crate::plan::profile_name::ProfileName;
 
 /// The patience a container this run started gets when a roll-back stops it again.
 const ROLL_BACK_STOP_SECS: i32 = 10;
@@ -60,8 +62,11 @@ impl Created {
     /// Puts Docker back as it was: stops what this run started, removes what it created
     /// (containers first, then volumes and the network). Goes on past a failure, so one stuck
     /// object does not leave the others behind; the failures come back together.
-    pub async fn roll_back(&self, docker: &Docker) -> Result<()> {
+    pub async fn roll_back(&self, docker: &Docker, profile: &ProfileName) -> Result<()> {
         let mut failures = Vec::new();
+        // Only what carries the profile's label: a name recorded before a create that then
+        // failed may be someone else's object.
+        let owner = Owner::profile(profile);
         for name in self.started.iter().rev() {
             if let Err(e) =
                 containers::stop_container(docker, name, Some(ROLL_BACK_STOP_SECS)).await
@@ -70,17 +75,17 @@ impl Created {
             }
         }
         for name in self.containers.iter().rev() {
-            if let Err(e) = containers::remove_container(docker, name).await {
+            if let Err(e) = containers::remove_container(docker, name, &owner).await {
                 failures.push(format!("{e:#}"));
             }
         }
         for name in &self.volumes {
-            if let Err(e) = containers::remove_volume(docker, name).await {
+            if let Err(e) = containers::remove_volume(docker, name, &owner).await {
                 failures.push(format!("{e:#}"));
             }
         }
         if let Some(network) = &self.network
-            && let Err(e) = containers::remove_network(docker, network).await
+            && let Err(e) = containers::remove_network(docker, network, &owner).await
         {
             failures.push(format!("{e:#}"));
         }

@@ -244,10 +244,7 @@ pub async fn run(
     let user_kubeconfig = if request.dry_run {
         None
     } else {
-        Some(FilesSnapshot::take(
-            &[kubeconfig_store::user_kubeconfig_target()?],
-            &[],
-        )?)
+        Some(kubeconfig_store::UserEntriesBefore::take(profile)?)
     };
     let mut ctx = StartContext::new(home, profile, ui, request, profile_files, user_kubeconfig);
     // Ctrl-C or SIGTERM stops the step under way and rolls back like any failure.

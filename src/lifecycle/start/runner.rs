@@ -137,7 +137,7 @@ pub(super) async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) ->
                         "a Docker create was still under way after {SETTLE_TIMEOUT:?}; removing what is there"
                     ));
                 }
-                let mut cleaned = ctx.created.roll_back(docker).await;
+                let mut cleaned = ctx.created.roll_back(docker, ctx.profile).await;
                 // A new profile had nothing in Docker: whatever carries its label now (a load
                 // balancer proxy its controller made, say) came from this run.
                 if ctx.created.profile

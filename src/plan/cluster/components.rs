@@ -296,11 +296,10 @@ pub(super) fn scheduler(
     )
 }
 
-/// Docker's default rights plus CAP_NET_ADMIN, which only netinit uses, to set the container's
-/// routes in its own network namespace; it drops the capability before the component starts.
+/// netinit's NET_ADMIN, and the right to read the staged files (see [`CAPABILITY_REASONS`]); the
+/// component itself keeps only DAC_READ_SEARCH.
+///
+/// [`CAPABILITY_REASONS`]: crate::plan::spec::CAPABILITY_REASONS
 pub fn control_plane_security() -> SecuritySpec {
-    SecuritySpec {
-        cap_add: vec!["NET_ADMIN".into()],
-        ..SecuritySpec::default()
-    }
+    crate::plan::spec::least_privilege(&["NET_ADMIN", "SETPCAP", "DAC_READ_SEARCH"])
 }

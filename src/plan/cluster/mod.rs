@@ -19,6 +19,7 @@ use crate::plan::routes::CONTROL_PLANE_ROUTES_FILE;
 mod components;
 mod node;
 
+pub use crate::plan::spec::{CAPABILITY_REASONS, least_privilege};
 pub use crate::plan::spec::{
     COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, NODE_CONFIG_DIR, NetworkSpec,
     PortSpec, SecuritySpec, StagedFile, VolumeSpec,
@@ -26,7 +27,9 @@ pub use crate::plan::spec::{
 pub use components::control_plane_security;
 use components::{apiserver, controller_manager, etcd, scheduler};
 use node::node_container;
-pub use node::{NO_NETWORK, NODE_ENTRYPOINT, node_preload_container, node_security};
+pub use node::{
+    LOG_DRIVER, LOG_OPTIONS, NO_NETWORK, NODE_ENTRYPOINT, node_preload_container, node_security,
+};
 
 /// The apiserver's port inside the profile's network (kubeadm's default).
 pub const APISERVER_PORT: u16 = 6443;
@@ -224,7 +227,21 @@ pub fn render_text(plan: &ClusterPlan) -> String {
         out.push_str(&format!("  labels:  {}\n", labels.join(", ")));
         out.push_str(&format!("  restart: {}\n", c.restart_policy));
         let s = &c.security;
-        if s.privileged || !s.cap_add.is_empty() {
+        if !s.privileged && !s.cap_drop.is_empty() {
+            out.push_str(&format!(
+                "  rights:  cap-drop {} cap-add {}{}\n",
+                s.cap_drop.join(","),
+                if s.cap_add.is_empty() {
+                    "none".to_string()
+                } else {
+                    s.cap_add.join(",")
+                },
+                s.security_opt
+                    .iter()
+                    .map(|o| format!(", {o}"))
+                    .collect::<String>()
+            ));
+        } else if s.privileged || !s.cap_add.is_empty() {
             out.push_str(&format!(
                 "  rights:  privileged (else cap-add {} cap-drop {}), {}{}, cgroupns {}\n",
                 s.cap_add.join(","),
@@ -320,17 +337,27 @@ mod tests {
     }
 
     #[test]
-    fn only_nodes_get_elevated_rights() {
+    fn only_nodes_get_elevated_rights_and_the_rest_the_least_they_need() {
         let plan = fixture();
         for c in &plan.containers {
             if c.role == Role::Node.as_str() {
                 assert!(c.security.privileged);
                 assert_eq!(c.security.cap_drop, ["SYS_RESOURCE"]);
                 assert!(c.security.cgroupns_private);
-            } else if c.entrypoint.first().map(String::as_str) == Some(NETINIT) {
+                continue;
+            }
+            if c.entrypoint.first().map(String::as_str) == Some(NETINIT) {
                 assert_eq!(c.security, control_plane_security(), "{}", c.name);
-            } else {
-                assert_eq!(c.security, SecuritySpec::default(), "{}", c.name);
+            }
+            assert!(!c.security.privileged, "{}", c.name);
+            assert_eq!(c.security.cap_drop, ["ALL"], "{}", c.name);
+            assert_eq!(c.security.security_opt, ["no-new-privileges"], "{}", c.name);
+            for cap in &c.security.cap_add {
+                assert!(
+                    CAPABILITY_REASONS.iter().any(|(name, _)| name == cap),
+                    "{} gets {cap}, which has no reason in CAPABILITY_REASONS",
+                    c.name
+                );
             }
         }
     }
@@ -347,7 +374,10 @@ mod tests {
                 c.name
             );
             assert!(c.entrypoint[3].starts_with("/usr/local/bin/"));
-            assert_eq!(c.security.cap_add, ["NET_ADMIN"]);
+            assert_eq!(
+                c.security.cap_add,
+                ["NET_ADMIN", "SETPCAP", "DAC_READ_SEARCH"]
+            );
             assert!(!c.security.privileged);
         }
     }

@@ -109,6 +109,14 @@ pub const NODE_ENTRYPOINT: &str = "/usr/local/bin/entrypoint";
 /// The network of a container that needs none.
 pub const NO_NETWORK: &str = "none";
 
+/// Log rotation on every container (Docker's json-file driver, `--log-opt max-size/max-file`):
+/// Docker keeps a container's output forever by default, and nodes and proxies run for weeks
+/// (a node's kubelet and containerd log a few MB a day, more while pods crash-loop). Three files
+/// of 10 MB keep the last hours to days for `docker logs` and `localkube logs`, at most 30 MB a
+/// container. json-file, because it is what `docker logs` reads on every engine version.
+pub const LOG_DRIVER: &str = "json-file";
+pub const LOG_OPTIONS: [(&str, &str); 2] = [("max-size", "10m"), ("max-file", "3")];
+
 /// The container that fills a new node image's containerd store (`Image::preloaded`) before it
 /// is committed as the image: containerd alone, run from the image as a node runs it, but with
 /// no network (it only reads the images it is given on stdin) and no /var volume, so what it

@@ -176,6 +176,76 @@ pub fn remove_entries(
     }
 }
 
+/// Undoes a merge of profile `owner`'s entries, and nothing else: `now` gets back the entries
+/// of those names `before` held (or loses them when `before` had none), and its current context
+/// goes back to `before`'s if it still names `context`. Other entries and edits made in between
+/// (by kubectl, another tool) stay. `None` when there is nothing to undo.
+pub fn restore_own_entries(
+    now: &str,
+    before: Option<&str>,
+    names: [&str; 3],
+    owner: &str,
+) -> Result<Option<String>> {
+    let mut doc = parse(now)?;
+    let old = parse(before.unwrap_or(""))?;
+    let original = doc.clone();
+    for ((list, inner, _), name) in LISTS.iter().zip(names) {
+        let previous = old
+            .get(*list)
+            .and_then(Value::as_array)
+            .and_then(|entries| entries.iter().find(|e| entry_name(e) == Some(name)))
+            .cloned();
+        let entries = doc
+            .entry(list.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        let Value::Array(entries) = entries else {
+            continue;
+        };
+        let position = entries
+            .iter()
+            .position(|e| entry_name(e) == Some(name) && owned_by(e, inner, owner));
+        match (position, previous) {
+            (Some(i), Some(previous)) => entries[i] = previous,
+            (Some(i), None) => {
+                entries.remove(i);
+            }
+            // Not ours now (removed, or replaced by someone else): left as it is.
+            (None, _) => {}
+        }
+    }
+    let context = names[2];
+    if doc.get("current-context").and_then(Value::as_str) == Some(context) {
+        let previous = old
+            .get("current-context")
+            .cloned()
+            .unwrap_or(Value::String(String::new()));
+        doc.insert("current-context".into(), previous);
+    }
+    if doc == original {
+        return Ok(None);
+    }
+    to_text(doc).map(Some)
+}
+
+/// Whether two kubeconfig texts say the same (formatting and key order aside).
+pub fn same_content(a: &str, b: &str) -> Result<bool> {
+    Ok(parse(a)? == parse(b)?)
+}
+
+/// Whether a kubeconfig holds no cluster, user or context (what is left of a file a failed
+/// start created).
+pub fn is_empty(text: &str) -> Result<bool> {
+    let doc = parse(text)?;
+    Ok(LISTS.iter().all(|(list, _, _)| {
+        doc.get(*list)
+            .and_then(Value::as_array)
+            .is_none_or(|entries| entries.is_empty())
+    }) && doc
+        .get("current-context")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty))
+}
+
 /// What [`set_server`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerUpdate {

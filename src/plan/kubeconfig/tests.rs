@@ -321,3 +321,50 @@ fn component_kubeconfigs_follow_kubeadm() {
     assert_eq!(kubelet.context, "system:node:dev-m02@localkube-dev");
     assert_eq!(all[2].cert_stem, "controller-manager");
 }
+
+fn creds(name: &str, owner: &str) -> Credentials {
+    Credentials {
+        owner: owner.into(),
+        ..credentials(name)
+    }
+}
+
+#[test]
+fn a_rollback_takes_out_only_the_profiles_own_entries() {
+    let names = ["localkube-dev", "localkube-dev", "localkube-dev"];
+    let theirs = merge(None, &creds("minikube", "mk"), true).unwrap();
+    let ours = merge(Some(&theirs), &creds("localkube-dev", "dev"), true).unwrap();
+    // Meanwhile another tool adds its own entries and kubectl sets a namespace preference.
+    let edited = merge(Some(&ours), &creds("kind-x", "kind"), false).unwrap();
+    let restored = restore_own_entries(&edited, Some(&theirs), names, "dev")
+        .unwrap()
+        .unwrap();
+    assert!(!restored.contains("localkube-dev"), "{restored}");
+    assert!(
+        restored.contains("kind-x") && restored.contains("minikube"),
+        "{restored}"
+    );
+    assert_eq!(
+        current_context(&restored).unwrap().as_deref(),
+        Some("minikube")
+    );
+    // A re-merge (new server) is undone to the entries as they were.
+    let mut moved = creds("localkube-dev", "dev");
+    moved.server = "https://127.0.0.1:1".into();
+    let remerged = merge(Some(&ours), &moved, true).unwrap();
+    let back = restore_own_entries(&remerged, Some(&ours), names, "dev")
+        .unwrap()
+        .unwrap();
+    assert_eq!(back, ours);
+    // Nothing of ours: nothing to do; a file made by the start alone ends empty.
+    assert_eq!(
+        restore_own_entries(&theirs, Some(&theirs), names, "dev").unwrap(),
+        None
+    );
+    let only = merge(None, &creds("localkube-dev", "dev"), true).unwrap();
+    let left = restore_own_entries(&only, None, names, "dev")
+        .unwrap()
+        .unwrap();
+    assert!(is_empty(&left).unwrap(), "{left}");
+    assert!(!is_empty(&theirs).unwrap());
+}
