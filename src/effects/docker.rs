@@ -16,9 +16,24 @@ use crate::plan::names::{LABEL_NODE, LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
 use crate::plan::shutdown;
 
-/// Connects and checks that a daemon answers. The API version is negotiated, because Debian's
-/// docker.io 20.10 speaks API 1.41, older than bollard's default.
+/// Connects, checks that a daemon answers and that localkube can work with it: an engine too
+/// old, or Podman's Docker-compatible API, is refused with the version needed
+/// (`plan::preflight::daemon_refusal`).
 pub async fn connect() -> Result<Docker> {
+    let docker = connect_unchecked().await?;
+    let daemon = crate::effects::host_facts::daemon_version(&docker)
+        .await
+        .context("asking the Docker daemon its version")?;
+    if let Some(refusal) = crate::plan::preflight::daemon_refusal(&daemon) {
+        anyhow::bail!(refusal);
+    }
+    Ok(docker)
+}
+
+/// Connects and checks that a daemon answers, whatever it is (`doctor` describes any). The API
+/// version is negotiated: Debian's docker.io 20.10 speaks API 1.41, older than bollard's default,
+/// and a newer engine answers the older API bollard asks for.
+pub async fn connect_unchecked() -> Result<Docker> {
     let address =
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let hint = || {

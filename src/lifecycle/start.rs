@@ -311,6 +311,10 @@ pub async fn run(
     // Bad test hooks and environment values are refused before anything is touched.
     let fail_at = test_fail_at(std::env::var("LOCALKUBE_TEST_FAIL_AT").ok().as_deref())?;
     let _lock = lock_profile(home, profile)?;
+    // What this host lacks is said before anything is made (a dry run asks no Docker).
+    if !request.dry_run {
+        crate::lifecycle::preflight::before_start(home, profile, ui, request).await?;
+    }
     let dir = home.profile(profile);
     let profile_files = if dir.exists() {
         Some(FilesSnapshot::take(
@@ -1333,7 +1337,9 @@ async fn new_config(profile: &ProfileName, request: &StartRequest) -> Result<Pro
             .expect("candidates")
     } else {
         let docker = docker::connect().await?;
-        let taken = docker::network_subnets(&docker).await?;
+        let mut taken = docker::network_subnets(&docker).await?;
+        // Nor a range the host routes elsewhere (a VPN, another tool's bridge).
+        taken.extend(crate::lifecycle::preflight::routed_ranges());
         candidate_subnets(profile.as_str())
             .find(|c| {
                 !taken

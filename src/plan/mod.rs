@@ -11,6 +11,7 @@ pub mod load_balancer;
 pub mod names;
 pub mod node_config;
 pub mod pki;
+pub mod preflight;
 pub mod profile_name;
 pub mod routes;
 pub mod service_urls;

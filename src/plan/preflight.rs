@@ -1,0 +1,740 @@
+//! Preflight: whether this host can run a profile, judged from facts `effects::host_facts`
+//! gathered (the Docker daemon's answers, /proc and /sys, routes, free disk). Pure, so every
+//! condition a user's machine can be in is a unit test with made-up facts. `start` runs these
+//! checks before it creates anything; `localkube doctor` prints them.
+//!
+//! Each finding is one line: what is wrong, why it matters, and the command that fixes it. A
+//! blocking finding stops `start`; a warning lets it go on.
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+/// The oldest Docker API localkube works with: Docker Engine 20.10 (API 1.41) brought private
+/// cgroup namespaces (`--cgroupns=private`), which every node needs.
+pub const MIN_API: (u32, u32) = (1, 41);
+pub const MIN_ENGINE: &str = "20.10";
+/// Below this much free space where Docker keeps images and volumes a start cannot finish (the
+/// images of one Kubernetes version take about 1 GB, a node's /var a few hundred MB).
+pub const DISK_BLOCK_BYTES: u64 = 2 << 30;
+/// Below this, a start works but a few image loads or a second version fill the disk.
+pub const DISK_WARN_BYTES: u64 = 10 << 30;
+/// inotify: kubelet, containerd and every pod that watches files take instances and watches from
+/// one per-user budget (all nodes run as the same user): kind's "too many open files" on
+/// multi-node clusters. Measured need grows with nodes; these are per node, plus one for the host.
+pub const INOTIFY_INSTANCES_PER_NODE: u64 = 128;
+pub const INOTIFY_WATCHES_PER_NODE: u64 = 65_536;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ok,
+    Warning,
+    Blocking,
+}
+
+/// One check's verdict, one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// Short name of the check: docker, cgroup, kernel, inotify, disk, network, port, host.
+    pub check: &'static str,
+    pub severity: Severity,
+    /// What was found; for a problem, what is wrong and why it matters.
+    pub message: String,
+    /// The command (or action) that fixes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    fn ok(check: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            check,
+            severity: Severity::Ok,
+            message: message.into(),
+            fix: None,
+        }
+    }
+    fn warn(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            check,
+            severity: Severity::Warning,
+            message: message.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    fn block(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            check,
+            severity: Severity::Blocking,
+            message: message.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    /// The one line a user reads.
+    pub fn line(&self) -> String {
+        let tag = match self.severity {
+            Severity::Ok => "ok",
+            Severity::Warning => "warning",
+            Severity::Blocking => "problem",
+        };
+        match &self.fix {
+            Some(fix) => format!("{tag} [{}]: {}; fix: {fix}", self.check, self.message),
+            None => format!("{tag} [{}]: {}", self.check, self.message),
+        }
+    }
+}
+
+/// What the Docker daemon says of itself (`/version` and `/info`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonFacts {
+    /// Where it was reached (DOCKER_HOST or the default socket).
+    pub address: String,
+    /// The engine's version (`Version`), e.g. 28.5.2.
+    pub version: String,
+    /// The newest API it speaks (`ApiVersion`), e.g. 1.51.
+    pub api_version: String,
+    /// `Platform.Name` and the component names: Podman says so there.
+    pub platform: String,
+    pub components: Vec<String>,
+    /// `OperatingSystem` of `/info`: "Docker Desktop" there.
+    pub operating_system: String,
+    /// `SecurityOptions`: `name=rootless` for rootless Docker.
+    pub security_options: Vec<String>,
+    /// 1 or 2; 0 when the daemon does not say (before API 1.40).
+    pub cgroup_version: u8,
+    /// cgroupfs or systemd.
+    pub cgroup_driver: String,
+    /// What the daemon can limit, hence which cgroup controllers its containers get.
+    pub memory_limit: bool,
+    pub cpu_cfs_quota: bool,
+    pub cpu_set: bool,
+    pub pids_limit: bool,
+    /// Where images and volumes go (`DockerRootDir`).
+    pub root_dir: String,
+    pub kernel_version: String,
+    /// `Driver`: overlay2, or the containerd image store's snapshotter name.
+    pub storage_driver: String,
+    /// Whether the daemon runs on this machine's kernel (a local socket and not Docker Desktop's
+    /// VM): only then do /proc, /sys, routes and free disk here say anything about it.
+    pub local: bool,
+}
+
+impl DaemonFacts {
+    pub fn is_podman(&self) -> bool {
+        self.platform.to_lowercase().contains("podman")
+            || self
+                .components
+                .iter()
+                .any(|c| c.to_lowercase().contains("podman"))
+    }
+    pub fn is_desktop(&self) -> bool {
+        self.operating_system.contains("Docker Desktop")
+    }
+    pub fn is_rootless(&self) -> bool {
+        self.security_options
+            .iter()
+            .any(|o| o.split(',').any(|kv| kv == "name=rootless"))
+    }
+}
+
+/// What this machine's kernel shows (read under a root that tests may replace).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KernelFacts {
+    /// 1 or 2, from what is mounted at /sys/fs/cgroup.
+    pub cgroup_version: u8,
+    /// Controllers available: v2 `cgroup.controllers`, v1 the enabled rows of /proc/cgroups.
+    pub cgroup_controllers: Vec<String>,
+    /// /proc/filesystems lists overlay (built in or loaded).
+    pub overlay: bool,
+    /// /proc/sys/net/bridge exists: br_netfilter is loaded.
+    pub bridge_netfilter: bool,
+    /// The iptables backends the kernel offers: legacy (/proc/net/ip_tables_names), nft
+    /// (nf_tables loaded).
+    pub iptables_legacy: bool,
+    pub nf_tables: bool,
+    /// Kernel modules available to load (/lib/modules/<release>), for the fix to name.
+    pub modules_dir: bool,
+    pub inotify_max_user_instances: Option<u64>,
+    pub inotify_max_user_watches: Option<u64>,
+}
+
+/// A route of the host's IPv4 table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    pub destination: Ipv4Net,
+    pub interface: String,
+}
+
+/// A Docker network other than the profile's own, with its subnets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    pub name: String,
+    pub subnets: Vec<Ipv4Net>,
+}
+
+/// Free space under a folder that matters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Disk {
+    /// What lives there: "Docker's images and volumes", "localkube's build cache".
+    pub what: String,
+    pub path: String,
+    pub free_bytes: u64,
+}
+
+/// Everything the checks look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Facts {
+    /// The daemon, or why none answered.
+    #[serde(serialize_with = "daemon_or_error")]
+    pub daemon: Result<DaemonFacts, String>,
+    /// None where the daemon does not run on this kernel (nothing local to read).
+    pub kernel: Option<KernelFacts>,
+    pub routes: Vec<Route>,
+    pub networks: Vec<Network>,
+    pub disks: Vec<Disk>,
+    /// Whether 127.0.0.1:<port> could be bound now; None when not asked (no port yet).
+    pub port_free: Option<bool>,
+    /// Whether the profile's own apiserver is running (then its port is taken by itself).
+    pub apiserver_running: bool,
+}
+
+fn daemon_or_error<S: serde::Serializer>(
+    daemon: &Result<DaemonFacts, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match daemon {
+        Ok(d) => d.serialize(serializer),
+        Err(e) => serde_json::json!({ "error": e }).serialize(serializer),
+    }
+}
+
+/// What the profile is about to use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Intent {
+    pub nodes: u32,
+    /// The profile's network, once chosen; None for a new profile, which takes the first of
+    /// `candidates` clear of every network and route.
+    pub subnet: Option<Ipv4Net>,
+    #[serde(skip)]
+    pub candidates: Vec<Ipv4Net>,
+    /// The apiserver's host port, once known (an existing profile, or `--apiserver-port`).
+    pub apiserver_port: Option<u16>,
+}
+
+/// Every check, in the order `doctor` prints them.
+pub fn check(facts: &Facts, intent: &Intent) -> Vec<Finding> {
+    let mut findings = docker(facts);
+    if let Ok(daemon) = &facts.daemon {
+        findings.extend(cgroup(daemon, facts.kernel.as_ref()));
+        findings.extend(kernel(daemon, facts.kernel.as_ref()));
+        findings.extend(inotify(facts.kernel.as_ref(), intent.nodes));
+        findings.extend(disk(daemon, &facts.disks));
+        findings.extend(network(facts, intent));
+    }
+    findings.extend(port(facts, intent));
+    findings
+}
+
+/// The findings that stop a start.
+pub fn blocking(findings: &[Finding]) -> Vec<&Finding> {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Blocking)
+        .collect()
+}
+
+/// Parses an API version such as "1.41".
+pub fn parse_api(version: &str) -> Option<(u32, u32)> {
+    let (major, minor) = version.trim().split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// Why localkube cannot work with this daemon, if it cannot: too old an API, or Podman's
+/// Docker-compatible API. Every verb that connects asks this, not only `start`.
+pub fn daemon_refusal(daemon: &DaemonFacts) -> Option<String> {
+    if daemon.is_podman() {
+        return Some(format!(
+            "the daemon at {} is Podman {} (its Docker-compatible API), which localkube does not \
+             support: nodes rely on Docker's volume copy-up, fixed addresses on user networks and \
+             private cgroup namespaces as Docker Engine implements them; localkube needs Docker \
+             Engine {MIN_ENGINE} or newer (API {}.{}): install Docker Engine, or point DOCKER_HOST \
+             at one",
+            daemon.address, daemon.version, MIN_API.0, MIN_API.1
+        ));
+    }
+    match parse_api(&daemon.api_version) {
+        Some(api) if api >= MIN_API => None,
+        _ => Some(format!(
+            "Docker Engine {} at {} speaks API {}, too old: localkube needs Docker Engine \
+             {MIN_ENGINE} or newer (API {}.{}) for private cgroup namespaces; upgrade Docker \
+             (`sudo apt-get install docker.io` on Debian 12 or Ubuntu 22.04+, or Docker's own \
+             packages)",
+            daemon.version, daemon.address, daemon.api_version, MIN_API.0, MIN_API.1
+        )),
+    }
+}
+
+fn docker(facts: &Facts) -> Vec<Finding> {
+    let daemon = match &facts.daemon {
+        Ok(daemon) => daemon,
+        Err(e) => {
+            return vec![Finding::block(
+                "docker",
+                format!("no Docker daemon answers ({e}): every node and component is a container"),
+                "start Docker (`sudo systemctl start docker`), or set DOCKER_HOST to where it listens",
+            )];
+        }
+    };
+    if let Some(refusal) = daemon_refusal(daemon) {
+        let (message, fix) = refusal
+            .rsplit_once(": ")
+            .map(|(m, f)| (m.to_string(), f.to_string()))
+            .unwrap_or((refusal.clone(), String::new()));
+        return vec![Finding::block("docker", message, fix)];
+    }
+    let mut kind = Vec::new();
+    if daemon.is_rootless() {
+        kind.push("rootless");
+    }
+    if daemon.is_desktop() {
+        kind.push("Docker Desktop");
+    }
+    let mut findings = vec![Finding::ok(
+        "docker",
+        format!(
+            "Docker Engine {} (API {}) at {}{}, storage driver {}",
+            daemon.version,
+            daemon.api_version,
+            daemon.address,
+            if kind.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", kind.join(", "))
+            },
+            if daemon.storage_driver.is_empty() {
+                "unknown"
+            } else {
+                &daemon.storage_driver
+            },
+        ),
+    )];
+    if daemon.is_desktop() {
+        findings.push(Finding::warn(
+            "docker",
+            "Docker Desktop runs the cluster inside its VM: the apiserver's published port \
+             answers here, but LoadBalancer addresses (127.30.N.x) and node IPs live in the VM's \
+             network and do not answer from this machine",
+            "reach a service with `localkube kubectl -- port-forward svc/NAME LOCAL:PORT`",
+        ));
+    }
+    if daemon.is_rootless() {
+        findings.push(Finding::warn(
+            "docker",
+            "rootless Docker: containers' networks and the \"host\" network live in rootlesskit's \
+             namespace, so the apiserver's published port answers here but LoadBalancer \
+             addresses (127.30.N.x) and node IPs do not",
+            "reach a service with `localkube kubectl -- port-forward svc/NAME LOCAL:PORT`, or \
+             run rootful Docker",
+        ));
+    }
+    findings
+}
+
+/// The controllers a node needs, with whether the daemon can use each: kubelet refuses to start
+/// without cpu, cpuset and memory; pids only limits pods' processes.
+fn cgroup(daemon: &DaemonFacts, kernel: Option<&KernelFacts>) -> Vec<Finding> {
+    let version = match (daemon.cgroup_version, kernel.map(|k| k.cgroup_version)) {
+        (0, Some(v)) => v,
+        (v, _) => v,
+    };
+    let in_kernel = |c: &str| kernel.is_none_or(|k| k.cgroup_controllers.iter().any(|x| x == c));
+    let needed = [
+        ("cpu", daemon.cpu_cfs_quota, true),
+        ("cpuset", daemon.cpu_set, true),
+        ("memory", daemon.memory_limit, true),
+        ("pids", daemon.pids_limit, false),
+    ];
+    let missing: Vec<(&str, bool)> = needed
+        .iter()
+        .filter(|(c, by_docker, _)| !by_docker || !in_kernel(c))
+        .map(|(c, _, required)| (*c, *required))
+        .collect();
+    let mut findings = Vec::new();
+    let fix_for = |controller: &str| {
+        if daemon.is_rootless() {
+            "let systemd delegate the controllers to users: `sudo mkdir -p \
+             /etc/systemd/system/user@.service.d && printf '[Service]\\nDelegate=cpu cpuset io \
+             memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf && sudo \
+             systemctl daemon-reload`, then log in again and `systemctl --user restart docker`"
+                .to_string()
+        } else if version == 2 {
+            format!(
+                "enable it for containers: `echo +{controller} | sudo tee \
+                 /sys/fs/cgroup/cgroup.subtree_control`, then `sudo systemctl restart docker`"
+            )
+        } else {
+            format!(
+                "enable it on the kernel command line (`cgroup_enable={controller}` in \
+                 GRUB_CMDLINE_LINUX of /etc/default/grub, `sudo update-grub`, reboot)"
+            )
+        }
+    };
+    for (controller, required) in &missing {
+        if *required {
+            findings.push(Finding::block(
+                "cgroup",
+                format!(
+                    "the {controller} cgroup controller is not available to Docker's containers: \
+                     kubelet refuses to start without it"
+                ),
+                fix_for(controller),
+            ));
+        } else {
+            findings.push(Finding::warn(
+                "cgroup",
+                format!(
+                    "the {controller} cgroup controller is not available to Docker's containers: \
+                     pods' process limits are not enforced"
+                ),
+                fix_for(controller),
+            ));
+        }
+    }
+    let controllers = kernel
+        .map(|k| format!(", controllers {}", k.cgroup_controllers.join(" ")))
+        .unwrap_or_default();
+    match version {
+        1 => findings.push(Finding::warn(
+            "cgroup",
+            format!(
+                "cgroup v1 ({} driver{controllers}): Kubernetes 1.35+ runs on it only because \
+                 localkube sets kubelet's failCgroupV1: false, and upstream is removing v1 support",
+                daemon.cgroup_driver
+            ),
+            "boot the unified hierarchy: add `systemd.unified_cgroup_hierarchy=1` to \
+             GRUB_CMDLINE_LINUX in /etc/default/grub, `sudo update-grub`, reboot",
+        )),
+        _ if missing.is_empty() => findings.push(Finding::ok(
+            "cgroup",
+            format!(
+                "cgroup v{version} ({} driver{controllers})",
+                daemon.cgroup_driver
+            ),
+        )),
+        _ => {}
+    }
+    findings
+}
+
+fn kernel(daemon: &DaemonFacts, kernel: Option<&KernelFacts>) -> Vec<Finding> {
+    let Some(k) = kernel else {
+        return vec![Finding::ok(
+            "kernel",
+            format!(
+                "kernel {} of the daemon's machine; its modules and sysctls are not checked from \
+                 here (the daemon does not run on this machine's kernel)",
+                daemon.kernel_version
+            ),
+        )];
+    };
+    let mut findings = Vec::new();
+    if !k.overlay {
+        findings.push(Finding::block(
+            "kernel",
+            "the kernel has no overlay filesystem: containerd in each node unpacks images onto \
+             overlayfs",
+            if k.modules_dir {
+                "`sudo modprobe overlay` (and `echo overlay | sudo tee /etc/modules-load.d/overlay.conf` to keep it)"
+            } else {
+                "use a kernel built with CONFIG_OVERLAY_FS"
+            },
+        ));
+    }
+    if !k.iptables_legacy && !k.nf_tables {
+        findings.push(Finding::warn(
+            "kernel",
+            "neither iptables backend (ip_tables, nf_tables) is loaded: kube-proxy's Service \
+             rules and each node's masquerade need one",
+            "`sudo modprobe nf_tables` (or `sudo modprobe ip_tables`)",
+        ));
+    }
+    if findings.is_empty() {
+        let backends: Vec<&str> = [("legacy", k.iptables_legacy), ("nft", k.nf_tables)]
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| *n)
+            .collect();
+        findings.push(Finding::ok(
+            "kernel",
+            format!(
+                "kernel {}: overlay; iptables {}; br_netfilter {} (pods are routed, not bridged, \
+                 so nodes do not need it)",
+                daemon.kernel_version,
+                backends.join(" and "),
+                if k.bridge_netfilter {
+                    "loaded"
+                } else {
+                    "not loaded"
+                },
+            ),
+        ));
+    }
+    findings
+}
+
+/// The inotify limits a cluster of `nodes` nodes needs.
+pub fn inotify_needed(nodes: u32) -> (u64, u64) {
+    let nodes = u64::from(nodes.max(1));
+    (
+        INOTIFY_INSTANCES_PER_NODE * nodes,
+        INOTIFY_WATCHES_PER_NODE * nodes,
+    )
+}
+
+fn inotify(kernel: Option<&KernelFacts>, nodes: u32) -> Vec<Finding> {
+    let Some(k) = kernel else {
+        return Vec::new();
+    };
+    let (need_instances, need_watches) = inotify_needed(nodes);
+    let instances = k.inotify_max_user_instances.unwrap_or(u64::MAX);
+    let watches = k.inotify_max_user_watches.unwrap_or(u64::MAX);
+    if instances >= need_instances && watches >= need_watches {
+        return vec![Finding::ok(
+            "inotify",
+            format!(
+                "max_user_instances {instances}, max_user_watches {watches} (enough for {nodes} \
+                 node{})",
+                if nodes == 1 { "" } else { "s" }
+            ),
+        )];
+    }
+    let mut low = Vec::new();
+    if instances < need_instances {
+        low.push(format!("max_user_instances is {instances}"));
+    }
+    if watches < need_watches {
+        low.push(format!("max_user_watches is {watches}"));
+    }
+    let instances = instances.max(need_instances);
+    let watches = watches.max(need_watches);
+    vec![Finding::warn(
+        "inotify",
+        format!(
+            "fs.inotify.{} , below {need_instances} instances and {need_watches} watches for \
+             {nodes} node{}: kubelet, containerd and pods that watch files fail with \"too many \
+             open files\"",
+            low.join(" and fs.inotify."),
+            if nodes == 1 { "" } else { "s" }
+        ),
+        format!(
+            "`sudo sysctl -w fs.inotify.max_user_instances={instances} \
+             fs.inotify.max_user_watches={watches}` (put both in /etc/sysctl.d/99-localkube.conf \
+             to keep them)"
+        ),
+    )]
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+fn disk(daemon: &DaemonFacts, disks: &[Disk]) -> Vec<Finding> {
+    if !daemon.local {
+        return vec![Finding::ok(
+            "disk",
+            "free space of the daemon's machine is not checked from here",
+        )];
+    }
+    disks
+        .iter()
+        .map(|d| {
+            let fix = format!(
+                "free space under {}: `docker system prune` removes stopped containers and unused \
+                 images, `localkube images prune` localkube's unused images and build cache",
+                d.path
+            );
+            if d.free_bytes < DISK_BLOCK_BYTES {
+                Finding::block(
+                    "disk",
+                    format!(
+                        "{} free under {} ({}): a cluster's images and node volumes need {}",
+                        gib(d.free_bytes),
+                        d.path,
+                        d.what,
+                        gib(DISK_BLOCK_BYTES)
+                    ),
+                    fix,
+                )
+            } else if d.free_bytes < DISK_WARN_BYTES {
+                Finding::warn(
+                    "disk",
+                    format!(
+                        "{} free under {} ({}): enough to start, but image loads and another \
+                         Kubernetes version may fill it (kubelet does not evict here)",
+                        gib(d.free_bytes),
+                        d.path,
+                        d.what
+                    ),
+                    fix,
+                )
+            } else {
+                Finding::ok(
+                    "disk",
+                    format!("{} free under {} ({})", gib(d.free_bytes), d.path, d.what),
+                )
+            }
+        })
+        .collect()
+}
+
+fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// Routes that say something about other tools' ranges: not the default route, not Docker's own
+/// bridges (their networks are checked by name, with better words).
+pub fn foreign_routes(routes: &[Route]) -> impl Iterator<Item = &Route> {
+    routes.iter().filter(|r| {
+        r.destination.prefix_len() > 0
+            && !r.interface.starts_with("br-")
+            && r.interface != "docker0"
+    })
+}
+
+/// The first candidate clear of every other network and foreign route: the range a new profile
+/// takes.
+pub fn free_subnet(candidates: &[Ipv4Net], facts: &Facts) -> Option<Ipv4Net> {
+    candidates.iter().copied().find(|c| {
+        !facts
+            .networks
+            .iter()
+            .flat_map(|n| &n.subnets)
+            .any(|s| overlaps(s, c))
+            && !foreign_routes(&facts.routes).any(|r| overlaps(&r.destination, c))
+    })
+}
+
+fn network(facts: &Facts, intent: &Intent) -> Vec<Finding> {
+    let Some(subnet) = intent.subnet else {
+        return match free_subnet(&intent.candidates, facts) {
+            Some(free) => vec![Finding::ok(
+                "network",
+                format!(
+                    "the new profile's network will be {free}, clear of {} other Docker \
+                     network(s) and the host's routes",
+                    facts.networks.len()
+                ),
+            )],
+            None => vec![Finding::block(
+                "network",
+                "every candidate range for the profile's network (a /24 of 172.30.0.0/16) \
+                 overlaps a Docker network or a host route",
+                "remove unused Docker networks (`docker network prune`)",
+            )],
+        };
+    };
+    let mut findings = Vec::new();
+    for n in &facts.networks {
+        if let Some(s) = n.subnets.iter().find(|s| overlaps(s, &subnet)) {
+            findings.push(Finding::block(
+                "network",
+                format!(
+                    "the profile's network {subnet} overlaps Docker network '{}' ({s}): Docker \
+                     refuses to create the profile's network while it exists",
+                    n.name
+                ),
+                format!(
+                    "`docker network rm {}` if nothing uses it, or `localkube delete` and start \
+                     again (a new profile picks a free range)",
+                    n.name
+                ),
+            ));
+        }
+    }
+    if !facts.daemon.as_ref().is_ok_and(|d| d.local) {
+        // The host's routes are not the daemon's.
+    } else {
+        for r in foreign_routes(&facts.routes) {
+            if overlaps(&r.destination, &subnet) {
+                findings.push(Finding::block(
+                    "network",
+                    format!(
+                        "the profile's network {subnet} overlaps the host's route to {} via {} \
+                         (a VPN or another tool's network): the cluster's addresses or that \
+                         network's would be unreachable from this host",
+                        r.destination, r.interface
+                    ),
+                    "`localkube delete` and start again: a new profile picks a range clear of \
+                     the host's routes",
+                ));
+            }
+        }
+    }
+    if findings.is_empty() {
+        findings.push(Finding::ok(
+            "network",
+            format!(
+                "the profile's network {subnet} overlaps no other Docker network or host route"
+            ),
+        ));
+    }
+    findings
+}
+
+fn port(facts: &Facts, intent: &Intent) -> Vec<Finding> {
+    let Some(port) = intent.apiserver_port else {
+        return vec![Finding::ok(
+            "port",
+            "the apiserver gets a free port on 127.0.0.1 when the profile is created",
+        )];
+    };
+    if facts.apiserver_running {
+        return vec![Finding::ok(
+            "port",
+            format!("127.0.0.1:{port} serves this profile's apiserver"),
+        )];
+    }
+    match facts.port_free {
+        Some(false) => vec![Finding::block(
+            "port",
+            format!(
+                "port {port} on 127.0.0.1, where this profile's apiserver is published, is taken \
+                 by another program"
+            ),
+            format!(
+                "stop that program (`sudo ss -ltnp 'sport = :{port}'` names it), or `localkube \
+                 delete` and start again with another --apiserver-port"
+            ),
+        )],
+        _ => vec![Finding::ok("port", format!("127.0.0.1:{port} is free"))],
+    }
+}
+
+/// Parses /proc/net/route: destination and mask are little-endian hex.
+pub fn parse_routes(text: &str) -> Vec<Route> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let interface = fields.first()?;
+            let destination = u32::from_str_radix(fields.get(1)?, 16).ok()?;
+            let mask = u32::from_str_radix(fields.get(7)?, 16).ok()?;
+            // The kernel prints the address as it lies in memory, read as a native integer.
+            let destination = std::net::Ipv4Addr::from(destination.to_le_bytes());
+            let prefix = mask.count_ones();
+            Some(Route {
+                destination: Ipv4Net::new(destination, prefix as u8).ok()?.trunc(),
+                interface: interface.to_string(),
+            })
+        })
+        .collect()
+}
