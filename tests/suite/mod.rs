@@ -14,6 +14,7 @@ pub mod load_balancer;
 pub mod node_image;
 pub mod nodes;
 pub mod pki;
+pub mod preflight;
 pub mod restart;
 pub mod stop;
 pub mod support;
