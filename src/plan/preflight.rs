@@ -369,7 +369,10 @@ fn cgroup(daemon: &DaemonFacts, kernel: Option<&KernelFacts>) -> Vec<Finding> {
         .map(|(c, _, required)| (*c, *required))
         .collect();
     let mut findings = Vec::new();
-    let fix_for = |controller: &str| {
+    let required: Vec<&str> = missing.iter().filter(|m| m.1).map(|m| m.0).collect();
+    let optional: Vec<&str> = missing.iter().filter(|m| !m.1).map(|m| m.0).collect();
+    let rootless_v1 = daemon.is_rootless() && version == 1 && !missing.is_empty();
+    let fix = |controllers: &[&str]| {
         if daemon.is_rootless() {
             "let systemd delegate the controllers to users: `sudo mkdir -p \
              /etc/systemd/system/user@.service.d && printf '[Service]\\nDelegate=cpu cpuset io \
@@ -377,37 +380,63 @@ fn cgroup(daemon: &DaemonFacts, kernel: Option<&KernelFacts>) -> Vec<Finding> {
              systemctl daemon-reload`, then log in again and `systemctl --user restart docker`"
                 .to_string()
         } else if version == 2 {
+            let plus: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
             format!(
-                "enable it for containers: `echo +{controller} | sudo tee \
-                 /sys/fs/cgroup/cgroup.subtree_control`, then `sudo systemctl restart docker`"
+                "enable them for containers: `echo '{}' | sudo tee \
+                 /sys/fs/cgroup/cgroup.subtree_control`, then `sudo systemctl restart docker`",
+                plus.join(" ")
             )
         } else {
+            let on: Vec<String> = controllers
+                .iter()
+                .map(|c| format!("cgroup_enable={c}"))
+                .collect();
             format!(
-                "enable it on the kernel command line (`cgroup_enable={controller}` in \
-                 GRUB_CMDLINE_LINUX of /etc/default/grub, `sudo update-grub`, reboot)"
+                "enable them on the kernel command line (`{}` in GRUB_CMDLINE_LINUX of \
+                 /etc/default/grub, `sudo update-grub`, reboot)",
+                on.join(" ")
             )
         }
     };
-    for (controller, required) in &missing {
-        if *required {
-            findings.push(Finding::block(
-                "cgroup",
-                format!(
-                    "the {controller} cgroup controller is not available to Docker's containers: \
-                     kubelet refuses to start without it"
-                ),
-                fix_for(controller),
-            ));
-        } else {
-            findings.push(Finding::warn(
-                "cgroup",
-                format!(
-                    "the {controller} cgroup controller is not available to Docker's containers: \
-                     pods' process limits are not enforced"
-                ),
-                fix_for(controller),
-            ));
-        }
+    let named = |controllers: &[&str]| {
+        format!(
+            "the {} cgroup controller{} {} not available to Docker's containers",
+            controllers.join(", "),
+            if controllers.len() == 1 { "" } else { "s" },
+            if controllers.len() == 1 { "is" } else { "are" },
+        )
+    };
+    if rootless_v1 {
+        // No delegation on v1: a user's containers get no controller at all.
+        findings.push(Finding::block(
+            "cgroup",
+            format!(
+                "rootless Docker on cgroup v1: {}, and kubelet refuses to start without cpu, \
+                 cpuset and memory",
+                named(&missing.iter().map(|m| m.0).collect::<Vec<_>>())
+            ),
+            "boot the unified hierarchy (`systemd.unified_cgroup_hierarchy=1` in \
+             GRUB_CMDLINE_LINUX, `sudo update-grub`, reboot) so systemd can delegate controllers \
+             to your user, or use rootful Docker",
+        ));
+        return findings;
+    }
+    if !required.is_empty() {
+        findings.push(Finding::block(
+            "cgroup",
+            format!("{}: kubelet refuses to start without it", named(&required)),
+            fix(&required),
+        ));
+    }
+    if !optional.is_empty() {
+        findings.push(Finding::warn(
+            "cgroup",
+            format!(
+                "{}: pods' process limits are not enforced",
+                named(&optional)
+            ),
+            fix(&optional),
+        ));
     }
     let controllers = kernel
         .map(|k| format!(", controllers {}", k.cgroup_controllers.join(" ")))
@@ -941,7 +970,7 @@ mod tests {
             "{}",
             lines[0]
         );
-        assert!(lines[0].contains("+memory"), "{}", lines[0]);
+        assert!(lines[0].contains("echo '+memory'"), "{}", lines[0]);
         // Rootless: systemd must delegate it.
         f.daemon = Ok(DaemonFacts {
             cpu_set: false,
