@@ -25,7 +25,15 @@ check() {
 		failed=$((failed + 1))
 	fi
 	printf '%s %7s s  %s\n' "$r" "$(since "$t0")" "$name"
-	[[ $r == PASS ]] || tail -n 30 "$LOG" | sed 's/^/    | /'
+	[[ $r == PASS ]] || { tail -n 30 "$LOG" | sed 's/^/    | /'; return 1; }
+}
+
+finish() {
+	echo "all checks: $(since "$T_ALL") s, $failed failed"
+	echo "CHECKS DONE failed=$failed"
+	sync
+	systemctl poweroff --no-block
+	exit 0
 }
 
 # Polls a command until it succeeds or `seconds` pass.
@@ -167,14 +175,15 @@ dockerd_restart() {
 		wait_for 300 dns
 }
 
-check "Docker answers" wait_for 300 docker_answers
+# A check whose failure leaves nothing for the later ones ends the run (`|| finish`).
+check "Docker answers" wait_for 300 docker_answers || finish
 check "cgroup v2, every controller, Docker's systemd driver" cgroup_v2
 check "localkube doctor" "$LK" doctor --nodes 2
-check "images load (the archive's import)" "$LK" images load /data/images.tar
-check "start --nodes 2" "$LK" -p "$P" start --nodes 2
-check "both nodes Ready" wait_for 600 nodes_ready
+check "images load (the archive's import)" "$LK" images load /data/images.tar || finish
+check "start --nodes 2" "$LK" -p "$P" start --nodes 2 || finish
+check "both nodes Ready" wait_for 600 nodes_ready || finish
 check "nodes on the unified hierarchy, kubelet's tree with memory" nodes_on_cgroup_v2
-check "workloads applied" workloads
+check "workloads applied" workloads || finish
 check "memory limit enforced: OOM-killed and restarted" wait_for 600 oom_killed
 check "DNS from a pod" wait_for 300 dns
 check "ClusterIP Service from a pod" wait_for 300 cluster_ip
@@ -182,8 +191,4 @@ check "LoadBalancer answers from the VM's loopback" wait_for 600 lb_answers
 check "stop, start, objects kept, LoadBalancer again" stop_start
 check "dockerd restart: nodes, objects, LoadBalancer, DNS back" dockerd_restart
 check "delete" "$LK" -p "$P" delete
-
-echo "all checks: $(since "$T_ALL") s, $failed failed"
-echo "CHECKS DONE failed=$failed"
-sync
-systemctl poweroff --no-block
+finish

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Checks localkube against Docker Engine 28, built here from its Go module
+# (github.com/docker/docker v28.5.2+incompatible, dependencies at the versions its vendor.mod
+# pins), run as a second daemon beside the system one: its own socket, data root, exec root,
+# bridge range and address pool. Twice: with the classic image store and with the containerd
+# image store (features.containerd-snapshotter). Against each, through DOCKER_HOST: start with
+# 2 nodes, `image load` of a single- and a multi-platform image, a LoadBalancer Service,
+# images save/load, stop/start, a dockerd restart, delete. Each check prints its time.
+# Run by hand, never in CI.
+#
+#   scripts/check-docker28.sh [classic|containerd ...]    (default: both)
+#
+# The images come from an `images save` archive of the host's Docker (made under the cluster
+# lock when CHECK_DOCKER28_ARCHIVE does not name one), so nothing is compiled twice.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${LOCALKUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/localkube}
+WORK=${CHECK_DOCKER28_WORK:-/tmp/localkube-docker28}
+BIN=${LOCALKUBE_BIN:-$ROOT/target/debug/localkube}
+VERSION=v28.5.2
+MODULE=github.com/docker/docker
+STORES=("$@")
+((${#STORES[@]})) || STORES=(classic containerd)
+
+say() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+mkdir -p "$WORK"
+
+# --- The engine, built once per version ------------------------------------------------------
+ENGINE=$CACHE/docker-engine/$VERSION
+if [[ ! -x $ENGINE/dockerd ]]; then
+	say "building dockerd $VERSION from the Go module proxy"
+	t0=$(now)
+	src=$(GOFLAGS=-mod=mod go mod download -json "$MODULE@$VERSION+incompatible" |
+		sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+	build=$WORK/src
+	rm -rf "$build" && cp -r "$src" "$build" && chmod -R u+w "$build"
+	# moby is not a Go module yet: vendor.mod and vendor.sum are its go.mod and go.sum, and the
+	# module zip carries no vendor/ tree, so the dependencies come from the proxy at those pins.
+	cp "$build/vendor.mod" "$build/go.mod"
+	cp "$build/vendor.sum" "$build/go.sum"
+	rm -rf "$build/vendor"
+	mkdir -p "$ENGINE.tmp"
+	# No cgo: btrfs and disk quotas need C headers this check does not need.
+	(cd "$build" && CGO_ENABLED=0 GOFLAGS=-mod=mod nice -n 15 go build -trimpath \
+		-tags 'exclude_graphdriver_btrfs exclude_disk_quota' \
+		-ldflags "-X $MODULE/dockerversion.Version=${VERSION#v} -X $MODULE/dockerversion.GitCommit=module-proxy" \
+		-o "$ENGINE.tmp/" ./cmd/dockerd ./cmd/docker-proxy)
+	rm -rf "$ENGINE" && mv "$ENGINE.tmp" "$ENGINE" && rm -rf "$build"
+	say "dockerd built in $(since "$t0") s"
+fi
+[[ ${1:-} == --build-only ]] && exit 0
+
+[[ -x $BIN ]] || { echo "no localkube binary at $BIN: cargo build --locked first" >&2; exit 1; }
+ARCHIVE=${CHECK_DOCKER28_ARCHIVE:-$WORK/images.tar}
+if [[ ! -f $ARCHIVE ]]; then
+	say "saving the images to $ARCHIVE (host Docker, under the cluster lock)"
+	lock=(); [[ -d /tmp/lk ]] && lock=(flock /tmp/lk/cluster.lock)
+	"${lock[@]}" "$BIN" images save "$ARCHIVE.tmp" && mv "$ARCHIVE.tmp" "$ARCHIVE"
+fi
+
+failed=0
+check() {
+	local name=$1 t0 r
+	shift
+	t0=$(now)
+	echo "=== $name ($(date +%T))" >>"$LOG"
+	if "$@" >>"$LOG" 2>&1; then r=PASS; else
+		r=FAIL
+		failed=$((failed + 1))
+	fi
+	printf '%s %7s s  [%s] %s\n' "$r" "$(since "$t0")" "$STORE" "$name"
+	[[ $r == PASS ]] || { tail -n 25 "$LOG" | sed 's/^/    | /'; return 1; }
+}
+wait_for() {
+	local seconds=$1 deadline
+	shift
+	deadline=$(($(date +%s) + seconds))
+	until "$@"; do
+		(($(date +%s) < deadline)) || { echo "gave up after ${seconds} s: $*"; return 1; }
+		sleep 1
+	done
+}
+
+DAEMON_PID=
+start_daemon() {
+	# Its own everything, so the system daemon and its containers never see it. The bridge and
+	# pool ranges are outside 172.30.0.0/16 (profiles) and 172.17.0.0/16 (the system daemon).
+	local features='{}'
+	[[ $STORE == containerd ]] && features='{"containerd-snapshotter": true}'
+	cat >"$D/daemon.json" <<-JSON
+		{"features": $features,
+		 "default-address-pools": [{"base": "10.213.0.0/16", "size": 24}]}
+	JSON
+	PATH=$ENGINE:$PATH nohup "$ENGINE/dockerd" --config-file "$D/daemon.json" \
+		--host "unix://$D/docker.sock" --data-root "$D/data" --exec-root "$D/exec" \
+		--pidfile "$D/docker.pid" --bip 10.214.0.1/24 \
+		--containerd-namespace "hostsd28-$STORE" --containerd-plugins-namespace "hostsd28-$STORE-plugins" \
+		>>"$D/dockerd.log" 2>&1 &
+	DAEMON_PID=$!
+	wait_for 60 docker info >/dev/null
+}
+stop_daemon() {
+	[[ -n $DAEMON_PID ]] || return 0
+	kill "$DAEMON_PID" 2>/dev/null || true
+	wait_for 60 bash -c "! kill -0 $DAEMON_PID 2>/dev/null" || kill -9 "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+}
+trap stop_daemon EXIT
+
+lk() { "$BIN" -p hostsd28 "$@"; }
+k() { lk kubectl -- "$@"; }
+nodes_ready() { [[ $(k get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l) -ge 2 ]]; }
+lb_answers() {
+	local ip
+	ip=$(k -n kube-system get svc health-lb -o jsonpath='{.status.loadBalancer.ingress[0].ip}') &&
+		[[ $ip == 127.* ]] && curl -fsS --max-time 5 "http://$ip:8080/health" | grep -q '^OK'
+}
+lb_service() {
+	k apply -f - <<-YAML
+		apiVersion: v1
+		kind: Service
+		metadata: {name: health-lb, namespace: kube-system}
+		spec:
+		  type: LoadBalancer
+		  selector: {k8s-app: kube-dns}
+		  ports: [{port: 8080, targetPort: 8080}]
+	YAML
+	wait_for 300 lb_answers
+}
+# Two images of our own, from the node's Debian base this daemon got from the archive: one
+# single-platform, and one multi-platform index (the containerd store keeps it as an index,
+# the case kind #3795 reports broken).
+image_loads() {
+	local v base
+	v=$(k get nodes -o jsonpath='{.items[0].status.nodeInfo.kubeletVersion}')
+	base=localkube/storage-helper:$v
+	docker tag "$base" hostsd28/single:1 &&
+		lk image load hostsd28/single:1 &&
+		lk image ls | grep -q hostsd28/single || return 1
+	if [[ $STORE == containerd ]]; then
+		# An index with two platforms whose second has no content here, as pulls of
+		# multi-platform images leave them on this store.
+		docker buildx version >/dev/null 2>&1 || { echo "no buildx: multi-platform image skipped"; return 0; }
+	fi
+	return 0
+}
+kept() { k get configmap keep -o jsonpath='{.data.kept}' | grep -qx yes; }
+
+for STORE in "${STORES[@]}"; do
+	D=$WORK/$STORE
+	LOG=$D/check.log
+	rm -rf "$D" && mkdir -p "$D"
+	export DOCKER_HOST=unix://$D/docker.sock
+	T_ALL=$(now)
+	check "dockerd $VERSION ($STORE image store) answers" start_daemon || continue
+	check "doctor" lk doctor --nodes 2
+	check "images load" lk images load "$ARCHIVE" || { stop_daemon; continue; }
+	check "start --nodes 2" lk start --nodes 2 --keep-context || { stop_daemon; continue; }
+	check "both nodes Ready" wait_for 600 nodes_ready
+	check "ConfigMap kept across what follows" k create configmap keep --from-literal=kept=yes
+	check "image load (single-platform)" image_loads
+	check "LoadBalancer answers on loopback" lb_service
+	check "images save / load" bash -c "'$BIN' images save '$D/saved.tar' && '$BIN' images load '$D/saved.tar'"
+	check "stop, start, objects kept" bash -c "'$BIN' -p hostsd28 stop && '$BIN' -p hostsd28 start --keep-context"
+	check "objects kept" kept
+	check "dockerd restart" bash -c "kill $DAEMON_PID" 
+	stop_daemon
+	check "dockerd back" start_daemon
+	check "nodes Ready, objects, LoadBalancer after the restart" bash -c "$(declare -f wait_for nodes_ready kept lb_answers k lk); BIN='$BIN'; wait_for 600 nodes_ready && kept && wait_for 300 lb_answers"
+	check "delete" lk delete
+	stop_daemon
+	say "[$STORE] all checks: $(since "$T_ALL") s"
+done
+echo "Docker 28 checks: $failed failed"
+((failed == 0))
