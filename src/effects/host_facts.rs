@@ -79,21 +79,30 @@ pub async fn daemon(docker: &Docker) -> Result<DaemonFacts> {
     })
 }
 
-/// Docker's networks but `own` (the profile's), with their IPv4 subnets.
-pub async fn networks(docker: &Docker, own: &str) -> Result<Vec<Network>> {
+/// Docker's networks with their IPv4 subnets and bridge interfaces.
+pub async fn networks(docker: &Docker) -> Result<Vec<Network>> {
     let found = docker.list_networks(None::<ListNetworksOptions>).await?;
     Ok(found
         .into_iter()
-        .filter(|n| n.name.as_deref() != Some(own))
-        .map(|n| Network {
-            name: n.name.unwrap_or_default(),
-            subnets: n
-                .ipam
-                .and_then(|i| i.config)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|c| c.subnet.and_then(|s| s.parse().ok()))
-                .collect(),
+        .map(|n| {
+            let id = n.id.unwrap_or_default();
+            // Docker names a bridge br-<12 characters of the network's ID> unless told a name.
+            let bridge = n
+                .options
+                .as_ref()
+                .and_then(|o| o.get("com.docker.network.bridge.name").cloned())
+                .unwrap_or_else(|| format!("br-{}", id.get(..12).unwrap_or(&id)));
+            Network {
+                name: n.name.unwrap_or_default(),
+                subnets: n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet.and_then(|s| s.parse().ok()))
+                    .collect(),
+                bridge,
+            }
         })
         .filter(|n| !n.subnets.is_empty())
         .collect())

@@ -62,11 +62,17 @@ pub async fn gather(home: &Home, profile: &ProfileName, intent: &Intent) -> Fact
         disks: Vec::new(),
         port_free: intent.apiserver_port.map(host_facts::port_free),
         apiserver_running: false,
+        own_bridge: None,
     };
     if let (Ok(d), Ok(daemon)) = (&connected, &facts.daemon) {
-        facts.networks = host_facts::networks(d, &names::network(profile))
-            .await
-            .unwrap_or_default();
+        let own = names::network(profile);
+        let mut networks = host_facts::networks(d).await.unwrap_or_default();
+        facts.own_bridge = networks
+            .iter()
+            .find(|n| n.name == own)
+            .map(|n| n.bridge.clone());
+        networks.retain(|n| n.name != own);
+        facts.networks = networks;
         let apiserver = names::control_plane_container(profile, Role::Apiserver);
         facts.apiserver_running = containers::container_state(d, &apiserver)
             .await
@@ -129,7 +135,7 @@ pub async fn before_start(
 
 /// Ranges the host routes to something other than Docker: a new profile's network avoids them.
 pub fn routed_ranges() -> Vec<ipnet::Ipv4Net> {
-    preflight::foreign_routes(&host_facts::routes(&host_facts::host_root()))
+    preflight::foreign_routes(&host_facts::routes(&host_facts::host_root()), &[])
         .map(|r| r.destination)
         .collect()
 }

@@ -176,6 +176,8 @@ pub struct Route {
 pub struct Network {
     pub name: String,
     pub subnets: Vec<Ipv4Net>,
+    /// The host interface of its bridge (`docker0`, `br-<id>`), whose routes are its own.
+    pub bridge: String,
 }
 
 /// Free space under a folder that matters.
@@ -204,6 +206,8 @@ pub struct Facts {
     pub port_free: Option<bool>,
     /// Whether the profile's own apiserver is running (then its port is taken by itself).
     pub apiserver_running: bool,
+    /// The bridge of the profile's own network, once it exists.
+    pub own_bridge: Option<String>,
 }
 
 fn daemon_or_error<S: serde::Serializer>(
@@ -629,14 +633,25 @@ fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
-/// Routes that say something about other tools' ranges: not the default route, not Docker's own
-/// bridges (their networks are checked by name, with better words).
-pub fn foreign_routes(routes: &[Route]) -> impl Iterator<Item = &Route> {
-    routes.iter().filter(|r| {
-        r.destination.prefix_len() > 0
-            && !r.interface.starts_with("br-")
-            && r.interface != "docker0"
-    })
+/// Routes that say something about other tools' ranges: not the default route, and not the
+/// bridges of this daemon's networks (`bridges`: checked by name, with better words, or the
+/// profile's own). Another daemon's bridges on this host do count.
+pub fn foreign_routes<'a>(
+    routes: &'a [Route],
+    bridges: &'a [&'a str],
+) -> impl Iterator<Item = &'a Route> {
+    routes
+        .iter()
+        .filter(move |r| r.destination.prefix_len() > 0 && !bridges.contains(&r.interface.as_str()))
+}
+
+fn bridges(facts: &Facts) -> Vec<&str> {
+    facts
+        .networks
+        .iter()
+        .map(|n| n.bridge.as_str())
+        .chain(facts.own_bridge.as_deref())
+        .collect()
 }
 
 /// The first candidate clear of every other network and foreign route: the range a new profile
@@ -648,7 +663,7 @@ pub fn free_subnet(candidates: &[Ipv4Net], facts: &Facts) -> Option<Ipv4Net> {
             .iter()
             .flat_map(|n| &n.subnets)
             .any(|s| overlaps(s, c))
-            && !foreign_routes(&facts.routes).any(|r| overlaps(&r.destination, c))
+            && !foreign_routes(&facts.routes, &bridges(facts)).any(|r| overlaps(&r.destination, c))
     })
 }
 
@@ -692,7 +707,7 @@ fn network(facts: &Facts, intent: &Intent) -> Vec<Finding> {
     if !facts.daemon.as_ref().is_ok_and(|d| d.local) {
         // The host's routes are not the daemon's.
     } else {
-        for r in foreign_routes(&facts.routes) {
+        for r in foreign_routes(&facts.routes, &bridges(facts)) {
             if overlaps(&r.destination, &subnet) {
                 findings.push(Finding::block(
                     "network",
@@ -827,6 +842,7 @@ mod tests {
             networks: vec![Network {
                 name: "bridge".into(),
                 subnets: vec!["172.17.0.0/16".parse().unwrap()],
+                bridge: "docker0".into(),
             }],
             disks: vec![Disk {
                 what: "Docker's images and volumes".into(),
@@ -835,6 +851,7 @@ mod tests {
             }],
             port_free: Some(true),
             apiserver_running: false,
+            own_bridge: Some("br-0123456789ab".into()),
         }
     }
 
@@ -1089,6 +1106,7 @@ mod tests {
         f.networks.push(Network {
             name: "other-tool".into(),
             subnets: vec!["172.30.0.0/16".parse().unwrap()],
+            bridge: "br-111111111111".into(),
         });
         let lines = blocking_of(&f, &existing(1));
         assert_eq!(lines.len(), 1, "{lines:?}");
@@ -1117,13 +1135,23 @@ mod tests {
     }
 
     #[test]
-    fn docker_s_own_bridges_are_not_held_against_the_range() {
+    fn the_daemon_s_own_bridges_are_not_held_against_the_range_another_daemon_s_are() {
         let mut f = facts();
+        // The profile's own network's bridge, and docker0.
         f.routes.push(Route {
             destination: "172.30.7.0/24".parse().unwrap(),
             interface: "br-0123456789ab".into(),
         });
         assert!(blocking_of(&f, &existing(1)).is_empty());
+        // A second daemon's bridge on the same range.
+        let mut existing = existing(1);
+        existing.subnet = Some("172.30.8.0/24".parse().unwrap());
+        f.routes.push(Route {
+            destination: "172.30.8.0/24".parse().unwrap(),
+            interface: "br-ba9876543210".into(),
+        });
+        let lines = blocking_of(&f, &existing);
+        assert!(lines[0].contains("via br-ba9876543210"), "{lines:?}");
     }
 
     #[test]
