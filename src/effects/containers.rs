@@ -338,9 +338,13 @@ pub async fn create_and_start(docker: &Docker, spec: &ContainerSpec) -> Result<b
             Ok(()) => Ok(elevated),
             Err(e) if elevated && is_privilege_refusal(&e) => {
                 remove_container(&docker, &spec.name).await?;
-                create_and_start_once(&docker, &spec, false)
+                create_and_start_capabilities(&docker, &spec)
                     .await
                     .with_context(|| format!("starting {} without --privileged", spec.name))?;
+                Ok(false)
+            }
+            Err(e) if !elevated && is_unavailable_cap_drop(&e) => {
+                create_and_start_without_drop(&docker, &spec).await?;
                 Ok(false)
             }
             Err(e) => Err(e),
@@ -377,6 +381,30 @@ fn lacks_a_capability(status: &str, cap_last_cap: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// With the spec's capability set instead of --privileged.
+async fn create_and_start_capabilities(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
+    match create_and_start_once(docker, spec, false).await {
+        Err(e) if is_unavailable_cap_drop(&e) => create_and_start_without_drop(docker, spec).await,
+        other => other,
+    }
+}
+
+/// Docker 23 and later refuse (400, "invalid CapDrop: ... not available in the current
+/// environment") to drop a capability outside their own bounding set, where 20.10 accepted it;
+/// their `ALL` then already leaves it out, so the drop is not needed (measured with Docker 28.5
+/// in this project's sandbox, which lacks CAP_SYS_RESOURCE).
+fn is_unavailable_cap_drop(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}");
+    text.contains("invalid CapDrop") && text.contains("not available in the current environment")
+}
+
+async fn create_and_start_without_drop(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
+    remove_container(docker, &spec.name).await?;
+    let mut spec = spec.clone();
+    spec.security.cap_drop.clear();
+    create_and_start_once(docker, &spec, false).await
 }
 
 fn is_privilege_refusal(err: &anyhow::Error) -> bool {
