@@ -575,7 +575,7 @@ pub async fn import_images(
     images: &[&str],
     flags: &[&str],
 ) -> Result<()> {
-    let tar = docker.export_images(images);
+    let tar = crate::effects::docker::for_transfers(docker).export_images(images);
     let mut command = vec![
         "ctr",
         "--namespace=k8s.io",

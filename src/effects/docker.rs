@@ -49,6 +49,17 @@ pub async fn connect_unchecked() -> Result<Docker> {
     Ok(docker)
 }
 
+/// How long one streaming request (an image load, save, build, import, push or pull) may take.
+/// bollard's default of 120 s for every request cut a 1.1 GB `images load` off at 587 MB in a VM
+/// without hardware virtualisation (`scripts/check-host.sh`); slow disks and big archives get
+/// there too. Progress is shown meanwhile, and Ctrl-C stops it.
+pub const TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The same connection with [`TRANSFER_TIMEOUT`], for requests that stream images.
+pub fn for_transfers(docker: &Docker) -> Docker {
+    docker.clone().with_timeout(TRANSFER_TIMEOUT)
+}
+
 /// A container of a profile, as found by its labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileContainer {

@@ -107,7 +107,7 @@ pub async fn save(docker: &Docker, report: &BuildReport, path: &Path, ui: &Ui) -
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let tags: Vec<&str> = images.iter().map(|i| i.image.as_str()).collect();
     let total: u64 = images.iter().map(|i| i.size_bytes).sum();
-    let mut stream = docker.export_images(&tags);
+    let mut stream = crate::effects::docker::for_transfers(docker).export_images(&tags);
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut file = saved.as_file();
@@ -359,7 +359,7 @@ pub async fn load(
         }
         chunk
     });
-    let mut responses = docker.import_image(
+    let mut responses = crate::effects::docker::for_transfers(docker).import_image(
         ImportImageOptions {
             quiet: true,
             ..Default::default()
