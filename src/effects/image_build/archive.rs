@@ -58,6 +58,20 @@ pub struct ArchivedImage {
     pub size_bytes: u64,
 }
 
+/// Whether Docker's image is the one the archive recorded: the same ID, or on Docker's containerd
+/// image store, which names an image by its manifest's digest rather than its config's as the
+/// classic store (and the archive) do (seen with Docker 28.5), the same build key label.
+fn is_archived(inspected: &bollard::models::ImageInspect, recorded: &ArchivedImage) -> bool {
+    inspected.id.as_deref() == Some(recorded.id.as_str())
+        || (inspected.descriptor.is_some()
+            && inspected
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(crate::plan::images::LABEL_BUILD_KEY))
+                == Some(&recorded.key))
+}
+
 /// What `save` wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct Saved {
@@ -400,7 +414,7 @@ pub async fn load(
             .inspect_image(&image.image)
             .await
             .with_context(|| format!("{} was not imported from {}", image.image, path.display()))?;
-        if inspected.id.as_deref() != Some(image.id.as_str()) {
+        if !is_archived(&inspected, image) {
             bail!(
                 "after loading {}, {} is the image {:?}, not {} as the archive records",
                 path.display(),
@@ -491,7 +505,7 @@ pub async fn preloaded(
             return Ok(None);
         };
         match docker.inspect_image(&tag).await {
-            Ok(inspected) if inspected.id.as_deref() == Some(recorded.id.as_str()) => {}
+            Ok(inspected) if is_archived(&inspected, recorded) => {}
             _ => return Ok(None),
         }
         images.push(ImageReport {
