@@ -1,6 +1,7 @@
 //! Pure planning: what to create, decided from the profile's configuration alone. Nothing here does
 //! I/O, so every decision is checked exactly by unit tests.
 
+pub mod addon_choices;
 pub mod addons;
 pub mod cluster;
 pub mod config;
@@ -10,10 +11,12 @@ pub mod kubeconfig;
 pub mod load_balancer;
 pub mod names;
 pub mod node_config;
+pub mod nodes;
 pub mod pki;
 pub mod preflight;
 pub mod profile_name;
 pub mod routes;
 pub mod service_urls;
 pub mod shutdown;
+pub mod spec;
 pub mod version;
