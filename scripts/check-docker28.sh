@@ -109,7 +109,10 @@ start_daemon() {
 		ip link add "$BRIDGE" type bridge &&
 			ip addr add 10.214.0.1/24 dev "$BRIDGE" && ip link set "$BRIDGE" up
 	}
-	PATH=$ENGINE:$PATH nohup "$ENGINE/dockerd" --config-file "$D/daemon.json" \
+	# Under a name of its own: the cluster tests' dockerd restart stops every process named
+	# exactly "dockerd" (seen: it stopped this daemon mid-check).
+	[[ -x $ENGINE/dockerd-28 ]] || cp "$ENGINE/dockerd" "$ENGINE/dockerd-28"
+	PATH=$ENGINE:$PATH nohup "$ENGINE/dockerd-28" --config-file "$D/daemon.json" \
 		--host "unix://$D/docker.sock" --data-root "$D/data" --exec-root "$D/exec" \
 		--pidfile "$D/docker.pid" --bridge="$BRIDGE" --iptables=false --ip6tables=false \
 		--containerd-namespace "hostsd28-$STORE" --containerd-plugins-namespace "hostsd28-$STORE-plugins" \
