@@ -7,6 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
+use crate::effects::containers::ContainerState;
 use crate::effects::docker;
 use crate::plan::config::ProfileConfig;
 use crate::plan::kubeconfig;
@@ -73,10 +74,10 @@ pub fn expected_containers(profile: &ProfileName, config: &ProfileConfig) -> Vec
 }
 
 /// The state, from the expected containers and the states Docker gives (name → state).
-pub fn state(expected: &[String], found: &BTreeMap<String, String>) -> State {
+pub fn state(expected: &[String], found: &BTreeMap<String, ContainerState>) -> State {
     let running = expected
         .iter()
-        .filter(|n| found.get(*n).is_some_and(|s| s == "running"))
+        .filter(|n| found.get(*n).is_some_and(|s| s.is_running()))
         .count();
     let present = expected.iter().filter(|n| found.contains_key(*n)).count();
     match (running, present) {
@@ -100,7 +101,7 @@ fn list(ctx: &Ctx) -> Result<u8> {
         profiles.push((name, config));
     }
     // One Docker connection for all; no Docker is a state, not a failure of the listing.
-    let found: Vec<Option<BTreeMap<String, String>>> = super::block_on(async {
+    let found: Vec<Option<BTreeMap<String, ContainerState>>> = super::block_on(async {
         let Ok(docker) = docker::connect().await else {
             return profiles.iter().map(|_| None).collect();
         };
@@ -171,10 +172,10 @@ fn list(ctx: &Ctx) -> Result<u8> {
 mod tests {
     use super::*;
 
-    fn found(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn found(pairs: &[(&str, &str)]) -> BTreeMap<String, ContainerState> {
         pairs
             .iter()
-            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .map(|(n, s)| (n.to_string(), ContainerState::parse(s)))
             .collect()
     }
 
@@ -205,7 +206,7 @@ mod tests {
         assert_eq!(state(&expected, &all("exited")), State::Stopped);
         assert_eq!(state(&expected, &found(&[])), State::NotCreated);
         let mut some = all("running");
-        some.insert("dev".into(), "exited".into());
+        some.insert("dev".into(), ContainerState::Exited);
         assert_eq!(state(&expected, &some), State::Degraded);
         // A missing node of a running control plane is not a running cluster.
         some.remove("dev");
