@@ -93,17 +93,19 @@ DAEMON_PID=
 BRIDGE=lk-d28-br0
 start_daemon() {
 	# Its own everything, so the system daemon and its containers never see it: socket, data
-	# root, exec root, containerd namespace, default bridge. The ranges are outside
-	# 172.30.0.0/16 (profiles) and 172.17.0.0/16 (the system daemon). No iptables: the host's
+	# root, exec root, containerd namespace, default bridge (on 10.214.0.0/24, outside
+	# 172.30.0.0/16 of the profiles and 172.17.0.0/16 of the system daemon). No iptables: the host's
 	# chains belong to the system daemon, and Docker 28 rearranges Docker 20.10's DOCKER-*
 	# chains when it manages them (seen here: it moved docker0's rules into DOCKER-FORWARD);
 	# published ports go through docker-proxy instead, and `allow_own_bridges` lets this
 	# daemon's containers talk on their own bridge past the FORWARD policy.
 	local features='{}'
 	[[ $STORE == containerd ]] && features='{"containerd-snapshotter": true}'
+	# No default-address-pools: with one set, dockerd deletes the interface named docker0 at
+	# start whatever its own bridge is called (moby's daemon_unix.go, seen here). localkube
+	# gives every network its subnet, so no pool is needed.
 	cat >"$D/daemon.json" <<-JSON
-		{"features": $features,
-		 "default-address-pools": [{"base": "10.213.0.0/16", "size": 24}]}
+		{"features": $features}
 	JSON
 	ip link show "$BRIDGE" >/dev/null 2>&1 || {
 		ip link add "$BRIDGE" type bridge &&
