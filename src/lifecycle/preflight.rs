@@ -78,8 +78,7 @@ pub async fn gather(home: &Home, profile: &ProfileName, intent: &Intent) -> Fact
             .await
             .ok()
             .flatten()
-            .as_deref()
-            == Some("running");
+            == Some(crate::effects::container_state::ContainerState::Running);
         if local {
             let root_dir = std::path::PathBuf::from(&daemon.root_dir);
             facts.disks.extend(host_facts::free_disk(
