@@ -420,7 +420,10 @@ async fn create_and_start_once(
     spec: &ContainerSpec,
     privileged: bool,
 ) -> Result<()> {
-    docker
+    // Creating a node copies its image's /var (the preloaded images, about 210 MB) into the new
+    // volume: in a VM without hardware virtualisation that outlasted bollard's 120 s, the start
+    // failed, and the container Docker finished making was unknown to the roll-back.
+    crate::effects::docker::for_transfers(docker)
         .create_container(
             Some(CreateContainerOptions {
                 name: Some(spec.name.clone()),
