@@ -13,6 +13,7 @@ pub mod completion;
 pub mod cp;
 pub mod dashboard;
 pub mod delete;
+pub mod doctor;
 pub mod image;
 pub mod images;
 pub mod ip;
@@ -67,6 +68,9 @@ pub enum Command {
     Delete(delete::Args),
     /// Show the state of each component and the kubeconfig context.
     Status(status::Args),
+    /// Check this host for what `start` needs (Docker, cgroups, kernel, inotify, disk, network,
+    /// port), each problem with its fix.
+    Doctor(doctor::Args),
     /// Print or open the URLs of a service.
     Service(service::Args),
     /// Show the LoadBalancer services and their addresses, or run the tunnel in the foreground.
@@ -136,6 +140,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Stop(args) => stop::run(&ctx, args),
         Command::Delete(args) => delete::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
+        Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Service(args) => service::run(&ctx, args),
         Command::Tunnel(args) => tunnel::run(&ctx, args),
         Command::Dashboard(args) => dashboard::run(&ctx, args),

@@ -321,13 +321,14 @@ pub async fn create_and_start(docker: &Docker, spec: &ContainerSpec) -> Result<b
         match first {
             Ok(()) => Ok(elevated),
             Err(e) if elevated && is_privilege_refusal(&e) => {
-                // Made by the attempt just above, from this spec.
-                let owner = Owner::of_labels(&spec.labels)
-                    .unwrap_or_else(|| Owner::CreatedFrom(spec.image.clone()));
-                remove_container(&docker, &spec.name, &owner).await?;
-                create_and_start_once(&docker, &spec, false)
+                remove_container(&docker, &spec.name, &made_from(&spec)).await?;
+                create_and_start_capabilities(&docker, &spec)
                     .await
                     .with_context(|| format!("starting {} without --privileged", spec.name))?;
+                Ok(false)
+            }
+            Err(e) if !elevated && is_unavailable_cap_drop(&e) => {
+                create_and_start_without_drop(&docker, &spec).await?;
                 Ok(false)
             }
             Err(e) => Err(e),
@@ -366,6 +367,36 @@ fn lacks_a_capability(status: &str, cap_last_cap: &str) -> bool {
     }
 }
 
+/// With the spec's capability set instead of --privileged.
+async fn create_and_start_capabilities(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
+    match create_and_start_once(docker, spec, false).await {
+        Err(e) if is_unavailable_cap_drop(&e) => create_and_start_without_drop(docker, spec).await,
+        other => other,
+    }
+}
+
+/// Docker 23 and later refuse (400, "invalid CapDrop: ... not available in the current
+/// environment") to drop a capability outside their own bounding set, where 20.10 accepted it;
+/// their `ALL` then already leaves it out, so the drop is not needed (measured with Docker 28.5
+/// in this project's sandbox, which lacks CAP_SYS_RESOURCE).
+fn is_unavailable_cap_drop(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}");
+    text.contains("invalid CapDrop") && text.contains("not available in the current environment")
+}
+
+async fn create_and_start_without_drop(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
+    remove_container(docker, &spec.name, &made_from(spec)).await?;
+    let mut spec = spec.clone();
+    spec.security.cap_drop.clear();
+    create_and_start_once(docker, &spec, false).await
+}
+
+/// The owner of a container made from `spec`: its profile's label, or
+/// for an unlabelled one (the image build's preload container) the image it was made from.
+fn made_from(spec: &ContainerSpec) -> Owner {
+    Owner::of_labels(&spec.labels).unwrap_or_else(|| Owner::CreatedFrom(spec.image.clone()))
+}
+
 fn is_privilege_refusal(err: &anyhow::Error) -> bool {
     let text = format!("{err:#}");
     text.contains("unable to apply caps") || text.contains("operation not permitted")
@@ -376,7 +407,10 @@ async fn create_and_start_once(
     spec: &ContainerSpec,
     privileged: bool,
 ) -> Result<()> {
-    docker
+    // Creating a node copies its image's /var (the preloaded images, about 210 MB) into the new
+    // volume: in a VM without hardware virtualisation that outlasted bollard's 120 s, the start
+    // failed, and the container Docker finished making was unknown to the roll-back.
+    crate::effects::docker::for_transfers(docker)
         .create_container(
             Some(CreateContainerOptions {
                 name: Some(spec.name.clone()),
@@ -415,9 +449,7 @@ pub async fn remove_container(docker: &Docker, name: &str, owner: &Owner) -> Res
 /// Removes the container of `spec`'s name so it can be made anew from the spec: only when it is
 /// the spec's profile's (see `owned`).
 pub async fn remove_to_replace(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
-    let owner =
-        Owner::of_labels(&spec.labels).unwrap_or_else(|| Owner::CreatedFrom(spec.image.clone()));
-    remove_container(docker, &spec.name, &owner).await
+    remove_container(docker, &spec.name, &made_from(spec)).await
 }
 
 /// Stops a container, its process given `timeout` seconds (Docker's own default without one)
@@ -581,7 +613,7 @@ pub async fn import_images(
     images: &[&str],
     flags: &[&str],
 ) -> Result<()> {
-    let tar = docker.export_images(images);
+    let tar = crate::effects::docker::for_transfers(docker).export_images(images);
     let mut command = vec![
         "ctr",
         "--namespace=k8s.io",

@@ -16,9 +16,24 @@ use crate::plan::names::{LABEL_NODE, LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
 use crate::plan::shutdown;
 
-/// Connects and checks that a daemon answers. The API version is negotiated, because Debian's
-/// docker.io 20.10 speaks API 1.41, older than bollard's default.
+/// Connects, checks that a daemon answers and that localkube can work with it: an engine too
+/// old, or Podman's Docker-compatible API, is refused with the version needed
+/// (`plan::preflight::daemon_refusal`).
 pub async fn connect() -> Result<Docker> {
+    let docker = connect_unchecked().await?;
+    let daemon = crate::effects::host_facts::daemon_version(&docker)
+        .await
+        .context("asking the Docker daemon its version")?;
+    if let Some(refusal) = crate::plan::preflight::daemon_refusal(&daemon) {
+        anyhow::bail!(refusal);
+    }
+    Ok(docker)
+}
+
+/// Connects and checks that a daemon answers, whatever it is (`doctor` describes any). The API
+/// version is negotiated: Debian's docker.io 20.10 speaks API 1.41, older than bollard's default,
+/// and a newer engine answers the older API bollard asks for.
+pub async fn connect_unchecked() -> Result<Docker> {
     let address =
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let hint = || {
@@ -32,6 +47,17 @@ pub async fn connect() -> Result<Docker> {
     let docker = docker.negotiate_version().await.with_context(hint)?;
     docker.ping().await.with_context(hint)?;
     Ok(docker)
+}
+
+/// How long one streaming request (an image load, save, build, import, push or pull) may take.
+/// bollard's default of 120 s for every request cut a 1.1 GB `images load` off at 587 MB in a VM
+/// without hardware virtualisation (`scripts/check-host.sh`); slow disks and big archives get
+/// there too. Progress is shown meanwhile, and Ctrl-C stops it.
+pub const TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The same connection with [`TRANSFER_TIMEOUT`], for requests that stream images.
+pub fn for_transfers(docker: &Docker) -> Docker {
+    docker.clone().with_timeout(TRANSFER_TIMEOUT)
 }
 
 /// A container of a profile, as found by its labels.

@@ -176,7 +176,7 @@ pub async fn push_image_tag(
     target_repo: &str,
     tag: &str,
 ) -> std::result::Result<(), String> {
-    let mut stream = docker.push_image(
+    let mut stream = crate::effects::docker::for_transfers(docker).push_image(
         target_repo,
         Some(PushImageOptions {
             tag: Some(tag.to_string()),
@@ -279,7 +279,8 @@ async fn build_index_image(
         Ok(tar.into_inner()?)
     })
     .await??;
-    let mut stream = docker.build_image(
+    let transfers = crate::effects::docker::for_transfers(docker);
+    let mut stream = transfers.build_image(
         BuildImageOptions {
             dockerfile: "Dockerfile".into(),
             t: Some(tag.to_string()),
@@ -512,7 +513,7 @@ async fn inspect(docker: &Docker, reference: &str) -> Result<Option<PulledImage>
 
 async fn pull_ref(docker: &Docker, reference: &str) -> Result<()> {
     let (from, tag) = reference.rsplit_once(':').expect("references carry a tag");
-    let mut stream = docker.create_image(
+    let mut stream = crate::effects::docker::for_transfers(docker).create_image(
         Some(CreateImageOptions {
             from_image: Some(from.to_string()),
             tag: Some(tag.to_string()),

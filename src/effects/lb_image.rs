@@ -43,7 +43,8 @@ pub async fn ensure_lb_image(docker: &Docker, tag: &str, kubernetes_version: &st
     }
     let context = tar.into_inner()?;
     let base = names::image("node", kubernetes_version);
-    let mut stream = docker.build_image(
+    let transfers = crate::effects::docker::for_transfers(docker);
+    let mut stream = transfers.build_image(
         BuildImageOptions {
             dockerfile: "Dockerfile".into(),
             t: Some(tag.to_string()),

@@ -7,6 +7,7 @@ pub mod containers;
 pub mod docker;
 pub mod files;
 pub mod home;
+pub mod host_facts;
 pub mod image_build;
 pub mod image_registry;
 pub mod kube_api;

@@ -4,4 +4,5 @@
 
 pub mod addons;
 pub mod nodes;
+pub mod preflight;
 pub mod start;

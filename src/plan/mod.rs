@@ -14,6 +14,7 @@ pub mod names;
 pub mod node_config;
 pub mod nodes;
 pub mod pki;
+pub mod preflight;
 pub mod profile_name;
 pub mod routes;
 pub mod service_urls;

@@ -15,6 +15,7 @@ pub mod node_image;
 pub mod nodes;
 pub mod ownership;
 pub mod pki;
+pub mod preflight;
 pub mod restart;
 pub mod stop;
 pub mod support;

@@ -33,6 +33,20 @@ use crate::ui::{Progress, Ui};
 
 pub use crate::plan::archive::{ArchiveManifest, ArchivedImage, FORMAT, IMAGES, KUBECTL, MANIFEST};
 
+/// Whether Docker's image is the one the archive recorded: the same ID, or on Docker's containerd
+/// image store, which names an image by its manifest's digest rather than its config's as the
+/// classic store (and the archive) do (seen with Docker 28.5), the same build key label.
+fn is_archived(inspected: &bollard::models::ImageInspect, recorded: &ArchivedImage) -> bool {
+    inspected.id.as_deref() == Some(recorded.id.as_str())
+        || (inspected.descriptor.is_some()
+            && inspected
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(crate::plan::images::LABEL_BUILD_KEY))
+                == Some(&recorded.key))
+}
+
 /// What `save` wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct Saved {
@@ -82,7 +96,7 @@ pub async fn save(docker: &Docker, report: &BuildReport, path: &Path, ui: &Ui) -
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let tags: Vec<&str> = images.iter().map(|i| i.image.as_str()).collect();
     let total: u64 = images.iter().map(|i| i.size_bytes).sum();
-    let mut stream = docker.export_images(&tags);
+    let mut stream = crate::effects::docker::for_transfers(docker).export_images(&tags);
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut file = saved.as_file();
@@ -417,7 +431,7 @@ pub async fn load(
         }
         chunk
     });
-    let mut responses = docker.import_image(
+    let mut responses = crate::effects::docker::for_transfers(docker).import_image(
         ImportImageOptions {
             quiet: true,
             ..Default::default()
@@ -458,7 +472,7 @@ pub async fn load(
             .inspect_image(&image.image)
             .await
             .with_context(|| format!("{} was not imported from {}", image.image, path.display()))?;
-        if inspected.id.as_deref() != Some(image.id.as_str()) {
+        if !is_archived(&inspected, image) {
             bail!(
                 "after loading {}, {} is the image {:?}, not {} as the archive records",
                 path.display(),
@@ -550,7 +564,7 @@ pub async fn preloaded(
             return Ok(None);
         };
         match docker.inspect_image(&tag).await {
-            Ok(inspected) if inspected.id.as_deref() == Some(recorded.id.as_str()) => {}
+            Ok(inspected) if is_archived(&inspected, recorded) => {}
             _ => return Ok(None),
         }
         images.push(ImageReport {

@@ -149,7 +149,8 @@ pub async fn build(
         labels: Some(labels.into_iter().collect::<HashMap<_, _>>()),
         ..Default::default()
     };
-    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    let transfers = crate::effects::docker::for_transfers(docker);
+    let mut stream = transfers.build_image(options, None, Some(bollard::body_full(context.into())));
     let mut id: Option<String> = None;
     while let Some(item) = stream.next().await {
         match item {
@@ -371,7 +372,11 @@ pub async fn import(
         }
         chunk
     });
-    let mut stream = docker.create_image(Some(options), Some(bollard::body_try_stream(body)), None);
+    let mut stream = crate::effects::docker::for_transfers(docker).create_image(
+        Some(options),
+        Some(bollard::body_try_stream(body)),
+        None,
+    );
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(500));
     loop {
         let item = tokio::select! {

@@ -230,6 +230,11 @@ pub async fn run(
         STEPS,
         std::env::var("LOCALKUBE_TEST_FAIL_AT").ok().as_deref(),
     )?;
+    // What this host lacks is said before anything is made or imported (a dry run asks no
+    // Docker).
+    if !request.dry_run {
+        crate::lifecycle::preflight::before_start(home, profile, ui, request).await?;
+    }
     let request = &with_archive(home, profile, ui, request).await?;
     let _lock = lock_profile(home, profile)?;
     let dir = home.profile(profile);

@@ -81,7 +81,9 @@ pub(super) async fn new_config(
             .expect("candidates")
     } else {
         let docker = docker::connect().await?;
-        let taken = docker::network_subnets(&docker).await?;
+        let mut taken = docker::network_subnets(&docker).await?;
+        // Nor a range the host routes elsewhere (a VPN, another tool's bridge).
+        taken.extend(crate::lifecycle::preflight::routed_ranges());
         candidate_subnets(profile.as_str())
             .find(|c| {
                 !taken

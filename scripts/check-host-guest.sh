@@ -1,0 +1,194 @@
+#!/bin/bash
+# Runs inside the cgroup v2 VM that scripts/check-host.sh boots (from its data disk, /data, at
+# boot, by a systemd unit): each check prints PASS or FAIL and its time on the second serial
+# port; the details go to /data/guest.log. The VM has no network device: every address used here
+# is the VM's own (loopback, Docker's bridges inside it).
+set -uo pipefail
+export HOME=/root PATH=/data:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+LK=/data/localkube
+P=hostsvm
+LOG=/data/guest.log
+: >"$LOG"
+failed=0
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+T_ALL=$(now)
+echo "guest up: $(cut -d' ' -f1 /proc/uptime) s after the kernel started"
+
+check() {
+	local name=$1 t0 r
+	shift
+	t0=$(now)
+	echo "=== $name ($(date +%T))" >>"$LOG"
+	if "$@" >>"$LOG" 2>&1; then r=PASS; else
+		r=FAIL
+		failed=$((failed + 1))
+	fi
+	printf '%s %7s s  %s\n' "$r" "$(since "$t0")" "$name"
+	[[ $r == PASS ]] || { tail -n 30 "$LOG" | sed 's/^/    | /'; return 1; }
+}
+
+finish() {
+	echo "all checks: $(since "$T_ALL") s, $failed failed"
+	echo "CHECKS DONE failed=$failed"
+	sync
+	systemctl poweroff --no-block
+	exit 0
+}
+
+# Polls a command until it succeeds or `seconds` pass.
+wait_for() {
+	local seconds=$1 deadline
+	shift
+	deadline=$(($(date +%s) + seconds))
+	until "$@"; do
+		(($(date +%s) < deadline)) || {
+			echo "gave up after ${seconds} s: $*"
+			return 1
+		}
+		sleep 2
+	done
+}
+
+k() { "$LK" -p "$P" kubectl -- "$@"; }
+
+docker_answers() { docker info >/dev/null 2>&1; }
+
+cgroup_v2() {
+	stat -fc %T /sys/fs/cgroup | tee /dev/stderr | grep -qx cgroup2fs &&
+		cat /sys/fs/cgroup/cgroup.controllers &&
+		docker info -f 'cgroup v{{.CgroupVersion}}, {{.CgroupDriver}} driver, {{.ServerVersion}}' |
+		tee /dev/stderr | grep -q '^cgroup v2'
+}
+
+nodes_ready() {
+	[[ $(k get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l) -ge 2 ]]
+}
+
+nodes_on_cgroup_v2() {
+	k get nodes -o wide &&
+		for n in "$P" "$P-m02"; do
+			docker exec "$n" stat -fc %T /sys/fs/cgroup | grep -qx cgroup2fs || return 1
+			docker exec "$n" cat /sys/fs/cgroup/kubelet/cgroup.controllers | tee /dev/stderr |
+				grep -qw memory || return 1
+		done
+}
+
+version() { k get nodes -o jsonpath='{.items[0].status.nodeInfo.kubeletVersion}'; }
+
+workloads() {
+	local v
+	v=$(version) || return 1
+	# A process that grows past its memory limit: the kernel's cgroup v2 OOM killer ends it and
+	# kubelet restarts it. A ConfigMap that must survive stop/start. A client pod for DNS and the
+	# ClusterIP check. Services in front of CoreDNS's health port (the only HTTP server the
+	# cluster's own images bring).
+	k apply -f - <<-YAML
+		apiVersion: v1
+		kind: ConfigMap
+		metadata: {name: keep, namespace: default}
+		data: {kept: "yes"}
+		---
+		apiVersion: apps/v1
+		kind: Deployment
+		metadata: {name: hog, namespace: default}
+		spec:
+		  selector: {matchLabels: {app: hog}}
+		  template:
+		    metadata: {labels: {app: hog}}
+		    spec:
+		      containers:
+		      - name: hog
+		        image: localkube/storage-helper:$v
+		        imagePullPolicy: Never
+		        command: ["bash", "-c", "sleep 5; head -c 512m /dev/zero | tail -c 1 >/dev/null; sleep infinity"]
+		        resources: {limits: {memory: 64Mi}, requests: {memory: 32Mi}}
+		---
+		apiVersion: v1
+		kind: Pod
+		metadata: {name: client, namespace: default}
+		spec:
+		  terminationGracePeriodSeconds: 1
+		  containers:
+		  - name: client
+		    image: localkube/storage-helper:$v
+		    imagePullPolicy: Never
+		    command: ["sleep", "infinity"]
+		---
+		apiVersion: v1
+		kind: Service
+		metadata: {name: health, namespace: kube-system}
+		spec:
+		  selector: {k8s-app: kube-dns}
+		  ports: [{port: 8080, targetPort: 8080}]
+		---
+		apiVersion: v1
+		kind: Service
+		metadata: {name: health-lb, namespace: kube-system}
+		spec:
+		  type: LoadBalancer
+		  selector: {k8s-app: kube-dns}
+		  ports: [{port: 8080, targetPort: 8080}]
+	YAML
+}
+
+oom_killed() {
+	local s
+	s=$(k get pods -l app=hog -o jsonpath='{.items[0].status.containerStatuses[0].restartCount} {.items[0].status.containerStatuses[0].lastState.terminated.reason}')
+	echo "hog: restarts and last reason: $s"
+	[[ ${s%% *} -ge 1 && $s == *OOMKilled* ]]
+}
+
+dns() {
+	k wait --for=condition=Ready pod/client --timeout=300s &&
+		k exec client -- getent hosts kubernetes.default.svc.cluster.local | tee /dev/stderr |
+		grep -q '^10\.96\.0\.1 '
+}
+
+cluster_ip() {
+	k exec client -- bash -c 'exec 3<>/dev/tcp/health.kube-system.svc.cluster.local/8080 &&
+		printf "GET /health HTTP/1.0\r\n\r\n" >&3 && cat <&3' | tee /dev/stderr | grep -q '^OK'
+}
+
+lb_ip() { k -n kube-system get svc health-lb -o jsonpath='{.status.loadBalancer.ingress[0].ip}'; }
+
+lb_answers() {
+	local ip
+	ip=$(lb_ip) && [[ $ip == 127.* ]] && curl -fsS --max-time 5 "http://$ip:8080/health" | grep -q '^OK'
+}
+
+kept() {
+	k get configmap keep -o jsonpath='{.data.kept}' | grep -qx yes &&
+		k get deployment hog
+}
+
+stop_start() {
+	"$LK" -p "$P" stop && "$LK" -p "$P" start && kept && wait_for 600 lb_answers
+}
+
+dockerd_restart() {
+	systemctl restart docker &&
+		wait_for 120 docker_answers &&
+		wait_for 900 nodes_ready &&
+		kept &&
+		wait_for 600 lb_answers &&
+		wait_for 300 dns
+}
+
+# A check whose failure leaves nothing for the later ones ends the run (`|| finish`).
+check "Docker answers" wait_for 300 docker_answers || finish
+check "cgroup v2, every controller, Docker's systemd driver" cgroup_v2
+check "localkube doctor" "$LK" doctor --nodes 2
+check "images load (the archive's import)" "$LK" images load /data/images.tar || finish
+check "start --nodes 2" "$LK" -p "$P" start --nodes 2 || finish
+check "both nodes Ready" wait_for 600 nodes_ready || finish
+check "nodes on the unified hierarchy, kubelet's tree with memory" nodes_on_cgroup_v2
+check "workloads applied" workloads || finish
+check "memory limit enforced: OOM-killed and restarted" wait_for 600 oom_killed
+check "DNS from a pod" wait_for 300 dns
+check "ClusterIP Service from a pod" wait_for 300 cluster_ip
+check "LoadBalancer answers from the VM's loopback" wait_for 600 lb_answers
+check "stop, start, objects kept, LoadBalancer again" stop_start
+check "dockerd restart: nodes, objects, LoadBalancer, DNS back" dockerd_restart
+check "delete" "$LK" -p "$P" delete
+finish

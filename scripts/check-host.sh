@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Checks localkube on a cgroup v2 host: a Debian bookworm VM (systemd, Debian's docker.io, the
+# unified cgroup hierarchy with every controller) under QEMU's software emulation, since this
+# project's machines boot cgroup v1 and cannot change it. Run by hand, never in CI: it takes
+# tens of minutes of CPU.
+#
+#   scripts/check-host.sh [IMAGES_ARCHIVE]
+#
+# The VM image is built once with mmdebstrap and cached by its inputs under the cache folder.
+# The localkube binary (LOCALKUBE_BIN, default target/debug/localkube) and an `images save`
+# archive (made here from the host's Docker when not given) reach the VM on a second disk. The VM
+# has no network device (-nic none): nothing it does can leave the machine. Inside, the checks in
+# scripts/check-host-guest.sh run: `start` with 2 nodes, a memory limit enforced, DNS, a
+# ClusterIP and a LoadBalancer Service answering from the VM's loopback, stop/start with objects
+# kept, a dockerd restart. Each prints its time; the script exits non-zero if any failed.
+#
+# Environment: VM_MEMORY (default 8G), VM_CPUS (2), CHECK_HOST_TIMEOUT (seconds, 5400),
+# CHECK_HOST_WORK (scratch folder, default /tmp/localkube-check-host).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${LOCALKUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/localkube}
+WORK=${CHECK_HOST_WORK:-/tmp/localkube-check-host}
+BIN=${LOCALKUBE_BIN:-$ROOT/target/debug/localkube}
+MEMORY=${VM_MEMORY:-8G}
+CPUS=${VM_CPUS:-2}
+TIMEOUT=${CHECK_HOST_TIMEOUT:-5400}
+SUITE=bookworm
+# What the guest needs: a kernel and an initramfs that finds a virtio disk, systemd (Docker's
+# systemd cgroup driver, as on users' hosts), Docker, and curl for the LoadBalancer check.
+PACKAGES=linux-image-amd64,initramfs-tools,systemd,systemd-sysv,udev,dbus,docker.io,iptables,iproute2,kmod,procps,curl,ca-certificates,e2fsprogs
+
+say() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+need() { command -v "$1" >/dev/null || { echo "missing $1: sudo apt-get install $2" >&2; exit 1; }; }
+need mmdebstrap mmdebstrap
+need qemu-system-x86_64 qemu-system-x86
+need mke2fs e2fsprogs
+
+mkdir -p "$WORK"
+
+# --- The VM image, cached by its inputs ------------------------------------------------------
+# The guest's own files (fstab, the unit that runs the checks at boot), part of the image key.
+guest_setup() {
+	local r=$1
+	echo localkube-vm >"$r/etc/hostname"
+	printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n/dev/vdb /data ext4 rw 0 2\n' >"$r/etc/fstab"
+	mkdir -p "$r/data"
+	# The checks run once the machine is up and Docker answers; the VM powers off after them.
+	cat >"$r/etc/systemd/system/localkube-check.service" <<-'UNIT'
+		[Unit]
+		Description=localkube's cgroup v2 checks
+		After=docker.service data.mount
+		Wants=docker.service
+		[Service]
+		Type=oneshot
+		ExecStart=/bin/bash /data/check-host-guest.sh
+		StandardOutput=tty
+		StandardError=journal
+		TTYPath=/dev/ttyS1
+		TimeoutStartSec=infinity
+		[Install]
+		WantedBy=multi-user.target
+	UNIT
+	ln -sf /etc/systemd/system/localkube-check.service \
+		"$r/etc/systemd/system/multi-user.target.wants/localkube-check.service"
+	# Nothing to wait for on a machine with no network.
+	ln -sf /dev/null "$r/etc/systemd/system/systemd-networkd-wait-online.service"
+	ln -sf /dev/null "$r/etc/systemd/system/apt-daily.timer"
+	ln -sf /dev/null "$r/etc/systemd/system/apt-daily-upgrade.timer"
+	passwd -R "$r" -d root >/dev/null
+}
+KEY=$( (
+	echo "$SUITE $PACKAGES"
+	declare -f guest_setup
+) | sha256sum | cut -c1-16)
+VM_DIR=$CACHE/vm/$KEY
+if [[ ! -f $VM_DIR/root.img ]]; then
+	say "building the VM image ($VM_DIR)"
+	t0=$(date +%s)
+	rm -rf "$VM_DIR.tmp" && mkdir -p "$VM_DIR.tmp/tree"
+	nice -n 10 mmdebstrap --variant=minbase --include="$PACKAGES" \
+		--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+		"$SUITE" "$VM_DIR.tmp/rootfs.tar" >"$VM_DIR.tmp/mmdebstrap.log" 2>&1 ||
+		{ tail -20 "$VM_DIR.tmp/mmdebstrap.log" >&2; exit 1; }
+	tar -C "$VM_DIR.tmp/tree" -xpf "$VM_DIR.tmp/rootfs.tar"
+	export -f guest_setup
+	guest_setup "$VM_DIR.tmp/tree"
+	cp "$VM_DIR.tmp/tree"/boot/vmlinuz-* "$VM_DIR.tmp/vmlinuz"
+	cp "$VM_DIR.tmp/tree"/boot/initrd.img-* "$VM_DIR.tmp/initrd.img"
+	# A sparse 24 GB disk: the images unpacked (~3 GB) and two nodes' volumes fit with room.
+	mke2fs -q -t ext4 -d "$VM_DIR.tmp/tree" "$VM_DIR.tmp/root.img" 24G
+	rm -rf "$VM_DIR.tmp/tree" "$VM_DIR.tmp/rootfs.tar"
+	rm -rf "$VM_DIR" && mv "$VM_DIR.tmp" "$VM_DIR"
+	say "VM image built in $(($(date +%s) - t0)) s"
+fi
+[[ ${1:-} == --image-only ]] && exit 0
+
+# --- What the VM gets: the binary, an images archive, the checks ----------------------------
+[[ -x $BIN ]] || { echo "no localkube binary at $BIN: cargo build --locked first" >&2; exit 1; }
+ARCHIVE=${1:-$WORK/images.tar}
+if [[ ! -f $ARCHIVE ]]; then
+	# The host's Docker is shared: the save runs under the cluster lock when there is one.
+	say "saving the images to $ARCHIVE"
+	lock=(); [[ -d /tmp/lk ]] && lock=(flock /tmp/lk/cluster.lock)
+	"${lock[@]}" "$BIN" images save "$ARCHIVE.tmp" && mv "$ARCHIVE.tmp" "$ARCHIVE"
+fi
+DATA=$WORK/data
+rm -rf "$DATA" && mkdir -p "$DATA"
+strip --strip-debug -o "$DATA/localkube" "$BIN" 2>/dev/null || cp "$BIN" "$DATA/localkube"
+cp "$ROOT/scripts/check-host-guest.sh" "$DATA/"
+ln "$ARCHIVE" "$DATA/images.tar" 2>/dev/null || cp "$ARCHIVE" "$DATA/images.tar"
+size=$(( $(du -sm "$DATA" | cut -f1) + 2048 ))
+rm -f "$WORK/data.img"
+mke2fs -q -t ext4 -d "$DATA" "$WORK/data.img" "${size}M"
+rm -rf "$DATA"
+# The root disk is copied per run (sparse), so every run starts from the same fresh machine.
+cp --sparse=always "$VM_DIR/root.img" "$WORK/root.img"
+
+# --- Boot, and follow the checks ------------------------------------------------------------
+: >"$WORK/console.log"
+: >"$WORK/checks.log"
+say "booting the VM: $CPUS vCPUs (TCG), $MEMORY, no network device"
+T0=$(date +%s.%N)
+# TCG: KVM here cannot run a stock kernel. nice: the host's other work goes first. apparmor=0:
+# the image has no apparmor_parser (minbase, no Recommends), and Docker refuses to build with
+# AppArmor on and its profile unloadable (seen: the load balancer image's RUN step failed).
+nice -n 10 qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max -smp "$CPUS" \
+	-m "$MEMORY" -nic none -display none -monitor none -no-reboot \
+	-kernel "$VM_DIR/vmlinuz" -initrd "$VM_DIR/initrd.img" \
+	-append "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 apparmor=0 quiet" \
+	-drive "file=$WORK/root.img,if=virtio,format=raw,cache=unsafe" \
+	-drive "file=$WORK/data.img,if=virtio,format=raw,cache=unsafe" \
+	-serial "file:$WORK/console.log" -serial "file:$WORK/checks.log" &
+QEMU=$!
+trap 'kill $QEMU 2>/dev/null' EXIT
+shown=0
+booted=
+deadline=$(($(date +%s) + TIMEOUT))
+while kill -0 $QEMU 2>/dev/null; do
+	lines=$(wc -l <"$WORK/checks.log")
+	if ((lines > shown)); then
+		if [[ -z $booted ]]; then
+			booted=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+			say "boot: the checks began ${booted} s after QEMU started"
+		fi
+		sed -n "$((shown + 1)),${lines}p" "$WORK/checks.log"
+		shown=$lines
+	fi
+	grep -q '^CHECKS DONE' "$WORK/checks.log" && break
+	if (($(date +%s) > deadline)); then
+		say "timed out after $TIMEOUT s; the console's last lines:"
+		tail -20 "$WORK/console.log" >&2
+		break
+	fi
+	sleep 2
+done
+wait_s=0
+while kill -0 $QEMU 2>/dev/null && ((wait_s < 60)); do sleep 1; wait_s=$((wait_s + 1)); done
+kill $QEMU 2>/dev/null || true
+trap - EXIT
+sed -n "$((shown + 1)),\$p" "$WORK/checks.log"
+# The details stay on the data disk.
+debugfs -R "dump /guest.log $WORK/guest.log" "$WORK/data.img" >/dev/null 2>&1 &&
+	say "details: $WORK/guest.log"
+say "whole check: $(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s"
+grep -q '^CHECKS DONE failed=0' "$WORK/checks.log"
