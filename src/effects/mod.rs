@@ -3,6 +3,7 @@
 
 pub mod containers;
 pub mod docker;
+pub mod etcd_snapshot;
 pub mod files;
 pub mod home;
 pub mod image_build;
@@ -11,6 +12,9 @@ pub mod kube_api;
 pub mod kubeconfig_store;
 pub mod lb_image;
 pub mod lock;
+pub mod pause;
 pub mod pki_store;
 pub mod snapshot;
+pub mod snapshot_store;
 pub mod staging;
+pub mod volume_copy;

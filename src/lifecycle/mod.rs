@@ -4,4 +4,6 @@
 
 pub mod addons;
 pub mod nodes;
+pub mod pause;
+pub mod snapshot;
 pub mod start;
