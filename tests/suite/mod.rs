@@ -15,6 +15,7 @@ pub mod node_image;
 pub mod nodes;
 pub mod pki;
 pub mod restart;
+pub mod snapshot;
 pub mod stop;
 pub mod support;
 pub mod verbs;
