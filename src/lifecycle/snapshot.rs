@@ -354,10 +354,17 @@ async fn copy_parts(
     for (number, volume, mount) in &volumes {
         let step = ui.step(format!("Copying volume {volume}"));
         let file = plan::node_part(*number);
+        // The volume's size, for the progress (tar's stream is a little larger: headers).
+        let total = helper
+            .script(&format!("du -sxb {mount} | cut -f1"))
+            .await
+            .ok()
+            .and_then(|out| out.output.trim().parse::<u64>().ok())
+            .unwrap_or(0);
         let progress = |bytes: u64| {
             step.progress(Progress {
                 done: mb(bytes),
-                total: mb(bytes).max(1),
+                total: mb(total.max(bytes)),
                 unit: "MB",
             })
         };
