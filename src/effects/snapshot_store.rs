@@ -56,9 +56,11 @@ impl Store {
         profile: &ProfileName,
         manifest: &Manifest,
     ) -> Result<PathBuf> {
-        write_secret(
+        // An import's folder holds the manifest it came with: replaced by the same, atomically.
+        crate::effects::files::write_atomic(
             &partial.join(MANIFEST_FILE),
             &serde_json::to_vec_pretty(manifest)?,
+            SECRET_FILE_MODE,
         )?;
         let dir = self.dir(profile, &manifest.name);
         if dir.exists() {
@@ -347,6 +349,12 @@ mod tests {
         let read = unpack_export(&file, &into).unwrap();
         assert_eq!(read, manifest);
         verify(&into, &read).unwrap();
+        // An import unpacks into another profile's store and commits what came with it.
+        let class = ProfileName::parse("class").unwrap();
+        let partial = store.begin(&class, "import").unwrap();
+        let read = unpack_export(&file, &partial).unwrap();
+        let dir = store.commit(&partial, &class, &read).unwrap();
+        verify(&dir, &read).unwrap();
     }
 
     #[test]
