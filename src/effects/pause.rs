@@ -40,3 +40,19 @@ fn collect(results: Vec<Result<Option<String>>>) -> Result<Vec<String>> {
     }
     Ok(names)
 }
+
+/// Freezes one container by name.
+pub async fn pause_one(docker: &Docker, name: &str) -> Result<()> {
+    docker
+        .pause_container(name)
+        .await
+        .with_context(|| format!("pausing container {name}"))
+}
+
+/// Thaws one container by name.
+pub async fn unpause_one(docker: &Docker, name: &str) -> Result<()> {
+    docker
+        .unpause_container(name)
+        .await
+        .with_context(|| format!("unpausing container {name}"))
+}

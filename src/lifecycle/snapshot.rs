@@ -191,10 +191,9 @@ async fn save_into(
     match etcd_state {
         "running" => {}
         pause_state if pause_state == crate::plan::pause::PAUSED => {
-            docker
-                .unpause_container(etcd)
+            crate::effects::pause::unpause_one(docker, etcd)
                 .await
-                .with_context(|| format!("unpausing {etcd} for the snapshot"))?;
+                .context("thawing etcd for the snapshot")?;
         }
         _ => {
             ui.info(format!(
@@ -274,7 +273,7 @@ async fn put_etcd_back(docker: &Docker, etcd: &str, state: &str) {
     match state {
         "running" => {}
         s if s == crate::plan::pause::PAUSED => {
-            let _ = docker.pause_container(etcd).await;
+            let _ = crate::effects::pause::pause_one(docker, etcd).await;
         }
         _ => {
             let _ = docker
