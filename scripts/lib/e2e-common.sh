@@ -153,12 +153,27 @@ e2e_setup_version() {
     [[ -d "$E2E_K8S_DIR" ]] || e2e_die "could not download k8s.io/kubernetes@$E2E_VERSION from the Go module proxy"
 }
 
-# Waits while another heavy build (go build/test, mmdebstrap, cargo) runs on this machine: on
-# 2 cores two of them at once only make both slower. E2E_NO_WAIT=1 skips the wait.
+# Whether a heavy build (go build/test, mmdebstrap, cargo) other than this script's own ancestors
+# runs on this machine. Ancestors do not count: run from the test suite, the `cargo test` above
+# this script would be waited for, and it cannot end before this script does.
+e2e_other_builds_running() {
+    local ancestors=" " pid=$$ p
+    while [[ -n "$pid" && "$pid" -gt 1 ]]; do
+        ancestors+="$pid "
+        pid="$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')"
+    done
+    for p in $(pgrep -f '(^|/)go (build|test|install)|/compile |mmdebstrap|(^|/)cargo (build|test)' 2>/dev/null); do
+        [[ "$ancestors" == *" $p "* ]] || return 0
+    done
+    return 1
+}
+
+# Waits while another heavy build runs on this machine: on 2 cores two of them at once only make
+# both slower. E2E_NO_WAIT=1 skips the wait.
 e2e_wait_for_quiet_cpu() {
     [[ "${E2E_NO_WAIT:-0}" == 1 ]] && return 0
     local said=0
-    while pgrep -f '(^|/)go (build|test|install)|/compile |mmdebstrap|(^|/)cargo (build|test)' >/dev/null 2>&1; do
+    while e2e_other_builds_running; do
         if [[ $said == 0 ]]; then
             e2e_log "waiting for another build on this machine to finish (E2E_NO_WAIT=1 to skip)"
             said=1
