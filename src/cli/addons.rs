@@ -1,13 +1,13 @@
 //! `localkube addons list|enable|disable`: the choice is stored in the profile (so it survives
-//! stop/start); a running cluster gets the addon at once, a stopped one at its next start.
+//! stop/start); a running cluster gets the addon at once, a stopped one at its next start. The
+//! work is `lifecycle::addons::change`; this prints what it reports.
 
 use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::effects::lock::lock_profile;
 use crate::lifecycle::addons as lifecycle_addons;
-use crate::plan::addons::{self, ADDONS};
+use crate::plan::addons::ADDONS;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,7 +38,7 @@ struct Listed {
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     match args.command {
         AddonsCommand::List => list(ctx),
-        AddonsCommand::Enable { name } => enable(ctx, &name),
+        AddonsCommand::Enable { name } => change(ctx, &name, true),
         AddonsCommand::Disable { name } => change(ctx, &name, false),
     }
 }
@@ -52,8 +52,10 @@ fn list(ctx: &Ctx) -> Result<u8> {
             enabled: config.addons.is_enabled(a.name),
             default: a.default_on,
             description: a.description,
-            address: (a.name == addons::REGISTRY_ADDON && config.addons.is_enabled(a.name))
-                .then(|| addons::registry_host(&config))
+            address: config
+                .addons
+                .is_enabled(a.name)
+                .then(|| a.host_address(&config))
                 .flatten(),
         })
         .collect();
@@ -81,97 +83,15 @@ fn list(ctx: &Ctx) -> Result<u8> {
     Ok(0)
 }
 
-/// `addons enable NAME`, also for `start --addons` of a cluster that already runs.
-pub fn enable(ctx: &Ctx, name: &str) -> Result<u8> {
-    change(ctx, name, true)
-}
-
 fn change(ctx: &Ctx, name: &str, on: bool) -> Result<u8> {
-    let addon = addons::find(name)?;
-    let _lock = lock_profile(&ctx.home, &ctx.profile)?;
-    let dir = ctx.home.profile(&ctx.profile);
-    let mut config = dir.load_config()?;
-    let turned_on = if on {
-        config.addons.set(name, true)?
-    } else {
-        // Addons that need this one go with it.
-        let mut off = vec![addon.name];
-        for other in ADDONS {
-            if other.needs.contains(&addon.name) && config.addons.is_enabled(other.name) {
-                off.insert(0, other.name);
-            }
-        }
-        off
-    };
-    if on && config.addons.is_enabled(addons::REGISTRY_ADDON) {
-        lifecycle_addons::choose_registry_port(&mut config)?;
-    }
-    let before = config.clone();
-    // The ingress addon's address, once it serves: printed last, as the registry's host.
-    let mut ingress = None;
-    let result: Result<()> = super::block_on(async {
-        let Some((facts, plan, docker, client)) =
-            lifecycle_addons::connect(&dir, &ctx.profile, &config).await?
-        else {
-            ctx.ui.info(format!(
-                "profile '{}' is not running: the addon is {} at its next start",
-                ctx.profile,
-                if on { "enabled" } else { "disabled" }
-            ));
-            return Ok(());
-        };
-        let todo: Vec<&addons::Addon> = turned_on
-            .iter()
-            .map(|n| addons::find(n))
-            .collect::<Result<_>>()?;
-        if on {
-            lifecycle_addons::build_images(&docker, &ctx.home, &config, &todo, &ctx.ui).await?;
-        }
-        let cluster = lifecycle_addons::Cluster {
-            profile: &ctx.profile,
-            config: &config,
-            facts: &facts,
-            plan: &plan,
-            docker: &docker,
-            client: &client,
-            ui: &ctx.ui,
-        };
-        for addon in todo {
-            if on {
-                let step = ctx.ui.step(format!("Enabling the {} addon", addon.name));
-                lifecycle_addons::ensure(&cluster, addon).await?;
-                step.done();
-                if addon.name == addons::INGRESS_ADDON {
-                    ingress = lifecycle_addons::ingress_address(&client).await?;
-                }
-                let usage = lifecycle_addons::usage(addon, &config, ingress);
-                if !usage.is_empty() {
-                    ctx.ui.info(format!("{}: {usage}", addon.name));
-                }
-            } else {
-                let step = ctx.ui.step(format!("Disabling the {} addon", addon.name));
-                lifecycle_addons::remove(&cluster, addon).await?;
-                step.done();
-            }
-        }
-        Ok(())
-    })?;
-    result?;
-    if !on {
-        for name in &turned_on {
-            config.addons.set(name, false)?;
-        }
-    }
-    if on || config != before {
-        dir.save_config(&config)?;
-    }
-    if on
-        && let Some(host) = addons::registry_host(&config)
-        && addon.name == addons::REGISTRY_ADDON
-    {
-        println!("{host}");
-    }
-    if let Some(address) = ingress {
+    let changed = super::block_on(lifecycle_addons::change(
+        &ctx.home,
+        &ctx.profile,
+        &ctx.ui,
+        name,
+        on,
+    ))??;
+    for address in &changed.addresses {
         println!("{address}");
     }
     Ok(0)

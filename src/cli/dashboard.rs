@@ -1,16 +1,14 @@
 //! `localkube dashboard`: serves the dashboard from this process on 127.0.0.1, prints its URL (with
 //! this launch's secret), opens a browser where there is one, and serves until Ctrl-C.
 
-use std::process::{Command, Stdio};
-
 use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{Context, Result, bail};
 
 use super::Ctx;
 use crate::dashboard::{Dashboard, Options};
-use crate::effects::docker;
 use crate::effects::files::{SECRET_DIR_MODE, SECRET_FILE_MODE, write_atomic};
+use crate::effects::{browser, docker};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,7 +24,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let profile = ctx.home.profile(&ctx.profile);
     // Refuses a profile that does not exist, with the hint to create it.
     profile.load_config()?;
-    let kubeconfig = profile.kubeconfigs_dir().join("admin.conf");
+    let kubeconfig = profile.admin_kubeconfig();
     super::block_on(async {
         let docker = docker::connect().await?;
         let found = docker::profile_containers(&docker, &ctx.profile).await?;
@@ -125,30 +123,10 @@ pub fn write_launch_file(url: &str) -> Result<(tempfile::TempDir, std::path::Pat
 /// opener gets a 0600 file that redirects to `url`, never `url` itself: a command line is
 /// readable by every local user (/proc/PID/cmdline), and `url` carries the launch secret.
 fn open_browser(url: &str) -> std::result::Result<(&'static str, tempfile::TempDir), String> {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
-        if !has_display {
-            return Err("no desktop here: DISPLAY and WAYLAND_DISPLAY are unset".into());
-        }
-        "xdg-open"
-    };
+    let opener = browser::desktop_opener()?;
     let (dir, page) = write_launch_file(url).map_err(|e| format!("{e:#}"))?;
-    Command::new(opener)
-        .arg(&page)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(|mut child| {
-            // Reap it when it exits (xdg-open returns at once), so no zombie is left.
-            std::thread::spawn(move || child.wait());
-            (opener, dir)
-        })
-        .map_err(|e| format!("{opener} could not be run: {e}"))
+    browser::open_with(opener, &page)?;
+    Ok((opener, dir))
 }
 
 #[cfg(test)]

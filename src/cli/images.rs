@@ -335,7 +335,7 @@ fn run_save(ctx: &Ctx, args: SaveArgs) -> Result<u8> {
 }
 
 /// Checks and imports an image archive (`images load`, `start --images`).
-pub fn load_archive(ctx: &Ctx, file: &std::path::Path) -> Result<archive::ArchiveManifest> {
+fn load_archive(ctx: &Ctx, file: &std::path::Path) -> Result<archive::ArchiveManifest> {
     block_on(async {
         let docker = docker::connect().await?;
         archive::load(&docker, ctx.home.cache(), file, &ctx.ui).await

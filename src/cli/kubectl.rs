@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let status = Command::new(&kubectl)
         .args(&args.args)
         // The profile's own admin kubeconfig: `localkube kubectl` always talks to this profile.
-        .env("KUBECONFIG", profile.kubeconfigs_dir().join("admin.conf"))
+        .env("KUBECONFIG", profile.admin_kubeconfig())
         .status()
         .with_context(|| format!("running {}", kubectl.display()))?;
     Ok(status.code().unwrap_or(1).clamp(0, 255) as u8)

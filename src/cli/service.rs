@@ -11,7 +11,7 @@ use kube::api::{Api, ListParams};
 use serde::Serialize;
 
 use super::Ctx;
-use crate::effects::kube_api;
+use crate::effects::{browser, kube_api};
 use crate::plan::service_urls::{NoUrl, ServiceUrl, service_type, service_urls, with_https};
 
 #[derive(Debug, clap::Args)]
@@ -66,7 +66,7 @@ struct Row {
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let profile = ctx.home.profile(&ctx.profile);
     profile.load_config()?;
-    let kubeconfig = profile.kubeconfigs_dir().join("admin.conf");
+    let kubeconfig = profile.admin_kubeconfig();
     super::block_on(async {
         let client = kube_api::admin_client(&kubeconfig).await?;
         match &args.command {
@@ -269,23 +269,8 @@ async fn ready_endpoints(client: &Client, namespace: &str, name: &str) -> Result
 
 /// Opens the URL where there is a desktop to open it on; says nothing otherwise.
 fn open_in_browser(ctx: &Ctx, url: &str) {
-    let has_display = std::env::var_os("DISPLAY").is_some()
-        || std::env::var_os("WAYLAND_DISPLAY").is_some()
-        || cfg!(target_os = "macos");
-    if !has_display {
-        return;
-    }
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    if std::process::Command::new(opener)
-        .arg(url)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .is_ok()
+    if let Ok(opener) = browser::desktop_opener()
+        && browser::open_with(opener, url).is_ok()
     {
         ctx.ui.info(format!("Opening {url} in your browser."));
     }

@@ -72,19 +72,6 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
-    let mut kubernetes_version = args.kubernetes_version;
-    if let Some(file) = &args.images {
-        let loaded = if args.dry_run {
-            // A dry run touches no Docker: the archive is only checked.
-            crate::effects::image_build::archive::verify(file)?
-        } else {
-            super::images::load_archive(ctx, file)?
-        };
-        // A new profile runs the archive's version unless told otherwise.
-        if kubernetes_version.is_none() && !ctx.home.profile(&ctx.profile).exists() {
-            kubernetes_version = Some(loaded.kubernetes_version);
-        }
-    }
     // A paused profile is resumed, not started: Docker cannot start a frozen container.
     if !args.dry_run && ctx.home.profile(&ctx.profile).exists() {
         super::block_on(crate::lifecycle::pause::unpause_first(
@@ -95,7 +82,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         ))??;
     }
     let request = StartRequest {
-        kubernetes_version,
+        kubernetes_version: args.kubernetes_version,
         apiserver_port: args.apiserver_port,
         nodes: args.nodes,
         cert_validity_days: args.cert_validity_days,
@@ -107,13 +94,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         addons: args.addons,
         image_repository: args.image_repository,
         build_if_missing: args.build_if_missing,
+        images_archive: args.images,
     };
     let outcome = super::block_on(lifecycle::run(&ctx.home, &ctx.profile, &ctx.ui, &request))??;
-    // A cluster that already ran skipped every step: `--addons` is enabled the way
-    // `addons enable` does it.
-    if matches!(outcome, Outcome::AlreadyRunning { .. }) {
-        for name in &request.addons {
-            super::addons::enable(ctx, name)?;
+    // `--addons` of a cluster that already ran: where they answer, as `addons enable` prints it.
+    if let Outcome::AlreadyRunning { addresses, .. } = &outcome {
+        for address in addresses {
+            println!("{address}");
         }
     }
     print_outcome(ctx, &outcome, args.keep_context)?;
@@ -139,6 +126,7 @@ pub fn print_outcome(ctx: &Ctx, outcome: &Outcome, keep_context: bool) -> Result
         Outcome::AlreadyRunning {
             context,
             kubeconfig,
+            ..
         } => {
             ctx.ui
                 .info(format!("Profile '{}' is already running.", ctx.profile));

@@ -115,7 +115,7 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
     let paused = crate::plan::pause::is_paused(components.iter().map(|c| c.state.as_str()));
     let all_running = components.iter().all(|c| c.state == "running");
     let health = if all_running {
-        super::block_on(health(&profile.kubeconfigs_dir().join("admin.conf"), &plan))?
+        super::block_on(health(&profile.admin_kubeconfig(), &plan))?
     } else {
         // Nothing answers without its containers.
         Health::default()

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::effects::home::ProfileDir;
-use crate::effects::{docker, kube_api, lb_image};
+use crate::effects::{containers, docker, kube_api, lb_image};
 use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer::{self, CONTROLLER_ROLE};
 
@@ -79,7 +79,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
 /// One row per LoadBalancer service: its address, ports, ready endpoints, and whether its proxy
 /// serves (with the reason when it does not, such as a host port taken by another program).
 pub async fn rows(ctx: &Ctx, profile: &ProfileDir) -> Result<Vec<LoadBalancerRow>> {
-    let client = kube_api::admin_client(&profile.kubeconfigs_dir().join("admin.conf")).await?;
+    let client = kube_api::admin_client(&profile.admin_kubeconfig()).await?;
     let docker = docker::connect().await?;
     let services = Api::<Service>::all(client.clone())
         .list(&ListParams::default())
@@ -193,12 +193,7 @@ fn foreground(ctx: &Ctx, profile: &ProfileDir, config: ProfileConfig) -> Result<
             .into_iter()
             .find(|c| c.name == controller)
         {
-            docker
-                .stop_container(
-                    &c.id,
-                    None::<bollard::query_parameters::StopContainerOptions>,
-                )
-                .await?;
+            containers::stop_container(&docker, &c.id, None).await?;
         }
         ctx.ui.info(
             "Load balancers now follow this terminal: Ctrl-C removes them \
@@ -207,7 +202,7 @@ fn foreground(ctx: &Ctx, profile: &ProfileDir, config: ProfileConfig) -> Result<
         crate::lb::controller::run(
             ctx.profile.clone(),
             config,
-            &profile.kubeconfigs_dir().join("admin.conf"),
+            &profile.admin_kubeconfig(),
             facts.lb_image,
             true,
         )

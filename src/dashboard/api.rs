@@ -158,9 +158,7 @@ fn enabled_addons(profile: &str) -> Vec<serde_json::Value> {
         .enabled_addons()
         .into_iter()
         .map(|a| {
-            let address = (a.name == crate::plan::addons::REGISTRY_ADDON)
-                .then(|| crate::plan::addons::registry_host(&config))
-                .flatten();
+            let address = a.host_address(&config);
             json!({ "name": a.name, "description": a.description, "address": address })
         })
         .collect()

@@ -14,7 +14,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, LogsOptions, RemoveContainerOptions,
-    StartContainerOptions,
+    RemoveVolumeOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
 };
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
@@ -433,6 +433,62 @@ pub async fn remove_container(docker: &Docker, name: &str) -> Result<()> {
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(e).with_context(|| format!("removing container {name}")),
     }
+}
+
+/// Stops a container, its process given `timeout` seconds (Docker's own default without one)
+/// before it is killed. One that is gone already counts as stopped.
+pub async fn stop_container(docker: &Docker, name: &str, timeout: Option<i32>) -> Result<()> {
+    let options = StopContainerOptions {
+        t: timeout,
+        ..Default::default()
+    };
+    match docker.stop_container(name, Some(options)).await {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("stopping container {name}")),
+    }
+}
+
+pub async fn restart_container(docker: &Docker, name: &str) -> Result<()> {
+    docker
+        .restart_container(name, None::<RestartContainerOptions>)
+        .await
+        .with_context(|| format!("restarting container {name}"))
+}
+
+/// Removes a volume with what it holds; one that is gone already counts as removed.
+pub async fn remove_volume(docker: &Docker, name: &str) -> Result<()> {
+    match docker
+        .remove_volume(name, Some(RemoveVolumeOptions { force: true }))
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing volume {name}")),
+    }
+}
+
+/// Removes a network; one that is gone already counts as removed.
+pub async fn remove_network(docker: &Docker, name: &str) -> Result<()> {
+    match docker.remove_network(name).await {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing network {name}")),
+    }
+}
+
+/// Whether the engine holds an image of this tag.
+pub async fn image_exists(docker: &Docker, tag: &str) -> bool {
+    docker.inspect_image(tag).await.is_ok()
+}
+
+/// The ID of the engine's image of this tag.
+pub async fn image_id(docker: &Docker, tag: &str) -> Result<String> {
+    let info = docker
+        .inspect_image(tag)
+        .await
+        .with_context(|| format!("inspecting image {tag}"))?;
+    Ok(info.id.unwrap_or_default())
 }
 
 /// The last `lines` lines of a container's output, for error messages.

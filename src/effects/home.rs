@@ -116,6 +116,18 @@ impl ProfileDir {
         self.dir.join("kubeconfigs")
     }
 
+    /// The admin's kubeconfig (group kubeadm:cluster-admins): what localkube itself talks to the
+    /// cluster with.
+    pub fn admin_kubeconfig(&self) -> PathBuf {
+        self.kubeconfigs_dir().join("admin.conf")
+    }
+
+    /// The break-glass super-admin's kubeconfig (system:masters), used only to bind the admin's
+    /// group to cluster-admin.
+    pub fn super_admin_kubeconfig(&self) -> PathBuf {
+        self.kubeconfigs_dir().join("super-admin.conf")
+    }
+
     pub fn logs_dir(&self) -> PathBuf {
         self.dir.join("logs")
     }

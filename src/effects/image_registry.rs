@@ -198,6 +198,33 @@ pub async fn push_image_tag(
     failure.map_or(Ok(()), Err)
 }
 
+/// Pushes the host's `image` as `target_repo:tag` through an extra tag that is only the way in:
+/// the host keeps the image under its own name. Err as [`push_image_tag`]'s.
+pub async fn push_host_image(
+    docker: &Docker,
+    image: &str,
+    target_repo: &str,
+    tag: &str,
+) -> std::result::Result<(), String> {
+    let options = bollard::query_parameters::TagImageOptionsBuilder::new()
+        .repo(target_repo)
+        .tag(tag)
+        .build();
+    docker
+        .tag_image(image, Some(options))
+        .await
+        .map_err(|e| format!("tagging {image} as {target_repo}:{tag}: {e}"))?;
+    let pushed = push_image_tag(docker, target_repo, tag).await;
+    let _ = docker
+        .remove_image(
+            &format!("{target_repo}:{tag}"),
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await;
+    pushed
+}
+
 async fn push_tag(docker: &Docker, repository: &str, name: &str, version: &str) -> Result<()> {
     let target_repo = repo::image_repo(repository, name);
     if let Err(why) = push_image_tag(docker, &target_repo, version).await {

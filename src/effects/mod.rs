@@ -1,6 +1,7 @@
 //! Effects: everything that touches the world (files, locks, Docker, processes). Each module is a
 //! narrow interface over one kind of effect, so the planning code never needs to know about them.
 
+pub mod browser;
 pub mod containers;
 pub mod docker;
 pub mod etcd_snapshot;

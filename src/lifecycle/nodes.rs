@@ -39,9 +39,7 @@ pub async fn list(home: &Home, profile: &ProfileName) -> Result<Vec<NodeInfo>> {
     let dir = home.profile(profile);
     let config = dir.load_config()?;
     let docker = docker::connect().await?;
-    let client = kube_api::admin_client(&dir.kubeconfigs_dir().join("admin.conf"))
-        .await
-        .ok();
+    let client = kube_api::admin_client(&dir.admin_kubeconfig()).await.ok();
     let mut nodes = Vec::new();
     for &number in config.nodes.numbers() {
         let name = names::node_name(profile, number);
@@ -99,7 +97,7 @@ pub async fn delete(home: &Home, profile: &ProfileName, node: &str, ui: &Ui) -> 
             "profile '{profile}' is not running: start it first (`localkube start -p {profile}`)"
         );
     }
-    let admin = dir.kubeconfigs_dir().join("admin.conf");
+    let admin = dir.admin_kubeconfig();
     let client = kube_api::admin_client(&admin).await?;
 
     let step = ui.step(format!("Draining {node}"));

@@ -276,15 +276,8 @@ async fn put_etcd_back(docker: &Docker, etcd: &str, state: &str) {
             let _ = crate::effects::pause::pause_one(docker, etcd).await;
         }
         _ => {
-            let _ = docker
-                .stop_container(
-                    etcd,
-                    Some(bollard::query_parameters::StopContainerOptions {
-                        t: Some(crate::plan::shutdown::stop_timeout(Role::Etcd.as_str())),
-                        ..Default::default()
-                    }),
-                )
-                .await;
+            let timeout = crate::plan::shutdown::stop_timeout(Role::Etcd.as_str());
+            let _ = containers::stop_container(docker, etcd, Some(timeout)).await;
         }
     }
 }

@@ -2,14 +2,17 @@
 //! in its config.yaml), and their manifests (from `addons/`), rendered for a profile. Pure: the
 //! effects of enabling and disabling are in `lifecycle::addons`.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 use anyhow::{Result, bail};
-use serde::{Deserialize, Serialize};
 
+pub use crate::plan::addon_choices::AddonChoices;
 use crate::plan::config::ProfileConfig;
 use crate::plan::images::Image;
-use crate::plan::names;
+use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE};
+use crate::plan::profile_name::ProfileName;
+use crate::plan::spec::{ContainerSpec, MountSpec, PortSpec, SecuritySpec, VolumeSpec};
 
 const COREDNS: &str = include_str!("../../addons/coredns.yaml");
 const LB_CONTROLLER: &str = include_str!("../../addons/lb-controller.yaml");
@@ -37,8 +40,8 @@ pub const INGRESS_ADDON: &str = "ingress";
 /// Ingress's status carries the Service's address.
 pub const INGRESS_SERVICE: (&str, &str) = ("kube-system", "traefik");
 
-/// One addon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One addon: everything localkube does with it is read from its row.
+#[derive(Debug, Clone, Copy)]
 pub struct Addon {
     pub name: &'static str,
     pub description: &'static str,
@@ -48,6 +51,68 @@ pub struct Addon {
     pub images: &'static [Image],
     /// Addons it needs: enabling it enables them.
     pub needs: &'static [&'static str],
+    /// Its Kubernetes objects, rendered for the profile (`None`: it has none, or none yet).
+    pub objects: fn(&ProfileConfig) -> Option<String>,
+    /// What it runs as a container of the profile, beside the cluster's.
+    pub container: Option<AddonContainer>,
+    /// What holds once it serves, checked in this order.
+    pub serving: &'static [Serving],
+    /// What a user does with it once it serves; the address is that of the Service it publishes
+    /// (`Serving::LoadBalancerHttp`), once it has one.
+    pub usage: fn(&ProfileConfig, Option<Ipv4Addr>) -> String,
+}
+
+impl PartialEq for Addon {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Addon {}
+
+/// A container of the profile that an addon runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddonContainer {
+    /// localkube's LoadBalancer controller: the cluster plan's container of role
+    /// `load_balancer::CONTROLLER_ROLE`; the proxies it makes go with it.
+    LoadBalancerController,
+    /// The registry ([`registry_spec`]): its data on a volume, and containerd's hosts.toml files in
+    /// the nodes (`registry_hosts_files`).
+    Registry,
+}
+
+/// One sign that an addon serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serving {
+    /// The Deployment (namespace, name) has its replicas ready.
+    Deployment(&'static str, &'static str),
+    /// The aggregated API's APIService of this name is Available.
+    ApiService(&'static str),
+    /// The LoadBalancer Service (namespace, name) has an address, and HTTP answers there. The
+    /// address is the addon's: shown in its usage, printed by `addons enable`, and taken out of
+    /// the Ingresses' status when the addon goes.
+    LoadBalancerHttp(&'static str, &'static str),
+    /// The registry answers `GET /v2/` on localhost:PORT.
+    Registry,
+}
+
+impl Addon {
+    /// The Service (namespace, name) whose load-balancer address is the addon's, if it has one.
+    pub fn published_service(&self) -> Option<(&'static str, &'static str)> {
+        self.serving.iter().find_map(|s| match *s {
+            Serving::LoadBalancerHttp(namespace, name) => Some((namespace, name)),
+            _ => None,
+        })
+    }
+
+    /// Where the user reaches it from the host, known from the profile alone: the registry's
+    /// `localhost:PORT`.
+    pub fn host_address(&self, config: &ProfileConfig) -> Option<String> {
+        match self.container {
+            Some(AddonContainer::Registry) => registry_host(config),
+            _ => None,
+        }
+    }
 }
 
 /// Every addon, in the order `start` enables them.
@@ -58,6 +123,16 @@ pub const ADDONS: &[Addon] = &[
         default_on: true,
         images: &[Image::Coredns],
         needs: &[],
+        objects: |config| Some(coredns(config)),
+        container: None,
+        serving: &[Serving::Deployment("kube-system", "coredns")],
+        usage: |config, _| {
+            format!(
+                "Services resolve as NAME.NAMESPACE.svc.{} (kube-dns at {})",
+                config.dns_domain,
+                config.dns_service_ip()
+            )
+        },
     },
     Addon {
         name: LOAD_BALANCER_ADDON,
@@ -65,6 +140,13 @@ pub const ADDONS: &[Addon] = &[
         default_on: true,
         images: &[],
         needs: &[],
+        // The controller's RBAC.
+        objects: |_| Some(LB_CONTROLLER.to_string()),
+        container: Some(AddonContainer::LoadBalancerController),
+        serving: &[],
+        usage: |_, _| {
+            "LoadBalancer Services get an address on 127.x.y.2-99: `localkube service list`".into()
+        },
     },
     Addon {
         name: STORAGE_PROVISIONER_ADDON,
@@ -72,6 +154,32 @@ pub const ADDONS: &[Addon] = &[
         default_on: true,
         images: &[Image::LocalPathProvisioner, Image::StorageHelper],
         needs: &[],
+        objects: |config| {
+            let version = &config.kubernetes_version;
+            Some(
+                STORAGE_PROVISIONER
+                    .replace(
+                        "{{IMAGE}}",
+                        &names::image(Image::LocalPathProvisioner.name(), version),
+                    )
+                    .replace(
+                        "{{HELPER_IMAGE}}",
+                        &names::image(Image::StorageHelper.name(), version),
+                    )
+                    .replace("{{STORAGE_DIR}}", STORAGE_DIR),
+            )
+        },
+        container: None,
+        serving: &[Serving::Deployment(
+            "local-path-storage",
+            "local-path-provisioner",
+        )],
+        usage: |_, _| {
+            format!(
+                "PVCs of storageClassName `standard` get a volume under {STORAGE_DIR} on their \
+                 pod's node"
+            )
+        },
     },
     Addon {
         name: DEFAULT_STORAGECLASS_ADDON,
@@ -79,6 +187,12 @@ pub const ADDONS: &[Addon] = &[
         default_on: true,
         images: &[],
         needs: &[STORAGE_PROVISIONER_ADDON],
+        objects: |_| Some(DEFAULT_STORAGECLASS.to_string()),
+        container: None,
+        serving: &[],
+        usage: |_, _| {
+            "PVCs without a storageClassName use `standard` (`kubectl get storageclass`)".into()
+        },
     },
     Addon {
         name: REGISTRY_ADDON,
@@ -86,6 +200,18 @@ pub const ADDONS: &[Addon] = &[
         default_on: false,
         images: &[Image::Registry],
         needs: &[],
+        objects: |config| Some(REGISTRY.replace("{{HOST}}", &registry_host(config)?)),
+        container: Some(AddonContainer::Registry),
+        serving: &[Serving::Registry],
+        usage: |config, _| {
+            let host = registry_host(config).unwrap_or_else(|| "localhost:PORT".into());
+            format!(
+                "push with `docker tag IMAGE {host}/IMAGE && docker push {host}/IMAGE`, run with \
+                 `kubectl run NAME --image={host}/IMAGE`; images pushed as {host}/USER/NAME (or \
+                 loaded with `localkube image load USER/NAME`) also serve docker.io/USER/NAME in \
+                 the nodes"
+            )
+        },
     },
     Addon {
         name: METRICS_SERVER_ADDON,
@@ -93,6 +219,20 @@ pub const ADDONS: &[Addon] = &[
         default_on: false,
         images: &[Image::MetricsServer],
         needs: &[],
+        objects: |config| {
+            Some(METRICS_SERVER.replace(
+                "{{IMAGE}}",
+                &names::image(Image::MetricsServer.name(), &config.kubernetes_version),
+            ))
+        },
+        container: None,
+        serving: &[
+            Serving::Deployment("kube-system", "metrics-server"),
+            Serving::ApiService("v1beta1.metrics.k8s.io"),
+        ],
+        usage: |_, _| {
+            "`kubectl top nodes` and `kubectl top pods -A` (first figures within about 30 s)".into()
+        },
     },
     Addon {
         name: INGRESS_ADDON,
@@ -101,6 +241,27 @@ pub const ADDONS: &[Addon] = &[
         images: &[Image::Traefik],
         // Its Service is a LoadBalancer: the load balancer gives it its address.
         needs: &[LOAD_BALANCER_ADDON],
+        objects: |config| {
+            Some(INGRESS.replace(
+                "{{IMAGE}}",
+                &names::image(Image::Traefik.name(), &config.kubernetes_version),
+            ))
+        },
+        container: None,
+        serving: &[
+            Serving::Deployment(INGRESS_SERVICE.0, INGRESS_SERVICE.1),
+            Serving::LoadBalancerHttp(INGRESS_SERVICE.0, INGRESS_SERVICE.1),
+        ],
+        usage: |_, address| {
+            let address = address.map_or_else(|| "ADDRESS".to_string(), |a| a.to_string());
+            format!(
+                "Ingresses (class `traefik`, the default) answer on http://{address}/ and \
+                 https://{address}/ and show {address} in `kubectl get ingress`; try \
+                 `curl -H 'Host: HOST' http://{address}/`, or \
+                 `curl --resolve HOST:443:{address} --cacert CERT https://HOST/` for one with a \
+                 `tls` Secret"
+            )
+        },
     },
 ];
 
@@ -115,29 +276,19 @@ pub fn find(name: &str) -> Result<&'static Addon> {
     }
 }
 
+/// The addon whose row lists this image (`None`: every cluster runs it). An addon's image is
+/// built only when the addon is on by default or enabled.
+pub fn addon_of(image: Image) -> Option<&'static Addon> {
+    ADDONS.iter().find(|a| a.images.contains(&image))
+}
+
 /// Whether the addon is on in a profile that made no choice about it.
 pub fn on_by_default(name: &str) -> bool {
     ADDONS.iter().any(|a| a.name == name && a.default_on)
 }
 
-/// A profile's addon choices: what the user enabled or disabled; the rest follow their default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AddonChoices {
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub enabled: BTreeSet<String>,
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub disabled: BTreeSet<String>,
-    /// The registry's port on 127.0.0.1, chosen when it is first enabled and kept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry_port: Option<u16>,
-}
-
+/// What the choices mean depends on the table: its defaults and what each addon needs.
 impl AddonChoices {
-    pub fn is_empty(&self) -> bool {
-        self == &Self::default()
-    }
-
     pub fn is_enabled(&self, name: &str) -> bool {
         self.enabled.contains(name) || (on_by_default(name) && !self.disabled.contains(name))
     }
@@ -195,33 +346,7 @@ pub fn needed_by_start(image: Image) -> bool {
 
 /// The Kubernetes objects of an addon, rendered for the profile (`None`: it has none).
 pub fn manifest(addon: &Addon, config: &ProfileConfig) -> Option<String> {
-    let version = &config.kubernetes_version;
-    match addon.name {
-        COREDNS_ADDON => Some(coredns(config)),
-        LOAD_BALANCER_ADDON => Some(LB_CONTROLLER.to_string()),
-        STORAGE_PROVISIONER_ADDON => Some(
-            STORAGE_PROVISIONER
-                .replace(
-                    "{{IMAGE}}",
-                    &names::image(Image::LocalPathProvisioner.name(), version),
-                )
-                .replace(
-                    "{{HELPER_IMAGE}}",
-                    &names::image(Image::StorageHelper.name(), version),
-                )
-                .replace("{{STORAGE_DIR}}", STORAGE_DIR),
-        ),
-        DEFAULT_STORAGECLASS_ADDON => Some(DEFAULT_STORAGECLASS.to_string()),
-        REGISTRY_ADDON => Some(REGISTRY.replace("{{HOST}}", &registry_host(config)?)),
-        METRICS_SERVER_ADDON => Some(METRICS_SERVER.replace(
-            "{{IMAGE}}",
-            &names::image(Image::MetricsServer.name(), version),
-        )),
-        INGRESS_ADDON => {
-            Some(INGRESS.replace("{{IMAGE}}", &names::image(Image::Traefik.name(), version)))
-        }
-        _ => None,
-    }
+    (addon.objects)(config)
 }
 
 /// `localhost:PORT`, the registry's name on the host and in the nodes, once it has a port.
@@ -232,14 +357,66 @@ pub fn registry_host(config: &ProfileConfig) -> Option<String> {
         .map(|port| format!("localhost:{port}"))
 }
 
+/// The registry container's role label.
+pub const REGISTRY_ROLE: &str = "registry";
+
 /// The registry's container: `<profile>-registry`.
-pub fn registry_container(profile: &crate::plan::profile_name::ProfileName) -> String {
+pub fn registry_container(profile: &ProfileName) -> String {
     format!("{profile}-registry")
 }
 
 /// The registry's data volume.
-pub fn registry_volume(profile: &crate::plan::profile_name::ProfileName) -> String {
+pub fn registry_volume(profile: &ProfileName) -> String {
     format!("{profile}-registry-data")
+}
+
+/// The registry's data volume, carrying the profile's label so `delete` removes it.
+pub fn registry_volume_spec(profile: &ProfileName) -> VolumeSpec {
+    VolumeSpec {
+        name: registry_volume(profile),
+        labels: BTreeMap::from([(LABEL_PROFILE.to_string(), profile.to_string())]),
+    }
+}
+
+/// The registry's container (`None` until it has a port): the image's own command, its data on a
+/// volume, published on 127.0.0.1 only at the profile's registry port.
+pub fn registry_spec(profile: &ProfileName, config: &ProfileConfig) -> Option<ContainerSpec> {
+    let port = config.addons.registry_port?;
+    let name = registry_container(profile);
+    Some(ContainerSpec {
+        name: name.clone(),
+        role: REGISTRY_ROLE.into(),
+        hostname: name,
+        image: names::image(Image::Registry.name(), &config.kubernetes_version),
+        // The distribution image's own command and configuration.
+        entrypoint: vec!["/bin/registry".into()],
+        args: vec!["serve".into(), "/etc/distribution/config.yml".into()],
+        // On the profile's network at a fixed address: the nodes' hosts.toml files name it.
+        network: names::network(profile),
+        ip: registry_ip(config),
+        // Pushed images outlive the container: disable removes the volume, stop does not.
+        mounts: vec![MountSpec::Volume {
+            name: registry_volume(profile),
+            target: "/var/lib/registry".into(),
+        }],
+        // Loopback only: nothing listens beyond 127.0.0.1.
+        ports: vec![PortSpec {
+            host_ip: Ipv4Addr::LOCALHOST,
+            host_port: port,
+            container_port: REGISTRY_CONTAINER_PORT,
+            protocol: "tcp".into(),
+        }],
+        // Found, stopped and deleted with the profile by its labels.
+        labels: BTreeMap::from([
+            (LABEL_PROFILE.to_string(), profile.to_string()),
+            (LABEL_ROLE.to_string(), REGISTRY_ROLE.to_string()),
+        ]),
+        // Back after a dockerd restart, as the cluster's containers; not after `stop`.
+        restart_policy: "unless-stopped".into(),
+        // No rights beyond Docker's defaults.
+        security: SecuritySpec::default(),
+        staged_files: Vec::new(),
+    })
 }
 
 /// The registry's fixed address on the profile's network (the LB controller has .6).

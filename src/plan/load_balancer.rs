@@ -17,12 +17,12 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
 
-use crate::plan::cluster::{
-    COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, SecuritySpec, StagedFile,
-};
 use crate::plan::config::ProfileConfig;
 use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
+use crate::plan::spec::{
+    COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, SecuritySpec, StagedFile,
+};
 
 /// Role label of the controller container.
 pub const CONTROLLER_ROLE: &str = "lb-controller";

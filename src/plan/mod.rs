@@ -1,6 +1,7 @@
 //! Pure planning: what to create, decided from the profile's configuration alone. Nothing here does
 //! I/O, so every decision is checked exactly by unit tests.
 
+pub mod addon_choices;
 pub mod addons;
 pub mod cluster;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod kubeconfig;
 pub mod load_balancer;
 pub mod names;
 pub mod node_config;
+pub mod nodes;
 pub mod pause;
 pub mod pki;
 pub mod profile_name;
@@ -17,4 +19,5 @@ pub mod routes;
 pub mod service_urls;
 pub mod shutdown;
 pub mod snapshot;
+pub mod spec;
 pub mod version;

@@ -1,7 +1,7 @@
 //! Names and labels of everything a profile owns. Docker resources are found again by their labels,
 //! never by name alone, so a command only ever touches what carries its profile's label.
 
-use crate::plan::config::Nodes;
+use crate::plan::nodes::Nodes;
 use crate::plan::profile_name::ProfileName;
 
 /// Marks every Docker resource localkube creates, with the profile it belongs to as the value.

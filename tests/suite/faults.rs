@@ -9,6 +9,7 @@ use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use localkube::lifecycle::start::STEPS;
 use localkube::plan::kubeconfig::remove_entries;
 
 use super::support::{
@@ -19,15 +20,32 @@ use super::support::{
 /// The label of every object this suite creates in a cluster.
 const SUITE_LABEL: &str = "localkube-suite=faults";
 
-/// Steps that fail fast (no container yet), then steps with real containers.
-const EARLY_STEPS: [&str; 6] = [
-    "ProfileConfig",
-    "Certificates",
-    "Kubeconfigs",
-    "Plan",
-    "Images",
-    "NetworkAndVolumes",
-];
+/// The steps of `start`, as its table names them, that fail fast: those before any container
+/// (a network and volumes at most).
+fn early_steps() -> Vec<&'static str> {
+    STEPS
+        .iter()
+        .map(|step| step.name)
+        .take_while(|name| *name != "Containers")
+        .collect()
+}
+
+/// `start` failing after `step` (the test hook) fails naming it, and leaves nothing of itself.
+fn assert_fail_at_leaves_nothing(sb: &Sandbox, profile: &str, step: &str, kubeconfig: &[u8]) {
+    let out = sb
+        .localkube()
+        .args(["-p", profile, "start"])
+        .env("LOCALKUBE_TEST_FAIL_AT", step)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{step}: start succeeded");
+    assert!(
+        stderr(&out).contains(&format!("LOCALKUBE_TEST_FAIL_AT={step}")),
+        "{step}: {}",
+        stderr(&out)
+    );
+    assert_nothing_left(sb, profile, kubeconfig, &format!("a failure after {step}"));
+}
 
 /// `n` ConfigMaps, `n` Deployments (no replicas: objects, not load) and `n` Services, as one
 /// List for one `kubectl apply`.
@@ -194,20 +212,10 @@ fn a_start_failing_after_any_step_or_interrupted_leaves_nothing() {
     let profile = "intr";
     let started = Instant::now();
     // The fast steps: nothing in Docker yet, or a network and volumes at most.
-    for step in EARLY_STEPS {
-        let out = sb
-            .localkube()
-            .args(["-p", profile, "start"])
-            .env("LOCALKUBE_TEST_FAIL_AT", step)
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{step}: start succeeded");
-        assert!(
-            stderr(&out).contains(&format!("LOCALKUBE_TEST_FAIL_AT={step}")),
-            "{step}: {}",
-            stderr(&out)
-        );
-        assert_nothing_left(&sb, profile, &before, &format!("a failure after {step}"));
+    let early = early_steps();
+    assert!(early.contains(&"NetworkAndVolumes"), "{early:?}");
+    for step in early {
+        assert_fail_at_leaves_nothing(&sb, profile, step, &before);
     }
     eprintln!("early steps: {:?}", started.elapsed());
 
@@ -215,19 +223,7 @@ fn a_start_failing_after_any_step_or_interrupted_leaves_nothing() {
     let _slot = ClusterSlot::acquire();
     for step in ["Containers", "KubeconfigMerge"] {
         let t = Instant::now();
-        let out = sb
-            .localkube()
-            .args(["-p", profile, "start"])
-            .env("LOCALKUBE_TEST_FAIL_AT", step)
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{step}: start succeeded");
-        assert!(
-            stderr(&out).contains(&format!("LOCALKUBE_TEST_FAIL_AT={step}")),
-            "{step}: {}",
-            stderr(&out)
-        );
-        assert_nothing_left(&sb, profile, &before, &format!("a failure after {step}"));
+        assert_fail_at_leaves_nothing(&sb, profile, step, &before);
         eprintln!("failure after {step}: {:?}", t.elapsed());
     }
 

@@ -89,9 +89,8 @@ impl BuildOptions {
     /// An image another wanted image holds (`Image::preloaded`) is wanted with it.
     pub fn wants(&self, image: Image) -> bool {
         let asked = |image: Image| {
-            image.addon().is_none_or(|addon| {
-                crate::plan::addons::on_by_default(addon) || self.addons.iter().any(|a| a == addon)
-            })
+            crate::plan::addons::addon_of(image)
+                .is_none_or(|addon| addon.default_on || self.addons.iter().any(|a| a == addon.name))
         };
         asked(image)
             || Image::ALL

@@ -149,18 +149,6 @@ impl Image {
         Image::Traefik,
     ];
 
-    /// The addon an image belongs to (`None`: every cluster runs it). An addon's image is built
-    /// only when the addon is on by default or enabled.
-    pub fn addon(self) -> Option<&'static str> {
-        match self {
-            Image::LocalPathProvisioner | Image::StorageHelper => Some("storage-provisioner"),
-            Image::Registry => Some("registry"),
-            Image::MetricsServer => Some("metrics-server"),
-            Image::Traefik => Some("ingress"),
-            _ => None,
-        }
-    }
-
     /// The images held in this image's containerd store, as kind's node image holds its own:
     /// those of every cluster and of the addons on by default. A new node then starts with them,
     /// instead of importing about 210 MB into its containerd on every start (5-6 s of CPU,
@@ -244,12 +232,16 @@ impl Image {
             Image::Coredns => resolution.coredns_version.clone(),
             Image::Pause => resolution.pause_version.clone(),
             Image::StorageHelper => DEBIAN_SUITE.to_string(),
-            _ => GO_ARTIFACTS
+            // An image built from one Go module carries that module's version; one that bundles
+            // several (the node's containerd, runc, crictl, CNI plugins) or none, the release's.
+            _ => match GO_ARTIFACTS
                 .iter()
-                .find(|row| row.images.contains(&self))
-                .filter(|_| self.addon().is_some())
-                .map(|row| row.version(resolution))
-                .unwrap_or_else(|| resolution.kubernetes_version.clone()),
+                .filter(|row| row.images.contains(&self))
+                .collect::<Vec<_>>()[..]
+            {
+                [row] => row.version(resolution),
+                _ => resolution.kubernetes_version.clone(),
+            },
         }
     }
 }

@@ -1,0 +1,126 @@
+//! `addons enable|disable` (and `start --addons` for a cluster that already runs): the choice
+//! stored in the profile, so it survives stop/start; a running cluster gets the change at once,
+//! a stopped one at its next start.
+
+use std::net::Ipv4Addr;
+
+use anyhow::Result;
+
+use super::Cluster;
+use crate::effects::home::Home;
+use crate::effects::lock::lock_profile;
+use crate::plan::addons::{self, ADDONS, Addon};
+use crate::plan::profile_name::ProfileName;
+use crate::ui::Ui;
+
+/// What a change did, for the verb to print.
+#[derive(Debug, Default)]
+pub struct Changed {
+    /// The cluster was not running: only the profile's choice changed.
+    pub stopped: bool,
+    /// Where the user reaches the enabled addon: the registry's `localhost:PORT`, then the address
+    /// of the Service it publishes (the ingress addon's).
+    pub addresses: Vec<String>,
+}
+
+/// Enables (`on`) or disables the addon `name` in the profile, under the profile's lock.
+pub async fn change(
+    home: &Home,
+    profile: &ProfileName,
+    ui: &Ui,
+    name: &str,
+    on: bool,
+) -> Result<Changed> {
+    let _lock = lock_profile(home, profile)?;
+    change_locked(home, profile, ui, name, on).await
+}
+
+/// [`change`] for a caller that holds the profile's lock already (`start`).
+pub async fn change_locked(
+    home: &Home,
+    profile: &ProfileName,
+    ui: &Ui,
+    name: &str,
+    on: bool,
+) -> Result<Changed> {
+    let addon = addons::find(name)?;
+    let dir = home.profile(profile);
+    let mut config = dir.load_config()?;
+    let turned_on = if on {
+        config.addons.set(name, true)?
+    } else {
+        // Addons that need this one go with it.
+        let mut off = vec![addon.name];
+        for other in ADDONS {
+            if other.needs.contains(&addon.name) && config.addons.is_enabled(other.name) {
+                off.insert(0, other.name);
+            }
+        }
+        off
+    };
+    if on {
+        super::choose_ports(&mut config)?;
+    }
+    let before = config.clone();
+    let mut changed = Changed::default();
+    // The address of the Service the addon publishes, once it serves: printed last.
+    let mut published: Option<Ipv4Addr> = None;
+    match super::connect(&dir, profile, &config).await? {
+        None => {
+            ui.info(format!(
+                "profile '{profile}' is not running: the addon is {} at its next start",
+                if on { "enabled" } else { "disabled" }
+            ));
+            changed.stopped = true;
+        }
+        Some((facts, plan, docker, client)) => {
+            let todo: Vec<&Addon> = turned_on
+                .iter()
+                .map(|n| addons::find(n))
+                .collect::<Result<_>>()?;
+            if on {
+                super::build_images(&docker, home, &config, &todo, ui).await?;
+            }
+            let cluster = Cluster {
+                profile,
+                config: &config,
+                facts: &facts,
+                plan: &plan,
+                docker: &docker,
+                client: &client,
+                ui,
+            };
+            for addon in todo {
+                if on {
+                    let step = ui.step(format!("Enabling the {} addon", addon.name));
+                    super::ensure(&cluster, addon).await?;
+                    step.done();
+                    if let Some(service) = addon.published_service() {
+                        published = super::service_address(&client, service).await?;
+                    }
+                    let usage = (addon.usage)(&config, published);
+                    if !usage.is_empty() {
+                        ui.info(format!("{}: {usage}", addon.name));
+                    }
+                } else {
+                    let step = ui.step(format!("Disabling the {} addon", addon.name));
+                    super::remove(&cluster, addon).await?;
+                    step.done();
+                }
+            }
+        }
+    }
+    if !on {
+        for name in &turned_on {
+            config.addons.set(name, false)?;
+        }
+    }
+    if on || config != before {
+        dir.save_config(&config)?;
+    }
+    if on && let Some(host) = addon.host_address(&config) {
+        changed.addresses.push(host);
+    }
+    changed.addresses.extend(published.map(|a| a.to_string()));
+    Ok(changed)
+}
