@@ -126,8 +126,11 @@ pub async fn unpause_containers(
             }
         }
         thawed.extend(pause::unpause(docker, &this_wave).await?);
+        // A lease renewed within the last STALE_AFTER is not stale to the controller-manager
+        // either: no wait (a short pause would otherwise wait out the kubelet's 10 s interval).
         if wave == NODES_WAVE
             && let Some((client, before)) = leases_before.take()
+            && before.iter().any(|(_, renewed)| is_stale(renewed.as_ref()))
         {
             leases_renewed = Some(wait_leases_renewed(&client, &before).await);
         }
@@ -152,6 +155,17 @@ async fn read_leases(kubeconfig: &Path, nodes: &[String]) -> Result<(kube::Clien
         found.push((node.clone(), renewed));
     }
     Ok((client, found))
+}
+
+/// Leases older than this could look stale to the node lifecycle controller once it thaws
+/// (its grace period is 40 s; a kubelet renews every 10 s).
+const STALE_AFTER: Duration = Duration::from_secs(20);
+
+fn is_stale(renewed: Option<&MicroTime>) -> bool {
+    renewed.is_none_or(|t| {
+        let age = k8s_openapi::jiff::Timestamp::now().duration_since(t.0);
+        age.as_secs() >= STALE_AFTER.as_secs() as i64
+    })
 }
 
 /// Whether every lease moved on from `before` within [`LEASE_WAIT`].
