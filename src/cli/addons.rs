@@ -90,6 +90,7 @@ fn change(ctx: &Ctx, name: &str, on: bool) -> Result<u8> {
         &ctx.ui,
         name,
         on,
+        lifecycle_addons::Lock::Take,
     ))??;
     for address in &changed.addresses {
         println!("{address}");

@@ -29,13 +29,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         let docker = docker::connect().await?;
         let found = docker::profile_containers(&docker, &ctx.profile).await?;
         let stopped: Vec<&docker::ProfileContainer> =
-            found.iter().filter(|c| c.state != "running").collect();
+            found.iter().filter(|c| !c.state.is_running()).collect();
         // The page needs the API server and its etcd; with another component down it still shows
         // the cluster (pods Pending without a scheduler, say), so that is only a warning.
         let api_up = ["etcd", "apiserver"].iter().all(|role| {
             found
                 .iter()
-                .any(|c| c.role == *role && c.state == "running")
+                .any(|c| c.role == *role && c.state.is_running())
         });
         if !api_up {
             let detail = if found.is_empty() {

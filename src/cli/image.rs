@@ -4,6 +4,7 @@ use anyhow::{Result, bail};
 
 use super::Ctx;
 use crate::effects::{containers, docker};
+use crate::plan::names::Role;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -102,7 +103,7 @@ pub async fn running_nodes(ctx: &Ctx, docker: &bollard::Docker) -> Result<Vec<St
     let nodes: Vec<String> = docker::profile_containers(docker, &ctx.profile)
         .await?
         .into_iter()
-        .filter(|c| c.role == "node" && c.state == "running")
+        .filter(|c| c.role == Role::Node.as_str() && c.state.is_running())
         .map(|c| c.name)
         .collect();
     if nodes.is_empty() {

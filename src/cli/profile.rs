@@ -7,6 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
+use crate::effects::containers::ContainerState;
 use crate::effects::docker;
 use crate::plan::config::ProfileConfig;
 use crate::plan::kubeconfig;
@@ -75,16 +76,16 @@ pub fn expected_containers(profile: &ProfileName, config: &ProfileConfig) -> Vec
 }
 
 /// The state, from the expected containers and the states Docker gives (name → state).
-pub fn state(expected: &[String], found: &BTreeMap<String, String>) -> State {
+pub fn state(expected: &[String], found: &BTreeMap<String, ContainerState>) -> State {
     let running = expected
         .iter()
-        .filter(|n| found.get(*n).is_some_and(|s| s == "running"))
+        .filter(|n| found.get(*n).is_some_and(|s| s.is_running()))
         .count();
     let present = expected.iter().filter(|n| found.contains_key(*n)).count();
     if crate::plan::pause::is_paused(
         expected
             .iter()
-            .filter_map(|n| found.get(n).map(String::as_str)),
+            .filter_map(|n| found.get(n).map(|s| s.as_str())),
     ) {
         return State::Paused;
     }
@@ -109,7 +110,7 @@ fn list(ctx: &Ctx) -> Result<u8> {
         profiles.push((name, config));
     }
     // One Docker connection for all; no Docker is a state, not a failure of the listing.
-    let found: Vec<Option<BTreeMap<String, String>>> = super::block_on(async {
+    let found: Vec<Option<BTreeMap<String, ContainerState>>> = super::block_on(async {
         let Ok(docker) = docker::connect().await else {
             return profiles.iter().map(|_| None).collect();
         };
@@ -180,10 +181,10 @@ fn list(ctx: &Ctx) -> Result<u8> {
 mod tests {
     use super::*;
 
-    fn found(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn found(pairs: &[(&str, &str)]) -> BTreeMap<String, ContainerState> {
         pairs
             .iter()
-            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .map(|(n, s)| (n.to_string(), ContainerState::parse(s)))
             .collect()
     }
 
@@ -214,7 +215,7 @@ mod tests {
         assert_eq!(state(&expected, &all("exited")), State::Stopped);
         assert_eq!(state(&expected, &found(&[])), State::NotCreated);
         let mut some = all("running");
-        some.insert("dev".into(), "exited".into());
+        some.insert("dev".into(), ContainerState::Exited);
         assert_eq!(state(&expected, &some), State::Degraded);
         // A missing node of a running control plane is not a running cluster.
         some.remove("dev");
@@ -222,7 +223,7 @@ mod tests {
         // `pause` froze it: Paused, whatever else the containers say.
         assert_eq!(state(&expected, &all("paused")), State::Paused);
         let mut partly = all("running");
-        partly.insert("dev-etcd".into(), "paused".into());
+        partly.insert("dev-etcd".into(), ContainerState::Paused);
         assert_eq!(state(&expected, &partly), State::Paused);
     }
 }

@@ -9,9 +9,10 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
+use crate::effects::containers::ContainerState;
 use crate::effects::{docker, kube_api, kubeconfig_store};
 use crate::plan::cluster;
-use crate::plan::names;
+use crate::plan::names::{self, Role};
 
 pub const EXIT_CONTAINERS: u8 = 1;
 pub const EXIT_CONTROL_PLANE: u8 = 2;
@@ -71,7 +72,11 @@ async fn check(admin_kubeconfig: &std::path::Path, plan: &cluster::ClusterPlan) 
     let apiserver = kube_api::readyz(&client, "").await?;
     let etcd = kube_api::readyz(&client, "etcd").await?;
     let mut nodes_ready = true;
-    for spec in plan.containers.iter().filter(|c| c.role == "node") {
+    for spec in plan
+        .containers
+        .iter()
+        .filter(|c| c.role == Role::Node.as_str())
+    {
         let node = kube_api::get_node(&client, &spec.hostname).await?;
         nodes_ready &= node.as_ref().is_some_and(kube_api::node_is_ready);
     }
@@ -98,22 +103,22 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
         let docker = docker::connect().await?;
         docker::profile_containers(&docker, &ctx.profile).await
     })??;
+    let state_of = |name: &str| found.iter().find(|c| c.name == name).map(|c| c.state);
     let components: Vec<ComponentStatus> = plan
         .containers
         .iter()
         .map(|spec| ComponentStatus {
             name: spec.name.clone(),
             role: spec.role.clone(),
-            state: found
-                .iter()
-                .find(|c| c.name == spec.name)
-                .map(|c| c.state.clone())
-                .unwrap_or_else(|| "nonexistent".into()),
+            state: state_of(&spec.name).map_or_else(|| "nonexistent".into(), |s| s.to_string()),
         })
         .collect();
     let mut exit_code = 0;
     let paused = crate::plan::pause::is_paused(components.iter().map(|c| c.state.as_str()));
-    let all_running = components.iter().all(|c| c.state == "running");
+    let all_running = plan
+        .containers
+        .iter()
+        .all(|spec| state_of(&spec.name).is_some_and(ContainerState::is_running));
     let health = if all_running {
         super::block_on(health(&profile.admin_kubeconfig(), &plan))?
     } else {

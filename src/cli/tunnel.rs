@@ -134,7 +134,7 @@ pub async fn rows(ctx: &Ctx, profile: &ProfileDir) -> Result<Vec<LoadBalancerRow
             .collect();
         let container = load_balancer::proxy_container_name(&ctx.profile, &namespace, &name);
         let state = match proxies.iter().find(|p| p.name == container) {
-            Some(p) if p.state == "running" => {
+            Some(p) if p.state.is_running() => {
                 match crate::lb::runtime::proxy_problem(&docker, &p.name).await {
                     None => "serving".to_string(),
                     Some(problem) => format!("not serving: {problem}"),

@@ -23,6 +23,8 @@ use tokio_util::task::TaskTracker;
 use crate::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK, NetworkSpec, VolumeSpec};
 use crate::plan::names::LABEL_PROFILE;
 
+pub use crate::effects::container_state::ContainerState;
+
 fn to_hash_map(labels: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
     labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
@@ -178,7 +180,7 @@ pub async fn ensure_volume(docker: &Docker, spec: &VolumeSpec) -> Result<bool> {
 }
 
 /// Docker's view of a container: its state, or None when it does not exist.
-pub async fn container_state(docker: &Docker, name: &str) -> Result<Option<String>> {
+pub async fn container_state(docker: &Docker, name: &str) -> Result<Option<ContainerState>> {
     match docker
         .inspect_container(name, None::<InspectContainerOptions>)
         .await
@@ -186,8 +188,9 @@ pub async fn container_state(docker: &Docker, name: &str) -> Result<Option<Strin
         Ok(info) => Ok(Some(
             info.state
                 .and_then(|s| s.status)
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
+                .map_or(ContainerState::Unknown, |s| {
+                    ContainerState::parse(s.as_ref())
+                }),
         )),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),

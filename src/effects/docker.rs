@@ -10,7 +10,7 @@ use bollard::query_parameters::{
 };
 use ipnet::Ipv4Net;
 
-use crate::effects::containers::is_not_found;
+use crate::effects::containers::{ContainerState, is_not_found};
 use crate::plan::load_balancer::CONTROLLER_ROLE;
 use crate::plan::names::{LABEL_NODE, LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
@@ -40,8 +40,7 @@ pub struct ProfileContainer {
     pub id: String,
     pub name: String,
     pub role: String,
-    /// Docker's state: created, running, exited, restarting, ...
-    pub state: String,
+    pub state: ContainerState,
     pub labels: HashMap<String, String>,
 }
 
@@ -78,7 +77,9 @@ pub async fn profile_containers(
                     .trim_start_matches('/')
                     .to_string(),
                 role: labels.get(LABEL_ROLE).cloned().unwrap_or_default(),
-                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                state: c.state.map_or(ContainerState::Unknown, |s| {
+                    ContainerState::parse(s.as_ref())
+                }),
                 labels,
             }
         })
@@ -97,7 +98,11 @@ pub async fn stop_profile(docker: &Docker, profile: &ProfileName) -> Result<Vec<
             .await?
             .into_iter()
             .filter(|c| {
-                shutdown::wave(&c.role) == wave && (c.state == "running" || c.state == "restarting")
+                shutdown::wave(&c.role) == wave
+                    && matches!(
+                        c.state,
+                        ContainerState::Running | ContainerState::Restarting
+                    )
             })
             .collect();
         let results = futures_util::future::join_all(this_wave.into_iter().map(|c| async move {

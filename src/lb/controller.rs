@@ -22,6 +22,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use super::runtime::{self, Hello, ProxyDocker, Runtime};
+use crate::effects::containers::ContainerState;
 use crate::effects::{docker, kube_api};
 use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer::{
@@ -253,7 +254,7 @@ where
 /// A proxy container as found in Docker.
 struct Existing {
     name: String,
-    state: String,
+    state: ContainerState,
     service: String,
     address: Option<Ipv4Addr>,
     spec: String,
@@ -417,7 +418,7 @@ impl Controller {
         }
         let result = match current {
             Some(c) if c.spec == spec.labels[LABEL_SPEC] => {
-                if c.state == "running" {
+                if c.state.is_running() {
                     // It retries on its own until the other program lets go; meanwhile the
                     // service says why it is not served.
                     if let Some(problem) = c.problem {

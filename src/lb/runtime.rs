@@ -22,6 +22,7 @@ use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Mutex;
 
+use crate::effects::containers::ContainerState;
 use crate::effects::{containers, docker};
 use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer::{self, LoadBalancer, PROXY_ROLE};
@@ -32,7 +33,7 @@ use crate::plan::profile_name::ProfileName;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProxyInfo {
     pub name: String,
-    pub state: String,
+    pub state: ContainerState,
     pub labels: BTreeMap<String, String>,
     /// Why a running proxy does not serve (another program holds its address and port), from
     /// its own newest state line.
@@ -99,7 +100,7 @@ impl ProxyDocker {
             Request::List => {
                 let mut proxies = self.list().await?;
                 for p in &mut proxies {
-                    if p.state == "running" {
+                    if p.state.is_running() {
                         p.problem = proxy_problem(&self.docker, &p.name).await;
                     }
                 }

@@ -6,6 +6,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::effects::containers::ContainerState;
 use crate::effects::home::Home;
 use crate::effects::lock::lock_profile;
 use crate::effects::{containers, docker, image_build, kube_api};
@@ -43,11 +44,10 @@ pub async fn list(home: &Home, profile: &ProfileName) -> Result<Vec<NodeInfo>> {
     let mut nodes = Vec::new();
     for &number in config.nodes.numbers() {
         let name = names::node_name(profile, number);
-        let container = containers::container_state(&docker, &names::node_container(&name))
-            .await?
-            .unwrap_or_else(|| "missing".into());
+        let state = containers::container_state(&docker, &names::node_container(&name)).await?;
+        let container = state.map_or_else(|| "missing".to_string(), |s| s.to_string());
         let object = match &client {
-            Some(client) if container == "running" => {
+            Some(client) if state.is_some_and(ContainerState::is_running) => {
                 kube_api::get_node(client, &name).await.ok().flatten()
             }
             _ => None,
@@ -88,10 +88,9 @@ pub async fn delete(home: &Home, profile: &ProfileName, node: &str, ui: &Ui) -> 
     }
     let docker = docker::connect().await?;
     let apiserver = names::control_plane_container(profile, Role::Apiserver);
-    if containers::container_state(&docker, &apiserver)
+    if !containers::container_state(&docker, &apiserver)
         .await?
-        .as_deref()
-        != Some("running")
+        .is_some_and(ContainerState::is_running)
     {
         bail!(
             "profile '{profile}' is not running: start it first (`localkube start -p {profile}`)"

@@ -11,11 +11,12 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::Api;
 
+use crate::effects::containers::ContainerState;
 use crate::effects::docker::{self, ProfileContainer};
 use crate::effects::home::Home;
 use crate::effects::{kube_api, pause};
 use crate::plan::names::{self, Role};
-use crate::plan::pause::{NODES_WAVE, PAUSED, WAVES, is_paused, pause_wave, unpause_wave};
+use crate::plan::pause::{NODES_WAVE, WAVES, is_paused, pause_wave, unpause_wave};
 use crate::plan::profile_name::ProfileName;
 use crate::ui::Ui;
 
@@ -61,7 +62,7 @@ pub async fn pause_profile(
         let this_wave: Vec<ProfileContainer> = containers(docker, profile, skip_roles)
             .await?
             .into_iter()
-            .filter(|c| c.state == "running" && pause_wave(&c.role) == wave)
+            .filter(|c| c.state == ContainerState::Running && pause_wave(&c.role) == wave)
             .collect();
         match pause::pause(docker, &this_wave).await {
             Ok(names) => frozen.extend(names),
@@ -104,7 +105,7 @@ pub async fn unpause_containers(
         let this_wave: Vec<ProfileContainer> = containers(docker, profile, &[])
             .await?
             .into_iter()
-            .filter(|c| c.state == PAUSED && unpause_wave(&c.role) == wave)
+            .filter(|c| c.state == ContainerState::Paused && unpause_wave(&c.role) == wave)
             .filter(|c| only.is_none_or(|only| only.contains(&c.name)))
             .collect();
         // The leases as the frozen kubelets left them, read once the apiserver answers.

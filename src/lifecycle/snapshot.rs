@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
 
+use crate::effects::containers::ContainerState;
 use crate::effects::docker::{self};
 use crate::effects::home::Home;
 use crate::effects::lock::lock_profile;
@@ -117,7 +118,7 @@ pub async fn save(home: &Home, profile: &ProfileName, name: &str, ui: &Ui) -> Re
         &cluster_plan,
         &facts,
         &etcd,
-        &etcd_state,
+        etcd_state,
         &partial,
         ui,
     )
@@ -183,14 +184,14 @@ async fn save_into(
     cluster_plan: &ClusterPlan,
     facts: &cluster::HostFacts,
     etcd: &str,
-    etcd_state: &str,
+    etcd_state: ContainerState,
     partial: &Path,
     ui: &Ui,
 ) -> Result<(Vec<Part>, Duration)> {
     // etcd must answer: thawed or started for the snapshot, and put back as it was after.
     match etcd_state {
-        "running" => {}
-        pause_state if pause_state == crate::plan::pause::PAUSED => {
+        ContainerState::Running => {}
+        ContainerState::Paused => {
             crate::effects::pause::unpause_one(docker, etcd)
                 .await
                 .context("thawing etcd for the snapshot")?;
@@ -269,10 +270,10 @@ fn part(file: &str, written: volume_copy::Written) -> Part {
 }
 
 /// Puts etcd back in the state the save found it in (paused, stopped), best effort.
-async fn put_etcd_back(docker: &Docker, etcd: &str, state: &str) {
+async fn put_etcd_back(docker: &Docker, etcd: &str, state: ContainerState) {
     match state {
-        "running" => {}
-        s if s == crate::plan::pause::PAUSED => {
+        ContainerState::Running => {}
+        ContainerState::Paused => {
             let _ = crate::effects::pause::pause_one(docker, etcd).await;
         }
         _ => {
@@ -451,9 +452,12 @@ async fn restore_into(
         containers::ensure_volume(&docker, volume).await?;
     }
     let found = docker::profile_containers(&docker, profile).await?;
-    let was_running = found
-        .iter()
-        .any(|c| matches!(c.state.as_str(), "running" | "paused" | "restarting"));
+    let was_running = found.iter().any(|c| {
+        matches!(
+            c.state,
+            ContainerState::Running | ContainerState::Paused | ContainerState::Restarting
+        )
+    });
 
     let volumes = node_volumes(profile, config);
     let mut mounts: Vec<(String, String)> = vec![(names::etcd_volume(profile), plan::etcd_mount())];

@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 pub use crate::plan::addon_choices::AddonChoices;
 use crate::plan::config::ProfileConfig;
 use crate::plan::images::Image;
-use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE};
+use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
 use crate::plan::spec::{ContainerSpec, MountSpec, PortSpec, SecuritySpec, VolumeSpec};
 
@@ -358,7 +358,7 @@ pub fn registry_host(config: &ProfileConfig) -> Option<String> {
 }
 
 /// The registry container's role label.
-pub const REGISTRY_ROLE: &str = "registry";
+pub const REGISTRY_ROLE: &str = Role::Registry.as_str();
 
 /// The registry's container: `<profile>-registry`.
 pub fn registry_container(profile: &ProfileName) -> String {

@@ -18,16 +18,16 @@ use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
 
 use crate::plan::config::ProfileConfig;
-use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE};
+use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
 use crate::plan::spec::{
     COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, SecuritySpec, StagedFile,
 };
 
 /// Role label of the controller container.
-pub const CONTROLLER_ROLE: &str = "lb-controller";
+pub const CONTROLLER_ROLE: &str = Role::LbController.as_str();
 /// Role label of a service's proxy container.
-pub const PROXY_ROLE: &str = "lb";
+pub const PROXY_ROLE: &str = Role::LbProxy.as_str();
 /// The service a proxy serves, `namespace/name`.
 pub const LABEL_SERVICE: &str = "io.localkube.service";
 /// The loopback address a proxy listens on.

@@ -22,6 +22,12 @@ pub enum Role {
     ControllerManager,
     Scheduler,
     Node,
+    /// localkube's LoadBalancer controller (the load-balancer addon).
+    LbController,
+    /// A proxy the controller runs for one LoadBalancer Service.
+    LbProxy,
+    /// The registry addon's container.
+    Registry,
 }
 
 impl Role {
@@ -32,15 +38,34 @@ impl Role {
         Role::Scheduler,
     ];
 
-    /// The value of the role label, also the suffix of the container's name.
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [Role; 8] = [
+        Role::Etcd,
+        Role::Apiserver,
+        Role::ControllerManager,
+        Role::Scheduler,
+        Role::Node,
+        Role::LbController,
+        Role::LbProxy,
+        Role::Registry,
+    ];
+
+    /// The value of the role label, also the suffix of a control-plane container's name.
+    pub const fn as_str(self) -> &'static str {
         match self {
             Role::Etcd => "etcd",
             Role::Apiserver => "apiserver",
             Role::ControllerManager => "controller-manager",
             Role::Scheduler => "scheduler",
             Role::Node => "node",
+            Role::LbController => "lb-controller",
+            Role::LbProxy => "lb",
+            Role::Registry => "registry",
         }
+    }
+
+    /// The role of a role label's value (`None`: no container of localkube has it).
+    pub fn parse(label: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == label)
     }
 }
 

@@ -7,7 +7,6 @@
 //! keeps its connections open when it is asked to stop; etcd goes last, after the apiserver, so no
 //! write is under way when it closes its database, and it gets long enough never to be killed.
 
-use crate::plan::load_balancer::PROXY_ROLE;
 use crate::plan::names::Role;
 
 /// The waves, in order; a container's wave is the first whose roles hold its role (roles of no
@@ -24,28 +23,25 @@ pub const STOP_TIMEOUT_SECS: i32 = 10;
 /// 1 for the apiserver and the load balancer proxies (listed afresh once the controller is gone),
 /// 2 for etcd.
 pub fn wave(role: &str) -> usize {
-    if role == Role::Etcd.as_str() {
-        2
-    } else if role == Role::Apiserver.as_str() || role == PROXY_ROLE {
-        1
-    } else {
-        0
+    match Role::parse(role) {
+        Some(Role::Etcd) => 2,
+        Some(Role::Apiserver | Role::LbProxy) => 1,
+        _ => 0,
     }
 }
 
 /// Seconds the container of this role gets to exit after SIGTERM.
 pub fn stop_timeout(role: &str) -> i32 {
-    if role == Role::Etcd.as_str() {
-        ETCD_STOP_TIMEOUT_SECS
-    } else {
-        STOP_TIMEOUT_SECS
+    match Role::parse(role) {
+        Some(Role::Etcd) => ETCD_STOP_TIMEOUT_SECS,
+        _ => STOP_TIMEOUT_SECS,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::load_balancer::CONTROLLER_ROLE;
+    use crate::plan::load_balancer::{CONTROLLER_ROLE, PROXY_ROLE};
 
     #[test]
     fn clients_first_then_the_apiserver_then_etcd() {

@@ -199,17 +199,7 @@ spec:
       protocol: TCP
 "#,
     );
-    cluster.kubectl_until(
-        &[
-            "get",
-            "pod",
-            "kubia-manual",
-            "-o",
-            "jsonpath={.status.phase}",
-        ],
-        Duration::from_secs(120),
-        |phase| phase == "Running",
-    );
+    cluster.wait_pod_phase("kubia-manual", "Running", Duration::from_secs(120));
     let events = cluster.kubectl_ok(&[
         "get",
         "events",

@@ -3,67 +3,26 @@
 //! and deleted. One cluster for the whole story, since each start costs real time.
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
 
 use super::support::{
-    ClusterSlot, Sandbox, assert_success, build_sample_image, free_port, stderr, stdout,
+    Cluster, Sandbox, assert_success, build_sample_image, free_port, stderr, stdout,
 };
 
 const PROFILE: &str = "e2e";
 
-struct Cluster {
-    sb: Sandbox,
-    _slot: ClusterSlot,
+/// What this story asks of its cluster beyond `support::Cluster`.
+trait BookCluster {
+    fn running_pods(&self, selector: &str) -> Vec<String>;
+    fn wait_ready(&self, selector: &str, count: usize);
+    fn get_from_pod(&self, pod: &str, url: &str) -> String;
 }
 
-impl Cluster {
-    fn localkube(&self, args: &[&str]) -> Output {
-        let mut all = vec!["-p", PROFILE];
-        all.extend_from_slice(args);
-        self.sb.run(&all)
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        let mut all = vec!["-p", PROFILE, "kubectl", "--"];
-        all.extend_from_slice(args);
-        self.sb.run(&all)
-    }
-
-    fn kubectl_ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert_success(&out, &format!("kubectl {}", args.join(" ")));
-        stdout(&out)
-    }
-
-    /// Retries a kubectl command until `accept` holds for its output.
-    fn kubectl_until(
-        &self,
-        args: &[&str],
-        timeout: Duration,
-        accept: impl Fn(&str) -> bool,
-    ) -> String {
-        let started = Instant::now();
-        loop {
-            let out = self.kubectl(args);
-            let text = stdout(&out);
-            if out.status.success() && accept(&text) {
-                return text;
-            }
-            if started.elapsed() > timeout {
-                panic!(
-                    "kubectl {} never gave the expected output within {timeout:?}; last:\n{text}\n{}",
-                    args.join(" "),
-                    stderr(&out)
-                );
-            }
-            sleep(Duration::from_millis(500));
-        }
-    }
-
+impl BookCluster for Cluster {
     fn running_pods(&self, selector: &str) -> Vec<String> {
         let text = self.kubectl_ok(&[
             "get", "pods", "-l", selector, "--field-selector=status.phase=Running",
@@ -107,13 +66,6 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // Leave nothing behind, whatever happened.
-        let _ = self.localkube(&["delete"]);
-    }
-}
-
 struct Background(Child);
 
 impl Drop for Background {
@@ -147,10 +99,7 @@ fn docker_names(kind: &str) -> Vec<String> {
 #[test]
 fn book_workflow_end_to_end() {
     build_sample_image();
-    let cluster = Cluster {
-        sb: Sandbox::new(),
-        _slot: ClusterSlot::acquire(),
-    };
+    let cluster = Cluster::unstarted(Sandbox::new(), PROFILE);
 
     let out = cluster.localkube(&["start"]);
     assert_success(&out, "localkube start");
@@ -202,17 +151,7 @@ fn book_workflow_end_to_end() {
     cluster.kubectl_ok(&["apply", "-f", &format!("{manifests}/kubia-deployment.yaml")]);
     cluster.wait_ready("app=kubia", 1);
     cluster.wait_ready("app=kubia-applied", 1);
-    cluster.kubectl_until(
-        &[
-            "get",
-            "pod",
-            "kubia-manual",
-            "-o",
-            "jsonpath={.status.phase}",
-        ],
-        Duration::from_secs(60),
-        |t| t == "Running",
-    );
+    cluster.wait_pod_phase("kubia-manual", "Running", Duration::from_secs(60));
 
     let ips = cluster.kubectl_ok(&[
         "get",

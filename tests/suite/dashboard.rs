@@ -2,260 +2,41 @@
 //! the page in a real headless Chromium driven over WebDriver (another cluster).
 //!
 //! The dashboard runs as the user would run it, `localkube -p P dashboard --url --port N`, in a
-//! child process whose first line of output is the URL. Requests go to 127.0.0.1 only, through a
-//! minimal HTTP/1.1 client below (the test needs to set any header, including a foreign `Host` or
-//! `Origin`, which a browser-like client would not let it).
+//! child process whose first line of output is the URL. Requests go to 127.0.0.1 only, through
+//! `support::http` (the test needs to set any header, including a foreign `Host` or `Origin`,
+//! which a browser-like client would not let it); the browser is driven by `support::webdriver`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::support::http::{EventStream, Response, request};
+use super::support::webdriver::Browser;
 use super::support::{
-    ClusterSlot, Sandbox, assert_success, build_sample_image, free_port, stderr, stdout,
+    Cluster, Sandbox, assert_success, build_sample_image, free_port, stderr, stdout,
 };
-
-// --- a minimal HTTP client (127.0.0.1 only) -------------------------------------------------------
-
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
-    }
-}
-
-/// Reads an HTTP/1.1 chunked body as a plain byte stream.
-struct Chunked<R: BufRead> {
-    inner: R,
-    left: usize,
-    done: bool,
-}
-
-impl<R: BufRead> Read for Chunked<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.done {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            let mut line = String::new();
-            self.inner.read_line(&mut line)?;
-            if line.trim().is_empty() {
-                // The CRLF that ends the previous chunk.
-                line.clear();
-                self.inner.read_line(&mut line)?;
-            }
-            let size = line.trim().split(';').next().unwrap_or("");
-            self.left = usize::from_str_radix(size, 16).map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("chunk size {line:?}"),
-                )
-            })?;
-            if self.left == 0 {
-                self.done = true;
-                return Ok(0);
-            }
-        }
-        let n = buf.len().min(self.left);
-        let n = self.inner.read(&mut buf[..n])?;
-        self.left -= n;
-        Ok(n)
-    }
-}
-
-/// Sends one request and returns the status, headers and a reader of the body.
-fn send(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-    read_timeout: Duration,
-) -> (u16, Vec<(String, String)>, Box<dyn BufRead>) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to 127.0.0.1");
-    stream.set_read_timeout(Some(read_timeout)).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        request.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
-    }
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let body = body.unwrap_or("");
-    if !body.is_empty() || method != "GET" {
-        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line).expect("status line");
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_lowercase(), v.trim().to_string()));
-        }
-    }
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body: Box<dyn BufRead> = if chunked {
-        Box::new(BufReader::new(Chunked {
-            inner: reader,
-            left: 0,
-            done: false,
-        }))
-    } else {
-        Box::new(reader)
-    };
-    (status, headers, body)
-}
-
-fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> Response {
-    let (status, headers, mut reader) =
-        send(port, method, path, headers, body, Duration::from_secs(60));
-    // A server may keep the connection open despite `Connection: close`: read what it announced.
-    let length = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse::<u64>().ok());
-    let mut body = String::new();
-    match length {
-        Some(n) => reader.take(n).read_to_string(&mut body),
-        None => reader.read_to_string(&mut body),
-    }
-    .expect("read body");
-    Response {
-        status,
-        headers,
-        body,
-    }
-}
-
-/// A server-sent event stream, read event by event.
-struct EventStream {
-    reader: Box<dyn BufRead>,
-}
-
-impl EventStream {
-    fn open(port: u16, path: &str, headers: &[(&str, &str)]) -> Self {
-        // The server sends a keep-alive comment every 15 s, so a read never waits longer.
-        let (status, _, reader) = send(port, "GET", path, headers, None, Duration::from_secs(30));
-        assert_eq!(status, 200, "event stream {path}");
-        Self { reader }
-    }
-
-    /// The next (event name, data).
-    fn next(&mut self) -> (String, Value) {
-        self.next_before(Instant::now() + Duration::from_secs(120))
-            .expect("an event within 120 s")
-    }
-
-    /// The next (event name, data), or None once `deadline` has passed: keep-alive comments
-    /// alone never keep a caller waiting past it.
-    fn next_before(&mut self, deadline: Instant) -> Option<(String, Value)> {
-        let mut event = String::from("message");
-        let mut data = String::new();
-        loop {
-            if Instant::now() > deadline {
-                return None;
-            }
-            let mut line = String::new();
-            let n = self
-                .reader
-                .read_line(&mut line)
-                .expect("read the event stream");
-            assert!(n > 0, "the event stream ended");
-            let line = line.trim_end_matches(['\r', '\n']);
-            if line.is_empty() {
-                if !data.is_empty() {
-                    return Some((
-                        event,
-                        serde_json::from_str(&data).expect("event data is JSON"),
-                    ));
-                }
-                continue;
-            }
-            if let Some(v) = line.strip_prefix("event:") {
-                event = v.trim().to_string();
-            } else if let Some(v) = line.strip_prefix("data:") {
-                data.push_str(v.strip_prefix(' ').unwrap_or(v));
-            }
-        }
-    }
-
-    /// Reads events until one named `name` satisfies `accept`; panics after `timeout`.
-    fn until(&mut self, name: &str, timeout: Duration, accept: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + timeout;
-        let mut last = Value::Null;
-        while let Some((event, data)) = self.next_before(deadline) {
-            if event == name {
-                if accept(&data) {
-                    return data;
-                }
-                last = data;
-            }
-        }
-        panic!("no '{name}' event as expected within {timeout:?}; last one: {last:#}");
-    }
-}
 
 // --- the cluster and the dashboard process -----------------------------------------------------
 
-struct Cluster {
-    sb: Sandbox,
-    profile: &'static str,
-    _slot: ClusterSlot,
+/// What the dashboard's stories ask of their cluster beyond `support::Cluster`.
+trait DashboardCluster: Sized {
+    fn with_sample_app(profile: &str) -> Self;
+    fn replicas(&self, kind: &str, name: &str) -> String;
+    fn dashboard(&self) -> Dashboard;
 }
 
-impl Cluster {
+impl DashboardCluster for Cluster {
     /// A started cluster with the sample app: `kubia` (one replica) behind a NodePort service.
-    fn with_sample_app(profile: &'static str) -> Self {
+    fn with_sample_app(profile: &str) -> Self {
         build_sample_image();
-        let cluster = Cluster {
-            sb: Sandbox::new(),
-            profile,
-            _slot: ClusterSlot::acquire(),
-        };
-        assert_success(&cluster.localkube(&["start"]), "localkube start");
+        let cluster = Cluster::start(profile, &[]);
         assert_success(
             &cluster.localkube(&["image", "load", "kubia:1.0"]),
             "image load",
@@ -272,20 +53,6 @@ impl Cluster {
         cluster
     }
 
-    fn localkube(&self, args: &[&str]) -> std::process::Output {
-        let mut all = vec!["-p", self.profile];
-        all.extend_from_slice(args);
-        self.sb.run(&all)
-    }
-
-    fn kubectl_ok(&self, args: &[&str]) -> String {
-        let mut all = vec!["kubectl", "--"];
-        all.extend_from_slice(args);
-        let out = self.localkube(&all);
-        assert_success(&out, &format!("kubectl {}", args.join(" ")));
-        stdout(&out)
-    }
-
     fn replicas(&self, kind: &str, name: &str) -> String {
         self.kubectl_ok(&["get", kind, name, "-o", "jsonpath={.spec.replicas}"])
     }
@@ -297,7 +64,7 @@ impl Cluster {
         let mut child = self
             .sb
             .localkube()
-            .args(["-p", self.profile, "dashboard", "--url", "--port"])
+            .args(["-p", &self.profile, "dashboard", "--url", "--port"])
             .arg(port.to_string())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -329,13 +96,6 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // Leave nothing behind, whatever happened.
-        let _ = self.localkube(&["delete"]);
-    }
-}
-
 struct Dashboard {
     child: Child,
     port: u16,
@@ -354,6 +114,12 @@ impl Drop for Dashboard {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `POST /api/apply` of one manifest.
+fn apply(port: u16, headers: &[(&str, &str)], manifest: &str) -> Response {
+    let body = json!({ "manifest": manifest }).to_string();
+    request(port, "POST", "/api/apply", headers, Some(&body))
 }
 
 fn find<'a>(rows: &'a Value, name: &str) -> &'a Value {
@@ -418,6 +184,48 @@ fn dashboard_refuses_a_missing_or_stopped_profile() {
 fn dashboard_api_against_a_real_cluster() {
     let cluster = Cluster::with_sample_app("dashapi");
     let dash = cluster.dashboard();
+    let session = the_launch_secret_buys_one_session(&dash);
+    let pod = lists_come_from_the_watches(&cluster, &session);
+    let mut events = the_stream_reports_changes(&cluster, &session);
+    refused_writes_change_nothing(&cluster, &session, &pod);
+    writes_scale_and_delete(&cluster, &session, &mut events);
+    apply_creates_configures_and_refuses(&cluster, &session, &mut events);
+    a_second_dashboard_on_a_taken_port_fails(&cluster);
+    drop(events);
+    drop(dash);
+}
+
+/// What a browser holds after its first visit: the session cookie and the page's CSRF token.
+struct Session {
+    port: u16,
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    fn with_cookie(&self) -> [(&str, &str); 1] {
+        [("Cookie", self.cookie.as_str())]
+    }
+
+    /// The page's own origin.
+    fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the page sends with a write: the cookie, the CSRF token, its origin, same-site.
+    fn write_headers<'a>(&'a self, origin: &'a str) -> [(&'a str, &'a str); 5] {
+        [
+            ("Cookie", self.cookie.as_str()),
+            ("Content-Type", "application/json"),
+            ("X-Localkube-Csrf", self.csrf.as_str()),
+            ("Origin", origin),
+            ("Sec-Fetch-Site", "same-origin"),
+        ]
+    }
+}
+
+/// Nothing without the launch secret; the secret works once, on `/`, for a cookie.
+fn the_launch_secret_buys_one_session(dash: &Dashboard) -> Session {
     let port = dash.port;
     let token = dash.token().to_string();
     assert_eq!(token.len(), 64, "a 256-bit secret, as hex");
@@ -523,7 +331,13 @@ fn dashboard_api_against_a_real_cluster() {
         None,
     );
     assert_eq!(r.status, 403);
+    Session { port, cookie, csrf }
+}
 
+/// The lists, the namespace filter and the logs, from the watches. Returns the kubia pod's name.
+fn lists_come_from_the_watches(cluster: &Cluster, session: &Session) -> String {
+    let port = session.port;
+    let with_cookie = session.with_cookie();
     // Lists, from the watches.
     let state = request(port, "GET", "/api/state", &with_cookie, None).json();
     assert_eq!(state["cluster"]["profile"], "dashapi");
@@ -635,8 +449,13 @@ fn dashboard_api_against_a_real_cluster() {
     );
     assert_eq!(logs.status, 200);
     assert!(logs.body.contains("kubia server starting"), "{}", logs.body);
+    pod["name"].as_str().unwrap().to_string()
+}
 
-    // Watch updates: kubectl scales, the stream reports it.
+/// kubectl scales; the event stream reports it.
+fn the_stream_reports_changes(cluster: &Cluster, session: &Session) -> EventStream {
+    let port = session.port;
+    let with_cookie = session.with_cookie();
     let mut events = EventStream::open(port, "/api/stream?namespace=default", &with_cookie);
     let (first, cluster_info) = events.next();
     assert_eq!(first, "cluster");
@@ -666,10 +485,14 @@ fn dashboard_api_against_a_real_cluster() {
             .iter()
             .all(|p| p["namespace"] == "default")
     );
+    events
+}
 
-    // Refused writes change nothing.
-    let cookie = cookie.as_str();
-    let origin = format!("http://127.0.0.1:{port}");
+/// Writes without the CSRF token, from another origin or site, are refused.
+fn refused_writes_change_nothing(cluster: &Cluster, session: &Session, pod: &str) {
+    let port = session.port;
+    let cookie = session.cookie.as_str();
+    let csrf = &session.csrf;
     let scale_to_1 = r#"{"kind":"Deployment","namespace":"default","name":"kubia","replicas":1}"#;
     let refused: [(&str, Vec<(&str, &str)>); 5] = [
         (
@@ -719,20 +542,19 @@ fn dashboard_api_against_a_real_cluster() {
     let r = request(
         port,
         "DELETE",
-        &format!("/api/pods/default/{}", pod["name"].as_str().unwrap()),
+        &format!("/api/pods/default/{pod}"),
         &[("Cookie", cookie)],
         None,
     );
     assert_eq!(r.status, 403, "a delete without the CSRF header");
     assert_eq!(cluster.replicas("deployment", "kubia"), "3");
+}
 
-    let write_headers = [
-        ("Cookie", cookie),
-        ("Content-Type", "application/json"),
-        ("X-Localkube-Csrf", csrf.as_str()),
-        ("Origin", origin.as_str()),
-        ("Sec-Fetch-Site", "same-origin"),
-    ];
+/// Scale and delete a pod through the dashboard, as its page does; the stream shows the result.
+fn writes_scale_and_delete(cluster: &Cluster, session: &Session, events: &mut EventStream) {
+    let port = session.port;
+    let origin = session.origin();
+    let write_headers = session.write_headers(&origin);
 
     // Scale through the dashboard (the scale subresource).
     let scale_to_2 = r#"{"kind":"Deployment","namespace":"default","name":"kubia","replicas":2}"#;
@@ -783,6 +605,18 @@ fn dashboard_api_against_a_real_cluster() {
         1,
         "one new pod: before {before:?}, after {after:?}"
     );
+}
+
+/// Apply through the dashboard: a good manifest creates, then configures; a bad one is refused
+/// with the API server's own message and status.
+fn apply_creates_configures_and_refuses(
+    cluster: &Cluster,
+    session: &Session,
+    events: &mut EventStream,
+) {
+    let port = session.port;
+    let origin = session.origin();
+    let write_headers = session.write_headers(&origin);
 
     // Apply: a good multi-document manifest creates, then configures.
     let good = r#"
@@ -871,8 +705,7 @@ spec:
 
     // A manifest the API server refuses: its message, verbatim, with its status.
     let bad = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: Bad_Name\nspec:\n  selector:\n    matchLabels: {app: x}\n  template:\n    metadata:\n      labels: {app: x}\n    spec:\n      containers: [{name: x, image: kubia:1.0}]\n";
-    let body = json!({"manifest": bad}).to_string();
-    let r = request(port, "POST", "/api/apply", &write_headers, Some(&body));
+    let r = apply(port, &write_headers, bad);
     assert_eq!(r.status, 422, "{}", r.body);
     let answer = r.json();
     let error = answer["error"].as_str().unwrap();
@@ -885,13 +718,7 @@ spec:
     // A misspelt field is refused, not dropped (server-side apply checks the schema).
     let typo =
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n  a: b\nspecc: {}\n";
-    let r = request(
-        port,
-        "POST",
-        "/api/apply",
-        &write_headers,
-        Some(&json!({"manifest": typo}).to_string()),
-    );
+    let r = apply(port, &write_headers, typo);
     assert!(r.status >= 400, "{}", r.body);
     assert!(
         r.json()["error"]
@@ -902,13 +729,7 @@ spec:
         r.body
     );
     // YAML that does not parse never reaches the API server.
-    let r = request(
-        port,
-        "POST",
-        "/api/apply",
-        &write_headers,
-        Some(&json!({"manifest": "kind: ["}).to_string()),
-    );
+    let r = apply(port, &write_headers, "kind: [");
     assert_eq!(r.status, 400);
     assert!(
         r.json()["error"]
@@ -919,23 +740,19 @@ spec:
         r.body
     );
     // An unknown kind.
-    let r = request(
+    let r = apply(
         port,
-        "POST",
-        "/api/apply",
         &write_headers,
-        Some(
-            &json!({"manifest": "apiVersion: v1\nkind: Nonsense\nmetadata:\n  name: x\n"})
-                .to_string(),
-        ),
+        "apiVersion: v1\nkind: Nonsense\nmetadata:\n  name: x\n",
     );
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(
         r.json()["error"],
         r#"no matches for kind "Nonsense" in version "v1""#
     );
+}
 
-    // A second dashboard on a port that is taken fails clearly.
+fn a_second_dashboard_on_a_taken_port_fails(cluster: &Cluster) {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_port = taken.local_addr().unwrap().port().to_string();
     let out = cluster.localkube(&["dashboard", "--url", "--port", &taken_port]);
@@ -946,197 +763,6 @@ spec:
         stderr(&out)
     );
     drop(taken);
-    drop(events);
-    drop(dash);
-}
-
-// --- the page in a real browser ------------------------------------------------------------------
-
-/// chromedriver in the background, and one session of headless Chromium.
-struct Browser {
-    driver: Child,
-    port: u16,
-    session: String,
-    _profile: tempfile::TempDir,
-}
-
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-impl Browser {
-    fn start() -> Self {
-        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
-            assert!(
-                std::path::Path::new(tool).exists(),
-                "{tool} is missing: scripts/setup.sh installs chromium and chromium-driver"
-            );
-        }
-        let port = free_port();
-        // Its own process group, so that Drop can end chromedriver and the Chromium it started
-        // together, even when the session could not be closed.
-        let driver = Command::new("/usr/bin/chromedriver")
-            .process_group(0)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let profile = tempfile::tempdir().unwrap();
-        let mut browser = Browser {
-            driver,
-            port,
-            session: String::new(),
-            _profile: profile,
-        };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "chromedriver did not listen"
-            );
-            sleep(Duration::from_millis(100));
-        }
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1400,1000",
-            &format!("--user-data-dir={}", browser._profile.path().display()),
-        ];
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}
-        }}});
-        let value = browser.call("POST", "/session", Some(caps));
-        browser.session = value["sessionId"].as_str().expect("a session").to_string();
-        browser
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let body = body.map(|b| b.to_string());
-        let r = request(
-            self.port,
-            method,
-            path,
-            &[("Content-Type", "application/json")],
-            body.as_deref(),
-        );
-        let value = r.json()["value"].clone();
-        assert!(
-            r.status == 200,
-            "WebDriver {method} {path}: {} {value}",
-            r.status
-        );
-        value
-    }
-
-    fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        self.call(method, &format!("/session/{}{path}", self.session), body)
-    }
-
-    fn goto(&self, url: &str) {
-        self.session_call("POST", "/url", Some(json!({"url": url})));
-    }
-
-    fn run(&self, script: &str) -> Value {
-        self.session_call(
-            "POST",
-            "/execute/sync",
-            Some(json!({"script": script, "args": []})),
-        )
-    }
-
-    /// Runs `script` until it returns something truthy; panics with `what` after `timeout`.
-    fn wait_for(&self, what: &str, timeout: Duration, script: &str) -> Value {
-        let started = Instant::now();
-        loop {
-            let value = self.run(script);
-            if !(value.is_null() || value == false || value == "" || value == json!([])) {
-                return value;
-            }
-            if started.elapsed() > timeout {
-                let pods = self.run("return document.querySelector('#pods').innerText");
-                self.screenshot("dashboard-failure-screenshot.png");
-                panic!(
-                    "{what}: not within {timeout:?}; pods table:\n{}",
-                    pods.as_str().unwrap_or("")
-                );
-            }
-            sleep(Duration::from_millis(250));
-        }
-    }
-
-    /// Clicks the element the CSS selector finds, as a user would (a real pointer click). The
-    /// page redraws a section when its objects change: if the element was replaced between finding
-    /// and clicking it, find it again.
-    fn click(&self, selector: &str) {
-        for attempt in 1.. {
-            let found = self.session_call(
-                "POST",
-                "/element",
-                Some(json!({"using": "css selector", "value": selector})),
-            );
-            let id = found[ELEMENT].as_str().expect("an element").to_string();
-            let r = request(
-                self.port,
-                "POST",
-                &format!("/session/{}/element/{id}/click", self.session),
-                &[("Content-Type", "application/json")],
-                Some("{}"),
-            );
-            if r.status == 200 {
-                return;
-            }
-            let stale = r.json()["value"]["error"] == "stale element reference";
-            assert!(
-                stale && attempt < 5,
-                "clicking {selector}: {} {}",
-                r.status,
-                r.body
-            );
-            sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn screenshot(&self, name: &str) -> PathBuf {
-        use base64::Engine;
-        let png = self.session_call("GET", "/screenshot", None);
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().unwrap())
-            .unwrap();
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("target")
-            .join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for Browser {
-    /// Never panics (a panic while a failed test unwinds would abort and leave Chromium running).
-    fn drop(&mut self) {
-        if !self.session.is_empty()
-            && let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port))
-        {
-            // Closing the session quits Chromium; wait for the answer, but not forever.
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
-            let _ = write!(
-                stream,
-                "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
-                self.session, self.port
-            );
-            let _ = stream.read(&mut [0u8; 256]);
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
-            .status();
-        let _ = self.driver.wait();
-    }
 }
 
 /// The live kubia pods the page shows, by name; JavaScript run in the page.

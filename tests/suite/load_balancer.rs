@@ -4,47 +4,28 @@
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::support::{
-    ClusterSlot, Sandbox, assert_success, build_sample_image, docker_inspect, stderr, stdout,
+    Cluster, Sandbox, assert_success, build_sample_image, docker_inspect, stderr, stdout,
 };
 
 const PROFILE: &str = "lbtest";
 
-struct Cluster {
-    sb: Sandbox,
-    _slot: ClusterSlot,
+/// What this story asks of its cluster beyond `support::Cluster`.
+trait LoadBalancerCluster {
+    fn external_ip(&self, service: &str) -> Ipv4Addr;
+    fn wait_ready(&self, deployment: &str, replicas: &str);
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.localkube(&["delete"]);
-    }
-}
-
-impl Cluster {
-    fn localkube(&self, args: &[&str]) -> Output {
-        let mut all = vec!["-p", PROFILE];
-        all.extend_from_slice(args);
-        self.sb.run(&all)
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let mut all = vec!["kubectl", "--"];
-        all.extend_from_slice(args);
-        let out = self.localkube(&all);
-        assert_success(&out, &format!("kubectl {}", args.join(" ")));
-        stdout(&out)
-    }
-
+impl LoadBalancerCluster for Cluster {
     /// The EXTERNAL-IP `kubectl get svc` shows, once there is one.
     fn external_ip(&self, service: &str) -> Ipv4Addr {
         let started = Instant::now();
         loop {
-            let ip = self.kubectl(&[
+            let ip = self.kubectl_ok(&[
                 "get",
                 "svc",
                 service,
@@ -65,7 +46,7 @@ impl Cluster {
     fn wait_ready(&self, deployment: &str, replicas: &str) {
         let started = Instant::now();
         while self
-            .kubectl(&[
+            .kubectl_ok(&[
                 "get",
                 "deployment",
                 deployment,
@@ -132,17 +113,14 @@ fn wait_until_silent(url: &str) {
 #[test]
 fn load_balancers_and_service_urls() {
     build_sample_image();
-    let c = Cluster {
-        sb: Sandbox::new(),
-        _slot: ClusterSlot::acquire(),
-    };
+    let c = Cluster::unstarted(Sandbox::new(), PROFILE);
     assert_success(&c.localkube(&["start"]), "start");
     assert_success(&c.localkube(&["image", "load", "kubia:1.0"]), "image load");
-    c.kubectl(&["create", "deployment", "kubia", "--image=kubia:1.0"]);
+    c.kubectl_ok(&["create", "deployment", "kubia", "--image=kubia:1.0"]);
     c.wait_ready("kubia", "1");
 
     // The book's LoadBalancer: an EXTERNAL-IP of its own on loopback, answering on its port.
-    c.kubectl(&[
+    c.kubectl_ok(&[
         "expose",
         "deployment",
         "kubia",
@@ -185,7 +163,7 @@ fn load_balancers_and_service_urls() {
     );
 
     // Spread over the ready pods.
-    c.kubectl(&["scale", "deployment", "kubia", "--replicas=3"]);
+    c.kubectl_ok(&["scale", "deployment", "kubia", "--replicas=3"]);
     c.wait_ready("kubia", "3");
     let hosts: BTreeSet<String> = (0..30)
         .filter_map(|_| get_as_nobody(&format!("http://{kubia}:8080/")))
@@ -193,8 +171,8 @@ fn load_balancers_and_service_urls() {
     assert!(hosts.len() >= 2, "30 requests reached only {hosts:?}");
 
     // A second one on privileged port 80: another address, answering to an unprivileged client.
-    c.kubectl(&["create", "deployment", "web", "--image=kubia:1.0"]);
-    c.kubectl(&[
+    c.kubectl_ok(&["create", "deployment", "web", "--image=kubia:1.0"]);
+    c.kubectl_ok(&[
         "expose",
         "deployment",
         "web",
@@ -211,7 +189,7 @@ fn load_balancers_and_service_urls() {
     let out = c.localkube(&["service", "kubia", "--url"]);
     assert_success(&out, "service kubia --url");
     assert_eq!(stdout(&out).trim(), format!("http://{kubia}:8080"));
-    c.kubectl(&[
+    c.kubectl_ok(&[
         "expose",
         "deployment",
         "kubia",
@@ -241,8 +219,8 @@ fn load_balancers_and_service_urls() {
         "{}",
         stderr(&out)
     );
-    c.kubectl(&["create", "deployment", "broken", "--image=nosuch:1.0"]);
-    c.kubectl(&[
+    c.kubectl_ok(&["create", "deployment", "broken", "--image=nosuch:1.0"]);
+    c.kubectl_ok(&[
         "expose",
         "deployment",
         "broken",
@@ -261,7 +239,7 @@ fn load_balancers_and_service_urls() {
     );
 
     // Ports added to a service are served too.
-    c.kubectl(&[
+    c.kubectl_ok(&[
         "patch", "svc", "kubia", "--type=json",
         "-p", r#"[{"op":"add","path":"/spec/ports/0/name","value":"http"},
             {"op":"add","path":"/spec/ports/-","value":{"name":"alt","port":9090,"targetPort":8080}}]"#,
@@ -271,11 +249,11 @@ fn load_balancers_and_service_urls() {
 
     // Another program holding the address and port: reported on the service and in `tunnel`, and
     // served once it lets go.
-    c.kubectl(&["delete", "svc", "web"]);
+    c.kubectl_ok(&["delete", "svc", "web"]);
     wait_until_silent(&format!("http://{web}/"));
     let holder = TcpListener::bind((web, 8082)).expect("hold the freed address");
-    c.kubectl(&["create", "deployment", "clash", "--image=kubia:1.0"]);
-    c.kubectl(&[
+    c.kubectl_ok(&["create", "deployment", "clash", "--image=kubia:1.0"]);
+    c.kubectl_ok(&[
         "expose",
         "deployment",
         "clash",
@@ -290,7 +268,7 @@ fn load_balancers_and_service_urls() {
     );
     let started = Instant::now();
     loop {
-        let events = c.kubectl(&[
+        let events = c.kubectl_ok(&[
             "get",
             "events",
             "--field-selector=involvedObject.name=clash",
@@ -312,7 +290,7 @@ fn load_balancers_and_service_urls() {
     assert!(body.starts_with("You've hit clash-"), "{body}");
 
     // Type changed away from LoadBalancer: the load balancer goes, and so does the address.
-    c.kubectl(&[
+    c.kubectl_ok(&[
         "patch",
         "svc",
         "clash",

@@ -23,6 +23,13 @@ pub struct Changed {
     pub addresses: Vec<String>,
 }
 
+/// Whether [`change`] takes the profile's lock or its caller holds it already (`start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    Take,
+    Held,
+}
+
 /// Enables (`on`) or disables the addon `name` in the profile, under the profile's lock.
 pub async fn change(
     home: &Home,
@@ -30,19 +37,12 @@ pub async fn change(
     ui: &Ui,
     name: &str,
     on: bool,
+    lock: Lock,
 ) -> Result<Changed> {
-    let _lock = lock_profile(home, profile)?;
-    change_locked(home, profile, ui, name, on).await
-}
-
-/// [`change`] for a caller that holds the profile's lock already (`start`).
-pub async fn change_locked(
-    home: &Home,
-    profile: &ProfileName,
-    ui: &Ui,
-    name: &str,
-    on: bool,
-) -> Result<Changed> {
+    let _lock = match lock {
+        Lock::Take => Some(lock_profile(home, profile)?),
+        Lock::Held => None,
+    };
     let addon = addons::find(name)?;
     let dir = home.profile(profile);
     let mut config = dir.load_config()?;

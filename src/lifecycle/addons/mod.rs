@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use bollard::Docker;
 use kube::Client;
 
-use crate::effects::containers::{self, container_state};
+use crate::effects::containers::{self, ContainerState, container_state};
 use crate::effects::home::{Home, ProfileDir};
 use crate::effects::{docker as docker_fx, image_build, image_registry, kube_api, staging};
 use crate::plan::addons::{self, Addon, AddonContainer};
@@ -24,7 +24,7 @@ use crate::ui::Ui;
 mod change;
 mod serving;
 
-pub use change::{Changed, change, change_locked};
+pub use change::{Changed, Lock, change};
 pub use serving::{registry_answers, service_address, wait_serving};
 
 /// How long an addon gets to serve after it is enabled.
@@ -250,7 +250,7 @@ async fn run_container(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
             containers::create_and_start(docker, spec).await?;
             Ok(true)
         }
-        Some(state) if state == "running" => Ok(false),
+        Some(ContainerState::Running) => Ok(false),
         Some(_) => {
             containers::start_existing(docker, &spec.name).await?;
             Ok(false)
@@ -310,7 +310,10 @@ pub async fn connect(
 ) -> Result<Option<(HostFacts, ClusterPlan, Docker, Client)>> {
     let docker = docker_fx::connect().await?;
     let apiserver = names::control_plane_container(profile, Role::Apiserver);
-    if container_state(&docker, &apiserver).await?.as_deref() != Some("running") {
+    if !container_state(&docker, &apiserver)
+        .await?
+        .is_some_and(ContainerState::is_running)
+    {
         return Ok(None);
     }
     let facts = dir.host_facts()?;

@@ -39,7 +39,7 @@ pub(super) async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
     // Recorded before they are made or started, as in `run_containers`.
     for name in addon_containers {
         let state = container_state(&docker, &name).await?;
-        ctx.created.expect(&name, state.as_deref());
+        ctx.created.expect(&name, state);
     }
     // All at once: they are independent, and one of them (the load balancer's controller) is
     // a container to create, which alone took as long as the others together.

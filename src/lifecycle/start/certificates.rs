@@ -59,7 +59,7 @@ pub(super) async fn restage_renewed(ctx: &mut StartContext<'_>) -> Result<()> {
             continue;
         };
         containers::check_owned(&docker, &spec.name, &spec.labels).await?;
-        if !staging::restage_container(ctx.facts(), &spec)? || state != "running" {
+        if !staging::restage_container(ctx.facts(), &spec)? || !state.is_running() {
             continue;
         }
         if spec.role == Role::Node.as_str() {

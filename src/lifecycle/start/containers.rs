@@ -8,7 +8,7 @@ use super::context::StartContext;
 use super::created::Created;
 use super::node_images::load_node_images_in_background;
 use super::routes::control_plane_routes;
-use crate::effects::containers::{self, container_state};
+use crate::effects::containers::{self, ContainerState, container_state};
 use crate::effects::staging;
 use crate::plan::cluster::{ClusterPlan, ContainerSpec};
 use crate::plan::names::{self, Role};
@@ -99,8 +99,9 @@ pub(super) fn stage_control_plane(ctx: &StartContext<'_>, specs: &[ContainerSpec
 pub(super) async fn stage_nodes(ctx: &StartContext<'_>, nodes: &[ContainerSpec]) -> Result<()> {
     let docker = ctx.docker();
     for spec in nodes {
-        let keeps_running = container_state(docker, &spec.name).await?.as_deref()
-            == Some("running")
+        let keeps_running = container_state(docker, &spec.name)
+            .await?
+            .is_some_and(ContainerState::is_running)
             && is_current(docker, spec).await?;
         let files = node_config::node_files(ctx.config(), &spec.hostname, spec.ip);
         let (boot, flags) = node_config::split_process_flags(files);
@@ -128,7 +129,7 @@ pub(super) async fn run_containers(
     // what they did, and the roll-back must still find it.
     for spec in specs {
         let state = container_state(&docker, &spec.name).await?;
-        ctx.created.expect(&spec.name, state.as_deref());
+        ctx.created.expect(&spec.name, state);
     }
     let results = futures_util::future::join_all(specs.iter().map(|spec| async {
         let mut created = Created::default();
@@ -171,7 +172,7 @@ pub(super) async fn run_container(
             created.containers.push(spec.name.clone());
             containers::create_and_start(docker, spec).await?;
         }
-        Some(state) if state == "running" => {}
+        Some(ContainerState::Running) => {}
         Some(_) => {
             containers::start_existing(docker, &spec.name).await?;
             created.started.push(spec.name.clone());
@@ -183,7 +184,9 @@ pub(super) async fn run_container(
 /// Whether every container of the plan exists, runs, and was made from this plan.
 pub async fn all_running(docker: &Docker, plan: &ClusterPlan) -> Result<bool> {
     for spec in &plan.containers {
-        if container_state(docker, &spec.name).await?.as_deref() != Some("running")
+        if !container_state(docker, &spec.name)
+            .await?
+            .is_some_and(ContainerState::is_running)
             || !is_current(docker, spec).await?
         {
             return Ok(false);

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use bollard::Docker;
 
-use crate::effects::containers;
+use crate::effects::containers::{self, ContainerState};
 
 /// The patience a container this run started gets when a roll-back stops it again.
 const ROLL_BACK_STOP_SECS: i32 = 10;
@@ -31,10 +31,10 @@ impl Created {
     /// Records container `name` before it is made or started, by its state now (`None`: it does
     /// not exist): an interruption drops the futures that would report it, and the roll-back must
     /// still find it.
-    pub(super) fn expect(&mut self, name: &str, state: Option<&str>) {
+    pub(super) fn expect(&mut self, name: &str, state: Option<ContainerState>) {
         match state {
             None => self.add_container(name),
-            Some("running") => {}
+            Some(ContainerState::Running) => {}
             Some(_) => self.add_started(name),
         }
     }
@@ -107,8 +107,8 @@ mod tests {
     fn a_container_is_recorded_by_its_state_before_it_is_made() {
         let mut created = Created::default();
         created.expect("new", None);
-        created.expect("stopped", Some("exited"));
-        created.expect("running", Some("running"));
+        created.expect("stopped", Some(ContainerState::Exited));
+        created.expect("running", Some(ContainerState::Running));
         // Recorded again when the create reports it: still once.
         created.expect("new", None);
         assert_eq!(created.containers, ["new"]);

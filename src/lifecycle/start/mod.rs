@@ -256,7 +256,15 @@ pub async fn run(
     // `addons enable` does it.
     if let Outcome::AlreadyRunning { addresses, .. } = &mut outcome {
         for name in &request.addons {
-            let changed = lifecycle_addons::change_locked(home, profile, ui, name, true).await?;
+            let changed = lifecycle_addons::change(
+                home,
+                profile,
+                ui,
+                name,
+                true,
+                lifecycle_addons::Lock::Held,
+            )
+            .await?;
             addresses.extend(changed.addresses);
         }
     }

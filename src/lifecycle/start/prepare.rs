@@ -7,7 +7,7 @@ use bollard::Docker;
 use super::Outcome;
 use super::containers::all_running;
 use super::context::StartContext;
-use crate::effects::containers::container_state;
+use crate::effects::containers::{ContainerState, container_state};
 use crate::effects::{docker, image_registry, lb_image};
 use crate::plan::cluster;
 use crate::plan::config::ProfileConfig;
@@ -58,7 +58,10 @@ pub(super) async fn check_apiserver_port(
     config: &ProfileConfig,
 ) -> Result<()> {
     let apiserver = names::control_plane_container(profile, Role::Apiserver);
-    if container_state(docker, &apiserver).await?.as_deref() == Some("running") {
+    if container_state(docker, &apiserver)
+        .await?
+        .is_some_and(ContainerState::is_running)
+    {
         return Ok(());
     }
     if std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, config.apiserver_port)).is_err()

@@ -1,5 +1,8 @@
 //! Shared helpers of the integration tests.
 
+pub mod http;
+pub mod webdriver;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -199,15 +202,21 @@ impl Cluster {
 
     /// [`Cluster::start`] in a sandbox prepared beforehand (a user kubeconfig written, say).
     pub fn start_in(sb: Sandbox, profile: &str, args: &[&str]) -> Self {
-        let cluster = Cluster {
-            sb,
-            profile: profile.to_string(),
-            _slot: ClusterSlot::acquire(),
-        };
+        let cluster = Self::unstarted(sb, profile);
         let mut all = vec!["start"];
         all.extend_from_slice(args);
         assert_success(&cluster.localkube(&all), "localkube start");
         cluster
+    }
+
+    /// The profile's cluster slot, its `start` left to the test (which looks at what it
+    /// prints); deleted when dropped, as one [`Cluster::start`] made.
+    pub fn unstarted(sb: Sandbox, profile: &str) -> Self {
+        Cluster {
+            sb,
+            profile: profile.to_string(),
+            _slot: ClusterSlot::acquire(),
+        }
     }
 
     /// `localkube -p PROFILE ARGS`.
@@ -274,6 +283,15 @@ impl Cluster {
                 Err(format!("{text}{}", stderr(&out)))
             }
         })
+    }
+
+    /// Waits until the pod is in `phase` (`Running`, `Succeeded`, ...).
+    pub fn wait_pod_phase(&self, pod: &str, phase: &str, timeout: std::time::Duration) {
+        self.kubectl_until(
+            &["get", "pod", pod, "-o", "jsonpath={.status.phase}"],
+            timeout,
+            |now| now == phase,
+        );
     }
 
     /// Waits until the deployment has all its replicas ready.
@@ -376,7 +394,7 @@ pub fn labelled_objects(profile: &str) -> Vec<String> {
 
 /// A user's own kubeconfig as `kubectl config set-cluster/set-credentials/set-context/use-context`
 /// writes it, with a `dev` and a `minikube` entry that localkube must never touch.
-pub const USER_KUBECONFIG: &str = include_str!("../fixtures/user-kubeconfig.yaml");
+pub const USER_KUBECONFIG: &str = include_str!("../../fixtures/user-kubeconfig.yaml");
 
 impl Sandbox {
     /// Writes [`USER_KUBECONFIG`] as this sandbox's kubeconfig.

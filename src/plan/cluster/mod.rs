@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -17,10 +16,17 @@ use crate::plan::names::{self, LABEL_NODE, LABEL_PROFILE, LABEL_ROLE, LABEL_SPEC
 use crate::plan::profile_name::ProfileName;
 use crate::plan::routes::CONTROL_PLANE_ROUTES_FILE;
 
+mod components;
+mod node;
+
 pub use crate::plan::spec::{
     COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, NODE_CONFIG_DIR, NetworkSpec,
     PortSpec, SecuritySpec, StagedFile, VolumeSpec,
 };
+pub use components::control_plane_security;
+use components::{apiserver, controller_manager, etcd, scheduler};
+use node::node_container;
+pub use node::{NO_NETWORK, NODE_ENTRYPOINT, node_preload_container, node_security};
 
 /// The apiserver's port inside the profile's network (kubeadm's default).
 pub const APISERVER_PORT: u16 = 6443;
@@ -165,365 +171,6 @@ fn control_plane_container(
         staged_files,
         role: role.as_str().to_string(),
         name,
-    }
-}
-
-fn etcd(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) -> ContainerSpec {
-    let name = names::control_plane_container(profile, Role::Etcd);
-    let ip = config.etcd_ip();
-    let pki = format!("{COMPONENT_CONFIG_DIR}/pki/etcd");
-    let args = vec![
-        format!("--name={name}"),
-        // The data lives on a named volume: the whole cluster state, kept across stop/start.
-        "--data-dir=/var/lib/etcd".into(),
-        format!(
-            "--listen-client-urls=https://127.0.0.1:{ETCD_CLIENT_PORT},https://{ip}:{ETCD_CLIENT_PORT}"
-        ),
-        format!("--advertise-client-urls=https://{ip}:{ETCD_CLIENT_PORT}"),
-        format!("--listen-peer-urls=https://{ip}:{ETCD_PEER_PORT}"),
-        format!("--initial-advertise-peer-urls=https://{ip}:{ETCD_PEER_PORT}"),
-        format!("--initial-cluster={name}=https://{ip}:{ETCD_PEER_PORT}"),
-        // Plain HTTP metrics and /health on loopback only, for the status check via docker exec.
-        "--listen-metrics-urls=http://127.0.0.1:2381".into(),
-        format!("--cert-file={pki}/server.crt"),
-        format!("--key-file={pki}/server.key"),
-        format!("--trusted-ca-file={pki}/ca.crt"),
-        "--client-cert-auth=true".into(),
-        format!("--peer-cert-file={pki}/peer.crt"),
-        format!("--peer-key-file={pki}/peer.key"),
-        format!("--peer-trusted-ca-file={pki}/ca.crt"),
-        "--peer-client-cert-auth=true".into(),
-        "--snapshot-count=10000".into(),
-    ];
-    let mut spec = control_plane_container(
-        profile,
-        config,
-        paths,
-        Role::Etcd,
-        ip,
-        "etcd",
-        args,
-        staged(&[
-            ("pki/etcd/ca.crt", "pki/etcd/ca.crt"),
-            ("pki/etcd/server.crt", "pki/etcd/server.crt"),
-            ("pki/etcd/server.key", "pki/etcd/server.key"),
-            ("pki/etcd/peer.crt", "pki/etcd/peer.crt"),
-            ("pki/etcd/peer.key", "pki/etcd/peer.key"),
-        ]),
-    );
-    spec.mounts.push(MountSpec::Volume {
-        name: names::etcd_volume(profile),
-        target: "/var/lib/etcd".into(),
-    });
-    spec
-}
-
-fn apiserver(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) -> ContainerSpec {
-    let pki = format!("{COMPONENT_CONFIG_DIR}/pki");
-    let args = vec![
-        format!("--advertise-address={}", config.apiserver_ip()),
-        format!("--secure-port={APISERVER_PORT}"),
-        "--allow-privileged=true".into(),
-        "--authorization-mode=Node,RBAC".into(),
-        "--enable-admission-plugins=NodeRestriction".into(),
-        format!("--client-ca-file={pki}/ca.crt"),
-        format!("--tls-cert-file={pki}/apiserver.crt"),
-        format!("--tls-private-key-file={pki}/apiserver.key"),
-        format!("--kubelet-client-certificate={pki}/apiserver-kubelet-client.crt"),
-        format!("--kubelet-client-key={pki}/apiserver-kubelet-client.key"),
-        // Each kubelet's serving certificate is signed by the cluster CA for its name and
-        // address, so the apiserver verifies the kubelet it talks to (CIS 1.2.5).
-        format!("--kubelet-certificate-authority={pki}/ca.crt"),
-        "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".into(),
-        "--profiling=false".into(),
-        format!(
-            "--etcd-servers=https://{}:{ETCD_CLIENT_PORT}",
-            config.etcd_ip()
-        ),
-        format!("--etcd-cafile={pki}/etcd/ca.crt"),
-        format!("--etcd-certfile={pki}/apiserver-etcd-client.crt"),
-        format!("--etcd-keyfile={pki}/apiserver-etcd-client.key"),
-        format!("--service-cluster-ip-range={}", config.service_cidr),
-        format!(
-            "--service-account-issuer=https://kubernetes.default.svc.{}",
-            config.dns_domain
-        ),
-        format!("--service-account-key-file={pki}/sa.pub"),
-        format!("--service-account-signing-key-file={pki}/sa.key"),
-        format!("--proxy-client-cert-file={pki}/front-proxy-client.crt"),
-        format!("--proxy-client-key-file={pki}/front-proxy-client.key"),
-        format!("--requestheader-client-ca-file={pki}/front-proxy-ca.crt"),
-        "--requestheader-allowed-names=front-proxy-client".into(),
-        "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
-        "--requestheader-group-headers=X-Remote-Group".into(),
-        "--requestheader-username-headers=X-Remote-User".into(),
-    ];
-    let mut spec = control_plane_container(
-        profile,
-        config,
-        paths,
-        Role::Apiserver,
-        config.apiserver_ip(),
-        "kube-apiserver",
-        args,
-        staged(&[
-            ("pki/ca.crt", "pki/ca.crt"),
-            ("pki/apiserver.crt", "pki/apiserver.crt"),
-            ("pki/apiserver.key", "pki/apiserver.key"),
-            (
-                "pki/apiserver-kubelet-client.crt",
-                "pki/apiserver-kubelet-client.crt",
-            ),
-            (
-                "pki/apiserver-kubelet-client.key",
-                "pki/apiserver-kubelet-client.key",
-            ),
-            ("pki/front-proxy-ca.crt", "pki/front-proxy-ca.crt"),
-            ("pki/front-proxy-client.crt", "pki/front-proxy-client.crt"),
-            ("pki/front-proxy-client.key", "pki/front-proxy-client.key"),
-            ("pki/etcd/ca.crt", "pki/etcd/ca.crt"),
-            (
-                "pki/apiserver-etcd-client.crt",
-                "pki/apiserver-etcd-client.crt",
-            ),
-            (
-                "pki/apiserver-etcd-client.key",
-                "pki/apiserver-etcd-client.key",
-            ),
-            ("pki/sa.pub", "pki/sa.pub"),
-            ("pki/sa.key", "pki/sa.key"),
-        ]),
-    );
-    // Published on 127.0.0.1 only, on the port chosen once for the profile: kubectl on the host
-    // reaches it, nothing beyond this machine does.
-    spec.ports.push(PortSpec {
-        host_ip: Ipv4Addr::LOCALHOST,
-        host_port: config.apiserver_port,
-        container_port: APISERVER_PORT,
-        protocol: "tcp".into(),
-    });
-    spec
-}
-
-fn controller_manager(
-    profile: &ProfileName,
-    config: &ProfileConfig,
-    paths: &HostFacts,
-) -> ContainerSpec {
-    let dir = COMPONENT_CONFIG_DIR;
-    let kubeconfig = format!("{dir}/controller-manager.conf");
-    let args = vec![
-        format!("--kubeconfig={kubeconfig}"),
-        format!("--authentication-kubeconfig={kubeconfig}"),
-        format!("--authorization-kubeconfig={kubeconfig}"),
-        "--bind-address=127.0.0.1".into(),
-        format!("--client-ca-file={dir}/pki/ca.crt"),
-        format!("--requestheader-client-ca-file={dir}/pki/front-proxy-ca.crt"),
-        format!("--root-ca-file={dir}/pki/ca.crt"),
-        format!("--service-account-private-key-file={dir}/pki/sa.key"),
-        format!("--cluster-signing-cert-file={dir}/pki/ca.crt"),
-        format!("--cluster-signing-key-file={dir}/pki/ca.key"),
-        // Each controller acts as its own ServiceAccount, so RBAC gives each only its own rights.
-        "--use-service-account-credentials=true".into(),
-        // Getting those identities costs four requests per controller (the ServiceAccount, its
-        // namespace, its creation, a token), made one controller after another through the
-        // client's rate limiter before any controller runs. At the default 20 requests/s with a
-        // burst of 30 that alone took 5-6 s of every first start; one user's cluster has no
-        // need to shield its apiserver from its own controller-manager, which the apiserver's
-        // priority and fairness does anyway.
-        "--kube-api-qps=200".into(),
-        "--kube-api-burst=400".into(),
-        "--controllers=*,bootstrapsigner,tokencleaner".into(),
-        // Each node gets a /24 of the pod CIDR in node.spec.podCIDR; the node's CNI config and
-        // the other nodes' routes are made from it.
-        "--allocate-node-cidrs=true".into(),
-        format!("--cluster-cidr={}", config.pod_cidr),
-        format!("--service-cluster-ip-range={}", config.service_cidr),
-        format!("--cluster-name={profile}"),
-        // One replica: no one to elect against, and no lease traffic.
-        "--leader-elect=false".into(),
-        "--profiling=false".into(),
-    ];
-    control_plane_container(
-        profile,
-        config,
-        paths,
-        Role::ControllerManager,
-        config.controller_manager_ip(),
-        "kube-controller-manager",
-        args,
-        staged(&[
-            (
-                "kubeconfigs/controller-manager.conf",
-                "controller-manager.conf",
-            ),
-            ("pki/ca.crt", "pki/ca.crt"),
-            ("pki/ca.key", "pki/ca.key"),
-            ("pki/front-proxy-ca.crt", "pki/front-proxy-ca.crt"),
-            ("pki/sa.key", "pki/sa.key"),
-        ]),
-    )
-}
-
-fn scheduler(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) -> ContainerSpec {
-    let kubeconfig = format!("{COMPONENT_CONFIG_DIR}/scheduler.conf");
-    let args = vec![
-        format!("--kubeconfig={kubeconfig}"),
-        format!("--authentication-kubeconfig={kubeconfig}"),
-        format!("--authorization-kubeconfig={kubeconfig}"),
-        "--bind-address=127.0.0.1".into(),
-        "--leader-elect=false".into(),
-        "--profiling=false".into(),
-    ];
-    control_plane_container(
-        profile,
-        config,
-        paths,
-        Role::Scheduler,
-        config.scheduler_ip(),
-        "kube-scheduler",
-        args,
-        staged(&[("kubeconfigs/scheduler.conf", "scheduler.conf")]),
-    )
-}
-
-fn node_container(
-    profile: &ProfileName,
-    config: &ProfileConfig,
-    paths: &HostFacts,
-    node: &str,
-    number: u32,
-) -> ContainerSpec {
-    let name = names::node_container(node);
-    let dir = NODE_CONFIG_DIR;
-    ContainerSpec {
-        name: name.clone(),
-        role: Role::Node.as_str().to_string(),
-        // kubelet registers the node under its hostname.
-        hostname: node.to_string(),
-        image: names::image("node", &config.kubernetes_version),
-        entrypoint: vec![NODE_ENTRYPOINT.into()],
-        args: Vec::new(),
-        network: names::network(profile),
-        ip: config.node_ip(number),
-        mounts: vec![
-            config_mount(paths, &name, dir),
-            // containerd's images and snapshots, kubelet's state and pod logs: a volume, so the
-            // overlayfs snapshotter is not stacked on the container's own overlay, and so pulled
-            // or loaded images survive the container.
-            MountSpec::Volume {
-                name: names::node_volume(node),
-                target: "/var".into(),
-            },
-            // Fresh on every boot, as on a real machine: sockets, pids, mount points.
-            MountSpec::Tmpfs {
-                target: "/run".into(),
-            },
-            MountSpec::Tmpfs {
-                target: "/tmp".into(),
-            },
-        ]
-        .into_iter()
-        .chain(paths.host_has_lib_modules.then(|| {
-            // kube-proxy and the CNI plugins look up kernel modules; read-only.
-            MountSpec::Bind {
-                source: PathBuf::from("/lib/modules"),
-                target: "/lib/modules".into(),
-                read_only: true,
-            }
-        }))
-        .collect(),
-        ports: Vec::new(),
-        labels: labels(profile, Role::Node.as_str(), Some(node)),
-        restart_policy: "unless-stopped".into(),
-        security: node_security(),
-        staged_files: staged(&[
-            (
-                &format!("kubeconfigs/kubelet-{node}.conf"),
-                "kubelet/kubeconfig",
-            ),
-            ("kubeconfigs/kube-proxy.conf", "kube-proxy/kubeconfig"),
-            ("pki/ca.crt", "pki/ca.crt"),
-            (
-                &format!("pki/kubelet-serving-{node}.crt"),
-                "pki/kubelet.crt",
-            ),
-            (
-                &format!("pki/kubelet-serving-{node}.key"),
-                "pki/kubelet.key",
-            ),
-        ]),
-    }
-}
-
-/// Docker's default rights plus CAP_NET_ADMIN, which only netinit uses, to set the container's
-/// routes in its own network namespace; it drops the capability before the component starts.
-pub fn control_plane_security() -> SecuritySpec {
-    SecuritySpec {
-        cap_add: vec!["NET_ADMIN".into()],
-        ..SecuritySpec::default()
-    }
-}
-
-/// A node runs containerd, which creates namespaces, mounts, cgroups and iptables rules for pods:
-/// it needs near-root rights inside its own namespaces. Only nodes get these.
-pub fn node_security() -> SecuritySpec {
-    SecuritySpec {
-        privileged: true,
-        // Fallback where --privileged is refused: every capability but SYS_RESOURCE, which this
-        // sandbox's bounding set lacks (measured).
-        cap_add: vec!["ALL".into()],
-        cap_drop: vec!["SYS_RESOURCE".into()],
-        security_opt: vec![
-            // runc inside needs syscalls (unshare, mount, keyctl) the default profile blocks.
-            "seccomp=unconfined".into(),
-            "apparmor=unconfined".into(),
-        ],
-        unmask_system_paths: true,
-        // The node's own cgroup namespace: its cgroup tree is rooted at its container and can be
-        // mounted writable inside without touching the host's hierarchy.
-        cgroupns_private: true,
-    }
-}
-
-/// The node image's entrypoint (images/node/entrypoint): PID 1 of every node.
-pub const NODE_ENTRYPOINT: &str = "/usr/local/bin/entrypoint";
-
-/// The network of a container that needs none.
-pub const NO_NETWORK: &str = "none";
-
-/// The container that fills a new node image's containerd store (`Image::preloaded`) before it
-/// is committed as the image: containerd alone, run from the image as a node runs it, but with
-/// no network (it only reads the images it is given on stdin) and no /var volume, so what it
-/// writes under /var/lib/containerd is the container's own layer.
-pub fn node_preload_container(image: &str, name: &str) -> ContainerSpec {
-    ContainerSpec {
-        name: name.to_string(),
-        role: "node-preload".into(),
-        hostname: "preload".into(),
-        image: image.to_string(),
-        // containerd's defaults are the node's root, state and socket; the node's entrypoint
-        // would also set up pod networking, which needs a network.
-        entrypoint: vec!["containerd".into()],
-        args: Vec::new(),
-        network: NO_NETWORK.into(),
-        ip: Ipv4Addr::UNSPECIFIED,
-        mounts: vec![
-            // containerd's state and socket, as in a node; nothing of them belongs in the image.
-            MountSpec::Tmpfs {
-                target: "/run".into(),
-            },
-            MountSpec::Tmpfs {
-                target: "/tmp".into(),
-            },
-        ],
-        ports: Vec::new(),
-        // None: the image committed from it would carry them.
-        labels: BTreeMap::new(),
-        restart_policy: "no".into(),
-        // Unpacking layers mounts snapshots, as in a node.
-        security: node_security(),
-        staged_files: Vec::new(),
     }
 }
 
@@ -676,7 +323,7 @@ mod tests {
     fn only_nodes_get_elevated_rights() {
         let plan = fixture();
         for c in &plan.containers {
-            if c.role == "node" {
+            if c.role == Role::Node.as_str() {
                 assert!(c.security.privileged);
                 assert_eq!(c.security.cap_drop, ["SYS_RESOURCE"]);
                 assert!(c.security.cgroupns_private);
@@ -830,7 +477,7 @@ mod tests {
         let nodes: Vec<(&str, String)> = plan
             .containers
             .iter()
-            .filter(|c| c.role == "node")
+            .filter(|c| c.role == Role::Node.as_str())
             .map(|c| (c.name.as_str(), c.ip.to_string()))
             .collect();
         assert_eq!(
