@@ -21,8 +21,10 @@ pub mod kubectl;
 pub mod lb;
 pub mod logs;
 pub mod node;
+pub mod pause;
 pub mod profile;
 pub mod service;
+pub mod snapshot;
 pub mod ssh;
 pub mod start;
 pub mod status;
@@ -64,6 +66,12 @@ pub enum Command {
     Start(start::Args),
     /// Stop the profile's containers, keeping every object and volume.
     Stop(stop::Args),
+    /// Freeze the profile's containers (no CPU used) until `unpause`.
+    Pause(pause::Args),
+    /// Resume a paused profile: every pod, address and connection as it was.
+    Unpause(pause::Args),
+    /// Snapshots of the whole cluster: save, list, restore, delete, export, import.
+    Snapshot(snapshot::Args),
     /// Remove the profile: its containers, network, volumes, files and kubeconfig entries.
     Delete(delete::Args),
     /// Show the state of each component and the kubeconfig context.
@@ -135,9 +143,18 @@ pub fn run(cli: Cli) -> Result<u8> {
         output: cli.output,
         ui: Ui::from_env(cli.verbose).with_json_events(cli.output == OutputFormat::Json),
     };
+    if let Some(verb) = needs_an_answering_cluster(&cli.command) {
+        block_on(crate::lifecycle::pause::refuse_if_paused(
+            &ctx.profile,
+            verb,
+        ))??;
+    }
     match cli.command {
         Command::Start(args) => start::run(&ctx, args),
         Command::Stop(args) => stop::run(&ctx, args),
+        Command::Pause(args) => pause::run_pause(&ctx, args),
+        Command::Unpause(args) => pause::run_unpause(&ctx, args),
+        Command::Snapshot(args) => snapshot::run(&ctx, args),
         Command::Delete(args) => delete::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Doctor(args) => doctor::run(&ctx, args),
@@ -159,6 +176,27 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Completion(args) => completion::run(args),
         Command::LbController(args) => lb::run_controller(&ctx, args),
         Command::LbProxy(args) => lb::run_proxy(args),
+    }
+}
+
+/// The verbs that need the cluster to answer, by the name a refusal gives them: on a paused
+/// profile they would hang, so they are refused with the fix (`unpause`) instead. `stop`, `start`,
+/// `delete` and `snapshot` handle a paused profile themselves; `status`, `logs` and the lists that
+/// read only Docker or files work as they are.
+fn needs_an_answering_cluster(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Kubectl(_) => Some("kubectl"),
+        Command::Service(_) => Some("service"),
+        Command::Tunnel(_) => Some("tunnel"),
+        Command::Dashboard(_) => Some("dashboard"),
+        Command::Ssh(_) => Some("ssh"),
+        Command::Cp(_) => Some("cp"),
+        Command::Image(_) => Some("image"),
+        Command::Node(args) if !matches!(args.command, node::NodeCommand::List) => Some("node"),
+        Command::Addons(args) if !matches!(args.command, addons::AddonsCommand::List) => {
+            Some("addons")
+        }
+        _ => None,
     }
 }
 

@@ -33,6 +33,8 @@ pub enum State {
     Running,
     /// Its containers exist, none runs (`localkube stop`).
     Stopped,
+    /// Frozen by `localkube pause`; `localkube unpause` resumes it.
+    Paused,
     /// Some run, some do not (a node stopped by hand, say): `localkube start` repairs it.
     Degraded,
     /// No container (a `--dry-run` profile, or its containers were removed).
@@ -80,6 +82,13 @@ pub fn state(expected: &[String], found: &BTreeMap<String, ContainerState>) -> S
         .filter(|n| found.get(*n).is_some_and(|s| s.is_running()))
         .count();
     let present = expected.iter().filter(|n| found.contains_key(*n)).count();
+    if crate::plan::pause::is_paused(
+        expected
+            .iter()
+            .filter_map(|n| found.get(n).map(|s| s.as_str())),
+    ) {
+        return State::Paused;
+    }
     match (running, present) {
         (0, 0) => State::NotCreated,
         (r, _) if r == expected.len() => State::Running,
@@ -211,5 +220,10 @@ mod tests {
         // A missing node of a running control plane is not a running cluster.
         some.remove("dev");
         assert_eq!(state(&expected, &some), State::Degraded);
+        // `pause` froze it: Paused, whatever else the containers say.
+        assert_eq!(state(&expected, &all("paused")), State::Paused);
+        let mut partly = all("running");
+        partly.insert("dev-etcd".into(), ContainerState::Paused);
+        assert_eq!(state(&expected, &partly), State::Paused);
     }
 }

@@ -72,6 +72,15 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+    // A paused profile is resumed, not started: Docker cannot start a frozen container.
+    if !args.dry_run && ctx.home.profile(&ctx.profile).exists() {
+        super::block_on(crate::lifecycle::pause::unpause_first(
+            &ctx.home,
+            &ctx.profile,
+            &ctx.ui,
+            "`start` resumes it",
+        ))??;
+    }
     let request = StartRequest {
         kubernetes_version: args.kubernetes_version,
         apiserver_port: args.apiserver_port,

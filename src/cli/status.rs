@@ -1,7 +1,9 @@
 //! `localkube status`: each component's container state, and the kubeconfig context.
 //!
 //! The exit code is a bitmask as minikube's: 1 a container is not running, 2 the control plane is
-//! not healthy, 4 kubeconfig does not point at the profile; 0 when all is well.
+//! not healthy, 4 kubeconfig does not point at the profile; 0 when all is well. A paused profile
+//! (`localkube pause`) has 1 and 2 set (its containers are frozen and its API does not answer)
+//! and says Paused, with `"paused": true` in JSON.
 
 use anyhow::Result;
 use serde::Serialize;
@@ -23,6 +25,8 @@ pub struct Args {}
 #[serde(rename_all = "camelCase")]
 struct Status {
     profile: String,
+    /// Frozen by `localkube pause`: the API is not asked (it would not answer).
+    paused: bool,
     components: Vec<ComponentStatus>,
     health: Health,
     kubeconfig: String,
@@ -110,6 +114,7 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
         })
         .collect();
     let mut exit_code = 0;
+    let paused = crate::plan::pause::is_paused(components.iter().map(|c| c.state.as_str()));
     let all_running = plan
         .containers
         .iter()
@@ -140,6 +145,7 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
     };
     let status = Status {
         profile: ctx.profile.to_string(),
+        paused,
         components,
         health,
         kubeconfig,
@@ -148,7 +154,14 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
     if ctx.json() {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {
-        println!("profile: {}", status.profile);
+        if status.paused {
+            println!(
+                "profile: {} (Paused: `localkube unpause -p {}` resumes it)",
+                status.profile, status.profile
+            );
+        } else {
+            println!("profile: {}", status.profile);
+        }
         for c in &status.components {
             println!("{:<20} {:<28} {}", c.role, c.name, c.state);
         }

@@ -13,6 +13,14 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
     let _lock = lock_profile(&ctx.home, &ctx.profile)?;
     // Refuses a profile that does not exist, with the hint to create it.
     ctx.home.profile(&ctx.profile).load_config()?;
+    // Docker would skip frozen containers, or kill them at the timeout: thawed first, every
+    // component exits by itself.
+    super::block_on(crate::lifecycle::pause::unpause_first(
+        &ctx.home,
+        &ctx.profile,
+        &ctx.ui,
+        "so each component exits by itself",
+    ))??;
     let step = ctx.ui.step(format!("Stopping profile '{}'", ctx.profile));
     let stopped = super::block_on(async {
         let docker = docker::connect().await?;

@@ -106,6 +106,9 @@ impl Dashboard {
         let port = listener.local_addr()?.port();
         let secrets = auth::Secrets::generate(port)?;
         let watched = state::Watched::start(&client);
+        if let Ok(profile) = crate::plan::profile_name::ProfileName::parse(&options.profile) {
+            watched.follow_paused(profile);
+        }
         // The first lists take a fraction of a second on a local cluster; the page opens complete.
         watched.wait_ready(Duration::from_secs(15)).await;
         let cluster = ClusterInfo {

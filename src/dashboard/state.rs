@@ -86,6 +86,9 @@ pub struct Health {
     pub connected: bool,
     /// The last watch error, while the API server does not answer.
     pub error: Option<String>,
+    /// The profile is paused (`localkube pause`): its watches hang rather than fail, so this
+    /// comes from Docker.
+    pub paused: bool,
 }
 
 struct Notifier {
@@ -111,6 +114,21 @@ impl Notifier {
         }
     }
 }
+
+impl Notifier {
+    fn set_paused(&self, paused: bool) {
+        let changed = {
+            let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut health.paused, paused) != paused
+        };
+        if changed {
+            self.bump(Kind::Health);
+        }
+    }
+}
+
+/// How often the dashboard asks Docker whether the profile is paused.
+const PAUSE_POLL: Duration = Duration::from_secs(2);
 
 /// Namespaces a page looks at: one, or all (`None`).
 pub type NamespaceFilter = Option<String>;
@@ -198,6 +216,27 @@ impl Watched {
             events: spawn_watch(Api::all(c()), Kind::Events, n()),
             notifier,
         })
+    }
+
+    /// Follows whether the profile is paused, from its containers' states in Docker, for as long
+    /// as the runtime runs; no Docker means not known to be paused.
+    pub fn follow_paused(&self, profile: crate::plan::profile_name::ProfileName) {
+        let notifier = self.notifier.clone();
+        tokio::spawn(async move {
+            let Ok(docker) = crate::effects::docker::connect().await else {
+                return;
+            };
+            loop {
+                if let Ok(found) =
+                    crate::effects::docker::profile_containers(&docker, &profile).await
+                {
+                    notifier.set_paused(crate::plan::pause::is_paused(
+                        found.iter().map(|c| c.state.as_str()),
+                    ));
+                }
+                tokio::time::sleep(PAUSE_POLL).await;
+            }
+        });
     }
 
     /// Waits until every watch has its first full list, or `timeout` passes; says whether all did.

@@ -5,4 +5,6 @@
 pub mod addons;
 pub mod nodes;
 pub mod preflight;
+pub mod pause;
+pub mod snapshot;
 pub mod start;

@@ -17,6 +17,7 @@ pub mod ownership;
 pub mod pki;
 pub mod preflight;
 pub mod restart;
+pub mod snapshot;
 pub mod stop;
 pub mod support;
 pub mod verbs;

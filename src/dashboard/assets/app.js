@@ -150,7 +150,12 @@ function renderHealth() {
     if (state.health.connected) setConn('live', '● live');
     else setConn('reconnecting', 'API server unreachable');
   }
-  if (state.health.connected) {
+  if (state.health.paused) {
+    setConn('reconnecting', '⏸ paused');
+    banner.textContent = 'Paused: the cluster\'s containers are frozen; showing the state from '
+      + 'before the pause. `localkube unpause` resumes it.';
+    banner.classList.remove('hidden');
+  } else if (state.health.connected) {
     banner.classList.add('hidden');
   } else {
     banner.textContent = 'The API server does not answer; showing the last known state. '

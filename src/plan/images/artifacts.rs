@@ -85,6 +85,39 @@ pub const GO_ARTIFACTS: &[GoArtifact] = &[
         images: &[Image::Etcd],
         version_label: None,
     },
+    // `localkube snapshot`: etcdctl takes a live snapshot through etcd's Maintenance API (from a
+    // helper container in etcd's network namespace), etcdutl restores one into a new data folder
+    // with this profile's member name and peer URL. Both are etcd's own tools, at etcd's version,
+    // so their snapshot format is the server's.
+    GoArtifact {
+        name: "etcdctl",
+        title: "etcdctl",
+        module: "go.etcd.io/etcd/etcdctl/v3",
+        version: VersionFrom::KubeadmEtcd,
+        packages: &[""],
+        outputs: &["etcdctl"],
+        // As etcd's build: its version is a constant of the api module, the commit is stamped.
+        ldflags: "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA={commit}",
+        tags: "",
+        cgo: None,
+        main_folder: None,
+        images: &[Image::Etcd],
+        version_label: None,
+    },
+    GoArtifact {
+        name: "etcdutl",
+        title: "etcdutl",
+        module: "go.etcd.io/etcd/etcdutl/v3",
+        version: VersionFrom::KubeadmEtcd,
+        packages: &[""],
+        outputs: &["etcdutl"],
+        ldflags: "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA={commit}",
+        tags: "",
+        cgo: None,
+        main_folder: None,
+        images: &[Image::Etcd],
+        version_label: None,
+    },
     GoArtifact {
         name: "coredns",
         title: "CoreDNS",

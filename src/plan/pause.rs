@@ -1,0 +1,106 @@
+//! The order of `pause` and `unpause`: which of a profile's containers Docker freezes and thaws
+//! together (its cgroup freezer), and what a paused profile is.
+//!
+//! Every container of the profile is frozen, the load balancer's controller and proxies too: a
+//! proxy left running would accept connections for a frozen node and hold them, and a controller
+//! left running would spin on timeouts against a frozen apiserver; frozen, they use no CPU and
+//! resume with the rest exactly where they were.
+//!
+//! Thawing goes from the bottom up: etcd, then the apiserver, then the nodes, whose kubelets renew
+//! their leases as soon as their overdue timers fire; only then the controller-manager, whose node
+//! lifecycle controller would otherwise wake first, see leases as old as the pause, mark the nodes
+//! NotReady and take every pod out of its Services' endpoints. Freezing goes the other way round,
+//! so no component ever runs while one it depends on is frozen.
+
+use crate::plan::names::Role;
+
+/// Docker's word for a frozen container.
+pub const PAUSED: &str = "paused";
+
+/// The waves of `unpause`, in order (`pause` runs them backwards).
+pub const WAVES: usize = 5;
+
+/// The wave after which `unpause` waits for the kubelets' leases (see the module's comment).
+pub const NODES_WAVE: usize = 2;
+
+/// The `unpause` wave of a container of this role: 0 etcd, 1 the apiserver, 2 the nodes, 3 the
+/// controller-manager and the scheduler, 4 everything else (the load balancer's controller and
+/// proxies, addon containers such as the registry).
+pub fn unpause_wave(role: &str) -> usize {
+    match role {
+        r if r == Role::Etcd.as_str() => 0,
+        r if r == Role::Apiserver.as_str() => 1,
+        r if r == Role::Node.as_str() => NODES_WAVE,
+        r if r == Role::ControllerManager.as_str() || r == Role::Scheduler.as_str() => 3,
+        _ => 4,
+    }
+}
+
+/// The `pause` wave of a container of this role: `unpause`'s backwards.
+pub fn pause_wave(role: &str) -> usize {
+    WAVES - 1 - unpause_wave(role)
+}
+
+/// Whether a profile whose containers have these Docker states is paused: one frozen container is
+/// enough (nothing answers through it), so `status` and `profile list` say Paused and other
+/// verbs refuse with the fix.
+pub fn is_paused<'a>(states: impl IntoIterator<Item = &'a str>) -> bool {
+    states.into_iter().any(|s| s == PAUSED)
+}
+
+/// The refusal of a verb that needs the cluster to answer, on a paused profile.
+pub fn paused_refusal(profile: &str, verb: &str) -> String {
+    format!(
+        "profile '{profile}' is paused (its containers are frozen, so nothing would answer \
+         `{verb}`): resume it with `localkube unpause -p {profile}`, then run the command again"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::load_balancer::{CONTROLLER_ROLE, PROXY_ROLE};
+
+    #[test]
+    fn unpause_thaws_from_etcd_up_and_the_controllers_after_the_nodes() {
+        let order = |role: &str| unpause_wave(role);
+        assert!(order("etcd") < order("apiserver"));
+        assert!(order("apiserver") < order("node"));
+        assert!(order("node") < order("controller-manager"));
+        assert_eq!(order("controller-manager"), order("scheduler"));
+        assert!(order("scheduler") < order(CONTROLLER_ROLE));
+        assert_eq!(order(CONTROLLER_ROLE), order(PROXY_ROLE));
+        assert_eq!(order("registry"), WAVES - 1);
+        assert_eq!(order("node"), NODES_WAVE);
+    }
+
+    #[test]
+    fn pause_is_unpause_backwards() {
+        for role in [
+            "etcd",
+            "apiserver",
+            "node",
+            "scheduler",
+            PROXY_ROLE,
+            "registry",
+        ] {
+            assert_eq!(pause_wave(role) + unpause_wave(role), WAVES - 1, "{role}");
+        }
+        assert_eq!(pause_wave(PROXY_ROLE), 0);
+        assert_eq!(pause_wave("etcd"), WAVES - 1);
+    }
+
+    #[test]
+    fn one_frozen_container_makes_the_profile_paused() {
+        assert!(is_paused(["running", "paused", "running"]));
+        assert!(!is_paused(["running", "exited"]));
+        assert!(!is_paused([]));
+    }
+
+    #[test]
+    fn the_refusal_names_the_fix() {
+        let text = paused_refusal("dev", "kubectl");
+        assert!(text.contains("profile 'dev' is paused"), "{text}");
+        assert!(text.contains("localkube unpause -p dev"), "{text}");
+    }
+}

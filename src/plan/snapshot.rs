@@ -1,0 +1,574 @@
+//! Cluster snapshots (`localkube snapshot`): what one holds, the checks made before anything is
+//! touched, and the commands the helper containers run. No I/O here.
+//!
+//! A snapshot is a folder of parts and a manifest that lists each with its size and sha256:
+//! - `etcd.db`: etcd's own snapshot (Maintenance API, taken live by etcdctl), every object;
+//! - `node-<n>.tar`: node n's `/var` volume (containerd's images and snapshots, kubelet's state,
+//!   local PersistentVolumes' data), with ownership and every extended attribute (containerd's
+//!   overlay snapshots mark opaque folders with `trusted.overlay.opaque`);
+//! - `pki.tar`: the profile's certificates and keys (CAs, service-account key);
+//! - `config.yaml`: the profile's settings.
+//!
+//! Nodes are stored by number, not name: a node's name is its profile's (`dev`, `dev-m02`), so a
+//! snapshot imported as another profile maps node n onto that profile's node n.
+//!
+//! Volumes are restored beside their data (`.localkube-restore` in the same volume) and swapped
+//! in by renames only once every part is in place; the data they replace stays in
+//! `.localkube-old` until the cluster has started from the restored data, so a restore that fails
+//! at any point puts the old data back.
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::config::ProfileConfig;
+use crate::plan::names;
+use crate::plan::profile_name::ProfileName;
+
+/// The manifest's format; a snapshot of another format is refused.
+pub const FORMAT: u32 = 1;
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const ETCD_PART: &str = "etcd.db";
+pub const PKI_PART: &str = "pki.tar";
+pub const CONFIG_PART: &str = "config.yaml";
+/// The role label of the short-lived containers that copy volumes and run etcd's tools.
+pub const HELPER_ROLE: &str = "snapshot-helper";
+/// Beside a volume's data: what a restore unpacks, and what it replaced.
+pub const RESTORE_DIR: &str = ".localkube-restore";
+pub const OLD_DIR: &str = ".localkube-old";
+/// etcd's snapshot, put in etcd's volume for etcdutl to restore from.
+pub const ETCD_SNAPSHOT_IN_VOLUME: &str = ".localkube-snapshot.db";
+/// Where the volume helper mounts the volumes: `/volumes/etcd`, `/volumes/node-<n>`.
+pub const VOLUMES_ROOT: &str = "/volumes";
+/// etcd's data folder in its container (the volume's mount point).
+pub const ETCD_DATA_DIR: &str = "/var/lib/etcd";
+
+pub fn node_part(number: u32) -> String {
+    format!("node-{number}.tar")
+}
+
+/// What a part's file name says it is: Some(None) for etcd, PKI and config, Some(Some(n)) for
+/// node n's volume, None for a name no part has (a manifest or archive naming it is damaged).
+pub fn parse_part_file(file: &str) -> Option<Option<u32>> {
+    if [ETCD_PART, PKI_PART, CONFIG_PART].contains(&file) {
+        return Some(None);
+    }
+    let number = file.strip_prefix("node-")?.strip_suffix(".tar")?;
+    if number.starts_with('0') || !number.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    number.parse().ok().map(Some)
+}
+
+/// The volume helper's mount of node n's volume.
+pub fn node_mount(number: u32) -> String {
+    format!("{VOLUMES_ROOT}/node-{number}")
+}
+
+pub fn etcd_mount() -> String {
+    format!("{VOLUMES_ROOT}/etcd")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub format: u32,
+    pub name: String,
+    /// The profile it was taken of.
+    pub profile: String,
+    /// When it was taken, RFC 3339 UTC.
+    pub created: String,
+    pub kubernetes_version: String,
+    /// The localkube that took it.
+    pub localkube_version: String,
+    /// The profile's nodes then, by number, with their names.
+    pub nodes: Vec<SnapshotNode>,
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotNode {
+    pub number: u32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl Manifest {
+    pub fn total_bytes(&self) -> u64 {
+        self.parts.iter().map(|p| p.bytes).sum()
+    }
+
+    pub fn node_numbers(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.number).collect()
+    }
+
+    /// The files a complete snapshot of these nodes holds besides the manifest.
+    pub fn expected_files(&self) -> Vec<String> {
+        let mut files = vec![
+            ETCD_PART.to_string(),
+            PKI_PART.to_string(),
+            CONFIG_PART.to_string(),
+        ];
+        files.extend(self.nodes.iter().map(|n| node_part(n.number)));
+        files
+    }
+}
+
+/// A snapshot's name: 1-63 lower-case letters, digits, '.', '_' and '-', starting with a letter
+/// or digit (it names a folder and travels in file names).
+pub fn parse_name(text: &str) -> Result<String, String> {
+    let ok_first = text
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok_rest = text
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if text.is_empty() || text.len() > 63 || !ok_first || !ok_rest {
+        return Err(format!(
+            "invalid snapshot name '{text}': use 1-63 lower-case letters, digits, '.', '_' and \
+             '-', starting with a letter or digit (e.g. `chapter-5`)"
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// What is wrong with a snapshot's parts as found (file, size, sha256) against its manifest:
+/// every missing, extra-short or changed part, or None when all match.
+pub fn damage(manifest: &Manifest, found: &[(String, u64, String)]) -> Option<String> {
+    let mut problems = Vec::new();
+    if manifest.format != FORMAT {
+        problems.push(format!(
+            "its format is {}, this localkube reads {FORMAT}",
+            manifest.format
+        ));
+    }
+    for expected in manifest.expected_files() {
+        if !manifest.parts.iter().any(|p| p.file == expected) {
+            problems.push(format!("the manifest lists no {expected}"));
+        }
+    }
+    for part in &manifest.parts {
+        match found.iter().find(|(file, _, _)| *file == part.file) {
+            None => problems.push(format!("{} is missing", part.file)),
+            Some((_, bytes, _)) if *bytes != part.bytes => problems.push(format!(
+                "{} has {bytes} bytes, the manifest says {}",
+                part.file, part.bytes
+            )),
+            Some((_, _, sha)) if *sha != part.sha256 => problems.push(format!(
+                "{}'s sha256 is {sha}, the manifest says {}",
+                part.file, part.sha256
+            )),
+            Some(_) => {}
+        }
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// Why a snapshot cannot be restored onto this existing profile, or None. Its Kubernetes version
+/// must be the profile's (objects in etcd are stored for that version), and its nodes the
+/// profile's (their volumes are swapped one for one).
+pub fn restore_problem(manifest: &Manifest, config: &ProfileConfig) -> Option<String> {
+    if manifest.kubernetes_version != config.kubernetes_version {
+        return Some(format!(
+            "it was taken of Kubernetes {}, and this profile runs {}: restore it into a new \
+             profile instead (`localkube snapshot export {} FILE` then `localkube snapshot import \
+             FILE -p NEW`)",
+            manifest.kubernetes_version, config.kubernetes_version, manifest.name
+        ));
+    }
+    if manifest.node_numbers() != config.nodes.numbers() {
+        return Some(format!(
+            "it holds nodes {:?} and the profile now has nodes {:?}: add or delete nodes to match \
+             (`localkube node add`, `localkube node delete NAME`), or import it as a new profile",
+            manifest.node_numbers(),
+            config.nodes.numbers()
+        ));
+    }
+    None
+}
+
+/// The settings of a profile made from a snapshot: the snapshot's (version, nodes, ranges,
+/// addons) with this machine's apiserver port and network, which are chosen afresh.
+pub fn imported_config(
+    snapshot: &ProfileConfig,
+    apiserver_port: u16,
+    network_subnet: ipnet::Ipv4Net,
+) -> ProfileConfig {
+    let mut config = snapshot.clone();
+    config.apiserver_port = apiserver_port;
+    config.network_subnet = network_subnet;
+    config
+}
+
+/// Node names of the snapshot that the target profile does not have: the Node objects a
+/// snapshot imported under another name leaves behind (never Ready again), to delete.
+pub fn stale_node_names(manifest: &Manifest, target: &ProfileName) -> Vec<String> {
+    manifest
+        .nodes
+        .iter()
+        .filter(|n| n.name != names::node_name(target, n.number))
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+/// etcdctl's arguments for a live snapshot from inside etcd's network namespace, with the
+/// credentials etcd's own container has (its server certificate is also a client one).
+pub fn etcdctl_save_args(out: &str) -> Vec<String> {
+    let pki = format!("{}/pki/etcd", crate::plan::cluster::COMPONENT_CONFIG_DIR);
+    vec![
+        format!(
+            "--endpoints=https://127.0.0.1:{}",
+            crate::plan::cluster::ETCD_CLIENT_PORT
+        ),
+        format!("--cacert={pki}/ca.crt"),
+        format!("--cert={pki}/server.crt"),
+        format!("--key={pki}/server.key"),
+        // A big database over a busy machine: etcdctl's default (5 s dial, no command timeout)
+        // is fine for the dial; the transfer may take longer.
+        "--command-timeout=120s".into(),
+        "snapshot".into(),
+        "save".into(),
+        out.into(),
+    ]
+}
+
+/// etcdutl's arguments to restore the snapshot into a new data folder of `profile`'s member:
+/// its own name and peer URL (as `plan::cluster`'s etcd flags), so the restored member is this
+/// profile's single member with fresh member and cluster IDs, whatever profile it came from.
+pub fn etcdutl_restore_args(profile: &ProfileName, config: &ProfileConfig) -> Vec<String> {
+    let member = names::control_plane_container(profile, names::Role::Etcd);
+    let peer = format!(
+        "https://{}:{}",
+        config.etcd_ip(),
+        crate::plan::cluster::ETCD_PEER_PORT
+    );
+    vec![
+        "snapshot".into(),
+        "restore".into(),
+        format!("{ETCD_DATA_DIR}/{ETCD_SNAPSHOT_IN_VOLUME}"),
+        format!("--data-dir={ETCD_DATA_DIR}/{RESTORE_DIR}"),
+        format!("--name={member}"),
+        format!("--initial-cluster={member}={peer}"),
+        format!("--initial-advertise-peer-urls={peer}"),
+    ]
+}
+
+/// A shell function over every entry of folder `$1` but localkube's own (`.localkube-*`), run
+/// as `$2 ENTRY` (`sh -c` with `set -e`).
+const FOR_ENTRIES: &str = r#"entries() { for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do [ -e "$e" ] || [ -L "$e" ] || continue; case "${e##*/}" in .localkube-*) continue;; esac; printf '%s\n' "$e"; done; }"#;
+
+/// The script that swaps each volume's restored data in: the current entries move into
+/// `.localkube-old`, the restored ones up from `.localkube-restore`. Renames within one file
+/// system: quick, and undone by [`undo_script`].
+pub fn swap_script(mounts: &[String]) -> String {
+    let mut script = format!("set -e\n{FOR_ENTRIES}\n");
+    for m in mounts {
+        script.push_str(&format!(
+            "mkdir \"{m}/{OLD_DIR}\"\n\
+             entries \"{m}\" | while IFS= read -r e; do mv \"$e\" \"{m}/{OLD_DIR}/\"; done\n\
+             entries \"{m}/{RESTORE_DIR}\" | while IFS= read -r e; do mv \"$e\" \"{m}/\"; done\n\
+             rmdir \"{m}/{RESTORE_DIR}\"\n"
+        ));
+    }
+    script
+}
+
+/// Puts back what [`swap_script`] replaced, in every volume where it got as far as moving it.
+pub fn undo_script(mounts: &[String]) -> String {
+    let mut script = format!("set -e\n{FOR_ENTRIES}\n");
+    for m in mounts {
+        script.push_str(&format!(
+            "if [ -d \"{m}/{OLD_DIR}\" ]; then\n\
+             mkdir -p \"{m}/{RESTORE_DIR}\"\n\
+             entries \"{m}\" | while IFS= read -r e; do mv \"$e\" \"{m}/{RESTORE_DIR}/\"; done\n\
+             entries \"{m}/{OLD_DIR}\" | while IFS= read -r e; do mv \"$e\" \"{m}/\"; done\n\
+             rmdir \"{m}/{OLD_DIR}\"\n\
+             fi\n\
+             rm -rf \"{m}/{RESTORE_DIR}\" \"{m}/{ETCD_SNAPSHOT_IN_VOLUME}\"\n"
+        ));
+    }
+    script
+}
+
+/// Removes what a restore left beside the data: the replaced data once the cluster runs from the
+/// restored, or the restored once it is given up.
+pub fn cleanup_script(mounts: &[String]) -> String {
+    let mut script = String::from("set -e\n");
+    for m in mounts {
+        script.push_str(&format!(
+            "rm -rf \"{m}/{OLD_DIR}\" \"{m}/{RESTORE_DIR}\" \"{m}/{ETCD_SNAPSHOT_IN_VOLUME}\"\n"
+        ));
+    }
+    script
+}
+
+/// Refuses to begin where a restore was interrupted mid-swap: its `.localkube-old` holds data.
+pub fn interrupted_check_script(mounts: &[String]) -> String {
+    let mut script = String::from("set -e\n");
+    for m in mounts {
+        script.push_str(&format!(
+            "if [ -d \"{m}/{OLD_DIR}\" ]; then echo \"{m}\"; exit 3; fi\n\
+             rm -rf \"{m}/{RESTORE_DIR}\" \"{m}/{ETCD_SNAPSHOT_IN_VOLUME}\"\n"
+        ));
+    }
+    script
+}
+
+/// GNU tar's arguments to write a volume's data to stdout: numeric owners (the node's users are
+/// not the helper's), every extended attribute (overlay's opaque-folder marks, file
+/// capabilities), sparse files kept sparse, localkube's own folders left out.
+pub fn tar_save_args(mount: &str) -> Vec<String> {
+    vec![
+        "tar".into(),
+        "--create".into(),
+        "--file=-".into(),
+        "--numeric-owner".into(),
+        "--xattrs".into(),
+        "--xattrs-include=*".into(),
+        "--acls".into(),
+        "--sparse".into(),
+        "--exclude=./.localkube-*".into(),
+        format!("--directory={mount}"),
+        ".".into(),
+    ]
+}
+
+/// GNU tar's arguments to unpack a volume's data from stdin into its restore folder, owners,
+/// modes and attributes as saved.
+pub fn tar_restore_args(mount: &str) -> Vec<String> {
+    vec![
+        "tar".into(),
+        "--extract".into(),
+        "--file=-".into(),
+        "--numeric-owner".into(),
+        "--same-owner".into(),
+        "--preserve-permissions".into(),
+        "--xattrs".into(),
+        "--xattrs-include=*".into(),
+        "--acls".into(),
+        format!("--directory={mount}/{RESTORE_DIR}"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        let mut m = Manifest {
+            format: FORMAT,
+            name: "ch5".into(),
+            profile: "dev".into(),
+            created: "2026-12-02T19:00:00Z".into(),
+            kubernetes_version: "v1.37.2".into(),
+            localkube_version: "0.1.0".into(),
+            nodes: vec![
+                SnapshotNode {
+                    number: 1,
+                    name: "dev".into(),
+                },
+                SnapshotNode {
+                    number: 2,
+                    name: "dev-m02".into(),
+                },
+            ],
+            parts: Vec::new(),
+        };
+        m.parts = m
+            .expected_files()
+            .into_iter()
+            .map(|file| Part {
+                sha256: format!("sha-{file}"),
+                bytes: file.len() as u64,
+                file,
+            })
+            .collect();
+        m
+    }
+
+    fn found(m: &Manifest) -> Vec<(String, u64, String)> {
+        m.parts
+            .iter()
+            .map(|p| (p.file.clone(), p.bytes, p.sha256.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn names_are_plain_file_names() {
+        for good in ["ch5", "chapter-5", "a.b_c", "0"] {
+            assert_eq!(parse_name(good), Ok(good.to_string()));
+        }
+        for bad in ["", "../x", "A", "-x", "a/b", ".hidden", &"x".repeat(64)] {
+            let err = parse_name(bad).unwrap_err();
+            assert!(err.contains("invalid snapshot name"), "{err}");
+        }
+    }
+
+    #[test]
+    fn part_names_are_the_known_ones_only() {
+        assert_eq!(parse_part_file("etcd.db"), Some(None));
+        assert_eq!(parse_part_file("node-3.tar"), Some(Some(3)));
+        for bad in [
+            "../etcd.db",
+            "node-.tar",
+            "node-01.tar",
+            "node-1.tar/x",
+            "x",
+            "node-a.tar",
+        ] {
+            assert_eq!(parse_part_file(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_intact_snapshot_has_no_damage() {
+        let m = manifest();
+        assert_eq!(damage(&m, &found(&m)), None);
+        assert_eq!(
+            m.expected_files(),
+            [
+                "etcd.db",
+                "pki.tar",
+                "config.yaml",
+                "node-1.tar",
+                "node-2.tar"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_damaged_part_is_named() {
+        let m = manifest();
+        let mut f = found(&m);
+        f.retain(|(file, _, _)| file != "node-2.tar");
+        f[0].2 = "other".into();
+        f[1].1 += 1;
+        let why = damage(&m, &f).unwrap();
+        assert!(why.contains("node-2.tar is missing"), "{why}");
+        assert!(
+            why.contains("etcd.db's sha256 is other, the manifest says sha-etcd.db"),
+            "{why}"
+        );
+        assert!(why.contains("pki.tar has 8 bytes"), "{why}");
+        let mut other_format = manifest();
+        other_format.format = 9;
+        assert!(
+            damage(&other_format, &found(&m))
+                .unwrap()
+                .contains("format is 9")
+        );
+        let mut short = manifest();
+        short.parts.retain(|p| p.file != "pki.tar");
+        assert!(
+            damage(&short, &found(&short))
+                .unwrap()
+                .contains("lists no pki.tar")
+        );
+    }
+
+    #[test]
+    fn another_version_or_other_nodes_are_refused_for_restore() {
+        let m = manifest();
+        let mut config = ProfileConfig::new(41000, "172.30.9.0/24".parse().unwrap());
+        config.kubernetes_version = "v1.37.2".into();
+        config.nodes = crate::plan::config::Nodes::first(2);
+        assert_eq!(restore_problem(&m, &config), None);
+        config.kubernetes_version = "v1.36.5".into();
+        let why = restore_problem(&m, &config).unwrap();
+        assert!(why.contains("Kubernetes v1.37.2"), "{why}");
+        assert!(why.contains("snapshot import FILE -p NEW"), "{why}");
+        config.kubernetes_version = "v1.37.2".into();
+        config.nodes = crate::plan::config::Nodes::first(3);
+        let why = restore_problem(&m, &config).unwrap();
+        assert!(why.contains("nodes [1, 2]"), "{why}");
+    }
+
+    #[test]
+    fn an_import_keeps_the_snapshots_settings_but_port_and_network() {
+        let mut snap = ProfileConfig::new(41000, "172.30.9.0/24".parse().unwrap());
+        snap.nodes = crate::plan::config::Nodes::first(2);
+        let imported = imported_config(&snap, 42000, "172.30.20.0/24".parse().unwrap());
+        assert_eq!(imported.apiserver_port, 42000);
+        assert_eq!(imported.network_subnet.to_string(), "172.30.20.0/24");
+        assert_eq!(imported.nodes, snap.nodes);
+        assert_eq!(imported.kubernetes_version, snap.kubernetes_version);
+    }
+
+    #[test]
+    fn renamed_nodes_are_the_stale_ones() {
+        let m = manifest();
+        let same = ProfileName::parse("dev").unwrap();
+        assert!(stale_node_names(&m, &same).is_empty());
+        let other = ProfileName::parse("class").unwrap();
+        assert_eq!(stale_node_names(&m, &other), ["dev", "dev-m02"]);
+    }
+
+    #[test]
+    fn etcdutl_restores_as_the_target_profiles_member() {
+        let config = ProfileConfig::new(41000, "172.30.9.0/24".parse().unwrap());
+        let args = etcdutl_restore_args(&ProfileName::parse("class").unwrap(), &config);
+        let ip = config.etcd_ip();
+        assert!(args.contains(&"--name=class-etcd".to_string()), "{args:?}");
+        assert!(
+            args.contains(&format!("--initial-cluster=class-etcd=https://{ip}:2380")),
+            "{args:?}"
+        );
+        assert!(args.contains(&"--data-dir=/var/lib/etcd/.localkube-restore".to_string()));
+    }
+
+    /// The scripts run in a real shell on a temporary folder: swap, undo, swap, clean up.
+    #[test]
+    fn swap_and_undo_move_exactly_the_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        let v = tmp.path().join("v");
+        let write = |rel: &str, text: &str| {
+            let p = v.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("lib/a", "old");
+        write(".hidden", "old");
+        write(&format!("{RESTORE_DIR}/lib/a"), "new");
+        write(&format!("{RESTORE_DIR}/.hidden"), "new");
+        write(&format!("{RESTORE_DIR}/only-new"), "new");
+        let mounts = [v.display().to_string()];
+        let sh = |script: String| {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+        };
+        let read = |rel: &str| std::fs::read_to_string(v.join(rel)).ok();
+        sh(swap_script(&mounts));
+        assert_eq!(read("lib/a").as_deref(), Some("new"));
+        assert_eq!(read(".hidden").as_deref(), Some("new"));
+        assert_eq!(read(&format!("{OLD_DIR}/lib/a")).as_deref(), Some("old"));
+        assert!(!v.join(RESTORE_DIR).exists());
+        sh(undo_script(&mounts));
+        assert_eq!(read("lib/a").as_deref(), Some("old"));
+        assert_eq!(read(".hidden").as_deref(), Some("old"));
+        assert_eq!(read("only-new"), None);
+        assert!(!v.join(OLD_DIR).exists() && !v.join(RESTORE_DIR).exists());
+        // Undo where no swap began changes nothing but the restore folder.
+        write(&format!("{RESTORE_DIR}/x"), "new");
+        sh(undo_script(&mounts));
+        assert_eq!(read("lib/a").as_deref(), Some("old"));
+        assert!(!v.join(RESTORE_DIR).exists());
+        // An interrupted swap is found before anything begins.
+        std::fs::create_dir(v.join(OLD_DIR)).unwrap();
+        let out = std::process::Command::new("sh")
+            .args(["-c", &interrupted_check_script(&mounts)])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        sh(cleanup_script(&mounts));
+        assert!(!v.join(OLD_DIR).exists());
+        assert_eq!(read("lib/a").as_deref(), Some("old"));
+    }
+}
