@@ -4,7 +4,7 @@
 
 pub mod addons;
 pub mod nodes;
-pub mod preflight;
 pub mod pause;
+pub mod preflight;
 pub mod snapshot;
 pub mod start;
