@@ -48,16 +48,7 @@ pub async fn save(
     .await?;
     run_to_end(docker, &id, "saves etcd's snapshot (etcdctl snapshot save)").await?;
     let result = read_back(docker, &id, out).await;
-    let _ = docker
-        .remove_container(
-            &id,
-            Some(bollard::query_parameters::RemoveContainerOptions {
-                force: true,
-                v: true,
-                ..Default::default()
-            }),
-        )
-        .await;
+    let _ = crate::effects::volume_copy::remove(docker, &id).await;
     result
 }
 
@@ -121,15 +112,6 @@ pub async fn restore(
         "restores etcd's snapshot (etcdutl snapshot restore)",
     )
     .await?;
-    let _ = docker
-        .remove_container(
-            &id,
-            Some(bollard::query_parameters::RemoveContainerOptions {
-                force: true,
-                v: true,
-                ..Default::default()
-            }),
-        )
-        .await;
+    let _ = crate::effects::volume_copy::remove(docker, &id).await;
     Ok(())
 }

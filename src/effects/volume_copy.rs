@@ -14,13 +14,13 @@ use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StartContainerOptions,
+    CreateContainerOptions, ListContainersOptions, StartContainerOptions,
 };
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::effects::containers::{self, ExecOutput, is_not_found};
+use crate::effects::containers::{self, ExecOutput};
 use crate::plan::profile_name::ProfileName;
 
 /// Marks a snapshot helper container, with the profile it works for as the value.
@@ -57,17 +57,13 @@ pub async fn remove_leftovers(docker: &Docker, profile: &ProfileName) -> Result<
     Ok(())
 }
 
-async fn remove(docker: &Docker, id: &str) -> Result<()> {
-    let options = RemoveContainerOptions {
-        force: true,
-        v: true,
-        ..Default::default()
-    };
-    match docker.remove_container(id, Some(options)).await {
-        Ok(()) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("removing snapshot helper container {id}")),
-    }
+/// Removes a helper container: `id` came back from this process's create call or from a list
+/// filtered by the profile's helper label, so its ownership is established.
+pub(crate) async fn remove(docker: &Docker, id: &str) -> Result<()> {
+    crate::effects::owned::remove_listed(docker, crate::effects::owned::Kind::Container, id, id)
+        .await
+        .with_context(|| format!("removing snapshot helper container {id}"))?;
+    Ok(())
 }
 
 /// What a helper container runs, and with what.
