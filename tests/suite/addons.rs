@@ -10,44 +10,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::support::{
-    Cluster, assert_success, build_sample_image, restart_dockerd, stdout, wait_until,
+    Cluster, assert_success, build_sample_image, pod_with_claim, restart_dockerd, stdout,
+    wait_until,
 };
-
-const HELPER: &str = "localkube/storage-helper";
-
-fn helper_image() -> String {
-    format!(
-        "{HELPER}:{}",
-        localkube::plan::version::DEFAULT_KUBERNETES_VERSION
-    )
-}
-
-/// A PVC of the default class and a pod that runs `script` with it at /data (the storage
-/// helper's image: it has a shell and is in every node with the addon).
-fn pod_with_claim(name: &str, script: &str) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-spec:
-  restartPolicy: Never
-  containers:
-    - name: main
-      image: {image}
-      imagePullPolicy: IfNotPresent
-      command: ["/bin/sh", "-c", "{script}"]
-      volumeMounts:
-        - name: data
-          mountPath: /data
-  volumes:
-    - name: data
-      persistentVolumeClaim:
-        claimName: notes
-"#,
-        image = helper_image()
-    )
-}
 
 const CLAIM: &str = r#"apiVersion: v1
 kind: PersistentVolumeClaim
@@ -62,7 +27,7 @@ spec:
 
 /// Runs a pod that reads the claim and returns what it printed.
 fn read_claim(cluster: &Cluster, name: &str) -> String {
-    cluster.apply(&pod_with_claim(name, "cat /data/note"));
+    cluster.apply(&pod_with_claim(name, "notes", "cat /data/note"));
     cluster.kubectl_until(
         &["get", "pod", name, "-o", "jsonpath={.status.phase}"],
         Duration::from_secs(120),
@@ -75,7 +40,7 @@ fn read_claim(cluster: &Cluster, name: &str) -> String {
 
 fn write_claim(cluster: &Cluster) {
     cluster.apply(CLAIM);
-    cluster.apply(&pod_with_claim("writer", "echo kept > /data/note"));
+    cluster.apply(&pod_with_claim("writer", "notes", "echo kept > /data/note"));
     cluster.kubectl_until(
         &["get", "pod", "writer", "-o", "jsonpath={.status.phase}"],
         Duration::from_secs(120),

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::support::{
-    Cluster, assert_success, build_sample_image, docker_inspect, stderr, stdout, wait_until,
+    Cluster, assert_success, build_sample_image, docker_inspect, pod_with_claim, stderr, stdout,
+    storage_helper_image, wait_until,
 };
 
 /// The cgroup CPU time (ns) of a container: cgroup v1's cpuacct.usage, or v2's cpu.stat
@@ -212,37 +213,9 @@ fn configmaps(c: &Cluster, profile_args: &[&str]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn helper_image() -> String {
-    format!(
-        "localkube/storage-helper:{}",
-        localkube::plan::version::DEFAULT_KUBERNETES_VERSION
-    )
-}
-
 /// Runs `script` in a pod with the claim `data` at /data, to its end; returns its log.
 fn with_claim(c: &Cluster, name: &str, script: &str) -> String {
-    c.apply(&format!(
-        r#"apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-spec:
-  restartPolicy: Never
-  containers:
-    - name: main
-      image: {image}
-      imagePullPolicy: IfNotPresent
-      command: ["/bin/sh", "-c", "{script}"]
-      volumeMounts:
-        - name: data
-          mountPath: /data
-  volumes:
-    - name: data
-      persistentVolumeClaim:
-        claimName: data
-"#,
-        image = helper_image()
-    ));
+    c.apply(&pod_with_claim(name, "data", script));
     c.kubectl_until(
         &["get", "pod", name, "-o", "jsonpath={.status.phase}"],
         Duration::from_secs(180),
@@ -302,7 +275,7 @@ fn snapshot_restore_brings_objects_and_volumes_back_and_an_export_starts_as_anot
         "create",
         "deployment",
         "sleeper",
-        &format!("--image={}", helper_image()),
+        &format!("--image={}", storage_helper_image()),
         "--",
         "sleep",
         "infinity",

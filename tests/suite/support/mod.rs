@@ -456,3 +456,37 @@ pub fn restart_dockerd() {
     let out = Command::new(setup).output().unwrap();
     assert_success(&out, "scripts/setup.sh starting dockerd again");
 }
+
+/// The storage addon's helper image: it has a shell and is in every node with the addon.
+pub fn storage_helper_image() -> String {
+    format!(
+        "localkube/storage-helper:{}",
+        localkube::plan::version::DEFAULT_KUBERNETES_VERSION
+    )
+}
+
+/// A pod that runs `script` once, with the PersistentVolumeClaim `claim` mounted at /data.
+pub fn pod_with_claim(name: &str, claim: &str, script: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: main
+      image: {image}
+      imagePullPolicy: IfNotPresent
+      command: ["/bin/sh", "-c", "{script}"]
+      volumeMounts:
+        - name: data
+          mountPath: /data
+  volumes:
+    - name: data
+      persistentVolumeClaim:
+        claimName: {claim}
+"#,
+        image = storage_helper_image()
+    )
+}
