@@ -199,15 +199,9 @@ pub(super) fn controller_manager(
 ) -> ContainerSpec {
     let dir = COMPONENT_CONFIG_DIR;
     let kubeconfig = format!("{dir}/controller-manager.conf");
-    let args = vec![
-        // Its identity (system:kube-controller-manager) for its own calls, and for checking
-        // through the apiserver who calls its /healthz and /metrics.
-        format!("--kubeconfig={kubeconfig}"),
-        format!("--authentication-kubeconfig={kubeconfig}"),
-        format!("--authorization-kubeconfig={kubeconfig}"),
-        // Its secure port on loopback inside its container only: nothing outside needs it
-        // (CIS 1.3.7). Callers there are checked against the cluster and front-proxy CAs.
-        "--bind-address=127.0.0.1".into(),
+    let mut args = own_port_and_identity(&kubeconfig);
+    // Callers of its port are checked against the cluster and front-proxy CAs.
+    args.extend([
         format!("--client-ca-file={dir}/pki/ca.crt"),
         format!("--requestheader-client-ca-file={dir}/pki/front-proxy-ca.crt"),
         // The CA it publishes to every namespace (kube-root-ca.crt), by which pods trust the
@@ -244,7 +238,7 @@ pub(super) fn controller_manager(
         "--leader-elect=false".into(),
         // No /debug/pprof (CIS 1.3.2).
         "--profiling=false".into(),
-    ];
+    ]);
     control_plane_container(
         profile,
         config,
@@ -272,18 +266,13 @@ pub(super) fn scheduler(
     paths: &HostFacts,
 ) -> ContainerSpec {
     let kubeconfig = format!("{COMPONENT_CONFIG_DIR}/scheduler.conf");
-    let args = vec![
-        // Its identity (system:kube-scheduler), also for checking who calls its own port.
-        format!("--kubeconfig={kubeconfig}"),
-        format!("--authentication-kubeconfig={kubeconfig}"),
-        format!("--authorization-kubeconfig={kubeconfig}"),
-        // Its secure port on loopback inside its container only (CIS 1.4.2).
-        "--bind-address=127.0.0.1".into(),
+    let mut args = own_port_and_identity(&kubeconfig);
+    args.extend([
         // One replica: no one to elect against, and no lease traffic.
         "--leader-elect=false".into(),
         // No /debug/pprof (CIS 1.4.1).
         "--profiling=false".into(),
-    ];
+    ]);
     control_plane_container(
         profile,
         config,
@@ -294,6 +283,19 @@ pub(super) fn scheduler(
         args,
         staged(&[("kubeconfigs/scheduler.conf", "scheduler.conf")]),
     )
+}
+
+/// The flags the controller-manager and the scheduler share: their identity (the kubeconfig of
+/// system:kube-controller-manager or system:kube-scheduler) for their own calls and for checking,
+/// through the apiserver, who calls their /healthz and /metrics; and their secure port on
+/// loopback inside their container only, as nothing outside needs it (CIS 1.3.7, 1.4.2).
+fn own_port_and_identity(kubeconfig: &str) -> Vec<String> {
+    vec![
+        format!("--kubeconfig={kubeconfig}"),
+        format!("--authentication-kubeconfig={kubeconfig}"),
+        format!("--authorization-kubeconfig={kubeconfig}"),
+        "--bind-address=127.0.0.1".into(),
+    ]
 }
 
 /// netinit's NET_ADMIN, and the right to read the staged files (see [`CAPABILITY_REASONS`]); the
