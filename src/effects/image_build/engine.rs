@@ -18,7 +18,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::process::Output;
-use crate::effects::{containers, kube_api};
+use crate::effects::{containers, kube_api, node_images};
 use crate::plan::cluster::{self, NODE_ENTRYPOINT};
 use crate::plan::images::{LABEL_BUILD_KEY, PlannedImage};
 
@@ -264,7 +264,7 @@ async fn preload_in(
         return Err(e.context(format!("{name}'s last log lines:\n{}", logs.trim_end())));
     }
     let tags: Vec<&str> = images.iter().map(String::as_str).collect();
-    containers::import_images(
+    node_images::import_images(
         docker,
         name,
         &tags,
