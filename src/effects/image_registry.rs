@@ -310,22 +310,24 @@ pub fn cluster_images() -> Vec<Image> {
 }
 
 /// `start`'s images: built here, or, for a profile with a registry, pulled from it (built here
-/// only when the registry lacks them and `build_if_missing`).
+/// only when the registry lacks them and `build_if_missing`). Returns the digest of the index it
+/// read, for the profile to pin (`ProfileConfig::image_index`).
 pub async fn ensure_cluster_images(
     docker: &Docker,
     cache_root: &Path,
     config: &ProfileConfig,
     build_if_missing: bool,
     ui: &Ui,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let version = &config.kubernetes_version;
     let Some(repository) = &config.image_repository else {
         image_build::ensure_images(docker, cache_root, version, ui).await?;
-        return Ok(());
+        return Ok(None);
     };
     let wanted = cluster_images();
-    if let Pulled::Missing(why) = pull(docker, cache_root, repository, version, &wanted, ui).await?
-    {
+    let pin = config.image_index.as_deref();
+    let pulled = pull(docker, cache_root, repository, version, &wanted, pin, ui).await?;
+    if let Pulled::Missing(why) = pulled {
         if !build_if_missing {
             bail!(
                 "{why}: push them from a machine that built them (`localkube images push \
@@ -336,20 +338,25 @@ pub async fn ensure_cluster_images(
         ui.info(format!("{why}: building here (--build-if-missing)"));
         image_build::ensure_images(docker, cache_root, version, ui).await?;
     }
-    Ok(())
+    Ok(match pulled {
+        Pulled::Ready { index_digest } => Some(index_digest),
+        Pulled::Missing(_) => None,
+    })
+        return Ok(None);
 }
 
 /// What the registry lacked, when `start` may not build.
 #[derive(Debug)]
 pub enum Pulled {
     /// Every image wanted is here, verified, tagged `localkube/<name>:<version>`; kubectl too.
-    Ready,
+    /// The index read had this manifest digest.
+    Ready { index_digest: String },
     /// The registry cannot give them (no index for the version, or images missing from it).
     Missing(String),
 }
 
 /// Makes the images of `wanted` and the version's kubectl come from `repository`: reads the
-/// index, pulls each image by its tag, refuses any whose digest, ID or labels differ from the
+/// index (refused when it is not the `pinned` one; then read by its digest), pulls each image by its tag, refuses any whose digest, ID or labels differ from the
 /// index, and tags the verified image as the `localkube/` name the cluster runs. An image whose
 /// local pull is already the indexed one is not pulled again. Nothing is built.
 pub async fn pull(
@@ -360,6 +367,7 @@ pub async fn pull(
     wanted: &[Image],
     ui: &Ui,
 ) -> Result<Pulled> {
+    pinned: Option<&str>,
     let index_ref = repo::index_ref(repository, version);
     let step = ui.step(format!("reading the index {index_ref}"));
     if let Err(why) = pull_ref(docker, &index_ref).await {
@@ -373,13 +381,29 @@ pub async fn pull(
             "{index_ref} cannot be pulled ({why:#}): using the copy pulled before"
         ));
     }
-    let container = IndexReader::create(docker, &index_ref).await?;
+    let index_repo = repo::image_repo(repository, repo::INDEX_NAME);
+    let index_digest = docker
+        .inspect_image(&index_ref)
+        .await
+        .ok()
+        .and_then(|i| i.repo_digests)
+        .and_then(|d| repo::digest_for(&d, &index_repo))
+        .with_context(|| format!("Docker recorded no digest for {index_ref}"))?;
+    if let Err(e) = repo::check_pin(repository, version, pinned, &index_digest) {
+        step.failed();
+        return Err(e);
+    }
+    // Read by its digest: what is read is what was checked, whatever the tag says meanwhile.
+    let container = IndexReader::create(docker, &format!("{index_repo}@{index_digest}")).await?;
     let result = pull_with_index(
         docker, cache_root, repository, version, wanted, ui, &container, step,
     )
     .await;
     container.remove().await;
-    result
+    match result? {
+        Pulled::Ready { .. } => Ok(Pulled::Ready { index_digest }),
+        missing => Ok(missing),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -437,7 +461,9 @@ async fn pull_with_index(
         cache::install_file(tmp.path(), &kubectl)?;
         step.done();
     }
-    Ok(Pulled::Ready)
+    Ok(Pulled::Ready {
+        index_digest: String::new(),
+    })
 }
 
 /// One image: already the indexed one under its `localkube/` name and its pulled name, or pulled

@@ -86,6 +86,7 @@ pub async fn build_images(
                 &wanted,
                 ui,
             )
+                config.image_index.as_deref(),
             .await?
         {
             bail!(
