@@ -176,5 +176,87 @@ pub fn least_privilege(cap_add: &[&str]) -> SecuritySpec {
         cap_drop: vec!["ALL".into()],
         security_opt: vec!["no-new-privileges".into()],
         ..SecuritySpec::default()
+impl SecuritySpec {
+    /// `cap_drop` without the capabilities an engine refused to drop because they are outside
+    /// its own bounding set (Docker 23 and later: "invalid CapDrop: ... not available in the
+    /// current environment", naming them); its `ALL` then leaves them out already. Every other
+    /// drop stays. `None` when the refusal names none of the spec's drops: then nothing is
+    /// guessed.
+    pub fn drops_left_after_refusal(&self, refusal: &str) -> Option<Vec<String>> {
+        let text = refusal.to_ascii_uppercase();
+        let named = |cap: &str| {
+            let bare = cap.to_ascii_uppercase();
+            let bare = bare.strip_prefix("CAP_").unwrap_or(&bare).to_string();
+            contains_word(&text, &format!("CAP_{bare}")) || contains_word(&text, &bare)
+        };
+        let refused: Vec<&String> = self.cap_drop.iter().filter(|c| named(c)).collect();
+        if refused.is_empty() {
+            return None;
+        }
+        Some(
+            self.cap_drop
+                .iter()
+                .filter(|c| !refused.contains(c))
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+/// Whether `word` stands in `text` on its own: no letter, digit or `_` on either side.
+fn contains_word(text: &str, word: &str) -> bool {
+    let is_part = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(is_part)
+            && !text[at + word.len()..].chars().next().is_some_and(is_part)
+    })
+}
+
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dropping(caps: &[&str]) -> SecuritySpec {
+        SecuritySpec {
+            cap_add: vec!["ALL".into()],
+            cap_drop: caps.iter().map(|c| c.to_string()).collect(),
+            ..SecuritySpec::default()
+        }
+    }
+
+    #[test]
+    fn only_the_drop_the_engine_refused_is_left_out() {
+        let spec = dropping(&["SYS_RESOURCE", "SYS_MODULE", "CAP_SYS_RAWIO"]);
+        let refusal = "creating container dev: Error response from daemon: invalid CapDrop: \
+                       capability not available in the current environment: \"CAP_SYS_RESOURCE\"";
+        assert_eq!(
+            spec.drops_left_after_refusal(refusal).unwrap(),
+            ["SYS_MODULE", "CAP_SYS_RAWIO"]
+        );
+        // Named without the prefix, or in lower case, it is found too; a prefixed drop as well.
+        assert_eq!(
+            spec.drops_left_after_refusal("not available: sys_rawio")
+                .unwrap(),
+            ["SYS_RESOURCE", "SYS_MODULE"]
+        );
+        // A name that only contains a drop's name is not that drop.
+        assert_eq!(
+            dropping(&["SYS_ADMIN"]).drops_left_after_refusal("CAP_SYS_ADMINX is not available"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_refusal_that_names_no_drop_changes_nothing() {
+        let spec = dropping(&["SYS_RESOURCE"]);
+        assert_eq!(
+            spec.drops_left_after_refusal(
+                "invalid CapDrop: not available in the current environment"
+            ),
+            None
+        );
     }
 }
