@@ -146,8 +146,8 @@ pub const CAPABILITY_REASONS: [(&str, &str); 6] = [
     ),
     (
         "SETPCAP",
-        "netinit takes NET_ADMIN out of the bounding set (PR_CAPBSET_DROP needs it); the \
-         component keeps it until netinit also drops it (an image rebuild)",
+        "netinit takes NET_ADMIN out of the bounding set (PR_CAPBSET_DROP needs it), then drops \
+         SETPCAP itself, last, before the component starts",
     ),
     (
         "DAC_READ_SEARCH",
