@@ -205,6 +205,13 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
                 target: Some(target.clone()),
                 ..Default::default()
             }),
+            MountSpec::VolumeReadOnly { name, target } => mounts.push(Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(name.clone()),
+                target: Some(target.clone()),
+                read_only: Some(true),
+                ..Default::default()
+            }),
             MountSpec::Bind {
                 source,
                 target,

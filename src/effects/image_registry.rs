@@ -175,6 +175,7 @@ pub async fn push_image_tag(
     docker: &Docker,
     target_repo: &str,
     tag: &str,
+    credentials: Option<bollard::auth::DockerCredentials>,
 ) -> std::result::Result<(), String> {
     let mut stream = crate::effects::docker::for_transfers(docker).push_image(
         target_repo,
@@ -182,7 +183,7 @@ pub async fn push_image_tag(
             tag: Some(tag.to_string()),
             ..Default::default()
         }),
-        None,
+        credentials,
     );
     let mut failure = None;
     while let Some(item) = stream.next().await {
@@ -205,6 +206,7 @@ pub async fn push_host_image(
     image: &str,
     target_repo: &str,
     tag: &str,
+    credentials: Option<bollard::auth::DockerCredentials>,
 ) -> std::result::Result<(), String> {
     let options = bollard::query_parameters::TagImageOptionsBuilder::new()
         .repo(target_repo)
@@ -214,7 +216,7 @@ pub async fn push_host_image(
         .tag_image(image, Some(options))
         .await
         .map_err(|e| format!("tagging {image} as {target_repo}:{tag}: {e}"))?;
-    let pushed = push_image_tag(docker, target_repo, tag).await;
+    let pushed = push_image_tag(docker, target_repo, tag, credentials).await;
     let _ = docker
         .remove_image(
             &format!("{target_repo}:{tag}"),
@@ -227,7 +229,7 @@ pub async fn push_host_image(
 
 async fn push_tag(docker: &Docker, repository: &str, name: &str, version: &str) -> Result<()> {
     let target_repo = repo::image_repo(repository, name);
-    if let Err(why) = push_image_tag(docker, &target_repo, version).await {
+    if let Err(why) = push_image_tag(docker, &target_repo, version, None).await {
         bail!(
             "pushing {target_repo}:{version}: {why}; is a registry serving at {}?",
             repository.split('/').next().unwrap_or(repository)
@@ -337,12 +339,12 @@ pub async fn ensure_cluster_images(
         }
         ui.info(format!("{why}: building here (--build-if-missing)"));
         image_build::ensure_images(docker, cache_root, version, ui).await?;
+        return Ok(None);
     }
     Ok(match pulled {
         Pulled::Ready { index_digest } => Some(index_digest),
         Pulled::Missing(_) => None,
     })
-        return Ok(None);
 }
 
 /// What the registry lacked, when `start` may not build.
@@ -365,9 +367,9 @@ pub async fn pull(
     repository: &str,
     version: &str,
     wanted: &[Image],
+    pinned: Option<&str>,
     ui: &Ui,
 ) -> Result<Pulled> {
-    pinned: Option<&str>,
     let index_ref = repo::index_ref(repository, version);
     let step = ui.step(format!("reading the index {index_ref}"));
     if let Err(why) = pull_ref(docker, &index_ref).await {

@@ -18,6 +18,7 @@ pub mod lock;
 pub mod owned;
 pub mod pause;
 pub mod pki_store;
+pub mod registry_auth;
 pub mod snapshot;
 pub mod snapshot_store;
 pub mod staging;

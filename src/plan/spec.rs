@@ -56,6 +56,13 @@ pub enum MountSpec {
         name: String,
         target: String,
     },
+    /// A volume the container may only read (the registry's pull-only mirror): a variant of its
+    /// own, so the serialized specs of the other containers, and their spec digests, stay as
+    /// they were.
+    VolumeReadOnly {
+        name: String,
+        target: String,
+    },
     Bind {
         source: PathBuf,
         target: String,
@@ -151,8 +158,9 @@ pub const CAPABILITY_REASONS: [(&str, &str); 6] = [
     ),
     (
         "DAC_READ_SEARCH",
-        "root in the container reads the staged configuration, certificates and keys, which \
-         belong to the user who runs localkube and are 0600; read only: no DAC_OVERRIDE",
+        "root in the container reads the staged configuration, certificates and keys (the \
+         registry its htpasswd), which belong to the user who runs localkube and are 0600; read \
+         only: no DAC_OVERRIDE",
     ),
     (
         "SETUID",
@@ -168,14 +176,6 @@ pub const CAPABILITY_REASONS: [(&str, &str); 6] = [
     ),
 ];
 
-/// What a container that is not a node starts with: only `cap_add` (each in
-/// [`CAPABILITY_REASONS`]), and no way to gain more through exec of a setuid file.
-pub fn least_privilege(cap_add: &[&str]) -> SecuritySpec {
-    SecuritySpec {
-        cap_add: cap_add.iter().map(|c| c.to_string()).collect(),
-        cap_drop: vec!["ALL".into()],
-        security_opt: vec!["no-new-privileges".into()],
-        ..SecuritySpec::default()
 impl SecuritySpec {
     /// `cap_drop` without the capabilities an engine refused to drop because they are outside
     /// its own bounding set (Docker 23 and later: "invalid CapDrop: ... not available in the
@@ -212,6 +212,14 @@ fn contains_word(text: &str, word: &str) -> bool {
     })
 }
 
+/// What a container that is not a node starts with: only `cap_add` (each in
+/// [`CAPABILITY_REASONS`]), and no way to gain more through exec of a setuid file.
+pub fn least_privilege(cap_add: &[&str]) -> SecuritySpec {
+    SecuritySpec {
+        cap_add: cap_add.iter().map(|c| c.to_string()).collect(),
+        cap_drop: vec!["ALL".into()],
+        security_opt: vec!["no-new-privileges".into()],
+        ..SecuritySpec::default()
     }
 }
 
