@@ -166,14 +166,14 @@ fn docker_as(config: &std::path::Path, args: &[&str]) -> std::process::Output {
 /// (`METHOD ADDRESS PATH`), made with bash's /dev/tcp from the storage helper image.
 fn pod_requests(cluster: &Cluster, name: &str, requests: &[(&str, &str, &str)]) -> String {
     let mut script = String::from(
-        "probe() { exec 3<>/dev/tcp/$2/5000 || return; printf '%s %s HTTP/1.0\\r\\nHost: $2\\r\\nAccept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json\\r\\nContent-Length: 0\\r\\n\\r\\n' $1 $3 >&3; head -n1 <&3; exec 3>&-; }\n",
+        "probe() { exec 3<>/dev/tcp/$2/5000 || return; printf '%s %s HTTP/1.0\\r\\nHost: %s\\r\\nAccept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json\\r\\nContent-Length: 0\\r\\n\\r\\n' $1 $3 $2 >&3; head -n1 <&3; exec 3>&-; }\n",
     );
     for (method, address, path) in requests {
         script.push_str(&format!(
             "echo \"{method} {address} {path} -> $(probe {method} {address} {path})\"\n"
         ));
     }
-    let indented: String = script.lines().map(|l| format!("        {l}\n")).collect();
+    let indented: String = script.lines().map(|l| format!("          {l}\n")).collect();
     cluster.apply(&format!(
         r#"apiVersion: v1
 kind: Pod
@@ -221,6 +221,15 @@ fn registry_takes_pushes_with_the_password_and_pods_only_pull() {
         .to_string();
     eprintln!("registry enabled in {:?} at {host}", started.elapsed());
     assert!(host.starts_with("localhost:"), "{host}");
+    // Both registry processes hold only the right to read their staged folder, in every set.
+    for name in ["reg-auth-registry", "reg-auth-registry-mirror"] {
+        let pid = docker_inspect(name, "{{.State.Pid}}");
+        super::cluster_network::assert_capabilities(
+            name,
+            &pid,
+            super::cluster_network::CAP_DAC_READ_SEARCH,
+        );
+    }
     let pushed = format!("{host}/kubia:1.0");
     assert_success(&docker(&["tag", "kubia:1.0", &pushed]), "docker tag");
 

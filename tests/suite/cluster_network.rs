@@ -94,13 +94,13 @@ fn capability_sets(pid: &str) -> (Vec<(&'static str, u64)>, bool) {
 }
 
 // Capability numbers (linux/capability.h).
-const CAP_DAC_READ_SEARCH: u64 = 1 << 2;
+pub(super) const CAP_DAC_READ_SEARCH: u64 = 1 << 2;
 const CAP_SETGID: u64 = 1 << 6;
 const CAP_SETUID: u64 = 1 << 7;
 
 /// Every capability set of `pid` holds exactly `allowed` (the bounding, permitted and effective
 /// sets) or nothing (inheritable, ambient), and it cannot gain more through exec.
-fn assert_capabilities(what: &str, pid: &str, allowed: u64) {
+pub(super) fn assert_capabilities(what: &str, pid: &str, allowed: u64) {
     let (sets, no_new_privs) = capability_sets(pid);
     for (set, bits) in sets {
         let expected = match set {
