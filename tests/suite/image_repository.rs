@@ -319,7 +319,7 @@ fn push_then_start_from_the_registry() {
     let config = std::fs::read_to_string(&config_path).unwrap();
     let pin = config
         .lines()
-        .find_map(|l| l.strip_prefix("image_index: "))
+        .find_map(|l| l.strip_prefix("imageIndex: "))
         .unwrap_or_else(|| panic!("no pinned index in config.yaml:\n{config}"))
         .trim()
         .to_string();
