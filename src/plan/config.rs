@@ -277,6 +277,19 @@ mod tests {
         assert_eq!(back, c);
     }
 
+    /// The fuzzer's seeds are valid profiles, so a fuzz run starts inside the format (and a
+    /// change of the format that would leave them behind fails here).
+    #[test]
+    fn the_fuzzers_config_seeds_are_valid_profiles() {
+        for seed in [
+            include_str!("../../fuzz/seeds/config_yaml/profile.yaml"),
+            include_str!("../../fuzz/seeds/config_yaml/minimal.yaml"),
+        ] {
+            let config: ProfileConfig = yaml::from_str(seed).unwrap();
+            config.validate().unwrap();
+        }
+    }
+
     #[test]
     fn the_image_repository_is_kept_and_optional() {
         let mut c = config();
