@@ -10,7 +10,8 @@
 //
 // Usage:
 //
-//	netinit ROUTES_FILE -- COMMAND [ARGS...]   apply the routes, drop CAP_NET_ADMIN, exec COMMAND
+//	netinit ROUTES_FILE -- COMMAND [ARGS...]   apply the routes, drop CAP_NET_ADMIN and
+//	                                           CAP_SETPCAP, exec COMMAND
 //	netinit ROUTES_FILE                        apply the routes and exit (for `docker exec` when
 //	                                           the file changed, e.g. a node was added)
 //
@@ -45,8 +46,8 @@ type route struct {
 }
 
 func init() {
-	// Capabilities are per thread: pin the main goroutine so the thread that drops NET_ADMIN is
-	// the thread that calls execve.
+	// Capabilities are per thread: pin the main goroutine so the thread that drops NET_ADMIN and
+	// SETPCAP is the thread that calls execve.
 	runtime.LockOSThread()
 }
 
@@ -79,8 +80,8 @@ func run(args []string) error {
 	if command == nil {
 		return nil
 	}
-	if err := dropNetAdmin(); err != nil {
-		return fmt.Errorf("dropping CAP_NET_ADMIN before starting %s: %w", command[0], err)
+	if err := dropCapabilities(); err != nil {
+		return fmt.Errorf("dropping CAP_NET_ADMIN and CAP_SETPCAP before starting %s: %w", command[0], err)
 	}
 	return unix.Exec(command[0], command, os.Environ())
 }
@@ -143,11 +144,15 @@ func apply(routes []route) error {
 	return nil
 }
 
-// dropNetAdmin removes CAP_NET_ADMIN from the bounding, inheritable and ambient sets, so the
-// component executed next cannot get it back (for root, execve grants bounding | inheritable).
-func dropNetAdmin() error {
-	if err := unix.Prctl(unix.PR_CAPBSET_DROP, unix.CAP_NET_ADMIN, 0, 0, 0); err != nil {
-		return fmt.Errorf("bounding set: %w", err)
+// dropCapabilities removes CAP_NET_ADMIN and then CAP_SETPCAP (which PR_CAPBSET_DROP needs, so
+// it goes last) from the bounding, inheritable and ambient sets, and from this thread's effective
+// and permitted sets, so the component executed next cannot get either back (for root, execve
+// grants bounding | inheritable). The component keeps only what its container adds for it to use.
+func dropCapabilities() error {
+	for _, c := range []uintptr{unix.CAP_NET_ADMIN, unix.CAP_SETPCAP} {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil {
+			return fmt.Errorf("bounding set, capability %d: %w", c, err)
+		}
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("ambient set: %w", err)
@@ -157,11 +162,13 @@ func dropNetAdmin() error {
 	if err := unix.Capget(&header, &data[0]); err != nil {
 		return fmt.Errorf("reading capabilities: %w", err)
 	}
-	bit := uint32(1) << (unix.CAP_NET_ADMIN % 32)
-	word := unix.CAP_NET_ADMIN / 32
-	data[word].Effective &^= bit
-	data[word].Permitted &^= bit
-	data[word].Inheritable &^= bit
+	for _, c := range []uint{unix.CAP_NET_ADMIN, unix.CAP_SETPCAP} {
+		bit := uint32(1) << (c % 32)
+		word := c / 32
+		data[word].Effective &^= bit
+		data[word].Permitted &^= bit
+		data[word].Inheritable &^= bit
+	}
 	if err := unix.Capset(&header, &data[0]); err != nil {
 		return fmt.Errorf("writing capabilities: %w", err)
 	}

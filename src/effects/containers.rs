@@ -180,6 +180,13 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
                 target: Some(target.clone()),
                 ..Default::default()
             }),
+            MountSpec::VolumeReadOnly { name, target } => mounts.push(Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(name.clone()),
+                target: Some(target.clone()),
+                read_only: Some(true),
+                ..Default::default()
+            }),
             MountSpec::Bind {
                 source,
                 target,
@@ -303,7 +310,7 @@ pub async fn create_and_start(docker: &Docker, spec: &ContainerSpec) -> Result<b
                 Ok(false)
             }
             Err(e) if !elevated && is_unavailable_cap_drop(&e) => {
-                create_and_start_without_drop(&docker, &spec).await?;
+                create_and_start_without_drop(&docker, &spec, e).await?;
                 Ok(false)
             }
             Err(e) => Err(e),
@@ -345,7 +352,9 @@ fn lacks_a_capability(status: &str, cap_last_cap: &str) -> bool {
 /// With the spec's capability set instead of --privileged.
 async fn create_and_start_capabilities(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
     match create_and_start_once(docker, spec, false).await {
-        Err(e) if is_unavailable_cap_drop(&e) => create_and_start_without_drop(docker, spec).await,
+        Err(e) if is_unavailable_cap_drop(&e) => {
+            create_and_start_without_drop(docker, spec, e).await
+        }
         other => other,
     }
 }
@@ -359,11 +368,29 @@ fn is_unavailable_cap_drop(err: &anyhow::Error) -> bool {
     text.contains("invalid CapDrop") && text.contains("not available in the current environment")
 }
 
-async fn create_and_start_without_drop(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
-    remove_container(docker, &spec.name, &made_from(spec)).await?;
+/// Made again without the drops the engine refused (see
+/// `SecuritySpec::drops_left_after_refusal`): every other drop stays. Each try may name another.
+async fn create_and_start_without_drop(
+    docker: &Docker,
+    spec: &ContainerSpec,
+    refusal: anyhow::Error,
+) -> Result<()> {
     let mut spec = spec.clone();
-    spec.security.cap_drop.clear();
-    create_and_start_once(docker, &spec, false).await
+    let mut refusal = refusal;
+    loop {
+        let Some(left) = spec
+            .security
+            .drops_left_after_refusal(&format!("{refusal:#}"))
+        else {
+            return Err(refusal);
+        };
+        remove_container(docker, &spec.name, &made_from(&spec)).await?;
+        spec.security.cap_drop = left;
+        match create_and_start_once(docker, &spec, false).await {
+            Err(e) if is_unavailable_cap_drop(&e) => refusal = e,
+            other => return other,
+        }
+    }
 }
 
 /// The owner of a container made from `spec`: its profile's label, or

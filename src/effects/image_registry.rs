@@ -175,6 +175,7 @@ pub async fn push_image_tag(
     docker: &Docker,
     target_repo: &str,
     tag: &str,
+    credentials: Option<bollard::auth::DockerCredentials>,
 ) -> std::result::Result<(), String> {
     let mut stream = crate::effects::docker::for_transfers(docker).push_image(
         target_repo,
@@ -182,7 +183,7 @@ pub async fn push_image_tag(
             tag: Some(tag.to_string()),
             ..Default::default()
         }),
-        None,
+        credentials,
     );
     let mut failure = None;
     while let Some(item) = stream.next().await {
@@ -205,6 +206,7 @@ pub async fn push_host_image(
     image: &str,
     target_repo: &str,
     tag: &str,
+    credentials: Option<bollard::auth::DockerCredentials>,
 ) -> std::result::Result<(), String> {
     let options = bollard::query_parameters::TagImageOptionsBuilder::new()
         .repo(target_repo)
@@ -214,7 +216,7 @@ pub async fn push_host_image(
         .tag_image(image, Some(options))
         .await
         .map_err(|e| format!("tagging {image} as {target_repo}:{tag}: {e}"))?;
-    let pushed = push_image_tag(docker, target_repo, tag).await;
+    let pushed = push_image_tag(docker, target_repo, tag, credentials).await;
     let _ = docker
         .remove_image(
             &format!("{target_repo}:{tag}"),
@@ -227,7 +229,7 @@ pub async fn push_host_image(
 
 async fn push_tag(docker: &Docker, repository: &str, name: &str, version: &str) -> Result<()> {
     let target_repo = repo::image_repo(repository, name);
-    if let Err(why) = push_image_tag(docker, &target_repo, version).await {
+    if let Err(why) = push_image_tag(docker, &target_repo, version, None).await {
         bail!(
             "pushing {target_repo}:{version}: {why}; is a registry serving at {}?",
             repository.split('/').next().unwrap_or(repository)
@@ -287,22 +289,24 @@ pub fn cluster_images() -> Vec<Image> {
 }
 
 /// `start`'s images: built here, or, for a profile with a registry, pulled from it (built here
-/// only when the registry lacks them and `build_if_missing`).
+/// only when the registry lacks them and `build_if_missing`). Returns the digest of the index it
+/// read, for the profile to pin (`ProfileConfig::image_index`).
 pub async fn ensure_cluster_images(
     docker: &Docker,
     cache_root: &Path,
     config: &ProfileConfig,
     build_if_missing: bool,
     ui: &Ui,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let version = &config.kubernetes_version;
     let Some(repository) = &config.image_repository else {
         image_build::ensure_images(docker, cache_root, version, ui).await?;
-        return Ok(());
+        return Ok(None);
     };
     let wanted = cluster_images();
-    if let Pulled::Missing(why) = pull(docker, cache_root, repository, version, &wanted, ui).await?
-    {
+    let pin = config.image_index.as_deref();
+    let pulled = pull(docker, cache_root, repository, version, &wanted, pin, ui).await?;
+    if let Pulled::Missing(why) = pulled {
         if !build_if_missing {
             bail!(
                 "{why}: push them from a machine that built them (`localkube images push \
@@ -312,21 +316,26 @@ pub async fn ensure_cluster_images(
         }
         ui.info(format!("{why}: building here (--build-if-missing)"));
         image_build::ensure_images(docker, cache_root, version, ui).await?;
+        return Ok(None);
     }
-    Ok(())
+    Ok(match pulled {
+        Pulled::Ready { index_digest } => Some(index_digest),
+        Pulled::Missing(_) => None,
+    })
 }
 
 /// What the registry lacked, when `start` may not build.
 #[derive(Debug)]
 pub enum Pulled {
     /// Every image wanted is here, verified, tagged `localkube/<name>:<version>`; kubectl too.
-    Ready,
+    /// The index read had this manifest digest.
+    Ready { index_digest: String },
     /// The registry cannot give them (no index for the version, or images missing from it).
     Missing(String),
 }
 
 /// Makes the images of `wanted` and the version's kubectl come from `repository`: reads the
-/// index, pulls each image by its tag, refuses any whose digest, ID or labels differ from the
+/// index (refused when it is not the `pinned` one; then read by its digest), pulls each image by its tag, refuses any whose digest, ID or labels differ from the
 /// index, and tags the verified image as the `localkube/` name the cluster runs. An image whose
 /// local pull is already the indexed one is not pulled again. Nothing is built.
 pub async fn pull(
@@ -335,6 +344,7 @@ pub async fn pull(
     repository: &str,
     version: &str,
     wanted: &[Image],
+    pinned: Option<&str>,
     ui: &Ui,
 ) -> Result<Pulled> {
     let index_ref = repo::index_ref(repository, version);
@@ -350,13 +360,29 @@ pub async fn pull(
             "{index_ref} cannot be pulled ({why:#}): using the copy pulled before"
         ));
     }
-    let container = IndexReader::create(docker, &index_ref).await?;
+    let index_repo = repo::image_repo(repository, repo::INDEX_NAME);
+    let index_digest = docker
+        .inspect_image(&index_ref)
+        .await
+        .ok()
+        .and_then(|i| i.repo_digests)
+        .and_then(|d| repo::digest_for(&d, &index_repo))
+        .with_context(|| format!("Docker recorded no digest for {index_ref}"))?;
+    if let Err(e) = repo::check_pin(repository, version, pinned, &index_digest) {
+        step.failed();
+        return Err(e);
+    }
+    // Read by its digest: what is read is what was checked, whatever the tag says meanwhile.
+    let container = IndexReader::create(docker, &format!("{index_repo}@{index_digest}")).await?;
     let result = pull_with_index(
         docker, cache_root, repository, version, wanted, ui, &container, step,
     )
     .await;
     container.remove().await;
-    result
+    match result? {
+        Pulled::Ready { .. } => Ok(Pulled::Ready { index_digest }),
+        missing => Ok(missing),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -414,7 +440,9 @@ async fn pull_with_index(
         cache::install_file(tmp.path(), &kubectl)?;
         step.done();
     }
-    Ok(Pulled::Ready)
+    Ok(Pulled::Ready {
+        index_digest: String::new(),
+    })
 }
 
 /// One image: already the indexed one under its `localkube/` name and its pulled name, or pulled

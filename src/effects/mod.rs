@@ -19,6 +19,7 @@ pub mod node_images;
 pub mod owned;
 pub mod pause;
 pub mod pki_store;
+pub mod registry_auth;
 pub mod snapshot;
 pub mod snapshot_store;
 pub mod staging;

@@ -13,9 +13,13 @@ use crate::effects::files::{
 use crate::plan::cluster::{ContainerSpec, HostFacts};
 use crate::plan::node_config::NodeFile;
 
-/// Whether a staged file holds a secret (private keys; kubeconfigs embed one).
+/// Whether a staged file holds a secret (private keys; kubeconfigs embed one; the registry's
+/// password hash).
 fn is_secret(path: &str) -> bool {
-    path.ends_with(".key") || path.ends_with(".conf") || path.ends_with("kubeconfig")
+    path.ends_with(".key")
+        || path.ends_with(".conf")
+        || path.ends_with("kubeconfig")
+        || path.ends_with("htpasswd")
 }
 
 fn mode_for(path: &str) -> u32 {

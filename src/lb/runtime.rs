@@ -324,6 +324,22 @@ mod tests {
         assert_eq!(problem_in_log(""), None);
     }
 
+    /// The fuzzer's seeds are requests the broker takes, and its create passes the checks.
+    #[test]
+    fn the_fuzzers_broker_seeds_are_requests() {
+        let config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        for seed in [
+            include_str!("../../fuzz/seeds/broker_request/create.json"),
+            include_str!("../../fuzz/seeds/broker_request/list.json"),
+            include_str!("../../fuzz/seeds/broker_request/remove.json"),
+        ] {
+            let request = parse_request(seed.trim()).unwrap();
+            if let Request::Create { lb } = request {
+                load_balancer::check_request(&config, &lb).unwrap();
+            }
+        }
+    }
+
     #[test]
     fn a_request_that_is_too_long_or_not_one_is_an_answer_not_a_panic() {
         assert!(matches!(

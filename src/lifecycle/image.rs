@@ -15,6 +15,7 @@ use crate::ui::Ui;
 pub async fn load(
     docker: &Docker,
     config: &ProfileConfig,
+    profile_dir: &std::path::Path,
     nodes: &[String],
     images: &[String],
     ui: &Ui,
@@ -47,7 +48,9 @@ pub async fn load(
     {
         for image in images {
             let step = ui.step(format!("Storing {image} in the registry"));
-            match crate::lifecycle::addons::push_to_registry(docker, port, image).await? {
+            match crate::lifecycle::addons::push_to_registry(docker, profile_dir, port, image)
+                .await?
+            {
                 Some(at) => step.done_with(at),
                 None => step.done_with("not a Docker Hub image: skipped"),
             }

@@ -52,6 +52,11 @@ pub struct ProfileConfig {
     /// `images push` published) instead of being built here; `None`: built here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_repository: Option<String>,
+    /// The manifest digest of `image_repository`'s index for this version, recorded the first
+    /// time it was read: a later index under the same tag is refused (`start
+    /// --image-repository` accepts the one there now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_index: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -108,6 +113,7 @@ impl ProfileConfig {
             cert_validity_days: DEFAULT_CERT_VALIDITY_DAYS,
             addons: Default::default(),
             image_repository: None,
+            image_index: None,
         }
     }
 
@@ -269,6 +275,19 @@ mod tests {
         assert!(text.contains("podCidr: 10.244.0.0/16"), "{text}");
         let back: ProfileConfig = yaml::from_str(&text).unwrap();
         assert_eq!(back, c);
+    }
+
+    /// The fuzzer's seeds are valid profiles, so a fuzz run starts inside the format (and a
+    /// change of the format that would leave them behind fails here).
+    #[test]
+    fn the_fuzzers_config_seeds_are_valid_profiles() {
+        for seed in [
+            include_str!("../../fuzz/seeds/config_yaml/profile.yaml"),
+            include_str!("../../fuzz/seeds/config_yaml/minimal.yaml"),
+        ] {
+            let config: ProfileConfig = yaml::from_str(seed).unwrap();
+            config.validate().unwrap();
+        }
     }
 
     #[test]

@@ -192,6 +192,23 @@ pub fn digest_for(repo_digests: &[String], repo: &str) -> Option<String> {
         .find_map(|d| d.strip_prefix(&prefix).map(str::to_string))
 }
 
+/// Whether the index found under `REGISTRY/index:<version>` (its manifest digest) is the one the
+/// profile recorded when it first read it. A tag can be moved by anyone who can push: a changed
+/// index is refused with what changed and the fix, never trusted silently. No pin yet: the
+/// first use records this one.
+pub fn check_pin(repository: &str, version: &str, pinned: Option<&str>, found: &str) -> Result<()> {
+    match pinned {
+        Some(pin) if pin != found => bail!(
+            "{} is now {found}, not the {pin} this profile recorded when it first read it: the \
+             images were pushed again or replaced in the registry. If you pushed them, accept the \
+             new index with `localkube start --image-repository {repository}`; if not, find out \
+             who did before you run them",
+            index_ref(repository, version)
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// The index image's Dockerfile: the two files and nothing else.
 pub const INDEX_DOCKERFILE: &str = "FROM scratch\nCOPY index.json kubectl /\n";
 
@@ -200,6 +217,25 @@ mod tests {
     use super::*;
 
     const REPO: &str = "localhost:5000/localkube";
+
+    #[test]
+    fn the_index_is_pinned_on_first_use_and_a_changed_one_is_refused() {
+        let (a, b) = ("sha256:aaaa", "sha256:bbbb");
+        assert!(check_pin(REPO, "v1.37.2", None, a).is_ok(), "first use");
+        assert!(check_pin(REPO, "v1.37.2", Some(a), a).is_ok());
+        let why = check_pin(REPO, "v1.37.2", Some(a), b)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            why.contains("localhost:5000/localkube/index:v1.37.2"),
+            "{why}"
+        );
+        assert!(why.contains(a) && why.contains(b), "{why}");
+        assert!(
+            why.contains("localkube start --image-repository localhost:5000/localkube"),
+            "{why}"
+        );
+    }
 
     fn indexed() -> IndexedImage {
         IndexedImage {

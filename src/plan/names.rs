@@ -26,8 +26,10 @@ pub enum Role {
     LbController,
     /// A proxy the controller runs for one LoadBalancer Service.
     LbProxy,
-    /// The registry addon's container.
+    /// The registry addon's container: the one the host pushes to, with a password.
     Registry,
+    /// The registry addon's pull-only mirror, which the nodes read.
+    RegistryMirror,
 }
 
 impl Role {
@@ -38,7 +40,7 @@ impl Role {
         Role::Scheduler,
     ];
 
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Etcd,
         Role::Apiserver,
         Role::ControllerManager,
@@ -47,6 +49,7 @@ impl Role {
         Role::LbController,
         Role::LbProxy,
         Role::Registry,
+        Role::RegistryMirror,
     ];
 
     /// The value of the role label, also the suffix of a control-plane container's name.
@@ -60,6 +63,7 @@ impl Role {
             Role::LbController => "lb-controller",
             Role::LbProxy => "lb",
             Role::Registry => "registry",
+            Role::RegistryMirror => "registry-mirror",
         }
     }
 
@@ -128,7 +132,7 @@ pub fn kubeconfig_context(profile: &ProfileName) -> String {
 
 /// Suffixes of the names a profile gives its containers and volumes (`<profile>-<suffix>`):
 /// every role's (a test checks each name a cluster with every addon uses).
-const RESERVED_SUFFIXES: [&str; 9] = [
+const RESERVED_SUFFIXES: [&str; 10] = [
     "etcd",
     "apiserver",
     "controller-manager",
@@ -139,6 +143,8 @@ const RESERVED_SUFFIXES: [&str; 9] = [
     "lb",
     // The registry addon's container; its volume ends in `-data`.
     "registry",
+    // The registry addon's pull-only mirror (`<profile>-registry-mirror`).
+    "mirror",
 ];
 
 /// Why a new profile's name could collide with another profile's container, volume or node
@@ -240,6 +246,7 @@ mod tests {
         let plan = cluster::plan(&dev, &config, &cluster::HostFacts::example("/p"));
         let mut owned: Vec<String> = plan.containers.iter().map(|c| c.name.clone()).collect();
         owned.push(addons::registry_container(&dev));
+        owned.push(addons::registry_mirror_container(&dev));
         owned.push(load_balancer::proxy_container_name(&dev, "default", "web"));
         assert!(
             owned.contains(&"dev-lb-controller".to_string()),
@@ -269,6 +276,7 @@ mod tests {
             "a-lb-default-web",
             "dev-registry",
             "dev-registry-data",
+            "dev-registry-mirror",
         ] {
             let problem = collision_problem(&profile(bad));
             assert!(problem.is_some(), "{bad}");

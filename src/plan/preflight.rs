@@ -350,7 +350,29 @@ fn docker(facts: &Facts) -> Vec<Finding> {
              run rootful Docker",
         ));
     }
+    if !daemon.is_desktop()
+        && !daemon.is_rootless()
+        && engine_major(&daemon.version).is_some_and(|major| major < 28)
+    {
+        findings.push(Finding::warn(
+            "docker",
+            format!(
+                "Docker Engine {} lets a host on the same link reach ports published on \
+                 127.0.0.1, and a host that routes to Docker's networks reach published container \
+                 ports (Docker 28 drops both): the apiserver and the registry addon would answer \
+                 it, though only to a client certificate or the registry's password",
+                daemon.version
+            ),
+            "upgrade to Docker Engine 28 or newer, or drop such packets yourself (`sudo iptables \
+             -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -j DROP`)",
+        ));
+    }
     findings
+}
+
+/// The engine's major version (`20` of `20.10.24+dfsg1`); `None` when it says none.
+fn engine_major(version: &str) -> Option<u32> {
+    version.split('.').next()?.trim().parse().ok()
 }
 
 /// The controllers a node needs, with whether the daemon can use each: kubelet refuses to start
@@ -891,6 +913,28 @@ mod tests {
             assert!(
                 findings.iter().any(|f| f.check == check),
                 "no verdict for {check}"
+            );
+        }
+    }
+
+    #[test]
+    fn docker_before_28_is_named_with_what_it_exposes_and_the_rule_that_closes_it() {
+        let mut facts = facts();
+        facts.daemon.as_mut().unwrap().version = "20.10.24+dfsg1".into();
+        let findings = check(&facts, &existing(1));
+        let warning = findings
+            .iter()
+            .find(|f| f.check == "docker" && f.severity == Severity::Warning)
+            .expect("a warning for Docker 20.10");
+        assert!(warning.message.contains("127.0.0.1"), "{}", warning.line());
+        assert!(warning.fix.as_deref().unwrap().contains("Docker Engine 28"));
+        // 28 and newer, and an engine that says no version, get none.
+        for version in ["28.0.0", "29.1.2", ""] {
+            facts.daemon.as_mut().unwrap().version = version.into();
+            let findings = check(&facts, &existing(1));
+            assert!(
+                !findings.iter().any(|f| f.severity == Severity::Warning),
+                "{version}: {findings:#?}"
             );
         }
     }

@@ -56,6 +56,13 @@ pub enum MountSpec {
         name: String,
         target: String,
     },
+    /// A volume the container may only read (the registry's pull-only mirror): a variant of its
+    /// own, so the serialized specs of the other containers, and their spec digests, stay as
+    /// they were.
+    VolumeReadOnly {
+        name: String,
+        target: String,
+    },
     Bind {
         source: PathBuf,
         target: String,
@@ -146,13 +153,14 @@ pub const CAPABILITY_REASONS: [(&str, &str); 6] = [
     ),
     (
         "SETPCAP",
-        "netinit takes NET_ADMIN out of the bounding set (PR_CAPBSET_DROP needs it); the \
-         component keeps it until netinit also drops it (an image rebuild)",
+        "netinit takes NET_ADMIN out of the bounding set (PR_CAPBSET_DROP needs it), then drops \
+         SETPCAP itself, last, before the component starts",
     ),
     (
         "DAC_READ_SEARCH",
-        "root in the container reads the staged configuration, certificates and keys, which \
-         belong to the user who runs localkube and are 0600; read only: no DAC_OVERRIDE",
+        "root in the container reads the staged configuration, certificates and keys (the \
+         registry its htpasswd), which belong to the user who runs localkube and are 0600; read \
+         only: no DAC_OVERRIDE",
     ),
     (
         "SETUID",
@@ -168,6 +176,42 @@ pub const CAPABILITY_REASONS: [(&str, &str); 6] = [
     ),
 ];
 
+impl SecuritySpec {
+    /// `cap_drop` without the capabilities an engine refused to drop because they are outside
+    /// its own bounding set (Docker 23 and later: "invalid CapDrop: ... not available in the
+    /// current environment", naming them); its `ALL` then leaves them out already. Every other
+    /// drop stays. `None` when the refusal names none of the spec's drops: then nothing is
+    /// guessed.
+    pub fn drops_left_after_refusal(&self, refusal: &str) -> Option<Vec<String>> {
+        let text = refusal.to_ascii_uppercase();
+        let named = |cap: &str| {
+            let bare = cap.to_ascii_uppercase();
+            let bare = bare.strip_prefix("CAP_").unwrap_or(&bare).to_string();
+            contains_word(&text, &format!("CAP_{bare}")) || contains_word(&text, &bare)
+        };
+        let refused: Vec<&String> = self.cap_drop.iter().filter(|c| named(c)).collect();
+        if refused.is_empty() {
+            return None;
+        }
+        Some(
+            self.cap_drop
+                .iter()
+                .filter(|c| !refused.contains(c))
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+/// Whether `word` stands in `text` on its own: no letter, digit or `_` on either side.
+fn contains_word(text: &str, word: &str) -> bool {
+    let is_part = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(is_part)
+            && !text[at + word.len()..].chars().next().is_some_and(is_part)
+    })
+}
+
 /// What a container that is not a node starts with: only `cap_add` (each in
 /// [`CAPABILITY_REASONS`]), and no way to gain more through exec of a setuid file.
 pub fn least_privilege(cap_add: &[&str]) -> SecuritySpec {
@@ -176,5 +220,51 @@ pub fn least_privilege(cap_add: &[&str]) -> SecuritySpec {
         cap_drop: vec!["ALL".into()],
         security_opt: vec!["no-new-privileges".into()],
         ..SecuritySpec::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dropping(caps: &[&str]) -> SecuritySpec {
+        SecuritySpec {
+            cap_add: vec!["ALL".into()],
+            cap_drop: caps.iter().map(|c| c.to_string()).collect(),
+            ..SecuritySpec::default()
+        }
+    }
+
+    #[test]
+    fn only_the_drop_the_engine_refused_is_left_out() {
+        let spec = dropping(&["SYS_RESOURCE", "SYS_MODULE", "CAP_SYS_RAWIO"]);
+        let refusal = "creating container dev: Error response from daemon: invalid CapDrop: \
+                       capability not available in the current environment: \"CAP_SYS_RESOURCE\"";
+        assert_eq!(
+            spec.drops_left_after_refusal(refusal).unwrap(),
+            ["SYS_MODULE", "CAP_SYS_RAWIO"]
+        );
+        // Named without the prefix, or in lower case, it is found too; a prefixed drop as well.
+        assert_eq!(
+            spec.drops_left_after_refusal("not available: sys_rawio")
+                .unwrap(),
+            ["SYS_RESOURCE", "SYS_MODULE"]
+        );
+        // A name that only contains a drop's name is not that drop.
+        assert_eq!(
+            dropping(&["SYS_ADMIN"]).drops_left_after_refusal("CAP_SYS_ADMINX is not available"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_refusal_that_names_no_drop_changes_nothing() {
+        let spec = dropping(&["SYS_RESOURCE"]);
+        assert_eq!(
+            spec.drops_left_after_refusal(
+                "invalid CapDrop: not available in the current environment"
+            ),
+            None
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! Addons against a real cluster: what a user relies on. One cluster tells the story: the default
-//! addons are on, a PVC's data outlives its pod and a stop/start and goes with the PVC; the
-//! registry takes a `docker push` that `kubectl run` then runs, and an unchanged book manifest
-//! with `luksa/kubia:latest` (always pulled) runs offline; `kubectl top` prints figures once
-//! metrics-server is enabled. The dockerd restart is `#[ignore]`d
+//! addons are on, a PVC's data outlives its pod and a stop/start and goes with the PVC;
+//! `kubectl top` prints figures once metrics-server is enabled. The registry has a cluster of
+//! its own: it takes a `docker push` with the profile's password (and refuses one without) that
+//! `kubectl run` then runs, an unchanged book manifest with `luksa/kubia:latest` (always pulled)
+//! runs offline, and a pod can pull from it but not push. The dockerd restart is `#[ignore]`d
 //! (scripts/test.sh runs it alone, after the rest). The ingress addon has its own cluster and is
 //! `#[ignore]`d too: its first enable compiles Traefik, so scripts/check-ingress.sh runs it.
 
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use super::support::http::curl;
 use super::support::{
-    Cluster, assert_success, build_sample_image, docker, pod_with_claim, restart_dockerd, stdout,
-    wait_until,
+    Cluster, Sandbox, assert_success, build_sample_image, docker, docker_inspect, pod_with_claim,
+    restart_dockerd, stderr, stdout, storage_helper_image, wait_until,
 };
 
 const CLAIM: &str = r#"apiVersion: v1
@@ -56,7 +57,7 @@ fn write_claim(cluster: &Cluster) {
 }
 
 #[test]
-fn addons_storage_registry_and_metrics() {
+fn addons_storage_and_metrics() {
     let cluster = Cluster::start("addons", &[]);
 
     // The default addons are on, and listed so.
@@ -114,7 +115,95 @@ fn addons_storage_registry_and_metrics() {
         },
     );
 
-    // The registry: enable prints localhost:PORT; docker push, then kubectl run from it.
+    // metrics-server: `kubectl top` prints figures within a minute of enabling (the first enable
+    // compiles its image).
+    let started = std::time::Instant::now();
+    cluster.localkube_ok(&["addons", "enable", "metrics-server"]);
+    let enabled_in = started.elapsed();
+    let is_figure = |s: &str| s.chars().next().is_some_and(|c| c.is_ascii_digit());
+    let nodes = cluster.kubectl_until(
+        &["top", "nodes", "--no-headers"],
+        Duration::from_secs(60),
+        |out| {
+            out.lines()
+                .any(|l| l.split_whitespace().skip(1).any(is_figure))
+        },
+    );
+    assert!(nodes.starts_with("addons "), "{nodes}");
+    let pods = cluster.kubectl_until(
+        &["top", "pods", "-A", "--no-headers"],
+        Duration::from_secs(60),
+        |out| out.lines().any(|l| l.contains("coredns")),
+    );
+    eprintln!(
+        "metrics-server: enable returned in {enabled_in:?}, kubectl top answered after {:?}:\n{nodes}{pods}",
+        started.elapsed()
+    );
+    cluster.localkube_ok(&["addons", "disable", "metrics-server"]);
+    cluster.kubectl_until(
+        &["get", "apiservices", "-o", "name"],
+        Duration::from_secs(30),
+        |out| !out.contains("v1beta1.metrics.k8s.io"),
+    );
+}
+
+/// `docker ARGS` with this Docker client configuration folder (its logins).
+fn docker_as(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .env("DOCKER_CONFIG", config)
+        .args(args)
+        .output()
+        .expect("run docker")
+}
+
+/// What a pod sees of the registry's two sides: the first line of the answer to each request
+/// (`METHOD ADDRESS PATH`), made with bash's /dev/tcp from the storage helper image.
+fn pod_requests(cluster: &Cluster, name: &str, requests: &[(&str, &str, &str)]) -> String {
+    let mut script = String::from(
+        "probe() { exec 3<>/dev/tcp/$2/5000 || return; printf '%s %s HTTP/1.0\\r\\nHost: %s\\r\\nAccept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json\\r\\nContent-Length: 0\\r\\n\\r\\n' $1 $3 $2 >&3; head -n1 <&3; exec 3>&-; }\n",
+    );
+    for (method, address, path) in requests {
+        script.push_str(&format!(
+            "echo \"{method} {address} {path} -> $(probe {method} {address} {path})\"\n"
+        ));
+    }
+    let indented: String = script.lines().map(|l| format!("          {l}\n")).collect();
+    cluster.apply(&format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: main
+      image: {image}
+      imagePullPolicy: IfNotPresent
+      command: ["/bin/bash", "-c"]
+      args:
+        - |
+{indented}"#,
+        image = storage_helper_image()
+    ));
+    cluster.kubectl_until(
+        &["get", "pod", name, "-o", "jsonpath={.status.phase}"],
+        Duration::from_secs(120),
+        |phase| phase == "Succeeded" || phase == "Failed",
+    );
+    cluster.kubectl_ok(&["logs", name])
+}
+
+#[test]
+fn registry_takes_pushes_with_the_password_and_pods_only_pull() {
+    let sb = Sandbox::new();
+    let logged_in = sb.path("docker-config");
+    let anonymous = sb.path("docker-anonymous");
+    for dir in [&logged_in, &anonymous] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    // `image login` writes Docker's login where the test's `docker push` reads it.
+    let sb = sb.with_env("DOCKER_CONFIG", &logged_in);
+    let cluster = Cluster::start_in(sb, "reg-auth", &[]);
     build_sample_image();
     let started = std::time::Instant::now();
     let host = cluster
@@ -126,15 +215,77 @@ fn addons_storage_registry_and_metrics() {
         .to_string();
     eprintln!("registry enabled in {:?} at {host}", started.elapsed());
     assert!(host.starts_with("localhost:"), "{host}");
+    // Both registry processes hold only the right to read their staged folder, in every set.
+    for name in ["reg-auth-registry", "reg-auth-registry-mirror"] {
+        let pid = docker_inspect(name, "{{.State.Pid}}");
+        super::cluster_network::assert_capabilities(
+            name,
+            &pid,
+            super::cluster_network::CAP_DAC_READ_SEARCH,
+        );
+    }
     let pushed = format!("{host}/kubia:1.0");
     assert_success(&docker(&["tag", "kubia:1.0", &pushed]), "docker tag");
-    assert_success(&docker(&["push", &pushed]), "docker push");
+
+    // Without the profile's password the host's push is refused.
+    let refused = docker_as(&anonymous, &["push", &pushed]);
+    assert!(!refused.status.success(), "an anonymous push was taken");
+    let why = format!("{}{}", stdout(&refused), stderr(&refused));
+    assert!(
+        why.contains("no basic auth credentials") || why.contains("unauthorized"),
+        "{why}"
+    );
+    // With it (handed to `docker login` by `image login`) the push works, and a node pulls it.
+    assert_eq!(cluster.localkube_ok(&["image", "login"]).trim(), host);
+    let docker_config = std::fs::read_to_string(logged_in.join("config.json")).unwrap();
+    assert!(docker_config.contains(&host), "{docker_config}");
+    assert_success(
+        &docker_as(&logged_in, &["push", &pushed]),
+        "docker push after image login",
+    );
     let _ = docker(&["rmi", &pushed]);
     cluster.kubectl_ok(&["run", "pushed", &format!("--image={pushed}"), "--port=8080"]);
-    cluster.kubectl_until(
-        &["get", "pod", "pushed", "-o", "jsonpath={.status.phase}"],
-        Duration::from_secs(120),
-        |phase| phase == "Running",
+    cluster.wait_pod_phase("pushed", "Running", Duration::from_secs(120));
+
+    // A pod reaches both sides: it may read what was pushed from the nodes' mirror, but neither
+    // side takes an upload from it (the mirror is read-only, the other wants the password).
+    let address = |container: &str| {
+        docker_inspect(
+            container,
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        )
+        .trim()
+        .to_string()
+    };
+    let mirror = address("reg-auth-registry-mirror");
+    let push_side = address("reg-auth-registry");
+    let upload = "/v2/library/nginx/blobs/uploads/";
+    let seen = pod_requests(
+        &cluster,
+        "pusher",
+        &[
+            ("GET", &mirror, "/v2/kubia/manifests/1.0"),
+            ("POST", &mirror, upload),
+            ("POST", &push_side, upload),
+        ],
+    );
+    eprintln!("a pod's requests:\n{seen}");
+    let answer = |method: &str, address: &str, path: &str| {
+        let prefix = format!("{method} {address} {path} -> ");
+        seen.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no answer to {prefix}: {seen}"))
+            .trim()
+            .to_string()
+    };
+    assert!(
+        answer("GET", &mirror, "/v2/kubia/manifests/1.0").ends_with(" 200 OK"),
+        "{seen}"
+    );
+    assert!(answer("POST", &mirror, upload).contains(" 405 "), "{seen}");
+    assert!(
+        answer("POST", &push_side, upload).contains(" 401 "),
+        "{seen}"
     );
 
     // An unchanged book manifest (luksa/kubia:latest, pulled Always) runs with no internet: the
@@ -179,47 +330,19 @@ spec:
         "{listed}"
     );
 
-    // Disabling removes what enabling made: its container and volume.
+    // Disabling removes what enabling made: its two containers and the volume.
     cluster.localkube_ok(&["addons", "disable", "registry"]);
     let ps = stdout(&docker(&["ps", "-a", "--format", "{{.Names}}"]));
-    assert!(!ps.lines().any(|n| n == "addons-registry"), "{ps}");
+    assert!(
+        !ps.lines().any(|n| n.starts_with("reg-auth-registry")),
+        "{ps}"
+    );
     let volumes = stdout(&docker(&["volume", "ls", "--format", "{{.Name}}"]));
     assert!(
-        !volumes.lines().any(|n| n == "addons-registry-data"),
+        !volumes.lines().any(|n| n == "reg-auth-registry-data"),
         "{volumes}"
     );
     let _ = docker(&["rmi", "luksa/kubia:latest"]);
-
-    // metrics-server: `kubectl top` prints figures within a minute of enabling (the first enable
-    // compiles its image).
-    let started = std::time::Instant::now();
-    cluster.localkube_ok(&["addons", "enable", "metrics-server"]);
-    let enabled_in = started.elapsed();
-    let is_figure = |s: &str| s.chars().next().is_some_and(|c| c.is_ascii_digit());
-    let nodes = cluster.kubectl_until(
-        &["top", "nodes", "--no-headers"],
-        Duration::from_secs(60),
-        |out| {
-            out.lines()
-                .any(|l| l.split_whitespace().skip(1).any(is_figure))
-        },
-    );
-    assert!(nodes.starts_with("addons "), "{nodes}");
-    let pods = cluster.kubectl_until(
-        &["top", "pods", "-A", "--no-headers"],
-        Duration::from_secs(60),
-        |out| out.lines().any(|l| l.contains("coredns")),
-    );
-    eprintln!(
-        "metrics-server: enable returned in {enabled_in:?}, kubectl top answered after {:?}:\n{nodes}{pods}",
-        started.elapsed()
-    );
-    cluster.localkube_ok(&["addons", "disable", "metrics-server"]);
-    cluster.kubectl_until(
-        &["get", "apiservices", "-o", "name"],
-        Duration::from_secs(30),
-        |out| !out.contains("v1beta1.metrics.k8s.io"),
-    );
 }
 
 /// A PVC's data outlives a restart of dockerd itself. Restarts dockerd: run alone

@@ -312,5 +312,43 @@ fn push_then_start_from_the_registry() {
     );
     assert!(labelled_objects("registry-tampered").is_empty());
     assert!(!sb.home().join("profiles/registry-tampered").exists());
+
+    // The index the profile read first is pinned: another index pushed under the same tag is
+    // refused by a later start, with both digests and the way to accept it.
+    let config_path = cluster.sb.home().join("profiles/registry-pull/config.yaml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let pin = config
+        .lines()
+        .find_map(|l| l.strip_prefix("imageIndex: "))
+        .unwrap_or_else(|| panic!("no pinned index in config.yaml:\n{config}"))
+        .trim()
+        .to_string();
+    assert!(pin.starts_with("sha256:"), "{pin}");
+    cluster.localkube_ok(&["stop"]);
+    let index = format!("{repository}/index:{VERSION}");
+    for args in [
+        vec![
+            "tag".to_string(),
+            format!("localkube/pause:{VERSION}"),
+            index.clone(),
+        ],
+        vec!["push".to_string(), index.clone()],
+    ] {
+        let out = Command::new("docker").args(&args).output().unwrap();
+        assert_success(&out, &format!("docker {}", args.join(" ")));
+    }
+    let out = cluster.localkube(&["start"]);
+    assert!(!out.status.success(), "a replaced index was accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&index) && err.contains(&pin) && err.contains("first read it"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("localkube start --image-repository {repository}")),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&config_path).unwrap(), config);
+    assert_eq!(super::verbs::profile_row(&cluster)["status"], "Stopped");
     drop(cluster);
 }

@@ -13,7 +13,7 @@ use crate::effects::containers::{self, ContainerState, Making, container_state};
 use crate::effects::home::{Home, ProfileDir};
 use crate::effects::owned::{self, Kind, Owner};
 use crate::effects::{
-    docker as docker_fx, image_build, image_registry, kube_api, node_images, staging,
+    docker as docker_fx, image_build, image_registry, kube_api, node_images, registry_auth, staging,
 };
 use crate::plan::addons::{self, Addon, AddonContainer};
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
@@ -86,6 +86,7 @@ pub async fn build_images(
                 repository,
                 version,
                 &wanted,
+                config.image_index.as_deref(),
                 ui,
             )
             .await?
@@ -143,17 +144,28 @@ pub async fn apply(
             }
         }
         Some(AddonContainer::Registry) => {
-            let Some(spec) = addons::registry_spec(cluster.profile, cluster.config) else {
+            let Some(push_side) =
+                addons::registry_spec(cluster.profile, cluster.config, cluster.facts)
+            else {
                 bail!(
                     "the registry has no port yet: enable it with `localkube addons enable registry`"
                 );
             };
+            registry_auth::ensure(&cluster.facts.profile_dir)?;
             containers::ensure_volume(
                 cluster.docker,
                 &addons::registry_volume_spec(cluster.profile),
             )
             .await?;
-            run_addon_container(cluster.docker, &spec, &mut created).await?;
+            let mirror =
+                addons::registry_mirror_spec(cluster.profile, cluster.config, cluster.facts);
+            for (spec, pull_only) in [(&mirror, true), (&push_side, false)] {
+                staging::stage_container(cluster.facts, spec)?;
+                for (file, contents) in addons::registry_staged(pull_only) {
+                    staging::write_generated(cluster.facts, &spec.name, &file, &contents)?;
+                }
+                run_addon_container(cluster.docker, spec, &mut created).await?;
+            }
             write_registry_hosts(cluster)?;
         }
         None => {}
@@ -179,8 +191,12 @@ pub async fn remove(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
             // By name, so only what carries the profile's label (profile `dev-registry`'s node
             // is not `dev`'s registry).
             let owner = Owner::profile(cluster.profile);
-            let container = addons::registry_container(cluster.profile);
-            containers::remove_container(cluster.docker, &container, &owner).await?;
+            for container in [
+                addons::registry_container(cluster.profile),
+                addons::registry_mirror_container(cluster.profile),
+            ] {
+                containers::remove_container(cluster.docker, &container, &owner).await?;
+            }
             let volume = addons::registry_volume(cluster.profile);
             containers::remove_volume(cluster.docker, &volume, &owner).await?;
             for node in cluster.specs(Role::Node.as_str()) {
@@ -304,15 +320,28 @@ pub fn choose_ports(config: &mut ProfileConfig) -> Result<()> {
 
 /// Stores a host image in the profile's registry under its Docker Hub path (`luksa/kubia:latest`
 /// → `localhost:PORT/luksa/kubia:latest`), so the nodes' docker.io mirror serves it even to pods
-/// that pull (`:latest`, imagePullPolicy Always). `None`: not a Docker Hub image, nothing stored.
-pub async fn push_to_registry(docker: &Docker, port: u16, image: &str) -> Result<Option<String>> {
+/// that pull (`:latest`, imagePullPolicy Always), with the profile's registry password (sent to
+/// the engine in a header). `None`: not a Docker Hub image, nothing stored.
+pub async fn push_to_registry(
+    docker: &Docker,
+    profile_dir: &std::path::Path,
+    port: u16,
+    image: &str,
+) -> Result<Option<String>> {
     let Some(path) = addons::docker_hub_path(image) else {
         return Ok(None);
     };
+    let host = format!("localhost:{port}");
+    let password = registry_auth::read(profile_dir).with_context(|| {
+        format!("the registry on {host} has no password in this profile: run `localkube addons enable registry`")
+    })?;
+    let credentials = registry_auth::docker_credentials(&host, &password);
     let (repo, tag) = path.rsplit_once(':').unwrap_or((path.as_str(), "latest"));
-    let target_repo = format!("localhost:{port}/{repo}");
-    if let Err(why) = image_registry::push_host_image(docker, image, &target_repo, tag).await {
-        bail!("pushing {image} to the registry on localhost:{port}: {why}");
+    let target_repo = format!("{host}/{repo}");
+    if let Err(why) =
+        image_registry::push_host_image(docker, image, &target_repo, tag, Some(credentials)).await
+    {
+        bail!("pushing {image} to the registry on {host}: {why}");
     }
-    Ok(Some(format!("localhost:{port}/{path}")))
+    Ok(Some(format!("{host}/{path}")))
 }

@@ -76,13 +76,40 @@ pub async fn wait_serving(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
             Serving::Registry => {
                 let port = cluster.config.addons.registry_port.unwrap_or_default();
                 let container = addons::registry_container(cluster.profile);
+                let password = crate::effects::registry_auth::read(&cluster.facts.profile_dir)
+                    .unwrap_or_default();
                 let waited = kube_api::wait_for(
-                    "the registry answering /v2/",
+                    "the registry answering /v2/ with the profile's password",
                     ADDON_READY_TIMEOUT,
-                    || async move { Ok(registry_answers(port).await.then_some(())) },
+                    || {
+                        let password = password.clone();
+                        async move { Ok(registry_answers(port, &password).await.then_some(())) }
+                    },
                 )
                 .await;
                 with_logs(cluster, waited, &container).await?;
+                // The nodes' side, as the nodes see it.
+                let mirror = addons::registry_mirror_container(cluster.profile);
+                let endpoint = (
+                    addons::registry_mirror_ip(cluster.config),
+                    addons::REGISTRY_CONTAINER_PORT,
+                );
+                let first_node = names::node_container(&names::node_name(cluster.profile, 1));
+                let docker = cluster.docker;
+                let waited = kube_api::wait_for(
+                    "the registry's pull-only mirror answering the nodes",
+                    ADDON_READY_TIMEOUT,
+                    || {
+                        let first_node = first_node.clone();
+                        async move {
+                            Ok(mirror_answers(docker, &first_node, endpoint)
+                                .await
+                                .then_some(()))
+                        }
+                    },
+                )
+                .await;
+                with_logs(cluster, waited, &mirror).await?;
             }
         }
     }
@@ -139,30 +166,46 @@ pub async fn service_address(
 /// Whether something on address:port answers HTTP (any status: Traefik says 404 for a host no
 /// Ingress names, which is serving).
 async fn http_answers(address: Ipv4Addr, port: u16) -> bool {
-    status_line(address, port, "/", &address.to_string())
+    status_line(address, port, "/", &format!("Host: {address}\r\n"))
         .await
         .is_some_and(|head| head.starts_with(b"HTTP/"))
 }
 
-/// Whether the registry on 127.0.0.1:port answers `GET /v2/` with 200.
-pub async fn registry_answers(port: u16) -> bool {
+/// Whether the registry on 127.0.0.1:port answers `GET /v2/` with 200 to the account's
+/// password (without it, 401).
+pub async fn registry_answers(port: u16, password: &str) -> bool {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{password}", addons::REGISTRY_USER));
     status_line(
         Ipv4Addr::LOCALHOST,
         port,
         "/v2/",
-        &format!("localhost:{port}"),
+        &format!("Host: localhost:{port}\r\nAuthorization: Basic {basic}\r\n"),
     )
     .await
     .is_some_and(|head| head.ends_with(b" 200"))
 }
 
-/// The first 12 bytes (`HTTP/1.1 200`) of the answer to `GET path`, if one comes within seconds.
-async fn status_line(address: Ipv4Addr, port: u16, path: &str, host: &str) -> Option<[u8; 12]> {
+/// Whether the mirror answers `GET /v2/` with 200 from inside a node (bash's /dev/tcp: the node
+/// image has no HTTP client), the way containerd reaches it.
+async fn mirror_answers(docker: &bollard::Docker, node: &str, (ip, port): (Ipv4Addr, u16)) -> bool {
+    let script = format!(
+        "exec 3<>/dev/tcp/{ip}/{port} && printf 'GET /v2/ HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3"
+    );
+    containers::exec_ok(docker, node, &["timeout", "2", "bash", "-c", &script])
+        .await
+        .is_ok_and(|head| head.ends_with(" 200"))
+}
+
+/// The first 12 bytes (`HTTP/1.1 200`) of the answer to `GET path` with these header lines, if
+/// one comes within seconds.
+async fn status_line(address: Ipv4Addr, port: u16, path: &str, headers: &str) -> Option<[u8; 12]> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let within = Duration::from_secs(2);
     let connect = tokio::net::TcpStream::connect((address, port));
     let mut stream = tokio::time::timeout(within, connect).await.ok()?.ok()?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.0\r\n{headers}\r\n");
     stream.write_all(request.as_bytes()).await.ok()?;
     let mut head = [0u8; 12];
     tokio::time::timeout(within, stream.read_exact(&mut head))

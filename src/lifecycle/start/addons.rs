@@ -34,7 +34,10 @@ pub(super) async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         .iter()
         .filter(|c| c.role == load_balancer::CONTROLLER_ROLE)
         .map(|c| c.name.clone())
-        .chain([addons::registry_container(ctx.profile)])
+        .chain([
+            addons::registry_container(ctx.profile),
+            addons::registry_mirror_container(ctx.profile),
+        ])
         .collect();
     // Recorded before they are made or started, as in `run_containers`.
     for name in addon_containers {

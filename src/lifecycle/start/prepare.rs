@@ -34,7 +34,7 @@ pub(super) async fn plan(ctx: &mut StartContext<'_>) -> Result<()> {
 pub(super) async fn images(ctx: &mut StartContext<'_>) -> Result<()> {
     let docker = docker::connect().await?;
     let version = ctx.config().kubernetes_version.clone();
-    image_registry::ensure_cluster_images(
+    let index = image_registry::ensure_cluster_images(
         &docker,
         ctx.home.cache(),
         ctx.config(),
@@ -42,6 +42,13 @@ pub(super) async fn images(ctx: &mut StartContext<'_>) -> Result<()> {
         ctx.ui,
     )
     .await?;
+    // The index read on first use is pinned: a later one under the same tag is refused.
+    if index.is_some() && ctx.config().image_index != index {
+        let mut config = ctx.config().clone();
+        config.image_index = index;
+        ctx.dir.save_config(&config)?;
+        ctx.config = Some(config);
+    }
     lb_image::ensure_lb_image(&docker, &ctx.facts().lb_image, &version).await?;
     ctx.already_running = all_running(&docker, ctx.plan()).await?;
     if !ctx.already_running {

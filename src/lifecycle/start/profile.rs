@@ -40,11 +40,13 @@ pub(super) async fn profile_config(ctx: &mut StartContext<'_>) -> Result<()> {
     }
     let mut config = ctx.dir.load_config()?;
     check_unchanged(&config, request)?;
-    // The image source may change between starts: the images step checks what it gives.
+    // The image source may change between starts: the images step checks what it gives. Naming
+    // it accepts the index it holds now, which the images step records again.
     if let Some(repository) = &request.image_repository
-        && config.image_repository.as_ref() != Some(repository)
+        && (config.image_repository.as_ref() != Some(repository) || config.image_index.is_some())
     {
         config.image_repository = Some(repository.clone());
+        config.image_index = None;
         ctx.dir.save_config(&config)?;
     }
     if request.add_node {

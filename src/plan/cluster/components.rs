@@ -298,8 +298,8 @@ fn own_port_and_identity(kubeconfig: &str) -> Vec<String> {
     ]
 }
 
-/// netinit's NET_ADMIN, and the right to read the staged files (see [`CAPABILITY_REASONS`]); the
-/// component itself keeps only DAC_READ_SEARCH.
+/// netinit's NET_ADMIN and SETPCAP (it drops both), and the right to read the staged files (see
+/// [`CAPABILITY_REASONS`]); the component itself keeps only DAC_READ_SEARCH.
 ///
 /// [`CAPABILITY_REASONS`]: crate::plan::spec::CAPABILITY_REASONS
 pub fn control_plane_security() -> SecuritySpec {

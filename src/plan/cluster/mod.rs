@@ -98,7 +98,7 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
 /// Labels a container with a digest of its spec, so `start` can tell a container made from an
 /// older plan (another image, other flags or entrypoint) and recreate it. Only for stateless
 /// containers: their state is in etcd's volume, not in the container.
-fn with_spec_digest(mut spec: ContainerSpec) -> ContainerSpec {
+pub fn with_spec_digest(mut spec: ContainerSpec) -> ContainerSpec {
     let json = serde_json::to_vec(&spec).expect("a container spec serialises");
     let digest = hex::encode(Sha256::digest(&json));
     spec.labels.insert(LABEL_SPEC_DIGEST.to_string(), digest);
@@ -204,6 +204,9 @@ pub fn render_text(plan: &ClusterPlan) -> String {
         for m in &c.mounts {
             let line = match m {
                 MountSpec::Volume { name, target } => format!("volume {name} -> {target}"),
+                MountSpec::VolumeReadOnly { name, target } => {
+                    format!("volume {name} -> {target} (ro)")
+                }
                 MountSpec::Bind {
                     source,
                     target,
