@@ -44,12 +44,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                     }
                 }
                 for node in &nodes {
-                    // As `kind load`: a node that holds the same image ID is skipped, so loading
+                    // As `kind load`: a node that holds the same image is skipped, so loading
                     // again is quick, and a rebuilt image under the same tag is loaded again.
+                    // Docker's ID is a config digest or a manifest's (its containerd store):
+                    // the node's image is known by both.
                     let mut missing = Vec::new();
                     for (image, id) in images.iter().zip(&ids) {
-                        let held = containers::node_image_id(&docker, node, image).await?;
-                        if held.as_deref() != Some(id.as_str()) {
+                        let held = containers::node_image_ids(&docker, node, image).await?;
+                        if !held.contains(id) {
                             missing.push(image.as_str());
                         }
                     }

@@ -278,7 +278,8 @@ async fn load_into_nodes(cluster: &Cluster<'_>, images: &[Image]) -> Result<()> 
 }
 
 /// Copies into one node, in one import, the images (tags) it lacks or holds another build of:
-/// the node's image IDs are compared with Docker's, all at once.
+/// Docker's image ID is looked for among the node's IDs of the tag (see
+/// `containers::node_image_ids`), all at once.
 pub async fn load_missing_into_node(docker: &Docker, node: &str, tags: &[String]) -> Result<()> {
     let mut ids = Vec::new();
     for tag in tags {
@@ -289,14 +290,14 @@ pub async fn load_missing_into_node(docker: &Docker, node: &str, tags: &[String]
     }
     let held = futures_util::future::try_join_all(
         tags.iter()
-            .map(|tag| containers::node_image_id(docker, node, tag)),
+            .map(|tag| containers::node_image_ids(docker, node, tag)),
     )
     .await?;
     let missing: Vec<&str> = tags
         .iter()
         .zip(&ids)
         .zip(&held)
-        .filter(|((_, id), held)| held.as_deref() != Some(id.as_str()))
+        .filter(|((_, id), held)| !held.contains(id))
         .map(|((tag, _), _)| tag.as_str())
         .collect();
     if !missing.is_empty() {
