@@ -52,6 +52,13 @@ pub struct ProfileConfig {
     /// `images push` published) instead of being built here; `None`: built here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_repository: Option<String>,
+    /// How the host reaches LoadBalancer services, chosen when the profile is made from where
+    /// the daemon runs; profiles written before it load as `loopback`.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::plan::load_balancer::Exposure::is_loopback"
+    )]
+    pub load_balancer: crate::plan::load_balancer::Exposure,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -108,6 +115,7 @@ impl ProfileConfig {
             cert_validity_days: DEFAULT_CERT_VALIDITY_DAYS,
             addons: Default::default(),
             image_repository: None,
+            load_balancer: Default::default(),
         }
     }
 
