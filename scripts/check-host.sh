@@ -99,7 +99,9 @@ fi
 # --- What the VM gets: the binary, the checks, the archive ----------------------------------
 [[ -x $BIN ]] || { echo "no localkube binary at $BIN: cargo build --locked first" >&2; exit 1; }
 ARCHIVE=${1:-$WORK/images.tar}
-if [[ ! -f $ARCHIVE ]]; then
+# The guest's disk after an import (see below), and what it was imported from.
+IMPORTED=$VM_DIR/imported.qcow2
+if [[ ! -f $ARCHIVE && ! -f $IMPORTED ]]; then
 	# The host's Docker is shared: the save runs under the cluster lock when there is one (-o: the
 	# lock is not passed on to anything the save starts).
 	say "saving the images to $ARCHIVE"
@@ -172,22 +174,29 @@ boot() {
 
 T0=$(date +%s)
 # --- The import, once per archive ------------------------------------------------------------
-# Under TCG, `images load` of the archive takes 10-20 minutes: it is done once, by localkube in
+# Under TCG, `images load` of the archive takes 15-20 minutes: it is done once, by localkube in
 # the guest, and the guest's disk after it is kept (a qcow2 overlay on the VM image) for every
-# later run with the same archive. The archive reaches the guest as a read-only disk that
-# `images load` reads as it is: no copy of it on the host.
-ARCHIVE_KEY=$(sha256sum "$ARCHIVE" | cut -c1-16)
-IMPORTED=$VM_DIR/imported-$ARCHIVE_KEY.qcow2
+# later run with the same images. The archive reaches the guest as a read-only disk that
+# `images load` reads as it is: no copy of it on the host. What identifies it: its manifest
+# (the images' IDs, the checksums of every file). Without an archive, a kept import is used.
+if [[ -f $ARCHIVE ]]; then
+	archive_key=$(tar -xOf "$ARCHIVE" localkube-images.json | sha256sum | cut -c1-16)
+	if [[ -f $IMPORTED && $(cat "$VM_DIR/imported.key" 2>/dev/null) != "$archive_key" ]]; then
+		say "the kept import is of other images: importing $ARCHIVE"
+		rm -f "$IMPORTED"
+	fi
+fi
 if [[ ! -f $IMPORTED ]]; then
-	rm -f "$VM_DIR"/imported-*.qcow2 "$VM_DIR"/imported-*.seconds
+	rm -f "$IMPORTED.tmp" "$VM_DIR/imported.key" "$VM_DIR/imported.seconds"
 	qemu-img create -q -f qcow2 -b "$VM_DIR/root.img" -F raw "$IMPORTED.tmp"
 	boot import "$IMPORTED.tmp" \
 		-drive "file=$ARCHIVE,if=virtio,format=raw,readonly=on" ||
 		{ say "the import failed: see above"; rm -f "$IMPORTED.tmp"; exit 1; }
-	sed -n 's/^PASS *\([0-9.]*\) s  images load.*/\1/p' "$WORK/checks.log" >"$VM_DIR/imported-$ARCHIVE_KEY.seconds"
+	sed -n 's/^PASS *\([0-9.]*\) s  images load.*/\1/p' "$WORK/checks.log" >"$VM_DIR/imported.seconds"
+	echo "$archive_key" >"$VM_DIR/imported.key"
 	mv "$IMPORTED.tmp" "$IMPORTED"
 else
-	say "the archive's import is cached ($IMPORTED, $(cat "$VM_DIR/imported-$ARCHIVE_KEY.seconds" 2>/dev/null || echo '?') s when it was made)"
+	say "the images' import is kept from an earlier run ($IMPORTED; it took $(cat "$VM_DIR/imported.seconds" 2>/dev/null || echo '?') s)"
 fi
 
 # --- The checks, on a fresh overlay of the imported disk -------------------------------------
