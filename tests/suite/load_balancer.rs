@@ -357,7 +357,7 @@ fn published_load_balancers_answer_on_localhost() {
         docker_inspect(
             "lbpub-lb-default-kubia",
             &format!(
-                "{{{{.HostConfig.NetworkMode}}}} {{{{(index (index .HostConfig.PortBindings \"{port}/tcp\") 0).HostIp}}}}"
+                "{{{{range $name, $_ := .NetworkSettings.Networks}}}}{{{{$name}}}}{{{{end}}}} {{{{(index (index .HostConfig.PortBindings \"{port}/tcp\") 0).HostIp}}}}"
             )
         ),
         "localkube-lbpub 127.0.0.1"
