@@ -1,9 +1,9 @@
 #!/bin/bash
 # Runs inside the cgroup v2 VM that scripts/check-host.sh boots (from its data disk, /data, at
 # boot, by a systemd unit), in one of two phases the kernel's command line names: `import` loads
-# the images archive, `checks` runs the checks on a disk that holds them. Each check prints PASS or FAIL and its time on the second serial
-# port; the details go to /data/guest.log. The VM has no network device: every address used here
-# is the VM's own (loopback, Docker's bridges inside it).
+# the images archive, `checks` runs the checks on a disk that holds them. Each check prints PASS
+# or FAIL and its time on the second serial port; the details go to /data/guest.log. The VM has
+# no network device: every address used here is the VM's own (loopback, Docker's bridges in it).
 set -uo pipefail
 export HOME=/root PATH=/data:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LK=/data/localkube
@@ -196,6 +196,7 @@ if grep -qw localkube.phase=import /proc/cmdline; then
 fi
 check "cgroup v2, every controller, Docker's systemd driver" cgroup_v2
 check "localkube doctor" "$LK" doctor --nodes 2
+echo "timeouts stretched by $("$LK" doctor -o json 2>/dev/null | sed -n 's/.*"time_factor": \([0-9.]*\).*/\1/p')x (measured by localkube)"
 check "start --nodes 2" "$LK" -p "$P" start --nodes 2 || finish
 check "both nodes Ready" wait_for 600 nodes_ready || finish
 check "nodes on the unified hierarchy, kubelet's tree with memory" nodes_on_cgroup_v2

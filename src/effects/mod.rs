@@ -16,6 +16,7 @@ pub mod kubeconfig_store;
 pub mod lb_image;
 pub mod lock;
 pub mod owned;
+pub mod pace;
 pub mod pause;
 pub mod pki_store;
 pub mod snapshot;

@@ -138,7 +138,7 @@ pub async fn run_worker() -> Result<()> {
         .context("reading the kubeconfig the broker sent")?;
     let mut client_config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    client_config.connect_timeout = Some(Duration::from_secs(5));
+    client_config.connect_timeout = Some(crate::effects::pace::scaled(Duration::from_secs(5)));
     client_config.read_timeout = None;
     let client = Client::try_from(client_config)?;
     run_with(profile, hello.config, client, hello.image, runtime, false).await
