@@ -332,6 +332,11 @@ fn published_load_balancers_answer_on_localhost() {
     );
     assert_success(&c.localkube(&["start"]), "start");
     assert_success(&c.localkube(&["image", "load", "kubia:1.0"]), "image load");
+    // Loaded again: the node holds that very image, and nothing is copied.
+    let again = c.localkube(&["image", "load", "kubia:1.0"]);
+    assert_success(&again, "image load again");
+    let said = format!("{}{}", stdout(&again), stderr(&again));
+    assert!(said.contains("lbpub already holds kubia:1.0"), "{said}");
     c.kubectl_ok(&["create", "deployment", "kubia", "--image=kubia:1.0"]);
     c.wait_ready("kubia", "1");
     // A port nothing on this machine holds now.
