@@ -71,8 +71,13 @@ fn parse_node_image_ids(output: &str) -> Result<Vec<String>> {
     let Some((crictl, ctr)) = output.split_once(NODE_IMAGE_SEPARATOR) else {
         return Ok(Vec::new());
     };
+    // The first JSON value; crictl's own warnings (on stderr, which the exec interleaves) may
+    // follow it.
     let start = crictl.find('{').unwrap_or(0);
-    let info: serde_json::Value = serde_json::from_str(crictl[start..].trim())?;
+    let info: serde_json::Value = serde_json::Deserializer::from_str(&crictl[start..])
+        .into_iter()
+        .next()
+        .context("crictl printed no image")??;
     let status = &info["status"];
     let Some(id) = status["id"].as_str() else {
         return Ok(Vec::new());
@@ -171,6 +176,15 @@ mod tests {
         );
         let ids = parse_node_image_ids(&out).unwrap();
         assert_eq!(ids, ["sha256:c0f1", "sha256:1d3e"]);
+    }
+
+    #[test]
+    fn what_crictl_prints_after_its_json_is_ignored() {
+        let out = format!(
+            "{CRICTL}\nW1203 00:58:01 a warning of crictl's\n{}\n",
+            super::NODE_IMAGE_SEPARATOR
+        );
+        assert_eq!(parse_node_image_ids(&out).unwrap(), ["sha256:c0f1"]);
     }
 
     #[test]
