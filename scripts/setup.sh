@@ -40,8 +40,16 @@ if [ -n "${DOCKER_HOST:-}" ]; then
   exit 1
 fi
 echo "setup: starting dockerd (log: $log_dir/dockerd.log)"
-# setsid: dockerd outlives this script and the shell that ran it.
-setsid dockerd >>"$log_dir/dockerd.log" 2>&1 </dev/null &
+# setsid: dockerd outlives this script and the shell that ran it. It gets no descriptor beyond
+# 0-2: one inherited (say a test run's `flock` lock, or a pipe the caller waits on) would be held
+# for the daemon's whole life.
+(
+  for fd in /proc/self/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+  done
+  exec setsid dockerd >>"$log_dir/dockerd.log" 2>&1 </dev/null
+) &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then
     echo "setup: docker daemon answers"

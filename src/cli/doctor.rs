@@ -32,11 +32,21 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 "ready": !blocking,
                 "findings": findings,
                 "facts": facts,
+                "time_factor": crate::effects::pace::factor(),
             }))?
         );
     } else {
         for f in &findings {
             println!("{}", f.line());
+        }
+        // Not a check: what `start` will do with its timeouts on this machine.
+        let factor = crate::effects::pace::factor();
+        if factor > 1.0 {
+            println!(
+                "note [pace]: this machine runs about {factor:.1}x slower than localkube's \
+                 timeouts assume: they are stretched as much ({} sets it by hand)",
+                crate::plan::pace::FACTOR_ENV
+            );
         }
         let warnings = findings
             .iter()

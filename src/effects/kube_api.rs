@@ -21,9 +21,11 @@ pub async fn admin_client(kubeconfig: &Path) -> Result<Client> {
     let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .context("loading the admin kubeconfig")?;
-    // Each poll is short: a hung request must not eat the whole wait.
-    config.connect_timeout = Some(Duration::from_secs(5));
-    config.read_timeout = Some(Duration::from_secs(10));
+    // Each poll is short: a hung request must not eat the whole wait. Stretched on a slow
+    // machine, where a TLS handshake with a busy apiserver alone took more than 5 s (an
+    // emulated VM: the coredns addon's first request timed out).
+    config.connect_timeout = Some(super::pace::scaled(Duration::from_secs(5)));
+    config.read_timeout = Some(super::pace::scaled(Duration::from_secs(10)));
     Client::try_from(config).context("creating the API client")
 }
 
@@ -33,6 +35,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
 {
+    // The waits' timeouts are set for this project's machines: a slower one gets them stretched.
+    let timeout = super::pace::scaled(timeout);
     let started = Instant::now();
     let mut last = String::from("no answer yet");
     let mut interval = Duration::from_millis(50);

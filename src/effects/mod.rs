@@ -17,6 +17,7 @@ pub mod lb_image;
 pub mod lock;
 pub mod node_images;
 pub mod owned;
+pub mod pace;
 pub mod pause;
 pub mod pki_store;
 pub mod registry_auth;

@@ -138,7 +138,7 @@ pub async fn run_worker() -> Result<()> {
         .context("reading the kubeconfig the broker sent")?;
     let mut client_config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    client_config.connect_timeout = Some(Duration::from_secs(5));
+    client_config.connect_timeout = Some(crate::effects::pace::scaled(Duration::from_secs(5)));
     client_config.read_timeout = None;
     let client = Client::try_from(client_config)?;
     run_with(profile, hello.config, client, hello.image, runtime, false).await
@@ -403,7 +403,7 @@ impl Controller {
     }
 
     async fn ensure_proxy(&self, service: &Service, lb: &LoadBalancer, current: Option<Existing>) {
-        let spec = load_balancer::proxy_spec(&self.profile, lb, &self.image);
+        let spec = load_balancer::proxy_spec(&self.profile, &self.config, lb, &self.image);
         if lb.ports.is_empty() {
             if let Some(c) = current {
                 let _ = self.runtime.remove(&c.name).await;
@@ -443,7 +443,7 @@ impl Controller {
                     "HostPortInUse",
                     format!(
                         "another program on this machine holds {}:{}; the load balancer is not serving until it is freed ({text})",
-                        lb.address,
+                        load_balancer::ingress_address(&self.config, lb.address),
                         lb.ports
                             .iter()
                             .map(|p| p.port.to_string())
@@ -460,6 +460,7 @@ impl Controller {
     }
 
     async fn set_status(&self, service: &Service, address: Ipv4Addr) -> Result<()> {
+        let address = load_balancer::ingress_address(&self.config, address);
         if ingress_ip(service) == Some(address) {
             return Ok(());
         }
@@ -495,7 +496,11 @@ impl Controller {
         all: bool,
     ) -> Result<()> {
         let is_lb = crate::plan::service_urls::service_type(service) == "LoadBalancer";
-        if (is_lb && !all) || !ingress_ip(service).is_some_and(|ip| pool.contains(&ip)) {
+        // Published, every service shows 127.0.0.1: that one is ours too.
+        let ours = |ip: Ipv4Addr| {
+            pool.contains(&ip) || ip == load_balancer::ingress_address(&self.config, pool[0])
+        };
+        if (is_lb && !all) || !ingress_ip(service).is_some_and(ours) {
             return Ok(());
         }
         let api: Api<Service> = Api::namespaced(

@@ -122,7 +122,7 @@ impl ProxyDocker {
                     .collect();
                 load_balancer::check_capacity(&self.config, &existing, &lb)
                     .map_err(anyhow::Error::msg)?;
-                let spec = load_balancer::proxy_spec(&self.profile, &lb, &self.image);
+                let spec = load_balancer::proxy_spec(&self.profile, &self.config, &lb, &self.image);
                 containers::create_and_start(&self.docker, &spec).await?;
                 Ok(Vec::new())
             }

@@ -57,6 +57,13 @@ pub struct ProfileConfig {
     /// --image-repository` accepts the one there now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_index: Option<String>,
+    /// How the host reaches LoadBalancer services, chosen when the profile is made from where
+    /// the daemon runs; profiles written before it load as `loopback`.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::plan::load_balancer::Exposure::is_loopback"
+    )]
+    pub load_balancer: crate::plan::load_balancer::Exposure,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -114,6 +121,7 @@ impl ProfileConfig {
             addons: Default::default(),
             image_repository: None,
             image_index: None,
+            load_balancer: Default::default(),
         }
     }
 

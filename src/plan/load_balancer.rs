@@ -20,7 +20,9 @@ use sha2::{Digest, Sha256};
 use crate::plan::config::ProfileConfig;
 use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
-use crate::plan::spec::{COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, StagedFile};
+use crate::plan::spec::{
+    COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, PortSpec, StagedFile,
+};
 
 /// Role label of the controller container.
 pub const CONTROLLER_ROLE: &str = Role::LbController.as_str();
@@ -45,6 +47,67 @@ const FIRST_HOST: u8 = 2;
 const LAST_HOST: u8 = 99;
 /// Docker's name for the host's network namespace (`--network host`).
 pub const HOST_NETWORK: &str = "host";
+
+/// How the host reaches a profile's LoadBalancer services, chosen when the profile is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Exposure {
+    /// Each service on a loopback address of its own, its proxy in the daemon's network
+    /// namespace: the host's, where the daemon runs on this machine's kernel as root.
+    #[default]
+    Loopback,
+    /// Each service's ports published by Docker on 127.0.0.1, its proxy on the profile's
+    /// network: where the daemon's network namespace is not the host's (Docker Desktop's VM,
+    /// rootless Docker's namespace), so an address there would not answer here, while Docker's
+    /// published ports are forwarded to the host.
+    Published,
+}
+
+impl Exposure {
+    pub fn is_loopback(&self) -> bool {
+        *self == Exposure::Loopback
+    }
+}
+
+/// Forces the exposure of a new profile: `loopback` or `published`.
+pub const EXPOSURE_ENV: &str = "LOCALKUBE_LOAD_BALANCER";
+
+/// The exposure for a new profile: the one [`EXPOSURE_ENV`] names, else `published` where the
+/// daemon's network namespace is not this host's (`local` false: Docker Desktop, a remote
+/// daemon; or rootless Docker), else `loopback`.
+pub fn choose_exposure(
+    forced: Option<&str>,
+    local: bool,
+    rootless: bool,
+) -> Result<Exposure, String> {
+    match forced.map(str::trim).filter(|v| !v.is_empty()) {
+        Some("loopback") => Ok(Exposure::Loopback),
+        Some("published") => Ok(Exposure::Published),
+        Some(other) => Err(format!(
+            "{EXPOSURE_ENV}={other} is not an exposure localkube knows: use `loopback` (an \
+             address of its own per service) or `published` (ports on 127.0.0.1)"
+        )),
+        None if !local || rootless => Ok(Exposure::Published),
+        None => Ok(Exposure::Loopback),
+    }
+}
+
+/// The address a service shows as its EXTERNAL-IP, and answers on from the host: its own pool
+/// address, or 127.0.0.1 where its ports are published.
+pub fn ingress_address(config: &ProfileConfig, address: Ipv4Addr) -> Ipv4Addr {
+    match config.load_balancer {
+        Exposure::Loopback => address,
+        Exposure::Published => Ipv4Addr::LOCALHOST,
+    }
+}
+
+/// A published proxy's address on the profile's network: `172.<b>.<c>.1<dd>` for its pool
+/// address `127.<b>.<c>.<dd>` (102 to 199), clear of the control plane (.2-.7) and the
+/// nodes (.10-.18).
+pub fn published_proxy_ip(config: &ProfileConfig, address: Ipv4Addr) -> Ipv4Addr {
+    let [a, b, c, _] = config.network_subnet.network().octets();
+    Ipv4Addr::new(a, b, c, 100 + address.octets()[3])
+}
 
 /// The loopback block of a profile: `127.<b>.<c>.2-99` for its network `172.<b>.<c>.0/24`.
 pub fn address_pool(config: &ProfileConfig) -> Vec<Ipv4Addr> {
@@ -143,9 +206,22 @@ pub fn proxy_container_name(profile: &ProfileName, namespace: &str, name: &str) 
 }
 
 /// The proxy container of a load balancer.
-pub fn proxy_spec(profile: &ProfileName, lb: &LoadBalancer, image: &str) -> ContainerSpec {
+pub fn proxy_spec(
+    profile: &ProfileName,
+    config: &ProfileConfig,
+    lb: &LoadBalancer,
+    image: &str,
+) -> ContainerSpec {
     let name = proxy_container_name(profile, &lb.namespace, &lb.name);
-    let mut args = vec![format!("--address={}", lb.address)];
+    let published = config.load_balancer == Exposure::Published;
+    // Published: it listens on every address of its own network namespace, which holds only
+    // loopback and the profile's network; Docker forwards 127.0.0.1:<port> to it.
+    let listen = if published {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        lb.address
+    };
+    let mut args = vec![format!("--address={listen}")];
     for p in &lb.ports {
         args.push(format!("--listen={}:{}", p.port, p.node_port));
     }
@@ -182,6 +258,24 @@ pub fn proxy_spec(profile: &ProfileName, lb: &LoadBalancer, image: &str) -> Cont
         role: PROXY_ROLE.into(),
         name,
     };
+    if published {
+        // Where the host's loopback is not the daemon's (Docker Desktop, rootless): the proxy
+        // on the profile's network, at an address its pool address gives it, and each port
+        // published on 127.0.0.1 only, as the apiserver's is. One hop more (Docker's port
+        // forwarding), but the only way the host reaches it there.
+        spec.network = names::network(profile);
+        spec.ip = published_proxy_ip(config, lb.address);
+        spec.ports = lb
+            .ports
+            .iter()
+            .map(|p| PortSpec {
+                host_ip: Ipv4Addr::LOCALHOST,
+                host_port: p.port,
+                container_port: p.port,
+                protocol: "tcp".into(),
+            })
+            .collect();
+    }
     labels.insert(LABEL_SPEC.to_string(), spec_digest(&spec));
     spec.labels = labels;
     spec
@@ -566,7 +660,7 @@ mod tests {
 
     #[test]
     fn proxy_listens_on_its_address_only_with_one_capability() {
-        let spec = proxy_spec(&profile(), &lb(), "localkube/lb:abc");
+        let spec = proxy_spec(&profile(), &config(), &lb(), "localkube/lb:abc");
         assert_eq!(spec.name, "dev-lb-default-kubia");
         // Its own listener in the host's namespace, no port published by Docker.
         assert_eq!(spec.network, HOST_NETWORK);
@@ -588,10 +682,88 @@ mod tests {
         assert!(spec.mounts.is_empty());
     }
 
+    fn published() -> ProfileConfig {
+        ProfileConfig {
+            load_balancer: Exposure::Published,
+            ..config()
+        }
+    }
+
+    #[test]
+    fn where_the_host_cannot_reach_the_daemons_namespace_ports_are_published() {
+        // The host's own daemon as root: an address per service.
+        assert_eq!(choose_exposure(None, true, false), Ok(Exposure::Loopback));
+        // Docker Desktop (or a remote daemon), and rootless Docker: ports on 127.0.0.1.
+        assert_eq!(choose_exposure(None, false, false), Ok(Exposure::Published));
+        assert_eq!(choose_exposure(None, true, true), Ok(Exposure::Published));
+        // The variable decides either way; a value it does not know is named with the choices.
+        assert_eq!(
+            choose_exposure(Some("published"), true, false),
+            Ok(Exposure::Published)
+        );
+        assert_eq!(
+            choose_exposure(Some("loopback"), false, false),
+            Ok(Exposure::Loopback)
+        );
+        assert_eq!(
+            choose_exposure(Some(""), true, false),
+            Ok(Exposure::Loopback)
+        );
+        let err = choose_exposure(Some("nodeport"), true, false).unwrap_err();
+        assert!(err.contains("LOCALKUBE_LOAD_BALANCER=nodeport"), "{err}");
+        assert!(err.contains("`published`"), "{err}");
+    }
+
+    #[test]
+    fn a_published_proxy_is_on_the_profiles_network_with_its_ports_on_localhost() {
+        let spec = proxy_spec(&profile(), &published(), &lb(), "localkube/lb:abc");
+        assert_eq!(spec.network, "localkube-dev");
+        // 127.30.7.3's slot: .103, clear of the control plane and the nodes.
+        assert_eq!(spec.ip.to_string(), "172.30.7.103");
+        assert_eq!(
+            spec.ports,
+            [PortSpec {
+                host_ip: Ipv4Addr::LOCALHOST,
+                host_port: 80,
+                container_port: 80,
+                protocol: "tcp".into(),
+            }]
+        );
+        assert_eq!(spec.args[0], "--address=0.0.0.0");
+        assert_eq!(spec.security.cap_add, ["NET_BIND_SERVICE"]);
+        // Its EXTERNAL-IP is 127.0.0.1; a loopback profile's is the service's own address.
+        assert_eq!(
+            ingress_address(&published(), lb().address),
+            Ipv4Addr::LOCALHOST
+        );
+        assert_eq!(ingress_address(&config(), lb().address), lb().address);
+        // Every slot's address is on the network, above the nodes and below its broadcast.
+        let nodes = node_addresses(&config());
+        for address in address_pool(&config()) {
+            let ip = published_proxy_ip(&config(), address);
+            assert!(config().network_subnet.contains(&ip) && ip.octets()[3] < 255);
+            assert!(ip > *nodes.last().unwrap(), "{ip}");
+        }
+        // Switching the exposure recreates the proxy.
+        let loopback = proxy_spec(&profile(), &config(), &lb(), "localkube/lb:abc");
+        assert_ne!(spec.labels[LABEL_SPEC], loopback.labels[LABEL_SPEC]);
+    }
+
+    #[test]
+    fn a_profile_without_the_setting_is_loopback_and_loopback_is_not_written() {
+        let yaml = crate::yaml::to_string(&config()).unwrap();
+        assert!(!yaml.contains("load_balancer"), "{yaml}");
+        let back: ProfileConfig = crate::yaml::from_str(&yaml).unwrap();
+        assert_eq!(back.load_balancer, Exposure::Loopback);
+        let yaml = crate::yaml::to_string(&published()).unwrap();
+        let back: ProfileConfig = crate::yaml::from_str(&yaml).unwrap();
+        assert_eq!(back.load_balancer, Exposure::Published);
+    }
+
     #[test]
     fn the_digest_changes_with_what_the_proxy_does() {
-        let base = proxy_spec(&profile(), &lb(), "img");
-        let same = proxy_spec(&profile(), &lb(), "img");
+        let base = proxy_spec(&profile(), &config(), &lb(), "img");
+        let same = proxy_spec(&profile(), &config(), &lb(), "img");
         assert_eq!(base.labels[LABEL_SPEC], same.labels[LABEL_SPEC]);
         let mut more_ports = lb();
         more_ports.ports.push(LbPort {
@@ -601,9 +773,9 @@ mod tests {
         let mut moved = lb();
         moved.backends = vec!["172.30.7.11".parse().unwrap()];
         for changed in [
-            proxy_spec(&profile(), &more_ports, "img"),
-            proxy_spec(&profile(), &moved, "img"),
-            proxy_spec(&profile(), &lb(), "img2"),
+            proxy_spec(&profile(), &config(), &more_ports, "img"),
+            proxy_spec(&profile(), &config(), &moved, "img"),
+            proxy_spec(&profile(), &config(), &lb(), "img2"),
         ] {
             assert_ne!(base.labels[LABEL_SPEC], changed.labels[LABEL_SPEC]);
         }

@@ -13,6 +13,7 @@ pub mod load_balancer;
 pub mod names;
 pub mod node_config;
 pub mod nodes;
+pub mod pace;
 pub mod pause;
 pub mod pki;
 pub mod preflight;

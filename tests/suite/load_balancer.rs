@@ -293,3 +293,66 @@ fn load_balancers_and_service_urls() {
     assert_success(&c.localkube(&["delete"]), "delete");
     assert!(get_as_nobody(&format!("http://{kubia}:8080/")).is_none());
 }
+
+/// Where the host cannot reach the daemon's network namespace (Docker Desktop, rootless Docker),
+/// LoadBalancer ports are published on 127.0.0.1. Forced here with the variable: the service
+/// shows 127.0.0.1 and answers there on its own port, through a proxy on the profile's network,
+/// back after stop/start.
+#[test]
+fn published_load_balancers_answer_on_localhost() {
+    build_sample_image();
+    let c = Cluster::unstarted(
+        Sandbox::new().with_env("LOCALKUBE_LOAD_BALANCER", "published"),
+        "lbpub",
+    );
+    assert_success(&c.localkube(&["start"]), "start");
+    assert_success(&c.localkube(&["image", "load", "kubia:1.0"]), "image load");
+    // Loaded again: the node holds that very image, and nothing is copied.
+    let again = c.localkube(&["image", "load", "kubia:1.0"]);
+    assert_success(&again, "image load again");
+    let said = format!("{}{}", stdout(&again), stderr(&again));
+    assert!(said.contains("lbpub already holds kubia:1.0"), "{said}");
+    c.kubectl_ok(&["create", "deployment", "kubia", "--image=kubia:1.0"]);
+    c.wait_ready("kubia", "1");
+    // A port nothing on this machine holds now.
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+        .to_string();
+    c.kubectl_ok(&[
+        "expose",
+        "deployment",
+        "kubia",
+        "--type=LoadBalancer",
+        &format!("--port={port}"),
+        "--target-port=8080",
+    ]);
+    assert_eq!(c.external_ip("kubia"), Ipv4Addr::LOCALHOST);
+    let url = format!("http://127.0.0.1:{port}/");
+    let body = get_until(&url, Duration::from_secs(60));
+    assert!(body.starts_with("You've hit kubia-"), "{body}");
+    // Docker publishes it, on 127.0.0.1 alone, from a proxy on the profile's network.
+    assert_eq!(
+        docker_inspect(
+            "lbpub-lb-default-kubia",
+            &format!(
+                "{{{{range $name, $_ := .NetworkSettings.Networks}}}}{{{{$name}}}}{{{{end}}}} {{{{(index (index .HostConfig.PortBindings \"{port}/tcp\") 0).HostIp}}}}"
+            )
+        ),
+        "localkube-lbpub 127.0.0.1"
+    );
+    let out = c.localkube(&["service", "kubia", "--url"]);
+    assert_success(&out, "service kubia --url");
+    assert_eq!(stdout(&out).trim(), format!("http://127.0.0.1:{port}"));
+
+    assert_success(&c.localkube(&["stop"]), "stop");
+    assert!(get_as_nobody(&url).is_none(), "answers while stopped");
+    assert_success(&c.localkube(&["start"]), "start again");
+    let body = get_until(&url, Duration::from_secs(60));
+    assert!(body.starts_with("You've hit kubia-"), "{body}");
+
+    // Deleted with the rest: the port is free again.
+    assert_success(&c.localkube(&["delete"]), "delete");
+    assert!(get_as_nobody(&url).is_none());
+}

@@ -5,10 +5,10 @@ use anyhow::{Context, Result, bail};
 
 use super::StartRequest;
 use super::context::StartContext;
-use crate::effects::{docker, kubeconfig_store};
+use crate::effects::{docker, host_facts, kubeconfig_store};
 use crate::plan::config::{Nodes, ProfileConfig, candidate_subnets};
-use crate::plan::names;
 use crate::plan::profile_name::ProfileName;
+use crate::plan::{load_balancer, names};
 
 /// A new profile: flags over defaults, plus a free apiserver port and network subnet, written to
 /// config.yaml. An existing one: its config.yaml, with flags that would change it refused.
@@ -76,6 +76,9 @@ pub(super) async fn new_config(
         Some(port) => port,
         None => free_loopback_port()?,
     };
+    let forced = std::env::var(load_balancer::EXPOSURE_ENV).ok();
+    let mut exposure = load_balancer::choose_exposure(forced.as_deref(), true, false)
+        .map_err(anyhow::Error::msg)?;
     let subnet = if request.dry_run {
         // A dry run does not ask Docker; a real start checks the choice against its networks.
         candidate_subnets(profile.as_str())
@@ -83,6 +86,12 @@ pub(super) async fn new_config(
             .expect("candidates")
     } else {
         let docker = docker::connect().await?;
+        // Where the daemon's network namespace is not this host's, LoadBalancer ports are
+        // published on 127.0.0.1 instead of served on loopback addresses the host cannot reach.
+        let daemon = host_facts::daemon(&docker).await?;
+        exposure =
+            load_balancer::choose_exposure(forced.as_deref(), daemon.local, daemon.is_rootless())
+                .map_err(anyhow::Error::msg)?;
         let mut taken = docker::network_subnets(&docker).await?;
         // Nor a range the host routes elsewhere (a VPN, another tool's bridge).
         taken.extend(crate::lifecycle::preflight::routed_ranges());
@@ -103,6 +112,7 @@ pub(super) async fn new_config(
     }
     config.nodes = Nodes::first(request.nodes.unwrap_or(1));
     config.image_repository = request.image_repository.clone();
+    config.load_balancer = exposure;
     config.validate()?;
     Ok(config)
 }

@@ -429,8 +429,12 @@ pub fn signal(pid: u32, signal: &str) {
     assert_success(&out, &format!("kill {signal} {pid}"));
 }
 
+/// Where the system dockerd writes its pid (its default `--pidfile`).
+const DOCKERD_PIDFILE: &str = "/var/run/docker.pid";
+
 /// Restarts the Docker daemon (systemd's unit, or the dockerd scripts/setup.sh started) and
-/// waits until it answers again.
+/// waits until it answers again. scripts/setup.sh starts the new daemon with no descriptor but
+/// stdin, stdout and stderr, so a lock held around the test (`flock`) is not kept by it.
 pub fn restart_dockerd() {
     use std::time::{Duration, Instant};
     let systemd = Command::new("systemctl")
@@ -445,20 +449,19 @@ pub fn restart_dockerd() {
         assert_success(&out, "systemctl restart docker");
         return;
     }
-    // Started by scripts/setup.sh: stop it, then let the same script start it again.
-    let _ = Command::new("pkill")
-        .args(["-TERM", "-x", "dockerd"])
-        .status();
+    // Started by scripts/setup.sh: stop that daemon, by the pid it wrote (not by name: a second
+    // dockerd, scripts/check-docker28.sh's, may be running beside it), then let the same script
+    // start it again.
+    let pid = std::fs::read_to_string(DOCKERD_PIDFILE)
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+        .expect("the system dockerd's pid in /var/run/docker.pid");
+    signal(pid, "-TERM");
     let started = Instant::now();
-    // output(), not status(): pgrep prints the pid, which would fill the test's output.
-    while Command::new("pgrep")
-        .args(["-x", "dockerd"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "dockerd did not stop"
+            "dockerd (pid {pid}) did not stop"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
