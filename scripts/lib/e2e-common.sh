@@ -443,6 +443,7 @@ e2e_build_image() {
             bin=*) bins+=("${word#bin=}") ;;
             module=*) extra+=("${word#module=}") ;;
             coredns) extra+=(coredns) ;;
+            busybox) extra+=(busybox) ;;
         esac
     done
     local keyparts=("$E2E_RECIPE" "image" "$short" "$E2E_VERSION" "$(e2e_dir_digest "$dir")" "from=$from")
@@ -453,11 +454,14 @@ e2e_build_image() {
         bindirs+=("$art")
         keyparts+=("bin=$bin" "$(jq -r .key "$art/manifest.json")")
     done
-    local x coredns_bin=""
+    local x coredns_bin="" busybox_bin=""
     for x in "${extra[@]+"${extra[@]}"}"; do
         if [[ $x == coredns ]]; then
             coredns_bin="$(e2e_coredns)"
             keyparts+=("coredns" "$(e2e_sha256 <"$coredns_bin")")
+        elif [[ $x == busybox ]]; then
+            busybox_bin="$(e2e_busybox)"
+            keyparts+=("busybox" "$(e2e_sha256 <"$busybox_bin")")
         else
             keyparts+=("$x" "$(cd "$E2E_K8S_DIR" && find "$x" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | e2e_sha256)")
         fi
@@ -478,6 +482,8 @@ e2e_build_image() {
         for x in "${extra[@]+"${extra[@]}"}"; do
             if [[ $x == coredns ]]; then
                 cp "$coredns_bin" "$ctx/bin/coredns"
+            elif [[ $x == busybox ]]; then
+                cp "$busybox_bin" "$ctx/bin/busybox"
             else
                 mkdir -p "$ctx/module/$(dirname "$x")"
                 cp -a "$E2E_K8S_DIR/$x" "$ctx/module/$x"
@@ -537,6 +543,78 @@ e2e_coredns() {
     docker rm "$cid" >/dev/null
     mv "$out/coredns.new" "$out/coredns"
     printf '%s\n' "$out/coredns"
+}
+
+# BusyBox for the busybox test image, compiled here from upstream's release tarball the way Docker
+# Hub's busybox image (upstream's base) is built: `make defconfig` plus that build's few changes,
+# linked against glibc. Debian's busybox package cannot stand in: Debian reverts upstream's ash
+# change that keeps environment variables whose names are not shell identifiers (`data-1`), which
+# the Secret/ConfigMap environment specs read back with `sh -c env`. The tarball is Debian's copy
+# of upstream's (its orig.tar is byte for byte the release), checked against upstream's sha256.
+E2E_BUSYBOX_VERSION="1.37.0"
+E2E_BUSYBOX_SHA256="3311dff32e746499f4df0d5df04d7eb396382d7e108bb9250e7b519b837043a4"
+# Docker Hub's changes to defconfig (name=value to set, bare name to unset): ar with archive
+# creation, no UTF-8 input width (their issue 13), inotifyd, and no `sync -d/-f`.
+E2E_BUSYBOX_CONFIG=(CONFIG_AR=y CONFIG_FEATURE_AR_CREATE=y CONFIG_FEATURE_AR_LONG_FILENAMES=y
+    CONFIG_LAST_SUPPORTED_WCHAR=0 CONFIG_INOTIFYD=y CONFIG_FEATURE_SYNC_FANCY)
+
+# Prints the path of the compiled busybox (cached by its inputs like the Go artifacts).
+e2e_busybox() {
+    e2e_require gcc:gcc make:make bzip2:bzip2
+    local config=("${E2E_BUSYBOX_CONFIG[@]}")
+    # Upstream's SHA-1 acceleration is x86 code that 1.37.0 does not guard on other
+    # architectures (it fails to compile there): off where it would not run anyway.
+    [[ "$E2E_GOARCH" == amd64 ]] || config+=(CONFIG_SHA1_HWACCEL CONFIG_SHA256_HWACCEL)
+    local key
+    key="$(printf '%s\n' "$E2E_RECIPE" busybox "$E2E_BUSYBOX_VERSION" "$E2E_BUSYBOX_SHA256" \
+        "${config[@]}" "$(gcc -dumpfullversion)" "$(ldd --version | head -n1)" "linux/$E2E_GOARCH" | e2e_sha256)"
+    local final="$E2E_CACHE/busybox/$key"
+    if e2e_verify "$final"; then
+        e2e_log "busybox: up to date ($final)" >&2
+        printf '%s\n' "$final/busybox"
+        return 0
+    fi
+    e2e_wait_for_quiet_cpu >&2
+    local tmp tarball="busybox_${E2E_BUSYBOX_VERSION}.orig.tar.bz2"
+    tmp="$(e2e_mktemp busybox)"
+    e2e_log "busybox: downloading $tarball from the Debian archive" >&2
+    curl -fsSL --retry 3 -o "$tmp/$tarball" "$E2E_DEBIAN_MIRROR/pool/main/b/busybox/$tarball" ||
+        e2e_die "could not download $E2E_DEBIAN_MIRROR/pool/main/b/busybox/$tarball"
+    [[ "$(e2e_sha256 <"$tmp/$tarball")" == "$E2E_BUSYBOX_SHA256" ]] ||
+        e2e_die "$tarball does not have upstream's sha256 $E2E_BUSYBOX_SHA256"
+    tar -xjf "$tmp/$tarball" -C "$tmp" || e2e_die "could not unpack $tarball"
+    local src="$tmp/busybox-$E2E_BUSYBOX_VERSION" log="$E2E_CACHE/logs/busybox-$key"
+    e2e_log "compiling busybox $E2E_BUSYBOX_VERSION ..." >&2
+    local started=$SECONDS
+    (
+        set -e
+        cd "$src"
+        # The build date busybox prints is the tarball's, so the same inputs give the same binary.
+        SOURCE_DATE_EPOCH="$(stat -c %Y "$src")"
+        export SOURCE_DATE_EPOCH
+        e2e_run_logged "busybox defconfig" "$log-defconfig.log" make defconfig
+        local conf
+        for conf in "${config[@]}"; do
+            sed -i -e "/^${conf%%=*}=/d" -e "/^# ${conf%%=*} is not set\$/d" .config
+            if [[ $conf == *=* ]]; then echo "$conf"; else echo "# $conf is not set"; fi >>.config
+        done
+        # Options a change brings in take their defaults (the empty answer).
+        e2e_run_logged "busybox oldconfig" "$log-oldconfig.log" sh -c 'yes "" | make oldconfig'
+        for conf in "${config[@]}"; do
+            if [[ $conf == *=* ]]; then grep -qx "$conf" .config; else ! grep -q "^$conf=" .config; fi ||
+                e2e_die "busybox's .config did not keep $conf"
+        done
+        e2e_run_logged "compiling busybox" "$log.log" nice -n 10 make -j "$(nproc)" busybox
+    ) >&2 || exit 1
+    mkdir -p "$tmp/out"
+    cp "$src/busybox" "$tmp/out/busybox"
+    cp "$src/.config" "$tmp/out/busybox.config"
+    e2e_commit busybox "$key" "$tmp/out" "$final" \
+        "$(jq -n --arg v "$E2E_BUSYBOX_VERSION" --arg s "$E2E_BUSYBOX_SHA256" --arg c "${config[*]}" \
+            '{version: $v, tarball_sha256: $s, config: $c}')"
+    rm -rf "$tmp"
+    e2e_log "busybox: compiled in $((SECONDS - started)) s" >&2
+    printf '%s\n' "$final/busybox"
 }
 
 # The Go binaries of the test images, built from the wrapper module like the components.
