@@ -65,7 +65,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                     step.done();
                 }
                 // With the registry addon, the images are stored there too: pods that pull them
-                // (`:latest`) get them through the nodes' docker.io mirror.
+                // (`:latest`, imagePullPolicy Always) get them through the nodes' docker.io or
+                // registry.k8s.io mirror.
                 let config = ctx.home.profile(&ctx.profile).load_config()?;
                 if config
                     .addons
@@ -78,7 +79,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                             .await?
                         {
                             Some(at) => step.done_with(at),
-                            None => step.done_with("not a Docker Hub image: skipped"),
+                            None => {
+                                step.done_with("not a docker.io or registry.k8s.io image: skipped")
+                            }
                         }
                     }
                 }

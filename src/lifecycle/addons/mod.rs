@@ -341,11 +341,12 @@ pub fn choose_ports(config: &mut ProfileConfig) -> Result<()> {
     Ok(())
 }
 
-/// Stores a host image in the profile's registry under its Docker Hub path (`luksa/kubia:latest`
-/// → `localhost:PORT/luksa/kubia:latest`), so the nodes' docker.io mirror serves it even to pods
-/// that pull (`:latest`, imagePullPolicy Always). `None`: not a Docker Hub image, nothing stored.
+/// Stores a host image in the profile's registry under its mirror path (`luksa/kubia:latest` →
+/// `localhost:PORT/luksa/kubia:latest`, `registry.k8s.io/pause:3.10` → `localhost:PORT/pause:3.10`),
+/// so the nodes' docker.io or registry.k8s.io mirror serves it even to pods that pull (`:latest`,
+/// imagePullPolicy Always). `None`: not an image of a mirrored registry, nothing stored.
 pub async fn push_to_registry(docker: &Docker, port: u16, image: &str) -> Result<Option<String>> {
-    let Some(path) = addons::docker_hub_path(image) else {
+    let Some(path) = addons::mirror_path(image) else {
         return Ok(None);
     };
     let (repo, tag) = path.rsplit_once(':').unwrap_or((path.as_str(), "latest"));
