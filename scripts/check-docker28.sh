@@ -10,8 +10,8 @@
 #
 #   scripts/check-docker28.sh [classic|containerd ...]    (default: both)
 #
-# The images come from an `images save` archive of the host's Docker (made under the cluster
-# lock when CHECK_DOCKER28_ARCHIVE does not name one), so nothing is compiled twice.
+# The images come from an `images save` archive of the host's Docker (made here
+# when CHECK_DOCKER28_ARCHIVE does not name one), so nothing is compiled twice.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -14,13 +14,20 @@
 #     --quick           the ~25 specs of tests/conformance/quick.txt (a few minutes)
 #     --focus REGEX     only the specs whose name matches REGEX (any spec, not only [Conformance])
 #     --skip REGEX      also skip the specs matching REGEX
-#     --nodes N         ginkgo processes for the parallel part (default 4)
+#     --nodes N         ginkgo processes for the parallel part (default 4: two per core of the
+#                       2-core machines this runs on; the specs mostly wait on the cluster)
+#     --certify         a full run whose results are also written as a cncf/k8s-conformance
+#                       submission: DIR/vX.Y/localkube/{PRODUCT.yaml,README.md,e2e.log,junit_01.xml}
+#     --certify-dir DIR where --certify writes (default target/conformance/certification)
+#     --certify-from R  write the submission folder from the finished full run in report folder
+#                       R (its run.json says which profile, version and cluster); runs nothing
 #     --build-only      build e2e.test, ginkgo and the images (and load them if the profile runs)
 #     --no-load         do not load the images into the nodes
 #     --report-dir DIR  where the reports go (default target/conformance/<profile>-<timestamp>/)
 #     --dry-run         list the specs that would run, run none
-#   Default (no --quick/--focus): every [Conformance] spec but [Disruptive] ones (about 1-2 h
-#   on 2 cores).
+#   Default (no --quick/--focus): every [Conformance] spec, the [Serial] and [Disruptive] ones
+#   included as a certification run has them (about 1-2 h on 2 cores); with --quick/--focus,
+#   [Disruptive] specs (they taint nodes) are left out.
 #
 # Environment: LOCALKUBE_HOME, LOCALKUBE_CACHE (as localkube), LOCALKUBE_BIN (default
 # target/release/localkube), E2E_NO_WAIT=1 (do not wait for other builds on this machine).
@@ -37,6 +44,9 @@ mode="full"
 focus=""
 extra_skip=""
 procs=4
+certify=0
+certify_dir="target/conformance/certification"
+certify_from=""
 build_only=0
 load=1
 report_dir=""
@@ -52,11 +62,23 @@ while (($#)); do
         --no-load) load=0; shift ;;
         --report-dir) report_dir="$2"; shift 2 ;;
         --dry-run) dry_run=1; shift ;;
+        --certify) certify=1; shift ;;
+        --certify-dir) certify_dir="$2"; shift 2 ;;
+        --certify-from) certify_from="$2"; shift 2 ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) e2e_die "unknown argument $1 (see --help)" ;;
     esac
 done
 [[ "$procs" =~ ^[1-9][0-9]*$ ]] || e2e_die "--nodes needs a positive number"
+# A certification run has every [Conformance] spec and nothing skipped by us.
+if [[ $certify == 1 && ( $mode != full || -n "$extra_skip" ) ]]; then
+    e2e_die "--certify runs every [Conformance] spec: it takes no --quick, --focus or --skip"
+fi
+if [[ -n "$certify_from" ]]; then
+    [[ -f "$certify_from/run.json" ]] || e2e_die "no run.json in $certify_from: --certify-from needs the report folder of a full run"
+    e2e_certify "$certify_from" "$certify_dir"
+    exit 0
+fi
 
 runner_pid=""
 # shellcheck disable=SC2317 # called by the EXIT trap
@@ -97,12 +119,24 @@ for image in "${E2E_ALL_IMAGES[@]}"; do
     e2e_build_image "$image"
 done
 
-# 3. Into the nodes.
+# 3. Into the nodes, and into the profile's registry: specs that pull an image with
+# imagePullPolicy Always (ImageVolume's kitten, PodCertificate's agnhost) need a registry that
+# serves registry.k8s.io's names, as a connected cluster has; the registry addon is the nodes'
+# registry.k8s.io mirror, and `localkube image load` stores the images there through the host's
+# push path.
 nodes_running="$(e2e_nodes "$profile")"
 if [[ $load == 1 ]]; then
     e2e_log "step 3/4: loading the test images into the nodes"
     if [[ -n "$nodes_running" ]]; then
-        e2e_load_images "$profile" "${E2E_BUILT_NAMES[@]}"
+        registry_on="$(e2e_localkube -p "$profile" -o json addons list |
+            jq -r '.[] | select(.name == "registry") | .enabled')"
+        if [[ "$registry_on" != true ]]; then
+            e2e_log "enabling the registry addon of '$profile' (the nodes' registry.k8s.io mirror)"
+            e2e_localkube -p "$profile" addons enable registry
+        fi
+        started_load=$SECONDS
+        e2e_localkube -p "$profile" image load "${E2E_BUILT_NAMES[@]}"
+        e2e_log "images in the nodes and the registry after $((SECONDS - started_load)) s"
     elif [[ $build_only == 1 ]]; then
         e2e_log "profile '$profile' has no running node: images built, not loaded"
     else
@@ -142,20 +176,30 @@ case "$mode" in
         done | paste -sd'|' -)"
         ;;
 esac
-skip='\[Disruptive\]'
-[[ -n "$extra_skip" ]] && skip="$skip|$extra_skip"
+# A full run skips nothing (the two [Disruptive] conformance specs taint a node of the cluster
+# under test, which is there for the run); a quick or focused one on a cluster in use leaves
+# them out.
+if [[ $mode == full ]]; then
+    skip="$extra_skip"
+    serial_label='Serial'
+else
+    skip='\[Disruptive\]'
+    [[ -n "$extra_skip" ]] && skip="$skip|$extra_skip"
+    serial_label='Serial && !Disruptive'
+fi
 
 [[ -n "$report_dir" ]] || report_dir="target/conformance/$profile-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$report_dir"
 report_dir="$(cd "$report_dir" && pwd)"
 e2e_log "step 4/4: running ($mode) with reports in $report_dir"
+e2e_run_facts "$report_dir" "$profile" "$version" "$procs" "$mode"
 
 # Ginkgo decides what runs by the spec's text (focus/skip) and by its labels: k8s' [Serial] is also
 # the label Serial, so the label filter splits the two parts without a second text regex.
 count_specs() {
     local label="$1" out
     out="$("$E2E_TEST_BIN" --provider=skeleton --kubeconfig="$kubeconfig" --ginkgo.dry-run --ginkgo.no-color \
-        --ginkgo.focus="$focus" --ginkgo.skip="$skip" --ginkgo.label-filter="$label" 2>&1 || true)"
+        --ginkgo.focus="$focus" ${skip:+--ginkgo.skip="$skip"} --ginkgo.label-filter="$label" 2>&1 || true)"
     sed -n 's/^Ran \([0-9]*\) of [0-9]* Specs.*/\1/p' <<<"$out" | tail -n1
 }
 
@@ -172,7 +216,7 @@ run_part() {
     local dir="$report_dir/$part"
     mkdir -p "$dir"
     local args=(--nodes="$procs" --timeout="$timeout" --no-color --poll-progress-after=5m
-        --focus="$focus" --skip="$skip" --label-filter="$label" --output-dir="$dir")
+        --focus="$focus" ${skip:+--skip="$skip"} --label-filter="$label" --output-dir="$dir")
     # Ginkgo dry-runs only on one process.
     [[ $dry_run == 1 ]] && args=(--nodes=1 "${args[@]:1}" --dry-run -v)
     e2e_log "$part: $count spec(s) on $procs process(es); log: $dir/ginkgo.log"
@@ -196,6 +240,7 @@ run_part() {
     wait "$runner_pid" || rc=$?
     runner_pid=""
     e2e_log "$part: ginkgo exited $rc after $((SECONDS - started)) s"
+    [[ $dry_run == 1 ]] || e2e_run_part_done "$report_dir" "$part" "$((SECONDS - started))"
     grep -E '^Ran [0-9]+ of|^(SUCCESS|FAIL)!' "$dir/ginkgo.log" | sed 's/^/    /' || true
     return 0
 }
@@ -204,10 +249,10 @@ run_part() {
 # for the whole part (each spec has its own in the framework).
 if [[ $mode == full ]]; then
     run_part parallel '!Serial && !Disruptive' "$procs" 6h
-    run_part serial 'Serial && !Disruptive' 1 6h
+    run_part serial "$serial_label" 1 6h
 else
     run_part parallel '!Serial && !Disruptive' "$procs" 2h
-    run_part serial 'Serial && !Disruptive' 1 2h
+    run_part serial "$serial_label" 1 2h
 fi
 
 if [[ $dry_run == 1 ]]; then
@@ -245,6 +290,7 @@ PY
 grep '^FAILED: ' <<<"$summary" || true
 result="$(tail -n1 <<<"$summary")"
 e2e_log "reports: $report_dir"
+[[ $certify == 1 ]] && e2e_certify "$report_dir" "$certify_dir"
 printf '%s\n' "$result"
 [[ "$result" == *" 0 failed,"* ]] && [[ "$result" != "conformance: 0 passed, 0 failed"* ]]
 exit

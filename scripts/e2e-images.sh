@@ -48,7 +48,8 @@ all=0
 exec 3>&1 1>&2
 e2e_require jq:jq sha256sum:coreutils flock:util-linux docker:docker.io
 if [[ -n "$version" ]]; then
-    profile_version="$(e2e_profile_version "$profile" 2>/dev/null || true)"
+    # A subshell that dies (no such profile) leaves it empty; the `|| true` must be outside it.
+    profile_version="$(e2e_profile_version "$profile" 2>/dev/null)" || true
 else
     profile_version="$(e2e_profile_version "$profile")"
     version="$profile_version"

@@ -443,6 +443,7 @@ e2e_build_image() {
             bin=*) bins+=("${word#bin=}") ;;
             module=*) extra+=("${word#module=}") ;;
             coredns) extra+=(coredns) ;;
+            busybox) extra+=(busybox) ;;
         esac
     done
     local keyparts=("$E2E_RECIPE" "image" "$short" "$E2E_VERSION" "$(e2e_dir_digest "$dir")" "from=$from")
@@ -453,11 +454,14 @@ e2e_build_image() {
         bindirs+=("$art")
         keyparts+=("bin=$bin" "$(jq -r .key "$art/manifest.json")")
     done
-    local x coredns_bin=""
+    local x coredns_bin="" busybox_bin=""
     for x in "${extra[@]+"${extra[@]}"}"; do
         if [[ $x == coredns ]]; then
             coredns_bin="$(e2e_coredns)"
             keyparts+=("coredns" "$(e2e_sha256 <"$coredns_bin")")
+        elif [[ $x == busybox ]]; then
+            busybox_bin="$(e2e_busybox)"
+            keyparts+=("busybox" "$(e2e_sha256 <"$busybox_bin")")
         else
             keyparts+=("$x" "$(cd "$E2E_K8S_DIR" && find "$x" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | e2e_sha256)")
         fi
@@ -478,6 +482,8 @@ e2e_build_image() {
         for x in "${extra[@]+"${extra[@]}"}"; do
             if [[ $x == coredns ]]; then
                 cp "$coredns_bin" "$ctx/bin/coredns"
+            elif [[ $x == busybox ]]; then
+                cp "$busybox_bin" "$ctx/bin/busybox"
             else
                 mkdir -p "$ctx/module/$(dirname "$x")"
                 cp -a "$E2E_K8S_DIR/$x" "$ctx/module/$x"
@@ -537,6 +543,78 @@ e2e_coredns() {
     docker rm "$cid" >/dev/null
     mv "$out/coredns.new" "$out/coredns"
     printf '%s\n' "$out/coredns"
+}
+
+# BusyBox for the busybox test image, compiled here from upstream's release tarball the way Docker
+# Hub's busybox image (upstream's base) is built: `make defconfig` plus that build's few changes,
+# linked against glibc. Debian's busybox package cannot stand in: Debian reverts upstream's ash
+# change that keeps environment variables whose names are not shell identifiers (`data-1`), which
+# the Secret/ConfigMap environment specs read back with `sh -c env`. The tarball is Debian's copy
+# of upstream's (its orig.tar is byte for byte the release), checked against upstream's sha256.
+E2E_BUSYBOX_VERSION="1.37.0"
+E2E_BUSYBOX_SHA256="3311dff32e746499f4df0d5df04d7eb396382d7e108bb9250e7b519b837043a4"
+# Docker Hub's changes to defconfig (name=value to set, bare name to unset): ar with archive
+# creation, no UTF-8 input width (their issue 13), inotifyd, and no `sync -d/-f`.
+E2E_BUSYBOX_CONFIG=(CONFIG_AR=y CONFIG_FEATURE_AR_CREATE=y CONFIG_FEATURE_AR_LONG_FILENAMES=y
+    CONFIG_LAST_SUPPORTED_WCHAR=0 CONFIG_INOTIFYD=y CONFIG_FEATURE_SYNC_FANCY)
+
+# Prints the path of the compiled busybox (cached by its inputs like the Go artifacts).
+e2e_busybox() {
+    e2e_require gcc:gcc make:make bzip2:bzip2
+    local config=("${E2E_BUSYBOX_CONFIG[@]}")
+    # Upstream's SHA-1 acceleration is x86 code that 1.37.0 does not guard on other
+    # architectures (it fails to compile there): off where it would not run anyway.
+    [[ "$E2E_GOARCH" == amd64 ]] || config+=(CONFIG_SHA1_HWACCEL CONFIG_SHA256_HWACCEL)
+    local key
+    key="$(printf '%s\n' "$E2E_RECIPE" busybox "$E2E_BUSYBOX_VERSION" "$E2E_BUSYBOX_SHA256" \
+        "${config[@]}" "$(gcc -dumpfullversion)" "$(ldd --version | head -n1)" "linux/$E2E_GOARCH" | e2e_sha256)"
+    local final="$E2E_CACHE/busybox/$key"
+    if e2e_verify "$final"; then
+        e2e_log "busybox: up to date ($final)" >&2
+        printf '%s\n' "$final/busybox"
+        return 0
+    fi
+    e2e_wait_for_quiet_cpu >&2
+    local tmp tarball="busybox_${E2E_BUSYBOX_VERSION}.orig.tar.bz2"
+    tmp="$(e2e_mktemp busybox)"
+    e2e_log "busybox: downloading $tarball from the Debian archive" >&2
+    curl -fsSL --retry 3 -o "$tmp/$tarball" "$E2E_DEBIAN_MIRROR/pool/main/b/busybox/$tarball" ||
+        e2e_die "could not download $E2E_DEBIAN_MIRROR/pool/main/b/busybox/$tarball"
+    [[ "$(e2e_sha256 <"$tmp/$tarball")" == "$E2E_BUSYBOX_SHA256" ]] ||
+        e2e_die "$tarball does not have upstream's sha256 $E2E_BUSYBOX_SHA256"
+    tar -xjf "$tmp/$tarball" -C "$tmp" || e2e_die "could not unpack $tarball"
+    local src="$tmp/busybox-$E2E_BUSYBOX_VERSION" log="$E2E_CACHE/logs/busybox-$key"
+    e2e_log "compiling busybox $E2E_BUSYBOX_VERSION ..." >&2
+    local started=$SECONDS
+    (
+        set -e
+        cd "$src"
+        # The build date busybox prints is the tarball's, so the same inputs give the same binary.
+        SOURCE_DATE_EPOCH="$(stat -c %Y "$src")"
+        export SOURCE_DATE_EPOCH
+        e2e_run_logged "busybox defconfig" "$log-defconfig.log" make defconfig
+        local conf
+        for conf in "${config[@]}"; do
+            sed -i -e "/^${conf%%=*}=/d" -e "/^# ${conf%%=*} is not set\$/d" .config
+            if [[ $conf == *=* ]]; then echo "$conf"; else echo "# $conf is not set"; fi >>.config
+        done
+        # Options a change brings in take their defaults (the empty answer).
+        e2e_run_logged "busybox oldconfig" "$log-oldconfig.log" sh -c 'yes "" | make oldconfig'
+        for conf in "${config[@]}"; do
+            if [[ $conf == *=* ]]; then grep -qx "$conf" .config; else ! grep -q "^$conf=" .config; fi ||
+                e2e_die "busybox's .config did not keep $conf"
+        done
+        e2e_run_logged "compiling busybox" "$log.log" nice -n 10 make -j "$(nproc)" busybox
+    ) >&2 || exit 1
+    mkdir -p "$tmp/out"
+    cp "$src/busybox" "$tmp/out/busybox"
+    cp "$src/.config" "$tmp/out/busybox.config"
+    e2e_commit busybox "$key" "$tmp/out" "$final" \
+        "$(jq -n --arg v "$E2E_BUSYBOX_VERSION" --arg s "$E2E_BUSYBOX_SHA256" --arg c "${config[*]}" \
+            '{version: $v, tarball_sha256: $s, config: $c}')"
+    rm -rf "$tmp"
+    e2e_log "busybox: compiled in $((SECONDS - started)) s" >&2
+    printf '%s\n' "$final/busybox"
 }
 
 # The Go binaries of the test images, built from the wrapper module like the components.
@@ -600,4 +678,148 @@ e2e_load_images() {
     local started=$SECONDS
     e2e_localkube -p "$profile" image load "${missing[@]}"
     e2e_log "loaded in $((SECONDS - started)) s"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Certification results
+
+# The facts of a run that its results folder states: written into the report folder as run.json
+# before the specs run (the durations and the end are added after). $1 report folder, $2 profile,
+# $3 version, $4 ginkgo processes of the parallel part, $5 mode.
+e2e_run_facts() {
+    local dir="$1" profile="$2" version="$3" procs="$4" mode="$5" nodes node runtime cgroup lk
+    mapfile -t nodes < <(e2e_nodes "$profile")
+    node="${nodes[0]:-}"
+    runtime="$(docker exec "$node" containerd --version 2>/dev/null | awk '{print "containerd " $3}' || true)"
+    runtime+=", $(docker exec "$node" runc --version 2>/dev/null | awk 'NR == 1 {print "runc " $3}' || true)"
+    case "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" in cgroup2fs) cgroup=v2 ;; *) cgroup=v1 ;; esac
+    lk="$(e2e_localkube version 2>/dev/null | head -n1 || true)"
+    jq -n --arg profile "$profile" --arg version "$version" --argjson procs "$procs" --arg mode "$mode" \
+        --argjson nodes "${#nodes[@]}" --arg runtime "$runtime" --arg cgroup "$cgroup" --arg localkube "$lk" \
+        --arg started "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cores "$(nproc)" \
+        --arg host "$(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), Docker $(docker version --format '{{.Server.Version}}' 2>/dev/null)" \
+        '{profile: $profile, kubernetes: $version, mode: $mode, ginkgo_processes: $procs, nodes: $nodes,
+          runtime: $runtime, cgroup: $cgroup, localkube: $localkube, started: $started,
+          cores: ($cores | tonumber), host: $host, parts: {}}' >"$dir/run.json"
+}
+
+# Adds one part's duration (seconds) to run.json.
+e2e_run_part_done() {
+    local dir="$1" part="$2" seconds="$3" tmp
+    tmp="$(jq --arg p "$part" --argjson s "$seconds" --arg e "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        '.parts[$p] = $s | .ended = $e' "$dir/run.json")"
+    printf '%s\n' "$tmp" >"$dir/run.json"
+}
+
+# Writes a run's results as a cncf/k8s-conformance submission: $2/vX.Y/localkube/ with
+# PRODUCT.yaml, README.md (how to reproduce it from a fresh machine), e2e.log (the output of
+# both parts, parallel then [Serial]) and junit_01.xml (both parts' reports as one: every spec
+# once, with the result of the part that ran it). $1 is the run's report folder.
+e2e_certify() {
+    local report="$1" root="$2" version minor out
+    version="$(jq -r .kubernetes "$report/run.json")"
+    minor="$(sed 's/^\(v[0-9]*\.[0-9]*\).*/\1/' <<<"$version")"
+    out="$root/$minor/localkube"
+    mkdir -p "$out"
+    local part
+    : >"$out/e2e.log"
+    for part in parallel serial; do
+        [[ -f "$report/$part/ginkgo.log" ]] || continue
+        {
+            printf '# localkube conformance run, part "%s" (%s)\n' "$part" \
+                "$([[ $part == parallel ]] && echo "specs not [Serial], $(jq -r .ginkgo_processes "$report/run.json") ginkgo processes" || echo "[Serial] specs, one process")"
+            cat "$report/$part/ginkgo.log"
+        } >>"$out/e2e.log"
+    done
+    python3 - "$report" "$out" "$E2E_REPO_ROOT" <<'PY'
+import json, sys, xml.etree.ElementTree as ET
+report, out, repo = sys.argv[1:4]
+run = json.load(open(f"{report}/run.json"))
+# One report: the parallel part's cases, each replaced by the serial part's where that ran it.
+def ran(case):
+    """Whether the part ran the spec (a skip with a reason is the spec's own)."""
+    if case.get("status") not in ("skipped", "pending"):
+        return True
+    skipped = case.find("skipped")
+    return skipped is not None and skipped.get("message", "").strip() not in ("", "skipped")
+cases, order = {}, []
+for part in ("parallel", "serial"):
+    try:
+        root = ET.parse(f"{report}/{part}/junit_01.xml").getroot()
+    except FileNotFoundError:
+        continue
+    for case in root.iter("testcase"):
+        name = case.get("name", "")
+        if name not in cases:
+            order.append(name)
+            cases[name] = case
+        elif name.startswith("[It]") and ran(case):
+            cases[name] = case
+suite = ET.Element("testsuite", name="Kubernetes e2e suite", package="localkube")
+counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "disabled": 0}
+for name in order:
+    case = cases[name]
+    suite.append(case)
+    counts["tests"] += 1
+    if case.find("failure") is not None:
+        counts["failures"] += 1
+    elif case.find("error") is not None:
+        counts["errors"] += 1
+    elif case.find("skipped") is not None or case.get("status") in ("skipped", "pending"):
+        counts["skipped"] += 1
+for k, v in counts.items():
+    suite.set(k, str(v))
+suites = ET.Element("testsuites", **{k: str(v) for k, v in counts.items() if k != "skipped"})
+suites.append(suite)
+ET.ElementTree(suites).write(f"{out}/junit_01.xml", encoding="utf-8", xml_declaration=True)
+
+lk = run.get("localkube", "").split()
+lk_version = lk[1] if len(lk) > 1 else "unknown"
+with open(f"{out}/PRODUCT.yaml", "w") as f:
+    f.write(f"""# What cncf/k8s-conformance asks of a submission (instructions.md). The URLs name where the
+# project is published: fill them in where they are empty before submitting.
+vendor: localkube
+name: localkube
+version: v{lk_version}
+website_url: ""
+repo_url: ""
+documentation_url: ""
+type: installer
+description: 'localkube starts an upstream Kubernetes cluster on the local Docker engine, each component in its own container, built from upstream sources.'
+""")
+parts = run.get("parts", {})
+nodes = run["nodes"]
+with open(f"{out}/README.md", "w") as f:
+    f.write(f"""# Conformance results for {run['kubernetes'][:run['kubernetes'].rfind('.')]}/localkube
+
+localkube {lk_version}, Kubernetes {run['kubernetes']}, {nodes} node{'s' if nodes != 1 else ''}
+({run['runtime']}, cgroup {run['cgroup']}), on {run['cores']} cores: {run['host']}.
+Run from {run['started']} to {run.get('ended', '?')}: the parallel part took {parts.get('parallel', '?')} s
+on {run['ginkgo_processes']} ginkgo processes, the [Serial] part {parts.get('serial', '?')} s on one.
+
+## How to reproduce, from a fresh Debian 12 machine
+
+Everything is built from upstream sources on the machine (Kubernetes and etcd from the Go
+module proxy, the node's root filesystem from Debian's packages); nothing is pulled from a
+container registry.
+
+    git clone <localkube's repository> localkube && cd localkube
+    sudo scripts/setup.sh                        # Docker and the Debian packages the builds use
+    cargo build --release --locked
+    target/release/localkube start -p conformance --kubernetes-version {run['kubernetes']} --nodes {nodes}
+    scripts/conformance.sh -p conformance --certify
+    target/release/localkube delete -p conformance
+
+`scripts/conformance.sh --certify` compiles `e2e.test` and `ginkgo` at the cluster's version
+(the `k8s.io/kubernetes` module, as the components are), builds the test images under the names
+`e2e.test --list-images` prints, loads them into the nodes and stores them in the profile's
+registry addon (the nodes' mirror for registry.k8s.io, for the specs that pull with
+`imagePullPolicy: Always`), then runs every `[Conformance]` spec with
+`--provider=skeleton`: first those that are not `[Serial]` on {run['ginkgo_processes']} processes, then the
+`[Serial]` ones (the `[Disruptive]` ones included) on one, with no skip pattern. It writes this
+folder: `e2e.log` is the output of both parts, parallel first; `junit_01.xml` holds both parts'
+reports as one, each spec once.
+""")
+PY
+    e2e_log "certification results: $out"
 }

@@ -243,6 +243,8 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
             .then(|| security.cap_add.clone()),
         cap_drop: (!run_privileged && !security.cap_drop.is_empty())
             .then(|| security.cap_drop.clone()),
+        device_cgroup_rules: (!run_privileged && !security.device_cgroup_rules.is_empty())
+            .then(|| security.device_cgroup_rules.clone()),
         security_opt: (!security.security_opt.is_empty()).then(|| security.security_opt.clone()),
         // What the docker CLI's `systempaths=unconfined` means in the API: no masked or read-only
         // paths under /proc and /sys.
@@ -701,6 +703,35 @@ mod tests {
             let options = log.config.unwrap();
             assert_eq!(options["max-size"], "10m", "{}", spec.name);
             assert_eq!(options["max-file"], "3", "{}", spec.name);
+        }
+    }
+
+    /// A node without --privileged still lets privileged pods have every device: its device cgroup
+    /// is the parent of theirs. Other containers keep Docker's default device list.
+    #[test]
+    fn a_node_without_privileged_allows_every_device_and_nothing_else_does() {
+        let dir = std::path::Path::new("/p");
+        let profile = crate::plan::profile_name::ProfileName::parse("dev").unwrap();
+        let config =
+            crate::plan::config::ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        let plan = crate::plan::cluster::plan(
+            &profile,
+            &config,
+            &crate::plan::cluster::HostFacts::example(dir),
+        );
+        for spec in &plan.containers {
+            let fallback = super::create_body(spec, false).host_config.unwrap();
+            let privileged = super::create_body(spec, true).host_config.unwrap();
+            if spec.role == crate::plan::names::Role::Node.as_str() {
+                assert_eq!(
+                    fallback.device_cgroup_rules,
+                    Some(vec!["a *:* rwm".to_string()])
+                );
+                // --privileged has every device already.
+                assert_eq!(privileged.device_cgroup_rules, None);
+            } else {
+                assert_eq!(fallback.device_cgroup_rules, None, "{}", spec.name);
+            }
         }
     }
 

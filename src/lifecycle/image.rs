@@ -41,8 +41,8 @@ pub async fn load(
         node_images::load_images_into_node(docker, node, &missing).await?;
         step.done();
     }
-    // With the registry addon, the images are stored there too: pods that pull them (`:latest`)
-    // get them through the nodes' docker.io mirror.
+    // With the registry addon, the images are stored there too: pods that pull them (`:latest`,
+    // imagePullPolicy Always) get them through the nodes' docker.io or registry.k8s.io mirror.
     if config.addons.is_enabled(REGISTRY_ADDON)
         && let Some(port) = config.addons.registry_port
     {
@@ -52,7 +52,7 @@ pub async fn load(
                 .await?
             {
                 Some(at) => step.done_with(at),
-                None => step.done_with("not a Docker Hub image: skipped"),
+                None => step.done_with("not a docker.io or registry.k8s.io image: skipped"),
             }
         }
     }

@@ -196,7 +196,7 @@ pub const ADDONS: &[Addon] = &[
     },
     Addon {
         name: REGISTRY_ADDON,
-        description: "an image registry on localhost:PORT, docker.io's mirror in the nodes",
+        description: "an image registry on localhost:PORT, docker.io's and registry.k8s.io's mirror in the nodes",
         default_on: false,
         images: &[Image::Registry],
         needs: &[],
@@ -545,9 +545,20 @@ pub fn htpasswd_line(bcrypt_hash: &str) -> String {
     format!("{REGISTRY_USER}:{bcrypt_hash}\n")
 }
 
-/// containerd's hosts.toml files of a node (path under its certs.d folder, contents): the
-/// pull-only mirror serves `localhost:PORT` and mirrors docker.io; anything docker.io it lacks
-/// still goes upstream. Pull and resolve only: nothing in a node pushes.
+/// The registries the registry addon also stands in for in the nodes (name in image references,
+/// the registry itself): containerd asks the addon first and the registry after, so an image
+/// stored in the addon under the same path runs even when pulled with `imagePullPolicy: Always`
+/// and no internet. Docker Hub for users' images (`luksa/kubia:latest`); registry.k8s.io for
+/// Kubernetes' own images, which the conformance specs that pull Always name (the ImageVolume
+/// spec's kitten, the PodCertificate spec's agnhost).
+pub const MIRRORED_REGISTRIES: &[(&str, &str)] = &[
+    ("docker.io", "https://registry-1.docker.io"),
+    ("registry.k8s.io", "https://registry.k8s.io"),
+];
+
+/// containerd's hosts.toml files of a node (path under its certs.d folder, contents): the registry's
+/// pull-only mirror serves `localhost:PORT` and mirrors [`MIRRORED_REGISTRIES`]; anything it
+/// lacks still goes to the registry itself. Pull and resolve only: nothing in a node pushes.
 pub fn registry_hosts_files(config: &ProfileConfig) -> Vec<(String, String)> {
     let Some(host) = registry_host(config) else {
         return Vec::new();
@@ -562,37 +573,53 @@ pub fn registry_hosts_files(config: &ProfileConfig) -> Vec<(String, String)> {
          server = \"{endpoint}\"\n\n\
          [host.\"{endpoint}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  skip_verify = true\n"
     );
-    let docker_io = format!(
-        "# The registry addon: images pushed to {host} (or loaded with `localkube image load`) are\n\
-         # found there first; docker.io itself is tried after, when reachable.\n\
-         server = \"https://registry-1.docker.io\"\n\n\
-         [host.\"{endpoint}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  skip_verify = true\n"
-    );
-    vec![
-        (format!("{host}/hosts.toml"), own),
-        ("docker.io/hosts.toml".to_string(), docker_io),
-    ]
+    let mut files = vec![(format!("{host}/hosts.toml"), own)];
+    for (registry, upstream) in MIRRORED_REGISTRIES {
+        let mirror = format!(
+            "# The registry addon: images pushed to {host} (or loaded with `localkube image load`) are\n\
+             # found there first; {registry} itself is tried after, when reachable.\n\
+             server = \"{upstream}\"\n\n\
+             [host.\"{endpoint}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  skip_verify = true\n"
+        );
+        files.push((format!("{registry}/hosts.toml"), mirror));
+    }
+    files
 }
 
-/// Where a Docker Hub image goes in the registry so the docker.io mirror finds it:
-/// `luksa/kubia:latest` → `luksa/kubia:latest`, `nginx` → `library/nginx:latest`. `None` for an
+/// Where an image of a mirrored registry ([`MIRRORED_REGISTRIES`]) goes in the registry addon so
+/// the nodes' mirror finds it: the path containerd asks the mirror for. `luksa/kubia:latest` →
+/// `luksa/kubia:latest`, `nginx` → `library/nginx:latest`,
+/// `registry.k8s.io/e2e-test-images/kitten:1.8` → `e2e-test-images/kitten:1.8`. `None` for an
 /// image of another registry.
-pub fn docker_hub_path(image: &str) -> Option<String> {
+pub fn mirror_path(image: &str) -> Option<String> {
+    if let Some(path) = image.strip_prefix("registry.k8s.io/") {
+        return Some(with_tag(path));
+    }
     let image = image.strip_prefix("docker.io/").unwrap_or(image);
     let first = image.split('/').next()?;
     if image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost") {
         return None;
     }
-    let with_tag = if image.rsplit('/').next()?.contains(':') || image.contains('@') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
-    };
+    let with_tag = with_tag(image);
     Some(if with_tag.contains('/') {
         with_tag
     } else {
         format!("library/{with_tag}")
     })
+}
+
+/// A reference with its tag (`:latest` when it names none, as Docker and containerd read it).
+fn with_tag(image: &str) -> String {
+    if image
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
+        || image.contains('@')
+    {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
 }
 
 /// RBAC of localkube's LoadBalancer controller.
@@ -756,7 +783,7 @@ mod tests {
     }
 
     #[test]
-    fn registry_serves_its_name_and_mirrors_docker_hub() {
+    fn registry_serves_its_name_and_mirrors_docker_hub_and_registry_k8s_io() {
         let mut config = config();
         assert!(registry_hosts_files(&config).is_empty());
         config.addons.registry_port = Some(5123);
@@ -765,22 +792,39 @@ mod tests {
         assert!(files[0].1.contains("server = \"http://172.30.1.8:5000\""));
         assert_eq!(files[1].0, "docker.io/hosts.toml");
         assert!(files[1].1.contains("[host.\"http://172.30.1.8:5000\"]"));
+        assert!(
+            files[1]
+                .1
+                .contains("server = \"https://registry-1.docker.io\"")
+        );
+        assert_eq!(files[2].0, "registry.k8s.io/hosts.toml");
+        assert!(files[2].1.contains("[host.\"http://172.30.1.8:5000\"]"));
+        assert!(files[2].1.contains("server = \"https://registry.k8s.io\""));
         // The nodes never push, and what they read is the pull-only mirror.
         assert!(files.iter().all(|(_, f)| !f.contains("\"push\"")));
         assert_eq!(
-            docker_hub_path("luksa/kubia:latest").as_deref(),
+            mirror_path("luksa/kubia:latest").as_deref(),
             Some("luksa/kubia:latest")
         );
         assert_eq!(
-            docker_hub_path("nginx").as_deref(),
+            mirror_path("nginx").as_deref(),
             Some("library/nginx:latest")
         );
         assert_eq!(
-            docker_hub_path("docker.io/luksa/kubia").as_deref(),
+            mirror_path("docker.io/luksa/kubia").as_deref(),
             Some("luksa/kubia:latest")
         );
-        assert_eq!(docker_hub_path("quay.io/x/y:1"), None);
-        assert_eq!(docker_hub_path("localhost:5000/x"), None);
+        assert_eq!(
+            mirror_path("registry.k8s.io/e2e-test-images/kitten:1.8").as_deref(),
+            Some("e2e-test-images/kitten:1.8")
+        );
+        assert_eq!(
+            mirror_path("registry.k8s.io/pause").as_deref(),
+            Some("pause:latest")
+        );
+        assert_eq!(mirror_path("quay.io/x/y:1"), None);
+        assert_eq!(mirror_path("localhost:5000/x"), None);
+        assert_eq!(mirror_path("gcr.io/x/y:1"), None);
     }
 
     #[test]

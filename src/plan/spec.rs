@@ -96,6 +96,9 @@ pub struct SecuritySpec {
     /// `--security-opt systempaths=unconfined`), so containerd can set namespaced sysctls for pods.
     pub unmask_system_paths: bool,
     pub cgroupns_private: bool,
+    /// Device cgroup rules of the capability fallback (`--device-cgroup-rule`); a privileged
+    /// container has `a *:* rwm` already.
+    pub device_cgroup_rules: Vec<String>,
 }
 
 /// One file copied into a container's config folder.

@@ -318,17 +318,18 @@ pub fn choose_ports(config: &mut ProfileConfig) -> Result<()> {
     Ok(())
 }
 
-/// Stores a host image in the profile's registry under its Docker Hub path (`luksa/kubia:latest`
-/// → `localhost:PORT/luksa/kubia:latest`), so the nodes' docker.io mirror serves it even to pods
-/// that pull (`:latest`, imagePullPolicy Always), with the profile's registry password (sent to
-/// the engine in a header). `None`: not a Docker Hub image, nothing stored.
+/// Stores a host image in the profile's registry under its mirror path (`luksa/kubia:latest` →
+/// `localhost:PORT/luksa/kubia:latest`, `registry.k8s.io/pause:3.10` → `localhost:PORT/pause:3.10`),
+/// so the nodes' docker.io or registry.k8s.io mirror serves it even to pods that pull (`:latest`,
+/// imagePullPolicy Always), with the profile's registry password (sent to the engine in a
+/// header). `None`: not an image of a mirrored registry, nothing stored.
 pub async fn push_to_registry(
     docker: &Docker,
     profile_dir: &std::path::Path,
     port: u16,
     image: &str,
 ) -> Result<Option<String>> {
-    let Some(path) = addons::docker_hub_path(image) else {
+    let Some(path) = addons::mirror_path(image) else {
         return Ok(None);
     };
     let host = format!("localhost:{port}");

@@ -100,6 +100,12 @@ pub fn node_security() -> SecuritySpec {
         // The node's own cgroup namespace: its cgroup tree is rooted at its container and can be
         // mounted writable inside without touching the host's hierarchy.
         cgroupns_private: true,
+        // The fallback's device cgroup as --privileged would make it: every device. A pod that
+        // asks for `privileged: true` gets `a *:* rwm` written into its device cgroup by runc,
+        // and cgroup v1 refuses a child more than its parent holds (measured: the Job
+        // DisruptionTarget spec's privileged pods failed with "devices.allow: operation not
+        // permitted" under Docker's default device list).
+        device_cgroup_rules: vec!["a *:* rwm".into()],
     }
 }
 
