@@ -52,6 +52,13 @@ pub struct ProfileConfig {
     /// `images push` published) instead of being built here; `None`: built here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_repository: Option<String>,
+    /// The profile's own component settings, node labels and taints, host folders and audit log
+    /// (a cluster file, `--extra-config`, `--feature-gates`, `--mount`); none by default.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::plan::settings::ClusterSettings::is_empty"
+    )]
+    pub settings: crate::plan::settings::ClusterSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -108,6 +115,7 @@ impl ProfileConfig {
             cert_validity_days: DEFAULT_CERT_VALIDITY_DAYS,
             addons: Default::default(),
             image_repository: None,
+            settings: Default::default(),
         }
     }
 
