@@ -62,15 +62,40 @@ pub struct ApiServer {
     /// `--apiserver-port`: the host port on 127.0.0.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "flag_values"
+    )]
     pub extra_args: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExtraArgs {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "flag_values"
+    )]
     pub extra_args: BTreeMap<String, String>,
+}
+
+/// Flag values as the command line has them: `500` and `true` read as the text they are, so a
+/// value needs no quotes.
+fn flag_values<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    use serde::de::Error;
+    BTreeMap::<String, Value>::deserialize(d)?
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            Value::Number(n) => Ok((k, n.to_string())),
+            Value::Bool(b) => Ok((k, b.to_string())),
+            other => Err(D::Error::custom(format!(
+                "{k}: a flag's value is one word or number, not {other}"
+            ))),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -300,7 +325,7 @@ nodes:
 addons: [metrics-server]
 featureGates: {SomeGate: true}
 runtimeConfig: {"api/beta": "true"}
-apiServer: {extraArgs: {max-requests-inflight: "500"}}
+apiServer: {extraArgs: {max-requests-inflight: 500}}
 controllerManager: {extraArgs: {}}
 scheduler: {extraArgs: {}}
 kubelet: {maxPods: 50}            # KubeletConfiguration fields

@@ -4,6 +4,7 @@
 pub mod addon_choices;
 pub mod addons;
 pub mod archive;
+pub mod audit_log;
 pub mod cluster;
 pub mod cluster_file;
 pub mod config;

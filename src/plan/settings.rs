@@ -275,7 +275,10 @@ impl ClusterSettings {
         for (number, node) in over.node_settings {
             self.node_settings.insert(number, node);
         }
-        self.mounts.extend(over.mounts);
+        for mount in over.mounts {
+            self.mounts.retain(|m| m.node_path != mount.node_path);
+            self.mounts.push(mount);
+        }
         if over.audit.is_some() {
             self.audit = over.audit;
         }
@@ -450,6 +453,51 @@ impl ClusterSettings {
     pub fn node(&self, number: u32) -> NodeSettings {
         self.node_settings.get(&number).cloned().unwrap_or_default()
     }
+}
+
+/// What a change of settings does to a running cluster, one line per kind of change.
+pub fn describe_changes(before: &ClusterSettings, after: &ClusterSettings) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut say = |changed: bool, what: &str, effect: &str| {
+        if changed {
+            lines.push(format!("Changed {what}: {effect}."));
+        }
+    };
+    say(
+        before.feature_gates != after.feature_gates,
+        "featureGates",
+        "each component that knows a changed gate is made anew",
+    );
+    say(
+        before.runtime_config != after.runtime_config
+            || before.apiserver_args != after.apiserver_args
+            || before.audit != after.audit,
+        "the apiserver's settings",
+        "its container is made anew (etcd keeps every object)",
+    );
+    say(
+        before.controller_manager_args != after.controller_manager_args,
+        "controllerManager.extraArgs",
+        "its container is made anew",
+    );
+    say(
+        before.scheduler_args != after.scheduler_args,
+        "scheduler.extraArgs",
+        "its container is made anew",
+    );
+    say(
+        before.kubelet != after.kubelet
+            || before.kube_proxy != after.kube_proxy
+            || before.mounts != after.mounts,
+        "kubelet, kubeProxy or mounts",
+        "each node's container is made anew; its /var volume keeps its images and pods' data, and its pods start again",
+    );
+    say(
+        before.node_settings != after.node_settings,
+        "the nodes' labels or taints",
+        "set on the nodes in place",
+    );
+    lines
 }
 
 /// The cluster file's name of a component's extra flags.
@@ -875,5 +923,106 @@ mod tests {
         assert!(s.add_mount("/a").is_err());
         s.add_mount("/home/u/other:/src").unwrap();
         assert!(s.validate(V, &[1]).unwrap_err().0.contains("twice"));
+    }
+}
+
+/// The annotation on a Node that records which labels and taints localkube put there from the
+/// profile's settings, so a label or taint later removed from the file is removed from the node
+/// (and those others put there, `kubectl label` or the node controller's, are left alone).
+pub const NODE_SETTINGS_ANNOTATION: &str = "localkube.dev/settings";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedNodeSettings {
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// `key:Effect` of each taint.
+    #[serde(default)]
+    pub taints: Vec<String>,
+}
+
+/// A node's labels and taints after the profile's settings: those localkube applied before and
+/// no longer wants removed, the wanted ones set. Returns the new labels, taints and record.
+pub fn node_changes(
+    labels: &BTreeMap<String, String>,
+    taints: &[Taint],
+    before: &AppliedNodeSettings,
+    wanted: &NodeSettings,
+) -> Result<(BTreeMap<String, String>, Vec<Taint>, AppliedNodeSettings), SettingsError> {
+    let wanted_taints: Vec<Taint> = wanted
+        .taints
+        .iter()
+        .map(|t| parse_taint(t))
+        .collect::<Result<_, _>>()?;
+    let id = |t: &Taint| format!("{}:{}", t.key, t.effect);
+    let mut new_labels = labels.clone();
+    for key in &before.labels {
+        if !wanted.labels.contains_key(key) {
+            new_labels.remove(key);
+        }
+    }
+    new_labels.extend(wanted.labels.clone());
+    let mut new_taints: Vec<Taint> = taints
+        .iter()
+        .filter(|t| {
+            !before.taints.contains(&id(t)) && !wanted_taints.iter().any(|w| id(w) == id(t))
+        })
+        .cloned()
+        .collect();
+    new_taints.extend(wanted_taints.iter().cloned());
+    let record = AppliedNodeSettings {
+        labels: wanted.labels.keys().cloned().collect(),
+        taints: wanted_taints.iter().map(id).collect(),
+    };
+    Ok((new_labels, new_taints, record))
+}
+
+#[cfg(test)]
+mod node_change_tests {
+    use super::*;
+
+    fn taint(key: &str, effect: &str) -> Taint {
+        Taint {
+            key: key.into(),
+            value: None,
+            effect: effect.into(),
+        }
+    }
+
+    #[test]
+    fn only_what_localkube_applied_is_taken_back() {
+        let labels = BTreeMap::from([
+            ("kubernetes.io/hostname".to_string(), "dev".to_string()),
+            ("tier".to_string(), "back".to_string()),
+            ("old".to_string(), "x".to_string()),
+        ]);
+        let taints = vec![
+            taint("node.kubernetes.io/not-ready", "NoSchedule"),
+            taint("gone", "NoSchedule"),
+        ];
+        let before = AppliedNodeSettings {
+            labels: vec!["old".into(), "tier".into()],
+            taints: vec!["gone:NoSchedule".into()],
+        };
+        let wanted = NodeSettings {
+            labels: BTreeMap::from([("tier".to_string(), "front".to_string())]),
+            taints: vec!["dedicated=db:NoExecute".into()],
+        };
+        let (l, t, record) = node_changes(&labels, &taints, &before, &wanted).unwrap();
+        assert_eq!(l.get("old"), None);
+        assert_eq!(l["tier"], "front");
+        assert_eq!(l["kubernetes.io/hostname"], "dev");
+        let ids: Vec<String> = t
+            .iter()
+            .map(|t| format!("{}:{}", t.key, t.effect))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "node.kubernetes.io/not-ready:NoSchedule",
+                "dedicated:NoExecute"
+            ]
+        );
+        assert_eq!(record.labels, ["tier"]);
+        assert_eq!(record.taints, ["dedicated:NoExecute"]);
     }
 }
