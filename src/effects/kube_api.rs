@@ -287,7 +287,11 @@ pub async fn apply_node_settings(
                 effect: t.effect.clone(),
             })
             .collect();
-        let (new_labels, new_taints, record) = node_changes(&labels, &taints, &before, wanted)?;
+        let crate::plan::settings::NodeChanges {
+            labels: new_labels,
+            taints: new_taints,
+            record,
+        } = node_changes(&labels, &taints, &before, wanted)?;
         if new_labels == labels && new_taints == taints && record == before {
             return Ok(false);
         }

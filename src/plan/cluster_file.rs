@@ -65,7 +65,7 @@ pub struct ApiServer {
     #[serde(
         default,
         skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "flag_values"
+        deserialize_with = "crate::plan::settings::string_values"
     )]
     pub extra_args: BTreeMap<String, String>,
 }
@@ -76,26 +76,9 @@ pub struct ExtraArgs {
     #[serde(
         default,
         skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "flag_values"
+        deserialize_with = "crate::plan::settings::string_values"
     )]
     pub extra_args: BTreeMap<String, String>,
-}
-
-/// Flag values as the command line has them: `500` and `true` read as the text they are, so a
-/// value needs no quotes.
-fn flag_values<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    use serde::de::Error;
-    BTreeMap::<String, Value>::deserialize(d)?
-        .into_iter()
-        .map(|(k, v)| match v {
-            Value::String(s) => Ok((k, s)),
-            Value::Number(n) => Ok((k, n.to_string())),
-            Value::Bool(b) => Ok((k, b.to_string())),
-            other => Err(D::Error::custom(format!(
-                "{k}: a flag's value is one word or number, not {other}"
-            ))),
-        })
-        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,7 +325,7 @@ audit: {policy: default}
         assert_eq!(parts.nodes, Some(2));
         assert_eq!(parts.addons, ["metrics-server"]);
         let s = &parts.settings;
-        assert_eq!(s.feature_gates["SomeGate"], true);
+        assert!(s.feature_gates["SomeGate"]);
         assert_eq!(s.runtime_config["api/beta"], "true");
         assert_eq!(s.apiserver_args["max-requests-inflight"], "500");
         assert_eq!(s.kubelet["maxPods"], 50);

@@ -49,7 +49,11 @@ pub struct ClusterSettings {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeSettings {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "string_values"
+    )]
     pub labels: BTreeMap<String, String>,
     /// `key[=value]:Effect`, as `kubectl taint` writes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -60,6 +64,25 @@ impl NodeSettings {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty() && self.taints.is_empty()
     }
+}
+
+/// A map of strings where YAML may have read a word as a number or boolean (`yes`, `on`, `500`):
+/// each is taken as the text it was, as a label value or a flag's value is.
+pub fn string_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    use serde::de::Error;
+    BTreeMap::<String, Value>::deserialize(d)?
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            Value::Number(n) => Ok((k, n.to_string())),
+            Value::Bool(b) => Ok((k, b.to_string())),
+            other => Err(D::Error::custom(format!(
+                "{k}: a value is one word or number, not {other}"
+            ))),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -940,14 +963,22 @@ pub struct AppliedNodeSettings {
     pub taints: Vec<String>,
 }
 
+/// A node's labels and taints as they are to be, and the record of what localkube set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeChanges {
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Taint>,
+    pub record: AppliedNodeSettings,
+}
+
 /// A node's labels and taints after the profile's settings: those localkube applied before and
-/// no longer wants removed, the wanted ones set. Returns the new labels, taints and record.
+/// no longer wants removed, the wanted ones set.
 pub fn node_changes(
     labels: &BTreeMap<String, String>,
     taints: &[Taint],
     before: &AppliedNodeSettings,
     wanted: &NodeSettings,
-) -> Result<(BTreeMap<String, String>, Vec<Taint>, AppliedNodeSettings), SettingsError> {
+) -> Result<NodeChanges, SettingsError> {
     let wanted_taints: Vec<Taint> = wanted
         .taints
         .iter()
@@ -973,7 +1004,11 @@ pub fn node_changes(
         labels: wanted.labels.keys().cloned().collect(),
         taints: wanted_taints.iter().map(id).collect(),
     };
-    Ok((new_labels, new_taints, record))
+    Ok(NodeChanges {
+        labels: new_labels,
+        taints: new_taints,
+        record,
+    })
 }
 
 #[cfg(test)]
@@ -1007,7 +1042,11 @@ mod node_change_tests {
             labels: BTreeMap::from([("tier".to_string(), "front".to_string())]),
             taints: vec!["dedicated=db:NoExecute".into()],
         };
-        let (l, t, record) = node_changes(&labels, &taints, &before, &wanted).unwrap();
+        let NodeChanges {
+            labels: l,
+            taints: t,
+            record,
+        } = node_changes(&labels, &taints, &before, &wanted).unwrap();
         assert_eq!(l.get("old"), None);
         assert_eq!(l["tier"], "front");
         assert_eq!(l["kubernetes.io/hostname"], "dev");
