@@ -152,12 +152,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 args.addons.push(addon);
             }
         }
-        for (gate, on) in &overlay.feature_gates {
-            if let Some(theirs) = file.settings.feature_gates.get(gate).filter(|t| *t != on) {
-                ctx.ui.info(format!(
-                    "--feature-gates {gate}={on} wins over the file's featureGates {gate}: {theirs}"
-                ));
-            }
+        for line in crate::plan::settings::overlay_conflicts(&file.settings, &overlay) {
+            ctx.ui.info(line);
         }
     }
     let request = StartRequest {

@@ -478,6 +478,84 @@ impl ClusterSettings {
     }
 }
 
+/// What the settings flags change of a cluster file's values, one line each (a flag wins, and
+/// says so).
+pub fn overlay_conflicts(file: &ClusterSettings, flags: &ClusterSettings) -> Vec<String> {
+    fn differ<V: PartialEq + std::fmt::Display>(
+        out: &mut Vec<String>,
+        flag: &str,
+        field: &str,
+        file: &BTreeMap<String, V>,
+        flags: &BTreeMap<String, V>,
+    ) {
+        for (key, value) in flags {
+            if let Some(theirs) = file.get(key).filter(|t| *t != value) {
+                out.push(format!(
+                    "{flag}{key}={value} wins over the file's {field} {key}: {theirs}"
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    differ(
+        &mut out,
+        "--feature-gates ",
+        "featureGates",
+        &file.feature_gates,
+        &flags.feature_gates,
+    );
+    for (component, field) in [
+        (Component::Apiserver, "apiServer.extraArgs"),
+        (Component::ControllerManager, "controllerManager.extraArgs"),
+        (Component::Scheduler, "scheduler.extraArgs"),
+    ] {
+        differ(
+            &mut out,
+            &format!("--extra-config {}.", component.extra_config_name()),
+            field,
+            file.args(component).expect("control plane"),
+            flags.args(component).expect("control plane"),
+        );
+    }
+    for (name, field, theirs, ours) in [
+        ("kubelet", "kubelet", &file.kubelet, &flags.kubelet),
+        (
+            "kube-proxy",
+            "kubeProxy",
+            &file.kube_proxy,
+            &flags.kube_proxy,
+        ),
+    ] {
+        let to_map = |m: &Map<String, Value>| -> BTreeMap<String, Value> {
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        differ(
+            &mut out,
+            &format!("--extra-config {name}."),
+            field,
+            &to_map(theirs),
+            &to_map(ours),
+        );
+    }
+    for mount in &flags.mounts {
+        if let Some(theirs) = file
+            .mounts
+            .iter()
+            .find(|m| m.node_path == mount.node_path && *m != mount)
+        {
+            out.push(format!(
+                "--mount {}:{} wins over the file's mount of {} at {}",
+                mount.host_path.display(),
+                mount.node_path,
+                theirs.host_path.display(),
+                theirs.node_path
+            ));
+        }
+    }
+    // "--extra-config apiserver. max-requests-inflight=5": no space after the component's dot.
+    out.iter().map(|l| l.replacen(". ", ".", 1)).collect()
+}
+
 /// What a change of settings does to a running cluster, one line per kind of change.
 pub fn describe_changes(before: &ClusterSettings, after: &ClusterSettings) -> Vec<String> {
     let mut lines = Vec::new();
@@ -936,6 +1014,26 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_flag_over_the_files_value_says_so() {
+        let mut file = ClusterSettings::default();
+        file.add_feature_gates("A=true").unwrap();
+        file.add_extra_config("apiserver.v=1").unwrap();
+        file.add_extra_config("kubelet.maxPods=50").unwrap();
+        let mut flags = ClusterSettings::default();
+        flags.add_feature_gates("A=false,B=true").unwrap();
+        flags.add_extra_config("apiserver.v=2").unwrap();
+        flags.add_extra_config("kubelet.max-pods=60").unwrap();
+        assert_eq!(
+            overlay_conflicts(&file, &flags),
+            [
+                "--feature-gates A=false wins over the file's featureGates A: true",
+                "--extra-config apiserver.v=2 wins over the file's apiServer.extraArgs v: 1",
+                "--extra-config kubelet.maxPods=60 wins over the file's kubelet maxPods: 50",
+            ]
+        );
     }
 
     #[test]
