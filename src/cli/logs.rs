@@ -132,7 +132,7 @@ fn audit(ctx: &Ctx, config: &crate::plan::config::ProfileConfig, args: &Args) ->
         if len == offset {
             continue;
         }
-        use std::io::{Read, Seek};
+        use std::io::{Read, Seek, Write};
         let mut f = std::fs::File::open(&current).map_err(|e| readable(e, &current))?;
         f.seek(std::io::SeekFrom::Start(offset))?;
         let mut text = String::new();
