@@ -215,6 +215,10 @@ pub(super) fn check_settings(
     request: &StartRequest,
 ) -> Result<()> {
     let dir = home.profile(profile);
+    // A plain `start` of an existing profile keeps the settings it was checked with.
+    if dir.exists() && request.settings.is_none() && request.settings_overlay.is_empty() {
+        return Ok(());
+    }
     let config = if dir.exists() {
         Some(dir.load_config()?)
     } else {
