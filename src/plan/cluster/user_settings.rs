@@ -89,3 +89,96 @@ pub(super) fn node(mut spec: ContainerSpec, config: &ProfileConfig) -> Container
     }
     spec
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::cluster::{ClusterPlan, ContainerSpec, HostFacts, MountSpec, plan};
+    use crate::plan::config::ProfileConfig;
+    use crate::plan::names::LABEL_SPEC_DIGEST;
+    use crate::plan::profile_name::ProfileName;
+    use crate::plan::settings::{Audit, NodeSettings};
+
+    fn planned(edit: impl FnOnce(&mut ProfileConfig)) -> ClusterPlan {
+        let mut config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        edit(&mut config);
+        plan(
+            &ProfileName::parse("dev").unwrap(),
+            &config,
+            &HostFacts::example("/p/dev"),
+        )
+    }
+
+    fn spec<'a>(plan: &'a ClusterPlan, name: &str) -> &'a ContainerSpec {
+        plan.containers.iter().find(|c| c.name == name).unwrap()
+    }
+
+    fn digest(plan: &ClusterPlan, name: &str) -> String {
+        spec(plan, name).labels[LABEL_SPEC_DIGEST].clone()
+    }
+
+    #[test]
+    fn a_change_makes_anew_exactly_the_containers_it_concerns() {
+        let base = planned(|_| {});
+        let kubelet = planned(|c| {
+            c.settings.kubelet.insert("maxPods".into(), 50.into());
+        });
+        assert_ne!(digest(&base, "dev"), digest(&kubelet, "dev"));
+        assert_eq!(
+            digest(&base, "dev-apiserver"),
+            digest(&kubelet, "dev-apiserver")
+        );
+        let labels = planned(|c| {
+            c.settings.node_settings.insert(
+                1,
+                NodeSettings {
+                    labels: [("tier".to_string(), "a".to_string())].into(),
+                    taints: vec![],
+                },
+            );
+        });
+        for name in ["dev", "dev-apiserver", "dev-scheduler"] {
+            assert_eq!(digest(&base, name), digest(&labels, name), "{name}");
+        }
+        let flag = planned(|c| {
+            c.settings.scheduler_args.insert("v".into(), "2".into());
+        });
+        assert_ne!(
+            digest(&base, "dev-scheduler"),
+            digest(&flag, "dev-scheduler")
+        );
+        assert_eq!(
+            digest(&base, "dev-apiserver"),
+            digest(&flag, "dev-apiserver")
+        );
+        assert_eq!(digest(&base, "dev"), digest(&flag, "dev"));
+    }
+
+    #[test]
+    fn the_audit_log_goes_to_the_profiles_folder_and_its_policy_into_the_digest() {
+        let audited = |document: Option<&str>| {
+            planned(|c| {
+                c.settings.audit = Some(Audit {
+                    policy: "p".into(),
+                    document: document.map(str::to_string),
+                })
+            })
+        };
+        let plan = audited(None);
+        let api = spec(&plan, "dev-apiserver");
+        assert!(api.args.contains(&"--audit-log-maxsize=10".to_string()));
+        assert!(api.mounts.contains(&MountSpec::Bind {
+            source: "/p/dev/audit".into(),
+            target: "/var/log/kubernetes/audit".into(),
+            read_only: false,
+        }));
+        assert_ne!(
+            digest(&plan, "dev-apiserver"),
+            digest(
+                &audited(Some(
+                    "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules: []\n"
+                )),
+                "dev-apiserver"
+            )
+        );
+    }
+}
