@@ -115,17 +115,24 @@ impl Audit {
 }
 
 /// The audit policy `audit: {policy: default}` gives: the request body for writes to workloads
-/// (what changed, and how), nothing at all for Secrets, ConfigMaps and TokenReviews (their
-/// bodies hold credentials, and a read of a Secret logged with its body would copy it into a
-/// file), no records of the components' own leases and health checks (several a second, they
-/// would bury the user's actions), and who did what to which object for everything else.
+/// (what changed, and how); no record of reads of Secrets; only who did what (no bodies) to
+/// Secrets, ConfigMaps, tokens and TokenReviews, whose bodies hold credentials; no records of
+/// the components' own leases and health checks (several a second, they would bury the user's
+/// actions); and who did what to which object for everything else.
 pub const DEFAULT_AUDIT_POLICY: &str = "\
 apiVersion: audit.k8s.io/v1
 kind: Policy
 # One record per request, written when the response is sent.
 omitStages: [RequestReceived]
 rules:
-  # Credentials: who touched a Secret, never what it holds.
+  # Reads of Secrets: not recorded at all (controllers read them all the time, and a record
+  # of each read says nothing the RBAC rules do not).
+  - level: None
+    verbs: [get, list, watch]
+    resources:
+      - group: \"\"
+        resources: [secrets]
+  # Credentials: who changed a Secret, never what it holds.
   - level: Metadata
     resources:
       - group: \"\"
@@ -1161,5 +1168,19 @@ mod node_change_tests {
         );
         assert_eq!(record.labels, ["tier"]);
         assert_eq!(record.taints, ["dedicated:NoExecute"]);
+    }
+}
+
+#[cfg(test)]
+mod audit_policy_tests {
+    #[test]
+    fn the_default_policy_is_an_audit_policy_that_skips_reads_of_secrets() {
+        let policy: serde_json::Value = crate::yaml::from_str(super::DEFAULT_AUDIT_POLICY).unwrap();
+        assert_eq!(policy["apiVersion"], "audit.k8s.io/v1");
+        assert_eq!(policy["kind"], "Policy");
+        let first = &policy["rules"][0];
+        assert_eq!(first["level"], "None");
+        assert_eq!(first["resources"][0]["resources"][0], "secrets");
+        assert_eq!(first["verbs"][0], "get");
     }
 }
