@@ -1,6 +1,8 @@
 //! `localkube logs [COMPONENT] [-f]`: a component's output, as Docker keeps it; `logs audit`: the
 //! apiserver's audit log, from the profile's folder.
 
+use std::io::Write;
+
 use anyhow::{Result, bail};
 
 use super::Ctx;
@@ -54,18 +56,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         if args.follow && chosen.len() > 1 {
             bail!("--follow needs one component: name it, e.g. `localkube logs apiserver -f`");
         }
+        // Written, not printed: a reader that goes away (`| head`) ends the command with an
+        // error instead of a panic.
+        let mut out = std::io::stdout();
         for c in chosen {
             if args.component.is_none() {
-                println!("==> {} ({}) <==", c.name, c.role);
+                writeln!(out, "==> {} ({}) <==", c.name, c.role)?;
             }
-            containers::write_logs(
-                &docker,
-                &c.name,
-                args.tail,
-                args.follow,
-                &mut std::io::stdout(),
-            )
-            .await?;
+            containers::write_logs(&docker, &c.name, args.tail, args.follow, &mut out).await?;
         }
         Ok(0)
     })?

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
-use bollard::models::ContainerConfig;
+use bollard::models::{ContainerConfig, ImageSummary};
 use bollard::query_parameters::{
     BuildImageOptions, CommitContainerOptions, CreateImageOptions, ListImagesOptions,
     RemoveImageOptions, StopContainerOptions, TagImageOptions,
@@ -79,17 +79,22 @@ pub async fn untag(docker: &Docker, tag: &str) -> Result<()> {
     }
 }
 
-/// Removes the other tags of `repo` that localkube built (they carry a build key): an older
-/// node base, once a new one is imported, serves nothing. Images of other owners are left alone.
-pub async fn prune_other_tags(docker: &Docker, repo: &str, keep: &str) -> Result<Vec<String>> {
-    let filters = HashMap::from([("reference".to_string(), vec![repo.to_string()])]);
-    let summaries = docker
+/// The engine's images whose reference matches `reference` (`docker images REFERENCE`).
+async fn images_matching(docker: &Docker, reference: &str) -> Result<Vec<ImageSummary>> {
+    let filters = HashMap::from([("reference".to_string(), vec![reference.to_string()])]);
+    docker
         .list_images(Some(ListImagesOptions {
             filters: Some(filters),
             ..Default::default()
         }))
         .await
-        .context("listing images")?;
+        .context("listing images")
+}
+
+/// Removes the other tags of `repo` that localkube built (they carry a build key): an older
+/// node base, once a new one is imported, serves nothing. Images of other owners are left alone.
+pub async fn prune_other_tags(docker: &Docker, repo: &str, keep: &str) -> Result<Vec<String>> {
+    let summaries = images_matching(docker, repo).await?;
     let mut removed = Vec::new();
     for summary in summaries {
         if !summary.labels.contains_key(LABEL_BUILD_KEY) {
@@ -494,14 +499,7 @@ pub struct ListedImage {
 /// Every `localkube/*` image with its labels.
 pub async fn list(docker: &Docker) -> Result<Vec<ListedImage>> {
     use crate::plan::images::{LABEL_COMPONENT, LABEL_COMPONENT_VERSION, LABEL_KUBERNETES_VERSION};
-    let filters = HashMap::from([("reference".to_string(), vec!["localkube/*".to_string()])]);
-    let summaries = docker
-        .list_images(Some(ListImagesOptions {
-            filters: Some(filters),
-            ..Default::default()
-        }))
-        .await
-        .context("listing images")?;
+    let summaries = images_matching(docker, "localkube/*").await?;
     let mut listed = Vec::new();
     for summary in summaries {
         let label = |name: &str| summary.labels.get(name).cloned().unwrap_or_default();
