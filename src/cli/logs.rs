@@ -1,4 +1,5 @@
-//! `localkube logs [COMPONENT] [-f]`: a component's output, as Docker keeps it.
+//! `localkube logs [COMPONENT] [-f]`: a component's output, as Docker keeps it; `logs audit`: the
+//! apiserver's audit log, from the profile's folder.
 
 use std::io::Write;
 
@@ -9,7 +10,9 @@ use crate::effects::{containers, docker};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// etcd, apiserver, controller-manager, scheduler, node, or a node's name (default: all).
+    /// etcd, apiserver, controller-manager, scheduler, node, or a node's name (default: all);
+    /// `audit` for the apiserver's audit log (when the profile has one: `audit:` in its cluster
+    /// file), one line an event: time, user, verb, object, response code.
     pub component: Option<String>,
     /// Keep following the logs.
     #[arg(short, long)]
@@ -17,10 +20,16 @@ pub struct Args {
     /// Only the last N lines of each component.
     #[arg(long, default_value_t = 200)]
     pub tail: usize,
+    /// With `audit`: the events as the apiserver wrote them (JSON, one a line).
+    #[arg(long)]
+    pub raw: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
-    ctx.home.profile(&ctx.profile).load_config()?;
+    let config = ctx.home.profile(&ctx.profile).load_config()?;
+    if args.component.as_deref() == Some("audit") {
+        return audit(ctx, &config, &args);
+    }
     super::block_on(async {
         let docker = docker::connect().await?;
         let all = docker::profile_containers(&docker, &ctx.profile).await?;
@@ -58,4 +67,93 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         }
         Ok(0)
     })?
+}
+
+/// The audit log: the last `--tail` events of the current and rotated files, then (`-f`) new
+/// ones as they are written, across a rotation.
+fn audit(ctx: &Ctx, config: &crate::plan::config::ProfileConfig, args: &Args) -> Result<u8> {
+    let dir = ctx.home.profile(&ctx.profile).audit_dir();
+    if config.settings.audit.is_none() && !dir.exists() {
+        bail!(
+            "profile '{}' keeps no audit log: start it with `audit: {{policy: default}}` in its cluster file (`localkube start --config FILE`)",
+            ctx.profile
+        );
+    }
+    let print = |line: &str| {
+        if args.raw {
+            println!("{line}");
+        } else if let Some(text) = crate::plan::audit_log::format_event(line) {
+            println!("{text}");
+        }
+    };
+    let current = dir.join("audit.log");
+    // Rotated files are named audit-<time>.log: sorted by name, oldest first, then the current.
+    let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("audit-") && n.ends_with(".log"))
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(readable(e, &dir)),
+    };
+    files.sort();
+    files.push(current.clone());
+    let mut lines = Vec::new();
+    for file in &files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => lines.extend(text.lines().map(str::to_string)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(readable(e, file)),
+        }
+    }
+    for line in &lines[lines.len().saturating_sub(args.tail)..] {
+        print(line);
+    }
+    if !args.follow {
+        return Ok(0);
+    }
+    // Following: the current file from where it ended, polled; a file that got shorter was
+    // rotated, and is read again from its start.
+    let mut offset = std::fs::metadata(&current).map_or(0, |m| m.len());
+    let mut partial = String::new();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let len = std::fs::metadata(&current).map_or(0, |m| m.len());
+        if len < offset {
+            offset = 0;
+            partial.clear();
+        }
+        if len == offset {
+            continue;
+        }
+        use std::io::{Read, Seek, Write};
+        let mut f = std::fs::File::open(&current).map_err(|e| readable(e, &current))?;
+        f.seek(std::io::SeekFrom::Start(offset))?;
+        let mut text = String::new();
+        f.read_to_string(&mut text)?;
+        offset += text.len() as u64;
+        partial.push_str(&text);
+        while let Some(end) = partial.find('\n') {
+            let line: String = partial.drain(..=end).collect();
+            print(line.trim_end());
+        }
+        std::io::stdout().flush()?;
+    }
+}
+
+/// The apiserver writes its log as root, mode 0600: a user other than root reads it with sudo.
+fn readable(e: std::io::Error, path: &std::path::Path) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        anyhow::anyhow!(
+            "cannot read {}: the apiserver writes its audit log as root with mode 0600; read it as root, e.g. `sudo tail {}`",
+            path.display(),
+            path.display()
+        )
+    } else {
+        anyhow::Error::new(e).context(format!("reading {}", path.display()))
+    }
 }

@@ -10,6 +10,7 @@ use crate::ui::Ui;
 
 pub mod addons;
 pub mod completion;
+pub mod config;
 pub mod cp;
 pub mod dashboard;
 pub mod delete;
@@ -95,8 +96,11 @@ pub enum Command {
     Addons(addons::Args),
     /// The cluster's nodes: add, list, delete.
     Node(node::Args),
-    /// Show a component's logs.
+    /// Show a component's logs, or the apiserver's audit log (`logs audit`).
     Logs(logs::Args),
+    /// The profile's effective cluster file (`view`); what a release's components accept
+    /// (`known`).
+    Config(config::Args),
     /// Run a shell or a command in a node.
     Ssh(ssh::Args),
     /// Copy a file between the host and a node: `cp SRC NODE:DST`, `cp NODE:SRC DST`.
@@ -167,6 +171,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Addons(args) => addons::run(&ctx, args),
         Command::Node(args) => node::run(&ctx, args),
         Command::Logs(args) => logs::run(&ctx, args),
+        Command::Config(args) => config::run(&ctx, args),
         Command::Ssh(args) => ssh::run(&ctx, args),
         Command::Cp(args) => cp::run(&ctx, args),
         Command::Ip(args) => ip::run(&ctx, args),

@@ -4,9 +4,11 @@
 use anyhow::Result;
 
 use super::Ctx;
+use crate::effects::cluster_file::check_mounts;
 use crate::lifecycle::start::{self as lifecycle, Outcome, StartRequest};
 use crate::plan::cluster;
 use crate::plan::image_repository::parse_repository;
+use crate::plan::settings::ClusterSettings;
 use crate::plan::version::parse_kubernetes_version;
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +71,28 @@ pub struct Args {
     /// Not with --image-repository: one source of images at a time.
     #[arg(long, value_name = "FILE", conflicts_with = "image_repository")]
     pub images: Option<std::path::PathBuf>,
+
+    /// A cluster file (`apiVersion: localkube.dev/v1alpha1`, `kind: Cluster`; README "The
+    /// cluster file"): version, nodes with labels and taints, addons, gates, component
+    /// settings, host folders, audit log. Flags given too win over it. On a running profile it
+    /// changes what can change in place.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// COMPONENT.KEY=VALUE, as minikube: a flag of apiserver, controller-manager or scheduler, or
+    /// a field of kubelet (KubeletConfiguration) or kube-proxy (KubeProxyConfiguration);
+    /// repeatable. Checked against what that component of the profile's release accepts.
+    #[arg(long, value_name = "COMPONENT.KEY=VALUE")]
+    pub extra_config: Vec<String>,
+
+    /// NAME=true|false,... for every component that knows the gate, merged over localkube's.
+    #[arg(long, value_name = "GATES")]
+    pub feature_gates: Vec<String>,
+
+    /// HOST_FOLDER:NODE_PATH[:ro]: a host folder bound into every node (for hostPath volumes and
+    /// local PersistentVolumes); `:ro` lets nodes and pods read it only. Repeatable.
+    #[arg(long, value_name = "HOST:NODE[:ro]")]
+    pub mount: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -81,7 +105,60 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             "`start` resumes it",
         ))??;
     }
+    let mut overlay = ClusterSettings::default();
+    for text in &args.extra_config {
+        overlay.add_extra_config(text)?;
+    }
+    for text in &args.feature_gates {
+        overlay.add_feature_gates(text)?;
+    }
+    for text in &args.mount {
+        overlay.add_mount(text)?;
+    }
+    check_mounts(&ctx.home, &mut overlay)?;
+    let mut file = match &args.config {
+        Some(path) => {
+            let mut file = crate::effects::cluster_file::load(path)?;
+            check_mounts(&ctx.home, &mut file.settings)?;
+            Some(file)
+        }
+        None => None,
+    };
+    let mut args = args;
+    if let Some(file) = &mut file {
+        args.kubernetes_version = flag_wins(
+            ctx,
+            "--kubernetes-version",
+            "kubernetesVersion",
+            args.kubernetes_version.take(),
+            file.kubernetes_version
+                .take()
+                .map(|v| {
+                    parse_kubernetes_version(&v)
+                        .map_err(|e| anyhow::anyhow!("kubernetesVersion: {e}"))
+                })
+                .transpose()?,
+        );
+        args.nodes = flag_wins(ctx, "--nodes", "nodes", args.nodes, file.nodes);
+        args.apiserver_port = flag_wins(
+            ctx,
+            "--apiserver-port",
+            "apiServer.port",
+            args.apiserver_port,
+            file.apiserver_port,
+        );
+        for addon in std::mem::take(&mut file.addons) {
+            if !args.addons.contains(&addon) {
+                args.addons.push(addon);
+            }
+        }
+        for line in crate::plan::settings::overlay_conflicts(&file.settings, &overlay) {
+            ctx.ui.info(line);
+        }
+    }
     let request = StartRequest {
+        settings: file.map(|f| f.settings),
+        settings_overlay: overlay,
         kubernetes_version: args.kubernetes_version,
         apiserver_port: args.apiserver_port,
         nodes: args.nodes,
@@ -105,6 +182,27 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     }
     print_outcome(ctx, &outcome, args.keep_context)?;
     Ok(0)
+}
+
+/// A flag's value when given (saying so when it overrides the file's), else the file's.
+fn flag_wins<T: PartialEq + std::fmt::Display>(
+    ctx: &Ctx,
+    flag: &str,
+    field: &str,
+    given: Option<T>,
+    from_file: Option<T>,
+) -> Option<T> {
+    match (given, from_file) {
+        (Some(given), Some(theirs)) => {
+            if given != theirs {
+                ctx.ui.info(format!(
+                    "{flag} {given} wins over the file's {field}: {theirs}"
+                ));
+            }
+            Some(given)
+        }
+        (given, theirs) => given.or(theirs),
+    }
 }
 
 /// What a start tells the user at the end: the dry run's plan, or which context kubectl uses.

@@ -493,8 +493,9 @@ pub async fn run_container(
 }
 
 /// False for a container made from another spec, which [`run_container`] makes anew. A spec with
-/// a digest label (the stateless control plane, see `plan::cluster`) is compared by it, so other
-/// flags after an upgrade count; one without by its image: the load balancer's controller runs
+/// a digest label (the stateless control plane, and the nodes with their kubelet and kube-proxy
+/// config, see `plan::cluster`) is compared by it, so other flags after an upgrade or a changed
+/// cluster file count; one without by its image: the load balancer's controller runs
 /// this very binary, whose image is tagged per build (etcd's and the nodes' tags are fixed by
 /// the profile's version). A missing container is current: it will be made from this spec.
 pub async fn is_current(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {

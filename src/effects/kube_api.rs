@@ -252,3 +252,89 @@ pub async fn delete_manifest(client: &Client, manifest: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// A node's labels and taints brought to the profile's settings (see
+/// `plan::settings::node_changes`); retried when someone else changed the node meanwhile.
+/// Returns whether anything changed.
+pub async fn apply_node_settings(
+    client: &Client,
+    name: &str,
+    wanted: &crate::plan::settings::NodeSettings,
+) -> Result<bool> {
+    use crate::plan::settings::{
+        AppliedNodeSettings, NODE_SETTINGS_ANNOTATION, Taint, node_changes,
+    };
+    let nodes: Api<Node> = Api::all(client.clone());
+    for _ in 0..5 {
+        let Some(mut node) = nodes.get_opt(name).await.context("reading a node")? else {
+            bail!("node {name} is not registered");
+        };
+        let meta = &mut node.metadata;
+        let before: AppliedNodeSettings = meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(NODE_SETTINGS_ANNOTATION))
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or_default();
+        if before == AppliedNodeSettings::default() && wanted.is_empty() {
+            return Ok(false);
+        }
+        let labels = meta.labels.clone().unwrap_or_default();
+        let spec = node.spec.get_or_insert_with(Default::default);
+        let taints: Vec<Taint> = spec
+            .taints
+            .iter()
+            .flatten()
+            .map(|t| Taint {
+                key: t.key.clone(),
+                value: t.value.clone(),
+                effect: t.effect.clone(),
+            })
+            .collect();
+        let crate::plan::settings::NodeChanges {
+            labels: new_labels,
+            taints: new_taints,
+            record,
+        } = node_changes(&labels, &taints, &before, wanted)?;
+        if new_labels == labels && new_taints == taints && record == before {
+            return Ok(false);
+        }
+        let old_taints = spec.taints.take().unwrap_or_default();
+        spec.taints = Some(
+            new_taints
+                .iter()
+                .map(|t| {
+                    // A taint kept as it was keeps its timeAdded.
+                    old_taints
+                        .iter()
+                        .find(|o| o.key == t.key && o.effect == t.effect && o.value == t.value)
+                        .cloned()
+                        .unwrap_or(k8s_openapi::api::core::v1::Taint {
+                            key: t.key.clone(),
+                            value: t.value.clone(),
+                            effect: t.effect.clone(),
+                            time_added: None,
+                        })
+                })
+                .collect(),
+        );
+        node.metadata.labels = Some(new_labels);
+        node.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(
+                NODE_SETTINGS_ANNOTATION.to_string(),
+                serde_json::to_string(&record)?,
+            );
+        match nodes.replace(name, &Default::default(), &node).await {
+            Ok(_) => return Ok(true),
+            Err(kube::Error::Api(e)) if e.code == 409 => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("setting node {name}'s labels and taints"));
+            }
+        }
+    }
+    bail!(
+        "node {name} kept changing while its labels and taints were set: run `localkube start` again"
+    )
+}

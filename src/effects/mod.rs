@@ -2,6 +2,7 @@
 //! narrow interface over one kind of effect, so the planning code never needs to know about them.
 
 pub mod browser;
+pub mod cluster_file;
 pub mod container_state;
 pub mod containers;
 pub mod docker;

@@ -64,6 +64,13 @@ pub struct ProfileConfig {
         skip_serializing_if = "crate::plan::load_balancer::Exposure::is_loopback"
     )]
     pub load_balancer: crate::plan::load_balancer::Exposure,
+    /// The profile's own component settings, node labels and taints, host folders and audit log
+    /// (a cluster file, `--extra-config`, `--feature-gates`, `--mount`); none by default.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::plan::settings::ClusterSettings::is_empty"
+    )]
+    pub settings: crate::plan::settings::ClusterSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -122,6 +129,7 @@ impl ProfileConfig {
             image_repository: None,
             image_index: None,
             load_balancer: Default::default(),
+            settings: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::plan::cluster::NODE_CONFIG_DIR;
 use crate::plan::config::ProfileConfig;
+use crate::plan::known_options::Component;
 
 /// A file for a node's config folder: path relative to it, and content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,8 +84,19 @@ pub fn kubelet_flags(node: &str, node_ip: Ipv4Addr) -> Vec<String> {
     ]
 }
 
-/// KubeletConfiguration as kubeadm and kind write it, for a node inside a container.
+/// KubeletConfiguration as kubeadm and kind write it, for a node inside a container, with the
+/// profile's own fields and the gates kubelet knows merged over it.
 pub fn kubelet_config(config: &ProfileConfig) -> String {
+    crate::plan::settings::merge_config(
+        &base_kubelet_config(config),
+        &config.settings.kubelet,
+        &config
+            .settings
+            .gates_for(Component::Kubelet, &config.kubernetes_version),
+    )
+}
+
+fn base_kubelet_config(config: &ProfileConfig) -> String {
     let dir = NODE_CONFIG_DIR;
     format!(
         "apiVersion: kubelet.config.k8s.io/v1beta1
@@ -132,7 +144,19 @@ pub fn kube_proxy_flags() -> Vec<String> {
     vec![format!("--config={NODE_CONFIG_DIR}/kube-proxy/config.yaml")]
 }
 
+/// KubeProxyConfiguration, with the profile's own fields and the gates kube-proxy knows merged
+/// over it.
 pub fn kube_proxy_config(config: &ProfileConfig, node: &str) -> String {
+    crate::plan::settings::merge_config(
+        &base_kube_proxy_config(config, node),
+        &config.settings.kube_proxy,
+        &config
+            .settings
+            .gates_for(Component::KubeProxy, &config.kubernetes_version),
+    )
+}
+
+fn base_kube_proxy_config(config: &ProfileConfig, node: &str) -> String {
     format!(
         "apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration

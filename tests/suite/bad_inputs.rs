@@ -546,3 +546,207 @@ fn bad_archives_are_refused_before_anything_is_built_from_them() {
     assert!(!sb.home().join("profiles/biarchive").exists());
     eprintln!("bad archives refused: {tried}");
 }
+
+#[test]
+fn bad_cluster_files_and_settings_flags_are_refused_before_anything_is_made() {
+    let sb = Sandbox::new();
+    sb.write_user_kubeconfig();
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, body: &str| {
+        let path = dir.path().join(name);
+        fs::write(
+            &path,
+            format!("apiVersion: localkube.dev/v1alpha1\nkind: Cluster\n{body}"),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    fs::write(dir.path().join("a-file"), "").unwrap();
+    let home = sb.home();
+    fs::create_dir_all(&home).unwrap();
+    let cases: Vec<(String, Vec<&'static str>)> = vec![
+        (
+            file("unknown.yaml", "featureGate: {A: true}\n"),
+            vec!["unknown field `featureGate`", "featureGates"],
+        ),
+        (
+            file("node.yaml", "nodes: [{labels: {a: b}}, {taint: [x]}]\n"),
+            vec!["nodes: node 2", "`taints`"],
+        ),
+        (
+            file("gate.yaml", "featureGates: {NoSuchGate: true}\n"),
+            vec!["featureGates: 'NoSuchGate'", "config known gates"],
+        ),
+        (
+            file(
+                "flag.yaml",
+                "apiServer: {extraArgs: {max-request-inflight: 5}}\n",
+            ),
+            vec![
+                "apiServer.extraArgs",
+                "--max-request-inflight",
+                "max-requests-inflight",
+            ],
+        ),
+        (
+            file("kubelet.yaml", "kubelet: {maxPod: 5}\n"),
+            vec!["kubelet: 'maxPod'", "KubeletConfiguration", "maxPods"],
+        ),
+        (
+            file("taint.yaml", "nodes: [{taints: [\"a=b:Never\"]}]\n"),
+            vec!["taint 'a=b:Never'", "NoSchedule"],
+        ),
+        (
+            file("label.yaml", "nodes: [{labels: {\"-x\": b}}]\n"),
+            vec!["label key '-x'"],
+        ),
+        (
+            file(
+                "missing.yaml",
+                "mounts: [{hostPath: /no/such/folder, nodePath: /src}]\n",
+            ),
+            vec!["/no/such/folder", "existing folder"],
+        ),
+        (
+            file(
+                "notdir.yaml",
+                "mounts: [{hostPath: a-file, nodePath: /src}]\n",
+            ),
+            vec!["is a file, not a folder"],
+        ),
+        (
+            file(
+                "socket.yaml",
+                "mounts: [{hostPath: /run, nodePath: /src}]\n",
+            ),
+            vec!["Docker socket"],
+        ),
+        (
+            file(
+                "home.yaml",
+                &format!(
+                    "mounts: [{{hostPath: {}, nodePath: /src}}]\n",
+                    home.display()
+                ),
+            ),
+            vec!["localkube owns"],
+        ),
+        (
+            file(
+                "nodepath.yaml",
+                &format!(
+                    "mounts: [{{hostPath: {}, nodePath: /var/lib/x}}]\n",
+                    dir.path().display()
+                ),
+            ),
+            vec!["nodePath /var/lib/x", "/var"],
+        ),
+        (
+            file(
+                "version.yaml",
+                "kubernetesVersion: v1.35.4\nfeatureGates: {APIServerIdentity: true}\n",
+            ),
+            vec![
+                "no record for Kubernetes v1.35.4",
+                "scripts/component-flags.sh",
+            ],
+        ),
+        (
+            file("policy.yaml", "audit: {policy: nope.yaml}\n"),
+            vec!["audit.policy", "nope.yaml"],
+        ),
+    ];
+    // The apiVersion and kind name what is accepted.
+    let wrong = dir.path().join("wrong.yaml");
+    fs::write(&wrong, "apiVersion: localkube.dev/v1\nkind: Cluster\n").unwrap();
+    let mut all: Vec<Case> = cases
+        .into_iter()
+        .map(|(path, expect)| case(&["-p", "bi", "start", "--config", &path], &expect))
+        .collect();
+    all.push(case(
+        &["-p", "bi", "start", "--config", wrong.to_str().unwrap()],
+        &["apiVersion", "use localkube.dev/v1alpha1"],
+    ));
+    all.push(case(
+        &["-p", "bi", "start", "--config", "/no/such/cluster.yaml"],
+        &["reading the cluster file /no/such/cluster.yaml"],
+    ));
+    // The flags, as minikube's.
+    all.push(case(
+        &["-p", "bi", "start", "--extra-config", "etcd.quota=1"],
+        &["'etcd' is not a component", "apiserver, controller-manager"],
+    ));
+    all.push(case(
+        &[
+            "-p",
+            "bi",
+            "start",
+            "--extra-config",
+            "scheduler.no-such-flag=1",
+        ],
+        &["kube-scheduler", "--no-such-flag"],
+    ));
+    all.push(case(
+        &["-p", "bi", "start", "--feature-gates", "NoSuchGate=true"],
+        &["'NoSuchGate'"],
+    ));
+    all.push(case(
+        &[
+            "-p",
+            "bi",
+            "start",
+            "--feature-gates",
+            "APIServerIdentity=maybe",
+        ],
+        &["NAME=true or NAME=false"],
+    ));
+    all.push(case(
+        &["-p", "bi", "start", "--mount", "/tmp"],
+        &["HOST_FOLDER:NODE_PATH"],
+    ));
+    let before = sb.kubeconfig_bytes();
+    for c in &all {
+        let out = run(&sb, c);
+        assert_refused_cleanly(&sb, c, &out, &before);
+    }
+    assert!(
+        !sb.home().join("profiles").exists()
+            || fs::read_dir(sb.home().join("profiles")).unwrap().count() == 0,
+        "a refused start left a profile folder"
+    );
+    eprintln!(
+        "bad cluster files and settings flags refused: {}",
+        all.len()
+    );
+}
+
+#[test]
+fn every_example_cluster_file_is_valid() {
+    let sb = Sandbox::new();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut checked = 0;
+    for entry in fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        // A dry run reads, checks and plans the file without touching Docker.
+        let profile = format!("ex-{checked}");
+        let out = sb.run(&[
+            "-p",
+            &profile,
+            "start",
+            "--dry-run",
+            "--config",
+            path.to_str().unwrap(),
+        ]);
+        assert_success(
+            &out,
+            &format!("start --dry-run --config {}", path.display()),
+        );
+        let view = sb.run(&["-p", &profile, "config", "view"]);
+        assert_success(&view, "config view");
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} examples");
+}

@@ -3,6 +3,7 @@ pub mod addons;
 pub mod bad_inputs;
 pub mod cli;
 pub mod cluster;
+pub mod cluster_file;
 pub mod cluster_network;
 pub mod dashboard;
 pub mod distribute;

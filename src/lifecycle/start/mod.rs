@@ -34,6 +34,7 @@ use crate::effects::{docker, kubeconfig_store};
 use crate::lifecycle::addons as lifecycle_addons;
 use crate::plan::cluster::ClusterPlan;
 use crate::plan::profile_name::ProfileName;
+use crate::plan::settings::ClusterSettings;
 use crate::ui::Ui;
 
 pub use containers::all_running;
@@ -81,6 +82,26 @@ pub struct StartRequest {
     /// Load the images from this archive (`localkube images save`) first; a new profile then
     /// runs the archive's Kubernetes version unless one is asked for.
     pub images_archive: Option<std::path::PathBuf>,
+    /// The profile's settings from a cluster file (`--config`), flags merged over it: they
+    /// replace what the profile holds. `None`: the profile's stay.
+    pub settings: Option<ClusterSettings>,
+    /// Settings from `--extra-config`, `--feature-gates` and `--mount`, merged over the above (or
+    /// over the profile's).
+    pub settings_overlay: ClusterSettings,
+}
+
+impl StartRequest {
+    /// The settings a profile ends up with: `current` (an existing profile's), replaced by a
+    /// cluster file's, with the flags' merged over them.
+    pub fn settings_for(&self, current: Option<&ClusterSettings>) -> ClusterSettings {
+        let mut settings = self
+            .settings
+            .clone()
+            .or_else(|| current.cloned())
+            .unwrap_or_default();
+        settings.overlay(self.settings_overlay.clone());
+        settings
+    }
 }
 
 /// How a start ended.
@@ -176,6 +197,13 @@ pub const STEPS: &[Step] = &[
         runs: Runs::UnlessRunning,
         run: |c| Box::pin(nodes::kubelets(c)),
     },
+    // Each node's labels and taints as the profile's settings give them (a running cluster's
+    // too: they change in place), before any pod is scheduled to a new node.
+    Step {
+        name: "NodeSettings",
+        runs: Runs::Always,
+        run: |c| Box::pin(nodes::node_settings(c)),
+    },
     // The scheduler, once the apiserver answers (after the kubelets, which are on the critical
     // path and only need their flags files written). Started with the others, its informers were
     // refused (the apiserver had not yet made the default RBAC roles) and backed off: it
@@ -230,6 +258,9 @@ pub async fn run(
         STEPS,
         std::env::var("LOCALKUBE_TEST_FAIL_AT").ok().as_deref(),
     )?;
+    // The profile's settings checked against what its release's components accept, before
+    // anything is made (the ProfileConfig step checks them again as it stores them).
+    profile::check_settings(home, profile, request)?;
     // What this host lacks is said before anything is made or imported (a dry run asks no
     // Docker).
     if !request.dry_run {

@@ -144,3 +144,24 @@ pub(super) async fn wait_node_ready(ctx: &StartContext<'_>, spec: &ContainerSpec
     .with_logs(ctx.docker(), &spec.name)
     .await
 }
+
+/// Each node's labels and taints as the profile's settings give them; those localkube set
+/// before and the settings no longer hold are taken off, others' are left alone.
+pub(super) async fn node_settings(ctx: &mut StartContext<'_>) -> Result<()> {
+    let client = ctx.client().clone();
+    for &number in ctx.config().nodes.numbers() {
+        let name = names::node_name(ctx.profile, number);
+        let wanted = ctx.config().settings.node(number);
+        // A node not registered yet (a node that failed to come up) gets them at the next start.
+        if kube_api::get_node(&client, &name).await?.is_none() {
+            continue;
+        }
+        if kube_api::apply_node_settings(&client, &name, &wanted).await? {
+            ctx.ui.detail(format!(
+                "{name}: labels {:?}, taints {:?}",
+                wanted.labels, wanted.taints
+            ));
+        }
+    }
+    Ok(())
+}

@@ -17,6 +17,10 @@ use crate::plan::profile_name::ProfileName;
 /// Every container as data; a dry run ends here with the plan.
 pub(super) async fn plan(ctx: &mut StartContext<'_>) -> Result<()> {
     let facts = ctx.dir.host_facts()?;
+    // The audit policy is staged from the profile's folder like its certificates.
+    if let Some(audit) = &ctx.config().settings.audit {
+        ctx.dir.write_audit_files(audit.policy_text())?;
+    }
     let plan = cluster::plan(ctx.profile, ctx.config(), &facts);
     ctx.facts = Some(facts);
     if ctx.request.dry_run {

@@ -40,6 +40,34 @@ pub(super) async fn profile_config(ctx: &mut StartContext<'_>) -> Result<()> {
     }
     let mut config = ctx.dir.load_config()?;
     check_unchanged(&config, request)?;
+    // More nodes than the profile has: added, as `node add` adds them.
+    if let Some(wanted) = request.nodes
+        && wanted > config.nodes.count()
+        && !request.add_node
+    {
+        let step = ctx.ui.step(format!(
+            "Adding {} node(s) for nodes: {wanted}",
+            wanted - config.nodes.count()
+        ));
+        let mut grown = config.clone();
+        grown.nodes = grown_nodes(&config.nodes, Some(wanted));
+        grown.validate()?;
+        ctx.dir.save_config(&grown)?;
+        ctx.previous_config = Some(config);
+        config = grown;
+        step.done();
+    }
+    // A changed cluster file or settings flags: what can change in place is stored, and the
+    // later steps recreate exactly the containers whose plan it changes.
+    let settings = settings_for_profile(request, ctx.previous_config.as_ref().or(Some(&config)));
+    if settings != config.settings {
+        settings.validate(&config.kubernetes_version, config.nodes.numbers())?;
+        for line in crate::plan::settings::describe_changes(&config.settings, &settings) {
+            ctx.ui.info(line);
+        }
+        config.settings = settings;
+        ctx.dir.save_config(&config)?;
+    }
     // The image source may change between starts: the images step checks what it gives. Naming
     // it accepts the index it holds now, which the images step records again.
     if let Some(repository) = &request.image_repository
@@ -114,6 +142,10 @@ pub(super) async fn new_config(
     config.image_repository = request.image_repository.clone();
     config.load_balancer = exposure;
     config.validate()?;
+    config.settings = settings_for_profile(request, None);
+    config
+        .settings
+        .validate(&config.kubernetes_version, config.nodes.numbers())?;
     Ok(config)
 }
 
@@ -138,14 +170,83 @@ pub(super) fn check_unchanged(config: &ProfileConfig, request: &StartRequest) ->
         );
     }
     if let Some(nodes) = request.nodes
-        && nodes != config.nodes.count()
+        && nodes < config.nodes.count()
     {
         bail!(
-            "this profile has {} nodes, not {nodes}: change them with `localkube node add` and \
-                 `localkube node delete NAME`, or leave out --nodes",
+            "this profile has {} nodes, not {nodes}: `start` adds nodes but never removes one \
+                 (its pods and local volumes would go with it); remove one with \
+                 `localkube node delete NAME` (it drains it first), or ask for {} or more",
+            config.nodes.count(),
             config.nodes.count()
         );
     }
+    Ok(())
+}
+
+/// The settings a profile is to have, node settings given by position in the file placed on
+/// the profile's node numbers (a profile whose node 2 was deleted has nodes 1 and 3).
+fn settings_for_profile(
+    request: &StartRequest,
+    config: Option<&ProfileConfig>,
+) -> crate::plan::settings::ClusterSettings {
+    let mut settings = request.settings_for(config.map(|c| &c.settings));
+    if request.settings.is_some()
+        && let Some(config) = config
+    {
+        let nodes = grown_nodes(&config.nodes, request.nodes);
+        let numbers = nodes.numbers();
+        settings.node_settings = std::mem::take(&mut settings.node_settings)
+            .into_iter()
+            .map(|(position, node)| {
+                // A position past the nodes keeps its number, so validation names it.
+                let number = numbers
+                    .get(position as usize - 1)
+                    .copied()
+                    .unwrap_or(position);
+                (number, node)
+            })
+            .collect();
+    }
+    settings
+}
+
+/// The profile's nodes with any a larger `--nodes` (or file's `nodes`) adds.
+fn grown_nodes(nodes: &Nodes, wanted: Option<u32>) -> Nodes {
+    let mut nodes = nodes.clone();
+    while nodes.count() < wanted.unwrap_or(0) {
+        nodes = nodes.with(nodes.next_free());
+    }
+    nodes
+}
+
+/// The settings a start would give the profile, checked before anything is made: an unknown
+/// field, flag, gate or label is refused naming it and what is accepted.
+pub(super) fn check_settings(
+    home: &crate::effects::home::Home,
+    profile: &ProfileName,
+    request: &StartRequest,
+) -> Result<()> {
+    let dir = home.profile(profile);
+    // A plain `start` of an existing profile keeps the settings it was checked with.
+    if dir.exists() && request.settings.is_none() && request.settings_overlay.is_empty() {
+        return Ok(());
+    }
+    let config = if dir.exists() {
+        Some(dir.load_config()?)
+    } else {
+        None
+    };
+    let settings = settings_for_profile(request, config.as_ref());
+    let version = request
+        .kubernetes_version
+        .clone()
+        .or_else(|| config.as_ref().map(|c| c.kubernetes_version.clone()))
+        .unwrap_or_else(|| crate::plan::version::DEFAULT_KUBERNETES_VERSION.to_string());
+    let numbers: Vec<u32> = match &config {
+        Some(c) => grown_nodes(&c.nodes, request.nodes).numbers().to_vec(),
+        None => (1..=request.nodes.unwrap_or(1)).collect(),
+    };
+    settings.validate(&version, &numbers)?;
     Ok(())
 }
 

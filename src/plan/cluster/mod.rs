@@ -18,6 +18,7 @@ use crate::plan::routes::CONTROL_PLANE_ROUTES_FILE;
 
 mod components;
 mod node;
+mod user_settings;
 
 pub use crate::plan::spec::{CAPABILITY_REASONS, least_privilege};
 pub use crate::plan::spec::{
@@ -30,6 +31,7 @@ use node::node_container;
 pub use node::{
     LOG_DRIVER, LOG_OPTIONS, NO_NETWORK, NODE_ENTRYPOINT, node_preload_container, node_security,
 };
+pub use user_settings::{AUDIT_HOST_DIR, AUDIT_POLICY_FILE, LABEL_AUDIT_POLICY};
 
 /// The apiserver's port inside the profile's network (kubeadm's default).
 pub const APISERVER_PORT: u16 = 6443;
@@ -71,6 +73,7 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
         scheduler(profile, config, paths),
     ]
     .into_iter()
+    .map(|spec| user_settings::control_plane(spec, config, paths))
     .map(with_spec_digest)
     .collect();
     containers.extend(
@@ -79,7 +82,9 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
             .numbers()
             .iter()
             .zip(&node_names)
-            .map(|(number, node)| node_container(profile, config, paths, node, *number)),
+            .map(|(number, node)| node_container(profile, config, paths, node, *number))
+            .map(|spec| user_settings::node(spec, config))
+            .map(|spec| with_node_digest(spec, config)),
     );
     containers.push(load_balancer::controller_spec(
         profile,
@@ -96,12 +101,28 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
 }
 
 /// Labels a container with a digest of its spec, so `start` can tell a container made from an
-/// older plan (another image, other flags or entrypoint) and recreate it. Only for stateless
-/// containers: their state is in etcd's volume, not in the container.
+/// older plan (another image, other flags or entrypoint) and recreate it. For the stateless
+/// containers (their state is in etcd's volume); nodes get [`with_node_digest`].
 pub fn with_spec_digest(mut spec: ContainerSpec) -> ContainerSpec {
     let json = serde_json::to_vec(&spec).expect("a container spec serialises");
     let digest = hex::encode(Sha256::digest(&json));
     spec.labels.insert(LABEL_SPEC_DIGEST.to_string(), digest);
+    spec
+}
+
+/// A node's digest also covers the kubelet and kube-proxy configuration it is given, so a node
+/// whose settings changed (a KubeletConfiguration field, a gate, a host folder) is made anew from
+/// the plan; its /var volume, with its images and pods' data, is kept.
+fn with_node_digest(mut spec: ContainerSpec, config: &ProfileConfig) -> ContainerSpec {
+    let mut hash = Sha256::new();
+    hash.update(serde_json::to_vec(&spec).expect("a container spec serialises"));
+    for file in crate::plan::node_config::node_files(config, &spec.hostname, spec.ip) {
+        if file.path.ends_with("config.yaml") {
+            hash.update(file.content.as_bytes());
+        }
+    }
+    spec.labels
+        .insert(LABEL_SPEC_DIGEST.to_string(), hex::encode(hash.finalize()));
     spec
 }
 
