@@ -25,6 +25,11 @@ pub struct Args {
     #[arg(long)]
     pub nodes: Option<u32>,
 
+    /// Control-plane members of a new profile: 1 (the default) or 3, each with etcd, an
+    /// apiserver, a controller-manager and a scheduler, the apiservers behind one address.
+    #[arg(long)]
+    pub control_planes: Option<u32>,
+
     /// Validity of leaf certificates in days (default 3 years); CAs get 10 years.
     #[arg(long)]
     pub cert_validity_days: Option<u32>,
@@ -85,6 +90,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         kubernetes_version: args.kubernetes_version,
         apiserver_port: args.apiserver_port,
         nodes: args.nodes,
+        control_planes: args.control_planes,
         cert_validity_days: args.cert_validity_days,
         switch_context: !args.keep_context,
         dry_run: args.dry_run,

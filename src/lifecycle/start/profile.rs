@@ -100,6 +100,7 @@ pub(super) async fn new_config(
         config.cert_validity_days = days;
     }
     config.nodes = Nodes::first(request.nodes.unwrap_or(1));
+    config.control_planes = request.control_planes.unwrap_or(1);
     config.image_repository = request.image_repository.clone();
     config.validate()?;
     Ok(config)
@@ -134,7 +135,27 @@ pub(super) fn check_unchanged(config: &ProfileConfig, request: &StartRequest) ->
             config.nodes.count()
         );
     }
+    if let Some(members) = request.control_planes
+        && members != config.control_planes
+    {
+        bail!("{}", control_planes_refusal(config.control_planes, members));
+    }
     Ok(())
+}
+
+/// Why an existing profile keeps its control plane's size: the members of a new etcd would have to
+/// join the running one one at a time (and a member removed, leave it), and the apiserver's address
+/// would move from the apiserver to a load balancer under every kubeconfig and certificate of the
+/// cluster. Neither is done to a cluster holding a user's objects.
+pub(super) fn control_planes_refusal(has: u32, asked: u32) -> String {
+    format!(
+        "this profile has {has} control-plane member{}, not {asked}: the size is fixed when a \
+         profile is created (new etcd members would have to join the running cluster one by one, \
+         and every node and component would move to another apiserver address); start another \
+         profile with `--control-planes {asked} -p NAME`, or delete this one first \
+         (`localkube delete`), or leave out --control-planes",
+        if has == 1 { "" } else { "s" }
+    )
 }
 
 /// A port on 127.0.0.1 that nothing listens on now.
