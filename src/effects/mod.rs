@@ -15,6 +15,7 @@ pub mod kube_api;
 pub mod kubeconfig_store;
 pub mod lb_image;
 pub mod lock;
+pub mod members;
 pub mod owned;
 pub mod pause;
 pub mod pki_store;

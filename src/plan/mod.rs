@@ -10,6 +10,7 @@ pub mod image_repository;
 pub mod images;
 pub mod kubeconfig;
 pub mod load_balancer;
+pub mod members;
 pub mod names;
 pub mod node_config;
 pub mod nodes;
