@@ -1,12 +1,9 @@
 //! `localkube logs [COMPONENT] [-f]`: a component's output, as Docker keeps it.
 
 use anyhow::{Result, bail};
-use bollard::query_parameters::LogsOptions;
-use futures_util::StreamExt;
-use std::io::Write;
 
 use super::Ctx;
-use crate::effects::docker;
+use crate::effects::{containers, docker};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -52,21 +49,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             if args.component.is_none() {
                 println!("==> {} ({}) <==", c.name, c.role);
             }
-            let mut stream = docker.logs(
+            containers::write_logs(
+                &docker,
                 &c.name,
-                Some(LogsOptions {
-                    stdout: true,
-                    stderr: true,
-                    follow: args.follow,
-                    tail: args.tail.to_string(),
-                    ..Default::default()
-                }),
-            );
-            let mut stdout = std::io::stdout();
-            while let Some(chunk) = stream.next().await {
-                stdout.write_all(&chunk?.into_bytes())?;
-                stdout.flush()?;
-            }
+                args.tail,
+                args.follow,
+                &mut std::io::stdout(),
+            )
+            .await?;
         }
         Ok(0)
     })?

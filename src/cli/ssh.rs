@@ -22,7 +22,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     ctx.home.profile(&ctx.profile).load_config()?;
     let nodes = super::block_on(async {
         let docker = docker::connect().await?;
-        super::image::running_nodes(ctx, &docker).await
+        docker::running_nodes(&docker, &ctx.profile).await
     })??;
     let node = match &args.node {
         Some(n) if nodes.contains(n) => n.clone(),

@@ -1,5 +1,6 @@
 //! Docker objects of a cluster plan: the network, volumes and containers, created from the plain
 //! data of `plan::cluster` (the mapping is here, the decisions are there), plus exec and logs.
+//! Moving images into a node's containerd is `node_images`.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -23,6 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::effects::owned::{self, Kind, Owner};
 use crate::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK, NetworkSpec, VolumeSpec};
+use crate::plan::names::LABEL_SPEC_DIGEST;
 
 pub use crate::effects::container_state::ContainerState;
 
@@ -160,33 +162,6 @@ pub async fn container_state(docker: &Docker, name: &str) -> Result<Option<Conta
                     ContainerState::parse(s.as_ref())
                 }),
         )),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
-    }
-}
-
-/// The image a container was created from, or None when it does not exist.
-pub async fn container_image(docker: &Docker, name: &str) -> Result<Option<String>> {
-    match docker
-        .inspect_container(name, None::<InspectContainerOptions>)
-        .await
-    {
-        Ok(info) => Ok(info.config.and_then(|c| c.image)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
-    }
-}
-
-/// A label of an existing container (`None` when the container or the label is missing).
-pub async fn container_label(docker: &Docker, name: &str, label: &str) -> Result<Option<String>> {
-    match docker
-        .inspect_container(name, None::<InspectContainerOptions>)
-        .await
-    {
-        Ok(info) => Ok(info
-            .config
-            .and_then(|c| c.labels)
-            .and_then(|mut labels| labels.remove(label))),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
     }
@@ -452,6 +427,57 @@ pub async fn remove_to_replace(docker: &Docker, spec: &ContainerSpec) -> Result<
     remove_container(docker, &spec.name, &made_from(spec)).await
 }
 
+/// What [`run_container`] is about to do, told before it does it: a caller that rolls back on
+/// failure records the container even when the call fails halfway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Making {
+    /// The container is created: it was missing, or out of date and removed.
+    Created,
+    /// The stopped container is started.
+    Started,
+}
+
+/// Makes the container of `spec` run: created if missing, started if stopped, made anew first
+/// when it is out of date ([`is_current`]). Only a container of the spec's profile is adopted,
+/// replaced or started: one that merely has the name is someone else's (see `owned`).
+pub async fn run_container(
+    docker: &Docker,
+    spec: &ContainerSpec,
+    mut making: impl FnMut(Making),
+) -> Result<()> {
+    check_owned(docker, &spec.name, &spec.labels).await?;
+    if !is_current(docker, spec).await? {
+        remove_to_replace(docker, spec).await?;
+    }
+    match container_state(docker, &spec.name).await? {
+        None => {
+            making(Making::Created);
+            create_and_start(docker, spec).await?;
+        }
+        Some(ContainerState::Running) => {}
+        Some(_) => {
+            making(Making::Started);
+            start_existing(docker, &spec.name).await?;
+        }
+    }
+    Ok(())
+}
+
+/// False for a container made from another spec, which [`run_container`] makes anew. A spec with
+/// a digest label (the stateless control plane, see `plan::cluster`) is compared by it, so other
+/// flags after an upgrade count; one without by its image: the load balancer's controller runs
+/// this very binary, whose image is tagged per build (etcd's and the nodes' tags are fixed by
+/// the profile's version). A missing container is current: it will be made from this spec.
+pub async fn is_current(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
+    let Some(found) = owned::inspect(docker, Kind::Container, &spec.name).await? else {
+        return Ok(true);
+    };
+    Ok(match spec.labels.get(LABEL_SPEC_DIGEST) {
+        Some(digest) => found.labels.get(LABEL_SPEC_DIGEST) == Some(digest),
+        None => found.image.is_none_or(|image| image == spec.image),
+    })
+}
+
 /// Stops a container, its process given `timeout` seconds (Docker's own default without one)
 /// before it is killed. One that is gone already counts as stopped.
 pub async fn stop_container(docker: &Docker, name: &str, timeout: Option<i32>) -> Result<()> {
@@ -501,22 +527,42 @@ pub async fn image_id(docker: &Docker, tag: &str) -> Result<String> {
     Ok(info.id.unwrap_or_default())
 }
 
+fn logs_options(tail: usize, follow: bool) -> LogsOptions {
+    LogsOptions {
+        stdout: true,
+        stderr: true,
+        follow,
+        tail: tail.to_string(),
+        ..Default::default()
+    }
+}
+
 /// The last `lines` lines of a container's output, for error messages.
 pub async fn logs_tail(docker: &Docker, name: &str, lines: usize) -> String {
-    let mut stream = docker.logs(
-        name,
-        Some(LogsOptions {
-            stdout: true,
-            stderr: true,
-            tail: lines.to_string(),
-            ..Default::default()
-        }),
-    );
+    let mut stream = docker.logs(name, Some(logs_options(lines, false)));
     let mut out = String::new();
     while let Some(Ok(chunk)) = stream.next().await {
         out.push_str(&chunk.to_string());
     }
     out
+}
+
+/// Copies a container's last `tail` lines of output to `out` as they come, and with `follow` what
+/// it writes afterwards until it stops (or the caller is interrupted).
+pub async fn write_logs(
+    docker: &Docker,
+    name: &str,
+    tail: usize,
+    follow: bool,
+    out: &mut impl std::io::Write,
+) -> Result<()> {
+    let mut stream = docker.logs(name, Some(logs_options(tail, follow)));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.with_context(|| format!("reading the logs of container {name}"))?;
+        out.write_all(&chunk.into_bytes())?;
+        out.flush()?;
+    }
+    Ok(())
 }
 
 /// Bytes fed to a command's standard input (a `docker save` stream, say).
@@ -598,60 +644,6 @@ pub async fn exec_ok(docker: &Docker, container: &str, cmd: &[&str]) -> Result<S
         );
     }
     Ok(out.output)
-}
-
-/// Copies images from the host's Docker into a node's containerd (docker save → ctr import), as
-/// `kind load docker-image` does. The k8s.io namespace is the one kubelet's CRI uses.
-pub async fn load_images_into_node(docker: &Docker, node: &str, images: &[&str]) -> Result<()> {
-    import_images(docker, node, images, &[]).await
-}
-
-/// `docker save` of `images` streamed into `ctr images import` in the container, with `flags`.
-pub async fn import_images(
-    docker: &Docker,
-    node: &str,
-    images: &[&str],
-    flags: &[&str],
-) -> Result<()> {
-    let tar = crate::effects::docker::for_transfers(docker).export_images(images);
-    let mut command = vec![
-        "ctr",
-        "--namespace=k8s.io",
-        "images",
-        "import",
-        "--all-platforms",
-    ];
-    command.extend(flags);
-    command.push("-");
-    let out = exec(docker, node, &command, Some(Box::pin(tar))).await?;
-    if out.exit_code != 0 {
-        bail!(
-            "importing {} into node {node} failed: {}",
-            images.join(", "),
-            out.output.trim()
-        );
-    }
-    Ok(())
-}
-
-/// The ID (config digest) of an image in a node's containerd, as the CRI reports it, or `None`
-/// when the node does not hold it. Docker's image ID is the same digest, so equal IDs mean the
-/// node already has exactly this image.
-pub async fn node_image_id(docker: &Docker, node: &str, image: &str) -> Result<Option<String>> {
-    let out = exec(
-        docker,
-        node,
-        &["crictl", "inspecti", "-o", "json", image],
-        None,
-    )
-    .await?;
-    if out.exit_code != 0 {
-        return Ok(None);
-    }
-    let start = out.output.find('{').unwrap_or(0);
-    let info: serde_json::Value = serde_json::from_str(&out.output[start..])
-        .with_context(|| format!("reading crictl inspecti of {image} in {node}"))?;
-    Ok(info["status"]["id"].as_str().map(str::to_string))
 }
 
 #[cfg(test)]

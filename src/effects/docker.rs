@@ -12,7 +12,7 @@ use ipnet::Ipv4Net;
 use crate::effects::containers::{ContainerState, is_not_found};
 use crate::effects::owned::{self, Kind};
 use crate::plan::load_balancer::CONTROLLER_ROLE;
-use crate::plan::names::{LABEL_NODE, LABEL_PROFILE, LABEL_ROLE};
+use crate::plan::names::{LABEL_NODE, LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
 use crate::plan::shutdown;
 
@@ -112,6 +112,23 @@ pub async fn profile_containers(
         .collect();
     containers.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(containers)
+}
+
+/// The names of the profile's node containers that run; an error saying how to start them when
+/// none does.
+pub async fn running_nodes(docker: &Docker, profile: &ProfileName) -> Result<Vec<String>> {
+    let nodes: Vec<String> = profile_containers(docker, profile)
+        .await?
+        .into_iter()
+        .filter(|c| c.role == Role::Node.as_str() && c.state.is_running())
+        .map(|c| c.name)
+        .collect();
+    if nodes.is_empty() {
+        anyhow::bail!(
+            "profile '{profile}' has no running node: start it with `localkube start -p {profile}`"
+        );
+    }
+    Ok(nodes)
 }
 
 /// Stops every running container of the profile; volumes and the network stay. Wave by wave

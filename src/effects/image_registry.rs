@@ -12,8 +12,8 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    BuildImageOptions, CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions,
-    PushImageOptions, RemoveImageOptions, TagImageOptions,
+    CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions, PushImageOptions,
+    RemoveImageOptions, TagImageOptions,
 };
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -262,41 +262,18 @@ async fn build_index_image(
 ) -> Result<()> {
     let json = serde_json::to_vec_pretty(index)?;
     let kubectl_path = kubectl.to_path_buf();
-    let context = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
-        let mut tar = tar::Builder::new(Vec::new());
-        for (name, contents, mode) in [
-            ("Dockerfile", INDEX_DOCKERFILE.as_bytes(), 0o644),
-            (INDEX_FILE, json.as_slice(), 0o644),
-        ] {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(contents.len() as u64);
-            header.set_mode(mode);
-            header.set_cksum();
-            tar.append_data(&mut header, name, contents)?;
-        }
-        tar.append_path_with_name(&kubectl_path, KUBECTL_FILE)
-            .with_context(|| format!("packing {}", kubectl_path.display()))?;
-        Ok(tar.into_inner()?)
+    let context = tokio::task::spawn_blocking(move || {
+        image_build::files_context(
+            &[
+                ("Dockerfile", INDEX_DOCKERFILE.as_bytes(), 0o644),
+                (INDEX_FILE, json.as_slice(), 0o644),
+            ],
+            &[(KUBECTL_FILE, &kubectl_path)],
+        )
     })
     .await??;
-    let transfers = crate::effects::docker::for_transfers(docker);
-    let mut stream = transfers.build_image(
-        BuildImageOptions {
-            dockerfile: "Dockerfile".into(),
-            t: Some(tag.to_string()),
-            rm: true,
-            forcerm: true,
-            ..Default::default()
-        },
-        None,
-        Some(bollard::body_full(context.into())),
-    );
-    while let Some(item) = stream.next().await {
-        let info = item.with_context(|| format!("building the index image {tag}"))?;
-        if let Some(err) = info.error_detail.and_then(|e| e.message) {
-            bail!("building the index image {tag}: {err}");
-        }
-    }
+    let what = format!("the index image {tag}");
+    image_build::build_tagged(docker, tag, context, HashMap::new(), &what).await?;
     Ok(())
 }
 

@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use bollard::Docker;
-use bollard::query_parameters::BuildImageOptions;
-use futures_util::StreamExt;
 
+use crate::effects::image_build;
 use crate::plan::names;
 
 const DOCKERFILE: &str = "\
@@ -30,42 +29,23 @@ pub async fn ensure_lb_image(docker: &Docker, tag: &str, kubernetes_version: &st
     let exe = crate::effects::home::running_binary()?;
     let binary = stripped_copy(&exe)?;
     let binary = std::fs::read(binary.path()).context("reading the stripped binary")?;
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, contents, mode) in [
-        ("Dockerfile", DOCKERFILE.as_bytes(), 0o644),
-        ("localkube", binary.as_slice(), 0o755),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(mode);
-        header.set_cksum();
-        tar.append_data(&mut header, name, contents)?;
-    }
-    let context = tar.into_inner()?;
+    let context = image_build::files_context(
+        &[
+            ("Dockerfile", DOCKERFILE.as_bytes(), 0o644),
+            ("localkube", binary.as_slice(), 0o755),
+        ],
+        &[],
+    )?;
     let base = names::image("node", kubernetes_version);
-    let transfers = crate::effects::docker::for_transfers(docker);
-    let mut stream = transfers.build_image(
-        BuildImageOptions {
-            dockerfile: "Dockerfile".into(),
-            t: Some(tag.to_string()),
-            rm: true,
-            forcerm: true,
-            buildargs: Some(HashMap::from([("BASE_IMAGE".to_string(), base.clone())])),
-            ..Default::default()
-        },
-        None,
-        Some(bollard::body_full(context.into())),
-    );
-    let mut log = Vec::new();
-    while let Some(item) = stream.next().await {
-        let info = item.with_context(|| format!("building {tag} on {base}"))?;
-        if let Some(text) = info.stream {
-            log.push(text);
-        }
-        if let Some(err) = info.error_detail.and_then(|e| e.message) {
-            bail!("building {tag} on {base} failed: {err}\n{}", log.concat());
-        }
-    }
+    let build_args = HashMap::from([("BASE_IMAGE".to_string(), base.clone())]);
+    let log = image_build::build_tagged(
+        docker,
+        tag,
+        context,
+        build_args,
+        &format!("{tag} on {base}"),
+    )
+    .await?;
     docker
         .inspect_image(tag)
         .await

@@ -18,7 +18,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::process::Output;
-use crate::effects::{containers, kube_api};
+use crate::effects::{containers, kube_api, node_images};
 use crate::plan::cluster::{self, NODE_ENTRYPOINT};
 use crate::plan::images::{LABEL_BUILD_KEY, PlannedImage};
 
@@ -118,6 +118,59 @@ pub fn context_tar(image_dir: &Path, binaries: &[(String, PathBuf)]) -> Result<V
             .with_context(|| format!("packing {}", path.display()))?;
     }
     builder.into_inner().context("finishing the build context")
+}
+
+/// A build context of a few files: held in memory (name, contents, mode), and copied from the
+/// host (name, path).
+pub fn files_context(files: &[(&str, &[u8], u32)], paths: &[(&str, &Path)]) -> Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, contents, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(*mode);
+        header.set_cksum();
+        tar.append_data(&mut header, name, *contents)?;
+    }
+    for (name, path) in paths {
+        tar.append_path_with_name(path, name)
+            .with_context(|| format!("packing {}", path.display()))?;
+    }
+    tar.into_inner().context("finishing the build context")
+}
+
+/// Builds and tags `tag` from `context` (the small images localkube makes beside its build: the
+/// load balancer's, a registry index); `what` names it in errors. Returns the build's output.
+pub async fn build_tagged(
+    docker: &Docker,
+    tag: &str,
+    context: Vec<u8>,
+    build_args: HashMap<String, String>,
+    what: &str,
+) -> Result<Vec<String>> {
+    let transfers = crate::effects::docker::for_transfers(docker);
+    let mut stream = transfers.build_image(
+        BuildImageOptions {
+            dockerfile: "Dockerfile".into(),
+            t: Some(tag.to_string()),
+            rm: true,
+            forcerm: true,
+            buildargs: (!build_args.is_empty()).then_some(build_args),
+            ..Default::default()
+        },
+        None,
+        Some(bollard::body_full(context.into())),
+    );
+    let mut log = Vec::new();
+    while let Some(item) = stream.next().await {
+        let info = item.with_context(|| format!("building {what}"))?;
+        if let Some(text) = info.stream {
+            log.push(text);
+        }
+        if let Some(err) = info.error_detail.and_then(|e| e.message) {
+            bail!("building {what} failed: {err}\n{}", log.concat());
+        }
+    }
+    Ok(log)
 }
 
 /// Builds the image of `planned` from `context` and verifies its key label; returns its ID,
@@ -264,7 +317,7 @@ async fn preload_in(
         return Err(e.context(format!("{name}'s last log lines:\n{}", logs.trim_end())));
     }
     let tags: Vec<&str> = images.iter().map(String::as_str).collect();
-    containers::import_images(
+    node_images::import_images(
         docker,
         name,
         &tags,

@@ -33,7 +33,7 @@ use crate::plan::images::{
 use crate::plan::names;
 use crate::ui::Ui;
 
-pub use self::engine::ListedImage;
+pub use self::engine::{ListedImage, build_tagged, files_context};
 
 /// What a build did: `rebuilt` names every artifact and image this run made (empty when all was
 /// up to date), in the order they were made.

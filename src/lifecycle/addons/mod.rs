@@ -9,10 +9,12 @@ use anyhow::{Context, Result, bail};
 use bollard::Docker;
 use kube::Client;
 
-use crate::effects::containers::{self, ContainerState, container_state};
+use crate::effects::containers::{self, ContainerState, Making, container_state};
 use crate::effects::home::{Home, ProfileDir};
 use crate::effects::owned::{self, Kind, Owner};
-use crate::effects::{docker as docker_fx, image_build, image_registry, kube_api, staging};
+use crate::effects::{
+    docker as docker_fx, image_build, image_registry, kube_api, node_images, staging,
+};
 use crate::plan::addons::{self, Addon, AddonContainer};
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::ProfileConfig;
@@ -137,9 +139,7 @@ pub async fn apply(
         Some(AddonContainer::LoadBalancerController) => {
             for spec in cluster.specs(load_balancer::CONTROLLER_ROLE) {
                 staging::stage_container(cluster.facts, spec)?;
-                if run_container(cluster.docker, spec).await? {
-                    created.push(spec.name.clone());
-                }
+                run_addon_container(cluster.docker, spec, &mut created).await?;
             }
         }
         Some(AddonContainer::Registry) => {
@@ -153,9 +153,7 @@ pub async fn apply(
                 &addons::registry_volume_spec(cluster.profile),
             )
             .await?;
-            if run_container(cluster.docker, &spec).await? {
-                created.push(spec.name.clone());
-            }
+            run_addon_container(cluster.docker, &spec, &mut created).await?;
             write_registry_hosts(cluster)?;
         }
         None => {}
@@ -238,27 +236,18 @@ fn write_registry_hosts(cluster: &Cluster<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Creates the container if missing, starts it if stopped; true when it made it.
-async fn run_container(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
-    // Only the profile's own container is adopted, replaced or started.
-    containers::check_owned(docker, &spec.name, &spec.labels).await?;
-    // The controller runs the localkube binary: one of another localkube build is replaced.
-    if let Some(image) = containers::container_image(docker, &spec.name).await?
-        && image != spec.image
-    {
-        containers::remove_to_replace(docker, spec).await?;
+/// [`containers::run_container`], adding the container's name to `created` when it made it.
+async fn run_addon_container(
+    docker: &Docker,
+    spec: &ContainerSpec,
+    created: &mut Vec<String>,
+) -> Result<()> {
+    let mut made = false;
+    containers::run_container(docker, spec, |m| made = m == Making::Created).await?;
+    if made {
+        created.push(spec.name.clone());
     }
-    match container_state(docker, &spec.name).await? {
-        None => {
-            containers::create_and_start(docker, spec).await?;
-            Ok(true)
-        }
-        Some(ContainerState::Running) => Ok(false),
-        Some(_) => {
-            containers::start_existing(docker, &spec.name).await?;
-            Ok(false)
-        }
-    }
+    Ok(())
 }
 
 /// Loads the images into every node that lacks them (or holds another build under the tag).
@@ -271,37 +260,9 @@ async fn load_into_nodes(cluster: &Cluster<'_>, images: &[Image]) -> Result<()> 
         cluster
             .specs(Role::Node.as_str())
             .into_iter()
-            .map(|node| load_missing_into_node(cluster.docker, &node.name, &tags)),
+            .map(|node| node_images::load_missing_into_node(cluster.docker, &node.name, &tags)),
     )
     .await?;
-    Ok(())
-}
-
-/// Copies into one node, in one import, the images (tags) it lacks or holds another build of:
-/// the node's image IDs are compared with Docker's, all at once.
-pub async fn load_missing_into_node(docker: &Docker, node: &str, tags: &[String]) -> Result<()> {
-    let mut ids = Vec::new();
-    for tag in tags {
-        let id = containers::image_id(docker, tag).await.with_context(|| {
-            format!("the image {tag} is not built: run `localkube images build`")
-        })?;
-        ids.push(id);
-    }
-    let held = futures_util::future::try_join_all(
-        tags.iter()
-            .map(|tag| containers::node_image_id(docker, node, tag)),
-    )
-    .await?;
-    let missing: Vec<&str> = tags
-        .iter()
-        .zip(&ids)
-        .zip(&held)
-        .filter(|((_, id), held)| held.as_deref() != Some(id.as_str()))
-        .map(|((tag, _), _)| tag.as_str())
-        .collect();
-    if !missing.is_empty() {
-        containers::load_images_into_node(docker, node, &missing).await?;
-    }
     Ok(())
 }
 

@@ -8,12 +8,12 @@ use super::context::StartContext;
 use super::created::Created;
 use super::node_images::load_node_images_in_background;
 use super::routes::control_plane_routes;
-use crate::effects::containers::{self, ContainerState, container_state};
+use crate::effects::containers::{self, ContainerState, Making, container_state};
 use crate::effects::staging;
 use crate::plan::cluster::{ClusterPlan, ContainerSpec};
-use crate::plan::names::{self, Role};
+use crate::plan::names::Role;
+use crate::plan::node_config;
 use crate::plan::routes::{self, NodeRoute};
-use crate::plan::{load_balancer, node_config};
 
 pub(super) async fn network_and_volumes(ctx: &mut StartContext<'_>) -> Result<()> {
     let step = ctx.ui.step("Creating network and volumes");
@@ -107,7 +107,7 @@ pub(super) async fn stage_nodes(ctx: &StartContext<'_>, nodes: &[ContainerSpec])
         let keeps_running = container_state(docker, &spec.name)
             .await?
             .is_some_and(ContainerState::is_running)
-            && is_current(docker, spec).await?;
+            && containers::is_current(docker, spec).await?;
         let files = node_config::node_files(ctx.config(), &spec.hostname, spec.ip);
         let (boot, flags) = node_config::split_process_flags(files);
         staging::write_node_files(ctx.facts(), &spec.name, &boot)?;
@@ -123,7 +123,7 @@ pub(super) async fn stage_nodes(ctx: &StartContext<'_>, nodes: &[ContainerSpec])
     Ok(())
 }
 
-/// [`run_container`] for each spec, all at once; everything made is recorded before a failure is
+/// [`containers::run_container`] for each spec, all at once; everything made is recorded before a failure is
 /// reported, so a roll-back finds it all.
 pub(super) async fn run_containers(
     ctx: &mut StartContext<'_>,
@@ -138,7 +138,11 @@ pub(super) async fn run_containers(
     }
     let results = futures_util::future::join_all(specs.iter().map(|spec| async {
         let mut created = Created::default();
-        let result = run_container(&docker, spec, &mut created).await;
+        let result = containers::run_container(&docker, spec, |making| match making {
+            Making::Created => created.add_container(&spec.name),
+            Making::Started => created.add_started(&spec.name),
+        })
+        .await;
         (created, result)
     }))
     .await;
@@ -152,64 +156,16 @@ pub(super) async fn run_containers(
     failure.map_or(Ok(()), Err)
 }
 
-/// Creates the container if missing, starts it if stopped; records what it created.
-pub(super) async fn run_container(
-    docker: &Docker,
-    spec: &ContainerSpec,
-    created: &mut Created,
-) -> Result<()> {
-    // Only a container of this profile is adopted, replaced or started: one that merely has the
-    // name is someone else's.
-    containers::check_owned(docker, &spec.name, &spec.labels).await?;
-    // The controller runs this very binary: a controller of another localkube build is replaced.
-    if spec.role == load_balancer::CONTROLLER_ROLE
-        && containers::container_image(docker, &spec.name)
-            .await?
-            .is_some_and(|image| image != spec.image)
-    {
-        containers::remove_to_replace(docker, spec).await?;
-    }
-    if !is_current(docker, spec).await? {
-        containers::remove_to_replace(docker, spec).await?;
-    }
-    match container_state(docker, &spec.name).await? {
-        None => {
-            created.containers.push(spec.name.clone());
-            containers::create_and_start(docker, spec).await?;
-        }
-        Some(ContainerState::Running) => {}
-        Some(_) => {
-            containers::start_existing(docker, &spec.name).await?;
-            created.started.push(spec.name.clone());
-        }
-    }
-    Ok(())
-}
-
 /// Whether every container of the plan exists, runs, and was made from this plan.
 pub async fn all_running(docker: &Docker, plan: &ClusterPlan) -> Result<bool> {
     for spec in &plan.containers {
         if !container_state(docker, &spec.name)
             .await?
             .is_some_and(ContainerState::is_running)
-            || !is_current(docker, spec).await?
+            || !containers::is_current(docker, spec).await?
         {
             return Ok(false);
         }
     }
     Ok(true)
-}
-
-/// False for a stateless container made from an older plan (before an upgrade of localkube or of
-/// the Kubernetes version): `start` makes it anew from this one.
-pub(super) async fn is_current(docker: &Docker, spec: &ContainerSpec) -> Result<bool> {
-    let Some(digest) = spec.labels.get(names::LABEL_SPEC_DIGEST) else {
-        return Ok(true);
-    };
-    if container_state(docker, &spec.name).await?.is_none() {
-        return Ok(true); // nothing to replace: it is made from this plan
-    }
-    let existing =
-        containers::container_label(docker, &spec.name, names::LABEL_SPEC_DIGEST).await?;
-    Ok(existing.as_ref() == Some(digest))
 }

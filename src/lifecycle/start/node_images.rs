@@ -8,8 +8,7 @@ use bollard::Docker;
 use futures_util::future::try_join_all;
 
 use super::context::{StartContext, WithLogs};
-use crate::effects::{containers, kube_api};
-use crate::lifecycle::addons as lifecycle_addons;
+use crate::effects::{containers, kube_api, node_images};
 use crate::plan::cluster::ContainerSpec;
 use crate::plan::images::Image;
 use crate::plan::{addons, names};
@@ -88,9 +87,11 @@ pub(super) async fn load_node_images_in_background(
         )
         .await?;
         let _ = loaded.send(());
-        try_join_all(loads.iter().map(|load| {
-            lifecycle_addons::load_missing_into_node(&docker, &load.node, &load.later)
-        }))
+        try_join_all(
+            loads
+                .iter()
+                .map(|load| node_images::load_missing_into_node(&docker, &load.node, &load.later)),
+        )
         .await?;
         Ok(())
     });
@@ -121,7 +122,7 @@ pub(super) async fn load_node_images(docker: &Docker, node: &str, tags: &[String
     .await
     .with_logs(docker, node)
     .await?;
-    lifecycle_addons::load_missing_into_node(docker, node, tags)
+    node_images::load_missing_into_node(docker, node, tags)
         .await
         .with_context(|| format!("loading images into node {node}"))
 }

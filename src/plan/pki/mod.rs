@@ -209,20 +209,17 @@ pub struct CertSpec {
 }
 
 impl CertSpec {
+    /// A self-signed CA.
     fn ca(stem: &str, common_name: &str) -> Self {
-        Self {
-            stem: stem.to_string(),
-            common_name: common_name.to_string(),
-            organization: None,
-            dns_names: Vec::new(),
-            ip_addresses: Vec::new(),
-            usage: Usage::Ca,
-            issuer: None,
-            validity_days: CA_VALIDITY_DAYS,
-        }
+        Self::new(stem, common_name, Usage::Ca, None, CA_VALIDITY_DAYS)
     }
 
     fn leaf(stem: &str, common_name: &str, usage: Usage, issuer: &str, days: u32) -> Self {
+        Self::new(stem, common_name, usage, Some(issuer), days)
+    }
+
+    /// `issuer`: the stem of the CA that signs it, `None` for a self-signed one.
+    fn new(stem: &str, common_name: &str, usage: Usage, issuer: Option<&str>, days: u32) -> Self {
         Self {
             stem: stem.to_string(),
             common_name: common_name.to_string(),
@@ -230,7 +227,7 @@ impl CertSpec {
             dns_names: Vec::new(),
             ip_addresses: Vec::new(),
             usage,
-            issuer: Some(issuer.to_string()),
+            issuer: issuer.map(str::to_string),
             validity_days: days,
         }
     }
