@@ -269,7 +269,19 @@ fn three_members_serve_through_kill_9_of_each_and_lose_no_acknowledged_write() {
         );
     }
     // `status` and `node list` name every member with its state.
-    let status_text = cluster.localkube_ok(&["status"]);
+    // (Exit code 4 only: the profile is not kubectl's current context, by --keep-context.)
+    let out = cluster.localkube(&["status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let status_text = stdout(&out);
+    for word in ["leader", "follower", "serving", "standby"] {
+        assert!(status_text.contains(word), "{word} in\n{status_text}");
+    }
     for m in etcd_members(&profile).iter().chain(&apiservers) {
         assert!(status_text.contains(m.as_str()), "{m} in\n{status_text}");
     }
