@@ -232,6 +232,11 @@ fn unpack_within(stream: impl std::io::Read, dir: &Path, name: &str) -> Result<(
             .unpack_in(dir)
             .with_context(|| format!("unpacking {}", path.display()))?;
     }
+    // The entries end at tar's end-of-archive blocks, before the padding of its last record:
+    // read to the end, or `docker exec` may fail writing into a closed pipe (seen as a failed
+    // copy with no message).
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink())
+        .context("reading the node's files")?;
     Ok(())
 }
 

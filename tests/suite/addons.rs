@@ -9,8 +9,9 @@
 use std::process::Command;
 use std::time::Duration;
 
+use super::support::http::curl;
 use super::support::{
-    Cluster, assert_success, build_sample_image, pod_with_claim, restart_dockerd, stdout,
+    Cluster, assert_success, build_sample_image, docker, pod_with_claim, restart_dockerd, stdout,
     wait_until,
 };
 
@@ -52,13 +53,6 @@ fn write_claim(cluster: &Cluster) {
         |phase| phase == "Bound",
     );
     cluster.kubectl_ok(&["delete", "pod", "writer", "--wait=true"]);
-}
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker")
 }
 
 #[test]
@@ -267,19 +261,6 @@ spec:
               number: 80
 "#
     )
-}
-
-fn curl(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "5"])
-        .args(args)
-        .output()
-        .expect("run curl");
-    if out.status.success() {
-        Ok(stdout(&out))
-    } else {
-        Err(format!("{}{}", stdout(&out), super::support::stderr(&out)))
-    }
 }
 
 /// The ingress addon (Traefik): `enable` prints the address; the book's Ingress answers there by

@@ -4,13 +4,13 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
 
+use super::support::http::curl;
 use super::support::{
-    Cluster, Sandbox, assert_success, build_sample_image, free_port, stderr, stdout,
+    Cluster, Sandbox, assert_success, build_sample_image, free_port, stderr, stdout, wait_until,
 };
 
 const PROFILE: &str = "e2e";
@@ -35,25 +35,24 @@ impl BookCluster for Cluster {
     }
 
     fn wait_ready(&self, selector: &str, count: usize) {
-        let started = Instant::now();
-        loop {
-            let out = self.kubectl(&[
-                "get", "pods", "-l", selector, "-o",
-                "jsonpath={range .items[*]}{.metadata.deletionTimestamp}|{.status.containerStatuses[0].ready}{\"\\n\"}{end}",
-            ]);
-            let text = stdout(&out);
-            let ready = text.lines().filter(|l| *l == "|true").count();
-            let terminating = text.lines().filter(|l| !l.starts_with('|')).count();
-            if ready == count && terminating == 0 {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "{count} ready pods with {selector} expected; saw:\n{text}\n{}",
-                self.kubectl_ok(&["get", "pods", "-o", "wide"])
-            );
-            sleep(Duration::from_millis(500));
-        }
+        wait_until(
+            &format!("{count} ready pods with {selector}"),
+            Duration::from_secs(120),
+            || {
+                let out = self.kubectl(&[
+                    "get", "pods", "-l", selector, "-o",
+                    "jsonpath={range .items[*]}{.metadata.deletionTimestamp}|{.status.containerStatuses[0].ready}{\"\\n\"}{end}",
+                ]);
+                let text = stdout(&out);
+                let ready = text.lines().filter(|l| *l == "|true").count();
+                let terminating = text.lines().filter(|l| !l.starts_with('|')).count();
+                if ready == count && terminating == 0 {
+                    Ok(())
+                } else {
+                    Err(text)
+                }
+            },
+        );
     }
 
     /// An HTTP GET from inside a pod (the kubia image is its own client).
@@ -73,16 +72,6 @@ impl Drop for Background {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn http_get(url: &str) -> Option<String> {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "3", url])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn docker_names(kind: &str) -> Vec<String> {
@@ -191,17 +180,9 @@ fn book_workflow_end_to_end() {
     .stderr(Stdio::null());
     let _pf = Background(pf.spawn().unwrap());
     let url = format!("http://127.0.0.1:{port}/");
-    let started = Instant::now();
-    let body = loop {
-        if let Some(body) = http_get(&url) {
-            break body;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "port-forward never answered"
-        );
-        sleep(Duration::from_millis(300));
-    };
+    let body = wait_until("port-forward answering", Duration::from_secs(30), || {
+        curl(&[&url])
+    });
     assert_eq!(body.trim(), "You've hit kubia-manual");
 
     // A ClusterIP service, reached from another pod by its DNS name (CoreDNS at work).

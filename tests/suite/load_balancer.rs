@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::Command;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::support::{
     Cluster, Sandbox, assert_success, build_sample_image, docker_inspect, stderr, stdout,
+    wait_until,
 };
 
 const PROFILE: &str = "lbtest";
@@ -23,45 +23,32 @@ trait LoadBalancerCluster {
 impl LoadBalancerCluster for Cluster {
     /// The EXTERNAL-IP `kubectl get svc` shows, once there is one.
     fn external_ip(&self, service: &str) -> Ipv4Addr {
-        let started = Instant::now();
-        loop {
-            let ip = self.kubectl_ok(&[
-                "get",
-                "svc",
-                service,
-                "-o",
-                "jsonpath={.status.loadBalancer.ingress[0].ip}",
-            ]);
-            if let Ok(ip) = ip.trim().parse() {
-                return ip;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "{service} got no EXTERNAL-IP within 30s"
-            );
-            sleep(Duration::from_millis(250));
-        }
+        let args = [
+            "get",
+            "svc",
+            service,
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress[0].ip}",
+        ];
+        self.kubectl_until(&args, Duration::from_secs(30), |ip| {
+            ip.trim().parse::<Ipv4Addr>().is_ok()
+        })
+        .trim()
+        .parse()
+        .unwrap()
     }
 
     fn wait_ready(&self, deployment: &str, replicas: &str) {
-        let started = Instant::now();
-        while self
-            .kubectl_ok(&[
-                "get",
-                "deployment",
-                deployment,
-                "-o",
-                "jsonpath={.status.readyReplicas}",
-            ])
-            .trim()
-            != replicas
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(90),
-                "{deployment} never had {replicas} ready replicas"
-            );
-            sleep(Duration::from_millis(300));
-        }
+        let args = [
+            "get",
+            "deployment",
+            deployment,
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ];
+        self.kubectl_until(&args, Duration::from_secs(90), |ready| {
+            ready.trim() == replicas
+        });
     }
 }
 
@@ -86,28 +73,20 @@ fn get_as_nobody(url: &str) -> Option<String> {
 }
 
 fn get_until(url: &str, timeout: Duration) -> String {
-    let started = Instant::now();
-    loop {
-        if let Some(body) = get_as_nobody(url) {
-            return body;
-        }
-        assert!(
-            started.elapsed() < timeout,
-            "{url} never answered within {timeout:?}"
-        );
-        sleep(Duration::from_millis(250));
-    }
+    wait_until(&format!("{url} answering"), timeout, || {
+        get_as_nobody(url).ok_or_else(|| "no answer".to_string())
+    })
 }
 
 fn wait_until_silent(url: &str) {
-    let started = Instant::now();
-    while get_as_nobody(url).is_some() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{url} still answers 30s after its load balancer should be gone"
-        );
-        sleep(Duration::from_millis(250));
-    }
+    wait_until(
+        &format!("{url} silent after its load balancer is gone"),
+        Duration::from_secs(30),
+        || match get_as_nobody(url) {
+            Some(body) => Err(body),
+            None => Ok(()),
+        },
+    );
 }
 
 #[test]
@@ -266,8 +245,7 @@ fn load_balancers_and_service_urls() {
         web,
         "the freed address is handed out again"
     );
-    let started = Instant::now();
-    loop {
+    wait_until("the conflict reported", Duration::from_secs(40), || {
         let events = c.kubectl_ok(&[
             "get",
             "events",
@@ -277,14 +255,11 @@ fn load_balancers_and_service_urls() {
         ]);
         let tunnel = stdout(&c.localkube(&["tunnel"]));
         if events.contains("HostPortInUse") && tunnel.contains("not serving: another program") {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{events} / {tunnel}"))
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(40),
-            "conflict not reported: {events} / {tunnel}"
-        );
-        sleep(Duration::from_millis(500));
-    }
+    });
     drop(holder);
     let body = get_until(&format!("http://{web}:8082/"), Duration::from_secs(40));
     assert!(body.starts_with("You've hit clash-"), "{body}");

@@ -4,7 +4,7 @@
 //! with a hint to run `localkube images build` when they do not. Every container, volume and network they make
 //! has a unique name and is removed by a guard, whether the test passes or panics.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,26 +13,7 @@ use localkube::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK};
 use localkube::plan::names;
 use localkube::plan::version::DEFAULT_KUBERNETES_VERSION;
 
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run the docker CLI")
-}
-
-/// Runs docker, panics with both output streams unless it succeeds, returns trimmed stdout.
-fn docker_ok(args: &[&str]) -> String {
-    let out = docker(args);
-    assert!(
-        out.status.success(),
-        "docker {} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use super::support::{docker, docker_ok};
 
 /// The image of a component at the default version, or a clear failure when it has not been built.
 fn require_image(component: &str) -> String {

@@ -3,29 +3,9 @@
 //! user's, and stays. The story: profile `own`'s registry addon is named `own-registry`, the
 //! name profile `own-registry`'s first node had before `-registry` became a reserved suffix.
 
-use std::process::{Command, Output};
-
 use localkube::effects::owned::{self, Kind, Owner};
 
-use super::support::{Cluster, Sandbox, stderr};
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker")
-}
-
-fn docker_ok(args: &[&str]) -> String {
-    let out = docker(args);
-    assert!(
-        out.status.success(),
-        "docker {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use super::support::{Cluster, Sandbox, docker, docker_ok, stderr};
 
 fn exists(kind: Kind, name: &str) -> bool {
     docker(&[kind.as_str(), "inspect", name]).status.success()

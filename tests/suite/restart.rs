@@ -8,7 +8,9 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::cluster_network::assert_control_plane_routes;
-use super::support::{Sandbox, assert_success, build_sample_image, restart_dockerd, stdout};
+use super::support::{
+    Sandbox, assert_success, build_sample_image, docker_ok, restart_dockerd, stdout,
+};
 
 const PROFILE: &str = "restart";
 
@@ -103,11 +105,6 @@ fn wait_lb_answers(sb: &Sandbox, before: Option<&str>, after: &str) -> String {
         );
         sleep(Duration::from_secs(1));
     }
-}
-
-fn docker_ok(args: &[&str]) {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert_success(&out, &format!("docker {}", args.join(" ")));
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::support::http::curl;
 use super::support::{
     Cluster, assert_success, build_sample_image, docker_inspect, pod_with_claim, stderr, stdout,
     storage_helper_image, wait_until,
@@ -79,18 +80,6 @@ fn pods(c: &Cluster) -> BTreeMap<String, String> {
     .collect()
 }
 
-fn http_get(url: &str) -> Result<String, String> {
-    let out = std::process::Command::new("curl")
-        .args(["-sS", "--max-time", "3", url])
-        .output()
-        .expect("curl");
-    if out.status.success() {
-        Ok(stdout(&out))
-    } else {
-        Err(stderr(&out))
-    }
-}
-
 #[test]
 fn pause_freezes_every_container_and_unpause_keeps_pods_addresses_and_services() {
     build_sample_image();
@@ -116,7 +105,7 @@ fn pause_freezes_every_container_and_unpause_keeps_pods_addresses_and_services()
         .trim()
         .to_string();
     wait_until("the Service answers", Duration::from_secs(60), || {
-        http_get(&url)
+        curl(&[&url])
     });
     let pods_before = pods(&c);
 
@@ -163,7 +152,7 @@ fn pause_freezes_every_container_and_unpause_keeps_pods_addresses_and_services()
     wait_until(
         "the Service answers after unpause",
         Duration::from_secs(30),
-        || http_get(&url),
+        || curl(&[&url]),
     );
     assert_eq!(pods(&c), pods_before, "pods' uids or addresses changed");
     assert_eq!(

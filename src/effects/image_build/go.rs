@@ -257,12 +257,12 @@ pub async fn resolve(
 /// netinit.
 pub(super) async fn build(
     artifact: Artifact,
-    inputs: &super::BuildInputs<'_>,
+    inputs: &super::artifact::BuildInputs<'_>,
     work: &Path,
     out: &Path,
     output: &mut Output<'_>,
 ) -> Result<BTreeMap<String, String>> {
-    let super::BuildInputs {
+    let super::artifact::BuildInputs {
         resolution,
         toolchain,
         images_dir,

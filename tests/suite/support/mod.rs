@@ -319,14 +319,24 @@ impl Drop for Cluster {
     }
 }
 
+/// The docker CLI with `args`.
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run the docker CLI")
+}
+
+/// The docker CLI with `args`, which must succeed; its standard output, trimmed.
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert_success(&out, &format!("docker {}", args.join(" ")));
+    stdout(&out).trim().to_string()
+}
+
 /// `docker inspect -f TEMPLATE NAME`, trimmed.
 pub fn docker_inspect(name: &str, template: &str) -> String {
-    let out = Command::new("docker")
-        .args(["inspect", "-f", template, name])
-        .output()
-        .expect("run docker inspect");
-    assert_success(&out, &format!("docker inspect {name}"));
-    stdout(&out).trim().to_string()
+    docker_ok(&["inspect", "-f", template, name])
 }
 
 /// Runs a command in a container's network namespace from the host (`nsenter`), so it works
