@@ -59,6 +59,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             profile: ctx.profile.to_string(),
             kubeconfig,
             port: args.port,
+            members_of: ctx
+                .home
+                .profile(&ctx.profile)
+                .load_config()
+                .ok()
+                .filter(|c| c.is_ha()),
         })
         .await?;
         // stdout carries the URL alone, so scripts can read it.

@@ -33,15 +33,19 @@ pub struct ControllerArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ProxyArgs {
-    /// The loopback address to listen on, and nothing else.
+    /// The address to listen on, and nothing else: a Service's loopback address, or the
+    /// apiservers' load balancer's own address on the profile's network.
     #[arg(long)]
     pub address: Ipv4Addr,
-    /// PORT:NODEPORT, once per service port.
+    /// PORT:NODEPORT (the port on the backends), once per port.
     #[arg(long = "listen", value_parser = parse_forward)]
     pub listens: Vec<Forward>,
-    /// A node address to forward to; repeat for each node.
+    /// A backend address to forward to (a node, or an apiserver); repeat for each.
     #[arg(long = "backend")]
     pub backends: Vec<Ipv4Addr>,
+    /// Ask each backend for /readyz over TLS, trusting this CA, and prefer the ready ones.
+    #[arg(long)]
+    pub ready_check_ca: Option<PathBuf>,
 }
 
 /// In the controller's container: as root, the Docker broker, which starts the controller
@@ -84,6 +88,11 @@ pub fn run_controller(ctx: &Ctx, args: ControllerArgs) -> Result<u8> {
 }
 
 pub fn run_proxy(args: ProxyArgs) -> Result<u8> {
-    block_on(lb::proxy::run(args.address, args.listens, args.backends))??;
+    block_on(lb::proxy::run(
+        args.address,
+        args.listens,
+        args.backends,
+        args.ready_check_ca,
+    ))??;
     Ok(0)
 }

@@ -63,6 +63,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                     node.pod_cidr.as_deref().unwrap_or("-")
                 );
             }
+            // With several control-plane members, each member's components and their health.
+            let members = super::block_on(nodes::members(&ctx.home, &ctx.profile))??;
+            if !members.is_empty() {
+                println!("\ncontrol-plane members:");
+                println!("{:<7} {:<20} {:<28} HEALTH", "MEMBER", "ROLE", "CONTAINER");
+                for m in members {
+                    println!(
+                        "{:<7} {:<20} {:<28} {}",
+                        m.member, m.role, m.container, m.health
+                    );
+                }
+            }
         }
         NodeCommand::Delete { name } => {
             super::block_on(nodes::delete(&ctx.home, &ctx.profile, &name, &ctx.ui))??;

@@ -27,6 +27,11 @@ pub struct Args {
     #[arg(long)]
     pub nodes: Option<u32>,
 
+    /// Control-plane members of a new profile: 1 (the default) or 3, each with etcd, an
+    /// apiserver, a controller-manager and a scheduler, the apiservers behind one address.
+    #[arg(long)]
+    pub control_planes: Option<u32>,
+
     /// Validity of leaf certificates in days (default 3 years); CAs get 10 years.
     #[arg(long)]
     pub cert_validity_days: Option<u32>,
@@ -140,6 +145,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 .transpose()?,
         );
         args.nodes = flag_wins(ctx, "--nodes", "nodes", args.nodes, file.nodes);
+        args.control_planes = flag_wins(
+            ctx,
+            "--control-planes",
+            "controlPlanes",
+            args.control_planes,
+            file.control_planes,
+        );
         args.apiserver_port = flag_wins(
             ctx,
             "--apiserver-port",
@@ -162,6 +174,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         kubernetes_version: args.kubernetes_version,
         apiserver_port: args.apiserver_port,
         nodes: args.nodes,
+        control_planes: args.control_planes,
         cert_validity_days: args.cert_validity_days,
         switch_context: !args.keep_context,
         dry_run: args.dry_run,

@@ -93,6 +93,11 @@ struct ComponentStatus {
     name: String,
     role: String,
     state: String,
+    /// With several control-plane members, what the cluster says of this one: etcd leader,
+    /// follower or not answering; apiserver serving or not; controller-manager and scheduler
+    /// leader or standby.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
@@ -111,8 +116,10 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
             name: spec.name.clone(),
             role: spec.role.clone(),
             state: state_of(&spec.name).map_or_else(|| "nonexistent".into(), |s| s.to_string()),
+            health: None,
         })
         .collect();
+    let mut components = components;
     let mut exit_code = 0;
     let paused = crate::plan::pause::is_paused(components.iter().map(|c| c.state.as_str()));
     let all_running = plan
@@ -125,6 +132,25 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
         // Nothing answers without its containers.
         Health::default()
     };
+    if config.is_ha() && !paused {
+        let members = super::block_on(async {
+            let docker = docker::connect().await?;
+            let client = kube_api::admin_client(&profile.admin_kubeconfig())
+                .await
+                .ok();
+            let client = client.filter(|_| health.apiserver);
+            anyhow::Ok(
+                crate::effects::members::health(&docker, client.as_ref(), &ctx.profile, &config)
+                    .await,
+            )
+        })??;
+        for c in &mut components {
+            c.health = members
+                .iter()
+                .find(|m| m.container == c.name)
+                .map(|m| m.health.clone());
+        }
+    }
     if !all_running {
         exit_code |= EXIT_CONTAINERS;
     }
@@ -163,7 +189,10 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
             println!("profile: {}", status.profile);
         }
         for c in &status.components {
-            println!("{:<20} {:<28} {}", c.role, c.name, c.state);
+            match &c.health {
+                Some(health) => println!("{:<20} {:<28} {:<10} {health}", c.role, c.name, c.state),
+                None => println!("{:<20} {:<28} {}", c.role, c.name, c.state),
+            }
         }
         let word = |ok: bool| if ok { "ok" } else { "not ready" };
         println!("apiserver /readyz: {}", word(status.health.apiserver));

@@ -72,6 +72,9 @@ pub struct Options {
     pub kubeconfig: std::path::PathBuf,
     /// Port on 127.0.0.1; a free one when absent.
     pub port: Option<u16>,
+    /// The profile's settings, when it has several control-plane members: the page then shows
+    /// each member's health (the Lease holders, each etcd member's state).
+    pub members_of: Option<crate::plan::config::ProfileConfig>,
 }
 
 /// A dashboard bound to its port, its watches started, ready to serve.
@@ -107,7 +110,7 @@ impl Dashboard {
         let secrets = auth::Secrets::generate(port)?;
         let watched = state::Watched::start(&client);
         if let Ok(profile) = crate::plan::profile_name::ProfileName::parse(&options.profile) {
-            watched.follow_paused(profile);
+            watched.follow_paused(profile, options.members_of.clone(), client.clone());
         }
         // The first lists take a fraction of a second on a local cluster; the page opens complete.
         watched.wait_ready(Duration::from_secs(15)).await;

@@ -89,6 +89,10 @@ pub struct Health {
     /// The profile is paused (`localkube pause`): its watches hang rather than fail, so this
     /// comes from Docker.
     pub paused: bool,
+    /// With several control-plane members: each member's components and what the cluster says
+    /// of them (etcd leader or follower, the controller-manager's and scheduler's Lease holder).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub control_plane: Vec<crate::plan::members::MemberHealth>,
 }
 
 struct Notifier {
@@ -116,6 +120,16 @@ impl Notifier {
 }
 
 impl Notifier {
+    fn set_members(&self, members: Vec<crate::plan::members::MemberHealth>) {
+        let changed = {
+            let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut health.control_plane, members.clone()) != members
+        };
+        if changed {
+            self.bump(Kind::Health);
+        }
+    }
+
     fn set_paused(&self, paused: bool) {
         let changed = {
             let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
@@ -219,8 +233,14 @@ impl Watched {
     }
 
     /// Follows whether the profile is paused, from its containers' states in Docker, for as long
-    /// as the runtime runs; no Docker means not known to be paused.
-    pub fn follow_paused(&self, profile: crate::plan::profile_name::ProfileName) {
+    /// as the runtime runs; no Docker means not known to be paused. With several control-plane
+    /// members (`members_of`), each member's health too.
+    pub fn follow_paused(
+        &self,
+        profile: crate::plan::profile_name::ProfileName,
+        members_of: Option<crate::plan::config::ProfileConfig>,
+        client: Client,
+    ) {
         let notifier = self.notifier.clone();
         tokio::spawn(async move {
             let Ok(docker) = crate::effects::docker::connect().await else {
@@ -230,9 +250,19 @@ impl Watched {
                 if let Ok(found) =
                     crate::effects::docker::profile_containers(&docker, &profile).await
                 {
-                    notifier.set_paused(crate::plan::pause::is_paused(
-                        found.iter().map(|c| c.state.as_str()),
-                    ));
+                    let paused =
+                        crate::plan::pause::is_paused(found.iter().map(|c| c.state.as_str()));
+                    notifier.set_paused(paused);
+                    if let Some(config) = members_of.as_ref().filter(|_| !paused) {
+                        let members = crate::effects::members::health(
+                            &docker,
+                            Some(&client),
+                            &profile,
+                            config,
+                        )
+                        .await;
+                        notifier.set_members(members);
+                    }
                 }
                 tokio::time::sleep(PAUSE_POLL).await;
             }

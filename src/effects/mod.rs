@@ -16,6 +16,7 @@ pub mod kube_api;
 pub mod kubeconfig_store;
 pub mod lb_image;
 pub mod lock;
+pub mod members;
 pub mod node_images;
 pub mod owned;
 pub mod pace;

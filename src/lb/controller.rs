@@ -59,12 +59,12 @@ pub async fn run(
         kube_api::admin_client(kubeconfig)
     })
     .await;
-    let runtime = Runtime::Direct(ProxyDocker {
+    let runtime = Runtime::Direct(Box::new(ProxyDocker {
         docker,
         profile: profile.clone(),
         config: config.clone(),
         image: image.clone(),
-    });
+    }));
     run_with(profile, config, client, image, runtime, clean_up).await
 }
 

@@ -4,4 +4,5 @@
 
 pub mod controller;
 pub mod proxy;
+pub mod ready;
 pub mod runtime;

@@ -137,11 +137,29 @@ async fn bind(status: &Status, port: u16) -> Result<TcpListener> {
 }
 
 /// Serves every forward on `address` until SIGTERM or Ctrl-C; exits 0 then, as PID 1 of its
-/// container should.
-pub async fn run(address: Ipv4Addr, forwards: Vec<Forward>, backends: Vec<Ipv4Addr>) -> Result<()> {
+/// container should. With `ready_check_ca`, the backends are asked for /readyz over TLS checked
+/// against that CA (the apiservers' load balancer), and ready ones are preferred.
+pub async fn run(
+    address: Ipv4Addr,
+    forwards: Vec<Forward>,
+    backends: Vec<Ipv4Addr>,
+    ready_check_ca: Option<std::path::PathBuf>,
+) -> Result<()> {
     if forwards.is_empty() || backends.is_empty() {
         bail!("lb-proxy needs at least one --listen and one --backend");
     }
+    let readiness = match &ready_check_ca {
+        Some(ca) => {
+            let config = crate::lb::ready::tls_config(ca)?;
+            // The checks ask the port the first forward reaches (the apiservers' one).
+            Some(crate::lb::ready::spawn_checks(
+                config,
+                &backends,
+                forwards[0].node_port,
+            ))
+        }
+        None => None,
+    };
     println!(
         "forwarding {address} port {} to NodePort {} on {:?}",
         forwards
@@ -165,6 +183,7 @@ pub async fn run(address: Ipv4Addr, forwards: Vec<Forward>, backends: Vec<Ipv4Ad
     let (failed_tx, mut failed) = tokio::sync::mpsc::channel::<anyhow::Error>(1);
     for forward in forwards {
         let backends = backends.clone();
+        let readiness = readiness.clone();
         let next = next.clone();
         let status = status.clone();
         let failed_tx = failed_tx.clone();
@@ -195,10 +214,18 @@ pub async fn run(address: Ipv4Addr, forwards: Vec<Forward>, backends: Vec<Ipv4Ad
                         continue;
                     }
                 };
-                let backends = backends.clone();
                 let start = next.fetch_add(1, Ordering::Relaxed);
+                let order: Vec<Ipv4Addr> = match &readiness {
+                    Some(r) => crate::lb::ready::preference(&r.snapshot(), start)
+                        .into_iter()
+                        .map(|i| backends[i])
+                        .collect(),
+                    None => (0..backends.len())
+                        .map(|i| backends[(start + i) % backends.len()])
+                        .collect(),
+                };
                 tokio::spawn(async move {
-                    if let Err(e) = relay(client, &backends, start, forward.node_port).await {
+                    if let Err(e) = relay(client, &order, 0, forward.node_port).await {
                         eprintln!("connection from {peer}: {e:#}");
                     }
                 });

@@ -175,7 +175,7 @@ impl ProxyDocker {
 /// The controller's way to Docker.
 pub enum Runtime {
     /// In this process (the foreground `tunnel`, on the host).
-    Direct(ProxyDocker),
+    Direct(Box<ProxyDocker>),
     /// Through the broker that holds the socket (the background controller).
     Broker(Mutex<(BufReader<OwnedReadHalf>, OwnedWriteHalf)>),
 }

@@ -64,6 +64,21 @@ pub async fn list(home: &Home, profile: &ProfileName) -> Result<Vec<NodeInfo>> {
     Ok(nodes)
 }
 
+/// The control-plane members' components with their health; empty for a single control plane.
+pub async fn members(
+    home: &Home,
+    profile: &ProfileName,
+) -> Result<Vec<crate::plan::members::MemberHealth>> {
+    let dir = home.profile(profile);
+    let config = dir.load_config()?;
+    if !config.is_ha() {
+        return Ok(Vec::new());
+    }
+    let docker = docker::connect().await?;
+    let client = kube_api::admin_client(&dir.admin_kubeconfig()).await.ok();
+    Ok(crate::effects::members::health(&docker, client.as_ref(), profile, &config).await)
+}
+
 /// Drains a node, deletes its Node object, removes its container and volume, and routes the
 /// remaining nodes' pods without it.
 pub async fn delete(home: &Home, profile: &ProfileName, node: &str, ui: &Ui) -> Result<()> {

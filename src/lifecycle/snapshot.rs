@@ -90,6 +90,9 @@ pub async fn save(home: &Home, profile: &ProfileName, name: &str, ui: &Ui) -> Re
     let _lock = lock_profile(home, profile)?;
     let dir = home.profile(profile);
     let config = dir.load_config()?;
+    if let Some(problem) = plan::members_problem(profile.as_str(), &config) {
+        bail!(problem);
+    }
     let store = Store::new(home);
     if store.dir(profile, &name).exists() {
         bail!(
@@ -398,6 +401,9 @@ pub async fn restore(
     let started = Instant::now();
     let lock = lock_profile(home, profile)?;
     let config = home.profile(profile).load_config()?;
+    if let Some(problem) = plan::members_problem(profile.as_str(), &config) {
+        bail!(problem);
+    }
     let store = Store::new(home);
     let dir = store.existing(profile, name)?;
     let manifest = store::read_manifest(&dir)?;

@@ -534,10 +534,11 @@ pub fn registry_ip(config: &ProfileConfig) -> Ipv4Addr {
     Ipv4Addr::new(a, b, c, 7)
 }
 
-/// The pull-only mirror's fixed address: what the nodes' hosts.toml files name.
+/// The pull-only mirror's fixed address: what the nodes' hosts.toml files name (.8 is the
+/// apiservers' load balancer of a control plane of several members).
 pub fn registry_mirror_ip(config: &ProfileConfig) -> Ipv4Addr {
     let [a, b, c, _] = config.network_subnet.network().octets();
-    Ipv4Addr::new(a, b, c, 8)
+    Ipv4Addr::new(a, b, c, 9)
 }
 
 /// An htpasswd line for the registry's account: bcrypt, the only scheme distribution reads.
@@ -789,16 +790,16 @@ mod tests {
         config.addons.registry_port = Some(5123);
         let files = registry_hosts_files(&config);
         assert_eq!(files[0].0, "localhost:5123/hosts.toml");
-        assert!(files[0].1.contains("server = \"http://172.30.1.8:5000\""));
+        assert!(files[0].1.contains("server = \"http://172.30.1.9:5000\""));
         assert_eq!(files[1].0, "docker.io/hosts.toml");
-        assert!(files[1].1.contains("[host.\"http://172.30.1.8:5000\"]"));
+        assert!(files[1].1.contains("[host.\"http://172.30.1.9:5000\"]"));
         assert!(
             files[1]
                 .1
                 .contains("server = \"https://registry-1.docker.io\"")
         );
         assert_eq!(files[2].0, "registry.k8s.io/hosts.toml");
-        assert!(files[2].1.contains("[host.\"http://172.30.1.8:5000\"]"));
+        assert!(files[2].1.contains("[host.\"http://172.30.1.9:5000\"]"));
         assert!(files[2].1.contains("server = \"https://registry.k8s.io\""));
         // The nodes never push, and what they read is the pull-only mirror.
         assert!(files.iter().all(|(_, f)| !f.contains("\"push\"")));
@@ -844,7 +845,20 @@ mod tests {
         assert_eq!(push.ports.len(), 1);
         assert_eq!(push.ports[0].host_ip, Ipv4Addr::LOCALHOST);
         assert!(mirror.ports.is_empty());
-        assert_eq!(mirror.ip, "172.30.1.8".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(mirror.ip, "172.30.1.9".parse::<Ipv4Addr>().unwrap());
+        // Both clear of the other fixed addresses, a control plane of several members included.
+        config.control_planes = 3;
+        let others = [
+            config.apiserver_lb_ip(),
+            config.node_ip(1),
+            config.gateway_ip(),
+        ];
+        assert!(!others.contains(&push.ip) && !others.contains(&mirror.ip));
+        assert!(config.members().all(|m| {
+            use crate::plan::names::Role;
+            let ips = [Role::Etcd, Role::Apiserver].map(|r| config.member_ip(r, m));
+            !ips.contains(&push.ip) && !ips.contains(&mirror.ip)
+        }));
         // One volume: written by the push side, mounted read-only in the mirror.
         assert!(push.mounts.contains(&MountSpec::Volume {
             name: "dev-registry-data".into(),

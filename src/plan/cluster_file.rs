@@ -31,6 +31,9 @@ pub struct ClusterFile {
     /// A count (`--nodes`), or one entry per node with its labels and taints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<NodesField>,
+    /// `--control-planes`: 1, or 3 for a highly available control plane (a new profile only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_planes: Option<u32>,
     /// `--addons`: enabled besides the defaults.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addons: Vec<String>,
@@ -149,6 +152,7 @@ pub enum FileError {
 pub struct FileRequest {
     pub kubernetes_version: Option<String>,
     pub nodes: Option<u32>,
+    pub control_planes: Option<u32>,
     pub addons: Vec<String>,
     pub apiserver_port: Option<u16>,
     pub settings: ClusterSettings,
@@ -245,6 +249,7 @@ impl ClusterFile {
         Ok(FileRequest {
             kubernetes_version: self.kubernetes_version,
             nodes: self.nodes.as_ref().map(NodesField::count),
+            control_planes: self.control_planes,
             addons: self.addons,
             apiserver_port,
             settings,
@@ -270,6 +275,8 @@ impl ClusterFile {
             kind: KIND.into(),
             kubernetes_version: Some(config.kubernetes_version.clone()),
             nodes: Some(nodes),
+            // A single control plane is the default, not written.
+            control_planes: config.is_ha().then_some(config.control_planes),
             addons: enabled_addons(&config.addons),
             feature_gates: s.feature_gates.clone(),
             runtime_config: s.runtime_config.clone(),

@@ -19,6 +19,10 @@ pub const DEFAULT_DNS_DOMAIN: &str = "cluster.local";
 /// Leaf certificates: three years, as minikube (kubeadm's one year is among the anchors' most reported certificate failures).
 pub const DEFAULT_CERT_VALIDITY_DAYS: u32 = 3 * 365;
 pub const MAX_NODES: u32 = 9;
+/// The control-plane sizes `start --control-planes` accepts: one, or three members (an etcd
+/// cluster of three keeps its quorum with one member lost; two would tolerate no loss at all,
+/// and five would not fit the small machines localkube is for).
+pub const CONTROL_PLANE_SIZES: [u32; 2] = [1, 3];
 /// Leaves never outlive the CA that signs them (10 years, `pki::CA_VALIDITY_DAYS`).
 pub const MAX_CERT_VALIDITY_DAYS: u32 = 3650;
 
@@ -48,6 +52,11 @@ pub struct ProfileConfig {
         skip_serializing_if = "crate::plan::addon_choices::AddonChoices::is_empty"
     )]
     pub addons: crate::plan::addon_choices::AddonChoices,
+    /// Control-plane members (`start --control-planes`): each runs etcd, an apiserver, a
+    /// controller-manager and a scheduler; with more than one, the apiservers are reached through
+    /// the profile's own load balancer. Fixed at creation; profiles written before it have one.
+    #[serde(default = "one_member", skip_serializing_if = "is_one_member")]
+    pub control_planes: u32,
     /// The registry the images come from (`start --image-repository`, checked against the index
     /// `images push` published) instead of being built here; `None`: built here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,8 +82,20 @@ pub struct ProfileConfig {
     pub settings: crate::plan::settings::ClusterSettings,
 }
 
+fn one_member() -> u32 {
+    1
+}
+
+fn is_one_member(n: &u32) -> bool {
+    *n == 1
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
+    #[error(
+        "{0} control-plane members requested: use 1 or 3 (etcd needs a majority of its members, so 3 keep working with one lost, while 2 stop with either lost)"
+    )]
+    ControlPlanes(u32),
     #[error(
         "the pod CIDR {pod} overlaps the service CIDR {service}: choose ranges that do not overlap"
     )]
@@ -125,6 +146,7 @@ impl ProfileConfig {
             network_subnet,
             nodes: Nodes::first(1),
             cert_validity_days: DEFAULT_CERT_VALIDITY_DAYS,
+            control_planes: 1,
             addons: Default::default(),
             image_repository: None,
             image_index: None,
@@ -173,6 +195,9 @@ impl ProfileConfig {
             || numbers.iter().any(|n| *n == 0 || *n > MAX_NODES)
         {
             return Err(ConfigError::NodeNumbers(numbers.to_vec()));
+        }
+        if !CONTROL_PLANE_SIZES.contains(&self.control_planes) {
+            return Err(ConfigError::ControlPlanes(self.control_planes));
         }
         if self.apiserver_port < 1024 {
             return Err(ConfigError::ApiserverPort(self.apiserver_port));
@@ -224,6 +249,49 @@ impl ProfileConfig {
 
     pub fn scheduler_ip(&self) -> Ipv4Addr {
         nth_address(self.network_subnet, 5)
+    }
+
+    /// Whether the control plane has several members behind the profile's load balancer.
+    pub fn is_ha(&self) -> bool {
+        self.control_planes > 1
+    }
+
+    /// The control-plane members, by number (1 is the member a single control plane has).
+    pub fn members(&self) -> std::ops::RangeInclusive<u32> {
+        1..=self.control_planes
+    }
+
+    /// Fixed address of a member's component: member 1 has the single control plane's (.2 to
+    /// .5), member m > 1 four of its own from .20 on, clear of the nodes' (.10 to .18).
+    pub fn member_ip(&self, role: crate::plan::names::Role, member: u32) -> Ipv4Addr {
+        use crate::plan::names::Role;
+        let offset = match role {
+            Role::Etcd => 0,
+            Role::Apiserver => 1,
+            Role::ControllerManager => 2,
+            Role::Scheduler => 3,
+            other => panic!("{} is no control-plane member's component", other.as_str()),
+        };
+        if member == 1 {
+            return nth_address(self.network_subnet, 2 + offset);
+        }
+        nth_address(self.network_subnet, 20 + 4 * (member - 2) + offset)
+    }
+
+    /// The apiservers' load balancer (several members only): .8, between the registry addon's
+    /// .7 and .9 and the first node's .10.
+    pub fn apiserver_lb_ip(&self) -> Ipv4Addr {
+        nth_address(self.network_subnet, 8)
+    }
+
+    /// Where the nodes and the components reach the apiserver: the load balancer with several
+    /// members, else the one apiserver.
+    pub fn apiserver_endpoint_ip(&self) -> Ipv4Addr {
+        if self.is_ha() {
+            self.apiserver_lb_ip()
+        } else {
+            self.apiserver_ip()
+        }
     }
 
     /// Fixed address of the node with this number (1 for the first node: .10).
@@ -280,6 +348,55 @@ mod tests {
         assert_eq!(c.apiserver_ip().to_string(), "172.30.7.3");
         assert_eq!(c.node_ip(1).to_string(), "172.30.7.10");
         assert_eq!(c.node_ip(2).to_string(), "172.30.7.11");
+    }
+
+    #[test]
+    fn members_get_addresses_of_their_own_clear_of_everything_else() {
+        use crate::plan::names::Role;
+        let mut c = config();
+        c.control_planes = 3;
+        c.validate().unwrap();
+        assert_eq!(c.member_ip(Role::Etcd, 1), c.etcd_ip());
+        assert_eq!(c.member_ip(Role::Scheduler, 1), c.scheduler_ip());
+        let mut all = std::collections::BTreeSet::new();
+        for m in c.members() {
+            for role in Role::CONTROL_PLANE {
+                assert!(all.insert(c.member_ip(role, m)), "{role:?} of {m}");
+            }
+        }
+        assert_eq!(c.member_ip(Role::Etcd, 2).to_string(), "172.30.7.20");
+        assert_eq!(c.member_ip(Role::Scheduler, 3).to_string(), "172.30.7.27");
+        let others = [
+            c.gateway_ip(),
+            c.apiserver_lb_ip(),
+            c.node_ip(1),
+            c.node_ip(MAX_NODES),
+        ]
+        .into_iter()
+        // The LB controller (.6) and the registry addon's two containers (.7, .9).
+        .chain([6, 7, 9].map(|n| nth_address(c.network_subnet, n)));
+        for other in others {
+            assert!(!all.contains(&other), "{other}");
+        }
+        assert_eq!(c.apiserver_endpoint_ip(), c.apiserver_lb_ip());
+        c.control_planes = 1;
+        assert_eq!(c.apiserver_endpoint_ip(), c.apiserver_ip());
+    }
+
+    #[test]
+    fn control_planes_are_one_or_three_and_one_is_not_written() {
+        let mut c = config();
+        assert!(!yaml::to_string(&c).unwrap().contains("controlPlanes"));
+        for bad in [0, 2, 4, 5] {
+            c.control_planes = bad;
+            let err = c.validate().unwrap_err();
+            assert_eq!(err, ConfigError::ControlPlanes(bad));
+            assert!(err.to_string().contains("use 1 or 3"), "{err}");
+        }
+        c.control_planes = 3;
+        let text = yaml::to_string(&c).unwrap();
+        assert!(text.contains("controlPlanes: 3"), "{text}");
+        assert_eq!(yaml::from_str::<ProfileConfig>(&text).unwrap(), c);
     }
 
     #[test]

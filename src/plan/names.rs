@@ -10,6 +10,8 @@ pub const LABEL_PROFILE: &str = "io.localkube.profile";
 pub const LABEL_ROLE: &str = "io.localkube.role";
 /// For node containers: the Kubernetes node name they run.
 pub const LABEL_NODE: &str = "io.localkube.node";
+/// On the containers of a control plane of several members: the member's number (1, 2, 3).
+pub const LABEL_MEMBER: &str = "io.localkube.member";
 /// On control-plane containers: a digest of the spec they were created from (see
 /// `cluster::with_spec_digest`).
 pub const LABEL_SPEC_DIGEST: &str = "io.localkube.spec-digest";
@@ -30,6 +32,8 @@ pub enum Role {
     Registry,
     /// The registry addon's pull-only mirror, which the nodes read.
     RegistryMirror,
+    /// The load balancer in front of the apiservers of a control plane of several members.
+    ApiserverLb,
 }
 
 impl Role {
@@ -40,7 +44,7 @@ impl Role {
         Role::Scheduler,
     ];
 
-    pub const ALL: [Role; 9] = [
+    pub const ALL: [Role; 10] = [
         Role::Etcd,
         Role::Apiserver,
         Role::ControllerManager,
@@ -50,6 +54,7 @@ impl Role {
         Role::LbProxy,
         Role::Registry,
         Role::RegistryMirror,
+        Role::ApiserverLb,
     ];
 
     /// The value of the role label, also the suffix of a control-plane container's name.
@@ -64,6 +69,7 @@ impl Role {
             Role::LbProxy => "lb",
             Role::Registry => "registry",
             Role::RegistryMirror => "registry-mirror",
+            Role::ApiserverLb => "apiserver-lb",
         }
     }
 
@@ -77,6 +83,32 @@ impl Role {
 pub fn control_plane_container(profile: &ProfileName, role: Role) -> String {
     debug_assert!(role != Role::Node, "nodes are named by node_container");
     format!("{profile}-{}", role.as_str())
+}
+
+/// A member's container of a control-plane component: member 1's is the single control plane's
+/// (`<profile>-etcd`), member m's `<profile>-<role>-<m>` (kind numbers its control-plane nodes
+/// so: `kind-control-plane`, `kind-control-plane2`).
+pub fn member_container(profile: &ProfileName, role: Role, member: u32) -> String {
+    let first = control_plane_container(profile, role);
+    if member == 1 {
+        first
+    } else {
+        format!("{first}-{member}")
+    }
+}
+
+/// A member's etcd data volume: member 1's is the single control plane's.
+pub fn etcd_member_volume(profile: &ProfileName, member: u32) -> String {
+    if member == 1 {
+        etcd_volume(profile)
+    } else {
+        format!("{}-data", member_container(profile, Role::Etcd, member))
+    }
+}
+
+/// The apiservers' load balancer: `<profile>-apiserver-lb`.
+pub fn apiserver_lb_container(profile: &ProfileName) -> String {
+    control_plane_container(profile, Role::ApiserverLb)
 }
 
 /// A Kubernetes node's name, as minikube names them: node 1 is the profile's name, node n
@@ -152,8 +184,13 @@ const RESERVED_SUFFIXES: [&str; 10] = [
 /// a profile named `a-etcd` would have a node container named `a-etcd` too.
 pub fn collision_problem(profile: &ProfileName) -> Option<String> {
     let name = profile.as_str();
+    // A member of a control plane of several: `<profile>-<role>-<m>`.
+    let unnumbered = match name.rsplit_once('-') {
+        Some((rest, m)) if m.len() == 1 && m.as_bytes()[0].is_ascii_digit() => rest,
+        _ => name,
+    };
     for suffix in RESERVED_SUFFIXES {
-        if let Some(owner) = name.strip_suffix(&format!("-{suffix}")) {
+        if let Some(owner) = unnumbered.strip_suffix(&format!("-{suffix}")) {
             return Some(format!(
                 "it ends in '-{suffix}', a suffix localkube gives the containers or volumes of \
                  profile '{owner}'"
@@ -240,11 +277,13 @@ mod tests {
         let dev = profile("dev");
         let mut config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
         config.nodes = Nodes::first(3);
+        config.control_planes = 3;
         for addon in addons::ADDONS {
             config.addons.set(addon.name, true).unwrap();
         }
         let plan = cluster::plan(&dev, &config, &cluster::HostFacts::example("/p"));
         let mut owned: Vec<String> = plan.containers.iter().map(|c| c.name.clone()).collect();
+        owned.extend(plan.volumes.iter().map(|v| v.name.clone()));
         owned.push(addons::registry_container(&dev));
         owned.push(addons::registry_mirror_container(&dev));
         owned.push(load_balancer::proxy_container_name(&dev, "default", "web"));
@@ -277,6 +316,10 @@ mod tests {
             "dev-registry",
             "dev-registry-data",
             "dev-registry-mirror",
+            "dev-etcd-2",
+            "dev-apiserver-3",
+            "dev-etcd-2-data",
+            "dev-apiserver-lb",
         ] {
             let problem = collision_problem(&profile(bad));
             assert!(problem.is_some(), "{bad}");
@@ -287,7 +330,8 @@ mod tests {
             "{why}"
         );
         for good in [
-            "a", "dev", "etcd", "book-ch2", "m02", "a-m", "a-mx2", "lbx", "a-lbx",
+            "a", "dev", "etcd", "book-ch2", "m02", "a-m", "a-mx2", "lbx", "a-lbx", "dev-2",
+            "etcd-3",
         ] {
             assert_eq!(collision_problem(&profile(good)), None, "{good}");
         }

@@ -29,7 +29,8 @@ pub const NODES_WAVE: usize = 2;
 pub fn unpause_wave(role: &str) -> usize {
     match role {
         r if r == Role::Etcd.as_str() => 0,
-        r if r == Role::Apiserver.as_str() => 1,
+        // The apiservers' load balancer with them: the nodes reach them through it.
+        r if r == Role::Apiserver.as_str() || r == Role::ApiserverLb.as_str() => 1,
         r if r == Role::Node.as_str() => NODES_WAVE,
         r if r == Role::ControllerManager.as_str() || r == Role::Scheduler.as_str() => 3,
         _ => 4,

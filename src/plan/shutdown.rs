@@ -25,7 +25,8 @@ pub const STOP_TIMEOUT_SECS: i32 = 10;
 pub fn wave(role: &str) -> usize {
     match Role::parse(role) {
         Some(Role::Etcd) => 2,
-        Some(Role::Apiserver | Role::LbProxy) => 1,
+        // The apiservers' load balancer with them: their clients are gone by then.
+        Some(Role::Apiserver | Role::ApiserverLb | Role::LbProxy) => 1,
         _ => 0,
     }
 }

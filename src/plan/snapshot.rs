@@ -169,6 +169,21 @@ pub fn damage(manifest: &Manifest, found: &[(String, u64, String)]) -> Option<St
     (!problems.is_empty()).then(|| problems.join("; "))
 }
 
+/// Why a profile's cluster cannot be snapshotted or restored, or `None`: a control plane of
+/// several members is refused. Its etcd is three members, and a restore would have to rebuild
+/// every member's data from the one snapshot with a new cluster identity, all at once, which
+/// `restore` does not do; a snapshot it could not restore would only mislead.
+pub fn members_problem(profile: &str, config: &ProfileConfig) -> Option<String> {
+    config.is_ha().then(|| {
+        format!(
+            "profile '{profile}' has {} control-plane members: snapshots hold and restore one \
+             etcd member, so they are for profiles of one control-plane member; copy objects out \
+             with `localkube kubectl -p {profile} -- get -A -o yaml ...` instead",
+            config.control_planes
+        )
+    })
+}
+
 /// Why a snapshot cannot be restored onto this existing profile, or None. Its Kubernetes version
 /// must be the profile's (objects in etcd are stored for that version), and its nodes the
 /// profile's (their volumes are swapped one for one).
@@ -570,5 +585,17 @@ mod tests {
         sh(cleanup_script(&mounts));
         assert!(!v.join(OLD_DIR).exists());
         assert_eq!(read("lib/a").as_deref(), Some("old"));
+    }
+
+    #[test]
+    fn a_control_plane_of_several_members_is_refused_with_the_reason() {
+        let mut config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        assert_eq!(members_problem("dev", &config), None);
+        config.control_planes = 3;
+        let why = members_problem("dev", &config).unwrap();
+        assert!(
+            why.contains("3 control-plane members") && why.contains("one etcd member"),
+            "{why}"
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod cluster_network;
 pub mod dashboard;
 pub mod distribute;
 pub mod faults;
+pub mod ha;
 pub mod image_repository;
 pub mod images;
 pub mod kubeconfig;

@@ -146,6 +146,14 @@ function renderCluster() {
 
 function renderHealth() {
   const banner = $('#banner');
+  // Several control-plane members: each one's etcd state and the Lease holders, in one line.
+  const members = state.health.controlPlane || [];
+  const line = $('#control-plane');
+  line.textContent = members.length
+    ? 'control plane: ' + members.filter((m) => m.role === 'etcd' || m.health === 'leader')
+      .map((m) => m.container + ' ' + (m.role === 'etcd' ? m.health : 'holds the Lease'))
+      .join(' · ')
+    : '';
   if (source && source.readyState === EventSource.OPEN) {
     if (state.health.connected) setConn('live', '● live');
     else setConn('reconnecting', 'API server unreachable');

@@ -36,21 +36,26 @@ pub(super) async fn containers(ctx: &mut StartContext<'_>) -> Result<()> {
     let nodes = ctx.specs(Role::Node.as_str());
     let control_plane: Vec<ContainerSpec> = Role::CONTROL_PLANE
         .iter()
+        .chain(&[Role::ApiserverLb])
         .filter(|r| **r != Role::Scheduler)
         .flat_map(|r| ctx.specs(r.as_str()))
         .collect();
     let mut what: Vec<&str> = control_plane.iter().map(|s| s.role.as_str()).collect();
+    // Several members: each role once.
+    what.dedup();
     what.extend(nodes.iter().map(|s| s.hostname.as_str()));
     let step = ctx.ui.step(format!("Starting {}", what.join(", ")));
     stage_control_plane(ctx, &control_plane)?;
     stage_nodes(ctx, &nodes).await?;
     // etcd and the apiserver first, on their own: the engine starts containers given at once
     // one after another (1-1.4 s for five, measured), and everything else waits for the
-    // apiserver anyway. The rest follow while it boots.
+    // apiserver anyway. The rest follow while it boots. (Several members: every etcd member,
+    // which need each other for a quorum, every apiserver and their load balancer.)
+    let first_roles = [Role::Etcd, Role::Apiserver, Role::ApiserverLb].map(Role::as_str);
     let (first, rest): (Vec<ContainerSpec>, Vec<ContainerSpec>) = control_plane
         .into_iter()
         .chain(nodes.iter().cloned())
-        .partition(|s| s.role == Role::Etcd.as_str() || s.role == Role::Apiserver.as_str());
+        .partition(|s| first_roles.contains(&s.role.as_str()));
     run_containers(ctx, &first).await?;
     run_containers(ctx, &rest).await?;
     step.done();

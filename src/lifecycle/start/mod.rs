@@ -61,6 +61,9 @@ pub struct StartRequest {
     pub apiserver_port: Option<u16>,
     /// Nodes of a new profile (default 1); an existing profile must have as many.
     pub nodes: Option<u32>,
+    /// Control-plane members of a new profile (default 1); an existing profile must have as
+    /// many (`ProfileConfig::control_planes`).
+    pub control_planes: Option<u32>,
     pub cert_validity_days: Option<u32>,
     /// Switch kubectl's current context to the profile.
     pub switch_context: bool,

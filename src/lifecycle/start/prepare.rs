@@ -56,7 +56,7 @@ pub(super) async fn images(ctx: &mut StartContext<'_>) -> Result<()> {
     lb_image::ensure_lb_image(&docker, &ctx.facts().lb_image, &version).await?;
     ctx.already_running = all_running(&docker, ctx.plan()).await?;
     if !ctx.already_running {
-        check_apiserver_port(&docker, ctx.profile, ctx.config()).await?;
+        check_apiserver_port(&docker, ctx.profile, ctx.config(), ctx.plan()).await?;
     }
     ctx.docker = Some(docker);
     Ok(())
@@ -67,8 +67,18 @@ pub(super) async fn check_apiserver_port(
     docker: &Docker,
     profile: &ProfileName,
     config: &ProfileConfig,
+    plan: &cluster::ClusterPlan,
 ) -> Result<()> {
-    let apiserver = names::control_plane_container(profile, Role::Apiserver);
+    // The container that publishes it: the apiserver, or with several members their load
+    // balancer.
+    let apiserver = plan
+        .containers
+        .iter()
+        .find(|c| c.ports.iter().any(|p| p.host_port == config.apiserver_port))
+        .map_or_else(
+            || names::control_plane_container(profile, Role::Apiserver),
+            |c| c.name.clone(),
+        );
     if container_state(docker, &apiserver)
         .await?
         .is_some_and(ContainerState::is_running)

@@ -139,6 +139,7 @@ pub(super) async fn new_config(
         config.cert_validity_days = days;
     }
     config.nodes = Nodes::first(request.nodes.unwrap_or(1));
+    config.control_planes = request.control_planes.unwrap_or(1);
     config.image_repository = request.image_repository.clone();
     config.load_balancer = exposure;
     config.validate()?;
@@ -179,6 +180,11 @@ pub(super) fn check_unchanged(config: &ProfileConfig, request: &StartRequest) ->
             config.nodes.count(),
             config.nodes.count()
         );
+    }
+    if let Some(members) = request.control_planes
+        && members != config.control_planes
+    {
+        bail!("{}", control_planes_refusal(config.control_planes, members));
     }
     Ok(())
 }
@@ -247,7 +253,38 @@ pub(super) fn check_settings(
         None => (1..=request.nodes.unwrap_or(1)).collect(),
     };
     settings.validate(&version, &numbers)?;
+    let control_planes = config
+        .as_ref()
+        .map_or(request.control_planes.unwrap_or(1), |c| c.control_planes);
+    if control_planes > 1 && settings.audit.is_some() {
+        bail!(audit_with_members_refusal());
+    }
     Ok(())
+}
+
+/// Why the audit log and several control-plane members do not go together yet: each apiserver
+/// would need a log of its own (one file written by three processes is corrupted at its first
+/// rotation), and `logs audit` would have to merge them by time.
+fn audit_with_members_refusal() -> String {
+    "audit: the audit log is kept for a single control plane only: with several members each \
+     apiserver writes a log of its own, which localkube does not yet merge; leave out `audit`, or \
+     use a profile with one control plane (controlPlanes: 1)"
+        .to_string()
+}
+
+/// Why an existing profile keeps its control plane's size: the members of a new etcd would have to
+/// join the running one one at a time (and a member removed, leave it), and the apiserver's address
+/// would move from the apiserver to a load balancer under every kubeconfig and certificate of the
+/// cluster. Neither is done to a cluster holding a user's objects.
+pub(super) fn control_planes_refusal(has: u32, asked: u32) -> String {
+    format!(
+        "this profile has {has} control-plane member{}, not {asked}: the size is fixed when a \
+         profile is created (new etcd members would have to join the running cluster one by one, \
+         and every node and component would move to another apiserver address); start another \
+         profile with `--control-planes {asked} -p NAME`, or delete this one first \
+         (`localkube delete`), or leave out --control-planes",
+        if has == 1 { "" } else { "s" }
+    )
 }
 
 /// A port on 127.0.0.1 that nothing listens on now.

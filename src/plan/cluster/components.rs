@@ -5,22 +5,24 @@ use std::net::Ipv4Addr;
 
 use super::{
     APISERVER_PORT, COMPONENT_CONFIG_DIR, ContainerSpec, ETCD_CLIENT_PORT, ETCD_PEER_PORT,
-    HostFacts, MountSpec, PortSpec, SecuritySpec, control_plane_container, staged,
+    HostFacts, Member, MountSpec, PortSpec, SecuritySpec, control_plane_container, staged,
 };
 use crate::plan::config::ProfileConfig;
 use crate::plan::names::{self, Role};
+use crate::plan::pki;
 use crate::plan::profile_name::ProfileName;
 
 pub(super) fn etcd(
     profile: &ProfileName,
     config: &ProfileConfig,
     paths: &HostFacts,
+    member: u32,
 ) -> ContainerSpec {
-    let name = names::control_plane_container(profile, Role::Etcd);
-    let ip = config.etcd_ip();
+    let name = names::member_container(profile, Role::Etcd, member);
+    let ip = config.member_ip(Role::Etcd, member);
     let pki = format!("{COMPONENT_CONFIG_DIR}/pki/etcd");
-    let args = vec![
-        // One member, named after its container, so its logs and errors say which profile's.
+    let mut args = vec![
+        // A member named after its container, so its logs and errors say which profile's.
         format!("--name={name}"),
         // The data lives on a named volume: the whole cluster state, kept across stop/start.
         "--data-dir=/var/lib/etcd".into(),
@@ -30,11 +32,13 @@ pub(super) fn etcd(
             "--listen-client-urls=https://127.0.0.1:{ETCD_CLIENT_PORT},https://{ip}:{ETCD_CLIENT_PORT}"
         ),
         format!("--advertise-client-urls=https://{ip}:{ETCD_CLIENT_PORT}"),
-        // A cluster of this one member: the peer port is on the profile's network only, and the
-        // initial cluster names nobody else, so it never waits for a quorum.
+        // The peer port is on the profile's network only. One member: the initial cluster
+        // names nobody else, so it never waits for a quorum; several: it names every member,
+        // all started at once, which elect a leader among themselves (read only when the data
+        // directory is new: a member that has data knows its cluster).
         format!("--listen-peer-urls=https://{ip}:{ETCD_PEER_PORT}"),
         format!("--initial-advertise-peer-urls=https://{ip}:{ETCD_PEER_PORT}"),
-        format!("--initial-cluster={name}=https://{ip}:{ETCD_PEER_PORT}"),
+        format!("--initial-cluster={}", initial_cluster(profile, config)),
         // Plain HTTP metrics and /health on loopback only, for the status check via docker exec.
         "--listen-metrics-urls=http://127.0.0.1:2381".into(),
         // Clients: TLS with etcd's own CA, and a client certificate of that CA required, so only
@@ -52,39 +56,86 @@ pub(super) fn etcd(
         // after a restart stays short, so a start after `stop` or a crash is quick.
         "--snapshot-count=10000".into(),
     ];
+    if config.is_ha() {
+        // The cluster's own token: members of another profile's etcd, should one ever be
+        // misaddressed, refuse to join this one.
+        args.push(format!("--initial-cluster-token={profile}"));
+    }
+    // Each member has a server and a peer certificate of its own, naming its address; inside
+    // the container they have the single member's file names.
+    let (server, peer) = (pki::etcd_server(member), pki::etcd_peer(member));
+    let pki_file = |stem: &str, ext: &str| format!("pki/{stem}.{ext}");
+    let files = [
+        (pki_file(pki::ETCD_CA, "crt"), pki_file(pki::ETCD_CA, "crt")),
+        (pki_file(&server, "crt"), pki_file(pki::ETCD_SERVER, "crt")),
+        (pki_file(&server, "key"), pki_file(pki::ETCD_SERVER, "key")),
+        (pki_file(&peer, "crt"), pki_file(pki::ETCD_PEER, "crt")),
+        (pki_file(&peer, "key"), pki_file(pki::ETCD_PEER, "key")),
+    ];
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(from, to)| (from.as_str(), to.as_str()))
+        .collect();
     let mut spec = control_plane_container(
         profile,
         config,
         paths,
         Role::Etcd,
-        ip,
+        Member::of(config, member),
         "etcd",
         args,
-        staged(&[
-            ("pki/etcd/ca.crt", "pki/etcd/ca.crt"),
-            ("pki/etcd/server.crt", "pki/etcd/server.crt"),
-            ("pki/etcd/server.key", "pki/etcd/server.key"),
-            ("pki/etcd/peer.crt", "pki/etcd/peer.crt"),
-            ("pki/etcd/peer.key", "pki/etcd/peer.key"),
-        ]),
+        staged(&files),
     );
     spec.mounts.push(MountSpec::Volume {
-        name: names::etcd_volume(profile),
+        name: names::etcd_member_volume(profile, member),
         target: "/var/lib/etcd".into(),
     });
     spec
+}
+
+/// etcd's `--initial-cluster`: every member's name and peer URL.
+pub fn initial_cluster(profile: &ProfileName, config: &ProfileConfig) -> String {
+    config
+        .members()
+        .map(|m| {
+            format!(
+                "{}=https://{}:{ETCD_PEER_PORT}",
+                names::member_container(profile, Role::Etcd, m),
+                config.member_ip(Role::Etcd, m)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The apiserver's `--etcd-servers`: its own member's etcd first, then the others, which its
+/// client fails over to when that one is down.
+fn etcd_servers(config: &ProfileConfig, member: u32) -> String {
+    std::iter::once(member)
+        .chain(config.members().filter(|m| *m != member))
+        .map(|m| {
+            format!(
+                "https://{}:{ETCD_CLIENT_PORT}",
+                config.member_ip(Role::Etcd, m)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub(super) fn apiserver(
     profile: &ProfileName,
     config: &ProfileConfig,
     paths: &HostFacts,
+    member: u32,
 ) -> ContainerSpec {
     let pki = format!("{COMPONENT_CONFIG_DIR}/pki");
+    let ip = config.member_ip(Role::Apiserver, member);
     let args = vec![
         // Where it serves. The address the `kubernetes` Service's endpoints carry: its own on
-        // the profile's network, which pods reach through their node.
-        format!("--advertise-address={}", config.apiserver_ip()),
+        // the profile's network, which pods reach through their node (with several members,
+        // each apiserver adds its own, and removes it when it stops).
+        format!("--advertise-address={ip}"),
         // kubeadm's port inside the container; the host publishes it on the profile's own port.
         format!("--secure-port={APISERVER_PORT}"),
         // What workloads may ask for: privileged containers, as on a kubeadm cluster, so what
@@ -114,12 +165,9 @@ pub(super) fn apiserver(
         // No /debug/pprof: nothing here profiles it, and it would only widen what answers
         // (CIS 1.2.18).
         "--profiling=false".into(),
-        // Its store: etcd on the profile's network, over TLS with etcd's own CA and the one
-        // client certificate etcd accepts.
-        format!(
-            "--etcd-servers=https://{}:{ETCD_CLIENT_PORT}",
-            config.etcd_ip()
-        ),
+        // Its store: etcd on the profile's network (every member, its own first), over TLS with
+        // etcd's own CA and the one client certificate etcd accepts.
+        format!("--etcd-servers={}", etcd_servers(config, member)),
         format!("--etcd-cafile={pki}/etcd/ca.crt"),
         format!("--etcd-certfile={pki}/apiserver-etcd-client.crt"),
         format!("--etcd-keyfile={pki}/apiserver-etcd-client.key"),
@@ -150,7 +198,7 @@ pub(super) fn apiserver(
         config,
         paths,
         Role::Apiserver,
-        config.apiserver_ip(),
+        Member::of(config, member),
         "kube-apiserver",
         args,
         staged(&[
@@ -181,6 +229,10 @@ pub(super) fn apiserver(
             ("pki/sa.key", "pki/sa.key"),
         ]),
     );
+    if config.is_ha() {
+        // Several members are published once, by their load balancer.
+        return spec;
+    }
     // Published on 127.0.0.1 only, on the port chosen once for the profile: kubectl on the host
     // reaches it, nothing beyond this machine does.
     spec.ports.push(PortSpec {
@@ -196,6 +248,7 @@ pub(super) fn controller_manager(
     profile: &ProfileName,
     config: &ProfileConfig,
     paths: &HostFacts,
+    member: u32,
 ) -> ContainerSpec {
     let dir = COMPONENT_CONFIG_DIR;
     let kubeconfig = format!("{dir}/controller-manager.conf");
@@ -234,8 +287,7 @@ pub(super) fn controller_manager(
         format!("--service-cluster-ip-range={}", config.service_cidr),
         // The profile's name, where the controllers name the cluster.
         format!("--cluster-name={profile}"),
-        // One replica: no one to elect against, and no lease traffic.
-        "--leader-elect=false".into(),
+        leader_election(config),
         // No /debug/pprof (CIS 1.3.2).
         "--profiling=false".into(),
     ]);
@@ -244,7 +296,7 @@ pub(super) fn controller_manager(
         config,
         paths,
         Role::ControllerManager,
-        config.controller_manager_ip(),
+        Member::of(config, member),
         "kube-controller-manager",
         args,
         staged(&[
@@ -264,12 +316,12 @@ pub(super) fn scheduler(
     profile: &ProfileName,
     config: &ProfileConfig,
     paths: &HostFacts,
+    member: u32,
 ) -> ContainerSpec {
     let kubeconfig = format!("{COMPONENT_CONFIG_DIR}/scheduler.conf");
     let mut args = own_port_and_identity(&kubeconfig);
     args.extend([
-        // One replica: no one to elect against, and no lease traffic.
-        "--leader-elect=false".into(),
+        leader_election(config),
         // No /debug/pprof (CIS 1.4.1).
         "--profiling=false".into(),
     ]);
@@ -278,11 +330,19 @@ pub(super) fn scheduler(
         config,
         paths,
         Role::Scheduler,
-        config.scheduler_ip(),
+        Member::of(config, member),
         "kube-scheduler",
         args,
         staged(&[("kubeconfigs/scheduler.conf", "scheduler.conf")]),
     )
+}
+
+/// Leader election of the controller-manager and the scheduler. One replica: no one to elect
+/// against, and no lease traffic. Several: one member acts and holds the component's Lease in
+/// kube-system, the others wait; when the holder stops renewing it (kubeadm's defaults: a lease
+/// of 15 s, renewed every 2 s), another takes it over.
+fn leader_election(config: &ProfileConfig) -> String {
+    format!("--leader-elect={}", config.is_ha())
 }
 
 /// The flags the controller-manager and the scheduler share: their identity (the kubeconfig of

@@ -5,17 +5,19 @@
 //! Every container option below carries the reason it is there.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer;
-use crate::plan::names::{self, LABEL_NODE, LABEL_PROFILE, LABEL_ROLE, LABEL_SPEC_DIGEST, Role};
+use crate::plan::names::{
+    self, LABEL_MEMBER, LABEL_NODE, LABEL_PROFILE, LABEL_ROLE, LABEL_SPEC_DIGEST, Role,
+};
 use crate::plan::profile_name::ProfileName;
 use crate::plan::routes::CONTROL_PLANE_ROUTES_FILE;
 
+mod apiserver_lb;
 mod components;
 mod node;
 mod user_settings;
@@ -57,25 +59,34 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
         labels: labels(profile, "network", None),
     };
     let node_names = names::node_names(profile, &config.nodes);
-    let mut volumes = vec![VolumeSpec {
-        name: names::etcd_volume(profile),
-        labels: labels(profile, Role::Etcd.as_str(), None),
-    }];
+    let mut volumes: Vec<VolumeSpec> = config
+        .members()
+        .map(|member| VolumeSpec {
+            name: names::etcd_member_volume(profile, member),
+            labels: labels(profile, Role::Etcd.as_str(), None),
+        })
+        .collect();
     volumes.extend(node_names.iter().map(|node| VolumeSpec {
         name: names::node_volume(node),
         labels: labels(profile, Role::Node.as_str(), Some(node)),
     }));
 
-    let mut containers: Vec<ContainerSpec> = [
-        etcd(profile, config, paths),
-        apiserver(profile, config, paths),
-        controller_manager(profile, config, paths),
-        scheduler(profile, config, paths),
-    ]
-    .into_iter()
-    .map(|spec| user_settings::control_plane(spec, config, paths))
-    .map(with_spec_digest)
-    .collect();
+    // Each component's members together (etcd's first, which the others need), the apiservers'
+    // load balancer after the apiservers.
+    let members = || config.members();
+    let mut control_plane: Vec<ContainerSpec> = Vec::new();
+    control_plane.extend(members().map(|m| etcd(profile, config, paths, m)));
+    control_plane.extend(members().map(|m| apiserver(profile, config, paths, m)));
+    if config.is_ha() {
+        control_plane.push(apiserver_lb::apiserver_lb(profile, config, paths));
+    }
+    control_plane.extend(members().map(|m| controller_manager(profile, config, paths, m)));
+    control_plane.extend(members().map(|m| scheduler(profile, config, paths, m)));
+    let mut containers: Vec<ContainerSpec> = control_plane
+        .into_iter()
+        .map(|spec| user_settings::control_plane(spec, config, paths))
+        .map(with_spec_digest)
+        .collect();
     containers.extend(
         config
             .nodes
@@ -156,6 +167,23 @@ fn config_mount(paths: &HostFacts, container: &str, target: &str) -> MountSpec {
     }
 }
 
+/// Which member of the control plane a container is: its number, and whether it has peers (so
+/// its container carries the member label; a single control plane's containers are as before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Member {
+    number: u32,
+    of_several: bool,
+}
+
+impl Member {
+    fn of(config: &ProfileConfig, number: u32) -> Self {
+        Member {
+            number,
+            of_several: config.is_ha(),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)] // each argument is one of the few ways components differ
 /// What every control-plane container shares: a fixed address on the profile's network, the
 /// profile's labels, a restart policy, and Docker's default (unprivileged) security.
@@ -164,12 +192,18 @@ fn control_plane_container(
     config: &ProfileConfig,
     paths: &HostFacts,
     role: Role,
-    ip: Ipv4Addr,
+    member: Member,
     binary: &str,
     args: Vec<String>,
     staged_files: Vec<StagedFile>,
 ) -> ContainerSpec {
-    let name = names::control_plane_container(profile, role);
+    let name = names::member_container(profile, role, member.number);
+    let ip = config.member_ip(role, member.number);
+    let mut labels = labels(profile, role.as_str(), None);
+    if member.of_several {
+        // `status` and `node list` group the containers by member.
+        labels.insert(LABEL_MEMBER.to_string(), member.number.to_string());
+    }
     ContainerSpec {
         mounts: vec![config_mount(paths, &name, COMPONENT_CONFIG_DIR)],
         hostname: name.clone(),
@@ -188,7 +222,7 @@ fn control_plane_container(
         // dockerd restart (kind #2045).
         ip,
         ports: Vec::new(),
-        labels: labels(profile, role.as_str(), None),
+        labels,
         // Back after a crash or a dockerd restart, but a `localkube stop` stays stopped.
         restart_policy: "unless-stopped".to_string(),
         security: control_plane_security(),
@@ -290,6 +324,7 @@ pub fn render_text(plan: &ClusterPlan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn fixture() -> ClusterPlan {
         let profile = ProfileName::parse("dev").unwrap();
@@ -555,5 +590,148 @@ mod tests {
         }
         assert!(text.contains("127.0.0.1:40123 -> 6443/tcp"));
         assert!(text.contains("volume dev-etcd-data -> /var/lib/etcd"));
+    }
+
+    fn ha_fixture() -> ClusterPlan {
+        let profile = ProfileName::parse("dev").unwrap();
+        let mut config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        config.control_planes = 3;
+        config.validate().unwrap();
+        plan(&profile, &config, &HostFacts::example("/p"))
+    }
+
+    fn arg<'a>(c: &'a ContainerSpec, flag: &str) -> &'a str {
+        c.args
+            .iter()
+            .find_map(|a| a.strip_prefix(&format!("{flag}=")))
+            .unwrap_or_else(|| panic!("{} has no {flag}", c.name))
+    }
+
+    #[test]
+    fn three_members_each_run_every_component_behind_one_load_balancer() {
+        let plan = ha_fixture();
+        let names: Vec<&str> = plan.containers.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "dev-etcd",
+                "dev-etcd-2",
+                "dev-etcd-3",
+                "dev-apiserver",
+                "dev-apiserver-2",
+                "dev-apiserver-3",
+                "dev-apiserver-lb",
+                "dev-controller-manager",
+                "dev-controller-manager-2",
+                "dev-controller-manager-3",
+                "dev-scheduler",
+                "dev-scheduler-2",
+                "dev-scheduler-3",
+                "dev",
+                "dev-lb-controller"
+            ]
+        );
+        let volumes: Vec<&str> = plan.volumes.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(
+            volumes,
+            [
+                "dev-etcd-data",
+                "dev-etcd-2-data",
+                "dev-etcd-3-data",
+                "dev-var"
+            ]
+        );
+        let ips: std::collections::BTreeSet<_> = plan.containers.iter().map(|c| c.ip).collect();
+        assert_eq!(ips.len(), plan.containers.len(), "addresses are distinct");
+        // Only the load balancer is published, on loopback, and it forwards to every apiserver,
+        // checking /readyz against the cluster CA it is given.
+        let lb = container(&plan, "dev-apiserver-lb");
+        for c in &plan.containers {
+            assert_eq!(c.ports.is_empty(), c.name != lb.name, "{}", c.name);
+        }
+        assert_eq!(lb.ports[0].host_ip, Ipv4Addr::LOCALHOST);
+        assert_eq!(lb.ports[0].host_port, 40123);
+        assert_eq!(lb.ip.to_string(), "172.30.7.8");
+        assert_eq!(lb.entrypoint, ["/usr/local/bin/localkube", "lb-proxy"]);
+        let backends: Vec<&str> = lb
+            .args
+            .iter()
+            .filter_map(|a| a.strip_prefix("--backend="))
+            .collect();
+        assert_eq!(backends, ["172.30.7.3", "172.30.7.21", "172.30.7.25"]);
+        assert_eq!(arg(lb, "--ready-check-ca"), "/etc/kubernetes/pki/ca.crt");
+        assert_eq!(lb.staged_files.len(), 1);
+        assert_eq!(lb.staged_files[0].from, "pki/ca.crt");
+        assert_eq!(lb.security.cap_add, ["DAC_READ_SEARCH"]);
+        assert_eq!(lb.restart_policy, "unless-stopped");
+    }
+
+    #[test]
+    fn etcd_members_form_one_cluster_each_with_its_own_certificates_and_volume() {
+        let plan = ha_fixture();
+        let cluster = "dev-etcd=https://172.30.7.2:2380,dev-etcd-2=https://172.30.7.20:2380,\
+                       dev-etcd-3=https://172.30.7.24:2380";
+        for (m, name, ip) in [
+            (1, "dev-etcd", "172.30.7.2"),
+            (2, "dev-etcd-2", "172.30.7.20"),
+            (3, "dev-etcd-3", "172.30.7.24"),
+        ] {
+            let etcd = container(&plan, name);
+            assert_eq!(arg(etcd, "--name"), name);
+            assert_eq!(arg(etcd, "--initial-cluster"), cluster);
+            assert_eq!(arg(etcd, "--initial-cluster-token"), "dev");
+            assert_eq!(
+                arg(etcd, "--initial-advertise-peer-urls"),
+                format!("https://{ip}:2380")
+            );
+            assert_eq!(
+                arg(etcd, "--advertise-client-urls"),
+                format!("https://{ip}:2379")
+            );
+            assert_eq!(etcd.labels.get(LABEL_MEMBER), Some(&m.to_string()));
+            let suffix = if m == 1 {
+                String::new()
+            } else {
+                format!("-{m}")
+            };
+            let from: Vec<&str> = etcd.staged_files.iter().map(|f| f.from.as_str()).collect();
+            assert!(from.contains(&format!("pki/etcd/server{suffix}.crt").as_str()));
+            assert!(from.contains(&format!("pki/etcd/peer{suffix}.key").as_str()));
+            let to: Vec<&str> = etcd.staged_files.iter().map(|f| f.to.as_str()).collect();
+            assert!(to.contains(&"pki/etcd/server.crt") && to.contains(&"pki/etcd/peer.key"));
+            assert!(etcd.mounts.contains(&MountSpec::Volume {
+                name: format!("{name}-data"),
+                target: "/var/lib/etcd".into()
+            }));
+        }
+        // Each apiserver advertises itself and uses every etcd member, its own first.
+        let api2 = container(&plan, "dev-apiserver-2");
+        assert_eq!(arg(api2, "--advertise-address"), "172.30.7.21");
+        assert_eq!(
+            arg(api2, "--etcd-servers"),
+            "https://172.30.7.20:2379,https://172.30.7.2:2379,https://172.30.7.24:2379"
+        );
+    }
+
+    #[test]
+    fn controller_managers_and_schedulers_elect_a_leader_only_with_several_members() {
+        let ha = ha_fixture();
+        let single = fixture();
+        for role in ["controller-manager", "scheduler"] {
+            for m in ["", "-2", "-3"] {
+                let c = container(&ha, &format!("dev-{role}{m}"));
+                assert_eq!(arg(c, "--leader-elect"), "true", "{}", c.name);
+            }
+            let c = container(&single, &format!("dev-{role}"));
+            assert_eq!(arg(c, "--leader-elect"), "false");
+            assert!(!c.labels.contains_key(LABEL_MEMBER));
+        }
+        assert!(!arg(container(&single, "dev-etcd"), "--initial-cluster").contains(','));
+        assert!(
+            !container(&single, "dev-etcd")
+                .args
+                .iter()
+                .any(|a| a.starts_with("--initial-cluster-token"))
+        );
     }
 }

@@ -328,7 +328,11 @@ pub fn component_kubeconfigs(
     config: &ProfileConfig,
 ) -> Vec<ComponentKubeconfig> {
     let cluster = names::kubeconfig_context(profile);
-    let in_cluster = format!("https://{}:{APISERVER_PORT}", config.apiserver_ip());
+    // The one apiserver, or with several members their load balancer.
+    let in_cluster = format!(
+        "https://{}:{APISERVER_PORT}",
+        config.apiserver_endpoint_ip()
+    );
     // kubeadm's naming: the user is the certificate's identity, the context `<user>@<cluster>`.
     let component = |file_name: &str, cert_stem: &str, user: &str| ComponentKubeconfig {
         file_name: file_name.to_string(),

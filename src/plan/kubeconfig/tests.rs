@@ -368,3 +368,23 @@ fn a_rollback_takes_out_only_the_profiles_own_entries() {
     assert!(is_empty(&left).unwrap(), "{left}");
     assert!(!is_empty(&theirs).unwrap());
 }
+
+#[test]
+fn with_several_members_every_component_reaches_the_apiservers_load_balancer() {
+    let profile = ProfileName::parse("dev").unwrap();
+    let mut config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+    config.control_planes = 3;
+    for k in component_kubeconfigs(&profile, &config) {
+        if k.file_name.contains("admin") {
+            assert_eq!(k.server, "https://127.0.0.1:40123", "{}", k.file_name);
+        } else {
+            assert_eq!(k.server, "https://172.30.7.8:6443", "{}", k.file_name);
+        }
+    }
+    config.control_planes = 1;
+    let scheduler = component_kubeconfigs(&profile, &config)
+        .into_iter()
+        .find(|k| k.file_name == "scheduler.conf")
+        .unwrap();
+    assert_eq!(scheduler.server, "https://172.30.7.3:6443");
+}

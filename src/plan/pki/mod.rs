@@ -99,6 +99,25 @@ pub const LB_CONTROLLER: &str = "lb-controller";
 /// The service-account key pair: `sa.key` and `sa.pub`.
 pub const SERVICE_ACCOUNT: &str = "sa";
 
+/// A control-plane member's etcd serving certificate: member 1's is the single member's
+/// (`etcd/server`), member m's `etcd/server-<m>`.
+pub fn etcd_server(member: u32) -> String {
+    member_stem(ETCD_SERVER, member)
+}
+
+/// A member's etcd peer certificate (`etcd/peer`, `etcd/peer-<m>`).
+pub fn etcd_peer(member: u32) -> String {
+    member_stem(ETCD_PEER, member)
+}
+
+fn member_stem(stem: &str, member: u32) -> String {
+    if member == 1 {
+        stem.to_string()
+    } else {
+        format!("{stem}-{member}")
+    }
+}
+
 /// The kubelet's client certificate for a node (it authenticates as `system:node:<node>`).
 pub fn kubelet_client(node: &str) -> String {
     format!("kubelet-client-{node}")
@@ -264,19 +283,30 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
         "localhost",
         apiserver_container.as_str(),
     ]);
-    let apiserver_ips = [
+    let mut apiserver_ips = vec![
         IpAddr::V4(config.kubernetes_service_ip()),
         IpAddr::V4(config.apiserver_ip()),
         localhost_v4,
     ];
-
-    let etcd_name = names::control_plane_container(profile, Role::Etcd);
-    let etcd_dns = [etcd_name.as_str(), "localhost"];
-    let etcd_ips = [
-        IpAddr::V4(config.etcd_ip()),
-        localhost_v4,
-        IpAddr::V6(Ipv6Addr::LOCALHOST),
-    ];
+    // Several members share one serving certificate that names each of them and their load
+    // balancer, through which the nodes and components reach whichever member answers.
+    let members: Vec<String> = config
+        .members()
+        .skip(1)
+        .map(|m| names::member_container(profile, Role::Apiserver, m))
+        .collect();
+    let lb = names::apiserver_lb_container(profile);
+    if config.is_ha() {
+        apiserver_dns.extend(members.iter().map(String::as_str));
+        apiserver_dns.push(lb.as_str());
+        apiserver_ips.extend(
+            config
+                .members()
+                .skip(1)
+                .map(|m| IpAddr::V4(config.member_ip(Role::Apiserver, m))),
+        );
+        apiserver_ips.push(IpAddr::V4(config.apiserver_lb_ip()));
+    }
 
     let cas = vec![
         CertSpec::ca(CLUSTER_CA, "kubernetes"),
@@ -302,16 +332,6 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
             FRONT_PROXY_CA,
             days,
         ),
-        CertSpec::leaf(
-            ETCD_SERVER,
-            &etcd_name,
-            Usage::ServerAndClient,
-            ETCD_CA,
-            days,
-        )
-        .sans(&etcd_dns, &etcd_ips),
-        CertSpec::leaf(ETCD_PEER, &etcd_name, Usage::ServerAndClient, ETCD_CA, days)
-            .sans(&etcd_dns, &etcd_ips),
         CertSpec::leaf(
             ETCD_HEALTHCHECK_CLIENT,
             "kube-etcd-healthcheck-client",
@@ -365,6 +385,30 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
             days,
         ),
     ];
+    // Each etcd member serves and meets its peers with certificates of its own, naming its own
+    // container and address (kubeadm's per-node etcd certificates). Placed after the fixed
+    // leaves, as they were for one member, so a single member's plan reads as before.
+    let etcd_at = leaves
+        .iter()
+        .position(|l| l.stem == ETCD_HEALTHCHECK_CLIENT)
+        .expect("the healthcheck client is planned");
+    let mut etcd_leaves = Vec::new();
+    for member in config.members() {
+        let name = names::member_container(profile, Role::Etcd, member);
+        let dns = [name.as_str(), "localhost"];
+        let ips = [
+            IpAddr::V4(config.member_ip(Role::Etcd, member)),
+            localhost_v4,
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ];
+        for stem in [etcd_server(member), etcd_peer(member)] {
+            etcd_leaves.push(
+                CertSpec::leaf(&stem, &name, Usage::ServerAndClient, ETCD_CA, days)
+                    .sans(&dns, &ips),
+            );
+        }
+    }
+    leaves.splice(etcd_at..etcd_at, etcd_leaves);
     for (&number, node) in config.nodes.numbers().iter().zip(&nodes) {
         // The Node authorizer and NodeRestriction match this subject exactly.
         leaves.push(

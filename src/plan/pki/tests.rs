@@ -437,3 +437,52 @@ fn renewal_starts_thirty_days_before_expiry() {
         Some(RenewalReason::NotYetValid { .. })
     ));
 }
+
+#[test]
+fn three_members_name_every_apiserver_and_their_load_balancer_and_each_etcd_its_own() {
+    let mut config = config();
+    config.control_planes = 3;
+    let plan = plan(&profile(), &config);
+    let api = plan.spec("apiserver").unwrap();
+    for name in [
+        "dev-apiserver",
+        "dev-apiserver-2",
+        "dev-apiserver-3",
+        "dev-apiserver-lb",
+    ] {
+        assert!(api.dns_names.iter().any(|n| n == name), "{name}");
+    }
+    for address in ["172.30.5.3", "172.30.5.21", "172.30.5.25", "172.30.5.8"] {
+        assert!(api.ip_addresses.contains(&ip(address)), "{address}");
+    }
+    for (member, name, address) in [
+        (1, "dev-etcd", "172.30.5.2"),
+        (2, "dev-etcd-2", "172.30.5.20"),
+        (3, "dev-etcd-3", "172.30.5.24"),
+    ] {
+        for stem in [etcd_server(member), etcd_peer(member)] {
+            let spec = plan.spec(&stem).unwrap();
+            assert_eq!(spec.common_name, name, "{stem}");
+            assert_eq!(spec.issuer.as_deref(), Some(ETCD_CA), "{stem}");
+            assert_eq!(spec.usage, Usage::ServerAndClient, "{stem}");
+            assert_eq!(
+                spec.ip_addresses,
+                [ip(address), ip("127.0.0.1"), ip("::1")],
+                "{stem}"
+            );
+            assert_eq!(spec.dns_names, [name, "localhost"], "{stem}");
+        }
+    }
+    // One member's set is exactly what it was: no member certificates, no load balancer.
+    let single = super::plan(&profile(), &super::tests::config());
+    assert!(single.spec("etcd/server-2").is_none());
+    assert!(
+        !single
+            .spec("apiserver")
+            .unwrap()
+            .dns_names
+            .iter()
+            .any(|n| n.ends_with("-lb"))
+    );
+    assert_eq!(plan.leaves.len(), single.leaves.len() + 4);
+}
