@@ -656,7 +656,10 @@ fn bad_cluster_files_and_settings_flags_are_refused_before_anything_is_made() {
             vec!["audit.policy", "nope.yaml"],
         ),
         (
-            file("ha-audit.yaml", "controlPlanes: 3\naudit: {policy: default}\n"),
+            file(
+                "ha-audit.yaml",
+                "controlPlanes: 3\naudit: {policy: default}\n",
+            ),
             vec!["audit", "single control plane", "controlPlanes: 1"],
         ),
     ];
