@@ -20,3 +20,4 @@ cargo test --locked --all-targets
 cargo test --locked --test tests -- --ignored suite::restart
 cargo test --locked --test tests -- --ignored suite::addons::storage_survives_dockerd_restart
 cargo test --locked --test tests -- --ignored suite::faults::objects_written_while_dockerd_restarts
+cargo test --locked --test tests -- --ignored suite::ha::three_members_come_back_after_pause_and_a_dockerd_restart

@@ -54,13 +54,28 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             );
         }
         if args.follow && chosen.len() > 1 {
-            bail!("--follow needs one component: name it, e.g. `localkube logs apiserver -f`");
+            // Several members of one role (`logs apiserver` with three): name one container.
+            let example = match &args.component {
+                Some(_) => chosen[0].name.as_str(),
+                None => "apiserver",
+            };
+            bail!(
+                "--follow needs one container: name it, e.g. `localkube logs {example} -f` (the containers: {})",
+                chosen
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
         // Written, not printed: a reader that goes away (`| head`) ends the command with an
         // error instead of a panic.
         let mut out = std::io::stdout();
+        let several = chosen.len() > 1;
         for c in chosen {
-            if args.component.is_none() {
+            // A header before each container's log when there are several (every component,
+            // or the members of one).
+            if several {
                 writeln!(out, "==> {} ({}) <==", c.name, c.role)?;
             }
             containers::write_logs(&docker, &c.name, args.tail, args.follow, &mut out).await?;

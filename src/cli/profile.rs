@@ -62,11 +62,21 @@ struct NodeAddress {
     ip: String,
 }
 
-/// The containers a running profile has: the control plane's and one per node.
+/// The containers a running profile has: each control-plane member's, the apiservers' load
+/// balancer with several members, and one per node.
 pub fn expected_containers(profile: &ProfileName, config: &ProfileConfig) -> Vec<String> {
-    Role::CONTROL_PLANE
-        .iter()
-        .map(|r| names::control_plane_container(profile, *r))
+    config
+        .members()
+        .flat_map(|m| {
+            Role::CONTROL_PLANE
+                .iter()
+                .map(move |r| names::member_container(profile, *r, m))
+        })
+        .chain(
+            config
+                .is_ha()
+                .then(|| names::apiserver_lb_container(profile)),
+        )
         .chain(
             names::node_names(profile, &config.nodes)
                 .iter()
@@ -225,5 +235,30 @@ mod tests {
         let mut partly = all("running");
         partly.insert("dev-etcd".into(), ContainerState::Paused);
         assert_eq!(state(&expected, &partly), State::Paused);
+    }
+
+    #[test]
+    fn three_members_and_their_load_balancer_are_expected() {
+        let profile = ProfileName::parse("dev").unwrap();
+        let mut config = ProfileConfig::new(40000, "172.30.7.0/24".parse().unwrap());
+        config.control_planes = 3;
+        let expected = expected_containers(&profile, &config);
+        for name in [
+            "dev-etcd",
+            "dev-etcd-3",
+            "dev-scheduler-2",
+            "dev-apiserver-lb",
+            "dev",
+        ] {
+            assert!(expected.contains(&name.to_string()), "{name}: {expected:?}");
+        }
+        assert_eq!(expected.len(), 3 * 4 + 1 + 1);
+        // The load balancer down: the cluster is not Running, whatever the members say.
+        let mut found: BTreeMap<String, ContainerState> = expected
+            .iter()
+            .map(|n| (n.clone(), ContainerState::Running))
+            .collect();
+        found.insert("dev-apiserver-lb".into(), ContainerState::Exited);
+        assert_eq!(state(&expected, &found), State::Degraded);
     }
 }

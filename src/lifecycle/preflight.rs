@@ -73,12 +73,18 @@ pub async fn gather(home: &Home, profile: &ProfileName, intent: &Intent) -> Fact
             .map(|n| n.bridge.clone());
         networks.retain(|n| n.name != own);
         facts.networks = networks;
-        let apiserver = names::control_plane_container(profile, Role::Apiserver);
-        facts.apiserver_running = containers::container_state(d, &apiserver)
-            .await
-            .ok()
-            .flatten()
-            == Some(crate::effects::container_state::ContainerState::Running);
+        // The port is the profile's own when the container that publishes it runs: the
+        // apiserver, or with several control-plane members their load balancer.
+        for publisher in [
+            names::control_plane_container(profile, Role::Apiserver),
+            names::apiserver_lb_container(profile),
+        ] {
+            facts.apiserver_running |= containers::container_state(d, &publisher)
+                .await
+                .ok()
+                .flatten()
+                == Some(crate::effects::container_state::ContainerState::Running);
+        }
         if local {
             let root_dir = std::path::PathBuf::from(&daemon.root_dir);
             facts.disks.extend(host_facts::free_disk(

@@ -757,9 +757,17 @@ pub async fn import(
         let snapshot_config: ProfileConfig =
             yaml::from_str(&std::fs::read_to_string(dir.join(plan::CONFIG_PART))?)
                 .context("the snapshot's config.yaml")?;
-        let (port, subnet) = machine_choices(profile).await?;
-        let config = plan::imported_config(&snapshot_config, port, subnet);
+        let (port, subnet, exposure) = machine_choices(profile).await?;
+        let mut config = plan::imported_config(&snapshot_config, port, subnet, exposure);
         config.validate()?;
+        if let Some(problem) = plan::members_problem(profile.as_str(), &config) {
+            bail!("{problem}");
+        }
+        // Host folders are another machine's paths: each is checked as `--mount` checks it.
+        crate::effects::cluster_file::check_mounts(home, &mut config.settings).context(
+            "the snapshot's profile binds host folders into its nodes: make each folder on this \
+             machine (the same path), then import again",
+        )?;
         profile_dir.save_config(&config)?;
         // The snapshot's CAs and service-account key, so its tokens and kubeconfigs stay valid;
         // `start` reissues the leaves whose names or addresses are this profile's now.
@@ -787,7 +795,9 @@ pub async fn import(
 }
 
 /// A free apiserver port on 127.0.0.1 and a network subnet no Docker network uses.
-async fn machine_choices(profile: &ProfileName) -> Result<(u16, ipnet::Ipv4Net)> {
+async fn machine_choices(
+    profile: &ProfileName,
+) -> Result<(u16, ipnet::Ipv4Net, crate::plan::load_balancer::Exposure)> {
     let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .context("finding a free port on 127.0.0.1")?;
     let port = listener.local_addr()?.port();
@@ -800,7 +810,16 @@ async fn machine_choices(profile: &ProfileName) -> Result<(u16, ipnet::Ipv4Net)>
                 .any(|t| t.contains(&c.network()) || c.contains(&t.network()))
         })
         .context("every candidate subnet in 172.30.0.0/16 is taken by a Docker network: remove unused networks (`docker network prune`)")?;
-    Ok((port, subnet))
+    // Where this daemon's network is out of the host's reach, LoadBalancers are published.
+    let daemon = crate::effects::host_facts::daemon(&docker).await?;
+    let forced = std::env::var(crate::plan::load_balancer::EXPOSURE_ENV).ok();
+    let exposure = crate::plan::load_balancer::choose_exposure(
+        forced.as_deref(),
+        daemon.local,
+        daemon.is_rootless(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok((port, subnet, exposure))
 }
 
 /// Removes snapshot `name` of the profile.

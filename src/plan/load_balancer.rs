@@ -102,8 +102,8 @@ pub fn ingress_address(config: &ProfileConfig, address: Ipv4Addr) -> Ipv4Addr {
 }
 
 /// A published proxy's address on the profile's network: `172.<b>.<c>.1<dd>` for its pool
-/// address `127.<b>.<c>.<dd>` (102 to 199), clear of the control plane (.2-.7) and the
-/// nodes (.10-.18).
+/// address `127.<b>.<c>.<dd>` (102 to 199), clear of the control plane and addons' containers
+/// (.2-.9, members 2 and 3 at .20-.27) and the nodes (.10-.18).
 pub fn published_proxy_ip(config: &ProfileConfig, address: Ipv4Addr) -> Ipv4Addr {
     let [a, b, c, _] = config.network_subnet.network().octets();
     Ipv4Addr::new(a, b, c, 100 + address.octets()[3])

@@ -335,19 +335,21 @@ fn docker(facts: &Facts) -> Vec<Finding> {
         findings.push(Finding::warn(
             "docker",
             "Docker Desktop runs the cluster inside its VM: the apiserver's published port \
-             answers here, but LoadBalancer addresses (127.30.N.x) and node IPs live in the VM's \
-             network and do not answer from this machine",
-            "reach a service with `localkube kubectl -- port-forward svc/NAME LOCAL:PORT`",
+             answers here, but node IPs and loopback addresses of the profile's block live in the \
+             VM's network, so a new profile publishes its LoadBalancer ports on 127.0.0.1 instead",
+            "reach a LoadBalancer Service on 127.0.0.1:PORT (two services cannot share a port), \
+             or any Service with `localkube kubectl -- port-forward svc/NAME LOCAL:PORT`",
         ));
     }
     if daemon.is_rootless() {
         findings.push(Finding::warn(
             "docker",
             "rootless Docker: containers' networks and the \"host\" network live in rootlesskit's \
-             namespace, so the apiserver's published port answers here but LoadBalancer \
-             addresses (127.30.N.x) and node IPs do not",
-            "reach a service with `localkube kubectl -- port-forward svc/NAME LOCAL:PORT`, or \
-             run rootful Docker",
+             namespace, so the apiserver's published port answers here but node IPs and loopback \
+             addresses of the profile's block do not; a new profile publishes its LoadBalancer \
+             ports on 127.0.0.1 instead",
+            "reach a LoadBalancer Service on 127.0.0.1:PORT (below 1024 only where \
+             net.ipv4.ip_unprivileged_port_start allows), or run rootful Docker",
         ));
     }
     if !daemon.is_desktop()
@@ -360,7 +362,9 @@ fn docker(facts: &Facts) -> Vec<Finding> {
                 "Docker Engine {} lets a host on the same link reach ports published on \
                  127.0.0.1, and a host that routes to Docker's networks reach published container \
                  ports (Docker 28 drops both): the apiserver and the registry addon would answer \
-                 it, though only to a client certificate or the registry's password",
+                 it, though only to a client certificate or the registry's password, and so would \
+                 LoadBalancer Services published on 127.0.0.1 (Docker Desktop, rootless, \
+                 LOCALKUBE_LOAD_BALANCER=published), which ask for nothing",
                 daemon.version
             ),
             "upgrade to Docker Engine 28 or newer, or drop such packets yourself (`sudo iptables \

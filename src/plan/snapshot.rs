@@ -208,15 +208,19 @@ pub fn restore_problem(manifest: &Manifest, config: &ProfileConfig) -> Option<St
 }
 
 /// The settings of a profile made from a snapshot: the snapshot's (version, nodes, ranges,
-/// addons) with this machine's apiserver port and network, which are chosen afresh.
+/// addons, settings) with this machine's apiserver port, network and way of serving
+/// LoadBalancers, which are chosen afresh (a snapshot of a Linux host imported on Docker Desktop
+/// needs its LoadBalancers published).
 pub fn imported_config(
     snapshot: &ProfileConfig,
     apiserver_port: u16,
     network_subnet: ipnet::Ipv4Net,
+    load_balancer: crate::plan::load_balancer::Exposure,
 ) -> ProfileConfig {
     let mut config = snapshot.clone();
     config.apiserver_port = apiserver_port;
     config.network_subnet = network_subnet;
+    config.load_balancer = load_balancer;
     config
 }
 
@@ -507,7 +511,16 @@ mod tests {
     fn an_import_keeps_the_snapshots_settings_but_port_and_network() {
         let mut snap = ProfileConfig::new(41000, "172.30.9.0/24".parse().unwrap());
         snap.nodes = crate::plan::config::Nodes::first(2);
-        let imported = imported_config(&snap, 42000, "172.30.20.0/24".parse().unwrap());
+        let imported = imported_config(
+            &snap,
+            42000,
+            "172.30.20.0/24".parse().unwrap(),
+            crate::plan::load_balancer::Exposure::Published,
+        );
+        assert_eq!(
+            imported.load_balancer,
+            crate::plan::load_balancer::Exposure::Published
+        );
         assert_eq!(imported.apiserver_port, 42000);
         assert_eq!(imported.network_subnet.to_string(), "172.30.20.0/24");
         assert_eq!(imported.nodes, snap.nodes);

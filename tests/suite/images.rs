@@ -256,8 +256,25 @@ fn damaged_or_partial_cache_entries_are_detected_and_rebuilt() {
     fs::remove_file(pause.path.join("manifest.json")).unwrap();
     assert_eq!(ensure().rebuilt, vec!["pause"]);
 
-    // The installed kubectl, truncated.
-    let kubectl = image_build::kubectl_path(&cache_dir(), VERSION);
+    // The installed kubectl, truncated: in a cache of its own, since the cluster tests run the
+    // shared cache's kubectl meanwhile (and a program being run cannot be opened for writing).
+    // Its artifacts are hard links of the shared ones, so nothing is built.
+    let own = tempfile::tempdir_in(cache_dir().parent().unwrap()).unwrap();
+    for part in ["artifacts", "versions"] {
+        link_tree(&cache_dir().join(part), &own.path().join(part));
+    }
+    let ensure = || {
+        runtime()
+            .block_on(async {
+                let docker = docker::connect().await?;
+                let ui = Ui::from_env(0);
+                let options = BuildOptions::default();
+                image_build::build_images(&docker, own.path(), VERSION, &ui, &options).await
+            })
+            .expect("build_images in a cache of its own")
+    };
+    assert_eq!(ensure().rebuilt, vec!["kubectl"], "the first install");
+    let kubectl = image_build::kubectl_path(own.path(), VERSION);
     let size = fs::metadata(&kubectl).unwrap().len();
     fs::OpenOptions::new()
         .write(true)
@@ -270,6 +287,20 @@ fn damaged_or_partial_cache_entries_are_detected_and_rebuilt() {
 
     // And everything verifies again.
     assert!(ensure().rebuilt.is_empty());
+}
+
+/// A copy of a folder whose files are hard links of the original's.
+fn link_tree(from: &std::path::Path, to: &std::path::Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            link_tree(&entry.path(), &target);
+        } else {
+            fs::hard_link(entry.path(), &target).unwrap();
+        }
+    }
 }
 
 #[test]
