@@ -64,7 +64,11 @@ async fn etcd(
     let pki = format!("{COMPONENT_CONFIG_DIR}/pki/etcd");
     let args = [
         "etcdctl".to_string(),
-        "--command-timeout=2s".into(),
+        // Stretched on a slow host, where a healthy member takes longer to answer.
+        format!(
+            "--command-timeout={}ms",
+            crate::effects::pace::scaled(std::time::Duration::from_secs(2)).as_millis()
+        ),
         format!("--endpoints={}", endpoints.join(",")),
         format!("--cacert={pki}/ca.crt"),
         format!("--cert={pki}/server.crt"),

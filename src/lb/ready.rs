@@ -17,8 +17,8 @@ use tokio::net::TcpStream;
 
 /// How often each backend is asked.
 const INTERVAL: Duration = Duration::from_secs(1);
-/// A backend that has not answered within this is not ready (a killed container's address
-/// answers nothing at all).
+/// A backend that has not answered within this (stretched on a slow host, `effects::pace`) is
+/// not ready (a killed container's address answers nothing at all).
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Each backend's last answer, shared by the checks and the connections.
@@ -72,7 +72,7 @@ pub fn tls_config(ca_file: &std::path::Path) -> Result<Arc<ClientConfig>> {
 
 /// Asks `GET /readyz` of `ip:port`: ready when it answers 200.
 pub async fn probe(config: Arc<ClientConfig>, ip: Ipv4Addr, port: u16) -> bool {
-    tokio::time::timeout(PROBE_TIMEOUT, async {
+    tokio::time::timeout(crate::effects::pace::scaled(PROBE_TIMEOUT), async {
         let tcp = TcpStream::connect(SocketAddr::from((ip, port)))
             .await
             .ok()?;

@@ -193,7 +193,10 @@ async fn mirror_answers(docker: &bollard::Docker, node: &str, (ip, port): (Ipv4A
     let script = format!(
         "exec 3<>/dev/tcp/{ip}/{port} && printf 'GET /v2/ HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3"
     );
-    containers::exec_ok(docker, node, &["timeout", "2", "bash", "-c", &script])
+    let seconds = crate::effects::pace::scaled(Duration::from_secs(2))
+        .as_secs()
+        .to_string();
+    containers::exec_ok(docker, node, &["timeout", &seconds, "bash", "-c", &script])
         .await
         .is_ok_and(|head| head.ends_with(" 200"))
 }
@@ -202,7 +205,7 @@ async fn mirror_answers(docker: &bollard::Docker, node: &str, (ip, port): (Ipv4A
 /// one comes within seconds.
 async fn status_line(address: Ipv4Addr, port: u16, path: &str, headers: &str) -> Option<[u8; 12]> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let within = Duration::from_secs(2);
+    let within = crate::effects::pace::scaled(Duration::from_secs(2));
     let connect = tokio::net::TcpStream::connect((address, port));
     let mut stream = tokio::time::timeout(within, connect).await.ok()?.ok()?;
     let request = format!("GET {path} HTTP/1.0\r\n{headers}\r\n");
