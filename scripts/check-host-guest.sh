@@ -102,7 +102,10 @@ workloads() {
 		      - name: hog
 		        image: localkube/storage-helper:$v
 		        imagePullPolicy: Never
-		        command: ["bash", "-c", "sleep 5; head -c 512m /dev/zero | tail -c 1 >/dev/null; sleep infinity"]
+		        # tail keeps the last lines of /dev/zero, which has no newline: one line that
+		        # grows until the limit. It is the container's main process, so the OOM kill ends
+		        # the container (on cgroup v1 too, where the kill is not grouped) and it restarts.
+		        command: ["bash", "-c", "sleep 5; exec tail /dev/zero"]
 		        resources: {limits: {memory: 64Mi}, requests: {memory: 32Mi}}
 		---
 		apiVersion: v1
