@@ -680,18 +680,22 @@ pub async fn exec_ok(docker: &Docker, container: &str, cmd: &[&str]) -> Result<S
 mod tests {
     use super::lacks_a_capability;
 
-    /// Every container is created through `create_body`: each gets the rotation.
-    #[test]
-    fn every_container_rotates_its_log() {
-        let dir = std::path::Path::new("/p");
+    /// The containers of a one-node profile `dev`.
+    fn example_plan() -> crate::plan::cluster::ClusterPlan {
         let profile = crate::plan::profile_name::ProfileName::parse("dev").unwrap();
         let config =
             crate::plan::config::ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
-        let plan = crate::plan::cluster::plan(
+        crate::plan::cluster::plan(
             &profile,
             &config,
-            &crate::plan::cluster::HostFacts::example(dir),
-        );
+            &crate::plan::cluster::HostFacts::example(std::path::Path::new("/p")),
+        )
+    }
+
+    /// Every container is created through `create_body`: each gets the rotation.
+    #[test]
+    fn every_container_rotates_its_log() {
+        let plan = example_plan();
         let mut specs = plan.containers.clone();
         specs.push(crate::plan::cluster::node_preload_container(
             "sha256:aa",
@@ -711,15 +715,7 @@ mod tests {
     /// is the parent of theirs. Other containers keep Docker's default device list.
     #[test]
     fn a_node_without_privileged_allows_every_device_and_nothing_else_does() {
-        let dir = std::path::Path::new("/p");
-        let profile = crate::plan::profile_name::ProfileName::parse("dev").unwrap();
-        let config =
-            crate::plan::config::ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
-        let plan = crate::plan::cluster::plan(
-            &profile,
-            &config,
-            &crate::plan::cluster::HostFacts::example(dir),
-        );
+        let plan = example_plan();
         for spec in &plan.containers {
             let fallback = super::create_body(spec, false).host_config.unwrap();
             let privileged = super::create_body(spec, true).host_config.unwrap();

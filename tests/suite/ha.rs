@@ -20,12 +20,6 @@ use super::support::{
 
 const WRITER_LABEL: &str = "localkube-suite=ha-writer";
 
-/// What the writer saw: the names whose create the apiserver acknowledged, and how many it tried.
-struct Written {
-    acknowledged: Vec<String>,
-    tried: usize,
-}
-
 /// Creates a ConfigMap every 100 ms through the load balancer (the admin's kubeconfig, as
 /// kubectl on the host) until stopped; a create is acknowledged only when the apiserver answered
 /// it with success within 5 s.
@@ -186,6 +180,40 @@ fn kill_9_and_wait_restart(name: &str) -> Duration {
         },
     );
     t.elapsed()
+}
+
+/// Stops the writer, then the check etcd's robustness tests make: every write the apiserver
+/// acknowledged is there (a write it did not acknowledge may be there too).
+fn stop_writer_and_check(
+    stop: &AtomicBool,
+    writer: std::thread::JoinHandle<usize>,
+    acked: &std::sync::Mutex<Vec<(Instant, String)>>,
+    admin: &std::path::Path,
+    what: &str,
+) -> Vec<String> {
+    stop.store(true, Ordering::Relaxed);
+    let tried = writer.join().unwrap();
+    let acknowledged: Vec<String> = acked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n.clone())
+        .collect();
+    let found = present(admin);
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|n| !found.contains(*n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: acknowledged, then lost: {missing:?}"
+    );
+    eprintln!(
+        "ha: {what}: {tried} writes tried, {} acknowledged, {} found, 0 acknowledged lost",
+        acknowledged.len(),
+        found.len()
+    );
+    acknowledged
 }
 
 /// Waits until at least `n` more writes are acknowledged after `since`: the cluster writes.
@@ -414,31 +442,8 @@ fn three_members_serve_through_kill_9_of_each_and_lose_no_acknowledged_write() {
         "ha: two etcd members stopped: no write acknowledged; writes again {resumed:?} after their return"
     );
 
-    stop.store(true, Ordering::Relaxed);
-    let tried = writer.join().unwrap();
-    let acknowledged: Vec<String> = acked
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, n)| n.clone())
-        .collect();
-    let written = Written {
-        acknowledged,
-        tried,
-    };
-    let found = present(&admin);
-    let missing: Vec<&String> = written
-        .acknowledged
-        .iter()
-        .filter(|n| !found.contains(*n))
-        .collect();
-    assert!(missing.is_empty(), "acknowledged, then lost: {missing:?}");
-    eprintln!(
-        "ha: {} writes tried, {} acknowledged, {} found, 0 acknowledged lost",
-        written.tried,
-        written.acknowledged.len(),
-        found.len()
-    );
+    let acknowledged =
+        stop_writer_and_check(&stop, writer, &acked, &admin, "kill -9 of each member");
 
     // stop and start bring every member back, with every acknowledged write.
     cluster.localkube_ok(&["stop"]);
@@ -455,7 +460,7 @@ fn three_members_serve_through_kill_9_of_each_and_lose_no_acknowledged_write() {
     assert_eq!(status.len(), 3, "{status:?}");
     let after = present(&admin);
     assert!(
-        written.acknowledged.iter().all(|n| after.contains(n)),
+        acknowledged.iter().all(|n| after.contains(n)),
         "acknowledged writes lost across stop/start"
     );
     eprintln!(
@@ -588,23 +593,5 @@ fn three_members_come_back_after_pause_and_a_dockerd_restart() {
     let back = writes_go_on(&acked, t, 5, "writes after the dockerd restart");
     eprintln!("ha: dockerd restart, then writes again after {back:?}");
 
-    stop.store(true, Ordering::Relaxed);
-    let tried = writer.join().unwrap();
-    let acknowledged: Vec<String> = acked
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, n)| n.clone())
-        .collect();
-    let found = present(&admin);
-    let missing: Vec<&String> = acknowledged
-        .iter()
-        .filter(|n| !found.contains(*n))
-        .collect();
-    assert!(missing.is_empty(), "acknowledged, then lost: {missing:?}");
-    eprintln!(
-        "ha: pause and dockerd restart: {tried} writes tried, {} acknowledged, {} found",
-        acknowledged.len(),
-        found.len()
-    );
+    stop_writer_and_check(&stop, writer, &acked, &admin, "pause and dockerd restart");
 }
