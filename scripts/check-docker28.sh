@@ -183,7 +183,14 @@ lb_service() {
 # content is missing, as a pull of a multi-platform image leaves it on the containerd image
 # store (kind #3795). Each must reach both nodes.
 base_image() { echo "localkube/storage-helper:$(k get nodes -o jsonpath='{.items[0].status.nodeInfo.kubeletVersion}')"; }
-in_nodes() { for n in hostsd28 hostsd28-m02; do docker exec "$n" crictl images | grep -q "$1" || return 1; done; }
+# crictl's whole output first: `crictl images | grep -q` fails under pipefail when grep stops
+# reading at its match and crictl then dies of SIGPIPE.
+in_nodes() {
+	local n listed
+	for n in hostsd28 hostsd28-m02; do
+		listed=$(docker exec "$n" crictl images) && grep -q "$1" <<<"$listed" || return 1
+	done
+}
 load_single() {
 	docker tag "$(base_image)" hostsd28/single:1 && lk image load hostsd28/single:1 && in_nodes hostsd28/single
 }
