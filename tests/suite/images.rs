@@ -46,10 +46,14 @@ fn ensure() -> BuildReport {
 }
 
 fn build_with(options: &BuildOptions) -> anyhow::Result<BuildReport> {
+    build_in(&cache_dir(), options)
+}
+
+fn build_in(cache: &std::path::Path, options: &BuildOptions) -> anyhow::Result<BuildReport> {
     runtime().block_on(async {
         let docker = docker::connect().await?;
         let ui = Ui::from_env(0);
-        image_build::build_images(&docker, &cache_dir(), VERSION, &ui, options).await
+        image_build::build_images(&docker, cache, VERSION, &ui, options).await
     })
 }
 
@@ -261,17 +265,14 @@ fn damaged_or_partial_cache_entries_are_detected_and_rebuilt() {
     // Its artifacts are hard links of the shared ones, so nothing is built.
     let own = tempfile::tempdir_in(cache_dir().parent().unwrap()).unwrap();
     for part in ["artifacts", "versions"] {
-        link_tree(&cache_dir().join(part), &own.path().join(part));
+        copy_tree(
+            &cache_dir().join(part),
+            &own.path().join(part),
+            |from, to| fs::hard_link(from, to),
+        );
     }
     let ensure = || {
-        runtime()
-            .block_on(async {
-                let docker = docker::connect().await?;
-                let ui = Ui::from_env(0);
-                let options = BuildOptions::default();
-                image_build::build_images(&docker, own.path(), VERSION, &ui, &options).await
-            })
-            .expect("build_images in a cache of its own")
+        build_in(own.path(), &BuildOptions::default()).expect("build_images in a cache of its own")
     };
     assert_eq!(ensure().rebuilt, vec!["kubectl"], "the first install");
     let kubectl = image_build::kubectl_path(own.path(), VERSION);
@@ -287,20 +288,6 @@ fn damaged_or_partial_cache_entries_are_detected_and_rebuilt() {
 
     // And everything verifies again.
     assert!(ensure().rebuilt.is_empty());
-}
-
-/// A copy of a folder whose files are hard links of the original's.
-fn link_tree(from: &std::path::Path, to: &std::path::Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            link_tree(&entry.path(), &target);
-        } else {
-            fs::hard_link(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 #[test]
@@ -319,7 +306,7 @@ fn a_failed_build_names_the_artifact_the_command_and_its_output() {
     let tmp = tempfile::tempdir().unwrap();
     let images = image_build::images_dir(&cache_dir()).unwrap();
     let copy = tmp.path().join("images");
-    copy_dir(&images, &copy);
+    copy_tree(&images, &copy, |from, to| fs::copy(from, to).map(drop));
     let source = copy.join("pause").join("pause.c");
     let text = fs::read_to_string(&source).unwrap();
     fs::write(&source, format!("{text}\nthis is not C;\n")).unwrap();
@@ -384,15 +371,21 @@ fn images_ls_lists_images_with_sizes_and_kubectl() {
     );
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+/// A copy of a folder's tree, each file placed by `place` (a copy, or a hard link where the
+/// files are large and only read).
+fn copy_tree(
+    from: &std::path::Path,
+    to: &std::path::Path,
+    place: fn(&std::path::Path, &std::path::Path) -> std::io::Result<()>,
+) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
+            copy_tree(&entry.path(), &target, place);
         } else {
-            fs::copy(entry.path(), &target).unwrap();
+            place(&entry.path(), &target).unwrap();
         }
     }
 }
