@@ -757,7 +757,8 @@ pub async fn import(
         let snapshot_config: ProfileConfig =
             yaml::from_str(&std::fs::read_to_string(dir.join(plan::CONFIG_PART))?)
                 .context("the snapshot's config.yaml")?;
-        let (port, subnet, exposure) = machine_choices(profile).await?;
+        let port = crate::lifecycle::start::free_loopback_port()?;
+        let (subnet, exposure) = crate::lifecycle::start::network_choices(profile).await?;
         let mut config = plan::imported_config(&snapshot_config, port, subnet, exposure);
         config.validate()?;
         if let Some(problem) = plan::members_problem(profile.as_str(), &config) {
@@ -792,34 +793,6 @@ pub async fn import(
         manifest,
         took: started.elapsed(),
     })
-}
-
-/// A free apiserver port on 127.0.0.1 and a network subnet no Docker network uses.
-async fn machine_choices(
-    profile: &ProfileName,
-) -> Result<(u16, ipnet::Ipv4Net, crate::plan::load_balancer::Exposure)> {
-    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
-        .context("finding a free port on 127.0.0.1")?;
-    let port = listener.local_addr()?.port();
-    let docker = docker::connect().await?;
-    let taken = docker::network_subnets(&docker).await?;
-    let subnet = crate::plan::config::candidate_subnets(profile.as_str())
-        .find(|c| {
-            !taken
-                .iter()
-                .any(|t| t.contains(&c.network()) || c.contains(&t.network()))
-        })
-        .context("every candidate subnet in 172.30.0.0/16 is taken by a Docker network: remove unused networks (`docker network prune`)")?;
-    // Where this daemon's network is out of the host's reach, LoadBalancers are published.
-    let daemon = crate::effects::host_facts::daemon(&docker).await?;
-    let forced = std::env::var(crate::plan::load_balancer::EXPOSURE_ENV).ok();
-    let exposure = crate::plan::load_balancer::choose_exposure(
-        forced.as_deref(),
-        daemon.local,
-        daemon.is_rootless(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    Ok((port, subnet, exposure))
 }
 
 /// Removes snapshot `name` of the profile.

@@ -40,6 +40,7 @@ use crate::ui::Ui;
 pub use containers::all_running;
 pub use context::StartContext;
 pub use created::Created;
+pub(crate) use profile::{free_loopback_port, network_choices};
 pub use routes::sync_routes;
 pub use runner::{Runs, Step};
 

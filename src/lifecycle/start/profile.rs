@@ -104,32 +104,18 @@ pub(super) async fn new_config(
         Some(port) => port,
         None => free_loopback_port()?,
     };
-    let forced = std::env::var(load_balancer::EXPOSURE_ENV).ok();
-    let mut exposure = load_balancer::choose_exposure(forced.as_deref(), true, false)
-        .map_err(anyhow::Error::msg)?;
-    let subnet = if request.dry_run {
-        // A dry run does not ask Docker; a real start checks the choice against its networks.
-        candidate_subnets(profile.as_str())
-            .next()
-            .expect("candidates")
+    let (subnet, exposure) = if request.dry_run {
+        // A dry run does not ask Docker; a real start checks the choices against it.
+        let forced = std::env::var(load_balancer::EXPOSURE_ENV).ok();
+        (
+            candidate_subnets(profile.as_str())
+                .next()
+                .expect("candidates"),
+            load_balancer::choose_exposure(forced.as_deref(), true, false)
+                .map_err(anyhow::Error::msg)?,
+        )
     } else {
-        let docker = docker::connect().await?;
-        // Where the daemon's network namespace is not this host's, LoadBalancer ports are
-        // published on 127.0.0.1 instead of served on loopback addresses the host cannot reach.
-        let daemon = host_facts::daemon(&docker).await?;
-        exposure =
-            load_balancer::choose_exposure(forced.as_deref(), daemon.local, daemon.is_rootless())
-                .map_err(anyhow::Error::msg)?;
-        let mut taken = docker::network_subnets(&docker).await?;
-        // Nor a range the host routes elsewhere (a VPN, another tool's bridge).
-        taken.extend(crate::lifecycle::preflight::routed_ranges());
-        candidate_subnets(profile.as_str())
-            .find(|c| {
-                !taken
-                    .iter()
-                    .any(|t| t.contains(&c.network()) || c.contains(&t.network()))
-            })
-            .context("every candidate subnet in 172.30.0.0/16 is taken by a Docker network: remove unused networks (`docker network prune`)")?
+        network_choices(profile).await?
     };
     let mut config = ProfileConfig::new(port, subnet);
     if let Some(version) = &request.kubernetes_version {
@@ -287,8 +273,35 @@ pub(super) fn control_planes_refusal(has: u32, asked: u32) -> String {
     )
 }
 
+/// This machine's choices for a new profile's network (a start's or a snapshot import's): a
+/// subnet clear of Docker's networks and of the host's routes, and how the host reaches
+/// LoadBalancer services.
+pub(crate) async fn network_choices(
+    profile: &ProfileName,
+) -> Result<(ipnet::Ipv4Net, load_balancer::Exposure)> {
+    let docker = docker::connect().await?;
+    // Where the daemon's network namespace is not this host's, LoadBalancer ports are
+    // published on 127.0.0.1 instead of served on loopback addresses the host cannot reach.
+    let daemon = host_facts::daemon(&docker).await?;
+    let forced = std::env::var(load_balancer::EXPOSURE_ENV).ok();
+    let exposure =
+        load_balancer::choose_exposure(forced.as_deref(), daemon.local, daemon.is_rootless())
+            .map_err(anyhow::Error::msg)?;
+    let mut taken = docker::network_subnets(&docker).await?;
+    // Nor a range the host routes elsewhere (a VPN, another tool's bridge).
+    taken.extend(crate::lifecycle::preflight::routed_ranges());
+    let subnet = candidate_subnets(profile.as_str())
+        .find(|c| {
+            !taken
+                .iter()
+                .any(|t| t.contains(&c.network()) || c.contains(&t.network()))
+        })
+        .context("every candidate subnet in 172.30.0.0/16 is taken by a Docker network or a route of this host: remove unused networks (`docker network prune`)")?;
+    Ok((subnet, exposure))
+}
+
 /// A port on 127.0.0.1 that nothing listens on now.
-pub(super) fn free_loopback_port() -> Result<u16> {
+pub(crate) fn free_loopback_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .context("finding a free port on 127.0.0.1")?;
     Ok(listener.local_addr()?.port())
