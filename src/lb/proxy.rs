@@ -224,8 +224,14 @@ pub async fn run(
                         .map(|i| backends[(start + i) % backends.len()])
                         .collect(),
                 };
+                let readiness = readiness.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = relay(client, &order, 0, forward.node_port).await {
+                    let unreachable = |ip| {
+                        if let Some(r) = &readiness {
+                            r.unreachable(ip, forward.node_port)
+                        }
+                    };
+                    if let Err(e) = relay(client, &order, forward.node_port, unreachable).await {
                         eprintln!("connection from {peer}: {e:#}");
                     }
                 });
@@ -238,18 +244,18 @@ pub async fn run(
     }
 }
 
-/// Connects to the first backend that answers, starting at `start` (round robin), and copies
-/// bytes both ways until either side closes.
+/// Connects to the first backend that answers, in the order given, and copies bytes both ways
+/// until either side closes; tells `unreachable` of each backend it could not connect to.
 async fn relay(
     mut client: TcpStream,
     backends: &[Ipv4Addr],
-    start: usize,
     port: u16,
+    unreachable: impl Fn(Ipv4Addr),
 ) -> Result<()> {
     let _ = client.set_nodelay(true);
     let mut last_error = None;
-    for i in 0..backends.len() {
-        let addr = SocketAddr::from((backends[(start + i) % backends.len()], port));
+    for backend in backends {
+        let addr = SocketAddr::from((*backend, port));
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(mut upstream)) => {
                 let _ = upstream.set_nodelay(true);
@@ -259,6 +265,7 @@ async fn relay(
             Ok(Err(e)) => last_error = Some(format!("{addr}: {e}")),
             Err(_) => last_error = Some(format!("{addr}: no answer within 2s")),
         }
+        unreachable(*backend);
     }
     bail!("no node answered: {}", last_error.unwrap_or_default())
 }
@@ -338,7 +345,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn relays_to_the_first_backend_that_answers() {
+    async fn relays_to_the_first_backend_that_answers_and_names_those_it_could_not_reach() {
         // A backend on 127.0.0.1; 127.0.0.2 refuses the same port, and the relay moves on to it.
         let backend = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = backend.local_addr().unwrap().port();
@@ -350,15 +357,24 @@ mod tests {
         });
         let front = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let front_addr = front.local_addr().unwrap();
-        tokio::spawn(async move {
+        let relayed = tokio::spawn(async move {
             let (client, _) = front.accept().await.unwrap();
             let backends = ["127.0.0.2".parse().unwrap(), Ipv4Addr::LOCALHOST];
-            relay(client, &backends, 0, port).await.unwrap();
+            let unreachable = std::sync::Mutex::new(Vec::new());
+            relay(client, &backends, port, |ip| {
+                unreachable.lock().unwrap().push(ip)
+            })
+            .await
+            .unwrap();
+            unreachable.into_inner().unwrap()
         });
         let mut conn = TcpStream::connect(front_addr).await.unwrap();
         conn.write_all(b"ping").await.unwrap();
         let mut answer = [0u8; 4];
         conn.read_exact(&mut answer).await.unwrap();
         assert_eq!(&answer, b"pong");
+        drop(conn);
+        let unreachable: Vec<Ipv4Addr> = relayed.await.unwrap();
+        assert_eq!(unreachable, [Ipv4Addr::new(127, 0, 0, 2)]);
     }
 }

@@ -2,6 +2,9 @@
 //! TLS (checked against the cluster CA) every second, as kind's haproxy asks its apiservers for
 //! /healthz. A connection goes to a ready backend first; when none is, to every one in turn (an
 //! apiserver that cannot say it is ready may still answer, and refusing outright helps no one).
+//! A backend a connection could not reach counts as not ready at once, until a check says it is
+//! again: an apiserver killed and restarted between two checks opens its port before its
+//! authorization caches are filled, and would refuse the requests sent to it meanwhile.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -15,22 +18,40 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// How often each backend is asked.
-const INTERVAL: Duration = Duration::from_secs(1);
+/// How often each backend is asked: often enough that an apiserver restarted by Docker is
+/// seen down before it opens its port (about a second on this kind of machine), for 3
+/// backends a dozen cheap requests a second.
+const INTERVAL: Duration = Duration::from_millis(250);
 /// A backend that has not answered within this (stretched on a slow host, `effects::pace`) is
 /// not ready (a killed container's address answers nothing at all).
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Each backend's last answer, shared by the checks and the connections.
 pub struct Readiness {
+    backends: Vec<Ipv4Addr>,
     ready: Vec<AtomicBool>,
 }
 
 impl Readiness {
     /// Every backend counted as ready until its first check says otherwise.
-    fn new(count: usize) -> Self {
+    fn new(backends: &[Ipv4Addr]) -> Self {
         Readiness {
-            ready: (0..count).map(|_| AtomicBool::new(true)).collect(),
+            backends: backends.to_vec(),
+            ready: backends.iter().map(|_| AtomicBool::new(true)).collect(),
+        }
+    }
+
+    /// Records a backend's state; says whether it changed.
+    fn set(&self, i: usize, ready: bool) -> bool {
+        self.ready[i].swap(ready, Ordering::Relaxed) != ready
+    }
+
+    /// A connection to `ip` failed: not ready until its next check says otherwise.
+    pub fn unreachable(&self, ip: Ipv4Addr, port: u16) {
+        if let Some(i) = self.backends.iter().position(|b| *b == ip)
+            && self.set(i, false)
+        {
+            println!("backend {ip}:{port} not ready (a connection could not reach it)");
         }
     }
 
@@ -94,24 +115,23 @@ pub async fn probe(config: Arc<ClientConfig>, ip: Ipv4Addr, port: u16) -> bool {
 /// Checks every backend each [`INTERVAL`] in the background; prints each change of a backend's
 /// state, so the container's log (with Docker's timestamps) tells when each went and came back.
 pub fn spawn_checks(config: Arc<ClientConfig>, backends: &[Ipv4Addr], port: u16) -> Arc<Readiness> {
-    let readiness = Arc::new(Readiness::new(backends.len()));
+    let readiness = Arc::new(Readiness::new(backends));
     for (i, ip) in backends.iter().copied().enumerate() {
         let readiness = readiness.clone();
         let config = config.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(INTERVAL);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last = None;
+            let mut first = true;
             loop {
                 ticks.tick().await;
                 let ready = probe(config.clone(), ip, port).await;
-                readiness.ready[i].store(ready, Ordering::Relaxed);
-                if last != Some(ready) {
+                if readiness.set(i, ready) || first {
                     println!(
                         "backend {ip}:{port} {}",
                         if ready { "ready" } else { "not ready" }
                     );
-                    last = Some(ready);
+                    first = false;
                 }
             }
         });
@@ -129,6 +149,21 @@ mod tests {
         assert_eq!(preference(&[true, false, true], 1), [2, 0, 1]);
         assert_eq!(preference(&[false, false, true], 0), [2, 0, 1]);
         assert_eq!(preference(&[false, false, false], 2), [2, 0, 1]);
+    }
+
+    #[test]
+    fn a_backend_a_connection_could_not_reach_is_not_ready_until_set_again() {
+        let ips = [Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)];
+        let r = Readiness::new(&ips);
+        assert_eq!(r.snapshot(), [true, true]);
+        r.unreachable(ips[1], 6443);
+        assert_eq!(r.snapshot(), [true, false]);
+        // An address that is no backend changes nothing.
+        r.unreachable(Ipv4Addr::new(10, 0, 0, 9), 6443);
+        assert_eq!(r.snapshot(), [true, false]);
+        assert!(r.set(1, true));
+        assert!(!r.set(1, true));
+        assert_eq!(r.snapshot(), [true, true]);
     }
 
     #[tokio::test]
