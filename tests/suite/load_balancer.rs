@@ -198,7 +198,16 @@ fn load_balancers_and_service_urls() {
         "{}",
         stderr(&out)
     );
-    c.kubectl_ok(&["create", "deployment", "broken", "--image=nosuch:1.0"]);
+    // A pod that never gets ready: a local image whose command fails (an image that does not
+    // exist would send containerd to Docker Hub, off this machine).
+    c.kubectl_ok(&[
+        "create",
+        "deployment",
+        "broken",
+        "--image=kubia:1.0",
+        "--",
+        "false",
+    ]);
     c.kubectl_ok(&[
         "expose",
         "deployment",
