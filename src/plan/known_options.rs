@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 
 /// The recorded releases: (release, the script's output). Patch releases add no flags or gates
 /// (Kubernetes ships features in minors only), so a release's record serves its whole minor.
-const RECORDS: &[(&str, &str)] = &[("v1.37.2", include_str!("known_options/v1.37.2.txt"))];
+const RECORDS: &[(&str, &str)] = &[
+    ("v1.36.3", include_str!("known_options/v1.36.3.txt")),
+    ("v1.37.2", include_str!("known_options/v1.37.2.txt")),
+];
 
 /// A component whose options a cluster file sets, by the name its binary and flags use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -195,6 +198,19 @@ mod tests {
     fn a_minor_without_a_record_has_none() {
         assert!(KnownOptions::for_version("v1.35.4").is_none());
         assert!(KnownOptions::for_version("v1.37.9").is_some());
+    }
+
+    #[test]
+    fn each_minor_is_checked_against_its_own_record() {
+        // A gate new in 1.37 is unknown to 1.36, and one 1.37 removed is still known there.
+        let old = KnownOptions::for_version("v1.36.3").unwrap();
+        let new = KnownOptions::for_version("v1.37.2").unwrap();
+        assert!(!old.has_gate(Component::Apiserver, "APIServerWebhookAuthenticationToken"));
+        assert!(new.has_gate(Component::Apiserver, "APIServerWebhookAuthenticationToken"));
+        assert!(old.has_gate(Component::Apiserver, "ClusterTrustBundle"));
+        assert!(!new.has_gate(Component::Apiserver, "ClusterTrustBundle"));
+        assert!(old.has_flag(Component::Apiserver, "max-requests-inflight"));
+        assert!(old.has_field(Component::Kubelet, "maxPods"));
     }
 
     #[test]
