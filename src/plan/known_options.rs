@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 /// The recorded releases: (release, the script's output). Patch releases add no flags or gates
 /// (Kubernetes ships features in minors only), so a release's record serves its whole minor.
 const RECORDS: &[(&str, &str)] = &[
+    ("v1.35.4", include_str!("known_options/v1.35.4.txt")),
     ("v1.36.3", include_str!("known_options/v1.36.3.txt")),
     ("v1.37.2", include_str!("known_options/v1.37.2.txt")),
 ];
@@ -196,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_minor_without_a_record_has_none() {
-        assert!(KnownOptions::for_version("v1.35.4").is_none());
+        assert!(KnownOptions::for_version("v1.38.0").is_none());
         assert!(KnownOptions::for_version("v1.37.9").is_some());
     }
 

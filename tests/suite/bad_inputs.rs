@@ -642,13 +642,14 @@ fn bad_cluster_files_and_settings_flags_are_refused_before_anything_is_made() {
             vec!["nodePath /var/lib/x", "/var"],
         ),
         (
+            // A gate of a later release is checked against the file's own release.
             file(
                 "version.yaml",
-                "kubernetesVersion: v1.35.4\nfeatureGates: {APIServerIdentity: true}\n",
+                "kubernetesVersion: v1.35.4\nfeatureGates: {APIServerWebhookAuthenticationToken: true}\n",
             ),
             vec![
-                "no record for Kubernetes v1.35.4",
-                "scripts/component-flags.sh",
+                "'APIServerWebhookAuthenticationToken' is not a feature gate of Kubernetes v1.35.4",
+                "config known gates",
             ],
         ),
         (
