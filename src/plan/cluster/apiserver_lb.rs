@@ -31,7 +31,7 @@ pub(super) fn apiserver_lb(
         format!("--address={ip}"),
         // The apiservers' port, on the same port: clients see one apiserver.
         format!("--listen={APISERVER_PORT}:{APISERVER_PORT}"),
-        // Every apiserver is asked for /readyz each second over TLS, checked against the
+        // Every apiserver is asked for /readyz every 250 ms over TLS, checked against the
         // cluster CA: new connections go to those that are ready (one restarting, or cut off
         // from etcd, gets none), and to all in turn when none is.
         format!("--ready-check-ca={COMPONENT_CONFIG_DIR}/{READY_CHECK_CA}"),
