@@ -1,10 +1,11 @@
 //! Which backends are ready, for the apiservers' load balancer: each is asked for `/readyz` over
 //! TLS (checked against the cluster CA) four times a second, as kind's haproxy asks its
-//! apiservers for /healthz. A connection goes to a ready backend first; when none is, to every one in turn (an
-//! apiserver that cannot say it is ready may still answer, and refusing outright helps no one).
-//! A backend a connection could not reach counts as not ready at once, until a check says it is
-//! again: an apiserver killed and restarted between two checks opens its port before its
-//! authorization caches are filled, and would refuse the requests sent to it meanwhile.
+//! apiservers for /healthz. A connection goes to a ready backend first; when none is, to every
+//! one in turn (an apiserver that cannot say it is ready may still answer, and refusing outright
+//! helps no one). A backend a connection could not reach counts as not ready at once, until a
+//! check says it is again: an apiserver killed and restarted between two checks opens its port
+//! before its authorization caches are filled, and would refuse the requests sent to it
+//! meanwhile.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
