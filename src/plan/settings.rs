@@ -916,13 +916,25 @@ mod tests {
         let e = s.validate(V, &[1]).unwrap_err().0;
         assert!(e.contains("featureGates: 'NoSuchGate'"), "{e}");
 
+        // A release localkube has no record of (none supported today) refuses gates.
         let mut s = ClusterSettings::default();
         s.add_feature_gates("APIServerIdentity=true").unwrap();
         assert!(
-            s.validate("v1.35.4", &[1])
+            s.validate("v1.38.0", &[1])
                 .unwrap_err()
                 .0
                 .contains("no record")
+        );
+
+        // Each release is held to its own record: a gate new in 1.37 is refused on 1.35.
+        let mut s = ClusterSettings::default();
+        s.add_feature_gates("APIServerWebhookAuthenticationToken=true")
+            .unwrap();
+        assert!(s.validate(V, &[1]).is_ok());
+        let e = s.validate("v1.35.4", &[1]).unwrap_err().0;
+        assert!(
+            e.contains("is not a feature gate of Kubernetes v1.35.4"),
+            "{e}"
         );
     }
 
