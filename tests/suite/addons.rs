@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use super::support::http::curl;
 use super::support::{
-    Cluster, Sandbox, assert_success, build_sample_image, docker, docker_inspect, pod_with_claim,
-    restart_dockerd, stderr, stdout, storage_helper_image, wait_until,
+    Cluster, Sandbox, assert_success, build_sample_image, container_ip, docker, docker_inspect,
+    pod_with_claim, restart_dockerd, stderr, stdout, storage_helper_image, wait_until,
 };
 
 const CLAIM: &str = r#"apiVersion: v1
@@ -249,14 +249,7 @@ fn registry_takes_pushes_with_the_password_and_pods_only_pull() {
 
     // A pod reaches both sides: it may read what was pushed from the nodes' mirror, but neither
     // side takes an upload from it (the mirror is read-only, the other wants the password).
-    let address = |container: &str| {
-        docker_inspect(
-            container,
-            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        )
-        .trim()
-        .to_string()
-    };
+    let address = |container: &str| container_ip(container).trim().to_string();
     let mirror = address("reg-auth-registry-mirror");
     let push_side = address("reg-auth-registry");
     let upload = "/v2/library/nginx/blobs/uploads/";

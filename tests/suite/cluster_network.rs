@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::support::{
-    Cluster, agnhost_image, assert_success, build_sample_image, docker_inspect, in_netns_of,
-    stderr, stdout, wait_until,
+    Cluster, agnhost_image, assert_success, build_sample_image, container_ip, docker_inspect,
+    in_netns_of, stderr, stdout, wait_until,
 };
 
 const PROFILE: &str = "net";
@@ -30,24 +30,13 @@ fn node_ips(profile: &str) -> Vec<String> {
         .args(["--filter", "label=io.localkube.role=node"])
         .output()
         .expect("docker ps");
-    stdout(&out)
-        .lines()
-        .map(|id| {
-            docker_inspect(
-                id,
-                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-            )
-        })
-        .collect()
+    stdout(&out).lines().map(|id| container_ip(id)).collect()
 }
 
 /// Every control-plane container routes the pod and service ranges via the first node, and an
 /// assigned pod CIDR via its node: nothing to the Docker gateway.
 pub fn assert_control_plane_routes(profile: &str, after: &str) {
-    let first = docker_inspect(
-        profile,
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-    );
+    let first = container_ip(profile);
     let nodes = node_ips(profile);
     for role in ["etcd", "apiserver", "controller-manager", "scheduler"] {
         let container = format!("{profile}-{role}");

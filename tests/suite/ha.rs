@@ -14,8 +14,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, PostParams};
 
 use super::support::{
-    Cluster, Sandbox, assert_success, docker_inspect, in_netns_of, restart_dockerd, signal, stderr,
-    stdout, wait_until,
+    Cluster, Sandbox, assert_success, container_ip, docker_inspect, in_netns_of, restart_dockerd,
+    signal, stderr, stdout, wait_until,
 };
 
 const WRITER_LABEL: &str = "localkube-suite=ha-writer";
@@ -127,10 +127,7 @@ fn client_endpoints(profile: &str) -> Vec<String> {
     etcd_members(profile)
         .iter()
         .map(|m| {
-            let ip = docker_inspect(
-                m,
-                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-            );
+            let ip = container_ip(m);
             format!("https://{ip}:2379")
         })
         .collect()
@@ -272,10 +269,7 @@ fn three_members_serve_through_kill_9_of_each_and_lose_no_acknowledged_write() {
             "{a}"
         );
         // The cluster's ranges go through the first node, never Docker's gateway.
-        let node_ip = docker_inspect(
-            &profile,
-            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        );
+        let node_ip = container_ip(&profile);
         for target in ["10.244.0.7", "10.96.0.1"] {
             let route = in_netns_of(a, &["ip", "route", "get", target]);
             assert_success(&route, &format!("ip route get {target} in {a}"));
@@ -340,10 +334,7 @@ fn three_members_serve_through_kill_9_of_each_and_lose_no_acknowledged_write() {
         .as_secs_f64();
     let back = kill_9_and_wait_restart(&apiservers[0]);
     let during = writes_go_on(&acked, t, 5, "writes after kill -9 of an apiserver");
-    let ip = docker_inspect(
-        &apiservers[0],
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-    );
+    let ip = container_ip(&apiservers[0]);
     wait_until(
         "the load balancer seeing the apiserver go and become ready again",
         Duration::from_secs(90),

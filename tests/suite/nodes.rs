@@ -7,9 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::cluster_network::assert_control_plane_routes;
-use super::support::{
-    Cluster, build_sample_image, docker_inspect, in_netns_of, stdout, wait_until,
-};
+use super::support::{Cluster, build_sample_image, container_ip, in_netns_of, stdout, wait_until};
 
 const PROFILE: &str = "multi";
 
@@ -148,10 +146,7 @@ fn three_nodes_share_one_pod_network_and_change_while_running() {
     // The control plane sends each node's pods to that node, directly.
     assert_control_plane_routes(PROFILE, "start");
     for (pod, ip, node) in &pods {
-        let node_ip = docker_inspect(
-            node,
-            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        );
+        let node_ip = container_ip(node);
         let route = stdout(&in_netns_of(
             &cluster.container("apiserver"),
             &["ip", "route", "get", ip],

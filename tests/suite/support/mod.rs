@@ -339,6 +339,14 @@ pub fn docker_inspect(name: &str, template: &str) -> String {
     docker_ok(&["inspect", "-f", template, name])
 }
 
+/// A container's address on its (one) network.
+pub fn container_ip(name: &str) -> String {
+    docker_inspect(
+        name,
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    )
+}
+
 /// Runs a command in a container's network namespace from the host (`nsenter`), so it works
 /// for images that hold no tools at all.
 pub fn in_netns_of(container: &str, cmd: &[&str]) -> Output {
