@@ -390,6 +390,45 @@ e2e_debian_base() {
     done
 }
 
+# Alpine's minirootfs, the base of upstream's agnhost and so of the kitten and nautilus images
+# that are built on it: the ImageVolume spec mounts the kitten image and reads "Alpine Linux" from
+# its os-release. No Alpine mirror is reachable here; the Go module proxy serves the commit of
+# Alpine's docker-alpine repository that holds the 3.24.1 tarballs, checked by go against the
+# checksum database, and each tarball is checked again against the sha256 pinned here.
+E2E_ALPINE_MODULE="github.com/alpinelinux/docker-alpine"
+E2E_ALPINE_COMMIT="v0.0.0-20260614000913-398ff0c866d2"
+E2E_ALPINE_VERSION="3.24.1"
+declare -A E2E_ALPINE_SHA256=(
+    [amd64]=41f73e3cf5fa919b8aa5ca6b30dc48f0da2720776d7423e2a7748211456fe081
+    [arm64]=f55a90f69052c5bd6f92cb09a8f47065970830b194c917a006fb94028e721259
+)
+
+# Imports Alpine's root filesystem into Docker (once); sets E2E_ALPINE_TAG.
+e2e_alpine_base() {
+    [[ -n "${E2E_ALPINE_TAG:-}" ]] && return 0
+    local arch want
+    case "$E2E_GOARCH" in amd64) arch=x86_64 ;; arm64) arch=aarch64 ;; *) arch="" ;; esac
+    want="${E2E_ALPINE_SHA256[$E2E_GOARCH]:-}"
+    [[ -n "$arch" && -n "$want" ]] || e2e_die "no Alpine root filesystem is pinned for linux/$E2E_GOARCH (scripts/lib/e2e-common.sh E2E_ALPINE_SHA256)"
+    E2E_ALPINE_TAG="localkube-e2e/alpine-base:$E2E_ALPINE_VERSION-${want:0:12}"
+    if [[ "$(e2e_image_key "$E2E_ALPINE_TAG")" == "$want" ]]; then
+        e2e_log "alpine-base: up to date ($E2E_ALPINE_TAG)"
+        return 0
+    fi
+    local dir tarball got
+    # Outside any module, so the wrapper module's go.mod and go.sum stay as they are.
+    dir="$(cd / && GOFLAGS="" GOWORK=off GOTOOLCHAIN=local GO111MODULE=on \
+        go mod download -json "$E2E_ALPINE_MODULE@$E2E_ALPINE_COMMIT" | jq -r .Dir)"
+    tarball="$dir/$arch/alpine-minirootfs-$E2E_ALPINE_VERSION-$arch.tar.gz"
+    [[ -f "$tarball" ]] || e2e_die "the Go module proxy's $E2E_ALPINE_MODULE@$E2E_ALPINE_COMMIT has no $arch/$(basename "$tarball")"
+    got="$(e2e_sha256 <"$tarball")"
+    [[ "$got" == "$want" ]] || e2e_die "$tarball has sha256 $got, not the pinned $want"
+    e2e_log "importing Alpine $E2E_ALPINE_VERSION's root filesystem as $E2E_ALPINE_TAG"
+    docker import --change "LABEL $E2E_LABEL_KEY=$want" \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'CMD ["/bin/sh"]' "$tarball" "$E2E_ALPINE_TAG" >/dev/null
+}
+
 # The build key an image carries, or nothing when it is absent.
 e2e_image_key() {
     docker image inspect --format "{{ index .Config.Labels \"$E2E_LABEL_KEY\" }}" "$1" 2>/dev/null || true
@@ -439,6 +478,7 @@ e2e_build_image() {
     for word in $spec; do
         case "$word" in
             from=debian-base) e2e_debian_base; from="$E2E_BASE_TAG" ;;
+            from=alpine-base) e2e_alpine_base; from="$E2E_ALPINE_TAG" ;;
             from=*) e2e_build_image "${word#from=}"; from="$(e2e_local_tag "${word#from=}")" ;;
             bin=*) bins+=("${word#bin=}") ;;
             module=*) extra+=("${word#module=}") ;;
