@@ -577,6 +577,24 @@ pub async fn logs_tail(docker: &Docker, name: &str, lines: usize) -> String {
     out
 }
 
+/// Everything a container has printed, for reading back what one of localkube's own containers
+/// reports (the apiservers' load balancer's backend states).
+pub async fn logs_all(docker: &Docker, name: &str) -> Result<String> {
+    let options = LogsOptions {
+        stdout: true,
+        stderr: true,
+        tail: "all".into(),
+        ..Default::default()
+    };
+    let mut stream = docker.logs(name, Some(options));
+    let mut out = String::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.with_context(|| format!("reading the logs of container {name}"))?;
+        out.push_str(&chunk.to_string());
+    }
+    Ok(out)
+}
+
 /// Copies a container's last `tail` lines of output to `out` as they come, and with `follow` what
 /// it writes afterwards until it stops (or the caller is interrupted).
 pub async fn write_logs(

@@ -52,7 +52,10 @@ impl Readiness {
         if let Some(i) = self.backends.iter().position(|b| *b == ip)
             && self.set(i, false)
         {
-            println!("backend {ip}:{port} not ready (a connection could not reach it)");
+            println!(
+                "{} (a connection could not reach it)",
+                state_line(ip, port, false)
+            );
         }
     }
 
@@ -61,6 +64,29 @@ impl Readiness {
             .iter()
             .map(|r| r.load(Ordering::Relaxed))
             .collect()
+    }
+}
+
+/// What the load balancer prints when a backend's state changes (and once for each at its
+/// start): `backend 172.30.7.3:6443 ready` or `... not ready`, maybe followed by why. `start`
+/// reads these back ([`backend_state`]) to know when a replaced apiserver gets connections again.
+pub fn state_line(ip: Ipv4Addr, port: u16, ready: bool) -> String {
+    let state = if ready { "ready" } else { "not ready" };
+    format!("backend {ip}:{port} {state}")
+}
+
+/// The backend and its state a line of the load balancer's output reports, if it is a
+/// [`state_line`].
+pub fn backend_state(line: &str) -> Option<(SocketAddr, bool)> {
+    let rest = line.trim_end().strip_prefix("backend ")?;
+    let (address, state) = rest.split_once(' ')?;
+    let address: SocketAddr = address.parse().ok()?;
+    if state == "ready" {
+        Some((address, true))
+    } else if state.starts_with("not ready") {
+        Some((address, false))
+    } else {
+        None
     }
 }
 
@@ -128,10 +154,7 @@ pub fn spawn_checks(config: Arc<ClientConfig>, backends: &[Ipv4Addr], port: u16)
                 ticks.tick().await;
                 let ready = probe(config.clone(), ip, port).await;
                 if readiness.set(i, ready) || first {
-                    println!(
-                        "backend {ip}:{port} {}",
-                        if ready { "ready" } else { "not ready" }
-                    );
+                    println!("{}", state_line(ip, port, ready));
                     first = false;
                 }
             }
@@ -143,6 +166,18 @@ pub fn spawn_checks(config: Arc<ClientConfig>, backends: &[Ipv4Addr], port: u16)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_line_reads_back_as_its_backend_and_state() {
+        let ip: Ipv4Addr = "172.30.7.3".parse().unwrap();
+        let at: SocketAddr = "172.30.7.3:6443".parse().unwrap();
+        assert_eq!(backend_state(&state_line(ip, 6443, true)), Some((at, true)));
+        assert_eq!(backend_state(&state_line(ip, 6443, false)), Some((at, false)));
+        let why = format!("{} (a connection could not reach it)\n", state_line(ip, 6443, false));
+        assert_eq!(backend_state(&why), Some((at, false)));
+        assert_eq!(backend_state("listening on 172.30.7.8:6443"), None);
+        assert_eq!(backend_state("backend 172.30.7.3:6443 readyish"), None);
+    }
 
     #[test]
     fn ready_backends_come_first_round_robin_then_the_rest() {

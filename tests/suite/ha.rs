@@ -231,7 +231,7 @@ fn writes_go_on(
 }
 
 #[test]
-fn three_members_serve_through_kill_9_of_each_and_lose_no_acknowledged_write() {
+fn three_members_serve_through_kill_9_of_each_and_an_update_and_lose_no_acknowledged_write() {
     let started = Instant::now();
     let cluster = Cluster::start("ha", &["--control-planes", "3", "--keep-context"]);
     let profile = cluster.profile.clone();
@@ -440,8 +440,80 @@ fn three_members_serve_through_kill_9_of_each_and_lose_no_acknowledged_write() {
         "ha: two etcd members stopped: no write acknowledged; writes again {resumed:?} after their return"
     );
 
+    // 5. A changed apiserver flag on the running profile: the apiservers are replaced one at a
+    // time, each back behind the load balancer before the next goes, so the API answers
+    // throughout (all three at once would leave it none for the length of a boot).
+    let before: Vec<String> = apiservers
+        .iter()
+        .map(|a| docker_inspect(a, "{{.Id}}"))
+        .collect();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let t = Instant::now();
+    cluster.localkube_ok(&[
+        "start",
+        "--keep-context",
+        "--extra-config",
+        "apiserver.max-requests-inflight=450",
+    ]);
+    let took = t.elapsed();
+    for (a, old) in apiservers.iter().zip(&before) {
+        assert_ne!(&docker_inspect(a, "{{.Id}}"), old, "{a} was not replaced");
+        assert!(
+            docker_inspect(a, "{{json .Args}}").contains("--max-requests-inflight=450"),
+            "{a} runs without the new flag"
+        );
+    }
+    // What the load balancer saw meanwhile: each apiserver went and came back, one at a time.
+    let out = std::process::Command::new("docker")
+        .args(["logs", "--since", &format!("{since:.3}"), &lb])
+        .output()
+        .unwrap();
+    let mut out_now = BTreeSet::new();
+    let mut went = BTreeSet::new();
+    let mut most_out = 0;
+    for (at, ready) in stdout(&out)
+        .lines()
+        .filter_map(localkube::lb::ready::backend_state)
+    {
+        if ready {
+            out_now.remove(&at);
+        } else {
+            out_now.insert(at);
+            went.insert(at);
+        }
+        most_out = most_out.max(out_now.len());
+    }
+    assert_eq!(went.len(), 3, "apiservers the load balancer saw go: {went:?}");
+    assert!(out_now.is_empty(), "still out after the start: {out_now:?}");
+    assert_eq!(
+        most_out, 1,
+        "more than one apiserver was out at once:\n{}",
+        stdout(&out)
+    );
+    let during: Vec<Instant> = acked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(at, _)| *at)
+        .filter(|at| *at >= t && *at <= t + took)
+        .collect();
+    let longest_gap = during
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or(took);
+    writes_go_on(&acked, Instant::now(), 5, "writes after the apiservers' update");
+    eprintln!(
+        "ha: apiserver flag changed, members replaced in turn in {took:?}: {} writes \
+         acknowledged meanwhile, the longest wait between two {longest_gap:?}",
+        during.len()
+    );
+
     let acknowledged =
-        stop_writer_and_check(&stop, writer, &acked, &admin, "kill -9 of each member");
+        stop_writer_and_check(&stop, writer, &acked, &admin, "kill -9 of each member, an update");
 
     // stop and start bring every member back, with every acknowledged write.
     cluster.localkube_ok(&["stop"]);

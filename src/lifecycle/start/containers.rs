@@ -4,14 +4,16 @@
 use anyhow::Result;
 use bollard::Docker;
 
-use super::context::StartContext;
+use super::APISERVER_READY_TIMEOUT;
+use super::context::{StartContext, WithLogs};
 use super::created::Created;
 use super::node_images::load_node_images_in_background;
 use super::routes::control_plane_routes;
 use crate::effects::containers::{self, ContainerState, Making, container_state};
-use crate::effects::staging;
+use crate::effects::{kube_api, staging};
+use crate::lb::ready;
 use crate::plan::cluster::{ClusterPlan, ContainerSpec};
-use crate::plan::names::Role;
+use crate::plan::names::{self, Role};
 use crate::plan::node_config;
 use crate::plan::routes::{self, NodeRoute};
 
@@ -56,10 +58,83 @@ pub(super) async fn containers(ctx: &mut StartContext<'_>) -> Result<()> {
         .into_iter()
         .chain(nodes.iter().cloned())
         .partition(|s| first_roles.contains(&s.role.as_str()));
+    let (first, one_at_a_time) = apiservers_to_replace_in_turn(ctx, first).await?;
     run_containers(ctx, &first).await?;
+    replace_in_turn(ctx, &step, &one_at_a_time).await?;
     run_containers(ctx, &rest).await?;
     step.done();
     load_node_images_in_background(ctx, &nodes).await
+}
+
+/// The apiservers of a running control plane of several members that this start replaces (a
+/// changed flag, gate or audit policy), taken out of `first`: replaced one at a time by
+/// [`replace_in_turn`], so the API keeps answering through the others meanwhile, as kubeadm
+/// upgrades one control-plane node at a time. A stopped or single apiserver starts with the rest.
+async fn apiservers_to_replace_in_turn(
+    ctx: &StartContext<'_>,
+    first: Vec<ContainerSpec>,
+) -> Result<(Vec<ContainerSpec>, Vec<ContainerSpec>)> {
+    if !ctx.config().is_ha() {
+        return Ok((first, Vec::new()));
+    }
+    let docker = ctx.docker();
+    let (mut now, mut in_turn) = (Vec::new(), Vec::new());
+    for spec in first {
+        let replaced_while_serving = spec.role == Role::Apiserver.as_str()
+            && container_state(docker, &spec.name)
+                .await?
+                .is_some_and(ContainerState::is_running)
+            && !containers::is_current(docker, &spec).await?;
+        if replaced_while_serving {
+            in_turn.push(spec);
+        } else {
+            now.push(spec);
+        }
+    }
+    Ok((now, in_turn))
+}
+
+/// Replaces each apiserver in turn, and goes on to the next only once the load balancer sends
+/// connections to the new one: it says so in its output (`lb::ready::state_line`), which is what
+/// decides where requests go, and it reaches the members where the host may not (Docker Desktop,
+/// rootless Docker).
+async fn replace_in_turn(
+    ctx: &mut StartContext<'_>,
+    step: &crate::ui::Step,
+    specs: &[ContainerSpec],
+) -> Result<()> {
+    let docker = ctx.docker().clone();
+    let lb = names::apiserver_lb_container(ctx.profile);
+    for spec in specs {
+        step.update(format!("replacing {}, one member at a time", spec.name));
+        ctx.ui.detail(format!("replacing {} while the others serve", spec.name));
+        // Only what the load balancer prints from here on counts: earlier lines are the old
+        // container's.
+        let seen = containers::logs_all(&docker, &lb).await?.lines().count();
+        run_containers(ctx, std::slice::from_ref(spec)).await?;
+        kube_api::wait_for(
+            &format!("the load balancer sending connections to the new {}", spec.name),
+            APISERVER_READY_TIMEOUT,
+            || {
+                let docker = docker.clone();
+                let lb = lb.clone();
+                async move {
+                    let output = containers::logs_all(&docker, &lb).await?;
+                    let last = output
+                        .lines()
+                        .skip(seen)
+                        .filter_map(ready::backend_state)
+                        .filter(|(at, _)| at.ip() == std::net::IpAddr::V4(spec.ip))
+                        .last();
+                    Ok(matches!(last, Some((_, true))).then_some(()))
+                }
+            },
+        )
+        .await
+        .with_logs(&docker, &spec.name)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The scheduler's container (see [`Step::Scheduler`]).
