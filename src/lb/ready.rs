@@ -172,8 +172,14 @@ mod tests {
         let ip: Ipv4Addr = "172.30.7.3".parse().unwrap();
         let at: SocketAddr = "172.30.7.3:6443".parse().unwrap();
         assert_eq!(backend_state(&state_line(ip, 6443, true)), Some((at, true)));
-        assert_eq!(backend_state(&state_line(ip, 6443, false)), Some((at, false)));
-        let why = format!("{} (a connection could not reach it)\n", state_line(ip, 6443, false));
+        assert_eq!(
+            backend_state(&state_line(ip, 6443, false)),
+            Some((at, false))
+        );
+        let why = format!(
+            "{} (a connection could not reach it)\n",
+            state_line(ip, 6443, false)
+        );
         assert_eq!(backend_state(&why), Some((at, false)));
         assert_eq!(backend_state("listening on 172.30.7.8:6443"), None);
         assert_eq!(backend_state("backend 172.30.7.3:6443 readyish"), None);

@@ -30,7 +30,7 @@ fn node_ips(profile: &str) -> Vec<String> {
         .args(["--filter", "label=io.localkube.role=node"])
         .output()
         .expect("docker ps");
-    stdout(&out).lines().map(|id| container_ip(id)).collect()
+    stdout(&out).lines().map(container_ip).collect()
 }
 
 /// Every control-plane container routes the pod and service ranges via the first node, and an

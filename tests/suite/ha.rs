@@ -486,10 +486,15 @@ fn three_members_serve_through_kill_9_of_each_and_an_update_and_lose_no_acknowle
         }
         most_out = most_out.max(out_now.len());
     }
-    assert_eq!(went.len(), 3, "apiservers the load balancer saw go: {went:?}");
+    assert_eq!(
+        went.len(),
+        3,
+        "apiservers the load balancer saw go: {went:?}"
+    );
     assert!(out_now.is_empty(), "still out after the start: {out_now:?}");
     assert_eq!(
-        most_out, 1,
+        most_out,
+        1,
         "more than one apiserver was out at once:\n{}",
         stdout(&out)
     );
@@ -500,20 +505,26 @@ fn three_members_serve_through_kill_9_of_each_and_an_update_and_lose_no_acknowle
         .map(|(at, _)| *at)
         .filter(|at| *at >= t && *at <= t + took)
         .collect();
-    let longest_gap = during
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .max()
-        .unwrap_or(took);
-    writes_go_on(&acked, Instant::now(), 5, "writes after the apiservers' update");
+    let longest_gap = during.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(took);
+    writes_go_on(
+        &acked,
+        Instant::now(),
+        5,
+        "writes after the apiservers' update",
+    );
     eprintln!(
         "ha: apiserver flag changed, members replaced in turn in {took:?}: {} writes \
          acknowledged meanwhile, the longest wait between two {longest_gap:?}",
         during.len()
     );
 
-    let acknowledged =
-        stop_writer_and_check(&stop, writer, &acked, &admin, "kill -9 of each member, an update");
+    let acknowledged = stop_writer_and_check(
+        &stop,
+        writer,
+        &acked,
+        &admin,
+        "kill -9 of each member, an update",
+    );
 
     // stop and start bring every member back, with every acknowledged write.
     cluster.localkube_ok(&["stop"]);

@@ -107,13 +107,17 @@ async fn replace_in_turn(
     let lb = names::apiserver_lb_container(ctx.profile);
     for spec in specs {
         step.update(format!("replacing {}, one member at a time", spec.name));
-        ctx.ui.detail(format!("replacing {} while the others serve", spec.name));
+        ctx.ui
+            .detail(format!("replacing {} while the others serve", spec.name));
         // Only what the load balancer prints from here on counts: earlier lines are the old
         // container's.
         let seen = containers::logs_all(&docker, &lb).await?.lines().count();
         run_containers(ctx, std::slice::from_ref(spec)).await?;
         kube_api::wait_for(
-            &format!("the load balancer sending connections to the new {}", spec.name),
+            &format!(
+                "the load balancer sending connections to the new {}",
+                spec.name
+            ),
             APISERVER_READY_TIMEOUT,
             || {
                 let docker = docker.clone();
