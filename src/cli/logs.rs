@@ -1,5 +1,5 @@
 //! `localkube logs [COMPONENT] [-f]`: a component's output, as Docker keeps it; `logs audit`: the
-//! apiserver's audit log, from the profile's folder.
+//! apiservers' audit log, from the profile's folder.
 
 use std::io::Write;
 
@@ -85,10 +85,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
 }
 
 /// The audit log: the last `--tail` events of the current and rotated files, then (`-f`) new
-/// ones as they are written, across a rotation.
+/// ones as they are written, across a rotation. With several control-plane members, each
+/// apiserver's log, merged by the events' time.
 fn audit(ctx: &Ctx, config: &crate::plan::config::ProfileConfig, args: &Args) -> Result<u8> {
-    let dir = ctx.home.profile(&ctx.profile).audit_dir();
-    if config.settings.audit.is_none() && !dir.exists() {
+    use crate::plan::audit_log::{format_event, merge_by_time};
+    let profile = ctx.home.profile(&ctx.profile);
+    let dirs: Vec<std::path::PathBuf> = config.members().map(|m| profile.audit_dir(m)).collect();
+    if config.settings.audit.is_none() && !dirs.iter().any(|d| d.exists()) {
         bail!(
             "profile '{}' keeps no audit log: start it with `audit: {{policy: default}}` in its cluster file (`localkube start --config FILE`)",
             ctx.profile
@@ -97,13 +100,54 @@ fn audit(ctx: &Ctx, config: &crate::plan::config::ProfileConfig, args: &Args) ->
     let print = |line: &str| {
         if args.raw {
             println!("{line}");
-        } else if let Some(text) = crate::plan::audit_log::format_event(line) {
+        } else if let Some(text) = format_event(line) {
             println!("{text}");
         }
     };
-    let current = dir.join("audit.log");
-    // Rotated files are named audit-<time>.log: sorted by name, oldest first, then the current.
-    let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(&dir) {
+    let mut logs = Vec::new();
+    for dir in &dirs {
+        logs.push(member_log(dir)?);
+    }
+    let lines = merge_by_time(logs);
+    for line in &lines[lines.len().saturating_sub(args.tail)..] {
+        print(line);
+    }
+    if !args.follow {
+        return Ok(0);
+    }
+    // Following: each member's current file from where it ended, polled; a file that got
+    // shorter was rotated, and is read again from its start. What the members wrote since the
+    // last poll is printed by time.
+    let mut followed: Vec<Followed> = dirs
+        .iter()
+        .map(|dir| {
+            let current = dir.join("audit.log");
+            let offset = std::fs::metadata(&current).map_or(0, |m| m.len());
+            Followed {
+                current,
+                offset,
+                partial: String::new(),
+            }
+        })
+        .collect();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut new = Vec::new();
+        for f in &mut followed {
+            new.push(f.read_new()?);
+        }
+        for line in merge_by_time(new) {
+            print(&line);
+        }
+        use std::io::Write;
+        std::io::stdout().flush()?;
+    }
+}
+
+/// One member's audit log as it is now: its rotated files, named audit-<time>.log (sorted by
+/// name, oldest first), then the current one.
+fn member_log(dir: &std::path::Path) -> Result<Vec<String>> {
+    let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
@@ -113,10 +157,10 @@ fn audit(ctx: &Ctx, config: &crate::plan::config::ProfileConfig, args: &Args) ->
             })
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(readable(e, &dir)),
+        Err(e) => return Err(readable(e, dir)),
     };
     files.sort();
-    files.push(current.clone());
+    files.push(dir.join("audit.log"));
     let mut lines = Vec::new();
     for file in &files {
         match std::fs::read_to_string(file) {
@@ -125,38 +169,41 @@ fn audit(ctx: &Ctx, config: &crate::plan::config::ProfileConfig, args: &Args) ->
             Err(e) => return Err(readable(e, file)),
         }
     }
-    for line in &lines[lines.len().saturating_sub(args.tail)..] {
-        print(line);
-    }
-    if !args.follow {
-        return Ok(0);
-    }
-    // Following: the current file from where it ended, polled; a file that got shorter was
-    // rotated, and is read again from its start.
-    let mut offset = std::fs::metadata(&current).map_or(0, |m| m.len());
-    let mut partial = String::new();
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let len = std::fs::metadata(&current).map_or(0, |m| m.len());
-        if len < offset {
-            offset = 0;
-            partial.clear();
+    Ok(lines)
+}
+
+/// A member's current audit file as `logs audit -f` follows it.
+struct Followed {
+    current: std::path::PathBuf,
+    offset: u64,
+    /// The start of a line the apiserver has not finished writing.
+    partial: String,
+}
+
+impl Followed {
+    /// The whole lines written since the last call.
+    fn read_new(&mut self) -> Result<Vec<String>> {
+        let len = std::fs::metadata(&self.current).map_or(0, |m| m.len());
+        if len < self.offset {
+            self.offset = 0;
+            self.partial.clear();
         }
-        if len == offset {
-            continue;
+        if len == self.offset {
+            return Ok(Vec::new());
         }
-        use std::io::{Read, Seek, Write};
-        let mut f = std::fs::File::open(&current).map_err(|e| readable(e, &current))?;
-        f.seek(std::io::SeekFrom::Start(offset))?;
+        use std::io::{Read, Seek};
+        let mut f = std::fs::File::open(&self.current).map_err(|e| readable(e, &self.current))?;
+        f.seek(std::io::SeekFrom::Start(self.offset))?;
         let mut text = String::new();
         f.read_to_string(&mut text)?;
-        offset += text.len() as u64;
-        partial.push_str(&text);
-        while let Some(end) = partial.find('\n') {
-            let line: String = partial.drain(..=end).collect();
-            print(line.trim_end());
+        self.offset += text.len() as u64;
+        self.partial.push_str(&text);
+        let mut lines = Vec::new();
+        while let Some(end) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=end).collect();
+            lines.push(line.trim_end().to_string());
         }
-        std::io::stdout().flush()?;
+        Ok(lines)
     }
 }
 

@@ -180,19 +180,23 @@ impl ProfileDir {
         write_atomic(&self.config_path(), text.as_bytes(), PUBLIC_FILE_MODE)
     }
 
-    /// The audit policy the apiserver is staged with, and the folder it writes its log into.
+    /// The audit policy the apiservers are staged with, and the folder each of `members` writes
+    /// its log into.
     /// The apiserver runs as root without DAC_OVERRIDE (it reads what it must with
     /// DAC_READ_SEARCH, and writes nowhere else): a folder of a user other than root must let
     /// others write and pass (0733; no listing), which only the owner and root can reach, as
     /// the profile's folder is 0700.
-    pub fn write_audit_files(&self, policy: &str) -> Result<()> {
+    pub fn write_audit_files(
+        &self,
+        policy: &str,
+        members: impl IntoIterator<Item = u32>,
+    ) -> Result<()> {
         use crate::plan::cluster::AUDIT_POLICY_FILE;
         write_atomic(
             &self.dir.join(AUDIT_POLICY_FILE),
             policy.as_bytes(),
             PUBLIC_FILE_MODE,
         )?;
-        let dir = self.audit_dir();
         use std::os::unix::fs::MetadataExt;
         let owned_by_root = fs::metadata(&self.dir)
             .with_context(|| format!("reading {}", self.dir.display()))?
@@ -203,15 +207,19 @@ impl ProfileDir {
         } else {
             0o733
         };
-        create_dir_with_mode(&dir, mode)?;
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
-            .with_context(|| format!("setting the mode of {}", dir.display()))
+        for member in members {
+            let dir = self.audit_dir(member);
+            create_dir_with_mode(&dir, mode)?;
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
+                .with_context(|| format!("setting the mode of {}", dir.display()))?;
+        }
+        Ok(())
     }
 
-    /// Where the apiserver's audit log is on the host.
-    pub fn audit_dir(&self) -> PathBuf {
-        self.dir.join(crate::plan::cluster::AUDIT_HOST_DIR)
+    /// Where a control-plane member's apiserver keeps its audit log on the host.
+    pub fn audit_dir(&self, member: u32) -> PathBuf {
+        self.dir.join(crate::plan::cluster::audit_host_dir(member))
     }
 
     /// Removes the profile's folder and everything in it.

@@ -42,9 +42,74 @@ pub fn format_event(line: &str) -> Option<String> {
     Some(format!("{time}  {user}  {verb}  {what}  {code}"))
 }
 
+/// When an event happened, as the apiserver wrote it: the time of the stage it records (the
+/// response's, for the complete events a policy asks for), else when the request came in.
+/// Both are RFC 3339 in UTC with microseconds, so they sort as text.
+pub fn event_time(line: &str) -> Option<String> {
+    let event: Value = serde_json::from_str(line).ok()?;
+    event["stageTimestamp"]
+        .as_str()
+        .or_else(|| event["requestReceivedTimestamp"].as_str())
+        .map(str::to_string)
+}
+
+/// The lines of the apiservers' logs (one list per member) as one, by time. A line without a
+/// time (a partial last line) stays after the line before it in its own log.
+pub fn merge_by_time(logs: Vec<Vec<String>>) -> Vec<String> {
+    let mut all: Vec<(String, usize, usize, String)> = Vec::new();
+    for (member, lines) in logs.into_iter().enumerate() {
+        let mut last = String::new();
+        for (i, line) in lines.into_iter().enumerate() {
+            if let Some(time) = event_time(&line) {
+                last = time;
+            }
+            all.push((last.clone(), member, i, line));
+        }
+    }
+    all.sort();
+    all.into_iter().map(|(_, _, _, line)| line).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_logs_merge_by_the_events_time() {
+        let event = |name: &str, time: &str| {
+            format!(
+                r#"{{"kind":"Event","verb":"create","objectRef":{{"resource":"configmaps","name":"{name}"}},"stageTimestamp":"{time}"}}"#
+            )
+        };
+        let member_1 = vec![
+            event("a", "2026-12-03T10:00:00.000100Z"),
+            event("d", "2026-12-03T10:00:03.000000Z"),
+        ];
+        let member_2 = vec![
+            event("b", "2026-12-03T10:00:01.000000Z"),
+            "{\"kind\":\"Ev".to_string(),
+        ];
+        let member_3 = vec![event("c", "2026-12-03T10:00:02.500000Z")];
+        let merged = merge_by_time(vec![member_1, member_2, member_3]);
+        let names: Vec<String> = merged
+            .iter()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).map_or("partial".to_string(), |v| {
+                    v["objectRef"]["name"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        assert_eq!(names, ["a", "b", "partial", "c", "d"]);
+        // Within one log too: requests served at once finish, and are written, out of order.
+        let one = vec![
+            event("x", "2026-12-03T10:00:05.000000Z"),
+            event("y", "2026-12-03T10:00:04.000000Z"),
+        ];
+        assert_eq!(
+            merge_by_time(vec![one.clone()]),
+            [one[1].clone(), one[0].clone()]
+        );
+    }
 
     #[test]
     fn an_event_reads_who_did_what_to_which_object() {

@@ -656,13 +656,6 @@ fn bad_cluster_files_and_settings_flags_are_refused_before_anything_is_made() {
             file("policy.yaml", "audit: {policy: nope.yaml}\n"),
             vec!["audit.policy", "nope.yaml"],
         ),
-        (
-            file(
-                "ha-audit.yaml",
-                "controlPlanes: 3\naudit: {policy: default}\n",
-            ),
-            vec!["audit", "single control plane", "controlPlanes: 1"],
-        ),
     ];
     // The apiVersion and kind name what is accepted.
     let wrong = dir.path().join("wrong.yaml");

@@ -440,9 +440,10 @@ fn three_members_serve_through_kill_9_of_each_and_an_update_and_lose_no_acknowle
         "ha: two etcd members stopped: no write acknowledged; writes again {resumed:?} after their return"
     );
 
-    // 5. A changed apiserver flag on the running profile: the apiservers are replaced one at a
-    // time, each back behind the load balancer before the next goes, so the API answers
-    // throughout (all three at once would leave it none for the length of a boot).
+    // 5. A cluster file that changes an apiserver flag and turns the audit log on, applied to
+    // the running profile: the apiservers are replaced one at a time, each back behind the load
+    // balancer before the next goes, so the API answers throughout (all three at once would
+    // leave it none for the length of a boot).
     let before: Vec<String> = apiservers
         .iter()
         .map(|a| docker_inspect(a, "{{.Id}}"))
@@ -451,12 +452,19 @@ fn three_members_serve_through_kill_9_of_each_and_an_update_and_lose_no_acknowle
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
+    let file = cluster.sb.home().join("ha-cluster.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: localkube.dev/v1alpha1\nkind: Cluster\ncontrolPlanes: 3\n\
+         apiServer: {extraArgs: {max-requests-inflight: 450}}\naudit: {policy: default}\n",
+    )
+    .unwrap();
     let t = Instant::now();
     cluster.localkube_ok(&[
         "start",
         "--keep-context",
-        "--extra-config",
-        "apiserver.max-requests-inflight=450",
+        "--config",
+        file.to_str().unwrap(),
     ]);
     let took = t.elapsed();
     for (a, old) in apiservers.iter().zip(&before) {
@@ -516,6 +524,50 @@ fn three_members_serve_through_kill_9_of_each_and_an_update_and_lose_no_acknowle
         "ha: apiserver flag changed, members replaced in turn in {took:?}: {} writes \
          acknowledged meanwhile, the longest wait between two {longest_gap:?}",
         during.len()
+    );
+
+    // Each apiserver keeps an audit log of its own, and `logs audit` merges them by time: the
+    // creates of separate kubectl runs (new connections, spread over the members) read back in
+    // the order they were made.
+    let made: Vec<String> = (0..9).map(|i| format!("ha-audit-{i}")).collect();
+    for name in &made {
+        cluster.kubectl_ok(&["create", "configmap", name]);
+    }
+    wait_until(
+        "the creates in `logs audit`, in order",
+        Duration::from_secs(30),
+        || {
+            let log = cluster.localkube_ok(&["logs", "audit", "--tail", "100000"]);
+            let seen: Vec<String> = log
+                .lines()
+                .filter(|l| l.contains("  create  configmaps default/ha-audit-"))
+                .filter_map(|l| l.split("default/").nth(1))
+                .filter_map(|rest| rest.split_whitespace().next())
+                .map(str::to_string)
+                .collect();
+            if seen == made {
+                Ok(())
+            } else {
+                Err(format!("{seen:?}"))
+            }
+        },
+    );
+    let writing: Vec<String> = ["audit", "audit-2", "audit-3"]
+        .iter()
+        .filter(|d| {
+            let log = cluster
+                .sb
+                .home()
+                .join("profiles/ha")
+                .join(d)
+                .join("audit.log");
+            std::fs::metadata(log).is_ok_and(|m| m.len() > 0)
+        })
+        .map(|d| d.to_string())
+        .collect();
+    assert!(
+        writing.len() >= 2,
+        "audit logs written by only {writing:?}: the merge was not exercised"
     );
 
     let acknowledged = stop_writer_and_check(

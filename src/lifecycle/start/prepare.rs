@@ -19,7 +19,8 @@ pub(super) async fn plan(ctx: &mut StartContext<'_>) -> Result<()> {
     let facts = ctx.dir.host_facts()?;
     // The audit policy is staged from the profile's folder like its certificates.
     if let Some(audit) = &ctx.config().settings.audit {
-        ctx.dir.write_audit_files(audit.policy_text())?;
+        ctx.dir
+            .write_audit_files(audit.policy_text(), ctx.config().members())?;
     }
     let plan = cluster::plan(ctx.profile, ctx.config(), &facts);
     ctx.facts = Some(facts);

@@ -239,23 +239,7 @@ pub(super) fn check_settings(
         None => (1..=request.nodes.unwrap_or(1)).collect(),
     };
     settings.validate(&version, &numbers)?;
-    let control_planes = config
-        .as_ref()
-        .map_or(request.control_planes.unwrap_or(1), |c| c.control_planes);
-    if control_planes > 1 && settings.audit.is_some() {
-        bail!(audit_with_members_refusal());
-    }
     Ok(())
-}
-
-/// Why the audit log and several control-plane members do not go together yet: each apiserver
-/// would need a log of its own (one file written by three processes is corrupted at its first
-/// rotation), and `logs audit` would have to merge them by time.
-fn audit_with_members_refusal() -> String {
-    "audit: the audit log is kept for a single control plane only: with several members each \
-     apiserver writes a log of its own, which localkube does not yet merge; leave out `audit`, or \
-     use a profile with one control plane (controlPlanes: 1)"
-        .to_string()
 }
 
 /// Why an existing profile keeps its control plane's size: the members of a new etcd would have to

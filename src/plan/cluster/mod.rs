@@ -33,7 +33,7 @@ use node::node_container;
 pub use node::{
     LOG_DRIVER, LOG_OPTIONS, NO_NETWORK, NODE_ENTRYPOINT, node_preload_container, node_security,
 };
-pub use user_settings::{AUDIT_HOST_DIR, AUDIT_POLICY_FILE, LABEL_AUDIT_POLICY};
+pub use user_settings::{AUDIT_HOST_DIR, AUDIT_POLICY_FILE, LABEL_AUDIT_POLICY, audit_host_dir};
 
 /// The apiserver's port inside the profile's network (kubeadm's default).
 pub const APISERVER_PORT: u16 = 6443;

@@ -14,6 +14,18 @@ use crate::plan::settings::{AUDIT_LOG_BACKUPS, AUDIT_LOG_DIR, AUDIT_LOG_MAX_MB, 
 /// folder the apiserver writes into (on the host, under the profile's folder).
 pub const AUDIT_POLICY_FILE: &str = "audit-policy.yaml";
 pub const AUDIT_HOST_DIR: &str = "audit";
+
+/// The audit log folder of a control-plane member, relative to the profile's folder: `audit`
+/// for member 1 (the single control plane's), `audit-2` and `audit-3` for the others (named
+/// as their containers are). A log of its own for each apiserver: one file written by three
+/// processes would be corrupted at its first rotation; `logs audit` merges them by time.
+pub fn audit_host_dir(member: u32) -> String {
+    if member == 1 {
+        AUDIT_HOST_DIR.to_string()
+    } else {
+        format!("{AUDIT_HOST_DIR}-{member}")
+    }
+}
 /// The label that carries the policy's digest, so a changed policy makes a new apiserver.
 pub const LABEL_AUDIT_POLICY: &str = "io.localkube.audit-policy";
 
@@ -39,14 +51,19 @@ pub(super) fn control_plane(
     if component == Component::Apiserver
         && let Some(audit) = &settings.audit
     {
-        audit_log(&mut spec, paths, audit.policy_text());
+        // Which member this apiserver is, by its address (each member has its own).
+        let member = config
+            .members()
+            .find(|m| config.member_ip(Role::Apiserver, *m) == spec.ip)
+            .unwrap_or(1);
+        audit_log(&mut spec, paths, member, audit.policy_text());
     }
     spec
 }
 
 /// The apiserver's audit log: written to a host folder of the profile (`localkube logs --audit`
 /// reads it there), rotated by size so it never grows past a few tens of MB.
-fn audit_log(spec: &mut ContainerSpec, paths: &HostFacts, policy: &str) {
+fn audit_log(spec: &mut ContainerSpec, paths: &HostFacts, member: u32, policy: &str) {
     let policy_in = format!("{COMPONENT_CONFIG_DIR}/{AUDIT_POLICY_FILE}");
     spec.args.extend([
         // What is recorded, and at which level (the profile's policy, staged with the rest).
@@ -66,7 +83,7 @@ fn audit_log(spec: &mut ContainerSpec, paths: &HostFacts, policy: &str) {
     // Writable: the apiserver writes the log; the folder is the profile's, so the log is on the
     // host beside the profile's other files and survives the container.
     spec.mounts.push(MountSpec::Bind {
-        source: paths.profile_dir.join(AUDIT_HOST_DIR),
+        source: paths.profile_dir.join(audit_host_dir(member)),
         target: AUDIT_LOG_DIR.into(),
         read_only: false,
     });
@@ -180,5 +197,36 @@ mod tests {
                 "dev-apiserver"
             )
         );
+    }
+
+    #[test]
+    fn each_member_s_apiserver_writes_an_audit_log_of_its_own() {
+        let plan = planned(|c| {
+            c.control_planes = 3;
+            c.settings.audit = Some(Audit {
+                policy: "p".into(),
+                document: None,
+            })
+        });
+        for (apiserver, folder) in [
+            ("dev-apiserver", "/p/dev/audit"),
+            ("dev-apiserver-2", "/p/dev/audit-2"),
+            ("dev-apiserver-3", "/p/dev/audit-3"),
+        ] {
+            let audit_mounts: Vec<&MountSpec> = spec(&plan, apiserver)
+                .mounts
+                .iter()
+                .filter(|m| matches!(m, MountSpec::Bind { target, .. } if target == "/var/log/kubernetes/audit"))
+                .collect();
+            assert_eq!(
+                audit_mounts,
+                [&MountSpec::Bind {
+                    source: folder.into(),
+                    target: "/var/log/kubernetes/audit".into(),
+                    read_only: false,
+                }],
+                "{apiserver}"
+            );
+        }
     }
 }
