@@ -474,38 +474,55 @@ fn three_members_serve_through_kill_9_of_each_and_an_update_and_lose_no_acknowle
             "{a} runs without the new flag"
         );
     }
-    // What the load balancer saw meanwhile: each apiserver went and came back, one at a time.
+    // What the load balancer saw meanwhile: each apiserver went and came back, in turn (the
+    // next went only after the one before was back), and never all three out at once. (A
+    // member that is not replaced may still miss a check while the others carry its load: seen
+    // here once on the loaded test machine, so "one out at most" is not what is asserted.)
     let out = std::process::Command::new("docker")
         .args(["logs", "--since", &format!("{since:.3}"), &lb])
         .output()
         .unwrap();
-    let mut out_now = BTreeSet::new();
-    let mut went = BTreeSet::new();
-    let mut most_out = 0;
-    for (at, ready) in stdout(&out)
+    let log = stdout(&out);
+    let states: Vec<(std::net::SocketAddr, bool)> = log
         .lines()
         .filter_map(localkube::lb::ready::backend_state)
-    {
-        if ready {
-            out_now.remove(&at);
+        .collect();
+    let mut out_now = BTreeSet::new();
+    let mut most_out = 0;
+    for (at, ready) in &states {
+        if *ready {
+            out_now.remove(at);
         } else {
-            out_now.insert(at);
-            went.insert(at);
+            out_now.insert(*at);
         }
         most_out = most_out.max(out_now.len());
     }
-    assert_eq!(
-        went.len(),
-        3,
-        "apiservers the load balancer saw go: {went:?}"
+    assert!(out_now.is_empty(), "still out after the start:\n{log}");
+    assert!(most_out < 3, "every apiserver was out at once:\n{log}");
+    let ips: Vec<std::net::IpAddr> = apiservers
+        .iter()
+        .map(|a| container_ip(a).parse().unwrap())
+        .collect();
+    let last = |ip: std::net::IpAddr, ready: bool| {
+        states
+            .iter()
+            .rposition(|(at, r)| at.ip() == ip && *r == ready)
+    };
+    assert!(
+        last(ips[0], false).is_some(),
+        "{} never went:\n{log}",
+        ips[0]
     );
-    assert!(out_now.is_empty(), "still out after the start: {out_now:?}");
-    assert_eq!(
-        most_out,
-        1,
-        "more than one apiserver was out at once:\n{}",
-        stdout(&out)
-    );
+    for pair in ips.windows(2) {
+        let back = last(pair[0], true);
+        let went = last(pair[1], false);
+        assert!(
+            back.is_some() && went.is_some() && back < went,
+            "{} went before {} was back:\n{log}",
+            pair[1],
+            pair[0]
+        );
+    }
     let during: Vec<Instant> = acked
         .lock()
         .unwrap()
