@@ -840,8 +840,9 @@ on {run['ginkgo_processes']} ginkgo processes, the [Serial] part {parts.get('ser
 ## How to reproduce, from a fresh Debian 12 machine
 
 Everything is built from upstream sources on the machine (Kubernetes and etcd from the Go
-module proxy, the node's root filesystem from Debian's packages); nothing is pulled from a
-container registry.
+module proxy, the node's and most test images' root filesystem from Debian's packages, Alpine's
+for the kitten and nautilus test images from Alpine's own tarball, which the Go module proxy
+serves); nothing is pulled from a container registry.
 
     git clone <localkube's repository> localkube && cd localkube
     sudo scripts/setup.sh                        # Docker and the Debian packages the builds use
