@@ -139,7 +139,6 @@ fn audit(ctx: &Ctx, config: &crate::plan::config::ProfileConfig, args: &Args) ->
         for line in merge_by_time(new) {
             print(&line);
         }
-        use std::io::Write;
         std::io::stdout().flush()?;
     }
 }
