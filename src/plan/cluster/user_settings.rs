@@ -26,6 +26,7 @@ pub fn audit_host_dir(member: u32) -> String {
         format!("{AUDIT_HOST_DIR}-{member}")
     }
 }
+
 /// The label that carries the policy's digest, so a changed policy makes a new apiserver.
 pub const LABEL_AUDIT_POLICY: &str = "io.localkube.audit-policy";
 
