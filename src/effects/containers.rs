@@ -581,10 +581,8 @@ pub async fn logs_tail(docker: &Docker, name: &str, lines: usize) -> String {
 /// reports (the apiservers' load balancer's backend states).
 pub async fn logs_all(docker: &Docker, name: &str) -> Result<String> {
     let options = LogsOptions {
-        stdout: true,
-        stderr: true,
         tail: "all".into(),
-        ..Default::default()
+        ..logs_options(0, false)
     };
     let mut stream = docker.logs(name, Some(options));
     let mut out = String::new();

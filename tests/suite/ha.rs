@@ -213,6 +213,14 @@ fn stop_writer_and_check(
     acknowledged
 }
 
+/// Now, as `docker logs --since` takes it (seconds since the epoch, with a fraction).
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
 /// Waits until at least `n` more writes are acknowledged after `since`: the cluster writes.
 fn writes_go_on(
     acked: &std::sync::Mutex<Vec<(Instant, String)>>,
@@ -328,10 +336,7 @@ fn three_members_serve_through_kill_9_of_each_and_an_update_and_lose_no_acknowle
     // none to it until it is ready again (restarted, it opens its port before its
     // authorization caches are filled, and would refuse requests it was sent then).
     let t = Instant::now();
-    let killed_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let killed_at = unix_now();
     let back = kill_9_and_wait_restart(&apiservers[0]);
     let during = writes_go_on(&acked, t, 5, "writes after kill -9 of an apiserver");
     let ip = container_ip(&apiservers[0]);
@@ -448,10 +453,7 @@ fn three_members_serve_through_kill_9_of_each_and_an_update_and_lose_no_acknowle
         .iter()
         .map(|a| docker_inspect(a, "{{.Id}}"))
         .collect();
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let since = unix_now();
     let file = cluster.sb.home().join("ha-cluster.yaml");
     std::fs::write(
         &file,
