@@ -40,6 +40,10 @@ pub struct ProxyArgs {
     /// PORT:NODEPORT (the port on the backends), once per port.
     #[arg(long = "listen", value_parser = parse_forward)]
     pub listens: Vec<Forward>,
+    /// PORT:NODEPORT on 127.0.0.1 and ::1, bound once free (the tutorials' localhost), once per
+    /// port.
+    #[arg(long = "localhost", value_parser = parse_forward)]
+    pub localhost: Vec<Forward>,
     /// A backend address to forward to (a node, or an apiserver); repeat for each.
     #[arg(long = "backend")]
     pub backends: Vec<Ipv4Addr>,
@@ -91,6 +95,7 @@ pub fn run_proxy(args: ProxyArgs) -> Result<u8> {
     block_on(lb::proxy::run(
         args.address,
         args.listens,
+        args.localhost,
         args.backends,
         args.ready_check_ca,
     ))??;

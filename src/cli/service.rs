@@ -173,7 +173,12 @@ async fn show(ctx: &Ctx, client: &Client, args: &Args) -> Result<u8> {
     };
     let mut rows = Vec::new();
     for name in &names {
-        for url in urls_when_ready(client, &args.namespace, name, args.wait).await? {
+        let (urls, held) = urls_when_ready(client, &args.namespace, name, args.wait).await?;
+        // On standard error: `--url`'s output stays one URL a line.
+        for message in held {
+            ctx.ui.info(format!("{name}: {message}"));
+        }
+        for url in urls {
             rows.push(Row {
                 namespace: args.namespace.clone(),
                 name: name.clone(),
@@ -195,7 +200,8 @@ async fn show(ctx: &Ctx, client: &Client, args: &Args) -> Result<u8> {
         }
     } else {
         print_table(&rows, false);
-        for r in &rows {
+        // One tab per port: its own address (its localhost URL reaches the same port).
+        for r in rows.iter().filter(|r| !r.url.contains("://localhost:")) {
             open_in_browser(ctx, &r.url);
         }
     }
@@ -203,13 +209,14 @@ async fn show(ctx: &Ctx, client: &Client, args: &Args) -> Result<u8> {
 }
 
 /// The service's URLs once it has a ready pod (waiting up to `wait` seconds for one) and, for a
-/// LoadBalancer, its external address.
+/// LoadBalancer, its external address; with what its load balancer says of localhost ports
+/// another program holds.
 async fn urls_when_ready(
     client: &Client,
     namespace: &str,
     name: &str,
     wait: Option<u64>,
-) -> Result<Vec<ServiceUrl>> {
+) -> Result<(Vec<ServiceUrl>, Vec<String>)> {
     let api: Api<Service> = Api::namespaced(client.clone(), namespace);
     let started = Instant::now();
     let wait = Duration::from_secs(wait.unwrap_or(0));
@@ -238,7 +245,21 @@ async fn urls_when_ready(
                  it an address from the host with `localkube kubectl -- patch svc {name} -n \
                  {namespace} -p '{{\"spec\":{{\"type\":\"LoadBalancer\"}}}}'`"
             ),
-            Ok(urls) if ready > 0 && !waiting_for_address => return Ok(urls),
+            Ok(urls) if ready > 0 && !waiting_for_address => {
+                let held = svc
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| {
+                        c.status == "False"
+                            && crate::plan::localhost::condition_port(&c.type_).is_some()
+                    })
+                    .map(|c| c.message.clone())
+                    .collect();
+                return Ok((urls, held));
+            }
             _ if started.elapsed() < wait || waiting_for_address => {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }

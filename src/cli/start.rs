@@ -98,6 +98,12 @@ pub struct Args {
     /// local PersistentVolumes); `:ro` lets nodes and pods read it only. Repeatable.
     #[arg(long, value_name = "HOST:NODE[:ro]")]
     pub mount: Vec<String>,
+
+    /// Which Services also answer on localhost, as on Docker Desktop: `all` (the default),
+    /// `none`, or some of loadbalancer,nodeport,ingress. Kept in the profile; a running
+    /// profile follows a change.
+    #[arg(long, value_name = "KINDS", value_parser = crate::plan::localhost::Localhost::parse)]
+    pub localhost: Option<crate::plan::localhost::Localhost>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -152,6 +158,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             args.control_planes,
             file.control_planes,
         );
+        args.localhost = flag_wins(
+            ctx,
+            "--localhost",
+            "localhost",
+            args.localhost.map(LocalhostKinds),
+            file.localhost.map(LocalhostKinds),
+        )
+        .map(|k| k.0);
         args.apiserver_port = flag_wins(
             ctx,
             "--apiserver-port",
@@ -185,6 +199,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         image_repository: args.image_repository,
         build_if_missing: args.build_if_missing,
         images_archive: args.images,
+        localhost: args.localhost,
     };
     let outcome = super::block_on(lifecycle::run(&ctx.home, &ctx.profile, &ctx.ui, &request))??;
     // `--addons` of a cluster that already ran: where they answer, as `addons enable` prints it.
@@ -195,6 +210,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     }
     print_outcome(ctx, &outcome, args.keep_context)?;
     Ok(0)
+}
+
+/// The kinds, as the flag writes them, for `flag_wins`'s message.
+#[derive(PartialEq)]
+struct LocalhostKinds(crate::plan::localhost::Localhost);
+
+impl std::fmt::Display for LocalhostKinds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.describe())
+    }
 }
 
 /// A flag's value when given (saying so when it overrides the file's), else the file's.

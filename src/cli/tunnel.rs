@@ -38,6 +38,33 @@ pub struct LoadBalancerRow {
     pub ports: Vec<String>,
     pub ready_endpoints: usize,
     pub state: String,
+    /// Its ports on localhost: served, or held by another (the message names the holder).
+    pub localhost: Vec<LocalhostPort>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalhostPort {
+    pub port: u16,
+    pub serving: bool,
+    pub message: String,
+}
+
+/// A Service's localhost ports, as its load balancer's conditions say.
+fn localhost_ports(svc: &Service) -> Vec<LocalhostPort> {
+    svc.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            Some(LocalhostPort {
+                port: crate::plan::localhost::condition_port(&c.type_)?,
+                serving: c.status == "True",
+                message: c.message.clone(),
+            })
+        })
+        .collect()
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -59,19 +86,40 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         return Ok(0);
     }
     println!(
-        "{:<12} {:<20} {:<16} {:<18} {:<10} STATE",
-        "NAMESPACE", "NAME", "EXTERNAL-IP", "PORTS", "ENDPOINTS"
+        "{:<12} {:<20} {:<16} {:<18} {:<16} {:<10} STATE",
+        "NAMESPACE", "NAME", "EXTERNAL-IP", "PORTS", "LOCALHOST", "ENDPOINTS"
     );
     for r in &rows {
+        let localhost: Vec<String> = r
+            .localhost
+            .iter()
+            .map(|p| {
+                if p.serving {
+                    p.port.to_string()
+                } else {
+                    format!("{}(held)", p.port)
+                }
+            })
+            .collect();
         println!(
-            "{:<12} {:<20} {:<16} {:<18} {:<10} {}",
+            "{:<12} {:<20} {:<16} {:<18} {:<16} {:<10} {}",
             r.namespace,
             r.name,
             r.external_address.as_deref().unwrap_or("<pending>"),
             r.ports.join(","),
+            if localhost.is_empty() {
+                "-".to_string()
+            } else {
+                localhost.join(",")
+            },
             r.ready_endpoints,
             r.state
         );
+    }
+    for r in &rows {
+        for p in r.localhost.iter().filter(|p| !p.serving) {
+            println!("{}/{}: {}", r.namespace, r.name, p.message);
+        }
     }
     Ok(0)
 }
@@ -149,6 +197,7 @@ pub async fn rows(ctx: &Ctx, profile: &ProfileDir) -> Result<Vec<LoadBalancerRow
             None => "being set up".to_string(),
         };
         rows.push(LoadBalancerRow {
+            localhost: localhost_ports(&svc),
             ready_endpoints: ready
                 .get(&(namespace.clone(), name.clone()))
                 .copied()

@@ -82,14 +82,30 @@ pub async fn profile_containers(
     docker: &Docker,
     profile: &ProfileName,
 ) -> Result<Vec<ProfileContainer>> {
+    labelled_containers(docker, profile_filter(profile))
+        .await
+        .with_context(|| format!("listing the containers of profile '{profile}'"))
+}
+
+/// Every container of this role, of any profile (read only: to see what other profiles hold).
+pub async fn containers_with_role(docker: &Docker, role: &str) -> Result<Vec<ProfileContainer>> {
+    let filter = HashMap::from([("label".to_string(), vec![format!("{LABEL_ROLE}={role}")])]);
+    labelled_containers(docker, filter)
+        .await
+        .with_context(|| format!("listing the containers of role '{role}'"))
+}
+
+async fn labelled_containers(
+    docker: &Docker,
+    filters: HashMap<String, Vec<String>>,
+) -> Result<Vec<ProfileContainer>> {
     let found = docker
         .list_containers(Some(ListContainersOptions {
             all: true,
-            filters: Some(profile_filter(profile)),
+            filters: Some(filters),
             ..Default::default()
         }))
-        .await
-        .with_context(|| format!("listing the containers of profile '{profile}'"))?;
+        .await?;
     let mut containers: Vec<ProfileContainer> = found
         .into_iter()
         .map(|c| {

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use bollard::Docker;
 
-use crate::effects::containers::is_not_found;
+use crate::effects::containers::{self, is_not_found};
 use crate::effects::docker::ProfileContainer;
 
 /// Freezes every container given, all at once; returns the names frozen (one removed meanwhile
@@ -31,6 +31,56 @@ pub async fn unpause(docker: &Docker, containers: &[ProfileContainer]) -> Result
     }))
     .await;
     collect(results)
+}
+
+/// Asks each load balancer proxy given to give its localhost ports back (SIGUSR1), and waits
+/// until each that serves any says so, at most `deadline`: a frozen proxy would keep them bound,
+/// and a paused profile gives its localhost ports to whoever wants them. Best effort: a proxy
+/// that does not answer in time is frozen holding its ports, as before.
+pub async fn release_localhost(
+    docker: &Docker,
+    proxies: &[ProfileContainer],
+    deadline: std::time::Duration,
+) {
+    use crate::plan::localhost::LocalhostState;
+    let serving = |log: &str| LocalhostState::newest_in(log).is_some_and(|s| !s.released);
+    let mut waiting = Vec::new();
+    for p in proxies {
+        if !serving(&containers::logs_tail(docker, &p.name, 200).await) {
+            continue;
+        }
+        if signal(docker, &p.name, "SIGUSR1").await.is_ok() {
+            waiting.push(p.name.clone());
+        }
+    }
+    let started = std::time::Instant::now();
+    while !waiting.is_empty() && started.elapsed() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut still = Vec::new();
+        for name in waiting {
+            if serving(&containers::logs_tail(docker, &name, 200).await) {
+                still.push(name);
+            }
+        }
+        waiting = still;
+    }
+}
+
+/// Asks each load balancer proxy named to take its localhost ports again (SIGUSR2), where free.
+pub async fn retake_localhost(docker: &Docker, proxies: &[String]) {
+    for name in proxies {
+        let _ = signal(docker, name, "SIGUSR2").await;
+    }
+}
+
+async fn signal(docker: &Docker, name: &str, signal: &str) -> Result<()> {
+    let options = bollard::query_parameters::KillContainerOptionsBuilder::new()
+        .signal(signal)
+        .build();
+    docker
+        .kill_container(name, Some(options))
+        .await
+        .with_context(|| format!("sending {signal} to {name}"))
 }
 
 fn collect(results: Vec<Result<Option<String>>>) -> Result<Vec<String>> {

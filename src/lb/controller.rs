@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use bollard::Docker;
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -28,12 +29,17 @@ use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer::{
     self, LABEL_ADDRESS, LABEL_SERVICE, LABEL_SPEC, LoadBalancer, PROXY_ROLE,
 };
+use crate::plan::localhost::{self, Holder, LocalhostState, PortPair, ServiceKind};
 use crate::plan::names::LABEL_ROLE;
 use crate::plan::profile_name::ProfileName;
 
 /// Even without a watch event, everything is checked this often (a proxy removed by hand, a
 /// host port freed).
 const RESYNC: Duration = Duration::from_secs(10);
+/// The field manager of the Services' localhost conditions.
+const LOCALHOST_FIELD_MANAGER: &str = "localkube-lb-controller";
+/// After a proxy was created or started: long enough for it to bind what it can.
+const RECHECK: Duration = Duration::from_secs(1);
 
 pub struct Controller {
     profile: ProfileName,
@@ -42,6 +48,9 @@ pub struct Controller {
     runtime: Runtime,
     client: Client,
     recorder: Recorder,
+    /// The last pass created or started a proxy: the next comes within a second, so the
+    /// Service's localhost conditions follow what the new proxy could bind.
+    recheck_soon: std::sync::atomic::AtomicBool,
 }
 
 /// Runs in this process with the user's own Docker access (the foreground `tunnel`) until
@@ -166,6 +175,7 @@ async fn run_with(
         runtime,
         client: client.clone(),
         recorder,
+        recheck_soon: Default::default(),
     };
     let changed = Arc::new(Notify::new());
     spawn_watch::<Service>(client.clone(), changed.clone());
@@ -188,12 +198,20 @@ async fn run_with(
         if failures > 0 {
             tokio::time::sleep(backoff(failures)).await;
         }
+        let resync = if controller
+            .recheck_soon
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            RECHECK
+        } else {
+            RESYNC
+        };
         tokio::select! {
             _ = changed.notified() => {
                 // Let a burst of changes (a service and its endpoints) settle into one pass.
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            _ = tokio::time::sleep(RESYNC) => {}
+            _ = tokio::time::sleep(resync) => {}
             _ = crate::lb::proxy::shutdown_signal() => break,
         }
     }
@@ -259,6 +277,7 @@ struct Existing {
     address: Option<Ipv4Addr>,
     spec: String,
     problem: Option<String>,
+    localhost: Option<LocalhostState>,
 }
 
 impl Controller {
@@ -276,6 +295,7 @@ impl Controller {
                 name: c.name,
                 state: c.state,
                 problem: c.problem,
+                localhost: c.localhost,
             })
             .collect())
     }
@@ -321,13 +341,39 @@ impl Controller {
         // others from theirs: failures are collected and reported after the whole pass.
         let mut failures: Vec<String> = Vec::new();
 
+        // Who holds localhost ports, asked of Docker once per pass and only when a port is held.
+        let mut holders: Option<Vec<runtime::LocalhostHolder>> = None;
+        let mut changed_proxies = false;
+
         for service in &services.items {
             let namespace = service.metadata.namespace.clone().unwrap_or_default();
             let name = service.metadata.name.clone().unwrap_or_default();
             let key = format!("{namespace}/{name}");
             let is_lb = crate::plan::service_urls::service_type(service) == "LoadBalancer";
-            if !is_lb {
-                if let Err(e) = self.clear_status_if_ours(service, &pool, false).await {
+            if !is_lb && let Err(e) = self.clear_status_if_ours(service, &pool, false).await {
+                failures.push(format!("{key}: {e:#}"));
+            }
+            let (ports, unsupported) = load_balancer::service_ports(service);
+            let localhost = match localhost_kind(service) {
+                Some(kind) => {
+                    let pairs: Vec<PortPair> = ports
+                        .iter()
+                        .map(|p| PortPair {
+                            port: p.port,
+                            node_port: p.node_port,
+                        })
+                        .collect();
+                    localhost::wanted(kind, &self.config.localhost, &pairs)
+                }
+                None => Vec::new(),
+            };
+            if !is_lb && localhost.is_empty() {
+                // No proxy for it (one it had is removed below as stale), and no localhost
+                // condition left behind.
+                if let Err(e) = self
+                    .set_localhost_conditions(service, None, &mut holders)
+                    .await
+                {
                     failures.push(format!("{key}: {e:#}"));
                 }
                 continue;
@@ -337,11 +383,10 @@ impl Controller {
             let Some(address) = load_balancer::assign(&pool, &mut taken, own, ingress_ip(service))
             else {
                 self.event(service, EventType::Warning, "AddressPoolExhausted",
-                    "every loopback address of this profile is in use; delete a LoadBalancer service").await;
+                    "every loopback address of this profile is in use; delete a LoadBalancer or NodePort service").await;
                 continue;
             };
-            let (ports, unsupported) = load_balancer::service_ports(service);
-            if !unsupported.is_empty() {
+            if is_lb && !unsupported.is_empty() {
                 self.event(
                     service,
                     EventType::Warning,
@@ -353,18 +398,47 @@ impl Controller {
                 )
                 .await;
             }
+            let state = current
+                .as_ref()
+                .and_then(|c| self.localhost_state(c, &localhost));
             let lb = LoadBalancer {
                 namespace,
                 name,
                 address,
-                ports,
+                ports: if is_lb { ports } else { Vec::new() },
+                localhost: localhost
+                    .iter()
+                    .map(|p| load_balancer::LbPort {
+                        port: p.port,
+                        node_port: p.node_port,
+                    })
+                    .collect(),
                 backends: backends.clone(),
             };
-            self.ensure_proxy(service, &lb, current).await;
-            if let Err(e) = self.set_status(service, address).await {
+            changed_proxies |= self.ensure_proxy(service, &lb, current).await;
+            let served_on_localhost = state.as_ref().is_some_and(|s| !s.serving.is_empty());
+            if is_lb && let Err(e) = self.set_status(service, address, served_on_localhost).await {
                 failures.push(format!("{key}: {e:#}"));
             }
+            let own_address =
+                is_lb.then(|| load_balancer::ingress_address(&self.config, address).to_string());
+            if let Some(state) = &state {
+                let wanted: Vec<u16> = localhost.iter().map(|p| p.port).collect();
+                let conditions = LocalhostConditions {
+                    wanted: &wanted,
+                    state,
+                    own_address: own_address.as_deref(),
+                };
+                if let Err(e) = self
+                    .set_localhost_conditions(service, Some(conditions), &mut holders)
+                    .await
+                {
+                    failures.push(format!("{key}: {e:#}"));
+                }
+            }
         }
+        self.recheck_soon
+            .store(changed_proxies, std::sync::atomic::Ordering::Relaxed);
         // Services deleted, or no longer of type LoadBalancer: their proxies go.
         for stale in existing.values() {
             println!(
@@ -402,13 +476,19 @@ impl Controller {
         Ok(())
     }
 
-    async fn ensure_proxy(&self, service: &Service, lb: &LoadBalancer, current: Option<Existing>) {
+    /// Makes the service's proxy run as planned; true when it created or started one.
+    async fn ensure_proxy(
+        &self,
+        service: &Service,
+        lb: &LoadBalancer,
+        current: Option<Existing>,
+    ) -> bool {
         let spec = load_balancer::proxy_spec(&self.profile, &self.config, lb, &self.image);
-        if lb.ports.is_empty() {
+        if lb.ports.is_empty() && lb.localhost.is_empty() {
             if let Some(c) = current {
                 let _ = self.runtime.remove(&c.name).await;
             }
-            return;
+            return false;
         }
         let result = match current {
             Some(c) if c.spec == spec.labels[LABEL_SPEC] => {
@@ -420,7 +500,7 @@ impl Controller {
                         self.event(service, EventType::Warning, "HostPortInUse", &problem)
                             .await;
                     }
-                    return;
+                    return false;
                 }
                 self.runtime.start(&c.name).await
             }
@@ -456,27 +536,44 @@ impl Controller {
             };
             eprintln!("{}: {note}", lb.service_key());
             self.event(service, EventType::Warning, reason, &note).await;
+            return false;
         }
+        true
     }
 
-    async fn set_status(&self, service: &Service, address: Ipv4Addr) -> Result<()> {
+    /// The service's external address, and `localhost` beside it while some of its ports
+    /// answer there (as Docker Desktop shows such a Service).
+    async fn set_status(
+        &self,
+        service: &Service,
+        address: Ipv4Addr,
+        on_localhost: bool,
+    ) -> Result<()> {
         let address = load_balancer::ingress_address(&self.config, address);
-        if ingress_ip(service) == Some(address) {
+        let shows_localhost = ingress_hostnames(service).iter().any(|h| h == "localhost");
+        if ingress_ip(service) == Some(address) && shows_localhost == on_localhost {
             return Ok(());
         }
+        let newly_addressed = ingress_ip(service) != Some(address);
         let api: Api<Service> = Api::namespaced(
             self.client.clone(),
             service.metadata.namespace.as_deref().unwrap_or("default"),
         );
         // ipMode Proxy: traffic to this address goes through the proxy; kube-proxy must not
         // short-circuit it inside the cluster.
-        let patch = json!({"status": {"loadBalancer": {"ingress": [
-            {"ip": address.to_string(), "ipMode": "Proxy"}
-        ]}}});
+        let mut ingress = vec![json!({"ip": address.to_string(), "ipMode": "Proxy"})];
+        // Published, the address is 127.0.0.1 already.
+        if on_localhost && address != Ipv4Addr::LOCALHOST {
+            ingress.push(json!({"hostname": "localhost"}));
+        }
+        let patch = json!({"status": {"loadBalancer": {"ingress": ingress}}});
         let name = service.metadata.name.as_deref().unwrap_or_default();
         api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .with_context(|| format!("setting the external address of {name}"))?;
+        if !newly_addressed {
+            return Ok(());
+        }
         self.event(
             service,
             EventType::Normal,
@@ -514,6 +611,135 @@ impl Controller {
         Ok(())
     }
 
+    /// What the proxy of `c` holds of `wanted` on localhost; None while it has not said (a
+    /// new proxy) or has given the ports back (a pause). Published, Docker binds them: all of
+    /// them while the proxy runs, none while Docker could not start it.
+    fn localhost_state(&self, c: &Existing, wanted: &[PortPair]) -> Option<LocalhostState> {
+        let ports = wanted.iter().map(|p| p.port);
+        if !self.config.load_balancer.is_loopback() {
+            let mut state = LocalhostState::default();
+            if c.state.is_running() && c.problem.is_none() {
+                state.serving.extend(ports);
+            } else {
+                state.held.extend(ports);
+            }
+            return Some(state);
+        }
+        c.localhost.clone().filter(|s| !s.released)
+    }
+
+    /// One condition per localhost port the Service wants (none: its conditions removed),
+    /// written only when they change, with an event for each port that changed.
+    async fn set_localhost_conditions(
+        &self,
+        service: &Service,
+        plan: Option<LocalhostConditions<'_>>,
+        holders: &mut Option<Vec<runtime::LocalhostHolder>>,
+    ) -> Result<()> {
+        let present = localhost_conditions(service);
+        let key = format!(
+            "{}/{}",
+            service.metadata.namespace.as_deref().unwrap_or_default(),
+            service.metadata.name.as_deref().unwrap_or_default()
+        );
+        let mut desired: Vec<(u16, bool, String)> = Vec::new();
+        if let Some(plan) = &plan {
+            for &port in plan.wanted {
+                if plan.state.serving.contains(&port) {
+                    desired.push((port, true, localhost::serving_message(port)));
+                } else if plan.state.held.contains(&port) {
+                    if holders.is_none() {
+                        *holders = Some(self.runtime.holders().await.unwrap_or_else(|e| {
+                            eprintln!("finding who holds localhost ports: {e:#}");
+                            Vec::new()
+                        }));
+                    }
+                    let holder = holders
+                        .iter()
+                        .flatten()
+                        .find(|h| {
+                            h.port == port
+                                && !(h.profile == self.profile.as_str() && h.service == key)
+                        })
+                        .map_or(Holder::OtherProgram, |h| Holder::Service {
+                            profile: h.profile.clone(),
+                            service: h.service.clone(),
+                        });
+                    let message = localhost::held_message(
+                        port,
+                        &holder,
+                        self.profile.as_str(),
+                        plan.own_address,
+                    );
+                    desired.push((port, false, message));
+                }
+            }
+        }
+        let same = |c: &Condition, (port, serving, message): &(u16, bool, String)| {
+            c.type_ == localhost::condition_type(*port)
+                && (c.status == "True") == *serving
+                && c.message == *message
+        };
+        if present.len() == desired.len()
+            && desired.iter().all(|d| present.iter().any(|c| same(c, d)))
+        {
+            return Ok(());
+        }
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let mut conditions = Vec::new();
+        for d in &desired {
+            let (port, serving, message) = d;
+            let type_ = localhost::condition_type(*port);
+            let before = present.iter().find(|c| c.type_ == type_);
+            let status = if *serving { "True" } else { "False" };
+            if !before.is_some_and(|c| same(c, d)) {
+                let (kind, reason) = if *serving {
+                    (EventType::Normal, "LocalhostReady")
+                } else {
+                    (EventType::Warning, "LocalhostPortInUse")
+                };
+                self.event(service, kind, reason, message).await;
+            }
+            conditions.push(Condition {
+                type_,
+                status: status.into(),
+                reason: if *serving {
+                    localhost::REASON_SERVING
+                } else {
+                    localhost::REASON_HELD
+                }
+                .into(),
+                message: message.clone(),
+                // Kept while the status stays, as conditions do.
+                last_transition_time: before
+                    .filter(|c| c.status == status)
+                    .map_or_else(|| now.clone(), |c| c.last_transition_time.clone()),
+                observed_generation: service.metadata.generation,
+            });
+        }
+        let name = service.metadata.name.as_deref().unwrap_or_default();
+        let api: Api<Service> = Api::namespaced(
+            self.client.clone(),
+            service.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        // Server-side apply of this controller's conditions alone: those of others stay, and
+        // ours no longer listed go.
+        let patch = json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": service.metadata.namespace},
+            "status": {"conditions": conditions},
+        });
+        api.patch_status(
+            name,
+            &PatchParams::apply(LOCALHOST_FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .with_context(|| format!("setting the localhost conditions of {name}"))?;
+        Ok(())
+    }
+
     async fn event(&self, service: &Service, type_: EventType, reason: &str, note: &str) {
         let event = Event {
             type_,
@@ -542,6 +768,53 @@ fn ingress_ip(service: &Service) -> Option<Ipv4Addr> {
         .as_ref()?
         .iter()
         .find_map(|i| i.ip.as_ref()?.parse().ok())
+}
+
+fn ingress_hostnames(service: &Service) -> Vec<String> {
+    service
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .map(|i| i.iter().filter_map(|i| i.hostname.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// What a Service is for localhost: a LoadBalancer (the ingress addon's one apart) or a
+/// NodePort Service; None for the others.
+fn localhost_kind(service: &Service) -> Option<ServiceKind> {
+    let key = (
+        service.metadata.namespace.as_deref().unwrap_or_default(),
+        service.metadata.name.as_deref().unwrap_or_default(),
+    );
+    match crate::plan::service_urls::service_type(service).as_str() {
+        "LoadBalancer" if key == crate::plan::addons::INGRESS_SERVICE => Some(ServiceKind::Ingress),
+        "LoadBalancer" => Some(ServiceKind::LoadBalancer),
+        "NodePort" => Some(ServiceKind::NodePort),
+        _ => None,
+    }
+}
+
+/// The conditions of this controller on a Service: one per localhost port.
+fn localhost_conditions(service: &Service) -> Vec<Condition> {
+    service
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| localhost::condition_port(&c.type_).is_some())
+        .collect()
+}
+
+/// What a Service's localhost conditions are to say.
+struct LocalhostConditions<'a> {
+    /// Its localhost ports.
+    wanted: &'a [u16],
+    /// What its proxy last said of them.
+    state: &'a LocalhostState,
+    /// Where it answers meanwhile, a LoadBalancer.
+    own_address: Option<&'a str>,
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::plan::localhost::LocalhostState;
+
 /// A port the proxy listens on and the NodePort it forwards to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Forward {
@@ -136,112 +138,298 @@ async fn bind(status: &Status, port: u16) -> Result<TcpListener> {
     }
 }
 
-/// Serves every forward on `address` until SIGTERM or Ctrl-C; exits 0 then, as PID 1 of its
-/// container should. With `ready_check_ca`, the backends are asked for /readyz over TLS checked
-/// against that CA (the apiservers' load balancer), and ready ones are preferred.
+/// Which backends a connection tries, in order: round robin over them, the ready ones first
+/// where readiness is checked.
+struct Picker {
+    backends: Vec<Ipv4Addr>,
+    next: AtomicUsize,
+    readiness: Option<Arc<crate::lb::ready::Readiness>>,
+}
+
+impl Picker {
+    fn order(&self) -> Vec<Ipv4Addr> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        match &self.readiness {
+            Some(r) => crate::lb::ready::preference(&r.snapshot(), start)
+                .into_iter()
+                .map(|i| self.backends[i])
+                .collect(),
+            None => (0..self.backends.len())
+                .map(|i| self.backends[(start + i) % self.backends.len()])
+                .collect(),
+        }
+    }
+}
+
+/// Accepts on `listener` for ever, relaying each connection to `node_port` on the backends.
+async fn serve_listener(listener: TcpListener, node_port: u16, picker: Arc<Picker>) {
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    // Accept errors (out of file descriptors, say) back off, doubling up to a second, instead of
+    // spinning on a listener that fails at once.
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let (client, peer) = match listener.accept().await {
+            Ok(accepted) => {
+                pause = Duration::from_millis(10);
+                accepted
+            }
+            Err(e) => {
+                eprintln!("accepting on port {port}: {e}; retrying in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let order = picker.order();
+        let picker = picker.clone();
+        // Its own task: releasing localhost ports (a pause) drops the listener, never a
+        // connection already relayed.
+        tokio::spawn(async move {
+            let unreachable = |ip| {
+                if let Some(r) = &picker.readiness {
+                    r.unreachable(ip, node_port)
+                }
+            };
+            if let Err(e) = relay(client, &order, node_port, unreachable).await {
+                eprintln!("connection from {peer}: {e:#}");
+            }
+        });
+    }
+}
+
+/// Serves every forward on `address`, and each of `localhost` on 127.0.0.1 and ::1 where free,
+/// until SIGTERM or Ctrl-C; exits 0 then, as PID 1 of its container should. SIGUSR1 gives the
+/// localhost ports back (a profile being paused), SIGUSR2 takes them again. With
+/// `ready_check_ca`, the backends are asked for /readyz over TLS checked against that CA (the
+/// apiservers' load balancer), and ready ones are preferred.
 pub async fn run(
     address: Ipv4Addr,
     forwards: Vec<Forward>,
+    localhost: Vec<Forward>,
     backends: Vec<Ipv4Addr>,
     ready_check_ca: Option<std::path::PathBuf>,
 ) -> Result<()> {
-    if forwards.is_empty() || backends.is_empty() {
-        bail!("lb-proxy needs at least one --listen and one --backend");
+    if (forwards.is_empty() && localhost.is_empty()) || backends.is_empty() {
+        bail!("lb-proxy needs at least one --listen or --localhost and one --backend");
     }
-    let readiness = match &ready_check_ca {
-        Some(ca) => {
+    let readiness = match (&ready_check_ca, forwards.first()) {
+        (Some(ca), Some(first)) => {
             let config = crate::lb::ready::tls_config(ca)?;
             // The checks ask the port the first forward reaches (the apiservers' one).
             Some(crate::lb::ready::spawn_checks(
                 config,
                 &backends,
-                forwards[0].node_port,
+                first.node_port,
             ))
         }
-        None => None,
+        _ => None,
+    };
+    let ports = |list: &[Forward], of: fn(&Forward) -> u16| {
+        list.iter()
+            .map(|f| of(f).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     };
     println!(
-        "forwarding {address} port {} to NodePort {} on {:?}",
-        forwards
-            .iter()
-            .map(|f| f.port.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-        forwards
-            .iter()
-            .map(|f| f.node_port.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
+        "forwarding {address} port {} and localhost port {} to NodePort {} on {:?}",
+        ports(&forwards, |f| f.port),
+        ports(&localhost, |f| f.port),
+        ports(
+            &forwards
+                .iter()
+                .chain(&localhost)
+                .copied()
+                .collect::<Vec<_>>(),
+            |f| f.node_port
+        ),
         backends
     );
     let status = Arc::new(Status::new(
         address,
         forwards.iter().map(|f| f.port).collect(),
     ));
-    let backends = Arc::new(backends);
-    let next = Arc::new(AtomicUsize::new(0));
+    let picker = Arc::new(Picker {
+        backends,
+        next: AtomicUsize::new(0),
+        readiness,
+    });
     let (failed_tx, mut failed) = tokio::sync::mpsc::channel::<anyhow::Error>(1);
     for forward in forwards {
-        let backends = backends.clone();
-        let readiness = readiness.clone();
-        let next = next.clone();
+        let picker = picker.clone();
         let status = status.clone();
         let failed_tx = failed_tx.clone();
         tokio::spawn(async move {
-            let listener = match bind(&status, forward.port).await {
-                Ok(listener) => listener,
+            match bind(&status, forward.port).await {
+                Ok(listener) => serve_listener(listener, forward.node_port, picker).await,
                 Err(e) => {
                     let _ = failed_tx.send(e).await;
-                    return;
                 }
-            };
-            // Accept errors (out of file descriptors, say) back off, doubling up to a second,
-            // instead of spinning on a listener that fails at once.
-            let mut pause = Duration::from_millis(10);
-            loop {
-                let (client, peer) = match listener.accept().await {
-                    Ok(accepted) => {
-                        pause = Duration::from_millis(10);
-                        accepted
-                    }
-                    Err(e) => {
-                        eprintln!(
-                            "accepting on port {}: {e}; retrying in {pause:?}",
-                            forward.port
-                        );
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(Duration::from_secs(1));
-                        continue;
-                    }
-                };
-                let start = next.fetch_add(1, Ordering::Relaxed);
-                let order: Vec<Ipv4Addr> = match &readiness {
-                    Some(r) => crate::lb::ready::preference(&r.snapshot(), start)
-                        .into_iter()
-                        .map(|i| backends[i])
-                        .collect(),
-                    None => (0..backends.len())
-                        .map(|i| backends[(start + i) % backends.len()])
-                        .collect(),
-                };
-                let readiness = readiness.clone();
-                tokio::spawn(async move {
-                    let unreachable = |ip| {
-                        if let Some(r) = &readiness {
-                            r.unreachable(ip, forward.node_port)
-                        }
-                    };
-                    if let Err(e) = relay(client, &order, forward.node_port, unreachable).await {
-                        eprintln!("connection from {peer}: {e:#}");
-                    }
-                });
             }
         });
+    }
+    if !localhost.is_empty() {
+        let (on_tx, on) = tokio::sync::watch::channel(true);
+        tokio::spawn(localhost_signals(on_tx));
+        tokio::spawn(serve_localhost(localhost, picker, on));
     }
     tokio::select! {
         Some(e) = failed.recv() => Err(e),
         _ = shutdown_signal() => Ok(()),
     }
+}
+
+/// SIGUSR1: give the localhost ports back; SIGUSR2: take them again.
+async fn localhost_signals(on: tokio::sync::watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut release), Ok(mut retake)) = (
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::user_defined2()),
+    ) else {
+        eprintln!("localhost: no signal handlers; the ports stay bound while paused");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = release.recv() => { let _ = on.send(false); }
+            _ = retake.recv() => { let _ = on.send(true); }
+        }
+    }
+}
+
+/// The localhost ports' state, printed as one line (`plan::localhost::LocalhostState`) whenever
+/// it changes once every port has been tried, and every 30 s while another program holds one,
+/// so the newest line stays near the end of the log the controller reads.
+struct LocalhostReport {
+    wanted: usize,
+    state: std::sync::Mutex<(LocalhostState, Option<String>)>,
+}
+
+impl LocalhostReport {
+    fn set(&self, port: u16, serving: bool) {
+        let mut guard = self.state.lock().expect("localhost state");
+        let (state, last) = &mut *guard;
+        state.released = false;
+        if serving {
+            state.held.remove(&port);
+            state.serving.insert(port);
+        } else {
+            state.serving.remove(&port);
+            state.held.insert(port);
+        }
+        if state.serving.len() + state.held.len() < self.wanted {
+            return;
+        }
+        let line = state.line();
+        if last.as_deref() != Some(line.as_str()) {
+            println!("{line}");
+            *last = Some(line);
+        }
+    }
+
+    fn release(&self) {
+        let mut guard = self.state.lock().expect("localhost state");
+        *guard = (
+            LocalhostState {
+                released: true,
+                ..Default::default()
+            },
+            None,
+        );
+        println!("{}", guard.0.line());
+    }
+
+    fn repeat_if_held(&self) {
+        let guard = self.state.lock().expect("localhost state");
+        if !guard.0.held.is_empty() {
+            println!("{}", guard.0.line());
+        }
+    }
+}
+
+/// Serves the localhost ports while `on` says so: each port bound where free and retried
+/// where held; off drops every localhost listener (connections relayed go on) and says so.
+async fn serve_localhost(
+    forwards: Vec<Forward>,
+    picker: Arc<Picker>,
+    mut on: tokio::sync::watch::Receiver<bool>,
+) {
+    let report = Arc::new(LocalhostReport {
+        wanted: forwards.len(),
+        state: Default::default(),
+    });
+    tokio::spawn({
+        let report = report.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                report.repeat_if_held();
+            }
+        }
+    });
+    loop {
+        if *on.borrow_and_update() {
+            let mut ports = tokio::task::JoinSet::new();
+            for forward in &forwards {
+                ports.spawn(serve_localhost_port(
+                    *forward,
+                    picker.clone(),
+                    report.clone(),
+                ));
+            }
+            while *on.borrow_and_update() {
+                if on.changed().await.is_err() {
+                    return;
+                }
+            }
+            ports.abort_all();
+            while ports.join_next().await.is_some() {}
+            report.release();
+        } else if on.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One localhost port: 127.0.0.1 bound as soon as it is free (0.2 s doubling to 2 s between
+/// tries), then ::1 where the host has IPv6 loopback. ::1 only once 127.0.0.1 is this proxy's,
+/// so `localhost:PORT` never reaches two Services, one per family.
+async fn serve_localhost_port(forward: Forward, picker: Arc<Picker>, report: Arc<LocalhostReport>) {
+    let mut pause = Duration::from_millis(200);
+    let v4 = loop {
+        match TcpListener::bind((Ipv4Addr::LOCALHOST, forward.port)).await {
+            Ok(listener) => break listener,
+            Err(e) => {
+                if e.kind() != std::io::ErrorKind::AddrInUse {
+                    eprintln!("localhost:{}: {e}; retrying", forward.port);
+                }
+                report.set(forward.port, false);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+    };
+    report.set(forward.port, true);
+    let v6 = async {
+        loop {
+            match TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, forward.port)).await {
+                Ok(listener) => return Some(listener),
+                // Another program on [::1] alone: 127.0.0.1 still answers; tried again later.
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                // No IPv6 loopback on this host.
+                Err(_) => return None,
+            }
+        }
+    };
+    tokio::join!(
+        serve_listener(v4, forward.node_port, picker.clone()),
+        async {
+            if let Some(listener) = v6.await {
+                serve_listener(listener, forward.node_port, picker.clone()).await;
+            }
+        }
+    );
 }
 
 /// Connects to the first backend that answers, in the order given, and copies bytes both ways

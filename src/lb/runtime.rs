@@ -26,6 +26,7 @@ use crate::effects::containers::ContainerState;
 use crate::effects::{containers, docker};
 use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer::{self, LoadBalancer, PROXY_ROLE};
+use crate::plan::localhost::LocalhostState;
 use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE};
 use crate::plan::profile_name::ProfileName;
 
@@ -39,11 +40,58 @@ pub struct ProxyInfo {
     /// its own newest state line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// Which localhost ports it holds, and which another program holds, from its own newest
+    /// localhost state line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localhost: Option<LocalhostState>,
 }
+
+/// A localhost port held by a proxy of any profile on this daemon: who has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalhostHolder {
+    pub profile: String,
+    pub service: String,
+    pub port: u16,
+}
+
+/// How many lines of a proxy's log are read for its state lines (each printed on every change,
+/// and again every 30 s while a port is held, so the newest is among them).
+const STATE_LOG_LINES: usize = 200;
 
 /// Why a running proxy is not serving, if it says so: the newest state line of its log.
 pub async fn proxy_problem(docker: &Docker, name: &str) -> Option<String> {
-    problem_in_log(&containers::logs_tail(docker, name, 50).await)
+    problem_in_log(&containers::logs_tail(docker, name, STATE_LOG_LINES).await)
+}
+
+/// A running proxy's problem and its localhost ports, from one read of its log.
+pub async fn proxy_state(docker: &Docker, name: &str) -> (Option<String>, Option<LocalhostState>) {
+    let log = containers::logs_tail(docker, name, STATE_LOG_LINES).await;
+    (problem_in_log(&log), LocalhostState::newest_in(&log))
+}
+
+/// Every localhost port a running load balancer proxy of any profile holds on this daemon:
+/// read only (labels and logs), to name the holder of a port a Service waits for.
+pub async fn localhost_holders(docker: &Docker) -> Result<Vec<LocalhostHolder>> {
+    let mut holders = Vec::new();
+    for c in docker::containers_with_role(docker, PROXY_ROLE).await? {
+        if !c.state.is_running() {
+            continue;
+        }
+        let label = |key: &str| c.labels.get(key).cloned().unwrap_or_default();
+        let Some(state) = LocalhostState::newest_in(
+            &containers::logs_tail(docker, &c.name, STATE_LOG_LINES).await,
+        ) else {
+            continue;
+        };
+        for port in state.serving {
+            holders.push(LocalhostHolder {
+                profile: label(LABEL_PROFILE),
+                service: label(load_balancer::LABEL_SERVICE),
+                port,
+            });
+        }
+    }
+    Ok(holders)
 }
 
 fn problem_in_log(log: &str) -> Option<String> {
@@ -63,9 +111,17 @@ fn problem_in_log(log: &str) -> Option<String> {
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Request {
     List,
-    Create { lb: LoadBalancer },
-    Start { name: String },
-    Remove { name: String },
+    Create {
+        lb: LoadBalancer,
+    },
+    Start {
+        name: String,
+    },
+    Remove {
+        name: String,
+    },
+    /// Who holds localhost ports (read only, every profile's proxies).
+    Holders,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -74,6 +130,24 @@ struct Response {
     error: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     proxies: Vec<ProxyInfo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    holders: Vec<LocalhostHolder>,
+}
+
+/// What the broker answers: proxies, or holders.
+#[derive(Debug, Default)]
+pub struct Answer {
+    pub proxies: Vec<ProxyInfo>,
+    pub holders: Vec<LocalhostHolder>,
+}
+
+impl From<Vec<ProxyInfo>> for Answer {
+    fn from(proxies: Vec<ProxyInfo>) -> Self {
+        Answer {
+            proxies,
+            holders: Vec::new(),
+        }
+    }
 }
 
 /// What the broker tells the controller first: everything it needs that only root can read.
@@ -95,17 +169,21 @@ pub struct ProxyDocker {
 }
 
 impl ProxyDocker {
-    pub async fn handle(&self, request: Request) -> Result<Vec<ProxyInfo>> {
+    pub async fn handle(&self, request: Request) -> Result<Answer> {
         match request {
             Request::List => {
                 let mut proxies = self.list().await?;
                 for p in &mut proxies {
                     if p.state.is_running() {
-                        p.problem = proxy_problem(&self.docker, &p.name).await;
+                        (p.problem, p.localhost) = proxy_state(&self.docker, &p.name).await;
                     }
                 }
-                Ok(proxies)
+                Ok(proxies.into())
             }
+            Request::Holders => Ok(Answer {
+                proxies: Vec::new(),
+                holders: localhost_holders(&self.docker).await?,
+            }),
             Request::Create { lb } => {
                 load_balancer::check_request(&self.config, &lb).map_err(anyhow::Error::msg)?;
                 let existing: Vec<(String, String)> = self
@@ -124,18 +202,18 @@ impl ProxyDocker {
                     .map_err(anyhow::Error::msg)?;
                 let spec = load_balancer::proxy_spec(&self.profile, &self.config, &lb, &self.image);
                 containers::create_and_start(&self.docker, &spec).await?;
-                Ok(Vec::new())
+                Ok(Answer::default())
             }
             Request::Start { name } => {
                 self.check_proxy(&name).await?;
                 containers::start_existing(&self.docker, &name).await?;
-                Ok(Vec::new())
+                Ok(Answer::default())
             }
             Request::Remove { name } => {
                 self.check_proxy(&name).await?;
                 let owner = crate::effects::owned::Owner::profile(&self.profile);
                 containers::remove_container(&self.docker, &name, &owner).await?;
-                Ok(Vec::new())
+                Ok(Answer::default())
             }
         }
     }
@@ -150,6 +228,7 @@ impl ProxyDocker {
                 state: c.state,
                 labels: c.labels.into_iter().collect(),
                 problem: None,
+                localhost: None,
             })
             .collect())
     }
@@ -185,7 +264,7 @@ impl Runtime {
         Runtime::Broker(Mutex::new((reader, writer)))
     }
 
-    async fn ask(&self, request: Request) -> Result<Vec<ProxyInfo>> {
+    async fn ask(&self, request: Request) -> Result<Answer> {
         match self {
             Runtime::Direct(docker) => docker.handle(request).await,
             Runtime::Broker(conn) => {
@@ -205,14 +284,21 @@ impl Runtime {
                     serde_json::from_str(&answer).context("reading the Docker broker's answer")?;
                 match response.error {
                     Some(error) => bail!("{error}"),
-                    None => Ok(response.proxies),
+                    None => Ok(Answer {
+                        proxies: response.proxies,
+                        holders: response.holders,
+                    }),
                 }
             }
         }
     }
 
     pub async fn list(&self) -> Result<Vec<ProxyInfo>> {
-        self.ask(Request::List).await
+        Ok(self.ask(Request::List).await?.proxies)
+    }
+
+    pub async fn holders(&self) -> Result<Vec<LocalhostHolder>> {
+        Ok(self.ask(Request::Holders).await?.holders)
     }
 
     pub async fn create(&self, lb: &LoadBalancer) -> Result<()> {
@@ -273,18 +359,19 @@ pub async fn serve(docker: ProxyDocker, stream: UnixStream, hello: &Hello) -> Re
         let line = line.trim_end_matches('\n');
         let response = match parse_request(line) {
             Ok(request) => match docker.handle(request).await {
-                Ok(proxies) => Response {
+                Ok(answer) => Response {
                     error: None,
-                    proxies,
+                    proxies: answer.proxies,
+                    holders: answer.holders,
                 },
                 Err(e) => Response {
                     error: Some(format!("{e:#}")),
-                    proxies: Vec::new(),
+                    ..Default::default()
                 },
             },
             Err(e) => Response {
                 error: Some(e),
-                proxies: Vec::new(),
+                ..Default::default()
             },
         };
         let mut text = serde_json::to_string(&response)?;

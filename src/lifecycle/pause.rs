@@ -15,6 +15,7 @@ use crate::effects::containers::ContainerState;
 use crate::effects::docker::{self, ProfileContainer};
 use crate::effects::home::Home;
 use crate::effects::{kube_api, pause};
+use crate::plan::load_balancer;
 use crate::plan::names::{self, Role};
 use crate::plan::pause::{NODES_WAVE, WAVES, is_paused, pause_wave, unpause_wave};
 use crate::plan::profile_name::ProfileName;
@@ -26,6 +27,9 @@ const LEASE_WAIT: Duration = Duration::from_secs(15);
 
 /// Each node's lease renewal time, as last read.
 type Renewals = Vec<(String, Option<MicroTime>)>;
+
+/// How long `pause` waits for the load balancer's proxies to give their localhost ports back.
+const RELEASE_WAIT: Duration = Duration::from_secs(3);
 
 /// What a pause or unpause did.
 #[derive(Debug, Default)]
@@ -64,6 +68,13 @@ pub async fn pause_profile(
             .into_iter()
             .filter(|c| c.state == ContainerState::Running && pause_wave(&c.role) == wave)
             .collect();
+        let proxies: Vec<ProfileContainer> = this_wave
+            .iter()
+            .filter(|c| c.role == load_balancer::PROXY_ROLE)
+            .cloned()
+            .collect();
+        pause::release_localhost(docker, &proxies, crate::effects::pace::scaled(RELEASE_WAIT))
+            .await;
         match pause::pause(docker, &this_wave).await {
             Ok(names) => frozen.extend(names),
             Err(e) => {
@@ -136,6 +147,13 @@ pub async fn unpause_containers(
             leases_renewed = Some(wait_leases_renewed(&client, &before).await);
         }
     }
+    let proxies: Vec<String> = containers(docker, profile, &[])
+        .await?
+        .into_iter()
+        .filter(|c| c.role == load_balancer::PROXY_ROLE && thawed.contains(&c.name))
+        .map(|c| c.name)
+        .collect();
+    pause::retake_localhost(docker, &proxies).await;
     Ok(Outcome {
         containers: thawed,
         took: started.elapsed(),

@@ -237,7 +237,7 @@ pub const ADDONS: &[Addon] = &[
     },
     Addon {
         name: INGRESS_ADDON,
-        description: "Ingresses on a loopback address of the profile, ports 80 and 443 (Traefik)",
+        description: "Ingresses on a loopback address of the profile and on localhost, ports 80 and 443 (Traefik)",
         default_on: false,
         images: &[Image::Traefik],
         // Its Service is a LoadBalancer: the load balancer gives it its address.
@@ -260,7 +260,10 @@ pub const ADDONS: &[Addon] = &[
                  https://{address}/ and show {address} in `kubectl get ingress`; try \
                  `curl -H 'Host: HOST' http://{address}/`, or \
                  `curl --resolve HOST:443:{address} --cacert CERT https://HOST/` for one with a \
-                 `tls` Secret"
+                 `tls` Secret. While ports 80 and 443 of localhost are free on this machine \
+                 they answer there too: a rule for host `app.localhost` answers \
+                 `curl http://app.localhost/`, and a hosts-file line `127.0.0.1 NAME` makes \
+                 NAME one (`localkube tunnel` says whether localhost is theirs)"
             )
         },
     },

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::plan::addon_choices::AddonChoices;
 use crate::plan::config::ProfileConfig;
+use crate::plan::localhost::Localhost;
 use crate::plan::settings::{Audit, ClusterSettings, HostMount, NodeSettings};
 
 pub const API_VERSION: &str = "localkube.dev/v1alpha1";
@@ -57,6 +58,9 @@ pub struct ClusterFile {
     pub mounts: Vec<HostMount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditField>,
+    /// `--localhost`: which kinds of Service also answer on localhost, e.g. `{nodePort: false}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localhost: Option<Localhost>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -158,6 +162,7 @@ pub struct FileRequest {
     pub settings: ClusterSettings,
     /// The audit policy file to read (absolute), when one is named.
     pub audit_policy_file: Option<std::path::PathBuf>,
+    pub localhost: Option<Localhost>,
 }
 
 impl ClusterFile {
@@ -254,6 +259,7 @@ impl ClusterFile {
             apiserver_port,
             settings,
             audit_policy_file,
+            localhost: self.localhost,
         })
     }
 
@@ -292,6 +298,8 @@ impl ClusterFile {
             audit: s.audit.as_ref().map(|a| AuditField {
                 policy: a.policy.clone(),
             }),
+            // Every kind on is the default, not written.
+            localhost: (!config.localhost.is_default()).then_some(config.localhost),
         }
     }
 }

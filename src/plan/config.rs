@@ -73,6 +73,13 @@ pub struct ProfileConfig {
         skip_serializing_if = "crate::plan::load_balancer::Exposure::is_loopback"
     )]
     pub load_balancer: crate::plan::load_balancer::Exposure,
+    /// Which kinds of Service also answer on localhost (`start --localhost`, the cluster file's
+    /// `localhost:`); every kind unless turned off, profiles written before it too.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::plan::localhost::Localhost::is_default"
+    )]
+    pub localhost: crate::plan::localhost::Localhost,
     /// The profile's own component settings, node labels and taints, host folders and audit log
     /// (a cluster file, `--extra-config`, `--feature-gates`, `--mount`); none by default.
     #[serde(
@@ -151,6 +158,7 @@ impl ProfileConfig {
             image_repository: None,
             image_index: None,
             load_balancer: Default::default(),
+            localhost: Default::default(),
             settings: Default::default(),
         }
     }

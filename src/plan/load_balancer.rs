@@ -190,7 +190,11 @@ pub struct LoadBalancer {
     pub namespace: String,
     pub name: String,
     pub address: Ipv4Addr,
+    /// Ports on the service's own address (none for a NodePort Service).
     pub ports: Vec<LbPort>,
+    /// Ports on localhost, taken where free (`plan::localhost`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub localhost: Vec<LbPort>,
     pub backends: Vec<Ipv4Addr>,
 }
 
@@ -224,6 +228,23 @@ pub fn proxy_spec(
     let mut args = vec![format!("--address={listen}")];
     for p in &lb.ports {
         args.push(format!("--listen={}:{}", p.port, p.node_port));
+    }
+    // Published, a localhost port is one more port Docker publishes on 127.0.0.1 (a
+    // LoadBalancer's own ports are there already); on loopback, the proxy binds 127.0.0.1 and
+    // ::1 itself, where free.
+    let published_extra: Vec<&LbPort> = lb
+        .localhost
+        .iter()
+        .filter(|l| !lb.ports.iter().any(|p| p.port == l.port))
+        .collect();
+    if published {
+        for p in &published_extra {
+            args.push(format!("--listen={}:{}", p.port, p.node_port));
+        }
+    } else {
+        for p in &lb.localhost {
+            args.push(format!("--localhost={}:{}", p.port, p.node_port));
+        }
     }
     for b in &lb.backends {
         args.push(format!("--backend={b}"));
@@ -268,6 +289,7 @@ pub fn proxy_spec(
         spec.ports = lb
             .ports
             .iter()
+            .chain(published_extra.iter().copied())
             .map(|p| PortSpec {
                 host_ip: Ipv4Addr::LOCALHOST,
                 host_port: p.port,
@@ -338,16 +360,24 @@ pub fn check_request(config: &ProfileConfig, lb: &LoadBalancer) -> Result<(), St
             lb.backends.len()
         ));
     }
-    if lb.ports.is_empty() || lb.ports.iter().any(|p| p.port == 0 || p.node_port == 0) {
+    if (lb.ports.is_empty() && lb.localhost.is_empty())
+        || lb
+            .ports
+            .iter()
+            .chain(&lb.localhost)
+            .any(|p| p.port == 0 || p.node_port == 0)
+    {
         return Err("a load balancer needs ports other than 0".into());
     }
-    let distinct: BTreeSet<u16> = lb.ports.iter().map(|p| p.port).collect();
-    if lb.ports.len() > MAX_PORTS || distinct.len() != lb.ports.len() {
-        return Err(format!(
-            "a load balancer has 1 to {MAX_PORTS} distinct ports, not {} ({} distinct)",
-            lb.ports.len(),
-            distinct.len()
-        ));
+    for (what, ports) in [("", &lb.ports), ("localhost ", &lb.localhost)] {
+        let distinct: BTreeSet<u16> = ports.iter().map(|p| p.port).collect();
+        if ports.len() > MAX_PORTS || distinct.len() != ports.len() {
+            return Err(format!(
+                "a load balancer has 0 to {MAX_PORTS} distinct {what}ports, not {} ({} distinct)",
+                ports.len(),
+                distinct.len()
+            ));
+        }
     }
     let label = |s: &str| {
         !s.is_empty()
@@ -415,7 +445,7 @@ pub fn controller_spec(
 ) -> ContainerSpec {
     let name = format!("{profile}-{CONTROLLER_ROLE}");
     let [a, b, c, _] = config.network_subnet.network().octets();
-    ContainerSpec {
+    let mut spec = ContainerSpec {
         hostname: name.clone(),
         image: image.to_string(),
         entrypoint: vec!["/usr/local/bin/localkube".into(), "lb-controller".into()],
@@ -464,8 +494,16 @@ pub fn controller_spec(
         ],
         role: CONTROLLER_ROLE.into(),
         name,
-    }
+    };
+    // The controller reads which kinds answer on localhost from its staged config.yaml once:
+    // a changed choice must make it anew, so the choice is a label its digest covers.
+    spec.labels
+        .insert(LABEL_LOCALHOST.to_string(), config.localhost.describe());
+    crate::plan::cluster::with_spec_digest(spec)
 }
+
+/// Which kinds of Service answer on localhost, on the controller (`plan::localhost`).
+pub const LABEL_LOCALHOST: &str = "io.localkube.localhost";
 
 /// The image the controller and proxies run: the localkube binary on the node image's Debian
 /// (same C library as the host build). Tagged by a fingerprint of the binary.
@@ -554,8 +592,69 @@ mod tests {
                 port: 80,
                 node_port: 31000,
             }],
+            localhost: Vec::new(),
             backends: vec!["172.30.7.10".parse().unwrap()],
         }
+    }
+
+    /// A NodePort Service's proxy: no port on its own address, its NodePort on localhost.
+    fn node_port_lb() -> LoadBalancer {
+        LoadBalancer {
+            ports: Vec::new(),
+            localhost: vec![LbPort {
+                port: 30080,
+                node_port: 30080,
+            }],
+            ..lb()
+        }
+    }
+
+    #[test]
+    fn localhost_ports_are_the_proxys_to_bind_or_dockers_to_publish() {
+        let mut with_localhost = lb();
+        with_localhost.localhost = vec![LbPort {
+            port: 80,
+            node_port: 31000,
+        }];
+        let spec = proxy_spec(&profile(), &config(), &with_localhost, "localkube/lb:abc");
+        assert_eq!(
+            spec.args,
+            [
+                "--address=127.30.7.3",
+                "--listen=80:31000",
+                "--localhost=80:31000",
+                "--backend=172.30.7.10"
+            ]
+        );
+        assert!(spec.ports.is_empty(), "bound by the proxy itself");
+        // Turning localhost on or off recreates the proxy.
+        let without = proxy_spec(&profile(), &config(), &lb(), "localkube/lb:abc");
+        assert_ne!(spec.labels[LABEL_SPEC], without.labels[LABEL_SPEC]);
+        // Published, a LoadBalancer's ports are on 127.0.0.1 already: nothing more.
+        let published_lb = proxy_spec(&profile(), &published(), &with_localhost, "i");
+        assert_eq!(published_lb.ports.len(), 1);
+        assert!(
+            !published_lb
+                .args
+                .iter()
+                .any(|a| a.starts_with("--localhost"))
+        );
+        // A NodePort Service's proxy: its NodePort on localhost, bound or published.
+        let np = proxy_spec(&profile(), &config(), &node_port_lb(), "i");
+        assert!(np.args.contains(&"--localhost=30080:30080".to_string()));
+        assert!(!np.args.iter().any(|a| a.starts_with("--listen")));
+        let np = proxy_spec(&profile(), &published(), &node_port_lb(), "i");
+        assert_eq!(np.args[1], "--listen=30080:30080");
+        assert_eq!(np.ports[0].host_port, 30080);
+        assert_eq!(np.ports[0].host_ip, Ipv4Addr::LOCALHOST);
+        assert_eq!(check_request(&config(), &node_port_lb()), Ok(()));
+        let mut twice = node_port_lb();
+        twice.localhost.push(twice.localhost[0].clone());
+        assert!(
+            check_request(&config(), &twice)
+                .unwrap_err()
+                .contains("distinct localhost ports")
+        );
     }
 
     #[test]
@@ -598,7 +697,7 @@ mod tests {
                     node_port: 30000
                 })
                 .collect())
-            .contains("1 to 32")
+            .contains("0 to 32")
         );
         assert!(refused(|lb| lb.name = "x --privileged".into()).contains("service name"));
         assert!(refused(|lb| lb.namespace = String::new()).contains("service name"));

@@ -13,6 +13,7 @@ pub mod images;
 pub mod known_options;
 pub mod kubeconfig;
 pub mod load_balancer;
+pub mod localhost;
 pub mod members;
 pub mod names;
 pub mod node_config;

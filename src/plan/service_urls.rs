@@ -1,8 +1,11 @@
 //! The URLs that reach a Service from the host, as `localkube service` prints them and the
 //! dashboard links them: a LoadBalancer's external address (localkube gives each one its own
-//! loopback address), else a node's address and the NodePort. ClusterIP services have none.
+//! loopback address), else a node's address and the NodePort; then `localhost` for the ports
+//! that answer there too (`plan::localhost`). ClusterIP services have none.
 
 use k8s_openapi::api::core::v1::{Node, Service};
+
+use crate::plan::localhost;
 
 /// One port of a service and the URL that reaches it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -86,25 +89,67 @@ pub fn service_urls(service: &Service, nodes: &[Node]) -> Result<Vec<ServiceUrl>
             _ => None,
         };
         let Some(host_port) = host_port else { continue };
-        let target_port = port
-            .target_port
-            .as_ref()
-            .map(|t| match t {
-                k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
-                k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
-            })
-            .unwrap_or_else(|| port.port.to_string());
         urls.push(ServiceUrl {
             port_name: port.name.clone().unwrap_or_else(|| port.port.to_string()),
-            target_port,
+            target_port: target_port(port),
             url: format!("{}://{host_port}", scheme(port.port, port.name.as_deref())),
         });
     }
+    urls.extend(localhost_urls(service, &ports));
     match kind.as_str() {
         "LoadBalancer" | "NodePort" if urls.is_empty() => Err(NoUrl::Pending),
         "LoadBalancer" | "NodePort" => Ok(urls),
         other => Err(NoUrl::ClusterOnly(other.to_string())),
     }
+}
+
+/// The ports of a Service that answer on localhost (its load balancer's conditions say which),
+/// each with its URL there: a LoadBalancer's port, a NodePort Service's NodePort.
+fn localhost_urls(
+    service: &Service,
+    ports: &[k8s_openapi::api::core::v1::ServicePort],
+) -> Vec<ServiceUrl> {
+    let serving: Vec<u16> = service
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|c| c.status == "True")
+        .filter_map(|c| localhost::condition_port(&c.type_))
+        .collect();
+    let node_port_service = service_type(service) == "NodePort";
+    ports
+        .iter()
+        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
+        .filter_map(|p| {
+            let on_localhost = if node_port_service {
+                p.node_port?
+            } else {
+                p.port
+            };
+            serving
+                .contains(&u16::try_from(on_localhost).ok()?)
+                .then(|| ServiceUrl {
+                    port_name: p.name.clone().unwrap_or_else(|| p.port.to_string()),
+                    target_port: target_port(p),
+                    url: format!(
+                        "{}://localhost:{on_localhost}",
+                        scheme(p.port, p.name.as_deref())
+                    ),
+                })
+        })
+        .collect()
+}
+
+fn target_port(port: &k8s_openapi::api::core::v1::ServicePort) -> String {
+    port.target_port
+        .as_ref()
+        .map(|t| match t {
+            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
+            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
+        })
+        .unwrap_or_else(|| port.port.to_string())
 }
 
 #[cfg(test)]
@@ -187,6 +232,50 @@ mod tests {
         assert_eq!(urls.len(), 1, "UDP ports have no URL");
         assert_eq!(urls[0].url, "https://172.30.7.10:30443");
         assert_eq!(urls[0].target_port, "web");
+    }
+
+    #[test]
+    fn ports_served_on_localhost_get_a_localhost_url_after_their_own() {
+        let condition = |port: u16, status: &str| {
+            json!({"type": localhost::condition_type(port), "status": status,
+                   "reason": "R", "message": "m", "lastTransitionTime": "2026-12-07T19:00:00Z"})
+        };
+        let lb = service(json!({
+            "metadata": {"name": "web"},
+            "spec": {"type": "LoadBalancer", "ports": [
+                {"port": 8080, "nodePort": 31000},
+                {"port": 443, "nodePort": 31001}
+            ]},
+            "status": {
+                "loadBalancer": {"ingress": [{"ip": "127.30.7.2"}, {"hostname": "localhost"}]},
+                "conditions": [condition(8080, "True"), condition(443, "False")]
+            }
+        }));
+        let urls: Vec<String> = service_urls(&lb, &nodes())
+            .unwrap()
+            .into_iter()
+            .map(|u| u.url)
+            .collect();
+        // 443 is held by another program: its own address only.
+        assert_eq!(
+            urls,
+            [
+                "http://127.30.7.2:8080",
+                "https://127.30.7.2:443",
+                "http://localhost:8080"
+            ]
+        );
+        let np = service(json!({
+            "metadata": {"name": "web"},
+            "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]},
+            "status": {"conditions": [condition(30080, "True")]}
+        }));
+        let urls: Vec<String> = service_urls(&np, &nodes())
+            .unwrap()
+            .into_iter()
+            .map(|u| u.url)
+            .collect();
+        assert_eq!(urls, ["http://172.30.7.10:30080", "http://localhost:30080"]);
     }
 
     #[test]

@@ -92,6 +92,9 @@ pub struct StartRequest {
     /// Settings from `--extra-config`, `--feature-gates` and `--mount`, merged over the above (or
     /// over the profile's).
     pub settings_overlay: ClusterSettings,
+    /// Which kinds of Service answer on localhost (`--localhost`, the file's `localhost:`);
+    /// `None`: the profile's stay (every kind, for a new one).
+    pub localhost: Option<crate::plan::localhost::Localhost>,
 }
 
 impl StartRequest {

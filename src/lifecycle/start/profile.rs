@@ -68,6 +68,19 @@ pub(super) async fn profile_config(ctx: &mut StartContext<'_>) -> Result<()> {
         config.settings = settings;
         ctx.dir.save_config(&config)?;
     }
+    // Which kinds answer on localhost may change on a running profile: the load balancer's
+    // controller is made anew with it (its digest covers it).
+    if let Some(localhost) = request.localhost
+        && localhost != config.localhost
+    {
+        ctx.ui.info(format!(
+            "localhost: {} answer there now (was: {})",
+            localhost.describe(),
+            config.localhost.describe()
+        ));
+        config.localhost = localhost;
+        ctx.dir.save_config(&config)?;
+    }
     // The image source may change between starts: the images step checks what it gives. Naming
     // it accepts the index it holds now, which the images step records again.
     if let Some(repository) = &request.image_repository
@@ -128,6 +141,9 @@ pub(super) async fn new_config(
     config.control_planes = request.control_planes.unwrap_or(1);
     config.image_repository = request.image_repository.clone();
     config.load_balancer = exposure;
+    if let Some(localhost) = request.localhost {
+        config.localhost = localhost;
+    }
     config.validate()?;
     config.settings = settings_for_profile(request, None);
     config
