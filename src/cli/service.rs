@@ -61,6 +61,9 @@ struct Row {
     type_: String,
     target_port: String,
     url: String,
+    /// The same port on localhost, while it answers there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    localhost: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -105,6 +108,7 @@ async fn list(ctx: &Ctx, client: &Client, namespace: Option<&str>) -> Result<u8>
                 type_: type_.clone(),
                 target_port: u.target_port,
                 url: u.url,
+                localhost: u.localhost,
             })),
             Err(_) => rows.push(Row {
                 namespace,
@@ -112,6 +116,7 @@ async fn list(ctx: &Ctx, client: &Client, namespace: Option<&str>) -> Result<u8>
                 type_,
                 target_port: String::new(),
                 url: String::new(),
+                localhost: None,
             }),
         }
     }
@@ -136,7 +141,11 @@ fn print_table(rows: &[Row], with_type: bool) {
         );
     }
     for r in rows {
-        let url = if r.url.is_empty() { "-" } else { &r.url };
+        let url = match (&r.localhost, r.url.is_empty()) {
+            (_, true) => "-".to_string(),
+            (Some(localhost), false) => format!("{} and {localhost}", r.url),
+            (None, false) => r.url.clone(),
+        };
         let target = if r.target_port.is_empty() {
             "-"
         } else {
@@ -189,19 +198,26 @@ async fn show(ctx: &Ctx, client: &Client, args: &Args) -> Result<u8> {
                 } else {
                     url.url
                 },
+                localhost: url
+                    .localhost
+                    .map(|l| if args.https { with_https(&l) } else { l }),
             });
         }
     }
     if ctx.json() {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else if args.url {
+        // One URL a line, each port's own address, for scripts; localhost on standard error.
         for r in &rows {
             println!("{}", r.url);
+            if let Some(localhost) = &r.localhost {
+                ctx.ui
+                    .info(format!("{} also answers on {localhost}", r.url));
+            }
         }
     } else {
         print_table(&rows, false);
-        // One tab per port: its own address (its localhost URL reaches the same port).
-        for r in rows.iter().filter(|r| !r.url.contains("://localhost:")) {
+        for r in &rows {
             open_in_browser(ctx, &r.url);
         }
     }
@@ -246,19 +262,7 @@ async fn urls_when_ready(
                  {namespace} -p '{{\"spec\":{{\"type\":\"LoadBalancer\"}}}}'`"
             ),
             Ok(urls) if ready > 0 && !waiting_for_address => {
-                let held = svc
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .into_iter()
-                    .flatten()
-                    .filter(|c| {
-                        c.status == "False"
-                            && crate::plan::localhost::condition_port(&c.type_).is_some()
-                    })
-                    .map(|c| c.message.clone())
-                    .collect();
-                return Ok((urls, held));
+                return Ok((urls, crate::plan::localhost::held_messages(&svc)));
             }
             _ if started.elapsed() < wait || waiting_for_address => {
                 tokio::time::sleep(Duration::from_millis(500)).await;

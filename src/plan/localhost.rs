@@ -274,6 +274,19 @@ pub fn serving_message(port: u16) -> String {
     format!("answers on localhost:{port} (127.0.0.1 and ::1)")
 }
 
+/// What a Service's conditions say of the localhost ports another program holds.
+pub fn held_messages(service: &k8s_openapi::api::core::v1::Service) -> Vec<String> {
+    service
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|c| c.status == "False" && condition_port(&c.type_).is_some())
+        .map(|c| c.message.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

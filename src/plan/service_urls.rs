@@ -1,7 +1,7 @@
 //! The URLs that reach a Service from the host, as `localkube service` prints them and the
 //! dashboard links them: a LoadBalancer's external address (localkube gives each one its own
-//! loopback address), else a node's address and the NodePort; then `localhost` for the ports
-//! that answer there too (`plan::localhost`). ClusterIP services have none.
+//! loopback address), else a node's address and the NodePort; beside it, the same port on
+//! `localhost` while it answers there too (`plan::localhost`). ClusterIP services have none.
 
 use k8s_openapi::api::core::v1::{Node, Service};
 
@@ -16,6 +16,9 @@ pub struct ServiceUrl {
     /// The port the pods listen on, as `kubectl get svc` would show it (`targetPort`).
     pub target_port: String,
     pub url: String,
+    /// The same port on localhost, while it answers there too (`plan::localhost`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub localhost: Option<String>,
 }
 
 /// Why a service has no URL from the host.
@@ -89,13 +92,16 @@ pub fn service_urls(service: &Service, nodes: &[Node]) -> Result<Vec<ServiceUrl>
             _ => None,
         };
         let Some(host_port) = host_port else { continue };
+        let url = format!("{}://{host_port}", scheme(port.port, port.name.as_deref()));
         urls.push(ServiceUrl {
             port_name: port.name.clone().unwrap_or_else(|| port.port.to_string()),
             target_port: target_port(port),
-            url: format!("{}://{host_port}", scheme(port.port, port.name.as_deref())),
+            // Published, the own address is 127.0.0.1 already.
+            localhost: localhost_url(service, port)
+                .filter(|l| l.replace("://localhost:", "://127.0.0.1:") != url),
+            url,
         });
     }
-    urls.extend(localhost_urls(service, &ports));
     match kind.as_str() {
         "LoadBalancer" | "NodePort" if urls.is_empty() => Err(NoUrl::Pending),
         "LoadBalancer" | "NodePort" => Ok(urls),
@@ -103,43 +109,31 @@ pub fn service_urls(service: &Service, nodes: &[Node]) -> Result<Vec<ServiceUrl>
     }
 }
 
-/// The ports of a Service that answer on localhost (its load balancer's conditions say which),
-/// each with its URL there: a LoadBalancer's port, a NodePort Service's NodePort.
-fn localhost_urls(
+/// The URL of this port of a Service on localhost, while it answers there (its load balancer's
+/// condition for the port says so): a LoadBalancer's port, a NodePort Service's NodePort.
+fn localhost_url(
     service: &Service,
-    ports: &[k8s_openapi::api::core::v1::ServicePort],
-) -> Vec<ServiceUrl> {
-    let serving: Vec<u16> = service
+    port: &k8s_openapi::api::core::v1::ServicePort,
+) -> Option<String> {
+    let on_localhost = if service_type(service) == "NodePort" {
+        port.node_port?
+    } else {
+        port.port
+    };
+    let on_localhost = u16::try_from(on_localhost).ok()?;
+    let serving = service
         .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .filter(|c| c.status == "True")
-        .filter_map(|c| localhost::condition_port(&c.type_))
-        .collect();
-    let node_port_service = service_type(service) == "NodePort";
-    ports
+        .as_ref()?
+        .conditions
+        .as_ref()?
         .iter()
-        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
-        .filter_map(|p| {
-            let on_localhost = if node_port_service {
-                p.node_port?
-            } else {
-                p.port
-            };
-            serving
-                .contains(&u16::try_from(on_localhost).ok()?)
-                .then(|| ServiceUrl {
-                    port_name: p.name.clone().unwrap_or_else(|| p.port.to_string()),
-                    target_port: target_port(p),
-                    url: format!(
-                        "{}://localhost:{on_localhost}",
-                        scheme(p.port, p.name.as_deref())
-                    ),
-                })
-        })
-        .collect()
+        .any(|c| c.status == "True" && localhost::condition_port(&c.type_) == Some(on_localhost));
+    serving.then(|| {
+        format!(
+            "{}://localhost:{on_localhost}",
+            scheme(port.port, port.name.as_deref())
+        )
+    })
 }
 
 fn target_port(port: &k8s_openapi::api::core::v1::ServicePort) -> String {
@@ -201,7 +195,8 @@ mod tests {
             vec![ServiceUrl {
                 port_name: "80".into(),
                 target_port: "8080".into(),
-                url: "http://127.30.7.2:80".into()
+                url: "http://127.30.7.2:80".into(),
+                localhost: None,
             }]
         );
     }
@@ -235,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn ports_served_on_localhost_get_a_localhost_url_after_their_own() {
+    fn ports_served_on_localhost_carry_their_localhost_url() {
         let condition = |port: u16, status: &str| {
             json!({"type": localhost::condition_type(port), "status": status,
                    "reason": "R", "message": "m", "lastTransitionTime": "2026-12-07T19:00:00Z"})
@@ -251,18 +246,20 @@ mod tests {
                 "conditions": [condition(8080, "True"), condition(443, "False")]
             }
         }));
-        let urls: Vec<String> = service_urls(&lb, &nodes())
+        let urls: Vec<(String, Option<String>)> = service_urls(&lb, &nodes())
             .unwrap()
             .into_iter()
-            .map(|u| u.url)
+            .map(|u| (u.url, u.localhost))
             .collect();
         // 443 is held by another program: its own address only.
         assert_eq!(
             urls,
             [
-                "http://127.30.7.2:8080",
-                "https://127.30.7.2:443",
-                "http://localhost:8080"
+                (
+                    "http://127.30.7.2:8080".to_string(),
+                    Some("http://localhost:8080".to_string())
+                ),
+                ("https://127.30.7.2:443".to_string(), None)
             ]
         );
         let np = service(json!({
@@ -270,12 +267,9 @@ mod tests {
             "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]},
             "status": {"conditions": [condition(30080, "True")]}
         }));
-        let urls: Vec<String> = service_urls(&np, &nodes())
-            .unwrap()
-            .into_iter()
-            .map(|u| u.url)
-            .collect();
-        assert_eq!(urls, ["http://172.30.7.10:30080", "http://localhost:30080"]);
+        let url = &service_urls(&np, &nodes()).unwrap()[0];
+        assert_eq!(url.url, "http://172.30.7.10:30080");
+        assert_eq!(url.localhost.as_deref(), Some("http://localhost:30080"));
     }
 
     #[test]

@@ -544,6 +544,44 @@ spec:
          `enable` began"
     );
 
+    // On localhost too, as on Docker Desktop: a rule for host `app.localhost` answers `curl
+    // http://app.localhost/` (curl, as browsers, sends *.localhost to loopback), and a name a
+    // hosts file maps to 127.0.0.1 reaches its rule (curl --resolve stands in for the file).
+    cluster.apply(
+        &kubia_ingress(false)
+            .replace("name: kubia\nspec", "name: kubia-localhost\nspec")
+            .replace("kubia.example.com", "app.localhost"),
+    );
+    let answer = wait_until(
+        "the Ingress answering http://app.localhost/",
+        Duration::from_secs(60),
+        || {
+            curl(&["http://app.localhost/"]).and_then(|body| {
+                if body.contains("You've hit kubia-") {
+                    Ok(body)
+                } else {
+                    Err(body)
+                }
+            })
+        },
+    );
+    assert!(answer.contains("You've hit kubia-"), "{answer}");
+    let answer = curl(&[
+        "--resolve",
+        "kubia.example.com:443:127.0.0.1",
+        "--cacert",
+        &cacert,
+        "https://kubia.example.com/",
+    ]);
+    assert!(
+        answer
+            .as_deref()
+            .is_ok_and(|a| a.contains("You've hit kubia-")),
+        "{answer:?}"
+    );
+    let usage = cluster.localkube_ok(&["addons", "list"]);
+    assert!(usage.contains("localhost"), "{usage}");
+
     // Disabling removes the controller, its class and its address (from the Ingress's status
     // too: nothing answers there any more); the user's Ingress stays.
     cluster.localkube_ok(&["addons", "disable", "ingress"]);

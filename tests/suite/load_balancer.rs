@@ -15,7 +15,7 @@ use super::support::{
 const PROFILE: &str = "lbtest";
 
 /// What this story asks of its cluster beyond `support::Cluster`.
-trait LoadBalancerCluster {
+pub trait LoadBalancerCluster {
     fn external_ip(&self, service: &str) -> Ipv4Addr;
     fn wait_ready(&self, deployment: &str, replicas: &str);
 }
@@ -53,7 +53,7 @@ impl LoadBalancerCluster for Cluster {
 }
 
 /// GET as an unprivileged user (nobody), so the test proves no root is needed to reach it.
-fn get_as_nobody(url: &str) -> Option<String> {
+pub fn get_as_nobody(url: &str) -> Option<String> {
     let out = Command::new("setpriv")
         .args([
             "--reuid=65534",
@@ -72,13 +72,13 @@ fn get_as_nobody(url: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn get_until(url: &str, timeout: Duration) -> String {
+pub fn get_until(url: &str, timeout: Duration) -> String {
     wait_until(&format!("{url} answering"), timeout, || {
         get_as_nobody(url).ok_or_else(|| "no answer".to_string())
     })
 }
 
-fn wait_until_silent(url: &str) {
+pub fn wait_until_silent(url: &str) {
     wait_until(
         &format!("{url} silent after its load balancer is gone"),
         Duration::from_secs(30),
@@ -93,7 +93,9 @@ fn wait_until_silent(url: &str) {
 fn load_balancers_and_service_urls() {
     build_sample_image();
     let c = Cluster::unstarted(Sandbox::new(), PROFILE);
-    assert_success(&c.localkube(&["start"]), "start");
+    // localhost off: each Service on its own address alone (`localhost.rs` has the rest), so
+    // this story's port 80 and 8080 leave localhost to the stories that run beside it.
+    assert_success(&c.localkube(&["start", "--localhost", "none"]), "start");
     assert_success(&c.localkube(&["image", "load", "kubia:1.0"]), "image load");
     c.kubectl_ok(&["create", "deployment", "kubia", "--image=kubia:1.0"]);
     c.wait_ready("kubia", "1");
@@ -354,6 +356,27 @@ fn published_load_balancers_answer_on_localhost() {
     let out = c.localkube(&["service", "kubia", "--url"]);
     assert_success(&out, "service kubia --url");
     assert_eq!(stdout(&out).trim(), format!("http://127.0.0.1:{port}"));
+    // A NodePort on localhost too: Docker publishes it on 127.0.0.1.
+    c.kubectl_ok(&[
+        "expose",
+        "deployment",
+        "kubia",
+        "--name=kubia-np",
+        "--type=NodePort",
+        "--port=8080",
+    ]);
+    let node_port = c.kubectl_ok(&[
+        "get",
+        "svc",
+        "kubia-np",
+        "-o",
+        "jsonpath={.spec.ports[0].nodePort}",
+    ]);
+    let body = get_until(
+        &format!("http://127.0.0.1:{}/", node_port.trim()),
+        Duration::from_secs(60),
+    );
+    assert!(body.starts_with("You've hit kubia-"), "{body}");
 
     assert_success(&c.localkube(&["stop"]), "stop");
     assert!(get_as_nobody(&url).is_none(), "answers while stopped");

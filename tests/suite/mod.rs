@@ -13,6 +13,7 @@ pub mod image_repository;
 pub mod images;
 pub mod kubeconfig;
 pub mod load_balancer;
+pub mod localhost;
 pub mod node_image;
 pub mod nodes;
 pub mod ownership;

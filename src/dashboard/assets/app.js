@@ -420,7 +420,10 @@ function renderServices() {
     h('td', { class: 'urls' }, s.urls.length
       ? s.urls.map((u) => h('div', null, /^https?:\/\//.test(u.url)
         ? h('a', { href: u.url, target: '_blank', rel: 'noopener noreferrer', class: 'service-url' }, u.url)
-        : u.url, h('span', { class: 'muted' }, ' → ' + u.targetPort)))
+        : u.url,
+        u.localhost ? h('span', null, ' and ', h('a', { href: u.localhost, target: '_blank', rel: 'noopener noreferrer', class: 'service-url' }, u.localhost)) : null,
+        h('span', { class: 'muted' }, ' → ' + u.targetPort))).concat(
+        (s.localhostHeld || []).map((m) => h('div', { class: 'muted' }, m)))
       : h('span', { class: 'muted' }, s.noUrl || '')),
     h('td', { class: 'mono' }, s.selector || '—'))));
 }

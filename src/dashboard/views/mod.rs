@@ -379,6 +379,8 @@ pub struct ServiceRow {
     pub urls: Vec<ServiceUrl>,
     /// Why there is no URL, when there is none.
     pub no_url: Option<String>,
+    /// Its localhost ports another program holds, each naming the holder.
+    pub localhost_held: Vec<String>,
     pub created: Option<String>,
 }
 
@@ -438,6 +440,7 @@ pub fn service_row(service: &Service, nodes: &[Node]) -> ServiceRow {
         selector: labels_text(spec.selector.as_ref()),
         urls,
         no_url,
+        localhost_held: crate::plan::localhost::held_messages(service),
         created: time(&service.metadata.creation_timestamp),
     }
 }
