@@ -14,7 +14,6 @@ use anyhow::{Context, Result};
 use bollard::Docker;
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Service};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -22,6 +21,9 @@ use kube::{Client, Resource};
 use serde_json::json;
 use tokio::sync::Notify;
 
+mod localhost;
+
+use self::localhost::{LocalhostConditions, localhost_kind};
 use super::runtime::{self, Hello, ProxyDocker, Runtime};
 use crate::effects::containers::ContainerState;
 use crate::effects::{docker, kube_api};
@@ -29,15 +31,13 @@ use crate::plan::config::ProfileConfig;
 use crate::plan::load_balancer::{
     self, LABEL_ADDRESS, LABEL_SERVICE, LABEL_SPEC, LoadBalancer, PROXY_ROLE,
 };
-use crate::plan::localhost::{self, Holder, LocalhostState, PortPair, ServiceKind};
+use crate::plan::localhost::{self as localhost_plan, LocalhostState, PortPair};
 use crate::plan::names::LABEL_ROLE;
 use crate::plan::profile_name::ProfileName;
 
 /// Even without a watch event, everything is checked this often (a proxy removed by hand, a
 /// host port freed).
 const RESYNC: Duration = Duration::from_secs(10);
-/// The field manager of the Services' localhost conditions.
-const LOCALHOST_FIELD_MANAGER: &str = "localkube-lb-controller";
 /// After a proxy was created or started: long enough for it to bind what it can.
 const RECHECK: Duration = Duration::from_secs(1);
 
@@ -363,7 +363,7 @@ impl Controller {
                             node_port: p.node_port,
                         })
                         .collect();
-                    localhost::wanted(kind, &self.config.localhost, &pairs)
+                    localhost_plan::wanted(kind, &self.config.localhost, &pairs)
                 }
                 None => Vec::new(),
             };
@@ -611,135 +611,6 @@ impl Controller {
         Ok(())
     }
 
-    /// What the proxy of `c` holds of `wanted` on localhost; None while it has not said (a
-    /// new proxy) or has given the ports back (a pause). Published, Docker binds them: all of
-    /// them while the proxy runs, none while Docker could not start it.
-    fn localhost_state(&self, c: &Existing, wanted: &[PortPair]) -> Option<LocalhostState> {
-        let ports = wanted.iter().map(|p| p.port);
-        if !self.config.load_balancer.is_loopback() {
-            let mut state = LocalhostState::default();
-            if c.state.is_running() && c.problem.is_none() {
-                state.serving.extend(ports);
-            } else {
-                state.held.extend(ports);
-            }
-            return Some(state);
-        }
-        c.localhost.clone().filter(|s| !s.released)
-    }
-
-    /// One condition per localhost port the Service wants (none: its conditions removed),
-    /// written only when they change, with an event for each port that changed.
-    async fn set_localhost_conditions(
-        &self,
-        service: &Service,
-        plan: Option<LocalhostConditions<'_>>,
-        holders: &mut Option<Vec<runtime::LocalhostHolder>>,
-    ) -> Result<()> {
-        let present = localhost_conditions(service);
-        let key = format!(
-            "{}/{}",
-            service.metadata.namespace.as_deref().unwrap_or_default(),
-            service.metadata.name.as_deref().unwrap_or_default()
-        );
-        let mut desired: Vec<(u16, bool, String)> = Vec::new();
-        if let Some(plan) = &plan {
-            for &port in plan.wanted {
-                if plan.state.serving.contains(&port) {
-                    desired.push((port, true, localhost::serving_message(port)));
-                } else if plan.state.held.contains(&port) {
-                    if holders.is_none() {
-                        *holders = Some(self.runtime.holders().await.unwrap_or_else(|e| {
-                            eprintln!("finding who holds localhost ports: {e:#}");
-                            Vec::new()
-                        }));
-                    }
-                    let holder = holders
-                        .iter()
-                        .flatten()
-                        .find(|h| {
-                            h.port == port
-                                && !(h.profile == self.profile.as_str() && h.service == key)
-                        })
-                        .map_or(Holder::OtherProgram, |h| Holder::Service {
-                            profile: h.profile.clone(),
-                            service: h.service.clone(),
-                        });
-                    let message = localhost::held_message(
-                        port,
-                        &holder,
-                        self.profile.as_str(),
-                        plan.own_address,
-                    );
-                    desired.push((port, false, message));
-                }
-            }
-        }
-        let same = |c: &Condition, (port, serving, message): &(u16, bool, String)| {
-            c.type_ == localhost::condition_type(*port)
-                && (c.status == "True") == *serving
-                && c.message == *message
-        };
-        if present.len() == desired.len()
-            && desired.iter().all(|d| present.iter().any(|c| same(c, d)))
-        {
-            return Ok(());
-        }
-        let now = Time(k8s_openapi::jiff::Timestamp::now());
-        let mut conditions = Vec::new();
-        for d in &desired {
-            let (port, serving, message) = d;
-            let type_ = localhost::condition_type(*port);
-            let before = present.iter().find(|c| c.type_ == type_);
-            let status = if *serving { "True" } else { "False" };
-            if !before.is_some_and(|c| same(c, d)) {
-                let (kind, reason) = if *serving {
-                    (EventType::Normal, "LocalhostReady")
-                } else {
-                    (EventType::Warning, "LocalhostPortInUse")
-                };
-                self.event(service, kind, reason, message).await;
-            }
-            conditions.push(Condition {
-                type_,
-                status: status.into(),
-                reason: if *serving {
-                    localhost::REASON_SERVING
-                } else {
-                    localhost::REASON_HELD
-                }
-                .into(),
-                message: message.clone(),
-                // Kept while the status stays, as conditions do.
-                last_transition_time: before
-                    .filter(|c| c.status == status)
-                    .map_or_else(|| now.clone(), |c| c.last_transition_time.clone()),
-                observed_generation: service.metadata.generation,
-            });
-        }
-        let name = service.metadata.name.as_deref().unwrap_or_default();
-        let api: Api<Service> = Api::namespaced(
-            self.client.clone(),
-            service.metadata.namespace.as_deref().unwrap_or("default"),
-        );
-        // Server-side apply of this controller's conditions alone: those of others stay, and
-        // ours no longer listed go.
-        let patch = json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name, "namespace": service.metadata.namespace},
-            "status": {"conditions": conditions},
-        });
-        api.patch_status(
-            name,
-            &PatchParams::apply(LOCALHOST_FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .with_context(|| format!("setting the localhost conditions of {name}"))?;
-        Ok(())
-    }
-
     async fn event(&self, service: &Service, type_: EventType, reason: &str, note: &str) {
         let event = Event {
             type_,
@@ -778,43 +649,6 @@ fn ingress_hostnames(service: &Service) -> Vec<String> {
         .and_then(|lb| lb.ingress.as_ref())
         .map(|i| i.iter().filter_map(|i| i.hostname.clone()).collect())
         .unwrap_or_default()
-}
-
-/// What a Service is for localhost: a LoadBalancer (the ingress addon's one apart) or a
-/// NodePort Service; None for the others.
-fn localhost_kind(service: &Service) -> Option<ServiceKind> {
-    let key = (
-        service.metadata.namespace.as_deref().unwrap_or_default(),
-        service.metadata.name.as_deref().unwrap_or_default(),
-    );
-    match crate::plan::service_urls::service_type(service).as_str() {
-        "LoadBalancer" if key == crate::plan::addons::INGRESS_SERVICE => Some(ServiceKind::Ingress),
-        "LoadBalancer" => Some(ServiceKind::LoadBalancer),
-        "NodePort" => Some(ServiceKind::NodePort),
-        _ => None,
-    }
-}
-
-/// The conditions of this controller on a Service: one per localhost port.
-fn localhost_conditions(service: &Service) -> Vec<Condition> {
-    service
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| localhost::condition_port(&c.type_).is_some())
-        .collect()
-}
-
-/// What a Service's localhost conditions are to say.
-struct LocalhostConditions<'a> {
-    /// Its localhost ports.
-    wanted: &'a [u16],
-    /// What its proxy last said of them.
-    state: &'a LocalhostState,
-    /// Where it answers meanwhile, a LoadBalancer.
-    own_address: Option<&'a str>,
 }
 
 #[cfg(test)]
