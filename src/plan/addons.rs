@@ -332,20 +332,16 @@ impl AddonChoices {
 /// the node images of the enabled addons (the registry's runs as a container of the profile, not
 /// in the nodes). Loaded while the control plane boots, so that no pod waits for an import.
 pub fn node_images(enabled: &[&Addon]) -> Vec<Image> {
-    let mut images = vec![Image::Pause, Image::Coredns];
+    let mut images: Vec<Image> = Image::ALL
+        .into_iter()
+        .filter(|i| i.row().every_node)
+        .collect();
     for image in enabled.iter().flat_map(|a| a.images.iter().copied()) {
-        if image != Image::Registry && !images.contains(&image) {
+        if image.row().in_nodes && !images.contains(&image) {
             images.push(image);
         }
     }
     images
-}
-
-/// Whether a pod that `start` waits for runs this image. The storage provisioner's helper pods
-/// (mkdir, rm) run only when a volume is made or removed: their image is loaded into the nodes
-/// while `start` waits for the addons, not before the nodes may run pods.
-pub fn needed_by_start(image: Image) -> bool {
-    image != Image::StorageHelper
 }
 
 /// The Kubernetes objects of an addon, rendered for the profile (`None`: it has none).

@@ -37,11 +37,8 @@ pub(super) async fn load_node_images_in_background(
     let (mut needed, mut later) = (Vec::new(), Vec::new());
     for image in addons::node_images(&choices.enabled_addons()) {
         let tag = names::image(image.name(), &version);
-        if image == Image::Pause
-            || image == Image::Coredns
-            || containers::image_exists(&docker, &tag).await
-        {
-            if addons::needed_by_start(image) {
+        if image.row().every_node || containers::image_exists(&docker, &tag).await {
+            if image.row().needed_by_start {
                 needed.push(tag);
             } else {
                 later.push(tag);

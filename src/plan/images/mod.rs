@@ -131,93 +131,206 @@ pub enum Image {
     Traefik,
 }
 
-impl Image {
-    /// Every image localkube builds: the cluster's, then the addons' (see `Image::addon`), in
-    /// build order: the node after the images it holds (`Image::preloaded`).
-    pub const ALL: [Image; 12] = [
-        Image::KubeApiserver,
-        Image::KubeControllerManager,
-        Image::KubeScheduler,
-        Image::Etcd,
-        Image::Coredns,
-        Image::Pause,
-        Image::LocalPathProvisioner,
-        Image::StorageHelper,
-        Image::Node,
-        Image::Registry,
-        Image::MetricsServer,
-        Image::Traefik,
-    ];
+/// Where an image's version label comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSource {
+    /// The etcd, CoreDNS or pause version kubeadm pairs with the release.
+    Etcd,
+    Coredns,
+    Pause,
+    /// The Debian suite of the node's root filesystem.
+    Debian,
+    /// The Go module of its one `GO_ARTIFACTS` row; an image of several rows (the node's
+    /// containerd, runc, crictl, CNI plugins) or none, the Kubernetes release.
+    GoModule,
+}
 
-    /// The images held in this image's containerd store, as kind's node image holds its own:
-    /// those of every cluster and of the addons on by default. A new node then starts with them,
-    /// instead of importing about 210 MB into its containerd on every start (5-6 s of CPU,
-    /// measured, while the control plane boots on the same cores). Docker copies them into the
-    /// node's fresh /var volume when it creates the container.
-    pub fn preloaded(self) -> &'static [Image] {
-        match self {
-            Image::Node => &[
-                Image::Pause,
-                Image::Coredns,
-                Image::LocalPathProvisioner,
-                Image::StorageHelper,
-            ],
-            _ => &[],
+/// Everything localkube knows of one image, in one row: `IMAGES` is to images what
+/// `GO_ARTIFACTS` is to Go programs.
+#[derive(Debug)]
+pub struct ImageRow {
+    pub image: Image,
+    /// Its name after `localkube/`, also its folder under `images/`.
+    pub name: &'static str,
+    /// Artifact files copied into its build context under `bin/` (Kubernetes', netinit's,
+    /// pause's); those of every `GO_ARTIFACTS` row that names the image follow them.
+    pub binaries: &'static [(Artifact, &'static str)],
+    /// Built on the node's Debian base (`BASE_IMAGE`).
+    pub on_node_base: bool,
+    /// Images held in its containerd store, as kind's node image holds its own: those of every
+    /// cluster and of the addons on by default. A new node then starts with them, instead of
+    /// importing about 210 MB into its containerd on every start (5-6 s of CPU, measured, while
+    /// the control plane boots on the same cores). Docker copies them into the node's fresh
+    /// /var volume when it creates the container.
+    pub preloaded: &'static [Image],
+    pub version: VersionSource,
+    /// Where it runs: in the nodes' containerd (loaded there), or as a container of the profile
+    /// (the registry's), never in a node.
+    pub in_nodes: bool,
+    /// Every node holds it before its kubelet starts, whatever the addons: every pod's sandbox
+    /// (pause) and the cluster's DNS.
+    pub every_node: bool,
+    /// A pod `start` waits for runs it. The storage provisioner's helper pods (mkdir, rm) run only
+    /// when a volume is made or removed: their image is loaded while `start` waits for the
+    /// addons, not before the nodes may run pods.
+    pub needed_by_start: bool,
+    /// Its Dockerfile takes the release as `KUBERNETES_VERSION` (the node's, for its labels).
+    pub kubernetes_version_arg: bool,
+}
+
+/// A row's defaults, for the `..` of each row.
+const IMAGE_ROW: ImageRow = ImageRow {
+    image: Image::Node,
+    name: "",
+    binaries: &[],
+    on_node_base: false,
+    preloaded: &[],
+    version: VersionSource::GoModule,
+    in_nodes: true,
+    every_node: false,
+    needed_by_start: true,
+    kubernetes_version_arg: false,
+};
+
+/// Every image localkube builds: the cluster's, then the addons' (see `plan::addons`), in build
+/// order: the node after the images it holds (`preloaded`).
+pub const IMAGES: [ImageRow; 12] = [
+    ImageRow {
+        image: Image::KubeApiserver,
+        name: "kube-apiserver",
+        binaries: &[
+            (Artifact::Kubernetes, "kube-apiserver"),
+            (Artifact::Netinit, "netinit"),
+        ],
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::KubeControllerManager,
+        name: "kube-controller-manager",
+        binaries: &[
+            (Artifact::Kubernetes, "kube-controller-manager"),
+            (Artifact::Netinit, "netinit"),
+        ],
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::KubeScheduler,
+        name: "kube-scheduler",
+        binaries: &[
+            (Artifact::Kubernetes, "kube-scheduler"),
+            (Artifact::Netinit, "netinit"),
+        ],
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::Etcd,
+        name: "etcd",
+        binaries: &[(Artifact::Netinit, "netinit")],
+        version: VersionSource::Etcd,
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::Pause,
+        name: "pause",
+        binaries: &[(Artifact::Pause, "pause")],
+        version: VersionSource::Pause,
+        every_node: true,
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::Coredns,
+        name: "coredns",
+        version: VersionSource::Coredns,
+        every_node: true,
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::LocalPathProvisioner,
+        name: "local-path-provisioner",
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::StorageHelper,
+        name: "storage-helper",
+        on_node_base: true,
+        version: VersionSource::Debian,
+        needed_by_start: false,
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::Node,
+        name: "node",
+        binaries: &[
+            (Artifact::Kubernetes, "kubelet"),
+            (Artifact::Kubernetes, "kube-proxy"),
+        ],
+        on_node_base: true,
+        preloaded: &[
+            Image::Pause,
+            Image::Coredns,
+            Image::LocalPathProvisioner,
+            Image::StorageHelper,
+        ],
+        kubernetes_version_arg: true,
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::Registry,
+        name: "registry",
+        in_nodes: false,
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::MetricsServer,
+        name: "metrics-server",
+        ..IMAGE_ROW
+    },
+    ImageRow {
+        image: Image::Traefik,
+        name: "traefik",
+        ..IMAGE_ROW
+    },
+];
+
+impl Image {
+    /// Every image localkube builds, in `IMAGES`' build order.
+    pub const ALL: [Image; 12] = {
+        let mut all = [Image::Node; 12];
+        let mut i = 0;
+        while i < IMAGES.len() {
+            all[i] = IMAGES[i].image;
+            i += 1;
         }
+        all
+    };
+
+    /// The image's row of `IMAGES`.
+    pub fn row(self) -> &'static ImageRow {
+        IMAGES
+            .iter()
+            .find(|row| row.image == self)
+            .expect("every image has its row in IMAGES")
+    }
+
+    /// The images held in this image's containerd store (`ImageRow::preloaded`).
+    pub fn preloaded(self) -> &'static [Image] {
+        self.row().preloaded
     }
 
     /// Whether the image is built on the node's Debian base (`BASE_IMAGE`).
     pub fn on_node_base(self) -> bool {
-        matches!(self, Image::Node | Image::StorageHelper)
+        self.row().on_node_base
     }
 
     /// The image's name after `localkube/`, also its folder under `images/`.
     pub fn name(self) -> &'static str {
-        match self {
-            Image::KubeApiserver => "kube-apiserver",
-            Image::KubeControllerManager => "kube-controller-manager",
-            Image::KubeScheduler => "kube-scheduler",
-            Image::Etcd => "etcd",
-            Image::Coredns => "coredns",
-            Image::Pause => "pause",
-            Image::Node => "node",
-            Image::LocalPathProvisioner => "local-path-provisioner",
-            Image::StorageHelper => "storage-helper",
-            Image::Registry => "registry",
-            Image::MetricsServer => "metrics-server",
-            Image::Traefik => "traefik",
-        }
+        self.row().name
     }
 
-    /// The artifact files copied into the build context under `bin/`: Kubernetes', netinit's and
-    /// pause's, then those of every `GO_ARTIFACTS` row that names this image.
+    /// The artifact files copied into the build context under `bin/`: its row's, then those of
+    /// every `GO_ARTIFACTS` row that names this image.
     pub fn binaries(self) -> Vec<(Artifact, &'static str)> {
-        let mut binaries: Vec<(Artifact, &'static str)> = match self {
-            Image::KubeApiserver => vec![
-                (Artifact::Kubernetes, "kube-apiserver"),
-                (Artifact::Netinit, "netinit"),
-            ],
-            Image::KubeControllerManager => vec![
-                (Artifact::Kubernetes, "kube-controller-manager"),
-                (Artifact::Netinit, "netinit"),
-            ],
-            Image::KubeScheduler => vec![
-                (Artifact::Kubernetes, "kube-scheduler"),
-                (Artifact::Netinit, "netinit"),
-            ],
-            Image::Etcd => vec![(Artifact::Netinit, "netinit")],
-            Image::Coredns => vec![],
-            Image::Pause => vec![(Artifact::Pause, "pause")],
-            Image::Node => vec![
-                (Artifact::Kubernetes, "kubelet"),
-                (Artifact::Kubernetes, "kube-proxy"),
-            ],
-            Image::LocalPathProvisioner
-            | Image::StorageHelper
-            | Image::Registry
-            | Image::MetricsServer
-            | Image::Traefik => vec![],
-        };
+        let mut binaries = self.row().binaries.to_vec();
         for row in GO_ARTIFACTS.iter().filter(|a| a.images.contains(&self)) {
             for output in row.outputs {
                 binaries.push((Artifact::Go(row.name), output));
@@ -227,14 +340,12 @@ impl Image {
     }
 
     pub fn component_version(self, resolution: &Resolution) -> String {
-        match self {
-            Image::Etcd => resolution.etcd_version.clone(),
-            Image::Coredns => resolution.coredns_version.clone(),
-            Image::Pause => resolution.pause_version.clone(),
-            Image::StorageHelper => DEBIAN_SUITE.to_string(),
-            // An image built from one Go module carries that module's version; one that bundles
-            // several (the node's containerd, runc, crictl, CNI plugins) or none, the release's.
-            _ => match GO_ARTIFACTS
+        match self.row().version {
+            VersionSource::Etcd => resolution.etcd_version.clone(),
+            VersionSource::Coredns => resolution.coredns_version.clone(),
+            VersionSource::Pause => resolution.pause_version.clone(),
+            VersionSource::Debian => DEBIAN_SUITE.to_string(),
+            VersionSource::GoModule => match GO_ARTIFACTS
                 .iter()
                 .filter(|row| row.images.contains(&self))
                 .collect::<Vec<_>>()[..]
@@ -515,7 +626,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan> {
         if image.on_node_base() {
             build_args.insert("BASE_IMAGE".to_string(), node_base.tag.clone());
         }
-        if image == Image::Node {
+        if image.row().kubernetes_version_arg {
             build_args.insert("KUBERNETES_VERSION".to_string(), version.to_string());
         }
         let files: Vec<FileDigest> = dir_files(inputs, image.name())
