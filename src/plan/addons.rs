@@ -440,7 +440,7 @@ pub fn registry_spec(
         protocol: "tcp".into(),
     }];
     // A registry made from an older plan (one without a password) is made anew.
-    Some(crate::plan::cluster::with_spec_digest(spec))
+    Some(crate::plan::spec::with_spec_digest(spec))
 }
 
 /// The nodes' registry: the same volume, mounted read-only, served in read-only mode with no
@@ -451,7 +451,7 @@ pub fn registry_mirror_spec(
     config: &ProfileConfig,
     facts: &HostFacts,
 ) -> ContainerSpec {
-    crate::plan::cluster::with_spec_digest(registry_base(
+    crate::plan::spec::with_spec_digest(registry_base(
         profile,
         config,
         facts,

@@ -70,9 +70,9 @@ pub struct ProfileConfig {
     /// the daemon runs; profiles written before it load as `loopback`.
     #[serde(
         default,
-        skip_serializing_if = "crate::plan::load_balancer::Exposure::is_loopback"
+        skip_serializing_if = "crate::plan::exposure::Exposure::is_loopback"
     )]
-    pub load_balancer: crate::plan::load_balancer::Exposure,
+    pub load_balancer: crate::plan::exposure::Exposure,
     /// Which kinds of Service also answer on localhost (`start --localhost`, the cluster file's
     /// `localhost:`); every kind unless turned off, profiles written before it too.
     #[serde(

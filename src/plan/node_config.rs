@@ -1,5 +1,5 @@
 //! What a node's entrypoint reads from its config folder (`/etc/localkube`, see
-//! `cluster::NODE_CONFIG_DIR`): kubelet's and kube-proxy's configuration files and flags, the
+//! `spec::NODE_CONFIG_DIR`): kubelet's and kube-proxy's configuration files and flags, the
 //! node's environment, its CNI configuration and routes to the other nodes' pods.
 //!
 //! The files follow kubeadm's and kind's choices; the reasons for the
@@ -10,9 +10,9 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde_json::json;
 
-use crate::plan::cluster::NODE_CONFIG_DIR;
 use crate::plan::config::ProfileConfig;
 use crate::plan::known_options::Component;
+use crate::plan::spec::NODE_CONFIG_DIR;
 
 /// A file for a node's config folder: path relative to it, and content.
 #[derive(Debug, Clone, PartialEq, Eq)]

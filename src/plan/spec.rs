@@ -8,6 +8,9 @@ use std::path::PathBuf;
 
 use ipnet::Ipv4Net;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::plan::names::LABEL_SPEC_DIGEST;
 
 /// Where a component finds the files staged for it (certificates, kubeconfigs, configs).
 pub const COMPONENT_CONFIG_DIR: &str = "/etc/kubernetes";
@@ -224,6 +227,16 @@ pub fn least_privilege(cap_add: &[&str]) -> SecuritySpec {
         security_opt: vec!["no-new-privileges".into()],
         ..SecuritySpec::default()
     }
+}
+
+/// Labels a container with a digest of its spec, so `start` can tell a container made from an
+/// older plan (another image, other flags or entrypoint) and recreate it. For the stateless
+/// containers (their state is in etcd's volume); nodes get [`with_node_digest`].
+pub fn with_spec_digest(mut spec: ContainerSpec) -> ContainerSpec {
+    let json = serde_json::to_vec(&spec).expect("a container spec serialises");
+    let digest = hex::encode(Sha256::digest(&json));
+    spec.labels.insert(LABEL_SPEC_DIGEST.to_string(), digest);
+    spec
 }
 
 #[cfg(test)]

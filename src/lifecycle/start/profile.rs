@@ -8,7 +8,7 @@ use super::context::StartContext;
 use crate::effects::{docker, host_facts, kubeconfig_store};
 use crate::plan::config::{Nodes, ProfileConfig, candidate_subnets};
 use crate::plan::profile_name::ProfileName;
-use crate::plan::{load_balancer, names};
+use crate::plan::{exposure, names};
 
 /// A new profile: flags over defaults, plus a free apiserver port and network subnet, written to
 /// config.yaml. An existing one: its config.yaml, with flags that would change it refused.
@@ -119,12 +119,12 @@ pub(super) async fn new_config(
     };
     let (subnet, exposure) = if request.dry_run {
         // A dry run does not ask Docker; a real start checks the choices against it.
-        let forced = std::env::var(load_balancer::EXPOSURE_ENV).ok();
+        let forced = std::env::var(exposure::EXPOSURE_ENV).ok();
         (
             candidate_subnets(profile.as_str())
                 .next()
                 .expect("candidates"),
-            load_balancer::choose_exposure(forced.as_deref(), true, false)
+            exposure::choose_exposure(forced.as_deref(), true, false)
                 .map_err(anyhow::Error::msg)?,
         )
     } else {
@@ -278,15 +278,14 @@ pub(super) fn control_planes_refusal(has: u32, asked: u32) -> String {
 /// LoadBalancer services.
 pub(crate) async fn network_choices(
     profile: &ProfileName,
-) -> Result<(ipnet::Ipv4Net, load_balancer::Exposure)> {
+) -> Result<(ipnet::Ipv4Net, exposure::Exposure)> {
     let docker = docker::connect().await?;
     // Where the daemon's network namespace is not this host's, LoadBalancer ports are
     // published on 127.0.0.1 instead of served on loopback addresses the host cannot reach.
     let daemon = host_facts::daemon(&docker).await?;
-    let forced = std::env::var(load_balancer::EXPOSURE_ENV).ok();
-    let exposure =
-        load_balancer::choose_exposure(forced.as_deref(), daemon.local, daemon.is_rootless())
-            .map_err(anyhow::Error::msg)?;
+    let forced = std::env::var(exposure::EXPOSURE_ENV).ok();
+    let exposure = exposure::choose_exposure(forced.as_deref(), daemon.local, daemon.is_rootless())
+        .map_err(anyhow::Error::msg)?;
     let mut taken = docker::network_subnets(&docker).await?;
     // Nor a range the host routes elsewhere (a VPN, another tool's bridge).
     taken.extend(crate::lifecycle::preflight::routed_ranges());

@@ -22,7 +22,7 @@ mod components;
 mod node;
 mod user_settings;
 
-pub use crate::plan::spec::{CAPABILITY_REASONS, least_privilege};
+pub use crate::plan::spec::{CAPABILITY_REASONS, least_privilege, with_spec_digest};
 pub use crate::plan::spec::{
     COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, NODE_CONFIG_DIR, NetworkSpec,
     PortSpec, SecuritySpec, StagedFile, VolumeSpec,
@@ -109,16 +109,6 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
         volumes,
         containers,
     }
-}
-
-/// Labels a container with a digest of its spec, so `start` can tell a container made from an
-/// older plan (another image, other flags or entrypoint) and recreate it. For the stateless
-/// containers (their state is in etcd's volume); nodes get [`with_node_digest`].
-pub fn with_spec_digest(mut spec: ContainerSpec) -> ContainerSpec {
-    let json = serde_json::to_vec(&spec).expect("a container spec serialises");
-    let digest = hex::encode(Sha256::digest(&json));
-    spec.labels.insert(LABEL_SPEC_DIGEST.to_string(), digest);
-    spec
 }
 
 /// A node's digest also covers the kubelet and kube-proxy configuration it is given, so a node

@@ -18,6 +18,7 @@ use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
 
 use crate::plan::config::ProfileConfig;
+pub use crate::plan::exposure::Exposure;
 use crate::plan::names::{self, LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
 use crate::plan::spec::{
@@ -47,50 +48,6 @@ const FIRST_HOST: u8 = 2;
 const LAST_HOST: u8 = 99;
 /// Docker's name for the host's network namespace (`--network host`).
 pub const HOST_NETWORK: &str = "host";
-
-/// How the host reaches a profile's LoadBalancer services, chosen when the profile is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Exposure {
-    /// Each service on a loopback address of its own, its proxy in the daemon's network
-    /// namespace: the host's, where the daemon runs on this machine's kernel as root.
-    #[default]
-    Loopback,
-    /// Each service's ports published by Docker on 127.0.0.1, its proxy on the profile's
-    /// network: where the daemon's network namespace is not the host's (Docker Desktop's VM,
-    /// rootless Docker's namespace), so an address there would not answer here, while Docker's
-    /// published ports are forwarded to the host.
-    Published,
-}
-
-impl Exposure {
-    pub fn is_loopback(&self) -> bool {
-        *self == Exposure::Loopback
-    }
-}
-
-/// Forces the exposure of a new profile: `loopback` or `published`.
-pub const EXPOSURE_ENV: &str = "LOCALKUBE_LOAD_BALANCER";
-
-/// The exposure for a new profile: the one [`EXPOSURE_ENV`] names, else `published` where the
-/// daemon's network namespace is not this host's (`local` false: Docker Desktop, a remote
-/// daemon; or rootless Docker), else `loopback`.
-pub fn choose_exposure(
-    forced: Option<&str>,
-    local: bool,
-    rootless: bool,
-) -> Result<Exposure, String> {
-    match forced.map(str::trim).filter(|v| !v.is_empty()) {
-        Some("loopback") => Ok(Exposure::Loopback),
-        Some("published") => Ok(Exposure::Published),
-        Some(other) => Err(format!(
-            "{EXPOSURE_ENV}={other} is not an exposure localkube knows: use `loopback` (an \
-             address of its own per service) or `published` (ports on 127.0.0.1)"
-        )),
-        None if !local || rootless => Ok(Exposure::Published),
-        None => Ok(Exposure::Loopback),
-    }
-}
 
 /// The address a service shows as its EXTERNAL-IP, and answers on from the host: its own pool
 /// address, or 127.0.0.1 where its ports are published.
@@ -274,7 +231,7 @@ pub fn proxy_spec(
         // In the host's namespace it gets only what a TCP forwarder on ports below 1024 needs:
         // every capability dropped but NET_BIND_SERVICE (no NET_ADMIN, no NET_RAW: it cannot change
         // or sniff the host's network), and no way to gain more through exec.
-        security: crate::plan::cluster::least_privilege(&["NET_BIND_SERVICE"]),
+        security: crate::plan::spec::least_privilege(&["NET_BIND_SERVICE"]),
         staged_files: Vec::new(),
         role: PROXY_ROLE.into(),
         name,
@@ -481,7 +438,7 @@ pub fn controller_spec(
         // The broker (root) reads its kubeconfig and starts the controller as nobody; nothing
         // else: no NET_RAW (Docker's default) to forge packets on the profile's network, no
         // gaining rights through exec.
-        security: crate::plan::cluster::least_privilege(&["SETUID", "SETGID", "DAC_READ_SEARCH"]),
+        security: crate::plan::spec::least_privilege(&["SETUID", "SETGID", "DAC_READ_SEARCH"]),
         staged_files: vec![
             StagedFile {
                 from: "kubeconfigs/lb-controller.conf".into(),
@@ -499,7 +456,7 @@ pub fn controller_spec(
     // a changed choice must make it anew, so the choice is a label its digest covers.
     spec.labels
         .insert(LABEL_LOCALHOST.to_string(), config.localhost.describe());
-    crate::plan::cluster::with_spec_digest(spec)
+    crate::plan::spec::with_spec_digest(spec)
 }
 
 /// Which kinds of Service answer on localhost, on the controller (`plan::localhost`).

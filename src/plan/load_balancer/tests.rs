@@ -274,31 +274,6 @@ fn published() -> ProfileConfig {
 }
 
 #[test]
-fn where_the_host_cannot_reach_the_daemons_namespace_ports_are_published() {
-    // The host's own daemon as root: an address per service.
-    assert_eq!(choose_exposure(None, true, false), Ok(Exposure::Loopback));
-    // Docker Desktop (or a remote daemon), and rootless Docker: ports on 127.0.0.1.
-    assert_eq!(choose_exposure(None, false, false), Ok(Exposure::Published));
-    assert_eq!(choose_exposure(None, true, true), Ok(Exposure::Published));
-    // The variable decides either way; a value it does not know is named with the choices.
-    assert_eq!(
-        choose_exposure(Some("published"), true, false),
-        Ok(Exposure::Published)
-    );
-    assert_eq!(
-        choose_exposure(Some("loopback"), false, false),
-        Ok(Exposure::Loopback)
-    );
-    assert_eq!(
-        choose_exposure(Some(""), true, false),
-        Ok(Exposure::Loopback)
-    );
-    let err = choose_exposure(Some("nodeport"), true, false).unwrap_err();
-    assert!(err.contains("LOCALKUBE_LOAD_BALANCER=nodeport"), "{err}");
-    assert!(err.contains("`published`"), "{err}");
-}
-
-#[test]
 fn a_published_proxy_is_on_the_profiles_network_with_its_ports_on_localhost() {
     let spec = proxy_spec(&profile(), &published(), &lb(), "localkube/lb:abc");
     assert_eq!(spec.network, "localkube-dev");
