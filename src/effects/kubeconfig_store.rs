@@ -20,8 +20,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use std::io::Write;
-
 use crate::effects::files::{
     SECRET_DIR_MODE, SECRET_FILE_MODE, create_dir_with_mode, write_atomic,
 };
@@ -354,46 +352,7 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
         Ok(meta) => meta.permissions().mode() & 0o700,
         Err(_) => SECRET_FILE_MODE,
     };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting permissions for {}", path.display()))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
-    match tmp.persist(path) {
-        Ok(_) => Ok(()),
-        Err(e) if cannot_replace(&e.error) => {
-            drop(e.file);
-            write_in_place(path, text, mode)
-        }
-        Err(e) => Err(e.error).with_context(|| format!("replacing {}", path.display())),
-    }
-}
-
-/// A rename onto a mount point (EBUSY) or across file systems (EXDEV).
-fn cannot_replace(error: &std::io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(16) | Some(18))
-}
-
-fn write_in_place(path: &Path, text: &str, mode: u32) -> Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)
-        .with_context(|| format!("opening {} to rewrite it in place", path.display()))?;
-    file.set_permissions(fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting permissions for {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .and_then(|_| file.sync_all())
-        .with_context(|| format!("writing {} in place", path.display()))
+    crate::effects::files::write_atomic_or_in_place(path, text.as_bytes(), mode)
 }
 
 /// kubectl's lock on a kubeconfig: `<file>.lock`, created exclusively, removed when done. Holding
@@ -507,19 +466,6 @@ mod tests {
         drop(held);
         merge_waiting(&link, &credentials("dev"), true, Duration::ZERO).unwrap();
         assert!(!tmp.path().join("dotfiles-kubeconfig.lock").exists());
-    }
-
-    #[test]
-    fn a_file_that_cannot_be_replaced_is_written_in_place() {
-        assert!(cannot_replace(&std::io::Error::from_raw_os_error(16)));
-        assert!(cannot_replace(&std::io::Error::from_raw_os_error(18)));
-        assert!(!cannot_replace(&std::io::Error::from_raw_os_error(13)));
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("config");
-        fs::write(&path, "old old old old").unwrap();
-        write_in_place(&path, "new", 0o600).unwrap();
-        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
-        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub(super) async fn network_and_volumes(ctx: &mut StartContext<'_>) -> Result<()
     Ok(())
 }
 
-/// The cluster's containers but the scheduler's, started at once (see [`Step::Containers`]).
+/// The cluster's containers but the scheduler's (the `Containers` row of `STEPS`): etcd and the
+/// apiserver first, then the rest, each group at once.
 pub(super) async fn containers(ctx: &mut StartContext<'_>) -> Result<()> {
     let nodes = ctx.specs(Role::Node.as_str());
     let control_plane: Vec<ContainerSpec> = Role::CONTROL_PLANE
@@ -141,7 +142,7 @@ async fn replace_in_turn(
     Ok(())
 }
 
-/// The scheduler's container (see [`Step::Scheduler`]).
+/// The scheduler's container (the `Scheduler` row of `STEPS`).
 pub(super) async fn scheduler(ctx: &mut StartContext<'_>) -> Result<()> {
     let specs = ctx.specs(Role::Scheduler.as_str());
     let step = ctx.ui.step("Starting scheduler");

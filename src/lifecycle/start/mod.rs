@@ -174,10 +174,11 @@ pub const STEPS: &[Step] = &[
         runs: Runs::UnlessRunning,
         run: |c| Box::pin(containers::network_and_volumes(c)),
     },
-    // The containers started at once: the nodes (containerd only, kubelet held back), etcd,
-    // the apiserver and the controller-manager. Each component retries until the one it needs
-    // answers, so none waits for another's container; in the background, the images every node
-    // needs are loaded into the nodes meanwhile.
+    // The containers: etcd and the apiserver first (every member's, and with several members
+    // their load balancer), then the controller-manager and the nodes (containerd only, kubelet
+    // held back), each group at once. Each component retries until the one it needs answers, so
+    // none waits for another's container; in the background, the images every node needs are
+    // loaded into the nodes meanwhile.
     Step {
         name: "Containers",
         runs: Runs::UnlessRunning,
