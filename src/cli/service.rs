@@ -1,18 +1,13 @@
 //! `localkube service`: the URLs of a service that answer from the host, with no root and no
 //! terminal kept open (a LoadBalancer's own loopback address, or a node's NodePort).
 
-use std::time::{Duration, Instant};
-
-use anyhow::{Context, Result, bail};
-use k8s_openapi::api::core::v1::{Node, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::Client;
-use kube::api::{Api, ListParams};
+use anyhow::{Result, bail};
 use serde::Serialize;
 
 use super::Ctx;
-use crate::effects::{browser, kube_api};
-use crate::plan::service_urls::{NoUrl, ServiceUrl, service_type, service_urls, with_https};
+use crate::effects::browser;
+use crate::lifecycle::service;
+use crate::plan::service_urls::with_https;
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -49,9 +44,6 @@ pub enum ServiceCommand {
     },
 }
 
-/// How long a new LoadBalancer may take to get its address before the NodePort URL is printed.
-const ADDRESS_WAIT: Duration = Duration::from_secs(15);
-
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Row {
@@ -67,53 +59,29 @@ struct Row {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
-    let profile = ctx.home.profile(&ctx.profile);
-    profile.load_config()?;
-    let kubeconfig = profile.admin_kubeconfig();
-    super::block_on(async {
-        let client = kube_api::admin_client(&kubeconfig).await?;
-        match &args.command {
-            Some(ServiceCommand::List { namespace }) => {
-                list(ctx, &client, namespace.as_deref()).await
-            }
-            None => show(ctx, &client, &args).await,
-        }
-    })?
+    match &args.command {
+        Some(ServiceCommand::List { namespace }) => list(ctx, namespace.as_deref()),
+        None => show(ctx, &args),
+    }
 }
 
-async fn nodes(client: &Client) -> Result<Vec<Node>> {
-    Ok(Api::<Node>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .context("reading the cluster's nodes (is the profile running? `localkube status`)")?
-        .items)
-}
-
-async fn list(ctx: &Ctx, client: &Client, namespace: Option<&str>) -> Result<u8> {
-    let api: Api<Service> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let services = api.list(&ListParams::default()).await?;
-    let nodes = nodes(client).await?;
+fn list(ctx: &Ctx, namespace: Option<&str>) -> Result<u8> {
+    let listed = super::block_on(service::list(&ctx.home, &ctx.profile, namespace))??;
     let mut rows = Vec::new();
-    for svc in &services.items {
-        let namespace = svc.metadata.namespace.clone().unwrap_or_default();
-        let name = svc.metadata.name.clone().unwrap_or_default();
-        let type_ = service_type(svc);
-        match service_urls(svc, &nodes) {
+    for svc in listed {
+        match svc.urls {
             Ok(urls) => rows.extend(urls.into_iter().map(|u| Row {
-                namespace: namespace.clone(),
-                name: name.clone(),
-                type_: type_.clone(),
+                namespace: svc.namespace.clone(),
+                name: svc.name.clone(),
+                type_: svc.type_.clone(),
                 target_port: u.target_port,
                 url: u.url,
                 localhost: u.localhost,
             })),
             Err(_) => rows.push(Row {
-                namespace,
-                name,
-                type_,
+                namespace: svc.namespace,
+                name: svc.name,
+                type_: svc.type_,
                 target_port: String::new(),
                 url: String::new(),
                 localhost: None,
@@ -162,45 +130,38 @@ fn print_table(rows: &[Row], with_type: bool) {
     }
 }
 
-async fn show(ctx: &Ctx, client: &Client, args: &Args) -> Result<u8> {
-    let api: Api<Service> = Api::namespaced(client.clone(), &args.namespace);
-    let names: Vec<String> = if args.all {
-        api.list(&ListParams::default())
-            .await?
-            .items
-            .into_iter()
-            .filter(|s| matches!(service_type(s).as_str(), "LoadBalancer" | "NodePort"))
-            .filter_map(|s| s.metadata.name)
-            .collect()
+fn show(ctx: &Ctx, args: &Args) -> Result<u8> {
+    let names = if args.all {
+        None
     } else {
         match &args.name {
-            Some(name) => vec![name.clone()],
+            Some(name) => Some(vec![name.clone()]),
             None => bail!(
                 "name a service (`localkube service NAME`), or use --all or `localkube service list`"
             ),
         }
     };
+    let request = service::ShowRequest {
+        namespace: args.namespace.clone(),
+        names,
+        wait: args.wait,
+    };
+    let shown = super::block_on(service::show(&ctx.home, &ctx.profile, &request))??;
+    let https = |url: String| if args.https { with_https(&url) } else { url };
     let mut rows = Vec::new();
-    for name in &names {
-        let (urls, held) = urls_when_ready(client, &args.namespace, name, args.wait).await?;
+    for svc in shown {
         // On standard error: `--url`'s output stays one URL a line.
-        for message in held {
-            ctx.ui.info(format!("{name}: {message}"));
+        for message in svc.held {
+            ctx.ui.info(format!("{}: {message}", svc.name));
         }
-        for url in urls {
+        for url in svc.urls {
             rows.push(Row {
                 namespace: args.namespace.clone(),
-                name: name.clone(),
+                name: svc.name.clone(),
                 type_: String::new(),
                 target_port: url.target_port,
-                url: if args.https {
-                    with_https(&url.url)
-                } else {
-                    url.url
-                },
-                localhost: url
-                    .localhost
-                    .map(|l| if args.https { with_https(&l) } else { l }),
+                url: https(url.url),
+                localhost: url.localhost.map(https),
             });
         }
     }
@@ -222,74 +183,6 @@ async fn show(ctx: &Ctx, client: &Client, args: &Args) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-/// The service's URLs once it has a ready pod (waiting up to `wait` seconds for one) and, for a
-/// LoadBalancer, its external address; with what its load balancer says of localhost ports
-/// another program holds.
-async fn urls_when_ready(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-    wait: Option<u64>,
-) -> Result<(Vec<ServiceUrl>, Vec<String>)> {
-    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
-    let started = Instant::now();
-    let wait = Duration::from_secs(wait.unwrap_or(0));
-    loop {
-        let svc = api.get_opt(name).await?.with_context(|| {
-            format!(
-                "no service '{name}' in namespace '{namespace}': `localkube service list` shows them"
-            )
-        })?;
-        let nodes = nodes(client).await?;
-        let ready = ready_endpoints(client, namespace, name).await?;
-        let urls = service_urls(&svc, &nodes);
-        let has_address = svc
-            .status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|l| l.ingress.as_ref())
-            .is_some_and(|i| !i.is_empty());
-        let waiting_for_address = service_type(&svc) == "LoadBalancer"
-            && !has_address
-            && started.elapsed() < ADDRESS_WAIT;
-        match urls {
-            Err(NoUrl::ClusterOnly(kind)) => bail!(
-                "service '{name}' is of type {kind}: it is reachable only inside the cluster. \
-                 Reach it with `localkube kubectl -- port-forward svc/{name} 8080:PORT`, or give \
-                 it an address from the host with `localkube kubectl -- patch svc {name} -n \
-                 {namespace} -p '{{\"spec\":{{\"type\":\"LoadBalancer\"}}}}'`"
-            ),
-            Ok(urls) if ready > 0 && !waiting_for_address => {
-                return Ok((urls, crate::plan::localhost::held_messages(&svc)));
-            }
-            _ if started.elapsed() < wait || waiting_for_address => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(NoUrl::Pending) => bail!(
-                "service '{name}' has no address yet: its load balancer is being set up; \
-                 `localkube tunnel` shows why"
-            ),
-            Ok(_) => bail!(
-                "service '{name}' in namespace '{namespace}' has no ready pod behind it: check \
-                 `localkube kubectl -- get pods -n {namespace}` (or wait for one with --wait SECONDS)"
-            ),
-        }
-    }
-}
-
-async fn ready_endpoints(client: &Client, namespace: &str, name: &str) -> Result<usize> {
-    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), namespace);
-    let list = slices
-        .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={name}")))
-        .await?;
-    Ok(list
-        .items
-        .iter()
-        .flat_map(|s| &s.endpoints)
-        .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false))
-        .count())
 }
 
 /// Opens the URL where there is a desktop to open it on; says nothing otherwise.

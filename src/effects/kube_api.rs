@@ -338,3 +338,87 @@ pub async fn apply_node_settings(
         "node {name} kept changing while its labels and taints were set: run `localkube start` again"
     )
 }
+/// The cluster's Services, of one namespace or of all.
+pub async fn list_services(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Result<Vec<k8s_openapi::api::core::v1::Service>> {
+    use k8s_openapi::api::core::v1::Service;
+    let api: Api<Service> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    Ok(api
+        .list(&ListParams::default())
+        .await
+        .context("listing services (is the profile running? `localkube status`)")?
+        .items)
+}
+
+/// One Service, if it is there.
+pub async fn get_service(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<k8s_openapi::api::core::v1::Service>> {
+    let api: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), namespace);
+    Ok(api.get_opt(name).await?)
+}
+
+/// The cluster's Nodes.
+pub async fn list_nodes(client: &Client) -> Result<Vec<Node>> {
+    Ok(Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .context("reading the cluster's nodes (is the profile running? `localkube status`)")?
+        .items)
+}
+
+/// The ready endpoints of every Service, by namespace and name (from the EndpointSlices).
+pub async fn ready_endpoints(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Result<std::collections::HashMap<(String, String), usize>> {
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let api: Api<EndpointSlice> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let mut ready = std::collections::HashMap::new();
+    for slice in api.list(&ListParams::default()).await?.items {
+        let ns = slice.metadata.namespace.clone().unwrap_or_default();
+        let Some(service) = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("kubernetes.io/service-name").cloned())
+        else {
+            continue;
+        };
+        let count = slice
+            .endpoints
+            .iter()
+            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false))
+            .count();
+        *ready.entry((ns, service)).or_default() += count;
+    }
+    Ok(ready)
+}
+
+/// The note of an object's newest warning event (a host port in use, say).
+pub async fn newest_warning(client: &Client, namespace: &str, name: &str) -> Option<String> {
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().fields(&format!("regarding.name={name},type=Warning")))
+        .await
+        .ok()?;
+    list.items
+        .into_iter()
+        .max_by_key(|e| {
+            e.series
+                .as_ref()
+                .map(|s| s.last_observed_time.0)
+                .or(e.event_time.as_ref().map(|t| t.0))
+        })
+        .and_then(|e| e.note)
+}

@@ -7,5 +7,7 @@ pub mod image;
 pub mod nodes;
 pub mod pause;
 pub mod preflight;
+pub mod service;
 pub mod snapshot;
 pub mod start;
+pub mod tunnel;
