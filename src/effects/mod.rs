@@ -17,6 +17,7 @@ pub mod kubeconfig_store;
 pub mod lb_image;
 pub mod lock;
 pub mod members;
+pub mod node_copy;
 pub mod node_images;
 pub mod owned;
 pub mod pace;

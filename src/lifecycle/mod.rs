@@ -3,6 +3,7 @@
 //! component's last log lines.
 
 pub mod addons;
+pub mod cp;
 pub mod image;
 pub mod nodes;
 pub mod pause;

@@ -18,6 +18,7 @@ pub mod localhost;
 pub mod members;
 pub mod names;
 pub mod node_config;
+pub mod node_copy;
 pub mod nodes;
 pub mod pace;
 pub mod pause;
