@@ -58,19 +58,23 @@ pub async fn connect_unchecked() -> Result<Docker> {
 /// start took longer than that while the daemon was fine.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Tests shrink [`CALL_TIMEOUT`] to this many seconds (before the pace stretches it), so a
-/// daemon made slow on purpose crosses it in seconds rather than minutes.
-pub const TEST_CALL_TIMEOUT_ENV: &str = "LOCALKUBE_TEST_DOCKER_CALL_TIMEOUT";
+/// Tests shrink Docker's deadlines (each call's, a roll-back's) to this many seconds, before the
+/// pace stretches them, so a daemon made slow or failing on purpose crosses them in seconds.
+pub const TEST_TIMEOUT_ENV: &str = "LOCALKUBE_TEST_DOCKER_TIMEOUT";
 
-/// The deadline of every Docker call of this process: [`CALL_TIMEOUT`] (or the test's) stretched
-/// by the pace.
-pub fn call_timeout() -> Duration {
-    let base = std::env::var(TEST_CALL_TIMEOUT_ENV)
+/// A deadline for Docker work that takes `usual` on a usual machine: stretched by the pace.
+pub fn deadline(usual: Duration) -> Duration {
+    let base = std::env::var(TEST_TIMEOUT_ENV)
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|secs| *secs > 0)
-        .map_or(CALL_TIMEOUT, Duration::from_secs);
+        .map_or(usual, Duration::from_secs);
     crate::effects::pace::scaled(base)
+}
+
+/// The deadline of every Docker call of this process: [`CALL_TIMEOUT`] stretched by the pace.
+pub fn call_timeout() -> Duration {
+    deadline(CALL_TIMEOUT)
 }
 
 /// How long one streaming request (an image load, save, build, import, push or pull) may take on

@@ -74,9 +74,9 @@ impl Created {
 
     /// Puts Docker back as it was: stops what this run started, removes what it created,
     /// containers first (a network with a container on it cannot go), then volumes, then the
-    /// network. Each object is tried again, with pauses, until `within` has passed, so a slow or
-    /// failing call does not end the roll-back, and one stuck object does not leave the others
-    /// behind. Only what carries the profile's label is removed: a name recorded before a create
+    /// network. Each object is tried again, with pauses, for up to `within` of its own, so a slow
+    /// or failing call does not end the roll-back, and one stuck object neither leaves the others
+    /// behind nor takes their time. Only what carries the profile's label is removed: a name recorded before a create
     /// that then failed may be someone else's object.
     pub async fn roll_back(
         &self,
@@ -84,7 +84,7 @@ impl Created {
         profile: &ProfileName,
         within: Duration,
     ) -> Result<(), Leftovers> {
-        let deadline = Instant::now() + within;
+        let deadline = || Instant::now() + within;
         let owner = Owner::profile(profile);
         let mut left = Leftovers {
             remaining: Created {
@@ -95,14 +95,14 @@ impl Created {
         };
         for name in self.started.iter().rev() {
             let stop = || containers::stop_container(docker, name, Some(ROLL_BACK_STOP_SECS));
-            if let Err(e) = retrying(deadline, stop).await {
+            if let Err(e) = retrying(deadline(), stop).await {
                 left.remaining.add_started(name);
                 left.problems.push(format!("{e:#}"));
             }
         }
         let owner = &owner;
         let remove = |kind: Kind, name: String| async move {
-            retrying(deadline, || {
+            retrying(deadline(), || {
                 owned::remove_if_owned(docker, kind, &name, owner)
             })
             .await

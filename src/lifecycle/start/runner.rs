@@ -195,19 +195,23 @@ pub(super) async fn remove_created(
     profile: &ProfileName,
     created: &Created,
 ) -> Option<Leftovers> {
-    let within = pace::scaled(ROLL_BACK_TIMEOUT);
+    let within = docker::deadline(ROLL_BACK_TIMEOUT);
     let mut left = created.roll_back(docker, profile, within).await.err();
     if created.profile {
         let deadline = Instant::now() + within;
-        if let Err(e) = retrying(deadline, || docker::remove_profile(docker, profile)).await {
-            let left = left.get_or_insert_with(|| Leftovers {
-                remaining: Created {
-                    profile: true,
-                    ..Created::default()
-                },
-                problems: Vec::new(),
-            });
-            left.problems.push(format!("{e:#}"));
+        match retrying(deadline, || docker::remove_profile(docker, profile)).await {
+            // Everything that carried the label is gone, what the record missed included.
+            Ok(_) => left = None,
+            Err(e) => left
+                .get_or_insert_with(|| Leftovers {
+                    remaining: Created {
+                        profile: true,
+                        ..Created::default()
+                    },
+                    problems: Vec::new(),
+                })
+                .problems
+                .push(format!("{e:#}")),
         }
     }
     left
