@@ -79,6 +79,9 @@ fn on_a_slow_docker_the_start_follows_the_pace_and_a_failed_one_leaves_nothing()
         "{err}"
     );
     assert!(err.contains("Docker round trip"), "{err}");
+    for line in err.lines().filter(|l| l.starts_with("pace: ")) {
+        eprintln!("{line}");
+    }
     assert_eq!(proxy.failed().len(), 2, "{:?}", proxy.failed());
     assert_nothing_left(sb, profile, &kubeconfig, "a failed start on a slow Docker");
 
