@@ -18,8 +18,8 @@ use crate::plan::profile_name::ProfileName;
 
 /// The patience a container this run started gets when a roll-back stops it again.
 const ROLL_BACK_STOP_SECS: i32 = 10;
-/// How long a roll-back keeps trying, on a usual machine (stretched by the pace): each object is
-/// retried within it, a slow or failing call does not end it.
+/// How long a roll-back keeps trying one object, on a usual machine (stretched by the pace): a
+/// slow or failing call is tried again within it.
 pub(super) const ROLL_BACK_TIMEOUT: Duration = Duration::from_secs(120);
 /// The first pause between two tries of one object (doubling, stretched by the pace).
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
@@ -76,8 +76,8 @@ impl Created {
     /// containers first (a network with a container on it cannot go), then volumes, then the
     /// network. Each object is tried again, with pauses, for up to `within` of its own, so a slow
     /// or failing call does not end the roll-back, and one stuck object neither leaves the others
-    /// behind nor takes their time. Only what carries the profile's label is removed: a name recorded before a create
-    /// that then failed may be someone else's object.
+    /// behind nor takes their time. Only what carries the profile's label is removed: a name
+    /// recorded before a create that then failed may be someone else's object.
     pub async fn roll_back(
         &self,
         docker: &Docker,
@@ -95,14 +95,16 @@ impl Created {
         };
         for name in self.started.iter().rev() {
             let stop = || containers::stop_container(docker, name, Some(ROLL_BACK_STOP_SECS));
-            if let Err(e) = retrying(deadline(), stop).await {
+            let what = format!("stopping container {name}");
+            if let Err(e) = retrying(&what, deadline(), stop).await {
                 left.remaining.add_started(name);
                 left.problems.push(format!("{e:#}"));
             }
         }
         let owner = &owner;
         let remove = |kind: Kind, name: String| async move {
-            retrying(deadline(), || {
+            let what = format!("removing {} {name}", kind.as_str());
+            retrying(&what, deadline(), || {
                 owned::remove_if_owned(docker, kind, &name, owner)
             })
             .await
@@ -140,9 +142,10 @@ impl Created {
     }
 }
 
-/// Tries `call` until it succeeds or `deadline` passes: each try bounded by what is left of the
-/// deadline, pauses doubling from [`RETRY_PAUSE`]. The last error when it never succeeded.
-pub(super) async fn retrying<T, F, Fut>(deadline: Instant, mut call: F) -> Result<T>
+/// Tries `call` (`what` it does, for the error) until it succeeds or `deadline` passes: each try
+/// bounded by what is left of the deadline, pauses doubling from [`RETRY_PAUSE`]. The last error
+/// when it never succeeded.
+pub(super) async fn retrying<T, F, Fut>(what: &str, deadline: Instant, mut call: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -153,7 +156,7 @@ where
         let error = match tokio::time::timeout(left, call()).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => e,
-            Err(_) => anyhow::anyhow!("Docker did not answer in time"),
+            Err(_) => anyhow::anyhow!("{what}: Docker did not answer in time"),
         };
         if Instant::now() + pause >= deadline {
             return Err(error);
@@ -337,7 +340,7 @@ mod tests {
     async fn a_failing_call_is_tried_again_until_the_deadline() {
         let tries = std::cell::Cell::new(0);
         let deadline = Instant::now() + Duration::from_secs(30);
-        let result = retrying(deadline, || {
+        let result = retrying("removing container a", deadline, || {
             tries.set(tries.get() + 1);
             let now = tries.get();
             async move {
@@ -351,15 +354,23 @@ mod tests {
         assert_eq!(result.unwrap(), 3);
         // A call that never answers ends at the deadline with the reason, not a hang.
         let deadline = Instant::now() + Duration::from_millis(300);
-        let err = retrying(deadline, std::future::pending::<Result<()>>)
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("did not answer in time"), "{err}");
-        let err = retrying::<(), _, _>(Instant::now() + Duration::from_millis(300), || async {
-            anyhow::bail!("still busy")
-        })
+        let err = retrying(
+            "removing container a",
+            deadline,
+            std::future::pending::<Result<()>>,
+        )
         .await
         .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "removing container a: Docker did not answer in time"
+        );
+        let err =
+            retrying::<(), _, _>("a", Instant::now() + Duration::from_millis(300), || async {
+                anyhow::bail!("still busy")
+            })
+            .await
+            .unwrap_err();
         assert_eq!(err.to_string(), "still busy");
     }
 

@@ -199,7 +199,8 @@ pub(super) async fn remove_created(
     let mut left = created.roll_back(docker, profile, within).await.err();
     if created.profile {
         let deadline = Instant::now() + within;
-        match retrying(deadline, || docker::remove_profile(docker, profile)).await {
+        let what = format!("removing what carries the label of profile '{profile}'");
+        match retrying(&what, deadline, || docker::remove_profile(docker, profile)).await {
             // Everything that carried the label is gone, what the record missed included.
             Ok(_) => left = None,
             Err(e) => left
