@@ -50,7 +50,8 @@ pub const NODE_READY_TIMEOUT: Duration = Duration::from_secs(120);
 pub const COREDNS_READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// The controller-manager publishes a renewed CA within seconds of starting its controllers.
 const CA_PUBLISHED_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a roll-back waits for creates an interruption left under way (they take seconds).
+/// How long a roll-back waits for creates an interruption left under way (they take seconds), on
+/// a usual machine: stretched by the pace.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the user asked for: `start`'s flags, or what `node add` needs.
