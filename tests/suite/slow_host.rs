@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::support::slow_docker::SlowDocker;
-use super::support::{Cluster, Sandbox, assert_success, labelled_objects, stderr};
+use super::support::{Cluster, Sandbox, assert_success, docker_inspect, labelled_objects, stderr};
 
 /// Seconds every Docker deadline gets before the pace stretches it.
 const SHRUNK_DEADLINE: &str = "2";
@@ -123,6 +123,15 @@ fn on_a_slow_docker_the_start_follows_the_pace_and_a_failed_one_leaves_nothing()
             .lines()
             .all(|l| l.split_whitespace().nth(1) == Some("Ready")),
         "{nodes}"
+    );
+    // The load balancer controller reaches Docker through the socket DOCKER_HOST names.
+    let mounts = docker_inspect(
+        &cluster.container("lb-controller"),
+        "{{range .Mounts}}{{.Source}} {{end}}",
+    );
+    assert!(
+        mounts.contains(&proxy.socket().display().to_string()),
+        "{mounts}"
     );
     proxy.clear_rules();
 }
