@@ -1,7 +1,7 @@
 //! `localkube delete`: remove a profile's containers, network, volumes, files and kubeconfig
 //! entries — only what carries the profile's label, never anything else.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::Ctx;
 use crate::effects::lock::lock_profile;
@@ -41,6 +41,12 @@ fn delete_one(ctx: &Ctx, profile: &ProfileName) -> Result<()> {
         docker::remove_profile(&docker, profile).await
     })??;
     let had_kubeconfig = kubeconfig_store::remove_from_user(profile)?;
+    // A failed start's list of what it could not remove: all of it is removed above.
+    let leftovers = ctx.home.leftovers_path(profile);
+    if leftovers.exists() {
+        std::fs::remove_file(&leftovers)
+            .with_context(|| format!("removing {}", leftovers.display()))?;
+    }
     let had_files = dir.dir.exists();
     dir.remove()?;
     if removed.containers.is_empty()

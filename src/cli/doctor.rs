@@ -33,20 +33,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 "findings": findings,
                 "facts": facts,
                 "time_factor": crate::effects::pace::factor(),
+                "pace_measured": crate::effects::pace::measured().map(|m| serde_json::json!({
+                    "host_ms": m.host.as_secs_f64() * 1000.0,
+                    "docker_round_trip_ms": m.docker.map(|d| d.as_secs_f64() * 1000.0),
+                })),
             }))?
         );
     } else {
         for f in &findings {
             println!("{}", f.line());
-        }
-        // Not a check: what `start` will do with its timeouts on this machine.
-        let factor = crate::effects::pace::factor();
-        if factor > 1.0 {
-            println!(
-                "note [pace]: this machine runs about {factor:.1}x slower than localkube's \
-                 timeouts assume: they are stretched as much ({} sets it by hand)",
-                crate::plan::pace::FACTOR_ENV
-            );
         }
         let warnings = findings
             .iter()

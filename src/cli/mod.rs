@@ -147,6 +147,14 @@ pub fn run(cli: Cli) -> Result<u8> {
         output: cli.output,
         ui: Ui::from_env(cli.verbose).with_json_events(cli.output == OutputFormat::Json),
     };
+    // One pace for the whole process, measured here and said once, whatever the verb.
+    if !matches!(
+        cli.command,
+        Command::Completion(_) | Command::LbController(_) | Command::LbProxy(_)
+    ) && let Some(line) = crate::effects::pace::report()
+    {
+        ctx.ui.info(line);
+    }
     if let Some(verb) = needs_an_answering_cluster(&cli.command) {
         block_on(crate::lifecycle::pause::refuse_if_paused(
             &ctx.profile,

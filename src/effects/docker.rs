@@ -1,6 +1,7 @@
 //! The connection to the Docker engine (bollard), honouring DOCKER_HOST like the docker CLI.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bollard::Docker;
@@ -43,21 +44,52 @@ pub async fn connect_unchecked() -> Result<Docker> {
              set DOCKER_HOST if your daemon listens elsewhere"
         )
     };
-    let docker = Docker::connect_with_defaults().with_context(hint)?;
+    let docker = Docker::connect_with_defaults()
+        .with_context(hint)?
+        .with_timeout(call_timeout());
     let docker = docker.negotiate_version().await.with_context(hint)?;
     docker.ping().await.with_context(hint)?;
     Ok(docker)
 }
 
-/// How long one streaming request (an image load, save, build, import, push or pull) may take.
-/// bollard's default of 120 s for every request cut a 1.1 GB `images load` off at 587 MB in a VM
-/// without hardware virtualisation (`scripts/check-host.sh`); slow disks and big archives get
-/// there too. Progress is shown meanwhile, and Ctrl-C stops it.
-pub const TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How long one Docker call (a create, start, stop, remove, inspect, exec) may take on a usual
+/// machine before it counts as hung; stretched by the pace ([`call_timeout`]). bollard's own
+/// default, a fixed 120 s, cut a container's start off in an emulated VM under load, where a
+/// start took longer than that while the daemon was fine.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The same connection with [`TRANSFER_TIMEOUT`], for requests that stream images.
+/// Tests shrink Docker's deadlines (each call's, a roll-back's) to this many seconds, before the
+/// pace stretches them, so a daemon made slow or failing on purpose crosses them in seconds.
+pub const TEST_TIMEOUT_ENV: &str = "LOCALKUBE_TEST_DOCKER_TIMEOUT";
+
+/// A deadline for Docker work that takes `usual` on a usual machine: stretched by the pace.
+pub fn deadline(usual: Duration) -> Duration {
+    let base = std::env::var(TEST_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|secs| *secs > 0)
+        .map_or(usual, Duration::from_secs);
+    crate::effects::pace::scaled(base)
+}
+
+/// The deadline of every Docker call of this process: [`CALL_TIMEOUT`] stretched by the pace.
+pub fn call_timeout() -> Duration {
+    deadline(CALL_TIMEOUT)
+}
+
+/// How long one streaming request (an image load, save, build, import, push or pull) may take on
+/// a usual machine, stretched by the pace ([`for_transfers`]). bollard's default of 120 s for
+/// every request cut a 1.1 GB `images load` off at 587 MB in a VM without hardware
+/// virtualisation (`scripts/check-host.sh`); slow disks and big archives get there too. Progress
+/// is shown meanwhile, and Ctrl-C stops it.
+pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The same connection with [`TRANSFER_TIMEOUT`] stretched by the pace, for requests that stream
+/// images or copy a volume.
 pub fn for_transfers(docker: &Docker) -> Docker {
-    docker.clone().with_timeout(TRANSFER_TIMEOUT)
+    docker
+        .clone()
+        .with_timeout(crate::effects::pace::scaled(TRANSFER_TIMEOUT))
 }
 
 /// A container of a profile, as found by its labels.

@@ -38,7 +38,7 @@ pub async fn save(
         HelperSpec {
             image,
             entrypoint: vec!["/usr/local/bin/etcdctl".into()],
-            args: snapshot::etcdctl_save_args(SNAPSHOT_IN_HELPER),
+            args: snapshot::etcdctl_save_args(SNAPSHOT_IN_HELPER, crate::effects::pace::factor()),
             // etcd's own credentials, as staged for its container (read-only).
             mounts: vec![bind_mount(etcd_config_dir, COMPONENT_CONFIG_DIR)],
             network_mode: &network_mode,

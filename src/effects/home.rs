@@ -64,6 +64,12 @@ impl Home {
         self.root.join("locks")
     }
 
+    /// What a failed start could not remove from Docker, kept apart from the profiles (a new
+    /// profile's folder is gone by then) until the next `start` or `delete` removes it.
+    pub fn leftovers_path(&self, name: &ProfileName) -> PathBuf {
+        self.root.join("leftovers").join(format!("{name}.json"))
+    }
+
     pub fn profile(&self, name: &ProfileName) -> ProfileDir {
         ProfileDir {
             name: name.clone(),

@@ -159,6 +159,23 @@ pub async fn remove(docker: &Docker, kind: Kind, name: &str, owner: &Owner) -> R
     remove_checked(docker, kind, name, &found.id).await
 }
 
+/// Removes the object named `name` when it is `owner`'s; someone else's is left alone without an
+/// error (a roll-back that recorded the name before a create that then failed on it). True when
+/// it removed one.
+pub async fn remove_if_owned(
+    docker: &Docker,
+    kind: Kind,
+    name: &str,
+    owner: &Owner,
+) -> Result<bool> {
+    match inspect(docker, kind, name).await? {
+        Some(found) if check(kind, name, &found, owner).is_ok() => {
+            remove_checked(docker, kind, name, &found.id).await
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Removes an object whose ownership is already established: `id` came from a list filtered by
 /// its owner's label, or back from the create call of this very process.
 pub async fn remove_listed(docker: &Docker, kind: Kind, name: &str, id: &str) -> Result<bool> {

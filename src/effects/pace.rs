@@ -1,33 +1,56 @@
-//! This machine's pace (`plan::pace`), measured once per process: a short CPU-bound calibration
-//! timed against what it takes on this project's machines.
+//! This machine's pace (`plan::pace`), measured once per process and the same for every use in
+//! it: host work made of what a cluster's work is made of (system calls, file I/O, fresh memory),
+//! and round trips to the local Docker daemon.
 
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::plan::pace;
+use crate::plan::pace::{self, Measured};
 
-/// The calibration's best time on this project's machines (2 cores, idle to loaded), for this
-/// kind of build: the loop is compiled as the rest of the binary is.
-const REFERENCE: Duration = if cfg!(debug_assertions) {
-    Duration::from_millis(22)
-} else {
-    Duration::from_millis(4)
-};
+/// The pace of this process, settled on first use.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    factor: f64,
+    forced: bool,
+    measured: Option<Measured>,
+}
 
-/// The factor for this process: measured on first use (about 0.1 s), or `LOCALKUBE_TIME_FACTOR`.
-/// A value the variable cannot have is reported once and ignored.
-pub fn factor() -> f64 {
-    static FACTOR: OnceLock<f64> = OnceLock::new();
-    *FACTOR.get_or_init(|| {
+fn pace() -> &'static Pace {
+    static PACE: OnceLock<Pace> = OnceLock::new();
+    PACE.get_or_init(|| {
         let forced = std::env::var(pace::FACTOR_ENV).ok();
-        match pace::factor(forced.as_deref(), calibrate(), REFERENCE) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("warning: {e}; measuring instead");
-                pace::factor(None, calibrate(), REFERENCE).unwrap_or(1.0)
+        if forced.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+            // Nothing measured: the variable is there for machines where measuring is wrong.
+            let unmeasured = Measured {
+                host: Duration::ZERO,
+                docker: None,
+            };
+            match pace::factor(forced.as_deref(), &unmeasured) {
+                Ok(factor) => {
+                    return Pace {
+                        factor,
+                        forced: true,
+                        measured: None,
+                    };
+                }
+                Err(e) => eprintln!("warning: {e}; measuring instead"),
             }
         }
+        let measured = measure();
+        Pace {
+            factor: pace::factor(None, &measured).unwrap_or(1.0),
+            forced: false,
+            measured: Some(measured),
+        }
     })
+}
+
+/// The factor for this process: measured on first use (a few milliseconds on a usual machine),
+/// or `LOCALKUBE_TIME_FACTOR`. A value the variable cannot have is reported once and ignored.
+pub fn factor() -> f64 {
+    pace().factor
 }
 
 /// `timeout` stretched by this machine's factor.
@@ -35,17 +58,88 @@ pub fn scaled(timeout: Duration) -> Duration {
     pace::scale(timeout, factor())
 }
 
-/// The best of five runs of a fixed integer loop: the best, so that a moment of contention
-/// does not count as slowness.
-fn calibrate() -> Duration {
-    (0..5)
-        .map(|_| {
-            let started = Instant::now();
-            spin(std::hint::black_box(2_000_000));
-            started.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
+/// The line to tell the user, when the timeouts are stretched.
+pub fn report() -> Option<String> {
+    let p = pace();
+    pace::report(p.factor, p.forced, p.measured.as_ref())
+}
+
+/// What was measured, for `doctor -o json`; `None` when the variable set the factor.
+pub fn measured() -> Option<Measured> {
+    pace().measured
+}
+
+/// Rounds of the host work: the best counts, so a moment of contention is not slowness.
+const ROUNDS: usize = 3;
+/// Enough to judge a slow machine: no more rounds once the measurement took this long.
+const ENOUGH: Duration = Duration::from_millis(300);
+
+fn measure() -> Measured {
+    let dir = std::env::temp_dir();
+    let started = Instant::now();
+    let mut best = Duration::MAX;
+    for _ in 0..ROUNDS {
+        best = best.min(host_work(&dir));
+        if started.elapsed() > ENOUGH {
+            break;
+        }
+    }
+    let docker = local_docker_socket().and_then(|socket| docker_round_trip(&socket));
+    Measured { host: best, docker }
+}
+
+/// One round of host work, timed by the CPU time it took (user and kernel): metadata calls, a
+/// 256 KiB file written and read back, 4 MiB of fresh memory touched page by page (each touch a
+/// page fault), and a short integer loop. CPU time and not the clock's: a process waiting for a
+/// core on a loaded machine is not slower for it (measured by the clock, three busy loops on
+/// two cores made one round in five look 2-5x slow), while an emulator's every system call and
+/// page fault is. A failing file operation (no writable temporary folder) leaves that part out.
+fn host_work(dir: &Path) -> Duration {
+    let started = cpu_time();
+    for _ in 0..500 {
+        let _ = std::hint::black_box(std::fs::metadata("/"));
+    }
+    let _ = file_round_trip(&dir.join(format!(".localkube-pace-{}", std::process::id())));
+    let mut memory = vec![0u8; 4 << 20];
+    for page in memory.iter_mut().step_by(4096) {
+        *page = 1;
+    }
+    std::hint::black_box(&memory);
+    drop(memory);
+    spin(std::hint::black_box(200_000));
+    cpu_time().saturating_sub(started)
+}
+
+/// The CPU time this thread has used.
+fn cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or_default(),
+        u32::try_from(t.tv_nsec).unwrap_or_default(),
+    )
+}
+
+fn file_round_trip(path: &Path) -> std::io::Result<()> {
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(path)?;
+        let block = [7u8; 4096];
+        for _ in 0..64 {
+            file.write_all(&block)?;
+        }
+        file.seek(SeekFrom::Start(0))?;
+        let mut back = [0u8; 4096];
+        for _ in 0..64 {
+            file.read_exact(&mut back)?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(path);
+    result
 }
 
 fn spin(n: u64) -> u64 {
@@ -57,4 +151,51 @@ fn spin(n: u64) -> u64 {
         x = x.wrapping_add(i);
     }
     std::hint::black_box(x)
+}
+
+/// The daemon's socket when it is on this machine (`DOCKER_HOST` unset or `unix://`).
+fn local_docker_socket() -> Option<PathBuf> {
+    crate::plan::load_balancer::docker_socket_path(std::env::var("DOCKER_HOST").ok().as_deref())
+        .ok()
+}
+
+/// The best of five connect, `GET /_ping`, answer round trips (five: on a loaded machine one of
+/// them finds dockerd on a core); `None` when no daemon answers
+/// (the verb that needs one says so itself). Bounded: a daemon that does not answer within a
+/// second is judged by the host work alone.
+fn docker_round_trip(socket: &Path) -> Option<Duration> {
+    use std::os::unix::net::UnixStream;
+    let once = || -> std::io::Result<Duration> {
+        let started = Instant::now();
+        let mut stream = UnixStream::connect(socket)?;
+        stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(1)))?;
+        stream.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer)?;
+        if !answer.starts_with(b"HTTP/1.") {
+            return Err(std::io::Error::other("not an HTTP answer"));
+        }
+        Ok(started.elapsed())
+    };
+    (0..5).filter_map(|_| once().ok()).min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_work_is_cheap_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let took = host_work(dir.path());
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn no_daemon_at_a_socket_is_no_docker_measurement() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(docker_round_trip(&dir.path().join("none.sock")), None);
+    }
 }

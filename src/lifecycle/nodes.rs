@@ -2,6 +2,7 @@
 //! start with one more node: see `start::StartRequest::add_node`.)
 
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -17,7 +18,8 @@ use crate::plan::pki;
 use crate::plan::profile_name::ProfileName;
 use crate::ui::Ui;
 
-/// How long a drain may take before the node is removed anyway.
+/// How long a drain may take before the node is removed anyway, on a usual machine (stretched by
+/// the pace).
 pub const DRAIN_TIMEOUT_SECONDS: u32 = 120;
 
 /// One node as `node list` shows it.
@@ -125,7 +127,11 @@ pub async fn delete(home: &Home, profile: &ProfileName, node: &str, ui: &Ui) -> 
             "--delete-emptydir-data",
             "--force",
         ])
-        .arg(format!("--timeout={DRAIN_TIMEOUT_SECONDS}s"))
+        .arg(format!(
+            "--timeout={}s",
+            crate::effects::pace::scaled(Duration::from_secs(DRAIN_TIMEOUT_SECONDS.into()))
+                .as_secs()
+        ))
         .output()
         .with_context(|| format!("running {}", kubectl.display()))?;
     if drained.status.success() {

@@ -236,8 +236,9 @@ pub fn stale_node_names(manifest: &Manifest, target: &ProfileName) -> Vec<String
 }
 
 /// etcdctl's arguments for a live snapshot from inside etcd's network namespace, with the
-/// credentials etcd's own container has (its server certificate is also a client one).
-pub fn etcdctl_save_args(out: &str) -> Vec<String> {
+/// credentials etcd's own container has (its server certificate is also a client one), its
+/// command timeout stretched by `pace`.
+pub fn etcdctl_save_args(out: &str, pace: f64) -> Vec<String> {
     let pki = format!("{}/pki/etcd", crate::plan::cluster::COMPONENT_CONFIG_DIR);
     vec![
         format!(
@@ -248,13 +249,19 @@ pub fn etcdctl_save_args(out: &str) -> Vec<String> {
         format!("--cert={pki}/server.crt"),
         format!("--key={pki}/server.key"),
         // A big database over a busy machine: etcdctl's default (5 s dial, no command timeout)
-        // is fine for the dial; the transfer may take longer.
-        "--command-timeout=120s".into(),
+        // is fine for the dial; the transfer may take longer, and longer still on a slow host.
+        format!(
+            "--command-timeout={}s",
+            crate::plan::pace::scale(SAVE_COMMAND_TIMEOUT, pace).as_secs()
+        ),
         "snapshot".into(),
         "save".into(),
         out.into(),
     ]
 }
+
+/// How long etcdctl may take to send a snapshot on a usual machine (stretched by the pace).
+const SAVE_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// etcdutl's arguments to restore the snapshot into a new data folder of `profile`'s member:
 /// its own name and peer URL (as `plan::cluster`'s etcd flags), so the restored member is this

@@ -4,7 +4,8 @@
 //! stderr so stdout stays data.
 
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -28,6 +29,9 @@ pub enum ProgressMode {
 const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
 /// JSON consumers get finer-grained progress; still bounded for steps with thousands of units.
 const JSON_INTERVAL: Duration = Duration::from_secs(1);
+/// In plain mode, a step that has printed nothing for this long says it still runs: on a slow
+/// host one Docker call can take minutes, and a CI log must show that it is not hung.
+const PLAIN_HEARTBEAT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct Ui {
@@ -98,14 +102,19 @@ impl Ui {
             }
             ProgressMode::Quiet => None,
         };
-        Step {
+        let step = Step {
             what,
             bar,
             mode: self.mode,
             started: Instant::now(),
             finished: false,
-            last_progress: Mutex::new(None),
+            last_progress: Arc::new(Mutex::new(None)),
+            ended: Arc::new(AtomicBool::new(false)),
+        };
+        if self.mode == ProgressMode::Plain {
+            step.heartbeat();
         }
+        step
     }
 
     /// A line of detail, shown with `-v`.
@@ -179,10 +188,36 @@ pub struct Step {
     started: Instant,
     finished: bool,
     /// When progress was last printed (plain, JSON), to print it every few seconds only.
-    last_progress: Mutex<Option<(Instant, u64)>>,
+    last_progress: Arc<Mutex<Option<(Instant, u64)>>>,
+    /// Set when the step reports its end: the heartbeat stops.
+    ended: Arc<AtomicBool>,
 }
 
 impl Step {
+    /// Plain mode: a line every [`PLAIN_HEARTBEAT`] while the step runs and prints nothing else.
+    fn heartbeat(&self) {
+        let (what, started) = (self.what.clone(), self.started);
+        let (last_progress, ended) = (self.last_progress.clone(), self.ended.clone());
+        std::thread::spawn(move || {
+            let mut last_line = started;
+            while !ended.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(500));
+                let progressed = last_progress
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .map(|(at, _)| at);
+                let quiet_since = progressed.map_or(last_line, |at| at.max(last_line));
+                if quiet_since.elapsed() >= PLAIN_HEARTBEAT && !ended.load(Ordering::SeqCst) {
+                    eprintln!(
+                        "  {what}: still running, {}",
+                        render_elapsed(started.elapsed())
+                    );
+                    last_line = Instant::now();
+                }
+            }
+        });
+    }
+
     /// How far the step is. A terminal shows a bar; plain mode a line every few seconds, and when
     /// it reaches the total; JSON mode an event, as often.
     pub fn progress(&self, progress: Progress<'_>) {
@@ -272,6 +307,7 @@ impl Step {
             return;
         }
         self.finished = true;
+        self.ended.store(true, Ordering::SeqCst);
         let secs = self.started.elapsed().as_secs_f64();
         let line = match note {
             Some(note) => format!("{mark} {} ({note}, {secs:.1}s)", self.what),

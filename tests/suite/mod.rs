@@ -20,6 +20,7 @@ pub mod ownership;
 pub mod pki;
 pub mod preflight;
 pub mod restart;
+pub mod slow_host;
 pub mod snapshot;
 pub mod stop;
 pub mod support;

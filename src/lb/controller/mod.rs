@@ -88,8 +88,12 @@ pub async fn run_broker(
 ) -> Result<()> {
     let socket = load_balancer::DOCKER_SOCKET_IN_CONTAINER;
     let docker = retry("connecting to Docker", || async {
-        let docker = Docker::connect_with_unix(socket, 120, bollard::API_DEFAULT_VERSION)
-            .with_context(|| format!("connecting to {socket}"))?;
+        let docker = Docker::connect_with_unix(
+            socket,
+            crate::effects::docker::call_timeout().as_secs(),
+            bollard::API_DEFAULT_VERSION,
+        )
+        .with_context(|| format!("connecting to {socket}"))?;
         docker
             .ping()
             .await

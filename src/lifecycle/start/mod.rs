@@ -24,7 +24,7 @@ mod runner;
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::effects::home::Home;
 use crate::effects::image_build::archive;
@@ -39,7 +39,7 @@ use crate::ui::Ui;
 
 pub use containers::all_running;
 pub use context::StartContext;
-pub use created::Created;
+pub use created::{Created, Leftovers};
 pub(crate) use profile::{free_loopback_port, network_choices};
 pub use routes::sync_routes;
 pub use runner::{Runs, Step};
@@ -50,7 +50,8 @@ pub const NODE_READY_TIMEOUT: Duration = Duration::from_secs(120);
 pub const COREDNS_READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// The controller-manager publishes a renewed CA within seconds of starting its controllers.
 const CA_PUBLISHED_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a roll-back waits for creates an interruption left under way (they take seconds).
+/// How long a roll-back waits for creates an interruption left under way (they take seconds), on
+/// a usual machine: stretched by the pace.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the user asked for: `start`'s flags, or what `node add` needs.
@@ -272,6 +273,7 @@ pub async fn run(
     // What this host lacks is said before anything is made or imported (a dry run asks no
     // Docker).
     if !request.dry_run {
+        remove_leftovers(home, profile, ui).await?;
         crate::lifecycle::preflight::before_start(home, profile, ui, request).await?;
     }
     let request = &with_archive(home, profile, ui, request).await?;
@@ -314,6 +316,40 @@ pub async fn run(
 
 /// The request, after `--images FILE`: the archive's images loaded (a dry run, which touches no
 /// Docker, only checks it), and its Kubernetes version for a new profile that asked for none.
+/// What an earlier start's roll-back could not remove (`created::Leftovers`, kept on file),
+/// removed before this start checks or makes anything, under the profile's lock.
+async fn remove_leftovers(home: &Home, profile: &ProfileName, ui: &Ui) -> Result<()> {
+    let path = home.leftovers_path(profile);
+    if Leftovers::load(&path)?.is_none() {
+        return Ok(());
+    }
+    let _lock = lock_profile(home, profile)?;
+    // Read again under the lock: another start may have removed them meanwhile.
+    let Some(earlier) = Leftovers::load(&path)? else {
+        return Ok(());
+    };
+    let docker = docker::connect().await?;
+    let step = ui.step("Removing what an earlier failed start left");
+    let mut recorded = earlier.remaining.clone();
+    // A profile made by that start and gone since owns nothing older: its label is enough.
+    recorded.profile = earlier.remaining.profile && !home.profile(profile).exists();
+    match runner::remove_created(&docker, profile, &recorded).await {
+        None => {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+            step.done();
+            Ok(())
+        }
+        Some(left) => {
+            step.failed();
+            left.save(&path)?;
+            anyhow::bail!(
+                "an earlier failed start left objects this one could not remove either: {}",
+                left.describe(profile)
+            )
+        }
+    }
+}
+
 async fn with_archive(
     home: &Home,
     profile: &ProfileName,

@@ -3,13 +3,17 @@
 //! of what this run made.
 
 use std::future::Future;
+use std::time::Instant;
 
 use anyhow::{Result, bail};
+use bollard::Docker;
 use futures_util::future::LocalBoxFuture;
 
 use super::context::StartContext;
+use super::created::{Created, Leftovers, ROLL_BACK_TIMEOUT, retrying};
 use super::{Outcome, SETTLE_TIMEOUT};
-use crate::effects::{containers, docker};
+use crate::effects::{containers, docker, pace};
+use crate::plan::profile_name::ProfileName;
 
 /// A step's function: it reads and fills the shared context.
 pub type StepFn = for<'a, 'b> fn(&'a mut StartContext<'b>) -> LocalBoxFuture<'a, Result<()>>;
@@ -124,39 +128,39 @@ pub(super) async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) ->
             "and restoring your kubeconfig failed too: {cleanup:#}"
         ));
     }
+    // What could not be removed from Docker: said at the end, after the files are put back too.
+    let mut left_in_docker = None;
     if ctx.created.has_docker_objects() || (ctx.created.profile && ctx.docker.is_some()) {
         let step = ctx.ui.step("Removing what this start created");
-        let cleaned = match &ctx.docker {
+        let left = match &ctx.docker {
             Some(docker) => {
                 // An interruption dropped the step, not the creates dockerd was carrying out.
-                if tokio::time::timeout(SETTLE_TIMEOUT, containers::settled())
+                let settle = pace::scaled(SETTLE_TIMEOUT);
+                if tokio::time::timeout(settle, containers::settled())
                     .await
                     .is_err()
                 {
                     ctx.ui.detail(format!(
-                        "a Docker create was still under way after {SETTLE_TIMEOUT:?}; removing what is there"
+                        "a Docker create was still under way after {settle:?}; removing what is there"
                     ));
                 }
-                let mut cleaned = ctx.created.roll_back(docker, ctx.profile).await;
-                // A new profile had nothing in Docker: whatever carries its label now (a load
-                // balancer proxy its controller made, say) came from this run.
-                if ctx.created.profile
-                    && let Err(e) = docker::remove_profile(docker, ctx.profile).await
-                {
-                    cleaned = Err(match cleaned {
-                        Ok(()) => e,
-                        Err(first) => first.context(format!("{e:#}")),
-                    });
-                }
-                cleaned
+                remove_created(docker, ctx.profile, &ctx.created).await
             }
-            None => Ok(()),
+            None => None,
         };
-        if let Err(cleanup) = cleaned {
-            step.failed();
-            return err.context(format!("and cleaning up failed too: {cleanup:#}"));
+        match left {
+            Some(left) => {
+                step.failed();
+                let mut message = left.describe(ctx.profile);
+                if let Err(e) = left.save(&ctx.home.leftovers_path(ctx.profile)) {
+                    message.push_str(&format!(
+                        " (and keeping this list for the next start failed: {e:#})"
+                    ));
+                }
+                left_in_docker = Some(message);
+            }
+            None => step.done_with("use --keep-on-failure to keep it for debugging"),
         }
-        step.done_with("use --keep-on-failure to keep it for debugging");
     }
     if let Some(before) = &ctx.profile_files
         && let Err(cleanup) = before.restore()
@@ -177,7 +181,41 @@ pub(super) async fn roll_back(ctx: &mut StartContext<'_>, err: anyhow::Error) ->
     {
         return err.context(format!("and restoring config.yaml failed too: {cleanup:#}"));
     }
-    err
+    match left_in_docker {
+        Some(message) => err.context(format!("and cleaning up failed too: {message}")),
+        None => err,
+    }
+}
+
+/// Removes what `created` records, and for a profile that did not exist before it, whatever
+/// carries its label (a load balancer proxy its controller made, say): nothing older can. What
+/// is still there after the roll-back's deadline comes back.
+pub(super) async fn remove_created(
+    docker: &Docker,
+    profile: &ProfileName,
+    created: &Created,
+) -> Option<Leftovers> {
+    let within = docker::deadline(ROLL_BACK_TIMEOUT);
+    let mut left = created.roll_back(docker, profile, within).await.err();
+    if created.profile {
+        let deadline = Instant::now() + within;
+        let what = format!("removing what carries the label of profile '{profile}'");
+        match retrying(&what, deadline, || docker::remove_profile(docker, profile)).await {
+            // Everything that carried the label is gone, what the record missed included.
+            Ok(_) => left = None,
+            Err(e) => left
+                .get_or_insert_with(|| Leftovers {
+                    remaining: Created {
+                        profile: true,
+                        ..Created::default()
+                    },
+                    problems: Vec::new(),
+                })
+                .problems
+                .push(format!("{e:#}")),
+        }
+    }
+    left
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests.
 
 pub mod http;
+pub mod slow_docker;
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};
