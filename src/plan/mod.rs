@@ -28,4 +28,5 @@ pub mod settings;
 pub mod shutdown;
 pub mod snapshot;
 pub mod spec;
+pub mod terminal_text;
 pub mod version;
