@@ -765,7 +765,8 @@ pub async fn import(
             bail!("{problem}");
         }
         // Host folders are another machine's paths: each is checked as `--mount` checks it.
-        crate::effects::cluster_file::check_mounts(home, &mut config.settings).context(
+        let insecure = config.settings.insecure;
+        crate::effects::cluster_file::check_mounts(home, &mut config.settings, insecure).context(
             "the snapshot's profile binds host folders into its nodes: make each folder on this \
              machine (the same path), then import again",
         )?;

@@ -57,6 +57,10 @@ pub struct ClusterFile {
     pub mounts: Vec<HostMount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditField>,
+    /// `--insecure`: settings that switch a safeguard off, and host folders of the denylist,
+    /// are meant (README, "The cluster file").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -199,6 +203,7 @@ impl ClusterFile {
             runtime_config: self.runtime_config,
             kubelet: self.kubelet,
             kube_proxy: self.kube_proxy,
+            insecure: self.insecure,
             ..Default::default()
         };
         let mut apiserver_port = None;
@@ -292,6 +297,7 @@ impl ClusterFile {
             audit: s.audit.as_ref().map(|a| AuditField {
                 policy: a.policy.clone(),
             }),
+            insecure: s.insecure,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cluster_file;
 pub mod config;
 pub mod image_repository;
 pub mod images;
+pub mod insecure;
 pub mod known_options;
 pub mod kubeconfig;
 pub mod load_balancer;

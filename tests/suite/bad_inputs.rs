@@ -619,7 +619,7 @@ fn bad_cluster_files_and_settings_flags_are_refused_before_anything_is_made() {
                 "socket.yaml",
                 "mounts: [{hostPath: /run, nodePath: /src}]\n",
             ),
-            vec!["Docker socket"],
+            vec!["sockets of Docker", "insecure: true"],
         ),
         (
             file(
@@ -705,6 +705,70 @@ fn bad_cluster_files_and_settings_flags_are_refused_before_anything_is_made() {
         &["-p", "bi", "start", "--mount", "/tmp"],
         &["HOST_FOLDER:NODE_PATH"],
     ));
+    // The host's own folders, through a link too: /proc/1/root is the host's root.
+    all.push(case(
+        &["-p", "bi", "start", "--mount", "/proc:/hostproc:ro"],
+        &[
+            "hostPath /proc holds the host's processes",
+            "insecure: true",
+        ],
+    ));
+    let link = dir.path().join("innocent");
+    std::os::unix::fs::symlink("/etc", &link).unwrap();
+    all.push(case(
+        &[
+            "-p",
+            "bi",
+            "start",
+            "--mount",
+            &format!("{}:/src", link.display()),
+        ],
+        &["hostPath /etc holds the host's accounts", "--insecure"],
+    ));
+    all.push(case(
+        &["-p", "bi", "start", "--mount", "/var:/hostvar"],
+        &["holds /var/run", "Mount a folder of your own"],
+    ));
+    // Settings that switch a safeguard off, from a flag or a file.
+    all.push(case(
+        &[
+            "-p",
+            "bi",
+            "start",
+            "--extra-config",
+            "apiserver.authorization-mode=AlwaysAllow",
+        ],
+        &[
+            "apiServer.extraArgs.authorization-mode=AlwaysAllow",
+            "reads every Secret",
+            "insecure: true",
+        ],
+    ));
+    all.push(case(
+        &[
+            "-p",
+            "bi",
+            "start",
+            "--extra-config",
+            "kubelet.read-only-port=10255",
+        ],
+        &["kubelet.readOnlyPort=10255", "unauthenticated port"],
+    ));
+    let weak = dir.path().join("weak.yaml");
+    fs::write(
+        &weak,
+        "apiVersion: localkube.dev/v1alpha1\nkind: Cluster\napiServer: {extraArgs: {anonymous-auth: true}}\nkubelet: {authentication: {anonymous: {enabled: true}}, authorization: {mode: AlwaysAllow}}\n",
+    )
+    .unwrap();
+    all.push(case(
+        &["-p", "bi", "start", "--config", weak.to_str().unwrap()],
+        &[
+            "anonymous-auth=true",
+            "kubelet.authentication.anonymous.enabled=true",
+            "kubelet.authorization.mode",
+            "--insecure",
+        ],
+    ));
     let before = sb.kubeconfig_bytes();
     for c in &all {
         let out = run(&sb, c);
@@ -719,6 +783,39 @@ fn bad_cluster_files_and_settings_flags_are_refused_before_anything_is_made() {
         "bad cluster files and settings flags refused: {}",
         all.len()
     );
+}
+
+/// The user's word lets a weakening setting and a denied host folder through, and every start
+/// says which are on.
+#[test]
+fn insecure_settings_pass_on_the_users_word_and_every_start_names_them() {
+    let sb = Sandbox::new();
+    let out = sb.run(&[
+        "-p",
+        "weak",
+        "start",
+        "--dry-run",
+        "--insecure",
+        "--extra-config",
+        "apiserver.authorization-mode=AlwaysAllow",
+        "--mount",
+        "/proc:/hostproc:ro",
+    ]);
+    assert_success(&out, "start --dry-run --insecure");
+    let err = stderr(&out);
+    for words in [
+        "Insecure, as the profile says (`insecure: true`): apiServer.extraArgs.authorization-mode=AlwaysAllow",
+        "Insecure, as the profile says (`insecure: true`): mounts: /proc:/hostproc",
+    ] {
+        assert!(err.contains(words), "{words}:\n{err}");
+    }
+    let view = sb.run(&["-p", "weak", "config", "view"]);
+    assert_success(&view, "config view");
+    assert!(String::from_utf8_lossy(&view.stdout).contains("insecure: true"));
+    // A plain start of the profile says it again.
+    let again = sb.run(&["-p", "weak", "start", "--dry-run"]);
+    assert_success(&again, "start --dry-run");
+    assert!(stderr(&again).contains("authorization-mode=AlwaysAllow"));
 }
 
 #[test]
