@@ -94,7 +94,7 @@ pub async fn save(home: &Home, profile: &ProfileName, name: &str, ui: &Ui) -> Re
         bail!(problem);
     }
     let store = Store::new(home);
-    if store.dir(profile, &name).exists() {
+    if store.dir(profile, &name)?.exists() {
         bail!(
             "profile '{profile}' already has a snapshot '{name}': delete it first (`localkube \
              snapshot delete {name} -p {profile}`) or choose another name"
@@ -399,6 +399,7 @@ pub async fn restore(
     ui: &Ui,
 ) -> Result<RestoreOutcome> {
     let started = Instant::now();
+    let name = &plan::parse_name(name).map_err(anyhow::Error::msg)?;
     let lock = lock_profile(home, profile)?;
     let config = home.profile(profile).load_config()?;
     if let Some(problem) = plan::members_problem(profile.as_str(), &config) {
@@ -424,8 +425,7 @@ pub async fn restore(
     let mut config = config;
     // The addons the cluster had then: `start` makes exactly those run again.
     let snapshot_config: ProfileConfig =
-        yaml::from_str(&std::fs::read_to_string(dir.join(plan::CONFIG_PART))?)
-            .context("the snapshot's config.yaml")?;
+        yaml::from_str(&store::read_config(&dir)?).context("the snapshot's config.yaml")?;
     config.addons = snapshot_config.addons;
     let started_cluster =
         restore_into(home, profile, &config, &dir, &manifest, ui, lock, false).await?;
@@ -699,11 +699,18 @@ pub struct ImportOutcome {
 }
 
 /// Makes profile `profile` (which must not exist) from an exported snapshot and starts it.
+///
+/// The file may come from anyone. Its parts are checked as they are unpacked; its settings go
+/// through the checks a cluster file's go through (settings that switch a safeguard off, host
+/// folders of the denylist); its image source is never used; and what its settings would do on
+/// this machine (host folders, extra flags, fields, gates) is shown to `trust`, which must say
+/// yes before anything starts.
 pub async fn import(
     home: &Home,
     file: &Path,
     profile: &ProfileName,
     ui: &Ui,
+    trust: &dyn Fn(&[String]) -> Result<bool>,
 ) -> Result<ImportOutcome> {
     let started = Instant::now();
     let profile_dir = home.profile(profile);
@@ -722,13 +729,12 @@ pub async fn import(
     let store = Store::new(home);
     let partial = store.begin(profile, "import")?;
     let step = ui.step(format!("Reading and checking {}", file.display()));
+    // Every part's size and sha256 are checked while it is unpacked.
     let checked = store::unpack_export(file, &partial).and_then(|manifest| {
-        store::verify(&partial, &manifest)?;
-        crate::plan::version::parse_kubernetes_version(&manifest.kubernetes_version)
-            .map_err(|e| anyhow::anyhow!("the snapshot's Kubernetes version: {e}"))?;
-        Ok(manifest)
+        let config = imported_settings(home, profile, &partial, &manifest)?;
+        Ok((manifest, config))
     });
-    let manifest = match checked {
+    let (manifest, (snapshot_config, changes)) = match checked {
         Ok(m) => m,
         Err(e) => {
             step.failed();
@@ -746,6 +752,39 @@ pub async fn import(
         manifest.kubernetes_version,
         mb(manifest.total_bytes())
     ));
+    if let Some(repository) = &snapshot_config.image_repository {
+        ui.info(format!(
+            "The snapshot names the image source {repository}: not used; the images come from \
+             this machine (built, or `localkube images load`)."
+        ));
+    }
+    let agreed = if changes.is_empty() {
+        Ok(true)
+    } else {
+        trust(&changes)
+    };
+    match agreed {
+        Ok(true) => {}
+        Ok(false) | Err(_) => {
+            let _ = store::remove_dir(&partial);
+            let why = agreed
+                .err()
+                .map(|e| format!(" ({e:#})"))
+                .unwrap_or_default();
+            bail!(
+                "{} was not imported, nothing was touched: its settings would change this \
+                 machine's cluster beyond a default profile{why}:\n  {}\nImport it only if you \
+                 trust where it came from: `localkube snapshot import {} -p {profile} --trust`",
+                file.display(),
+                changes
+                    .iter()
+                    .map(|l| crate::plan::terminal_text::escape_controls(l))
+                    .collect::<Vec<_>>()
+                    .join("\n  "),
+                file.display()
+            );
+        }
+    }
     let dir = match store.commit(&partial, profile, &manifest) {
         Ok(dir) => dir,
         Err(e) => {
@@ -754,22 +793,10 @@ pub async fn import(
         }
     };
     let result = async {
-        let snapshot_config: ProfileConfig =
-            yaml::from_str(&std::fs::read_to_string(dir.join(plan::CONFIG_PART))?)
-                .context("the snapshot's config.yaml")?;
         let port = crate::lifecycle::start::free_loopback_port()?;
         let (subnet, exposure) = crate::lifecycle::start::network_choices(profile).await?;
-        let mut config = plan::imported_config(&snapshot_config, port, subnet, exposure);
+        let config = plan::imported_config(&snapshot_config, port, subnet, exposure);
         config.validate()?;
-        if let Some(problem) = plan::members_problem(profile.as_str(), &config) {
-            bail!("{problem}");
-        }
-        // Host folders are another machine's paths: each is checked as `--mount` checks it.
-        let insecure = config.settings.insecure;
-        crate::effects::cluster_file::check_mounts(home, &mut config.settings, insecure).context(
-            "the snapshot's profile binds host folders into its nodes: make each folder on this \
-             machine (the same path), then import again",
-        )?;
         profile_dir.save_config(&config)?;
         // The snapshot's CAs and service-account key, so its tokens and kubeconfigs stay valid;
         // `start` reissues the leaves whose names or addresses are this profile's now.
@@ -794,6 +821,47 @@ pub async fn import(
         manifest,
         took: started.elapsed(),
     })
+}
+
+/// An unpacked snapshot's settings, checked as a cluster file's are, with what they would do
+/// on this machine beyond a default profile. The settings keep the snapshot's image source for
+/// the caller to name; [`plan::imported_config`] drops it.
+fn imported_settings(
+    home: &Home,
+    profile: &ProfileName,
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<(ProfileConfig, Vec<String>)> {
+    let mut config: ProfileConfig =
+        yaml::from_str(&store::read_config(dir)?).context("the snapshot's config.yaml")?;
+    if config.kubernetes_version != manifest.kubernetes_version
+        || config.nodes.numbers() != manifest.node_numbers()
+    {
+        bail!(
+            "the snapshot is damaged: its config.yaml is of Kubernetes {} with nodes {:?}, its \
+             manifest says {} with nodes {:?}",
+            config.kubernetes_version,
+            config.nodes.numbers(),
+            manifest.kubernetes_version,
+            manifest.node_numbers()
+        );
+    }
+    config.validate().context("the snapshot's settings")?;
+    if let Some(problem) = plan::members_problem(profile.as_str(), &config) {
+        bail!("{problem}");
+    }
+    config
+        .settings
+        .validate(&config.kubernetes_version, config.nodes.numbers())
+        .context("the snapshot's settings are refused as a cluster file's would be")?;
+    // Host folders are another machine's paths: each is checked as `--mount` checks it.
+    let insecure = config.settings.insecure;
+    crate::effects::cluster_file::check_mounts(home, &mut config.settings, insecure).context(
+        "the snapshot's profile binds host folders into its nodes: each must be a folder of your \
+         own on this machine (the same path)",
+    )?;
+    let changes = plan::import_changes(&config.settings);
+    Ok((config, changes))
 }
 
 /// Removes snapshot `name` of the profile.

@@ -19,7 +19,7 @@ use crate::plan::known_options::Component;
 pub struct Weakening {
     /// As the cluster file writes it (`apiServer.extraArgs.authorization-mode=AlwaysAllow`).
     pub setting: String,
-    pub why: &'static str,
+    pub why: String,
 }
 
 /// The paths the apiserver and the controllers answer without authorization by default.
@@ -103,7 +103,8 @@ pub fn kubelet_weakenings(kubelet: &Map<String, Value>) -> Vec<Weakening> {
     {
         out.push(Weakening {
             setting: format!("kubelet.readOnlyPort={port}"),
-            why: "an unauthenticated port that lists every pod of the node, with its environment",
+            why: "an unauthenticated port that lists every pod of the node, with its environment"
+                .into(),
         });
     }
     if let Some(on) = at(&["authentication", "anonymous", "enabled"])
@@ -111,7 +112,7 @@ pub fn kubelet_weakenings(kubelet: &Map<String, Value>) -> Vec<Weakening> {
     {
         out.push(Weakening {
             setting: format!("kubelet.authentication.anonymous.enabled={on}"),
-            why: "anonymous requests to the kubelet's API (exec, logs, pods) are let in",
+            why: "anonymous requests to the kubelet's API (exec, logs, pods) are let in".into(),
         });
     }
     if let Some(on) = at(&["authentication", "webhook", "enabled"])
@@ -119,7 +120,7 @@ pub fn kubelet_weakenings(kubelet: &Map<String, Value>) -> Vec<Weakening> {
     {
         out.push(Weakening {
             setting: "kubelet.authentication.webhook.enabled=false".into(),
-            why: "the kubelet stops checking bearer tokens with the apiserver",
+            why: "the kubelet stops checking bearer tokens with the apiserver".into(),
         });
     }
     if let Some(mode) = at(&["authorization", "mode"])
@@ -127,7 +128,8 @@ pub fn kubelet_weakenings(kubelet: &Map<String, Value>) -> Vec<Weakening> {
     {
         out.push(Weakening {
             setting: format!("kubelet.authorization.mode={mode}"),
-            why: "the kubelet stops asking the apiserver who may exec into, read or stop its pods",
+            why: "the kubelet stops asking the apiserver who may exec into, read or stop its pods"
+                .into(),
         });
     }
     if let Some(file) = at(&["authentication", "x509", "clientCAFile"])
@@ -135,7 +137,7 @@ pub fn kubelet_weakenings(kubelet: &Map<String, Value>) -> Vec<Weakening> {
     {
         out.push(Weakening {
             setting: "kubelet.authentication.x509.clientCAFile=\"\"".into(),
-            why: "the kubelet stops checking client certificates",
+            why: "the kubelet stops checking client certificates".into(),
         });
     }
     out
@@ -151,7 +153,7 @@ pub fn flag_weakenings(
         .filter_map(|(flag, value)| {
             flag_weakening(component, flag, value).map(|why| Weakening {
                 setting: format!("{field}.{flag}={value}"),
-                why,
+                why: why.into(),
             })
         })
         .collect()
@@ -216,10 +218,10 @@ pub fn system_denylist() -> Vec<DeniedPath> {
         .collect()
 }
 
-/// Why host folder `host` (canonical) must not go into a node, or None: it is a folder of the
-/// denylist, inside one, or holds one (a mount of `/var` holds `/var/lib/docker`).
-pub fn denied_host_path(host: &Path, denied: &[DeniedPath]) -> Option<String> {
-    for d in denied {
+/// What host folder `host` (canonical) holds of the denylist (`/var` holds `/var/run`, which
+/// holds the sockets...), or None.
+pub fn denial(host: &Path, denied: &[DeniedPath]) -> Option<String> {
+    denied.iter().find_map(|d| {
         let relation = if host == d.path {
             String::new()
         } else if d.inside_too && host.starts_with(&d.path) {
@@ -227,18 +229,24 @@ pub fn denied_host_path(host: &Path, denied: &[DeniedPath]) -> Option<String> {
         } else if d.path.starts_with(host) {
             format!("holds {}, which ", d.path.display())
         } else {
-            continue;
+            return None;
         };
-        return Some(format!(
-            "mounts: hostPath {} {relation}holds {}: a pod with a hostPath volume of it would \
-             reach that. Mount a folder of your own instead (a project folder, e.g. ~/src); if \
-             you mean it, `insecure: true` in the cluster file (or `start --insecure`) lets it \
-             through and `status` lists it",
-            host.display(),
-            d.why
-        ));
-    }
-    None
+        Some(format!("{relation}holds {}", d.why))
+    })
+}
+
+/// Why host folder `host` (canonical) must not go into a node, or None: it is a folder of the
+/// denylist, inside one, or holds one (a mount of `/var` holds `/var/lib/docker`).
+pub fn denied_host_path(host: &Path, denied: &[DeniedPath]) -> Option<String> {
+    denial(host, denied).map(|what| {
+        format!(
+            "mounts: hostPath {} {what}: a pod with a hostPath volume of it would reach that. \
+             Mount a folder of your own instead (a project folder, e.g. ~/src); if you mean it, \
+             `insecure: true` in the cluster file (or `start --insecure`) lets it through and \
+             `status` lists it",
+            host.display()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -416,10 +416,10 @@ impl ClusterSettings {
         out.extend(insecure::kubelet_weakenings(&self.kubelet));
         let denied = insecure::system_denylist();
         for mount in &self.mounts {
-            if insecure::denied_host_path(&mount.host_path, &denied).is_some() {
+            if let Some(what) = insecure::denial(&mount.host_path, &denied) {
                 out.push(Weakening {
                     setting: format!("mounts: {}:{}", mount.host_path.display(), mount.node_path),
-                    why: "a host folder of the denylist bound into every node",
+                    why: format!("hostPath {} {what}", mount.host_path.display()),
                 });
             }
         }

@@ -848,3 +848,222 @@ fn every_example_cluster_file_is_valid() {
     }
     assert!(checked >= 4, "only {checked} examples");
 }
+
+/// A snapshot export as `localkube snapshot export` lays it out (the manifest, then the parts),
+/// of profile `teacher` with one node, its settings `config` and `edit` applied to the manifest.
+/// A part named in `sparse` is written by GNU tar as a sparse file of `sparse.1` bytes.
+fn snapshot_file(
+    dir: &std::path::Path,
+    config: &localkube::plan::config::ProfileConfig,
+    edit: fn(&mut serde_json::Value),
+    sparse: Option<(&str, u64)>,
+) -> String {
+    use sha2::Digest;
+    let work = tempfile::tempdir_in(dir).unwrap();
+    let mut pki = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(3);
+    header.set_mode(0o600);
+    pki.append_data(&mut header, "ca.crt", &b"crt"[..]).unwrap();
+    let parts: Vec<(&str, Vec<u8>)> = vec![
+        ("etcd.db", b"not etcd".to_vec()),
+        ("pki.tar", pki.into_inner().unwrap()),
+        (
+            "config.yaml",
+            localkube::yaml::to_string(config).unwrap().into_bytes(),
+        ),
+        (
+            "node-1.tar",
+            tar::Builder::new(Vec::new()).into_inner().unwrap(),
+        ),
+    ];
+    let mut listed = Vec::new();
+    for (file, data) in &parts {
+        let (bytes, sha) = match sparse {
+            Some((name, size)) if name == *file => {
+                // A hole of `size` bytes: the sha256 of that many zeros, as an honest manifest
+                // would list it.
+                let f = fs::File::create(work.path().join(file)).unwrap();
+                f.set_len(size).unwrap();
+                let mut hasher = sha2::Sha256::new();
+                let zeros = vec![0u8; 1 << 20];
+                for _ in 0..size / (1 << 20) {
+                    hasher.update(&zeros);
+                }
+                (size, hex::encode(hasher.finalize()))
+            }
+            _ => {
+                fs::write(work.path().join(file), data).unwrap();
+                (data.len() as u64, hex::encode(sha2::Sha256::digest(data)))
+            }
+        };
+        listed.push(serde_json::json!({"file": file, "bytes": bytes, "sha256": sha}));
+    }
+    let mut manifest = serde_json::json!({
+        "format": 1,
+        "name": "chapter-4",
+        "profile": "teacher",
+        "created": "2026-12-02T19:00:00Z",
+        "kubernetesVersion": config.kubernetes_version,
+        "localkubeVersion": "0.1.0",
+        "nodes": [{"number": 1, "name": "teacher"}],
+        "parts": listed,
+    });
+    edit(&mut manifest);
+    fs::write(work.path().join("manifest.json"), manifest.to_string()).unwrap();
+    let out = dir.join(format!(
+        "snapshot-{}.tar",
+        fs::read_dir(dir).unwrap().count()
+    ));
+    // GNU tar, as a real attacker would use: --sparse stores a hole as a map, not as bytes.
+    let status = std::process::Command::new("tar")
+        .args(["--format=gnu", "--sparse", "-cf"])
+        .arg(&out)
+        .arg("-C")
+        .arg(work.path())
+        .args([
+            "manifest.json",
+            "etcd.db",
+            "pki.tar",
+            "config.yaml",
+            "node-1.tar",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out.display().to_string()
+}
+
+/// A snapshot is meant to be shared, so `import` reads it as foreign input: a name that leaves
+/// the snapshot folder, a sparse part that would unpack a few KB into a gigabyte, settings a
+/// cluster file could not have (a node mount of /proc, AlwaysAllow), and an image source of its
+/// own are each refused or dropped before anything is made; what its settings would do on this
+/// machine needs `--trust`.
+#[test]
+fn crafted_snapshots_are_refused_before_anything_is_made() {
+    use localkube::plan::config::ProfileConfig;
+    let cache = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new().with_env("LOCALKUBE_CACHE", cache.path());
+    sb.write_user_kubeconfig();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = ProfileConfig::new(41000, "172.30.9.0/24".parse().unwrap());
+    let with = |edit: fn(&mut ProfileConfig)| {
+        let mut c = plain.clone();
+        edit(&mut c);
+        c
+    };
+    let gib = 1u64 << 30;
+    let cases: Vec<(String, Vec<&'static str>)> = vec![
+        (
+            snapshot_file(
+                dir.path(),
+                &plain,
+                |m| m["name"] = "../../../somewhere".into(),
+                None,
+            ),
+            vec!["invalid snapshot name '../../../somewhere'"],
+        ),
+        (
+            snapshot_file(dir.path(), &plain, |_| {}, Some(("etcd.db", gib))),
+            vec!["etcd.db is a GNUSparse entry", "no sparse file"],
+        ),
+        (
+            snapshot_file(
+                dir.path(),
+                &with(|c| {
+                    c.settings.add_mount("/proc:/hostproc:ro").expect("a mount");
+                }),
+                |_| {},
+                None,
+            ),
+            vec![
+                "hostPath /proc holds the host's processes",
+                "insecure: true",
+            ],
+        ),
+        (
+            snapshot_file(
+                dir.path(),
+                &with(|c| {
+                    c.settings
+                        .add_extra_config("apiserver.authorization-mode=AlwaysAllow")
+                        .expect("a flag");
+                }),
+                |_| {},
+                None,
+            ),
+            vec![
+                "refused as a cluster file's would be",
+                "authorization-mode=AlwaysAllow",
+                "reads every Secret",
+            ],
+        ),
+        (
+            // An image source, and a setting that needs the user's word: the source is named
+            // as not used, and nothing starts without --trust.
+            snapshot_file(
+                dir.path(),
+                &with(|c| {
+                    c.image_repository = Some("registry.example/evil".into());
+                    c.settings
+                        .add_extra_config("kubelet.max-pods=50")
+                        .expect("a field");
+                }),
+                |_| {},
+                None,
+            ),
+            vec![
+                "image source registry.example/evil: not used",
+                "sets kubelet.maxPods: 50",
+                "--trust",
+            ],
+        ),
+        (
+            snapshot_file(
+                dir.path(),
+                &plain,
+                |m| m["parts"][0]["sha256"] = "ab".repeat(32).into(),
+                None,
+            ),
+            vec!["etcd.db's sha256"],
+        ),
+    ];
+    let before = sb.kubeconfig_bytes();
+    for (file, expect) in &cases {
+        let c = case(&["-p", "student", "snapshot", "import", file], expect);
+        let started = std::time::Instant::now();
+        let out = run(&sb, &c);
+        assert_refused_cleanly(&sb, &c, &out, &before);
+        assert!(
+            !sb.home().join("profiles/student").exists(),
+            "{file}: a profile folder was left"
+        );
+        // Nothing outside the snapshot folder, no half snapshot inside it.
+        assert!(!cache.path().join("somewhere").exists());
+        let leftovers: Vec<_> = fs::read_dir(cache.path().join("snapshots/student"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "{file}: left {leftovers:?}");
+        // The sparse part is refused from its header, not after a gigabyte is written.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{file} took {:?}",
+            started.elapsed()
+        );
+    }
+    // `delete`, `restore` and `export` check the name as well.
+    for verb in [
+        vec!["snapshot", "delete", "../../x"],
+        vec!["snapshot", "restore", "../../x"],
+        vec!["snapshot", "export", "../../x", "/tmp/x.snapshot"],
+    ] {
+        let mut args = vec!["-p", "student"];
+        args.extend(verb);
+        let c = case(&args, &["invalid snapshot name '../../x'"]);
+        let out = run(&sb, &c);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("invalid snapshot name"), "{args:?}: {err}");
+    }
+    eprintln!("crafted snapshots refused: {}", cases.len());
+}
