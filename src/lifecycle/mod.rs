@@ -4,6 +4,7 @@
 
 pub mod addons;
 pub mod image;
+pub mod interrupt;
 pub mod nodes;
 pub mod pause;
 pub mod preflight;

@@ -25,8 +25,8 @@ use crate::effects::snapshot::FilesSnapshot;
 use crate::effects::snapshot_store::{self as store, Store};
 use crate::effects::volume_copy::{self, VolumeHelper};
 use crate::effects::{containers, etcd_snapshot, kube_api};
-use crate::lifecycle::pause;
 use crate::lifecycle::start::{self, StartRequest};
+use crate::lifecycle::{interrupt, pause};
 use crate::plan::cluster::{self, ClusterPlan};
 use crate::plan::config::ProfileConfig;
 use crate::plan::names::{self, Role};
@@ -85,7 +85,11 @@ fn mb(bytes: u64) -> u64 {
 }
 
 /// Takes a snapshot `name` of the profile.
+///
+/// Ctrl-C or SIGTERM at any point leaves the profile as it found it: what the save froze is
+/// thawed, etcd is put back in its state, and no part (they hold the cluster's keys) is left.
 pub async fn save(home: &Home, profile: &ProfileName, name: &str, ui: &Ui) -> Result<SaveOutcome> {
+    let interrupted = interrupt::interruption();
     let name = plan::parse_name(name).map_err(anyhow::Error::msg)?;
     let _lock = lock_profile(home, profile)?;
     let dir = home.profile(profile);
@@ -112,49 +116,71 @@ pub async fn save(home: &Home, profile: &ProfileName, name: &str, ui: &Ui) -> Re
         );
     };
     let started = Instant::now();
+    let paused_before = pause::paused_containers(&docker, profile).await?;
     let partial = store.begin(profile, &name)?;
-    let result = save_into(
-        &docker,
-        home,
-        profile,
-        &config,
-        &cluster_plan,
-        &facts,
-        &etcd,
-        etcd_state,
-        &partial,
-        ui,
-    )
-    .await;
-    let (parts, frozen_for) = match result {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = store::remove_dir(&partial);
-            return Err(e);
+    let work = async {
+        let (parts, frozen_for) = save_into(
+            &docker,
+            home,
+            profile,
+            &config,
+            &cluster_plan,
+            &facts,
+            &etcd,
+            etcd_state,
+            &partial,
+            ui,
+        )
+        .await?;
+        let manifest = Manifest {
+            format: plan::FORMAT,
+            name: name.clone(),
+            profile: profile.to_string(),
+            created: now_rfc3339(),
+            kubernetes_version: config.kubernetes_version.clone(),
+            localkube_version: env!("CARGO_PKG_VERSION").to_string(),
+            nodes: config
+                .nodes
+                .numbers()
+                .iter()
+                .map(|n| SnapshotNode {
+                    number: *n,
+                    name: names::node_name(profile, *n),
+                })
+                .collect(),
+            parts,
+        };
+        interrupt::phase(ui, "save-written").await;
+        // No await from here on: an interruption comes before the commit or not at all.
+        let dir = store.commit(&partial, profile, &manifest)?;
+        anyhow::Ok((manifest, dir, frozen_for))
+    };
+    let what = format!("saving snapshot '{name}'");
+    let result = match interrupt::or_interrupted(work, interrupted, &what).await {
+        Ok(result) => result,
+        Err(interrupted) => {
+            // The save was dropped where it stood: the containers it froze are thawed, etcd
+            // put back as it was, its helpers removed (below, the half-written parts).
+            let admin = home.profile(profile).kubeconfigs_dir().join("admin.conf");
+            let thawed =
+                pause::thaw_what_was_frozen(&docker, profile, Some(&admin), &paused_before).await;
+            put_etcd_back(&docker, &etcd, etcd_state).await;
+            let _ = volume_copy::remove_leftovers(&docker, profile).await;
+            Err(match thawed {
+                Ok(_) => interrupted.context(format!(
+                    "profile '{profile}' runs as before, and nothing of the snapshot was kept"
+                )),
+                Err(e) => interrupted.context(format!(
+                    "thawing the profile failed ({e:#}): `localkube unpause -p {profile}` \
+                     resumes it; nothing of the snapshot was kept"
+                )),
+            })
         }
     };
-    let manifest = Manifest {
-        format: plan::FORMAT,
-        name: name.clone(),
-        profile: profile.to_string(),
-        created: now_rfc3339(),
-        kubernetes_version: config.kubernetes_version.clone(),
-        localkube_version: env!("CARGO_PKG_VERSION").to_string(),
-        nodes: config
-            .nodes
-            .numbers()
-            .iter()
-            .map(|n| SnapshotNode {
-                number: *n,
-                name: names::node_name(profile, *n),
-            })
-            .collect(),
-        parts,
-    };
-    let committed = store.commit(&partial, profile, &manifest);
-    let dir = match committed {
-        Ok(dir) => dir,
+    let (manifest, dir, frozen_for) = match result {
+        Ok(done) => done,
         Err(e) => {
+            // Nothing half-made: the parts written so far hold the cluster's keys.
             let _ = store::remove_dir(&partial);
             return Err(e);
         }
@@ -210,7 +236,7 @@ async fn save_into(
     let step = ui.step(format!(
         "Freezing profile '{profile}' but etcd, for a copy of one moment"
     ));
-    let frozen = match pause::pause_profile(docker, profile, &[Role::Etcd.as_str()]).await {
+    let frozen = match pause::pause_profile(docker, profile, &[Role::Etcd.as_str()], ui).await {
         Ok(outcome) => {
             step.done_with(format!("{} containers", outcome.containers.len()));
             outcome.containers
@@ -221,6 +247,7 @@ async fn save_into(
             return Err(e);
         }
     };
+    interrupt::phase(ui, "save-frozen").await;
     let copied = copy_parts(
         docker,
         profile,
@@ -252,6 +279,7 @@ async fn save_into(
     put_etcd_back(docker, etcd, etcd_state).await;
     let mut parts = copied?;
     thawed?;
+    interrupt::phase(ui, "save-thawed").await;
     // The profile's certificates and keys, and its settings.
     let pki = store::tar_folder(
         &home.profile(profile).pki_dir(),
@@ -332,6 +360,7 @@ async fn copy_parts(
     };
     step.done_with(format!("{} MB", mb(written.bytes)));
     parts.push(part(plan::ETCD_PART, written));
+    interrupt::phase(ui, "save-etcd-saved").await;
 
     let volumes = node_volumes(profile, config);
     let node_image = image_of(cluster_plan, Role::Node)?;
@@ -378,6 +407,9 @@ async fn copy_parts(
                 break;
             }
         }
+    }
+    if result.is_ok() {
+        interrupt::phase(ui, "save-volumes-copied").await;
     }
     helper.remove().await;
     result.map(|()| parts)

@@ -581,3 +581,139 @@ fn objects_written_while_dockerd_restarts_are_kept_or_refused_never_half_made() 
         started.elapsed()
     );
 }
+
+/// Spawns `localkube ARGS` with the test hook holding it at `phase`, waits until it says it is
+/// there, interrupts it with `sig` and returns what it printed.
+fn interrupt_at(c: &Cluster, args: &[&str], phase: &str, sig: &str) -> Output {
+    use std::io::BufRead;
+    let mut all = vec!["-p", c.profile.as_str()];
+    all.extend_from_slice(args);
+    let mut child = spawn(&c.sb, &all, &[("LOCALKUBE_TEST_HANG_AT", phase)]);
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(err).lines() {
+            let line = line.unwrap_or_default();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("LOCALKUBE_TEST_HANG_AT=") {
+                let _ = tx.send(());
+            }
+        }
+        seen
+    });
+    let reached = rx.recv_timeout(Duration::from_secs(300));
+    signal(child.id(), sig);
+    let status = child.wait().expect("wait for localkube");
+    let stderr_text = reader.join().unwrap();
+    assert!(
+        reached.is_ok(),
+        "{args:?} never reached {phase}:\n{stderr_text}"
+    );
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr: stderr_text.into_bytes(),
+    }
+}
+
+/// The profile's containers in a state, by name.
+fn containers_in(profile: &str, status: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=io.localkube.profile={profile}"),
+            "--filter",
+            &format!("status={status}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    stdout(&out).lines().map(str::to_string).collect()
+}
+
+/// `snapshot save` and `pause` interrupted (Ctrl-C, SIGTERM) at each of their phases leave the
+/// cluster running, thawed, serving, with no half-written snapshot (its parts hold the keys) and
+/// no helper container.
+#[test]
+fn snapshot_save_and_pause_interrupted_at_each_phase_leave_the_cluster_running() {
+    let c = Cluster::start("intrsave", &[]);
+    let snapshots = localkube::effects::home::Home::from_env()
+        .unwrap()
+        .cache()
+        .join("snapshots")
+        .join("intrsave");
+    let _ = std::fs::remove_dir_all(&snapshots);
+    let check = |after: &str| {
+        assert_eq!(
+            containers_in("intrsave", "paused"),
+            Vec::<String>::new(),
+            "after {after}: containers left frozen"
+        );
+        for role in ["etcd", "apiserver", "controller-manager", "scheduler"] {
+            assert_eq!(
+                docker_inspect(&format!("intrsave-{role}"), "{{.State.Status}}"),
+                "running",
+                "after {after}: {role}"
+            );
+        }
+        let helpers = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                "label=io.localkube.snapshot-helper=intrsave",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&helpers).trim(), "", "after {after}: helpers left");
+        let left: Vec<_> = std::fs::read_dir(&snapshots)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "after {after}: {left:?} left in the cache");
+        c.kubectl_ok(&["get", "--raw", "/readyz"]);
+    };
+    let phases = [
+        "save-frozen",
+        "save-etcd-saved",
+        "save-volumes-copied",
+        "save-thawed",
+        "save-written",
+    ];
+    for (i, phase) in phases.iter().enumerate() {
+        let (sig, name) = if i % 2 == 0 {
+            ("-TERM", "SIGTERM")
+        } else {
+            ("-INT", "Ctrl-C")
+        };
+        let t = Instant::now();
+        let out = interrupt_at(&c, &["snapshot", "save", "s"], phase, sig);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{phase}: the save succeeded:\n{err}");
+        assert!(
+            err.contains(&format!("interrupted ({name}) while saving snapshot 's'"))
+                && err.contains("runs as before"),
+            "{phase}:\n{err}"
+        );
+        check(&format!("snapshot save interrupted at {phase}"));
+        eprintln!("snapshot save interrupted at {phase}: {:?}", t.elapsed());
+    }
+    for wave in 1..5 {
+        let phase = format!("pause-wave-{wave}");
+        let out = interrupt_at(&c, &["pause"], &phase, "-INT");
+        let err = stderr(&out);
+        assert!(
+            !out.status.success(),
+            "{phase}: the pause succeeded:\n{err}"
+        );
+        assert!(
+            err.contains("interrupted (Ctrl-C) while pausing") && err.contains("thawed"),
+            "{phase}:\n{err}"
+        );
+        check(&format!("pause interrupted at {phase}"));
+    }
+}
