@@ -505,19 +505,31 @@ async fn restore_into(
     let etcd_image = image_of(&cluster_plan, Role::Etcd)?;
     let helper = VolumeHelper::start(&docker, profile, &node_image, &mounts, true).await?;
 
-    // 1. Unpack beside the data; the cluster runs on meanwhile.
-    let unpacked = unpack(
-        &docker,
-        profile,
-        config,
-        dir,
-        &volumes,
-        &mount_points,
-        &helper,
-        &etcd_image,
-        ui,
+    // 1. Unpack beside the data; the cluster runs on meanwhile. This is the long part, and
+    // Ctrl-C or SIGTERM stops it with nothing touched; from the swap on, the restore runs to
+    // its end (or its own roll-back) whatever signal comes: the handlers stay installed.
+    let unpacking = async {
+        interrupt::phase(ui, "restore-unpack").await;
+        unpack(
+            &docker,
+            profile,
+            config,
+            dir,
+            &volumes,
+            &mount_points,
+            &helper,
+            &etcd_image,
+            ui,
+        )
+        .await
+    };
+    let unpacked = interrupt::or_interrupted(
+        unpacking,
+        interrupt::interruption(),
+        "unpacking the snapshot",
     )
-    .await;
+    .await
+    .unwrap_or_else(Err);
     if let Err(e) = unpacked {
         let _ = helper.script(&plan::undo_script(&mount_points)).await;
         helper.remove().await;

@@ -717,3 +717,98 @@ fn snapshot_save_and_pause_interrupted_at_each_phase_leave_the_cluster_running()
         check(&format!("pause interrupted at {phase}"));
     }
 }
+
+/// `node delete` interrupted while it drains keeps the node, uncordoned; `addons enable`
+/// interrupted while it applies removes what it applied and keeps the addon disabled.
+#[test]
+fn node_delete_and_addons_enable_interrupted_leave_the_cluster_as_it_was() {
+    let c = Cluster::start("intrnode", &["--nodes", "2"]);
+    let out = interrupt_at(
+        &c,
+        &["node", "delete", "intrnode-m02"],
+        "node-delete-drain",
+        "-TERM",
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "the node delete succeeded:\n{err}");
+    assert!(
+        err.contains("interrupted (SIGTERM) while draining intrnode-m02")
+            && err.contains("uncordoned"),
+        "{err}"
+    );
+    let unschedulable = c.kubectl_ok(&[
+        "get",
+        "node",
+        "intrnode-m02",
+        "-o",
+        "jsonpath={.spec.unschedulable}",
+    ]);
+    assert_eq!(unschedulable.trim(), "", "the node was left cordoned");
+    assert_eq!(
+        docker_inspect("intrnode-m02", "{{.State.Status}}"),
+        "running"
+    );
+    let nodes = c.localkube_ok(&["node", "list"]);
+    assert!(nodes.contains("intrnode-m02"), "{nodes}");
+
+    let out = interrupt_at(&c, &["addons", "enable", "ingress"], "addon-enable", "-INT");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "the addon enable succeeded:\n{err}");
+    assert!(
+        err.contains("interrupted (Ctrl-C) while enabling the ingress addon")
+            && err.contains("stays disabled"),
+        "{err}"
+    );
+    let list = c.localkube_ok(&["addons", "list", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let ingress = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "ingress")
+        .unwrap()
+        .clone();
+    assert_eq!(ingress["enabled"], false, "{ingress}");
+}
+
+/// `snapshot restore` interrupted while it unpacks (its long part, with the cluster running)
+/// leaves the cluster as it was: running, its objects those of now, nothing left beside the
+/// volumes' data.
+#[test]
+fn snapshot_restore_interrupted_while_unpacking_leaves_the_cluster_as_it_was() {
+    let c = Cluster::start("intrrest", &[]);
+    let snapshots = localkube::effects::home::Home::from_env()
+        .unwrap()
+        .cache()
+        .join("snapshots")
+        .join("intrrest");
+    let _ = std::fs::remove_dir_all(&snapshots);
+    c.kubectl_ok(&["create", "configmap", "then", "--from-literal=k=1"]);
+    c.localkube_ok(&["snapshot", "save", "s"]);
+    c.kubectl_ok(&["create", "configmap", "now", "--from-literal=k=2"]);
+    let out = interrupt_at(&c, &["snapshot", "restore", "s"], "restore-unpack", "-TERM");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "the restore succeeded:\n{err}");
+    assert!(
+        err.contains("interrupted (SIGTERM) while unpacking the snapshot")
+            && err.contains("it is as it was"),
+        "{err}"
+    );
+    assert_eq!(
+        containers_in("intrrest", "paused"),
+        Vec::<String>::new(),
+        "containers left frozen"
+    );
+    c.kubectl_ok(&["get", "configmap", "now"]);
+    let helpers = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            "label=io.localkube.snapshot-helper=intrrest",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&helpers).trim(), "", "helpers left");
+    let _ = std::fs::remove_dir_all(&snapshots);
+}
