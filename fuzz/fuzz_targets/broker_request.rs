@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = load_balancer::check_capacity(&config, &[], &lb);
     let profile = ProfileName::parse("fuzz").unwrap();
-    let spec = load_balancer::proxy_spec(&profile, &lb, "localkube/lb:fuzz");
+    let spec = load_balancer::proxy_spec(&profile, &config, &lb, "localkube/lb:fuzz");
     assert!(spec.name.starts_with("fuzz-lb-"));
     assert!(!spec.name.contains('/') && spec.name.len() < 200);
     assert!(spec.security.cap_drop == ["ALL"]);

@@ -99,7 +99,8 @@ fn audit(ctx: &Ctx, config: &crate::plan::config::ProfileConfig, args: &Args) ->
     }
     let print = |line: &str| {
         if args.raw {
-            println!("{line}");
+            // JSON escapes control characters in strings; a line that is not JSON may not.
+            println!("{}", crate::plan::terminal_text::escape_controls(line));
         } else if let Some(text) = format_event(line) {
             println!("{text}");
         }

@@ -41,10 +41,14 @@ pub fn run_pause(ctx: &Ctx, _args: Args) -> Result<u8> {
     // Refuses a profile that does not exist, with the hint to create it.
     ctx.home.profile(&ctx.profile).load_config()?;
     let step = ctx.ui.step(format!("Pausing profile '{}'", ctx.profile));
-    let outcome = super::block_on(async {
-        let docker = docker::connect().await?;
-        pause::pause_profile(&docker, &ctx.profile, &[]).await
-    })??;
+    let outcome = super::block_on(pause::pause_command(&ctx.home, &ctx.profile, &ctx.ui))?;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            step.failed();
+            return Err(e);
+        }
+    };
     if outcome.containers.is_empty() {
         step.done_with("nothing was running (`localkube status` shows why)");
     } else {

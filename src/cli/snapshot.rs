@@ -32,7 +32,16 @@ pub enum SnapshotCommand {
     /// Write snapshot NAME of the profile as one file, for another machine or profile.
     Export { name: String, file: PathBuf },
     /// Make a new profile (`-p`, default `localkube`) from an exported snapshot and start it.
-    Import { file: PathBuf },
+    /// Its settings are checked as a cluster file's; what they would do on this machine beyond
+    /// a default profile (host folders, extra flags, fields, gates) is shown and needs a yes on a
+    /// terminal, or --trust.
+    Import {
+        file: PathBuf,
+        /// Accept what the snapshot's settings would do on this machine without asking: only for
+        /// a snapshot from someone you trust.
+        #[arg(long)]
+        trust: bool,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -108,9 +117,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             ));
             Ok(0)
         }
-        SnapshotCommand::Import { file } => {
-            let outcome =
-                super::block_on(snapshot::import(&ctx.home, &file, &ctx.profile, &ctx.ui))??;
+        SnapshotCommand::Import { file, trust } => {
+            let ask = |changes: &[String]| ask_trust(trust, changes);
+            let outcome = super::block_on(snapshot::import(
+                &ctx.home,
+                &file,
+                &ctx.profile,
+                &ctx.ui,
+                &ask,
+            ))??;
             ctx.ui.info(format!(
                 "Imported snapshot '{}' (of profile '{}') as profile '{}' in {:.1} s; it runs.",
                 outcome.manifest.name,
@@ -121,6 +136,35 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// Whether the user agrees to what an imported snapshot's settings would do: `--trust`, or a
+/// yes typed on a terminal; anything else is no.
+fn ask_trust(trust: bool, changes: &[String]) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if trust {
+        return Ok(true);
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Ok(false);
+    }
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "The snapshot's settings would change this machine's cluster beyond a default profile:"
+    )?;
+    for line in changes {
+        writeln!(
+            err,
+            "  {}",
+            crate::plan::terminal_text::escape_controls(line)
+        )?;
+    }
+    write!(err, "Import it with these settings? [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 fn list(ctx: &Ctx) -> Result<u8> {

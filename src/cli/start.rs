@@ -104,6 +104,13 @@ pub struct Args {
     /// profile follows a change.
     #[arg(long, value_name = "KINDS", value_parser = crate::plan::localhost::Localhost::parse)]
     pub localhost: Option<crate::plan::localhost::Localhost>,
+
+    /// Accept settings that switch a safeguard of the cluster off (AlwaysAllow, anonymous
+    /// access, the kubelet's read-only port, ...) and host folders of the denylist (`/proc`,
+    /// `/etc`, `/run`, ...), as `insecure: true` in a cluster file does; `start` and `status`
+    /// then list them. Kept in the profile.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -126,15 +133,24 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     for text in &args.mount {
         overlay.add_mount(text)?;
     }
-    check_mounts(&ctx.home, &mut overlay)?;
+    overlay.insecure = args.insecure;
     let mut file = match &args.config {
-        Some(path) => {
-            let mut file = crate::effects::cluster_file::load(path)?;
-            check_mounts(&ctx.home, &mut file.settings)?;
-            Some(file)
-        }
+        Some(path) => Some(crate::effects::cluster_file::load(path)?),
         None => None,
     };
+    // The user's word counts from the flag, the file, or the profile it already gave it to.
+    let insecure = args.insecure
+        || file.as_ref().is_some_and(|f| f.settings.insecure)
+        || (args.config.is_none()
+            && ctx
+                .home
+                .profile(&ctx.profile)
+                .load_config()
+                .is_ok_and(|c| c.settings.insecure));
+    check_mounts(&ctx.home, &mut overlay, insecure)?;
+    if let Some(file) = &mut file {
+        check_mounts(&ctx.home, &mut file.settings, insecure)?;
+    }
     let mut args = args;
     if let Some(file) = &mut file {
         args.kubernetes_version = flag_wins(
@@ -245,6 +261,14 @@ fn flag_wins<T: PartialEq + std::fmt::Display>(
 
 /// What a start tells the user at the end: the dry run's plan, or which context kubectl uses.
 pub fn print_outcome(ctx: &Ctx, outcome: &Outcome, keep_context: bool) -> Result<()> {
+    // On every start, as long as the profile keeps them.
+    if let Ok(config) = ctx.home.profile(&ctx.profile).load_config() {
+        for line in config.settings.insecure_report() {
+            ctx.ui.info(format!(
+                "Insecure, as the profile says (`insecure: true`): {line}"
+            ));
+        }
+    }
     let (context, kubeconfig) = match outcome {
         Outcome::Planned(plan) => {
             if ctx.json() {

@@ -25,6 +25,9 @@ pub struct Args {}
 #[serde(rename_all = "camelCase")]
 struct Status {
     profile: String,
+    /// Settings that switch a safeguard off, which the profile accepted (`insecure: true`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    insecure: Vec<String>,
     /// Frozen by `localkube pause`: the API is not asked (it would not answer).
     paused: bool,
     components: Vec<ComponentStatus>,
@@ -171,6 +174,7 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
     };
     let status = Status {
         profile: ctx.profile.to_string(),
+        insecure: config.settings.insecure_report(),
         paused,
         components,
         health,
@@ -205,6 +209,9 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
             println!("the API did not answer: {problem}");
         }
         println!("kubeconfig: {}", status.kubeconfig);
+        for line in &status.insecure {
+            println!("insecure (the profile says `insecure: true`): {line}");
+        }
     }
     Ok(exit_code)
 }

@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::effects::home::Home;
 use crate::plan::cluster_file::{ClusterFile, FileRequest};
-use crate::plan::settings::{ClusterSettings, check_host_path};
+use crate::plan::insecure;
+use crate::plan::settings::{ClusterSettings, check_host_path, machine_denylist};
 
 /// A cluster file, read and parsed; its audit policy read too.
 pub fn load(path: &Path) -> Result<FileRequest> {
@@ -52,19 +53,40 @@ fn read_policy(path: &Path) -> Result<String> {
     Ok(text)
 }
 
-/// Each host folder of `settings`: made absolute and canonical, and refused unless it is an
-/// existing folder that neither localkube nor Docker owns.
-pub fn check_mounts(home: &Home, settings: &mut ClusterSettings) -> Result<()> {
+/// Each host folder of `settings`: made absolute and canonical (links resolved, so a link to
+/// `/proc` is `/proc`), and refused unless it is an existing folder that neither localkube, nor
+/// Docker, nor the host's system owns; with `insecure` (the user's word) only localkube's own
+/// folders are refused.
+pub fn check_mounts(home: &Home, settings: &mut ClusterSettings, insecure: bool) -> Result<()> {
+    if settings.mounts.is_empty() {
+        return Ok(());
+    }
     let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let owned = [canonical(home.root()), canonical(home.cache())];
     let socket = crate::plan::load_balancer::docker_socket_path(
         std::env::var("DOCKER_HOST").ok().as_deref(),
     )
     .map_err(anyhow::Error::msg)?;
-    let socket = canonical(&socket);
-    // Docker's default data root; a daemon configured elsewhere is not asked (no Docker call
-    // before anything is checked).
-    let docker_root = canonical(Path::new("/var/lib/docker"));
+    let user_home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute() && h != Path::new("/"));
+    // Each entry as written and as resolved here (`/var/run` is a link to `/run` on most
+    // systems; Docker's data root may be a link to another disk). A daemon configured with
+    // another data root is not asked: no Docker call before anything is checked.
+    let mut denied = Vec::new();
+    let listed = insecure::system_denylist()
+        .into_iter()
+        .chain(machine_denylist(&socket, user_home.as_deref()));
+    for entry in listed {
+        let resolved = canonical(&entry.path);
+        if resolved != entry.path {
+            denied.push(insecure::DeniedPath {
+                path: resolved,
+                ..entry.clone()
+            });
+        }
+        denied.push(entry);
+    }
     for mount in &mut settings.mounts {
         let host = std::path::absolute(&mount.host_path)
             .with_context(|| format!("resolving {}", mount.host_path.display()))?;
@@ -81,7 +103,7 @@ pub fn check_mounts(home: &Home, settings: &mut ClusterSettings) -> Result<()> {
             );
         }
         let host = canonical(&host);
-        check_host_path(&host, &owned, &socket, Some(&docker_root))?;
+        check_host_path(&host, &owned, &denied, insecure)?;
         mount.host_path = host;
     }
     Ok(())

@@ -2,17 +2,17 @@
 //! saves a consistent snapshot of the live member through its Maintenance API (etcd need not
 //! stop), etcdutl restores one into a new data folder of the etcd volume.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
-use futures_util::TryStreamExt;
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use crate::effects::volume_copy::{
-    HelperSpec, Written, bind_mount, create_helper, open_secret, run_to_end, volume_mount,
+    HelperSpec, Written, bind_mount, create_helper, run_to_end, volume_mount,
 };
 use crate::plan::cluster::COMPONENT_CONFIG_DIR;
 use crate::plan::profile_name::ProfileName;
@@ -52,36 +52,97 @@ pub async fn save(
     result
 }
 
-/// The snapshot file out of the exited helper (a tar of one file, as Docker's archive API gives).
+/// The snapshot file out of the exited helper (a tar of one file, as Docker's archive API gives),
+/// streamed into `out` and hashed on the way: a database of gigabytes is never held in memory,
+/// which matters most while the rest of the cluster is frozen for the save.
 async fn read_back(docker: &Docker, id: &str, out: &Path) -> Result<Written> {
-    let tar: Vec<u8> = docker
-        .download_from_container(
-            id,
-            Some(bollard::query_parameters::DownloadFromContainerOptions {
-                path: SNAPSHOT_IN_HELPER.to_string(),
-            }),
-        )
-        .map_ok(|chunk| chunk.to_vec())
-        .try_concat()
+    let mut stream = docker.download_from_container(
+        id,
+        Some(bollard::query_parameters::DownloadFromContainerOptions {
+            path: SNAPSHOT_IN_HELPER.to_string(),
+        }),
+    );
+    // The tar is read on a blocking thread from the chunks as they arrive; a few chunks are
+    // buffered at most.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<bytes::Bytes>>(4);
+    let out_path = out.to_path_buf();
+    let unpack = tokio::task::spawn_blocking(move || -> Result<Written> {
+        let mut archive = tar::Archive::new(ChannelReader {
+            rx,
+            chunk: bytes::Bytes::new(),
+        });
+        let mut entry = archive
+            .entries()?
+            .next()
+            .context("the helper's archive is empty")??;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(crate::effects::files::SECRET_FILE_MODE)
+            .open(&out_path)
+            .with_context(|| format!("creating {}", out_path.display()))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        loop {
+            let n = entry.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n])?;
+            bytes += n as u64;
+        }
+        file.sync_all()?;
+        Ok(Written {
+            bytes,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    });
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(std::io::Error::other);
+        let failed = chunk.is_err();
+        // A reader that stopped has what it needs, or failed: its result says which.
+        if tx.send(chunk).is_err() || failed {
+            break;
+        }
+    }
+    drop(tx);
+    let written = unpack
         .await
-        .context("reading etcd's snapshot out of the helper")?;
-    let mut archive = tar::Archive::new(tar.as_slice());
-    let mut entry = archive
-        .entries()?
-        .next()
-        .context("the helper's archive is empty")??;
-    let mut db = Vec::new();
-    entry.read_to_end(&mut db)?;
-    if db.is_empty() {
+        .context("reading etcd's snapshot out of the helper")?
+        .context("reading etcd's snapshot out of the helper");
+    let written = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(out);
+            return Err(e);
+        }
+    };
+    if written.bytes == 0 {
         bail!("etcdctl wrote an empty snapshot");
     }
-    let mut file = open_secret(out).await?;
-    file.write_all(&db).await?;
-    file.sync_all().await?;
-    Ok(Written {
-        bytes: db.len() as u64,
-        sha256: hex::encode(Sha256::digest(&db)),
-    })
+    Ok(written)
+}
+
+/// A `Read` over chunks sent from the async side; the end of the channel is the end of data.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    chunk: bytes::Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.recv() {
+                Ok(chunk) => self.chunk = chunk?,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
 }
 
 /// Restores the snapshot that lies in the etcd volume (`plan::snapshot::ETCD_SNAPSHOT_IN_VOLUME`)

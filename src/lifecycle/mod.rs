@@ -5,6 +5,7 @@
 pub mod addons;
 pub mod cp;
 pub mod image;
+pub mod interrupt;
 pub mod nodes;
 pub mod pause;
 pub mod preflight;

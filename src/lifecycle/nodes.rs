@@ -83,7 +83,13 @@ pub async fn members(
 
 /// Drains a node, deletes its Node object, removes its container and volume, and routes the
 /// remaining nodes' pods without it.
+///
+/// Ctrl-C or SIGTERM while the node drains (the long part) stops the drain and uncordons the
+/// node: it stays, as it was. Once drained, the removal runs to its end whatever signal comes
+/// (a half-removed node, its Node object gone but its container and settings kept, would be
+/// worse than either).
 pub async fn delete(home: &Home, profile: &ProfileName, node: &str, ui: &Ui) -> Result<()> {
+    let interrupted = crate::lifecycle::interrupt::interruption();
     let _lock = lock_profile(home, profile)?;
     let dir = home.profile(profile);
     let config = dir.load_config()?;
@@ -118,7 +124,7 @@ pub async fn delete(home: &Home, profile: &ProfileName, node: &str, ui: &Ui) -> 
 
     let step = ui.step(format!("Draining {node}"));
     let kubectl = image_build::kubectl_path(home.cache(), &config.kubernetes_version);
-    let drained = Command::new(&kubectl)
+    let drain = tokio::process::Command::new(&kubectl)
         .arg(format!("--kubeconfig={}", admin.display()))
         .args([
             "drain",
@@ -132,8 +138,40 @@ pub async fn delete(home: &Home, profile: &ProfileName, node: &str, ui: &Ui) -> 
             crate::effects::pace::scaled(Duration::from_secs(DRAIN_TIMEOUT_SECONDS.into()))
                 .as_secs()
         ))
-        .output()
-        .with_context(|| format!("running {}", kubectl.display()))?;
+        .kill_on_drop(true)
+        .output();
+    let drain = async {
+        crate::lifecycle::interrupt::phase(ui, "node-delete-drain").await;
+        drain
+            .await
+            .with_context(|| format!("running {}", kubectl.display()))
+    };
+    let drained = match crate::lifecycle::interrupt::or_interrupted(
+        drain,
+        interrupted,
+        &format!("draining {node}"),
+    )
+    .await
+    {
+        Ok(drained) => drained?,
+        Err(interrupted) => {
+            step.failed();
+            let uncordoned = Command::new(&kubectl)
+                .arg(format!("--kubeconfig={}", admin.display()))
+                .args(["uncordon", node])
+                .output();
+            return Err(match uncordoned {
+                Ok(out) if out.status.success() => interrupted.context(format!(
+                    "{node} was uncordoned and stays in profile '{profile}'; pods the drain \
+                     evicted run on the other nodes"
+                )),
+                _ => interrupted.context(format!(
+                    "{node} stays in profile '{profile}', cordoned: `localkube kubectl -p \
+                     {profile} -- uncordon {node}` lets pods back on it"
+                )),
+            });
+        }
+    };
     if drained.status.success() {
         step.done();
     } else {

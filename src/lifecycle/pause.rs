@@ -15,6 +15,7 @@ use crate::effects::containers::ContainerState;
 use crate::effects::docker::{self, ProfileContainer};
 use crate::effects::home::Home;
 use crate::effects::{kube_api, pause};
+use crate::lifecycle::interrupt;
 use crate::plan::load_balancer;
 use crate::plan::names::{self, Role};
 use crate::plan::pause::{NODES_WAVE, WAVES, is_paused, pause_wave, unpause_wave};
@@ -59,10 +60,14 @@ pub async fn pause_profile(
     docker: &Docker,
     profile: &ProfileName,
     skip_roles: &[&str],
+    ui: &Ui,
 ) -> Result<Outcome> {
     let started = Instant::now();
     let mut frozen = Vec::new();
     for wave in 0..WAVES {
+        if wave > 0 {
+            interrupt::phase(ui, &format!("pause-wave-{wave}")).await;
+        }
         let this_wave: Vec<ProfileContainer> = containers(docker, profile, skip_roles)
             .await?
             .into_iter()
@@ -208,6 +213,60 @@ async fn wait_leases_renewed(client: &kube::Client, before: &Renewals) -> bool {
     })
     .await
     .is_ok()
+}
+
+/// The profile's containers that are frozen now, by name.
+pub async fn paused_containers(docker: &Docker, profile: &ProfileName) -> Result<Vec<String>> {
+    Ok(docker::profile_containers(docker, profile)
+        .await?
+        .into_iter()
+        .filter(|c| c.state == ContainerState::Paused)
+        .map(|c| c.name)
+        .collect())
+}
+
+/// After an interrupted command that froze containers: thaws every container of the profile
+/// that is frozen now but was not in `paused_before`, as `unpause` does.
+pub async fn thaw_what_was_frozen(
+    docker: &Docker,
+    profile: &ProfileName,
+    admin_kubeconfig: Option<&Path>,
+    paused_before: &[String],
+) -> Result<Outcome> {
+    let now: Vec<String> = paused_containers(docker, profile)
+        .await?
+        .into_iter()
+        .filter(|name| !paused_before.contains(name))
+        .collect();
+    if now.is_empty() {
+        return Ok(Outcome::default());
+    }
+    unpause_containers(docker, profile, admin_kubeconfig, Some(&now)).await
+}
+
+/// `pause`, interruptible: on Ctrl-C or SIGTERM what it froze is thawed again, so the cluster
+/// is left running as it was, never half frozen.
+pub async fn pause_command(home: &Home, profile: &ProfileName, ui: &Ui) -> Result<Outcome> {
+    let interrupted = interrupt::interruption();
+    let docker = docker::connect().await?;
+    let paused_before = paused_containers(&docker, profile).await?;
+    let work = pause_profile(&docker, profile, &[], ui);
+    match interrupt::or_interrupted(work, interrupted, "pausing").await {
+        Ok(result) => result,
+        Err(interrupted) => {
+            let admin = home.profile(profile).kubeconfigs_dir().join("admin.conf");
+            let thawed = thaw_what_was_frozen(&docker, profile, Some(&admin), &paused_before).await;
+            Err(match thawed {
+                Ok(o) => interrupted.context(format!(
+                    "the {} containers it had frozen were thawed: profile '{profile}' runs as before",
+                    o.containers.len()
+                )),
+                Err(e) => interrupted.context(format!(
+                    "thawing what it had frozen failed too ({e:#}): `localkube unpause -p {profile}` resumes it"
+                )),
+            })
+        }
+    }
 }
 
 /// Whether any container of the profile is frozen.

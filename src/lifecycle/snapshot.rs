@@ -25,8 +25,8 @@ use crate::effects::snapshot::FilesSnapshot;
 use crate::effects::snapshot_store::{self as store, Store};
 use crate::effects::volume_copy::{self, VolumeHelper};
 use crate::effects::{containers, etcd_snapshot, kube_api};
-use crate::lifecycle::pause;
 use crate::lifecycle::start::{self, StartRequest};
+use crate::lifecycle::{interrupt, pause};
 use crate::plan::cluster::{self, ClusterPlan};
 use crate::plan::config::ProfileConfig;
 use crate::plan::names::{self, Role};
@@ -85,7 +85,11 @@ fn mb(bytes: u64) -> u64 {
 }
 
 /// Takes a snapshot `name` of the profile.
+///
+/// Ctrl-C or SIGTERM at any point leaves the profile as it found it: what the save froze is
+/// thawed, etcd is put back in its state, and no part (they hold the cluster's keys) is left.
 pub async fn save(home: &Home, profile: &ProfileName, name: &str, ui: &Ui) -> Result<SaveOutcome> {
+    let interrupted = interrupt::interruption();
     let name = plan::parse_name(name).map_err(anyhow::Error::msg)?;
     let _lock = lock_profile(home, profile)?;
     let dir = home.profile(profile);
@@ -94,7 +98,7 @@ pub async fn save(home: &Home, profile: &ProfileName, name: &str, ui: &Ui) -> Re
         bail!(problem);
     }
     let store = Store::new(home);
-    if store.dir(profile, &name).exists() {
+    if store.dir(profile, &name)?.exists() {
         bail!(
             "profile '{profile}' already has a snapshot '{name}': delete it first (`localkube \
              snapshot delete {name} -p {profile}`) or choose another name"
@@ -112,49 +116,71 @@ pub async fn save(home: &Home, profile: &ProfileName, name: &str, ui: &Ui) -> Re
         );
     };
     let started = Instant::now();
+    let paused_before = pause::paused_containers(&docker, profile).await?;
     let partial = store.begin(profile, &name)?;
-    let result = save_into(
-        &docker,
-        home,
-        profile,
-        &config,
-        &cluster_plan,
-        &facts,
-        &etcd,
-        etcd_state,
-        &partial,
-        ui,
-    )
-    .await;
-    let (parts, frozen_for) = match result {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = store::remove_dir(&partial);
-            return Err(e);
+    let work = async {
+        let (parts, frozen_for) = save_into(
+            &docker,
+            home,
+            profile,
+            &config,
+            &cluster_plan,
+            &facts,
+            &etcd,
+            etcd_state,
+            &partial,
+            ui,
+        )
+        .await?;
+        let manifest = Manifest {
+            format: plan::FORMAT,
+            name: name.clone(),
+            profile: profile.to_string(),
+            created: now_rfc3339(),
+            kubernetes_version: config.kubernetes_version.clone(),
+            localkube_version: env!("CARGO_PKG_VERSION").to_string(),
+            nodes: config
+                .nodes
+                .numbers()
+                .iter()
+                .map(|n| SnapshotNode {
+                    number: *n,
+                    name: names::node_name(profile, *n),
+                })
+                .collect(),
+            parts,
+        };
+        interrupt::phase(ui, "save-written").await;
+        // No await from here on: an interruption comes before the commit or not at all.
+        let dir = store.commit(&partial, profile, &manifest)?;
+        anyhow::Ok((manifest, dir, frozen_for))
+    };
+    let what = format!("saving snapshot '{name}'");
+    let result = match interrupt::or_interrupted(work, interrupted, &what).await {
+        Ok(result) => result,
+        Err(interrupted) => {
+            // The save was dropped where it stood: the containers it froze are thawed, etcd
+            // put back as it was, its helpers removed (below, the half-written parts).
+            let admin = home.profile(profile).kubeconfigs_dir().join("admin.conf");
+            let thawed =
+                pause::thaw_what_was_frozen(&docker, profile, Some(&admin), &paused_before).await;
+            put_etcd_back(&docker, &etcd, etcd_state).await;
+            let _ = volume_copy::remove_leftovers(&docker, profile).await;
+            Err(match thawed {
+                Ok(_) => interrupted.context(format!(
+                    "profile '{profile}' runs as before, and nothing of the snapshot was kept"
+                )),
+                Err(e) => interrupted.context(format!(
+                    "thawing the profile failed ({e:#}): `localkube unpause -p {profile}` \
+                     resumes it; nothing of the snapshot was kept"
+                )),
+            })
         }
     };
-    let manifest = Manifest {
-        format: plan::FORMAT,
-        name: name.clone(),
-        profile: profile.to_string(),
-        created: now_rfc3339(),
-        kubernetes_version: config.kubernetes_version.clone(),
-        localkube_version: env!("CARGO_PKG_VERSION").to_string(),
-        nodes: config
-            .nodes
-            .numbers()
-            .iter()
-            .map(|n| SnapshotNode {
-                number: *n,
-                name: names::node_name(profile, *n),
-            })
-            .collect(),
-        parts,
-    };
-    let committed = store.commit(&partial, profile, &manifest);
-    let dir = match committed {
-        Ok(dir) => dir,
+    let (manifest, dir, frozen_for) = match result {
+        Ok(done) => done,
         Err(e) => {
+            // Nothing half-made: the parts written so far hold the cluster's keys.
             let _ = store::remove_dir(&partial);
             return Err(e);
         }
@@ -210,7 +236,7 @@ async fn save_into(
     let step = ui.step(format!(
         "Freezing profile '{profile}' but etcd, for a copy of one moment"
     ));
-    let frozen = match pause::pause_profile(docker, profile, &[Role::Etcd.as_str()]).await {
+    let frozen = match pause::pause_profile(docker, profile, &[Role::Etcd.as_str()], ui).await {
         Ok(outcome) => {
             step.done_with(format!("{} containers", outcome.containers.len()));
             outcome.containers
@@ -221,6 +247,7 @@ async fn save_into(
             return Err(e);
         }
     };
+    interrupt::phase(ui, "save-frozen").await;
     let copied = copy_parts(
         docker,
         profile,
@@ -252,6 +279,7 @@ async fn save_into(
     put_etcd_back(docker, etcd, etcd_state).await;
     let mut parts = copied?;
     thawed?;
+    interrupt::phase(ui, "save-thawed").await;
     // The profile's certificates and keys, and its settings.
     let pki = store::tar_folder(
         &home.profile(profile).pki_dir(),
@@ -332,6 +360,7 @@ async fn copy_parts(
     };
     step.done_with(format!("{} MB", mb(written.bytes)));
     parts.push(part(plan::ETCD_PART, written));
+    interrupt::phase(ui, "save-etcd-saved").await;
 
     let volumes = node_volumes(profile, config);
     let node_image = image_of(cluster_plan, Role::Node)?;
@@ -379,6 +408,9 @@ async fn copy_parts(
             }
         }
     }
+    if result.is_ok() {
+        interrupt::phase(ui, "save-volumes-copied").await;
+    }
     helper.remove().await;
     result.map(|()| parts)
 }
@@ -399,6 +431,7 @@ pub async fn restore(
     ui: &Ui,
 ) -> Result<RestoreOutcome> {
     let started = Instant::now();
+    let name = &plan::parse_name(name).map_err(anyhow::Error::msg)?;
     let lock = lock_profile(home, profile)?;
     let config = home.profile(profile).load_config()?;
     if let Some(problem) = plan::members_problem(profile.as_str(), &config) {
@@ -424,8 +457,7 @@ pub async fn restore(
     let mut config = config;
     // The addons the cluster had then: `start` makes exactly those run again.
     let snapshot_config: ProfileConfig =
-        yaml::from_str(&std::fs::read_to_string(dir.join(plan::CONFIG_PART))?)
-            .context("the snapshot's config.yaml")?;
+        yaml::from_str(&store::read_config(&dir)?).context("the snapshot's config.yaml")?;
     config.addons = snapshot_config.addons;
     let started_cluster =
         restore_into(home, profile, &config, &dir, &manifest, ui, lock, false).await?;
@@ -473,19 +505,31 @@ async fn restore_into(
     let etcd_image = image_of(&cluster_plan, Role::Etcd)?;
     let helper = VolumeHelper::start(&docker, profile, &node_image, &mounts, true).await?;
 
-    // 1. Unpack beside the data; the cluster runs on meanwhile.
-    let unpacked = unpack(
-        &docker,
-        profile,
-        config,
-        dir,
-        &volumes,
-        &mount_points,
-        &helper,
-        &etcd_image,
-        ui,
+    // 1. Unpack beside the data; the cluster runs on meanwhile. This is the long part, and
+    // Ctrl-C or SIGTERM stops it with nothing touched; from the swap on, the restore runs to
+    // its end (or its own roll-back) whatever signal comes: the handlers stay installed.
+    let unpacking = async {
+        interrupt::phase(ui, "restore-unpack").await;
+        unpack(
+            &docker,
+            profile,
+            config,
+            dir,
+            &volumes,
+            &mount_points,
+            &helper,
+            &etcd_image,
+            ui,
+        )
+        .await
+    };
+    let unpacked = interrupt::or_interrupted(
+        unpacking,
+        interrupt::interruption(),
+        "unpacking the snapshot",
     )
-    .await;
+    .await
+    .unwrap_or_else(Err);
     if let Err(e) = unpacked {
         let _ = helper.script(&plan::undo_script(&mount_points)).await;
         helper.remove().await;
@@ -699,11 +743,18 @@ pub struct ImportOutcome {
 }
 
 /// Makes profile `profile` (which must not exist) from an exported snapshot and starts it.
+///
+/// The file may come from anyone. Its parts are checked as they are unpacked; its settings go
+/// through the checks a cluster file's go through (settings that switch a safeguard off, host
+/// folders of the denylist); its image source is never used; and what its settings would do on
+/// this machine (host folders, extra flags, fields, gates) is shown to `trust`, which must say
+/// yes before anything starts.
 pub async fn import(
     home: &Home,
     file: &Path,
     profile: &ProfileName,
     ui: &Ui,
+    trust: &dyn Fn(&[String]) -> Result<bool>,
 ) -> Result<ImportOutcome> {
     let started = Instant::now();
     let profile_dir = home.profile(profile);
@@ -722,13 +773,12 @@ pub async fn import(
     let store = Store::new(home);
     let partial = store.begin(profile, "import")?;
     let step = ui.step(format!("Reading and checking {}", file.display()));
+    // Every part's size and sha256 are checked while it is unpacked.
     let checked = store::unpack_export(file, &partial).and_then(|manifest| {
-        store::verify(&partial, &manifest)?;
-        crate::plan::version::parse_kubernetes_version(&manifest.kubernetes_version)
-            .map_err(|e| anyhow::anyhow!("the snapshot's Kubernetes version: {e}"))?;
-        Ok(manifest)
+        let config = imported_settings(home, profile, &partial, &manifest)?;
+        Ok((manifest, config))
     });
-    let manifest = match checked {
+    let (manifest, (snapshot_config, changes)) = match checked {
         Ok(m) => m,
         Err(e) => {
             step.failed();
@@ -746,6 +796,39 @@ pub async fn import(
         manifest.kubernetes_version,
         mb(manifest.total_bytes())
     ));
+    if let Some(repository) = &snapshot_config.image_repository {
+        ui.info(format!(
+            "The snapshot names the image source {repository}: not used; the images come from \
+             this machine (built, or `localkube images load`)."
+        ));
+    }
+    let agreed = if changes.is_empty() {
+        Ok(true)
+    } else {
+        trust(&changes)
+    };
+    match agreed {
+        Ok(true) => {}
+        Ok(false) | Err(_) => {
+            let _ = store::remove_dir(&partial);
+            let why = agreed
+                .err()
+                .map(|e| format!(" ({e:#})"))
+                .unwrap_or_default();
+            bail!(
+                "{} was not imported, nothing was touched: its settings would change this \
+                 machine's cluster beyond a default profile{why}:\n  {}\nImport it only if you \
+                 trust where it came from: `localkube snapshot import {} -p {profile} --trust`",
+                file.display(),
+                changes
+                    .iter()
+                    .map(|l| crate::plan::terminal_text::escape_controls(l))
+                    .collect::<Vec<_>>()
+                    .join("\n  "),
+                file.display()
+            );
+        }
+    }
     let dir = match store.commit(&partial, profile, &manifest) {
         Ok(dir) => dir,
         Err(e) => {
@@ -754,21 +837,10 @@ pub async fn import(
         }
     };
     let result = async {
-        let snapshot_config: ProfileConfig =
-            yaml::from_str(&std::fs::read_to_string(dir.join(plan::CONFIG_PART))?)
-                .context("the snapshot's config.yaml")?;
         let port = crate::lifecycle::start::free_loopback_port()?;
         let (subnet, exposure) = crate::lifecycle::start::network_choices(profile).await?;
-        let mut config = plan::imported_config(&snapshot_config, port, subnet, exposure);
+        let config = plan::imported_config(&snapshot_config, port, subnet, exposure);
         config.validate()?;
-        if let Some(problem) = plan::members_problem(profile.as_str(), &config) {
-            bail!("{problem}");
-        }
-        // Host folders are another machine's paths: each is checked as `--mount` checks it.
-        crate::effects::cluster_file::check_mounts(home, &mut config.settings).context(
-            "the snapshot's profile binds host folders into its nodes: make each folder on this \
-             machine (the same path), then import again",
-        )?;
         profile_dir.save_config(&config)?;
         // The snapshot's CAs and service-account key, so its tokens and kubeconfigs stay valid;
         // `start` reissues the leaves whose names or addresses are this profile's now.
@@ -793,6 +865,47 @@ pub async fn import(
         manifest,
         took: started.elapsed(),
     })
+}
+
+/// An unpacked snapshot's settings, checked as a cluster file's are, with what they would do
+/// on this machine beyond a default profile. The settings keep the snapshot's image source for
+/// the caller to name; [`plan::imported_config`] drops it.
+fn imported_settings(
+    home: &Home,
+    profile: &ProfileName,
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<(ProfileConfig, Vec<String>)> {
+    let mut config: ProfileConfig =
+        yaml::from_str(&store::read_config(dir)?).context("the snapshot's config.yaml")?;
+    if config.kubernetes_version != manifest.kubernetes_version
+        || config.nodes.numbers() != manifest.node_numbers()
+    {
+        bail!(
+            "the snapshot is damaged: its config.yaml is of Kubernetes {} with nodes {:?}, its \
+             manifest says {} with nodes {:?}",
+            config.kubernetes_version,
+            config.nodes.numbers(),
+            manifest.kubernetes_version,
+            manifest.node_numbers()
+        );
+    }
+    config.validate().context("the snapshot's settings")?;
+    if let Some(problem) = plan::members_problem(profile.as_str(), &config) {
+        bail!("{problem}");
+    }
+    config
+        .settings
+        .validate(&config.kubernetes_version, config.nodes.numbers())
+        .context("the snapshot's settings are refused as a cluster file's would be")?;
+    // Host folders are another machine's paths: each is checked as `--mount` checks it.
+    let insecure = config.settings.insecure;
+    crate::effects::cluster_file::check_mounts(home, &mut config.settings, insecure).context(
+        "the snapshot's profile binds host folders into its nodes: each must be a folder of your \
+         own on this machine (the same path)",
+    )?;
+    let changes = plan::import_changes(&config.settings);
+    Ok((config, changes))
 }
 
 /// Removes snapshot `name` of the profile.

@@ -39,7 +39,9 @@ pub fn format_event(line: &str) -> Option<String> {
     let code = event["responseStatus"]["code"]
         .as_i64()
         .map_or("-".to_string(), |c| c.to_string());
-    Some(format!("{time}  {user}  {verb}  {what}  {code}"))
+    // Names come from whoever sent the request, authenticated or not: shown, never obeyed.
+    let line = format!("{time}  {user}  {verb}  {what}  {code}");
+    Some(crate::plan::terminal_text::escape_controls(&line))
 }
 
 /// When an event happened, as the apiserver wrote it: the time of the stage it records (the
@@ -109,6 +111,22 @@ mod tests {
             merge_by_time(vec![one.clone()]),
             [one[1].clone(), one[0].clone()]
         );
+    }
+
+    #[test]
+    fn control_characters_in_names_are_escaped() {
+        let event = serde_json::json!({
+            "kind": "Event",
+            "stageTimestamp": "2026-12-03T00:05:14.512Z",
+            "user": {"username": "system:anonymous"},
+            "verb": "get",
+            "objectRef": {"resource": "pods", "namespace": "default",
+                          "name": "x\u{1b}[1A\u{1b}[2K\r2026-12-03T00:05:14Z  kubernetes-admin  delete"},
+            "responseStatus": {"code": 404},
+        });
+        let line = format_event(&event.to_string()).unwrap();
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("x\\u{1b}[1A"), "{line}");
     }
 
     #[test]

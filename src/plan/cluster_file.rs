@@ -61,6 +61,10 @@ pub struct ClusterFile {
     /// `--localhost`: which kinds of Service also answer on localhost, e.g. `{nodePort: false}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub localhost: Option<Localhost>,
+    /// `--insecure`: settings that switch a safeguard off, and host folders of the denylist,
+    /// are meant (README, "The cluster file").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -204,6 +208,7 @@ impl ClusterFile {
             runtime_config: self.runtime_config,
             kubelet: self.kubelet,
             kube_proxy: self.kube_proxy,
+            insecure: self.insecure,
             ..Default::default()
         };
         let mut apiserver_port = None;
@@ -300,6 +305,7 @@ impl ClusterFile {
             }),
             // Every kind on is the default, not written.
             localhost: (!config.localhost.is_default()).then_some(config.localhost),
+            insecure: s.insecure,
         }
     }
 }

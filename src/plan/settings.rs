@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::plan::insecure::{self, Weakening};
 use crate::plan::known_options::{Component, KnownOptions, closest};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +45,11 @@ pub struct ClusterSettings {
     /// The apiserver's audit log, when on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<Audit>,
+    /// The user's word that settings which switch a safeguard off ([`Weakening`]) or host
+    /// folders of the denylist ([`DENIED_HOST_PATHS`]) are meant (`insecure: true`,
+    /// `start --insecure`); without it they are refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,6 +318,7 @@ impl ClusterSettings {
         if over.audit.is_some() {
             self.audit = over.audit;
         }
+        self.insecure |= over.insecure;
     }
 
     /// Everything checked that needs no I/O, against what `version`'s components accept. Each
@@ -352,6 +359,25 @@ impl ClusterSettings {
                 parse_taint(taint)?;
             }
         }
+        let weak = self.weakenings();
+        if !weak.is_empty() && !self.insecure {
+            return err(format!(
+                "{} switch{} off a safeguard of the cluster: {}. Leave {} out; if you mean a \
+                 cluster that whoever reaches it can take over, add `insecure: true` to the \
+                 cluster file (or `start --insecure`), and `start` and `status` will list {}",
+                weak.iter()
+                    .map(|w| w.setting.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if weak.len() == 1 { "es" } else { "" },
+                weak.iter()
+                    .map(|w| format!("{} ({})", w.setting, w.why))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                if weak.len() == 1 { "it" } else { "them" },
+                if weak.len() == 1 { "it" } else { "them" },
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for mount in &self.mounts {
             check_node_path(&mount.node_path)?;
@@ -369,6 +395,47 @@ impl ClusterSettings {
             }
         }
         Ok(())
+    }
+
+    /// Every setting that switches one of the cluster's safeguards off, with what it opens:
+    /// control-plane flags, kubelet fields, and host folders of the fixed denylist (the user's
+    /// home and localkube's folders are checked where the paths are known).
+    pub fn weakenings(&self) -> Vec<Weakening> {
+        let mut out = Vec::new();
+        for component in [
+            Component::Apiserver,
+            Component::ControllerManager,
+            Component::Scheduler,
+        ] {
+            out.extend(insecure::flag_weakenings(
+                component,
+                file_field(component),
+                self.args(component).expect("control plane"),
+            ));
+        }
+        out.extend(insecure::kubelet_weakenings(&self.kubelet));
+        let denied = insecure::system_denylist();
+        for mount in &self.mounts {
+            if let Some(what) = insecure::denial(&mount.host_path, &denied) {
+                out.push(Weakening {
+                    setting: format!("mounts: {}:{}", mount.host_path.display(), mount.node_path),
+                    why: format!("hostPath {} {what}", mount.host_path.display()),
+                });
+            }
+        }
+        out
+    }
+
+    /// What `start` and `status` say of a profile that accepted weakening settings: one line
+    /// per setting with what it opens; nothing when it did not say `insecure`.
+    pub fn insecure_report(&self) -> Vec<String> {
+        if !self.insecure {
+            return Vec::new();
+        }
+        self.weakenings()
+            .into_iter()
+            .map(|w| format!("{} ({})", w.setting, w.why))
+            .collect()
     }
 
     fn validate_against(&self, known: &KnownOptions) -> Result<(), SettingsError> {
@@ -823,15 +890,15 @@ fn check_node_path(path: &str) -> Result<(), SettingsError> {
     Ok(())
 }
 
-/// A host folder that must not go into a node: localkube's own folders (its profiles' keys, its
-/// cache), Docker's data root (every container's files), and any folder holding the Docker
-/// socket (a pod with a hostPath of it would own the host). `host` and the others are
-/// canonical paths.
+/// A host folder that must not go into a node. localkube's own folders (its profiles' keys, its
+/// cache) and those holding them are always refused; a folder of `denied` (the host's own, the
+/// Docker socket's, the user's home: [`insecure::denied_host_path`]) unless the user said
+/// `insecure`. `host` and every path given are canonical.
 pub fn check_host_path(
     host: &Path,
     localkube_owned: &[PathBuf],
-    docker_socket: &Path,
-    docker_root: Option<&Path>,
+    denied: &[insecure::DeniedPath],
+    insecure: bool,
 ) -> Result<(), SettingsError> {
     for owned in localkube_owned {
         // A folder that holds localkube's (a home folder) would expose the profiles' keys too.
@@ -848,28 +915,40 @@ pub fn check_host_path(
             ));
         }
     }
-    if docker_socket.starts_with(host) {
-        return err(format!(
-            "mounts: hostPath {} holds the Docker socket {}: a pod that mounts it could run anything as root on this machine; mount a narrower folder",
-            host.display(),
-            docker_socket.display()
-        ));
+    match insecure::denied_host_path(host, denied) {
+        Some(problem) if !insecure => err(problem),
+        _ => Ok(()),
     }
-    if let Some(root) = docker_root
-        && (host.starts_with(root) || root.starts_with(host))
-    {
-        return err(format!(
-            "mounts: hostPath {} {} Docker's data root {}: it holds every container's files; mount a folder of your own",
-            host.display(),
-            if host.starts_with(root) {
-                "is inside"
-            } else {
-                "holds"
-            },
-            root.display()
-        ));
+}
+
+/// The machine's own entries of the denylist besides [`insecure::DENIED_HOST_PATHS`]: the
+/// Docker socket (a folder holding it), the user's home (itself or a folder holding it; its
+/// project folders are what mounts are for) and its folders of credentials.
+pub fn machine_denylist(
+    docker_socket: &Path,
+    user_home: Option<&Path>,
+) -> Vec<insecure::DeniedPath> {
+    let mut out = vec![insecure::DeniedPath {
+        path: docker_socket.to_path_buf(),
+        why: "the Docker socket: a pod that reaches it runs anything as root on this machine"
+            .into(),
+        inside_too: false,
+    }];
+    if let Some(home) = user_home {
+        out.push(insecure::DeniedPath {
+            path: home.to_path_buf(),
+            why: "your home folder (your keys, credentials and shell startup files)".into(),
+            inside_too: false,
+        });
+        for secret in [".ssh", ".gnupg", ".kube", ".docker", ".aws", ".config"] {
+            out.push(insecure::DeniedPath {
+                path: home.join(secret),
+                why: format!("your credentials (~/{secret})"),
+                inside_too: true,
+            });
+        }
     }
-    Ok(())
+    out
 }
 
 #[cfg(test)]
@@ -1017,22 +1096,60 @@ mod tests {
     #[test]
     fn host_paths_localkube_or_docker_own_are_refused() {
         let owned = [PathBuf::from("/home/u/.local/share/localkube")];
-        let sock = Path::new("/run/docker.sock");
-        let root = Some(Path::new("/var/lib/docker"));
-        check_host_path(Path::new("/home/u/src"), &owned, sock, root).unwrap();
+        let mut denied = insecure::system_denylist();
+        denied.extend(machine_denylist(
+            Path::new("/srv/sock/docker.sock"),
+            Some(Path::new("/home/u")),
+        ));
+        check_host_path(Path::new("/home/u/src"), &owned, &denied, false).unwrap();
         for bad in [
             "/home/u/.local/share/localkube/profiles/dev",
             "/home/u",
+            "/home",
+            "/home/u/.ssh",
             "/run",
             "/",
             "/var/lib/docker/volumes",
             "/var/lib",
+            "/srv/sock",
+            "/proc",
         ] {
             assert!(
-                check_host_path(Path::new(bad), &owned, sock, root).is_err(),
+                check_host_path(Path::new(bad), &owned, &denied, false).is_err(),
                 "{bad}"
             );
         }
+        // The opt-in lets the denylist through, never localkube's own folders.
+        check_host_path(Path::new("/proc"), &owned, &denied, true).unwrap();
+        check_host_path(Path::new("/home/u"), &owned, &denied, true).unwrap_err();
+    }
+
+    #[test]
+    fn weakening_settings_are_refused_without_insecure_with_reason_and_fix() {
+        let mut s = ClusterSettings::default();
+        s.add_extra_config("apiserver.authorization-mode=AlwaysAllow")
+            .unwrap();
+        s.add_extra_config("kubelet.read-only-port=10255").unwrap();
+        let e = s.validate(V, &[1]).unwrap_err().0;
+        assert!(
+            e.contains("apiServer.extraArgs.authorization-mode=AlwaysAllow")
+                && e.contains("kubelet.readOnlyPort=10255"),
+            "{e}"
+        );
+        assert!(
+            e.contains("every Secret") && e.contains("unauthenticated port"),
+            "{e}"
+        );
+        assert!(
+            e.contains("insecure: true") && e.contains("--insecure"),
+            "{e}"
+        );
+        s.insecure = true;
+        s.validate(V, &[1]).unwrap();
+        assert_eq!(s.weakenings().len(), 2);
+        let mut proc = ClusterSettings::default();
+        proc.add_mount("/proc:/hostproc:ro").unwrap();
+        assert!(proc.validate(V, &[1]).unwrap_err().0.contains("/proc"));
     }
 
     #[test]

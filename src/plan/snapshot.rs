@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::plan::config::ProfileConfig;
 use crate::plan::names;
 use crate::plan::profile_name::ProfileName;
+use crate::plan::settings::ClusterSettings;
 
 /// The manifest's format; a snapshot of another format is refused.
 pub const FORMAT: u32 = 1;
@@ -137,6 +138,156 @@ pub fn parse_name(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
+/// The most a manifest may hold: a snapshot of nine nodes writes about 2 KB.
+pub const MANIFEST_MAX_BYTES: u64 = 64 * 1024;
+/// The most a snapshot's settings may hold (they are read whole): an audit policy is the
+/// largest part of them, a few KB.
+pub const CONFIG_MAX_BYTES: u64 = 1 << 20;
+
+/// Text from a manifest that is printed (dates, versions): short, and no control characters
+/// that could rewrite the reader's terminal.
+fn printable(text: &str, max: usize) -> bool {
+    !text.is_empty() && text.len() <= max && text.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// Everything a manifest must be before anything it names is written or read: its name a
+/// snapshot name (it becomes a folder), its profile and node names names localkube makes, its
+/// version a release, exactly the parts of its nodes, each once with a sha256. A snapshot from
+/// someone else is foreign input, as an image archive is.
+pub fn check_manifest(manifest: &Manifest) -> Result<(), String> {
+    if manifest.format != FORMAT {
+        return Err(format!(
+            "its format is {}, this localkube reads {FORMAT}",
+            manifest.format
+        ));
+    }
+    parse_name(&manifest.name)?;
+    ProfileName::parse(&manifest.profile)
+        .map_err(|e| format!("the profile it was taken of: {e}"))?;
+    let version = &manifest.kubernetes_version;
+    if crate::plan::version::parse_kubernetes_version(version).as_ref() != Ok(version) {
+        return Err(format!(
+            "its Kubernetes version {version:?} is not a release (vX.Y.Z)"
+        ));
+    }
+    if !printable(&manifest.localkube_version, 64) || !printable(&manifest.created, 64) {
+        return Err(
+            "its localkube version or date is empty, too long or holds control characters".into(),
+        );
+    }
+    let numbers = manifest.node_numbers();
+    let distinct: std::collections::BTreeSet<_> = numbers.iter().collect();
+    let max = crate::plan::config::MAX_NODES;
+    if numbers.is_empty()
+        || !numbers.contains(&1)
+        || distinct.len() != numbers.len()
+        || numbers.iter().any(|n| *n == 0 || *n > max)
+    {
+        return Err(format!(
+            "its nodes {numbers:?} are not 1 to {max} nodes, each once, node 1 among them"
+        ));
+    }
+    for node in &manifest.nodes {
+        let ok = node.name.len() <= 63
+            && !node.name.is_empty()
+            && node
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !ok {
+            return Err(format!("its node name {:?} is not a node name", node.name));
+        }
+    }
+    let mut files: Vec<&str> = manifest.parts.iter().map(|p| p.file.as_str()).collect();
+    files.sort_unstable();
+    let mut expected = manifest.expected_files();
+    expected.sort_unstable();
+    if files != expected {
+        return Err(format!(
+            "it lists the parts {files:?}, and a snapshot of its nodes has exactly {expected:?}"
+        ));
+    }
+    for part in &manifest.parts {
+        let hex = part.sha256.len() == 64
+            && part
+                .sha256
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+        if !hex {
+            return Err(format!("{}'s sha256 is not a sha256", part.file));
+        }
+    }
+    if let Some(config) = manifest.parts.iter().find(|p| p.file == CONFIG_PART)
+        && config.bytes > CONFIG_MAX_BYTES
+    {
+        return Err(format!(
+            "its {CONFIG_PART} has {} bytes, more than settings take ({CONFIG_MAX_BYTES})",
+            config.bytes
+        ));
+    }
+    Ok(())
+}
+
+/// What an imported snapshot's settings would do on this machine beyond a default profile, one
+/// line each: host folders bound into the nodes, extra flags, kubelet and kube-proxy fields,
+/// gates, an audit policy of its own, settings that switch a safeguard off. The user must
+/// agree to them (`import --trust`) before anything starts.
+pub fn import_changes(settings: &ClusterSettings) -> Vec<String> {
+    let mut lines = Vec::new();
+    for m in &settings.mounts {
+        lines.push(format!(
+            "binds the host folder {} into every node at {}{}",
+            m.host_path.display(),
+            m.node_path,
+            if m.read_only {
+                " (read-only)"
+            } else {
+                " (writable by pods)"
+            }
+        ));
+    }
+    for (field, args) in [
+        ("apiServer.extraArgs", &settings.apiserver_args),
+        (
+            "controllerManager.extraArgs",
+            &settings.controller_manager_args,
+        ),
+        ("scheduler.extraArgs", &settings.scheduler_args),
+    ] {
+        for (flag, value) in args {
+            lines.push(format!("sets {field} --{flag}={value}"));
+        }
+    }
+    for (field, map) in [
+        ("kubelet", &settings.kubelet),
+        ("kubeProxy", &settings.kube_proxy),
+    ] {
+        for (key, value) in map {
+            lines.push(format!("sets {field}.{key}: {value}"));
+        }
+    }
+    for (gate, on) in &settings.feature_gates {
+        lines.push(format!("sets the feature gate {gate}={on}"));
+    }
+    for (key, value) in &settings.runtime_config {
+        lines.push(format!("sets the apiserver's runtime config {key}={value}"));
+    }
+    if settings
+        .audit
+        .as_ref()
+        .is_some_and(|a| a.document.is_some())
+    {
+        lines.push("gives the apiserver an audit policy of its own".into());
+    }
+    for weak in settings.weakenings() {
+        lines.push(format!(
+            "switches a safeguard off (it says `insecure: true`): {} ({})",
+            weak.setting, weak.why
+        ));
+    }
+    lines
+}
+
 /// What is wrong with a snapshot's parts as found (file, size, sha256) against its manifest:
 /// every missing, extra-short or changed part, or None when all match.
 pub fn damage(manifest: &Manifest, found: &[(String, u64, String)]) -> Option<String> {
@@ -209,7 +360,7 @@ pub fn restore_problem(manifest: &Manifest, config: &ProfileConfig) -> Option<St
 
 /// The settings of a profile made from a snapshot: the snapshot's (version, nodes, ranges,
 /// addons, settings) with this machine's apiserver port, network and way of serving
-/// LoadBalancers, which are chosen afresh (a snapshot of a Linux host imported on Docker Desktop
+/// LoadBalancers, which are chosen afresh, and no image source (a snapshot of a Linux host imported on Docker Desktop
 /// needs its LoadBalancers published).
 pub fn imported_config(
     snapshot: &ProfileConfig,
@@ -221,6 +372,11 @@ pub fn imported_config(
     config.apiserver_port = apiserver_port;
     config.network_subnet = network_subnet;
     config.load_balancer = load_balancer;
+    // Never the file's: a registry named there would give images tagged as the shared
+    // `localkube/<image>:<version>` every profile runs, and the kubectl the host runs. The
+    // images come from this machine, as for `start`.
+    config.image_repository = None;
+    config.image_index = None;
     config
 }
 
@@ -532,6 +688,81 @@ mod tests {
         assert_eq!(imported.network_subnet.to_string(), "172.30.20.0/24");
         assert_eq!(imported.nodes, snap.nodes);
         assert_eq!(imported.kubernetes_version, snap.kubernetes_version);
+    }
+
+    #[test]
+    fn an_import_never_takes_the_snapshots_image_source() {
+        let mut snap = ProfileConfig::new(41000, "172.30.9.0/24".parse().unwrap());
+        snap.image_repository = Some("registry.example/evil".into());
+        snap.image_index = Some(format!("sha256:{}", "a".repeat(64)));
+        let imported = imported_config(
+            &snap,
+            42000,
+            "172.30.20.0/24".parse().unwrap(),
+            crate::plan::load_balancer::Exposure::Published,
+        );
+        assert_eq!(imported.image_repository, None);
+        assert_eq!(imported.image_index, None);
+    }
+
+    fn intact() -> Manifest {
+        let mut m = manifest();
+        for p in &mut m.parts {
+            p.sha256 = "ab".repeat(32);
+        }
+        m
+    }
+
+    #[test]
+    fn a_manifest_is_checked_before_anything_it_names_is_used() {
+        check_manifest(&intact()).unwrap();
+        type Edit = fn(&mut Manifest);
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                |m| m.name = "../../../somewhere".into(),
+                "invalid snapshot name",
+            ),
+            (|m| m.name = "x/y".into(), "invalid snapshot name"),
+            (|m| m.profile = "../x".into(), "profile it was taken of"),
+            (|m| m.kubernetes_version = "../bin".into(), "not a release"),
+            (|m| m.kubernetes_version = "stable".into(), "not a release"),
+            (
+                |m| m.created = "\u{1b}]0;owned\u{7}".into(),
+                "control characters",
+            ),
+            (|m| m.nodes[1].number = 1, "each once"),
+            (|m| m.nodes[0].name = "a\nb".into(), "not a node name"),
+            (|m| m.parts.push(m.parts[0].clone()), "exactly"),
+            (|m| m.parts[0].file = "../etcd.db".into(), "exactly"),
+            (|m| m.parts[0].sha256 = "x".into(), "not a sha256"),
+            (|m| m.parts[2].bytes = u64::MAX, "more than settings take"),
+            (|m| m.format = 2, "format is 2"),
+        ];
+        for (edit, words) in cases {
+            let mut m = intact();
+            edit(&mut m);
+            let why = check_manifest(&m).unwrap_err();
+            assert!(why.contains(words), "{m:?}: {why}");
+        }
+    }
+
+    #[test]
+    fn what_an_import_would_change_is_listed() {
+        let mut s = ClusterSettings::default();
+        assert!(import_changes(&s).is_empty());
+        s.add_mount("/proc:/hostproc:ro").unwrap();
+        s.add_extra_config("apiserver.authorization-mode=AlwaysAllow")
+            .unwrap();
+        s.add_feature_gates("SomeGate=true").unwrap();
+        s.insecure = true;
+        let lines = import_changes(&s).join("\n");
+        assert!(lines.contains("binds the host folder /proc"), "{lines}");
+        assert!(
+            lines.contains("--authorization-mode=AlwaysAllow")
+                && lines.contains("switches a safeguard off"),
+            "{lines}"
+        );
+        assert!(lines.contains("SomeGate=true"), "{lines}");
     }
 
     #[test]

@@ -619,7 +619,7 @@ fn bad_cluster_files_and_settings_flags_are_refused_before_anything_is_made() {
                 "socket.yaml",
                 "mounts: [{hostPath: /run, nodePath: /src}]\n",
             ),
-            vec!["Docker socket"],
+            vec!["sockets of Docker", "insecure: true"],
         ),
         (
             file(
@@ -705,6 +705,70 @@ fn bad_cluster_files_and_settings_flags_are_refused_before_anything_is_made() {
         &["-p", "bi", "start", "--mount", "/tmp"],
         &["HOST_FOLDER:NODE_PATH"],
     ));
+    // The host's own folders, through a link too: /proc/1/root is the host's root.
+    all.push(case(
+        &["-p", "bi", "start", "--mount", "/proc:/hostproc:ro"],
+        &[
+            "hostPath /proc holds the host's processes",
+            "insecure: true",
+        ],
+    ));
+    let link = dir.path().join("innocent");
+    std::os::unix::fs::symlink("/etc", &link).unwrap();
+    all.push(case(
+        &[
+            "-p",
+            "bi",
+            "start",
+            "--mount",
+            &format!("{}:/src", link.display()),
+        ],
+        &["hostPath /etc holds the host's accounts", "--insecure"],
+    ));
+    all.push(case(
+        &["-p", "bi", "start", "--mount", "/var:/hostvar"],
+        &["holds /var/run", "Mount a folder of your own"],
+    ));
+    // Settings that switch a safeguard off, from a flag or a file.
+    all.push(case(
+        &[
+            "-p",
+            "bi",
+            "start",
+            "--extra-config",
+            "apiserver.authorization-mode=AlwaysAllow",
+        ],
+        &[
+            "apiServer.extraArgs.authorization-mode=AlwaysAllow",
+            "reads every Secret",
+            "insecure: true",
+        ],
+    ));
+    all.push(case(
+        &[
+            "-p",
+            "bi",
+            "start",
+            "--extra-config",
+            "kubelet.read-only-port=10255",
+        ],
+        &["kubelet.readOnlyPort=10255", "unauthenticated port"],
+    ));
+    let weak = dir.path().join("weak.yaml");
+    fs::write(
+        &weak,
+        "apiVersion: localkube.dev/v1alpha1\nkind: Cluster\napiServer: {extraArgs: {anonymous-auth: true}}\nkubelet: {authentication: {anonymous: {enabled: true}}, authorization: {mode: AlwaysAllow}}\n",
+    )
+    .unwrap();
+    all.push(case(
+        &["-p", "bi", "start", "--config", weak.to_str().unwrap()],
+        &[
+            "anonymous-auth=true",
+            "kubelet.authentication.anonymous.enabled=true",
+            "kubelet.authorization.mode",
+            "--insecure",
+        ],
+    ));
     let before = sb.kubeconfig_bytes();
     for c in &all {
         let out = run(&sb, c);
@@ -719,6 +783,39 @@ fn bad_cluster_files_and_settings_flags_are_refused_before_anything_is_made() {
         "bad cluster files and settings flags refused: {}",
         all.len()
     );
+}
+
+/// The user's word lets a weakening setting and a denied host folder through, and every start
+/// says which are on.
+#[test]
+fn insecure_settings_pass_on_the_users_word_and_every_start_names_them() {
+    let sb = Sandbox::new();
+    let out = sb.run(&[
+        "-p",
+        "weak",
+        "start",
+        "--dry-run",
+        "--insecure",
+        "--extra-config",
+        "apiserver.authorization-mode=AlwaysAllow",
+        "--mount",
+        "/proc:/hostproc:ro",
+    ]);
+    assert_success(&out, "start --dry-run --insecure");
+    let err = stderr(&out);
+    for words in [
+        "Insecure, as the profile says (`insecure: true`): apiServer.extraArgs.authorization-mode=AlwaysAllow",
+        "Insecure, as the profile says (`insecure: true`): mounts: /proc:/hostproc",
+    ] {
+        assert!(err.contains(words), "{words}:\n{err}");
+    }
+    let view = sb.run(&["-p", "weak", "config", "view"]);
+    assert_success(&view, "config view");
+    assert!(String::from_utf8_lossy(&view.stdout).contains("insecure: true"));
+    // A plain start of the profile says it again.
+    let again = sb.run(&["-p", "weak", "start", "--dry-run"]);
+    assert_success(&again, "start --dry-run");
+    assert!(stderr(&again).contains("authorization-mode=AlwaysAllow"));
 }
 
 #[test]
@@ -750,4 +847,223 @@ fn every_example_cluster_file_is_valid() {
         checked += 1;
     }
     assert!(checked >= 4, "only {checked} examples");
+}
+
+/// A snapshot export as `localkube snapshot export` lays it out (the manifest, then the parts),
+/// of profile `teacher` with one node, its settings `config` and `edit` applied to the manifest.
+/// A part named in `sparse` is written by GNU tar as a sparse file of `sparse.1` bytes.
+fn snapshot_file(
+    dir: &std::path::Path,
+    config: &localkube::plan::config::ProfileConfig,
+    edit: fn(&mut serde_json::Value),
+    sparse: Option<(&str, u64)>,
+) -> String {
+    use sha2::Digest;
+    let work = tempfile::tempdir_in(dir).unwrap();
+    let mut pki = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(3);
+    header.set_mode(0o600);
+    pki.append_data(&mut header, "ca.crt", &b"crt"[..]).unwrap();
+    let parts: Vec<(&str, Vec<u8>)> = vec![
+        ("etcd.db", b"not etcd".to_vec()),
+        ("pki.tar", pki.into_inner().unwrap()),
+        (
+            "config.yaml",
+            localkube::yaml::to_string(config).unwrap().into_bytes(),
+        ),
+        (
+            "node-1.tar",
+            tar::Builder::new(Vec::new()).into_inner().unwrap(),
+        ),
+    ];
+    let mut listed = Vec::new();
+    for (file, data) in &parts {
+        let (bytes, sha) = match sparse {
+            Some((name, size)) if name == *file => {
+                // A hole of `size` bytes: the sha256 of that many zeros, as an honest manifest
+                // would list it.
+                let f = fs::File::create(work.path().join(file)).unwrap();
+                f.set_len(size).unwrap();
+                let mut hasher = sha2::Sha256::new();
+                let zeros = vec![0u8; 1 << 20];
+                for _ in 0..size / (1 << 20) {
+                    hasher.update(&zeros);
+                }
+                (size, hex::encode(hasher.finalize()))
+            }
+            _ => {
+                fs::write(work.path().join(file), data).unwrap();
+                (data.len() as u64, hex::encode(sha2::Sha256::digest(data)))
+            }
+        };
+        listed.push(serde_json::json!({"file": file, "bytes": bytes, "sha256": sha}));
+    }
+    let mut manifest = serde_json::json!({
+        "format": 1,
+        "name": "chapter-4",
+        "profile": "teacher",
+        "created": "2026-12-02T19:00:00Z",
+        "kubernetesVersion": config.kubernetes_version,
+        "localkubeVersion": "0.1.0",
+        "nodes": [{"number": 1, "name": "teacher"}],
+        "parts": listed,
+    });
+    edit(&mut manifest);
+    fs::write(work.path().join("manifest.json"), manifest.to_string()).unwrap();
+    let out = dir.join(format!(
+        "snapshot-{}.tar",
+        fs::read_dir(dir).unwrap().count()
+    ));
+    // GNU tar, as a real attacker would use: --sparse stores a hole as a map, not as bytes.
+    let status = std::process::Command::new("tar")
+        .args(["--format=gnu", "--sparse", "-cf"])
+        .arg(&out)
+        .arg("-C")
+        .arg(work.path())
+        .args([
+            "manifest.json",
+            "etcd.db",
+            "pki.tar",
+            "config.yaml",
+            "node-1.tar",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out.display().to_string()
+}
+
+/// A snapshot is meant to be shared, so `import` reads it as foreign input: a name that leaves
+/// the snapshot folder, a sparse part that would unpack a few KB into a gigabyte, settings a
+/// cluster file could not have (a node mount of /proc, AlwaysAllow), and an image source of its
+/// own are each refused or dropped before anything is made; what its settings would do on this
+/// machine needs `--trust`.
+#[test]
+fn crafted_snapshots_are_refused_before_anything_is_made() {
+    use localkube::plan::config::ProfileConfig;
+    let cache = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new().with_env("LOCALKUBE_CACHE", cache.path());
+    sb.write_user_kubeconfig();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = ProfileConfig::new(41000, "172.30.9.0/24".parse().unwrap());
+    let with = |edit: fn(&mut ProfileConfig)| {
+        let mut c = plain.clone();
+        edit(&mut c);
+        c
+    };
+    let gib = 1u64 << 30;
+    let cases: Vec<(String, Vec<&'static str>)> = vec![
+        (
+            snapshot_file(
+                dir.path(),
+                &plain,
+                |m| m["name"] = "../../../somewhere".into(),
+                None,
+            ),
+            vec!["invalid snapshot name '../../../somewhere'"],
+        ),
+        (
+            snapshot_file(dir.path(), &plain, |_| {}, Some(("etcd.db", gib))),
+            vec!["etcd.db is a GNUSparse entry", "no sparse file"],
+        ),
+        (
+            snapshot_file(
+                dir.path(),
+                &with(|c| {
+                    c.settings.add_mount("/proc:/hostproc:ro").expect("a mount");
+                }),
+                |_| {},
+                None,
+            ),
+            vec![
+                "hostPath /proc holds the host's processes",
+                "insecure: true",
+            ],
+        ),
+        (
+            snapshot_file(
+                dir.path(),
+                &with(|c| {
+                    c.settings
+                        .add_extra_config("apiserver.authorization-mode=AlwaysAllow")
+                        .expect("a flag");
+                }),
+                |_| {},
+                None,
+            ),
+            vec![
+                "refused as a cluster file's would be",
+                "authorization-mode=AlwaysAllow",
+                "reads every Secret",
+            ],
+        ),
+        (
+            // An image source, and a setting that needs the user's word: the source is named
+            // as not used, and nothing starts without --trust.
+            snapshot_file(
+                dir.path(),
+                &with(|c| {
+                    c.image_repository = Some("registry.example/evil".into());
+                    c.settings
+                        .add_extra_config("kubelet.max-pods=50")
+                        .expect("a field");
+                }),
+                |_| {},
+                None,
+            ),
+            vec![
+                "image source registry.example/evil: not used",
+                "sets kubelet.maxPods: 50",
+                "--trust",
+            ],
+        ),
+        (
+            snapshot_file(
+                dir.path(),
+                &plain,
+                |m| m["parts"][0]["sha256"] = "ab".repeat(32).into(),
+                None,
+            ),
+            vec!["etcd.db's sha256"],
+        ),
+    ];
+    let before = sb.kubeconfig_bytes();
+    for (file, expect) in &cases {
+        let c = case(&["-p", "student", "snapshot", "import", file], expect);
+        let started = std::time::Instant::now();
+        let out = run(&sb, &c);
+        assert_refused_cleanly(&sb, &c, &out, &before);
+        assert!(
+            !sb.home().join("profiles/student").exists(),
+            "{file}: a profile folder was left"
+        );
+        // Nothing outside the snapshot folder, no half snapshot inside it.
+        assert!(!cache.path().join("somewhere").exists());
+        let leftovers: Vec<_> = fs::read_dir(cache.path().join("snapshots/student"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "{file}: left {leftovers:?}");
+        // The sparse part is refused from its header, not after a gigabyte is written.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{file} took {:?}",
+            started.elapsed()
+        );
+    }
+    // `delete`, `restore` and `export` check the name as well.
+    for verb in [
+        vec!["snapshot", "delete", "../../x"],
+        vec!["snapshot", "restore", "../../x"],
+        vec!["snapshot", "export", "../../x", "/tmp/x.snapshot"],
+    ] {
+        let mut args = vec!["-p", "student"];
+        args.extend(verb);
+        let c = case(&args, &["invalid snapshot name '../../x'"]);
+        let out = run(&sb, &c);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("invalid snapshot name"), "{args:?}: {err}");
+    }
+    eprintln!("crafted snapshots refused: {}", cases.len());
 }

@@ -216,3 +216,30 @@ fn completion_and_version() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["defaultKubernetesVersion"], DEFAULT_KUBERNETES_VERSION);
 }
+
+/// `localkube version | head -0` and the like: a reader that went away ends the command quietly
+/// (no panic, no error line), as it ends `cat`, for verbs that print with `println!` and those
+/// that write and flush.
+#[test]
+fn a_closed_pipe_ends_every_printing_verb_quietly() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["-p", "piped", "start", "--dry-run"]);
+    assert_success(&out, "start --dry-run");
+    for args in [
+        vec!["version"],
+        vec!["profile", "list"],
+        vec!["-p", "piped", "config", "view"],
+        vec!["-p", "piped", "start", "--dry-run"],
+        vec!["completion", "bash"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = sb.localkube().args(&args).stdout(writer).output().unwrap();
+        let err = stderr(&out);
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+    }
+}

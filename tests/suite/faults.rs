@@ -581,3 +581,234 @@ fn objects_written_while_dockerd_restarts_are_kept_or_refused_never_half_made() 
         started.elapsed()
     );
 }
+
+/// Spawns `localkube ARGS` with the test hook holding it at `phase`, waits until it says it is
+/// there, interrupts it with `sig` and returns what it printed.
+fn interrupt_at(c: &Cluster, args: &[&str], phase: &str, sig: &str) -> Output {
+    use std::io::BufRead;
+    let mut all = vec!["-p", c.profile.as_str()];
+    all.extend_from_slice(args);
+    let mut child = spawn(&c.sb, &all, &[("LOCALKUBE_TEST_HANG_AT", phase)]);
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(err).lines() {
+            let line = line.unwrap_or_default();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("LOCALKUBE_TEST_HANG_AT=") {
+                let _ = tx.send(());
+            }
+        }
+        seen
+    });
+    let reached = rx.recv_timeout(Duration::from_secs(300));
+    signal(child.id(), sig);
+    let status = child.wait().expect("wait for localkube");
+    let stderr_text = reader.join().unwrap();
+    assert!(
+        reached.is_ok(),
+        "{args:?} never reached {phase}:\n{stderr_text}"
+    );
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr: stderr_text.into_bytes(),
+    }
+}
+
+/// The profile's containers in a state, by name.
+fn containers_in(profile: &str, status: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=io.localkube.profile={profile}"),
+            "--filter",
+            &format!("status={status}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    stdout(&out).lines().map(str::to_string).collect()
+}
+
+/// `snapshot save` and `pause` interrupted (Ctrl-C, SIGTERM) at each of their phases leave the
+/// cluster running, thawed, serving, with no half-written snapshot (its parts hold the keys) and
+/// no helper container.
+#[test]
+fn snapshot_save_and_pause_interrupted_at_each_phase_leave_the_cluster_running() {
+    let c = Cluster::start("intrsave", &[]);
+    let snapshots = localkube::effects::home::Home::from_env()
+        .unwrap()
+        .cache()
+        .join("snapshots")
+        .join("intrsave");
+    let _ = std::fs::remove_dir_all(&snapshots);
+    let check = |after: &str| {
+        assert_eq!(
+            containers_in("intrsave", "paused"),
+            Vec::<String>::new(),
+            "after {after}: containers left frozen"
+        );
+        for role in ["etcd", "apiserver", "controller-manager", "scheduler"] {
+            assert_eq!(
+                docker_inspect(&format!("intrsave-{role}"), "{{.State.Status}}"),
+                "running",
+                "after {after}: {role}"
+            );
+        }
+        let helpers = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                "label=io.localkube.snapshot-helper=intrsave",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&helpers).trim(), "", "after {after}: helpers left");
+        let left: Vec<_> = std::fs::read_dir(&snapshots)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "after {after}: {left:?} left in the cache");
+        c.kubectl_ok(&["get", "--raw", "/readyz"]);
+    };
+    let phases = [
+        "save-frozen",
+        "save-etcd-saved",
+        "save-volumes-copied",
+        "save-thawed",
+        "save-written",
+    ];
+    for (i, phase) in phases.iter().enumerate() {
+        let (sig, name) = if i % 2 == 0 {
+            ("-TERM", "SIGTERM")
+        } else {
+            ("-INT", "Ctrl-C")
+        };
+        let t = Instant::now();
+        let out = interrupt_at(&c, &["snapshot", "save", "s"], phase, sig);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{phase}: the save succeeded:\n{err}");
+        assert!(
+            err.contains(&format!("interrupted ({name}) while saving snapshot 's'"))
+                && err.contains("runs as before"),
+            "{phase}:\n{err}"
+        );
+        check(&format!("snapshot save interrupted at {phase}"));
+        eprintln!("snapshot save interrupted at {phase}: {:?}", t.elapsed());
+    }
+    for wave in 1..5 {
+        let phase = format!("pause-wave-{wave}");
+        let out = interrupt_at(&c, &["pause"], &phase, "-INT");
+        let err = stderr(&out);
+        assert!(
+            !out.status.success(),
+            "{phase}: the pause succeeded:\n{err}"
+        );
+        assert!(
+            err.contains("interrupted (Ctrl-C) while pausing") && err.contains("thawed"),
+            "{phase}:\n{err}"
+        );
+        check(&format!("pause interrupted at {phase}"));
+    }
+}
+
+/// `node delete` interrupted while it drains keeps the node, uncordoned; `addons enable`
+/// interrupted while it applies removes what it applied and keeps the addon disabled.
+#[test]
+fn node_delete_and_addons_enable_interrupted_leave_the_cluster_as_it_was() {
+    let c = Cluster::start("intrnode", &["--nodes", "2"]);
+    let out = interrupt_at(
+        &c,
+        &["node", "delete", "intrnode-m02"],
+        "node-delete-drain",
+        "-TERM",
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "the node delete succeeded:\n{err}");
+    assert!(
+        err.contains("interrupted (SIGTERM) while draining intrnode-m02")
+            && err.contains("uncordoned"),
+        "{err}"
+    );
+    let unschedulable = c.kubectl_ok(&[
+        "get",
+        "node",
+        "intrnode-m02",
+        "-o",
+        "jsonpath={.spec.unschedulable}",
+    ]);
+    assert_eq!(unschedulable.trim(), "", "the node was left cordoned");
+    assert_eq!(
+        docker_inspect("intrnode-m02", "{{.State.Status}}"),
+        "running"
+    );
+    let nodes = c.localkube_ok(&["node", "list"]);
+    assert!(nodes.contains("intrnode-m02"), "{nodes}");
+
+    let out = interrupt_at(&c, &["addons", "enable", "ingress"], "addon-enable", "-INT");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "the addon enable succeeded:\n{err}");
+    assert!(
+        err.contains("interrupted (Ctrl-C) while enabling the ingress addon")
+            && err.contains("stays disabled"),
+        "{err}"
+    );
+    let list = c.localkube_ok(&["addons", "list", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let ingress = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "ingress")
+        .unwrap()
+        .clone();
+    assert_eq!(ingress["enabled"], false, "{ingress}");
+}
+
+/// `snapshot restore` interrupted while it unpacks (its long part, with the cluster running)
+/// leaves the cluster as it was: running, its objects those of now, nothing left beside the
+/// volumes' data.
+#[test]
+fn snapshot_restore_interrupted_while_unpacking_leaves_the_cluster_as_it_was() {
+    let c = Cluster::start("intrrest", &[]);
+    let snapshots = localkube::effects::home::Home::from_env()
+        .unwrap()
+        .cache()
+        .join("snapshots")
+        .join("intrrest");
+    let _ = std::fs::remove_dir_all(&snapshots);
+    c.kubectl_ok(&["create", "configmap", "then", "--from-literal=k=1"]);
+    c.localkube_ok(&["snapshot", "save", "s"]);
+    c.kubectl_ok(&["create", "configmap", "now", "--from-literal=k=2"]);
+    let out = interrupt_at(&c, &["snapshot", "restore", "s"], "restore-unpack", "-TERM");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "the restore succeeded:\n{err}");
+    assert!(
+        err.contains("interrupted (SIGTERM) while unpacking the snapshot")
+            && err.contains("it is as it was"),
+        "{err}"
+    );
+    assert_eq!(
+        containers_in("intrrest", "paused"),
+        Vec::<String>::new(),
+        "containers left frozen"
+    );
+    c.kubectl_ok(&["get", "configmap", "now"]);
+    let helpers = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            "label=io.localkube.snapshot-helper=intrrest",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&helpers).trim(), "", "helpers left");
+    let _ = std::fs::remove_dir_all(&snapshots);
+}

@@ -93,7 +93,39 @@ pub async fn change(
             for addon in todo {
                 if on {
                     let step = ui.step(format!("Enabling the {} addon", addon.name));
-                    super::ensure(&cluster, addon).await?;
+                    // Interrupted, an addon half-applied is removed again: the cluster and
+                    // the profile's choice stay as they were.
+                    let what = format!("enabling the {} addon", addon.name);
+                    let ensured = crate::lifecycle::interrupt::or_interrupted(
+                        async {
+                            crate::lifecycle::interrupt::phase(ui, "addon-enable").await;
+                            super::ensure(&cluster, addon).await
+                        },
+                        crate::lifecycle::interrupt::interruption(),
+                        &what,
+                    )
+                    .await;
+                    match ensured {
+                        Ok(result) => {
+                            result?;
+                        }
+                        Err(interrupted) => {
+                            step.failed();
+                            let removed = super::remove(&cluster, addon).await;
+                            return Err(match removed {
+                                Ok(()) => interrupted.context(format!(
+                                    "what it had applied was removed; the {} addon stays \
+                                     disabled",
+                                    addon.name
+                                )),
+                                Err(e) => interrupted.context(format!(
+                                    "removing what it had applied failed too ({e:#}): \
+                                     `localkube addons disable {}` removes it",
+                                    addon.name
+                                )),
+                            });
+                        }
+                    }
                     step.done();
                     if let Some(service) = addon.published_service() {
                         published = super::service_address(&client, service).await?;

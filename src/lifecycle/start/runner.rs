@@ -93,22 +93,7 @@ pub(super) fn test_fail_at(steps: &[Step], value: Option<&str>) -> Result<Option
     }
 }
 
-/// Resolves when the user interrupts (Ctrl-C) or the process is asked to stop (SIGTERM); the
-/// handlers are installed at once, so a signal that comes before the first poll still counts.
-pub(super) fn interruption() -> impl std::future::Future<Output = &'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let int = signal(SignalKind::interrupt()).ok();
-    let term = signal(SignalKind::terminate()).ok();
-    async move {
-        match (int, term) {
-            (Some(mut int), Some(mut term)) => tokio::select! {
-                _ = int.recv() => "Ctrl-C",
-                _ = term.recv() => "SIGTERM",
-            },
-            _ => std::future::pending().await,
-        }
-    }
-}
+pub(super) use crate::lifecycle::interrupt::interruption;
 
 /// Puts the machine back as it was before this run: what it created in Docker, the profile folder
 /// it made, the configuration it changed.

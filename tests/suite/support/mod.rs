@@ -8,8 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The localkube binary under test.
+/// The binary under test: this build's, or `LOCALKUBE_TEST_BIN` (another build, to see a test
+/// fail on older code).
 pub fn localkube_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_localkube"))
+    std::env::var_os("LOCALKUBE_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_localkube")))
 }
 
 /// The PATH without the folders that hold a `go`: a machine with no Go toolchain.
