@@ -1,11 +1,9 @@
 //! `localkube delete`: remove a profile's containers, network, volumes, files and kubeconfig
 //! entries — only what carries the profile's label, never anything else.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::Ctx;
-use crate::effects::lock::lock_profile;
-use crate::effects::{docker, kubeconfig_store};
 use crate::plan::profile_name::ProfileName;
 
 #[derive(Debug, clap::Args)]
@@ -32,29 +30,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
 }
 
 fn delete_one(ctx: &Ctx, profile: &ProfileName) -> Result<()> {
-    let _lock = lock_profile(&ctx.home, profile)?;
-    let dir = ctx.home.profile(profile);
     let step = ctx.ui.step(format!("Deleting profile '{profile}'"));
-    // Docker first: if it does not answer, nothing is touched and the error says how to fix it.
-    let removed = super::block_on(async {
-        let docker = docker::connect().await?;
-        docker::remove_profile(&docker, profile).await
-    })??;
-    let had_kubeconfig = kubeconfig_store::remove_from_user(profile)?;
-    // A failed start's list of what it could not remove: all of it is removed above.
-    let leftovers = ctx.home.leftovers_path(profile);
-    if leftovers.exists() {
-        std::fs::remove_file(&leftovers)
-            .with_context(|| format!("removing {}", leftovers.display()))?;
-    }
-    let had_files = dir.dir.exists();
-    dir.remove()?;
-    if removed.containers.is_empty()
-        && removed.networks.is_empty()
-        && removed.volumes.is_empty()
-        && !had_kubeconfig
-        && !had_files
-    {
+    let deleted = super::block_on(crate::lifecycle::delete::delete(&ctx.home, profile))??;
+    if deleted.nothing() {
         step.skipped("nothing to delete");
         if ctx.profile == *profile {
             ctx.ui.info(format!(
@@ -65,10 +43,10 @@ fn delete_one(ctx: &Ctx, profile: &ProfileName) -> Result<()> {
     }
     step.done_with(format!(
         "{} containers, {} networks, {} volumes{}",
-        removed.containers.len(),
-        removed.networks.len(),
-        removed.volumes.len(),
-        if had_kubeconfig {
+        deleted.containers,
+        deleted.networks,
+        deleted.volumes,
+        if deleted.kubeconfig {
             ", kubeconfig entries"
         } else {
             ""

@@ -19,6 +19,7 @@ pub mod lock;
 pub mod members;
 pub mod node_copy;
 pub mod node_images;
+pub mod node_shell;
 pub mod owned;
 pub mod pace;
 pub mod pause;

@@ -4,6 +4,7 @@
 
 pub mod addons;
 pub mod cp;
+pub mod delete;
 pub mod image;
 pub mod interrupt;
 pub mod nodes;
@@ -11,5 +12,7 @@ pub mod pause;
 pub mod preflight;
 pub mod service;
 pub mod snapshot;
+pub mod ssh;
 pub mod start;
+pub mod stop;
 pub mod tunnel;
