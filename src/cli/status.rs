@@ -124,7 +124,11 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<u8> {
         .collect();
     let mut components = components;
     let mut exit_code = 0;
-    let paused = crate::plan::pause::is_paused(components.iter().map(|c| c.state.as_str()));
+    let paused = crate::plan::pause::is_paused(
+        components
+            .iter()
+            .map(|c| crate::plan::container_state::ContainerState::parse(&c.state)),
+    );
     let all_running = plan
         .containers
         .iter()

@@ -250,8 +250,7 @@ impl Watched {
                 if let Ok(found) =
                     crate::effects::docker::profile_containers(&docker, &profile).await
                 {
-                    let paused =
-                        crate::plan::pause::is_paused(found.iter().map(|c| c.state.as_str()));
+                    let paused = crate::plan::pause::is_paused(found.iter().map(|c| c.state));
                     notifier.set_paused(paused);
                     if let Some(config) = members_of.as_ref().filter(|_| !paused) {
                         let members = crate::effects::members::health(

@@ -26,7 +26,7 @@ use crate::effects::owned::{self, Kind, Owner};
 use crate::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK, NetworkSpec, VolumeSpec};
 use crate::plan::names::LABEL_SPEC_DIGEST;
 
-pub use crate::effects::container_state::ContainerState;
+pub use crate::plan::container_state::ContainerState;
 
 fn to_hash_map(labels: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
     labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()

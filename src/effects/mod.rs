@@ -3,7 +3,6 @@
 
 pub mod browser;
 pub mod cluster_file;
-pub mod container_state;
 pub mod containers;
 pub mod docker;
 pub mod etcd_snapshot;

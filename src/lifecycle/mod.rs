@@ -10,6 +10,7 @@ pub mod interrupt;
 pub mod nodes;
 pub mod pause;
 pub mod preflight;
+pub mod profile;
 pub mod service;
 pub mod snapshot;
 pub mod ssh;

@@ -272,7 +272,7 @@ pub async fn pause_command(home: &Home, profile: &ProfileName, ui: &Ui) -> Resul
 /// Whether any container of the profile is frozen.
 pub async fn profile_is_paused(docker: &Docker, profile: &ProfileName) -> Result<bool> {
     let found = docker::profile_containers(docker, profile).await?;
-    Ok(is_paused(found.iter().map(|c| c.state.as_str())))
+    Ok(is_paused(found.iter().map(|c| c.state)))
 }
 
 /// Thaws a paused profile before a verb that stops or starts it, saying so; false when it was

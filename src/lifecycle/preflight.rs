@@ -83,7 +83,7 @@ pub async fn gather(home: &Home, profile: &ProfileName, intent: &Intent) -> Fact
                 .await
                 .ok()
                 .flatten()
-                == Some(crate::effects::container_state::ContainerState::Running);
+                == Some(crate::plan::container_state::ContainerState::Running);
         }
         if local {
             let root_dir = std::path::PathBuf::from(&daemon.root_dir);

@@ -12,10 +12,8 @@
 //! NotReady and take every pod out of its Services' endpoints. Freezing goes the other way round,
 //! so no component ever runs while one it depends on is frozen.
 
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::Role;
-
-/// Docker's word for a frozen container.
-pub const PAUSED: &str = "paused";
 
 /// The waves of `unpause`, in order (`pause` runs them backwards).
 pub const WAVES: usize = 5;
@@ -45,8 +43,8 @@ pub fn pause_wave(role: &str) -> usize {
 /// Whether a profile whose containers have these Docker states is paused: one frozen container is
 /// enough (nothing answers through it), so `status` and `profile list` say Paused and other
 /// verbs refuse with the fix.
-pub fn is_paused<'a>(states: impl IntoIterator<Item = &'a str>) -> bool {
-    states.into_iter().any(|s| s == PAUSED)
+pub fn is_paused(states: impl IntoIterator<Item = ContainerState>) -> bool {
+    states.into_iter().any(|s| s == ContainerState::Paused)
 }
 
 /// The refusal of a verb that needs the cluster to answer, on a paused profile.
@@ -93,8 +91,9 @@ mod tests {
 
     #[test]
     fn one_frozen_container_makes_the_profile_paused() {
-        assert!(is_paused(["running", "paused", "running"]));
-        assert!(!is_paused(["running", "exited"]));
+        use ContainerState::{Exited, Paused, Running};
+        assert!(is_paused([Running, Paused, Running]));
+        assert!(!is_paused([Running, Exited]));
         assert!(!is_paused([]));
     }
 
