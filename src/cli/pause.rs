@@ -6,7 +6,6 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::effects::docker;
 use crate::effects::lock::lock_profile;
 use crate::lifecycle::pause::{self, Outcome};
 
@@ -67,11 +66,7 @@ pub fn run_unpause(ctx: &Ctx, _args: Args) -> Result<u8> {
     let profile = ctx.home.profile(&ctx.profile);
     profile.load_config()?;
     let step = ctx.ui.step(format!("Unpausing profile '{}'", ctx.profile));
-    let admin = profile.kubeconfigs_dir().join("admin.conf");
-    let outcome = super::block_on(async {
-        let docker = docker::connect().await?;
-        pause::unpause_profile(&docker, &ctx.profile, Some(&admin)).await
-    })??;
+    let outcome = super::block_on(pause::unpause_command(&ctx.home, &ctx.profile))??;
     if outcome.containers.is_empty() {
         step.done_with("nothing was paused");
     } else {

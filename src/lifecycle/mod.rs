@@ -15,5 +15,6 @@ pub mod service;
 pub mod snapshot;
 pub mod ssh;
 pub mod start;
+pub mod status;
 pub mod stop;
 pub mod tunnel;

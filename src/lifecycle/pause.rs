@@ -269,6 +269,14 @@ pub async fn pause_command(home: &Home, profile: &ProfileName, ui: &Ui) -> Resul
     }
 }
 
+/// `unpause`: every frozen container of the profile thawed in order, waiting for the kubelets'
+/// leases before the controllers (see `plan::pause`).
+pub async fn unpause_command(home: &Home, profile: &ProfileName) -> Result<Outcome> {
+    let admin = home.profile(profile).kubeconfigs_dir().join("admin.conf");
+    let docker = docker::connect().await?;
+    unpause_profile(&docker, profile, Some(&admin)).await
+}
+
 /// Whether any container of the profile is frozen.
 pub async fn profile_is_paused(docker: &Docker, profile: &ProfileName) -> Result<bool> {
     let found = docker::profile_containers(docker, profile).await?;
