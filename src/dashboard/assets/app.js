@@ -472,6 +472,8 @@ function renderPods() {
     return;
   }
   const next = new Map();
+  // When the page first drew its pods, for measuring (tests/suite/dashboard.rs, first paint).
+  if (!performance.getEntriesByName('localkube:pods-drawn').length) performance.mark('localkube:pods-drawn');
   tbody.replaceChildren(...rows.map(({ pod, gone: isGone }) => {
     const key = podKey(pod);
     const m = podMetrics(pod);
@@ -543,7 +545,7 @@ function renderServices() {
       'No services here. Try ', h('code', null, 'localkube kubectl -- expose deployment kubia --type=NodePort --port=8080'))));
     return;
   }
-  tbody.replaceChildren(...state.services.map((s) => h('tr', { dataset: { service: s.name, namespace: s.namespace } },
+  tbody.replaceChildren(...state.services.map((s) => h('tr', { dataset: { service: s.name, name: s.name, namespace: s.namespace } },
     h('td', { class: 'name' }, h('b', null, objLink('Service', s.namespace, s.name))),
     h('td', null, s.namespace),
     h('td', null, badge(s.type, 'type')),
@@ -573,7 +575,7 @@ function renderIngresses() {
       ', an Ingress answers on the address shown here.')));
     return;
   }
-  tbody.replaceChildren(...state.ingresses.map((i) => h('tr', { dataset: { ingress: i.name, namespace: i.namespace } },
+  tbody.replaceChildren(...state.ingresses.map((i) => h('tr', { dataset: { ingress: i.name, name: i.name, namespace: i.namespace } },
     h('td', { class: 'name' }, h('b', null, objLink('Ingress', i.namespace, i.name))),
     h('td', null, i.namespace),
     h('td', null, badge(i.class, 'type')),
@@ -812,13 +814,14 @@ function buildObject() {
     h('div', { id: 'object-events' }),
     h('h3', null, 'YAML'),
     h('p', { class: 'hint', id: 'yaml-hint' }),
-    h('textarea', { id: 'yaml', spellcheck: 'false', rows: '24', readonly: true, oninput: () => { yamlDirty = true; } }),
+    // The buttons and what the API server answered sit above the YAML, in sight of the edit.
     h('div', { class: 'form-actions' },
       h('button', { type: 'button', id: 'yaml-edit', onclick: startEdit }, 'Edit'),
       h('button', { type: 'button', id: 'yaml-apply', class: 'primary hidden', onclick: () => applyEdit(false) }, 'Apply the edit'),
       h('button', { type: 'button', id: 'yaml-force', class: 'hidden', onclick: () => applyEdit(true) }, 'Apply anyway, taking the fields over'),
       h('button', { type: 'button', id: 'yaml-cancel', class: 'hidden', onclick: cancelEdit }, 'Cancel')),
-    h('div', { id: 'yaml-result' }))];
+    h('div', { id: 'yaml-result' }),
+    h('textarea', { id: 'yaml', spellcheck: 'false', rows: '24', readonly: true, oninput: () => { yamlDirty = true; } }))];
 }
 
 // Which list view each kind belongs to.
