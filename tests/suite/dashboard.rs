@@ -1541,6 +1541,7 @@ fn first_paint_with_300_pods() {
         drawn.push(times[0].as_f64().unwrap());
         painted.push(times[1].as_f64().unwrap());
     }
+    eprintln!("in the order measured: drawn {drawn:?}, painted {painted:?}");
     drawn.sort_by(f64::total_cmp);
     painted.sort_by(f64::total_cmp);
     let median = drawn[drawn.len() / 2];

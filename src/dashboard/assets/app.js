@@ -1301,6 +1301,20 @@ function connect() {
   }
 }
 
+// A page left for another keeps no stream open: the browser allows six connections to one host,
+// and a page kept in the back-forward cache would otherwise hold its stream (and a log or shell)
+// until it is evicted, starving the next pages. Coming back opens them again.
+window.addEventListener('pagehide', () => {
+  if (source) source.close();
+  stopPodTools();
+});
+window.addEventListener('pageshow', (e) => {
+  if (e.persisted) {
+    connect();
+    showRoute();
+  }
+});
+
 // The namespace comes from the address; without one in it, the last one chosen here.
 if (!route.params.get('ns') && route.view !== 'object') {
   const remembered = localStorage.getItem('localkube.namespace');
