@@ -1169,6 +1169,21 @@ fn every_kind_is_listed(browser: &Browser) {
         "const c = document.querySelector('#workloads article[data-kind=\"StatefulSet\"][data-name=\"web\"]'); \
          return c && [...c.querySelectorAll('.count-box .value')].map(v => v.textContent).join('/') === '1/1/1/1'",
     );
+    // A StatefulSet scales from its card too: web-1 comes, with a claim of its own.
+    browser
+        .click("#workloads article[data-kind=\"StatefulSet\"][data-name=\"web\"] button.scale-up");
+    browser.wait_for(
+        "the StatefulSet at 2/2/2/2",
+        Duration::from_secs(90),
+        "const c = document.querySelector('#workloads article[data-kind=\"StatefulSet\"][data-name=\"web\"]'); \
+         return c && [...c.querySelectorAll('.count-box .value')].map(v => v.textContent).join('/') === '2/2/2/2'",
+    );
+    browser.click("#nav a[data-view=\"persistentvolumeclaims\"]");
+    browser.wait_for(
+        "web-1's claim, Bound",
+        Duration::from_secs(30),
+        "const r = document.querySelector('#claims tr[data-name=\"data-web-1\"]'); return r && r.innerText.includes('Bound')",
+    );
     browser.click("#nav a[data-view=\"jobs\"]");
     browser.wait_for(
         "the Job complete, 1/1",
@@ -1407,6 +1422,7 @@ fn metrics_show_for_a_pod(browser: &Browser) {
         Duration::from_secs(30),
         "const u = document.querySelector('#pod-usage'); return u && u.querySelectorAll('svg.spark').length === 2 && u.querySelector('.cpu').textContent",
     );
+    browser.screenshot("dashboard-pod-screenshot.png");
     go(browser, "#/nodes");
     browser.wait_for(
         "the node's usage",
