@@ -9,7 +9,11 @@
 //! - [`state`]: one watch per kind of object, shared by every open page;
 //! - [`views`]: what a row of each kind shows (pure);
 //! - [`actions`]: scale, delete, apply, logs against the API server;
-//! - [`api`]: the HTTP routes; [`auth`]: who may use them; `assets/`: the page, embedded.
+//! - [`objects`]: an object's own page, an edit by server-side apply, a Secret's value;
+//! - [`exec`]: a shell in a container, bridged from the page's websocket;
+//! - [`metrics`]: CPU and memory from metrics-server, with the last minutes kept;
+//! - [`api`]: the HTTP routes; [`auth`]: who may use them; `assets/`: the page, embedded (and
+//!   `terminal/`: the terminal library's pinned npm package).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;

@@ -1422,6 +1422,11 @@ fn metrics_show_for_a_pod(browser: &Browser) {
         Duration::from_secs(30),
         "const u = document.querySelector('#pod-usage'); return u && u.querySelectorAll('svg.spark').length === 2 && u.querySelector('.cpu').textContent",
     );
+    browser.wait_for(
+        "the pod's log",
+        Duration::from_secs(30),
+        "return document.querySelector('#logs-body').textContent.includes('kubia server starting')",
+    );
     browser.screenshot("dashboard-pod-screenshot.png");
     go(browser, "#/nodes");
     browser.wait_for(
