@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 fn main() {
+    terminal_assets();
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("images");
     // A directory here makes cargo rerun this script when any file under it changes or appears.
     println!("cargo:rerun-if-changed=images");
@@ -45,6 +46,28 @@ fn walk(dir: &Path, prefix: &str, files: &mut Vec<(String, PathBuf, bool)>) {
             walk(&path, &format!("{rel}/"), files);
         } else {
             files.push((rel, path, meta.permissions().mode() & 0o111 != 0));
+        }
+    }
+}
+
+/// The dashboard's exec terminal is xterm.js from npm (pinned with its integrity hash in
+/// `src/dashboard/terminal/package-lock.json`), fetched by `npm ci` into a git-ignored folder and
+/// embedded into the binary by `src/dashboard/assets.rs`. Without it, stop here with the command.
+fn terminal_assets() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let folder = "src/dashboard/terminal/node_modules/@xterm/xterm";
+    println!("cargo:rerun-if-changed={folder}");
+    for file in ["lib/xterm.js", "css/xterm.css"] {
+        let path = root.join(folder).join(file);
+        println!("cargo:rerun-if-changed={}", path.display());
+        if !path.is_file() {
+            eprintln!(
+                "\n\nthe dashboard's terminal library is missing ({}).\n\
+                 Fetch it once with:\n\n    npm ci --prefix src/dashboard/terminal\n\n\
+                 (scripts/setup.sh does this; it needs npm and the npm registry)\n",
+                path.display()
+            );
+            std::process::exit(1);
         }
     }
 }

@@ -23,11 +23,23 @@ have pkg-config || need_packages+=(pkg-config)
 have jq || need_packages+=(jq)
 # chromium, chromium-driver: the dashboard's browser test drives the page in headless Chromium over WebDriver.
 have chromium && have chromedriver || need_packages+=(chromium chromium-driver)
+# npm: the dashboard's exec terminal (xterm.js) is fetched from the npm registry at build time.
+have npm || need_packages+=(npm)
 if [ "${#need_packages[@]}" -gt 0 ]; then
   echo "setup: installing ${need_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >"$log_dir/apt.log" 2>&1
   apt-get install -y -qq --no-install-recommends "${need_packages[@]}" >>"$log_dir/apt.log" 2>&1
+fi
+
+# The dashboard's terminal library, at the version and integrity hash of its package-lock.json,
+# into a git-ignored folder that build.rs embeds (cargo build stops with this command without it).
+terminal="$(cd "$(dirname "$0")/.." && pwd)/src/dashboard/terminal"
+want=$(node -p "require('$terminal/package-lock.json').packages['node_modules/@xterm/xterm'].version")
+have_version=$(node -p "try { require('$terminal/node_modules/@xterm/xterm/package.json').version } catch { '' }")
+if [ "$want" != "$have_version" ]; then
+  echo "setup: npm ci in $terminal (xterm.js $want)"
+  npm ci --prefix "$terminal" --ignore-scripts --no-audit --no-fund >"$log_dir/npm.log" 2>&1
 fi
 
 # A daemon that already answers (the user's own, or DOCKER_HOST) is used as it is.

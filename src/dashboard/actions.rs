@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use kube::Client;
 use kube::api::{
@@ -62,7 +62,7 @@ impl Failure {
     }
 }
 
-async fn timed<T>(
+pub(super) async fn timed<T>(
     what: &str,
     call: impl Future<Output = Result<T, kube::Error>>,
 ) -> Result<T, Failure> {
@@ -84,7 +84,12 @@ fn timeout_failure(what: &str) -> Failure {
 }
 
 /// Kinds that have a scale subresource and that the page offers to scale.
-pub const SCALABLE: [&str; 3] = ["Deployment", "ReplicaSet", "ReplicationController"];
+pub const SCALABLE: [&str; 4] = [
+    "Deployment",
+    "ReplicaSet",
+    "ReplicationController",
+    "StatefulSet",
+];
 
 /// Sets `spec.replicas` through the scale subresource (as `kubectl scale` does); returns the
 /// replicas the API server now holds.
@@ -108,6 +113,10 @@ pub async fn scale(
         }
         "ReplicationController" => {
             let api: Api<ReplicationController> = Api::namespaced(client.clone(), namespace);
+            timed("scaling", api.patch_scale(name, &params, &patch)).await?
+        }
+        "StatefulSet" => {
+            let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
             timed("scaling", api.patch_scale(name, &params, &patch)).await?
         }
         other => {

@@ -11,6 +11,10 @@
 //! | `POST /api/scale` `{kind, namespace, name, replicas}` | the scale subresource |
 //! | `DELETE /api/pods/NS/NAME` | deletes a pod |
 //! | `POST /api/apply` `{manifest, namespace}` | server-side apply of every document |
+//! | `GET /api/object?kind=&namespace=&name=` | an object's page: YAML, owners, owned objects, its events, a pod's containers |
+//! | `POST /api/object/apply` `{kind, namespace, name, yaml, force}` | an edit, with server-side apply (409 on a conflict unless `force`) |
+//! | `POST /api/secret` `{namespace, name, key}` | one value of a Secret (a write's checks: it is never in a page's first load) |
+//! | `GET /api/exec?namespace=&pod=&container=` | a websocket to a shell in the container (a write's checks; the CSRF token as subprotocol) |
 //!
 //! Failures answer `{"error": "...", "reason": "..."}` with the API server's status code and
 //! message, verbatim.
@@ -35,14 +39,23 @@ use super::actions::{self, Failure};
 use super::assets;
 use super::auth::{self, Verdict};
 use super::state::{self, KINDS, Kind, Versions};
+use super::{exec, objects};
+use axum::extract::WebSocketUpgrade;
 
 /// Bursts of changes (a rollout touches many objects) are gathered for this long into one push.
 const COALESCE: Duration = Duration::from_millis(100);
 
 /// The Content-Security-Policy of every answer: only this origin's own scripts, styles and
-/// connections; no framing.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// connections (the exec terminal's websocket is this origin's too); no framing. The terminal
+/// library adds `<style>` elements of its own: the page's script gives them this launch's nonce,
+/// so no other inline style applies.
+pub fn csp(style_nonce: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-{style_nonce}'; \
+         img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    )
+}
 
 /// The access check in front of every route (see [`auth`]), and the headers every answer carries.
 pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
@@ -78,10 +91,7 @@ pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) ->
         }
     };
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, app.csp.clone());
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -343,6 +353,93 @@ pub async fn logs_stream(
         }
     });
     sse_from(rx)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ObjectQuery {
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: String,
+    pub name: String,
+}
+
+pub async fn object(
+    State(app): State<Arc<App>>,
+    Query(query): Query<ObjectQuery>,
+) -> Result<Json<objects::ObjectPage>, Failure> {
+    objects::page(
+        &app.client,
+        &app.watched,
+        &query.kind,
+        &query.namespace,
+        &query.name,
+    )
+    .await
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EditRequest {
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: String,
+    pub name: String,
+    pub yaml: String,
+    #[serde(default)]
+    pub force: bool,
+}
+
+pub async fn edit(
+    State(app): State<Arc<App>>,
+    Json(request): Json<EditRequest>,
+) -> Result<Json<objects::Edited>, Failure> {
+    let target = state::ObjectLink {
+        kind: request.kind,
+        namespace: request.namespace,
+        name: request.name,
+    };
+    objects::apply_edit(&app.client, &target, &request.yaml, request.force)
+        .await
+        .map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SecretRequest {
+    pub namespace: String,
+    pub name: String,
+    pub key: String,
+}
+
+pub async fn secret(
+    State(app): State<Arc<App>>,
+    Json(request): Json<SecretRequest>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    objects::secret_value(
+        &app.watched,
+        &request.namespace,
+        &request.name,
+        &request.key,
+    )
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExecQuery {
+    pub namespace: String,
+    pub pod: String,
+    pub container: Option<String>,
+}
+
+pub async fn exec(
+    State(app): State<Arc<App>>,
+    Query(query): Query<ExecQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let protocol = format!("{}{}", exec::CSRF_PROTOCOL_PREFIX, app.secrets.csrf());
+    let client = app.client.clone();
+    ws.protocols([protocol]).on_upgrade(move |socket| {
+        exec::bridge(socket, client, query.namespace, query.pod, query.container)
+    })
 }
 
 /// Kept so the kinds the page is told about and [`Kind`] stay one list.

@@ -55,7 +55,7 @@ impl std::fmt::Debug for Secrets {
 }
 
 /// 32 bytes (256 bits) from the operating system's random source, as hex.
-fn random_hex() -> Result<String> {
+pub fn random_hex() -> Result<String> {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
@@ -183,6 +183,22 @@ fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// A websocket (the exec terminal) can change the cluster as a write does, so it is judged as one.
+/// Browsers always send `Origin` on a websocket and cannot set headers on it: the CSRF token comes
+/// as a subprotocol (`localkube-csrf.TOKEN`).
+fn is_websocket(headers: &HeaderMap) -> bool {
+    header_str(headers, header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+}
+
+fn csrf_in_protocols(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|p| p.trim().strip_prefix(super::exec::CSRF_PROTOCOL_PREFIX))
+}
+
 /// The access decision for one request.
 pub fn judge(secrets: &Secrets, method: &Method, uri: &Uri, headers: &HeaderMap) -> Verdict {
     let host_ok = header_str(headers, header::HOST)
@@ -207,7 +223,11 @@ pub fn judge(secrets: &Secrets, method: &Method, uri: &Uri, headers: &HeaderMap)
             "open the URL that `localkube dashboard` printed: it carries this launch's secret"
         });
     }
-    if is_write(method) {
+    let websocket = is_websocket(headers);
+    if websocket && header_str(headers, header::ORIGIN).is_none() {
+        return Verdict::Forbidden("a websocket needs the Origin header (browsers send it)");
+    }
+    if is_write(method) || websocket {
         if let Some(origin) = header_str(headers, header::ORIGIN) {
             let same = secrets
                 .allowed_hosts()
@@ -224,7 +244,10 @@ pub fn judge(secrets: &Secrets, method: &Method, uri: &Uri, headers: &HeaderMap)
             return Verdict::Forbidden("a write started by another site is refused");
         }
         let csrf_ok = header_str(headers, CSRF_HEADER)
-            .is_some_and(|v| constant_time_eq(v.as_bytes(), secrets.csrf.as_bytes()));
+            .is_some_and(|v| constant_time_eq(v.as_bytes(), secrets.csrf.as_bytes()))
+            || (websocket
+                && csrf_in_protocols(headers)
+                    .any(|v| constant_time_eq(v.as_bytes(), secrets.csrf.as_bytes())));
         if !csrf_ok {
             return Verdict::Forbidden(
                 "a write needs the X-Localkube-Csrf header (the page sends it)",
@@ -265,6 +288,54 @@ mod tests {
     }
 
     const COOKIE: &str = "other=1; localkube_dashboard_4000=0f9e8d";
+
+    #[test]
+    fn a_websocket_is_judged_as_a_write() {
+        let s = secrets();
+        let uri = "/api/exec?namespace=default&pod=p";
+        let ws = |extra: &[(&'static str, &str)]| {
+            let mut pairs = vec![("cookie", COOKIE), ("upgrade", "websocket")];
+            pairs.extend_from_slice(extra);
+            judge_get(&s, uri, &headers(&pairs))
+        };
+        let own = "http://127.0.0.1:4000";
+        let token = "localkube-csrf.d4e5f6";
+        assert_eq!(
+            ws(&[("origin", own), ("sec-websocket-protocol", token)]),
+            Verdict::Allow
+        );
+        assert!(
+            matches!(ws(&[("origin", own)]), Verdict::Forbidden(_)),
+            "no token"
+        );
+        assert!(
+            matches!(
+                ws(&[
+                    ("origin", "http://evil.example"),
+                    ("sec-websocket-protocol", token)
+                ]),
+                Verdict::Forbidden(_)
+            ),
+            "a foreign origin"
+        );
+        assert!(
+            matches!(
+                ws(&[("sec-websocket-protocol", token)]),
+                Verdict::Forbidden(_)
+            ),
+            "no origin"
+        );
+        assert!(
+            matches!(
+                ws(&[
+                    ("origin", own),
+                    ("sec-websocket-protocol", "localkube-csrf.wrong")
+                ]),
+                Verdict::Forbidden(_)
+            ),
+            "a wrong token"
+        );
+    }
 
     #[test]
     fn generated_secrets_are_long_distinct_and_hex() {

@@ -9,7 +9,11 @@
 //! - [`state`]: one watch per kind of object, shared by every open page;
 //! - [`views`]: what a row of each kind shows (pure);
 //! - [`actions`]: scale, delete, apply, logs against the API server;
-//! - [`api`]: the HTTP routes; [`auth`]: who may use them; `assets/`: the page, embedded.
+//! - [`objects`]: an object's own page, an edit by server-side apply, a Secret's value;
+//! - [`exec`]: a shell in a container, bridged from the page's websocket;
+//! - [`metrics`]: CPU and memory from metrics-server, with the last minutes kept;
+//! - [`api`]: the HTTP routes; [`auth`]: who may use them; `assets/`: the page, embedded (and
+//!   `terminal/`: the terminal library's pinned npm package).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -28,6 +32,9 @@ pub mod actions;
 pub mod api;
 mod assets;
 pub mod auth;
+pub mod exec;
+pub mod metrics;
+pub mod objects;
 pub mod state;
 pub mod views;
 
@@ -47,6 +54,7 @@ pub struct App {
     pub secrets: auth::Secrets,
     pub cluster: ClusterInfo,
     index_html: String,
+    csp: axum::http::HeaderValue,
 }
 
 /// A client for the dashboard from the profile's admin kubeconfig. Unlike the short polls of
@@ -119,13 +127,17 @@ impl Dashboard {
             kubernetes_version: version.git_version,
             api_server,
         };
-        let index_html = assets::index_html(&options.profile, secrets.csrf());
+        let style_nonce = auth::random_hex()?;
+        let index_html = assets::index_html(&options.profile, secrets.csrf(), &style_nonce);
+        let csp = axum::http::HeaderValue::from_str(&api::csp(&style_nonce))
+            .context("the Content-Security-Policy header")?;
         let app = Arc::new(App {
             client,
             watched,
             secrets: secrets.clone(),
             cluster,
             index_html,
+            csp,
         });
         Ok(Self {
             url: secrets.login_url(),
@@ -153,6 +165,10 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/scale", post(api::scale))
         .route("/api/pods/{namespace}/{name}", delete(api::delete_pod))
         .route("/api/apply", post(api::apply))
+        .route("/api/object", get(api::object))
+        .route("/api/object/apply", post(api::edit))
+        .route("/api/secret", post(api::secret))
+        .route("/api/exec", get(api::exec))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -9,9 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
+    ReplicationController, Secret, Service,
+};
 use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -37,9 +42,21 @@ pub enum Kind {
     /// Ingresses, shown beside the Services with the address they answer on.
     Ingresses,
     Events,
+    StatefulSets,
+    DaemonSets,
+    Jobs,
+    CronJobs,
+    ConfigMaps,
+    /// Their keys only: a value leaves the server only when asked for, one at a time.
+    Secrets,
+    PersistentVolumeClaims,
+    PersistentVolumes,
+    StorageClasses,
+    /// CPU and memory of nodes and pods from metrics-server, with their recent history.
+    Metrics,
 }
 
-pub const KINDS: [Kind; 10] = [
+pub const KINDS: [Kind; 20] = [
     Kind::Health,
     Kind::Namespaces,
     Kind::Nodes,
@@ -50,6 +67,16 @@ pub const KINDS: [Kind; 10] = [
     Kind::Services,
     Kind::Ingresses,
     Kind::Events,
+    Kind::StatefulSets,
+    Kind::DaemonSets,
+    Kind::Jobs,
+    Kind::CronJobs,
+    Kind::ConfigMaps,
+    Kind::Secrets,
+    Kind::PersistentVolumeClaims,
+    Kind::PersistentVolumes,
+    Kind::StorageClasses,
+    Kind::Metrics,
 ];
 
 impl Kind {
@@ -70,6 +97,16 @@ impl Kind {
             Kind::Services => "services",
             Kind::Ingresses => "ingresses",
             Kind::Events => "events",
+            Kind::StatefulSets => "statefulSets",
+            Kind::DaemonSets => "daemonSets",
+            Kind::Jobs => "jobs",
+            Kind::CronJobs => "cronJobs",
+            Kind::ConfigMaps => "configMaps",
+            Kind::Secrets => "secrets",
+            Kind::PersistentVolumeClaims => "persistentVolumeClaims",
+            Kind::PersistentVolumes => "persistentVolumes",
+            Kind::StorageClasses => "storageClasses",
+            Kind::Metrics => "metrics",
         }
     }
 }
@@ -77,8 +114,12 @@ impl Kind {
 /// A change counter per kind.
 pub type Versions = [u64; KINDS.len()];
 
-/// How many recent events a page gets.
-const RECENT_EVENTS: usize = 80;
+/// How many recent events a page gets: the events view filters them; the overview shows only
+/// the recent warnings among them.
+const RECENT_EVENTS: usize = 300;
+
+/// How many of an object's own events its page gets.
+const OBJECT_EVENTS: usize = 100;
 
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -95,13 +136,13 @@ pub struct Health {
     pub control_plane: Vec<crate::plan::members::MemberHealth>,
 }
 
-struct Notifier {
+pub(super) struct Notifier {
     versions: watch::Sender<Versions>,
     health: Mutex<Health>,
 }
 
 impl Notifier {
-    fn bump(&self, kind: Kind) {
+    pub(super) fn bump(&self, kind: Kind) {
         self.versions.send_modify(|v| v[kind.index()] += 1);
     }
 
@@ -166,6 +207,47 @@ pub struct Watched {
     services: Store<Service>,
     ingresses: Store<Ingress>,
     events: Store<Event>,
+    stateful_sets: Store<StatefulSet>,
+    daemon_sets: Store<DaemonSet>,
+    jobs: Store<Job>,
+    cron_jobs: Store<CronJob>,
+    config_maps: Store<ConfigMap>,
+    secrets: Store<Secret>,
+    claims: Store<PersistentVolumeClaim>,
+    volumes: Store<PersistentVolume>,
+    storage_classes: Store<StorageClass>,
+    metrics: Arc<Mutex<super::metrics::Samples>>,
+}
+
+/// An object the page can link to: its own page is `#/object/KIND/NAMESPACE/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectLink {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+fn link<K: Resource<DynamicType = ()>>(k: &K) -> ObjectLink {
+    ObjectLink {
+        kind: K::kind(&()).to_string(),
+        namespace: k.namespace().unwrap_or_default(),
+        name: k.name_any(),
+    }
+}
+
+fn owned_in<K: Resource<DynamicType = ()> + Clone>(
+    store: &Store<K>,
+    uid: &str,
+    out: &mut Vec<ObjectLink>,
+) {
+    let mut found: Vec<ObjectLink> = store
+        .state()
+        .iter()
+        .filter(|k| k.owner_references().iter().any(|o| o.uid == uid))
+        .map(|k| link(&**k))
+        .collect();
+    found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    out.extend(found);
 }
 
 fn spawn_watch<K>(api: Api<K>, kind: Kind, notifier: Arc<Notifier>) -> Store<K>
@@ -228,6 +310,16 @@ impl Watched {
             services: spawn_watch(Api::all(c()), Kind::Services, n()),
             ingresses: spawn_watch(Api::all(c()), Kind::Ingresses, n()),
             events: spawn_watch(Api::all(c()), Kind::Events, n()),
+            stateful_sets: spawn_watch(Api::all(c()), Kind::StatefulSets, n()),
+            daemon_sets: spawn_watch(Api::all(c()), Kind::DaemonSets, n()),
+            jobs: spawn_watch(Api::all(c()), Kind::Jobs, n()),
+            cron_jobs: spawn_watch(Api::all(c()), Kind::CronJobs, n()),
+            config_maps: spawn_watch(Api::all(c()), Kind::ConfigMaps, n()),
+            secrets: spawn_watch(Api::all(c()), Kind::Secrets, n()),
+            claims: spawn_watch(Api::all(c()), Kind::PersistentVolumeClaims, n()),
+            volumes: spawn_watch(Api::all(c()), Kind::PersistentVolumes, n()),
+            storage_classes: spawn_watch(Api::all(c()), Kind::StorageClasses, n()),
+            metrics: super::metrics::follow(c(), n()),
             notifier,
         })
     }
@@ -280,6 +372,15 @@ impl Watched {
             let _ = self.services.wait_until_ready().await;
             let _ = self.ingresses.wait_until_ready().await;
             let _ = self.events.wait_until_ready().await;
+            let _ = self.stateful_sets.wait_until_ready().await;
+            let _ = self.daemon_sets.wait_until_ready().await;
+            let _ = self.jobs.wait_until_ready().await;
+            let _ = self.cron_jobs.wait_until_ready().await;
+            let _ = self.config_maps.wait_until_ready().await;
+            let _ = self.secrets.wait_until_ready().await;
+            let _ = self.claims.wait_until_ready().await;
+            let _ = self.volumes.wait_until_ready().await;
+            let _ = self.storage_classes.wait_until_ready().await;
         };
         tokio::time::timeout(timeout, all).await.is_ok()
     }
@@ -301,6 +402,47 @@ impl Watched {
             .iter()
             .map(|n| (**n).clone())
             .collect()
+    }
+
+    /// The objects that name `uid` as an owner, among the watched kinds (a Deployment's
+    /// ReplicaSets, a ReplicaSet's pods, a CronJob's Jobs, a StatefulSet's claims ...).
+    pub fn owned_by(&self, uid: &str) -> Vec<ObjectLink> {
+        let mut out = Vec::new();
+        owned_in(&self.deployments, uid, &mut out);
+        owned_in(&self.replica_sets, uid, &mut out);
+        owned_in(&self.stateful_sets, uid, &mut out);
+        owned_in(&self.daemon_sets, uid, &mut out);
+        owned_in(&self.jobs, uid, &mut out);
+        owned_in(&self.pods, uid, &mut out);
+        owned_in(&self.claims, uid, &mut out);
+        owned_in(&self.config_maps, uid, &mut out);
+        owned_in(&self.secrets, uid, &mut out);
+        owned_in(&self.services, uid, &mut out);
+        out
+    }
+
+    /// The events about one object (by its uid, or by kind, namespace and name for events
+    /// written before it had one), newest first.
+    pub fn events_of(&self, uid: &str, target: &ObjectLink) -> Vec<views::EventRow> {
+        let mut events = self.events.state_filter(|e| {
+            let o = &e.involved_object;
+            o.uid.as_deref() == Some(uid)
+                || (o.kind.as_deref() == Some(target.kind.as_str())
+                    && o.name.as_deref() == Some(target.name.as_str())
+                    && o.namespace.clone().unwrap_or_default() == target.namespace)
+        });
+        newest_first(&mut events);
+        events
+            .iter()
+            .take(OBJECT_EVENTS)
+            .map(|e| views::event_row(e))
+            .collect()
+    }
+
+    /// A Secret from the watch, for revealing one of its values.
+    pub fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        self.secrets
+            .get(&reflector::ObjectRef::new(name).within(namespace))
     }
 
     /// The rows of one kind, for the page.
@@ -358,18 +500,31 @@ impl Watched {
                     .map(|i| views::ingress_row(i))
                     .collect::<Vec<_>>(),
             ),
+            Kind::StatefulSets => rows_of(&self.stateful_sets, filter, |s| {
+                views::kinds::stateful_set_row(s)
+            }),
+            Kind::DaemonSets => rows_of(&self.daemon_sets, filter, |d| {
+                views::kinds::daemon_set_row(d)
+            }),
+            Kind::Jobs => rows_of(&self.jobs, filter, views::kinds::job_row),
+            Kind::CronJobs => rows_of(&self.cron_jobs, filter, views::kinds::cron_job_row),
+            Kind::ConfigMaps => rows_of(&self.config_maps, filter, |c| {
+                views::kinds::config_map_row(c)
+            }),
+            Kind::Secrets => rows_of(&self.secrets, filter, views::kinds::secret_row),
+            Kind::PersistentVolumeClaims => rows_of(&self.claims, filter, views::kinds::claim_row),
+            Kind::PersistentVolumes => rows_of(&self.volumes, &None, views::kinds::volume_row),
+            Kind::StorageClasses => rows_of(&self.storage_classes, &None, |s| {
+                views::kinds::storage_class_row(s)
+            }),
+            Kind::Metrics => Ok(self
+                .metrics
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .to_json(filter)),
             Kind::Events => {
                 let mut events = self.events.state_filter(in_namespace(filter));
-                // Timestamps have whole seconds; within one, the resourceVersion (etcd's
-                // revision, which only grows) tells the order.
-                events.sort_by_key(|e| {
-                    let revision = e
-                        .metadata
-                        .resource_version
-                        .as_deref()
-                        .and_then(|v| v.parse::<u64>().ok());
-                    std::cmp::Reverse((views::event_time(e), revision))
-                });
+                newest_first(&mut events);
                 serde_json::to_value(
                     events
                         .iter()
@@ -389,6 +544,36 @@ impl Watched {
             .map(|k| (k.key().to_string(), self.rows(*k, filter)))
             .collect()
     }
+}
+
+/// Timestamps have whole seconds; within one, the resourceVersion (etcd's revision, which only
+/// grows) tells the order.
+fn newest_first(events: &mut [Arc<Event>]) {
+    events.sort_by_key(|e| {
+        let revision = e
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok());
+        std::cmp::Reverse((views::event_time(e), revision))
+    });
+}
+
+fn rows_of<K, R: Serialize>(
+    store: &Store<K>,
+    filter: &NamespaceFilter,
+    row: impl Fn(&K) -> R,
+) -> serde_json::Result<Value>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    serde_json::to_value(
+        sorted(store.state_filter(in_namespace(filter)))
+            .iter()
+            .map(|k| row(k))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Whether `kind` changed between two counters. Services show node addresses in their URLs, so

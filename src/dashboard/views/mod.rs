@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use crate::plan::service_urls::{NoUrl, ServiceUrl, service_type, service_urls};
 
+pub mod kinds;
+
 fn time(t: &Option<Time>) -> Option<String> {
     t.as_ref().map(|t| t.0.to_string())
 }
@@ -597,6 +599,8 @@ pub struct EventRow {
     pub reason: String,
     /// `Kind/name` of the object the event is about.
     pub object: String,
+    pub object_kind: String,
+    pub object_name: String,
     pub message: String,
     pub count: i32,
     pub source: String,
@@ -634,6 +638,8 @@ pub fn event_row(e: &Event) -> EventRow {
             e.involved_object.kind.clone().unwrap_or_default(),
             e.involved_object.name.clone().unwrap_or_default()
         ),
+        object_kind: e.involved_object.kind.clone().unwrap_or_default(),
+        object_name: e.involved_object.name.clone().unwrap_or_default(),
         message: e.message.clone().unwrap_or_default().trim().to_string(),
         count: e
             .series

@@ -95,7 +95,13 @@ pub fn send(
 ) -> (u16, Vec<(String, String)>, Box<dyn BufRead>) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to 127.0.0.1");
     stream.set_read_timeout(Some(read_timeout)).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("connection"))
+    {
+        request.push_str("Connection: close\r\n");
+    }
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         request.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
     }
@@ -169,6 +175,11 @@ pub fn request(
         headers,
         body,
     }
+}
+
+/// Only the status of an answer, its body left unread (a websocket's upgrade has no end).
+pub fn status_only(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
+    send(port, method, path, headers, None, Duration::from_secs(30)).0
 }
 
 /// A server-sent event stream, read event by event.

@@ -122,11 +122,14 @@ impl Browser {
                 return value;
             }
             if started.elapsed() > timeout {
-                let pods = self.run("return document.querySelector('#pods').innerText");
+                let shown = self.run(
+                    "const v = document.querySelector('#view') || document.body; \
+                     return location.hash + '\\n' + v.innerText.slice(0, 4000)",
+                );
                 self.screenshot("dashboard-failure-screenshot.png");
                 panic!(
-                    "{what}: not within {timeout:?}; pods table:\n{}",
-                    pods.as_str().unwrap_or("")
+                    "{what}: not within {timeout:?}; the view shows:\n{}",
+                    shown.as_str().unwrap_or("")
                 );
             }
             sleep(Duration::from_millis(250));
@@ -165,15 +168,64 @@ impl Browser {
         }
     }
 
+    /// Types `text` into the element the CSS selector finds, as keystrokes (`\n` is Enter).
+    pub fn send_keys(&self, selector: &str, text: &str) {
+        let found = self.session_call(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": selector})),
+        );
+        let id = found[ELEMENT].as_str().expect("an element").to_string();
+        self.session_call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        );
+    }
+
+    /// The handles of the open tabs.
+    pub fn tabs(&self) -> Vec<String> {
+        let handles = self.session_call("GET", "/window/handles", None);
+        handles
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    pub fn current_tab(&self) -> String {
+        self.session_call("GET", "/window", None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn switch_to(&self, handle: &str) {
+        self.session_call("POST", "/window", Some(json!({"handle": handle})));
+    }
+
+    /// Resizes the window (the page's viewport follows).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.session_call(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        );
+    }
+
     pub fn screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine;
         let png = self.session_call("GET", "/screenshot", None);
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().unwrap())
             .unwrap();
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("target")
-            .join(name);
+        // The target folder cargo builds into (CARGO_TARGET_DIR when set), as a user finds it.
+        let folder = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join(name);
         std::fs::write(&path, bytes).unwrap();
         path
     }
