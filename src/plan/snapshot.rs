@@ -164,10 +164,20 @@ pub fn check_manifest(manifest: &Manifest) -> Result<(), String> {
     parse_name(&manifest.name)?;
     ProfileName::parse(&manifest.profile)
         .map_err(|e| format!("the profile it was taken of: {e}"))?;
+    // Written like a release; whether it is this profile's (or a supported one) is checked where
+    // the snapshot is used, with a message that names both versions.
     let version = &manifest.kubernetes_version;
-    if crate::plan::version::parse_kubernetes_version(version).as_ref() != Ok(version) {
+    let numbers: Vec<&str> = version
+        .strip_prefix('v')
+        .map(|v| v.split('.').collect())
+        .unwrap_or_default();
+    if numbers.len() != 3
+        || numbers
+            .iter()
+            .any(|n| n.is_empty() || n.len() > 4 || !n.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err(format!(
-            "its Kubernetes version {version:?} is not a release (vX.Y.Z)"
+            "its Kubernetes version {version:?} is not written as a release (vX.Y.Z)"
         ));
     }
     if !printable(&manifest.localkube_version, 64) || !printable(&manifest.created, 64) {
@@ -724,8 +734,18 @@ mod tests {
             ),
             (|m| m.name = "x/y".into(), "invalid snapshot name"),
             (|m| m.profile = "../x".into(), "profile it was taken of"),
-            (|m| m.kubernetes_version = "../bin".into(), "not a release"),
-            (|m| m.kubernetes_version = "stable".into(), "not a release"),
+            (
+                |m| m.kubernetes_version = "../bin".into(),
+                "not written as a release",
+            ),
+            (
+                |m| m.kubernetes_version = "stable".into(),
+                "not written as a release",
+            ),
+            (
+                |m| m.kubernetes_version = "v1.37.2x".into(),
+                "not written as a release",
+            ),
             (
                 |m| m.created = "\u{1b}]0;owned\u{7}".into(),
                 "control characters",
