@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod cluster;
 pub mod cluster_file;
 pub mod config;
+pub mod engines;
 pub mod image_repository;
 pub mod images;
 pub mod known_options;
