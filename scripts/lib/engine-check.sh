@@ -35,6 +35,9 @@ engine_isolate() {
 	ip netns add "$ns" || { echo "cannot make a network namespace (ip netns add $ns): run as root" >&2; exit 1; }
 	ip netns exec "$ns" ip link set lo up
 	hold=$(mktemp -d "/tmp/lk-check-$NAME-cgroup.XXXXXX")
+	# Deleted however this script ends (Ctrl-C included); the run inside stops its engine itself.
+	# shellcheck disable=SC2064
+	trap "ip netns del '$ns' 2>/dev/null; rmdir '$hold' 2>/dev/null" EXIT
 	set +e
 	LOCALKUBE_CHECK_NETNS=$ns unshare -m --propagation slave bash -c '
 		set -e
@@ -49,8 +52,6 @@ engine_isolate() {
 			mount -t tmpfs -o mode=0711 tmpfs /run/containerd
 			exec \"\$@\"" bash "$@"' bash "$hold" "$ns" "$0" "$@"
 	rc=$?
-	ip netns del "$ns"
-	rmdir "$hold" 2>/dev/null
 	exit "$rc"
 }
 
