@@ -17,6 +17,13 @@
 #
 # Environment: VM_MEMORY (default 8G), VM_CPUS (2), CHECK_HOST_TIMEOUT (seconds, 5400),
 # CHECK_HOST_WORK (scratch folder, default /tmp/localkube-check-host).
+#
+# ROOTLESS=1: the same checks as an ordinary user (lk, uid 1000) on rootless Docker: Debian's
+# dockerd-rootless.sh (rootlesskit, slirp4netns) as that user's systemd service, the user's
+# manager given every controller by a user@.service drop-in (systemd's delegation), the user
+# lingering so it starts at boot; the system's dockerd is masked. A VM image of its own (the
+# packages and setup differ); the images are loaded in the same boot as the checks, into the
+# user's Docker.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +37,9 @@ SUITE=bookworm
 # What the guest needs: a kernel and an initramfs that finds a virtio disk, systemd (Docker's
 # systemd cgroup driver, as on users' hosts), Docker, and curl for the LoadBalancer check.
 PACKAGES=linux-image-amd64,initramfs-tools,systemd,systemd-sysv,udev,dbus,docker.io,iptables,iproute2,kmod,procps,curl,ca-certificates,e2fsprogs
+ROOTLESS=${ROOTLESS:-0}
+# Rootless Docker's own parts, and the user's D-Bus that `systemctl --user` talks to.
+[[ $ROOTLESS == 1 ]] && PACKAGES+=,rootlesskit,slirp4netns,uidmap,dbus-user-session
 
 say() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 need() { command -v "$1" >/dev/null || { echo "missing $1: sudo apt-get install $2" >&2; exit 1; }; }
@@ -69,10 +79,51 @@ guest_setup() {
 	ln -sf /dev/null "$r/etc/systemd/system/apt-daily.timer"
 	ln -sf /dev/null "$r/etc/systemd/system/apt-daily-upgrade.timer"
 	passwd -R "$r" -d root >/dev/null
+	[[ $ROOTLESS == 1 ]] && guest_rootless "$r"
+	return 0
+}
+# The user, its subordinate ids, delegation and its Docker (ROOTLESS=1 only).
+guest_rootless() {
+	local r=$1
+	useradd -R "$r" -m -u 1000 -s /bin/bash lk
+	echo lk:100000:65536 >"$r/etc/subuid"
+	echo lk:100000:65536 >"$r/etc/subgid"
+	# systemd's user@.service delegation: the user's manager, and so its Docker and the nodes,
+	# may use every controller a node needs (kubelet refuses to start without cpu, cpuset and
+	# memory).
+	mkdir -p "$r/etc/systemd/system/user@.service.d"
+	printf '[Service]\nDelegate=cpu cpuset io memory pids\n' >"$r/etc/systemd/system/user@.service.d/delegate.conf"
+	# The user's manager starts at boot, with no login.
+	mkdir -p "$r/var/lib/systemd/linger" && touch "$r/var/lib/systemd/linger/lk"
+	cat >"$r/etc/systemd/user/docker.service" <<-'UNIT'
+		[Unit]
+		Description=Docker, rootless
+		[Service]
+		Environment=PATH=/usr/share/docker.io/contrib:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+		ExecStart=/usr/share/docker.io/contrib/dockerd-rootless.sh
+		Restart=always
+		RestartSec=2
+		TimeoutSec=0
+		LimitNOFILE=infinity
+		LimitNPROC=infinity
+		TasksMax=infinity
+		Delegate=yes
+		KillMode=mixed
+		[Install]
+		WantedBy=default.target
+	UNIT
+	mkdir -p "$r/etc/systemd/user/default.target.wants"
+	ln -sf /etc/systemd/user/docker.service "$r/etc/systemd/user/default.target.wants/docker.service"
+	# Only the user's Docker runs.
+	ln -sf /dev/null "$r/etc/systemd/system/docker.service"
+	ln -sf /dev/null "$r/etc/systemd/system/docker.socket"
+	sed -i 's/^After=docker.service data.mount$/After=user@1000.service data.mount/; s/^Wants=docker.service$/Wants=user@1000.service/' \
+		"$r/etc/systemd/system/localkube-check.service"
 }
 KEY=$( (
 	echo "$SUITE $PACKAGES"
 	declare -f guest_setup
+	[[ $ROOTLESS == 1 ]] && declare -f guest_rootless
 ) | sha256sum | cut -c1-16)
 VM_DIR=$CACHE/vm/$KEY
 if [[ ! -f $VM_DIR/root.img ]]; then
@@ -84,8 +135,8 @@ if [[ ! -f $VM_DIR/root.img ]]; then
 		"$SUITE" "$VM_DIR.tmp/rootfs.tar" >"$VM_DIR.tmp/mmdebstrap.log" 2>&1 ||
 		{ tail -20 "$VM_DIR.tmp/mmdebstrap.log" >&2; exit 1; }
 	tar -C "$VM_DIR.tmp/tree" -xpf "$VM_DIR.tmp/rootfs.tar"
-	export -f guest_setup
-	guest_setup "$VM_DIR.tmp/tree"
+	export -f guest_setup guest_rootless
+	ROOTLESS=$ROOTLESS guest_setup "$VM_DIR.tmp/tree"
 	cp "$VM_DIR.tmp/tree"/boot/vmlinuz-* "$VM_DIR.tmp/vmlinuz"
 	cp "$VM_DIR.tmp/tree"/boot/initrd.img-* "$VM_DIR.tmp/initrd.img"
 	# A sparse 24 GB disk: the images unpacked (~3 GB) and two nodes' volumes fit with room.
@@ -130,7 +181,7 @@ boot() {
 	nice -n 10 qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max -smp "$CPUS" \
 		-m "$MEMORY" -nic none -display none -monitor none -no-reboot \
 		-kernel "$VM_DIR/vmlinuz" -initrd "$VM_DIR/initrd.img" \
-		-append "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 apparmor=0 quiet localkube.phase=$phase" \
+		-append "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 apparmor=0 quiet localkube.phase=$phase localkube.rootless=$ROOTLESS" \
 		-drive "file=$disk,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
 		-drive "file=$WORK/data.img,if=virtio,format=raw,cache=unsafe" \
 		"$@" \
@@ -170,6 +221,17 @@ boot() {
 }
 
 T0=$(date +%s)
+# Rootless: the user's Docker loads the archive in the same boot as the checks (its data root is
+# the user's, not the one a kept import holds).
+if [[ $ROOTLESS == 1 ]]; then
+	[[ -f $ARCHIVE ]] || { echo "ROOTLESS=1 needs an images archive: scripts/check-host.sh ARCHIVE" >&2; exit 1; }
+	qemu-img create -q -f qcow2 -b "$VM_DIR/root.img" -F raw "$WORK/run.qcow2"
+	status=0
+	boot checks "$WORK/run.qcow2" -drive "file=$ARCHIVE,if=virtio,format=raw,readonly=on" || status=1
+	rm -f "$WORK/run.qcow2"
+	say "whole check (rootless): $(($(date +%s) - T0)) s"
+	exit $status
+fi
 # --- The import, once per archive ------------------------------------------------------------
 # Under TCG, `images load` of the archive takes 15-20 minutes: it is done once, by localkube in
 # the guest, and the guest's disk after it is kept (a qcow2 overlay on the VM image) for every

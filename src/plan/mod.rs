@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod cluster_file;
 pub mod config;
 pub mod container_state;
+pub mod engines;
 pub mod exposure;
 pub mod image_repository;
 pub mod images;

@@ -9,6 +9,8 @@
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
+use super::engines::{self, Engine};
+
 /// The oldest Docker API localkube works with: Docker Engine 20.10 (API 1.41) brought private
 /// cgroup namespaces (`--cgroupns=private`), which every node needs.
 pub const MIN_API: (u32, u32) = (1, 41);
@@ -138,6 +140,18 @@ impl DaemonFacts {
             .iter()
             .any(|o| o.split(',').any(|kv| kv == "name=rootless"))
     }
+    /// Which engine this is, for what `doctor` says was verified on it.
+    pub fn engine(&self) -> Engine {
+        if self.is_podman() {
+            Engine::Podman
+        } else if self.is_desktop() {
+            Engine::Desktop
+        } else if self.is_rootless() {
+            Engine::Rootless
+        } else {
+            Engine::Docker(engine_major(&self.version))
+        }
+    }
 }
 
 /// What this machine's kernel shows (read under a root that tests may replace).
@@ -266,13 +280,13 @@ pub fn parse_api(version: &str) -> Option<(u32, u32)> {
 /// Docker-compatible API. Every verb that connects asks this, not only `start`.
 pub fn daemon_refusal(daemon: &DaemonFacts) -> Option<String> {
     if daemon.is_podman() {
-        return Some(format!(
-            "the daemon at {} is Podman {} (its Docker-compatible API), which localkube does not \
-             support: nodes rely on Docker's volume copy-up, fixed addresses on user networks and \
-             private cgroup namespaces as Docker Engine implements them; localkube needs Docker \
-             Engine {MIN_ENGINE} or newer (API {}.{}): install Docker Engine, or point DOCKER_HOST \
-             at one",
-            daemon.address, daemon.version, MIN_API.0, MIN_API.1
+        return Some(engines::podman_refusal(
+            &daemon.address,
+            &daemon.version,
+            &format!(
+                "Docker Engine {MIN_ENGINE} or newer (API {}.{})",
+                MIN_API.0, MIN_API.1
+            ),
         ));
     }
     match parse_api(&daemon.api_version) {
@@ -331,6 +345,7 @@ fn docker(facts: &Facts) -> Vec<Finding> {
             },
         ),
     )];
+    findings.push(Finding::ok("engine", engines::verified(daemon.engine())));
     if daemon.is_desktop() {
         findings.push(Finding::warn(
             "docker",
