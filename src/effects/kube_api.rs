@@ -338,21 +338,30 @@ pub async fn apply_node_settings(
         "node {name} kept changing while its labels and taints were set: run `localkube start` again"
     )
 }
+/// Objects of one namespace, or of all.
+fn api_in<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
 /// The cluster's Services, of one namespace or of all.
 pub async fn list_services(
     client: &Client,
     namespace: Option<&str>,
 ) -> Result<Vec<k8s_openapi::api::core::v1::Service>> {
-    use k8s_openapi::api::core::v1::Service;
-    let api: Api<Service> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    Ok(api
-        .list(&ListParams::default())
-        .await
-        .context("listing services (is the profile running? `localkube status`)")?
-        .items)
+    Ok(
+        api_in::<k8s_openapi::api::core::v1::Service>(client, namespace)
+            .list(&ListParams::default())
+            .await
+            .context("listing services (is the profile running? `localkube status`)")?
+            .items,
+    )
 }
 
 /// One Service, if it is there.
@@ -380,12 +389,11 @@ pub async fn ready_endpoints(
     namespace: Option<&str>,
 ) -> Result<std::collections::HashMap<(String, String), usize>> {
     use k8s_openapi::api::discovery::v1::EndpointSlice;
-    let api: Api<EndpointSlice> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
     let mut ready = std::collections::HashMap::new();
-    for slice in api.list(&ListParams::default()).await?.items {
+    let slices = api_in::<EndpointSlice>(client, namespace)
+        .list(&ListParams::default())
+        .await?;
+    for slice in slices.items {
         let ns = slice.metadata.namespace.clone().unwrap_or_default();
         let Some(service) = slice
             .metadata

@@ -2,12 +2,12 @@
 //! foreground mode, where the load balancer controller runs in this process until Ctrl-C.
 
 use anyhow::Result;
-use k8s_openapi::api::core::v1::Service;
 use serde::Serialize;
 
 use crate::effects::home::Home;
 use crate::effects::{containers, docker, kube_api, lb_image};
 use crate::plan::load_balancer::{self, CONTROLLER_ROLE};
+use crate::plan::localhost::{PortCondition, port_conditions};
 use crate::plan::profile_name::ProfileName;
 use crate::ui::Ui;
 
@@ -21,32 +21,7 @@ pub struct LoadBalancerRow {
     pub ready_endpoints: usize,
     pub state: String,
     /// Its ports on localhost: served, or held by another (the message names the holder).
-    pub localhost: Vec<LocalhostPort>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LocalhostPort {
-    pub port: u16,
-    pub serving: bool,
-    pub message: String,
-}
-
-/// A Service's localhost ports, as its load balancer's conditions say.
-fn localhost_ports(svc: &Service) -> Vec<LocalhostPort> {
-    svc.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|c| {
-            Some(LocalhostPort {
-                port: crate::plan::localhost::condition_port(&c.type_)?,
-                serving: c.status == "True",
-                message: c.message.clone(),
-            })
-        })
-        .collect()
+    pub localhost: Vec<PortCondition>,
 }
 
 /// One row per LoadBalancer service: its address, ports, ready endpoints, and whether its proxy
@@ -70,12 +45,7 @@ pub async fn rows(home: &Home, profile: &ProfileName) -> Result<Vec<LoadBalancer
         }
         let namespace = svc.metadata.namespace.clone().unwrap_or_default();
         let name = svc.metadata.name.clone().unwrap_or_default();
-        let external_address = svc
-            .status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|lb| lb.ingress.as_ref())
-            .and_then(|i| i.iter().find_map(|i| i.ip.clone()));
+        let external_address = crate::plan::service_urls::external_ip(&svc);
         let ports = svc
             .spec
             .as_ref()
@@ -101,7 +71,7 @@ pub async fn rows(home: &Home, profile: &ProfileName) -> Result<Vec<LoadBalancer
             None => "being set up".to_string(),
         };
         rows.push(LoadBalancerRow {
-            localhost: localhost_ports(&svc),
+            localhost: port_conditions(&svc),
             ready_endpoints: ready
                 .get(&(namespace.clone(), name.clone()))
                 .copied()

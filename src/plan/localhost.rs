@@ -274,16 +274,40 @@ pub fn serving_message(port: u16) -> String {
     format!("answers on localhost:{port} (127.0.0.1 and ::1)")
 }
 
-/// What a Service's conditions say of the localhost ports another program holds.
-pub fn held_messages(service: &k8s_openapi::api::core::v1::Service) -> Vec<String> {
+/// What a Service's condition says of one of its localhost ports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortCondition {
+    pub port: u16,
+    /// It answers there; false: another program holds the port (the message names it).
+    pub serving: bool,
+    pub message: String,
+}
+
+/// The localhost conditions of a Service, one per port, as its load balancer wrote them.
+pub fn port_conditions(service: &k8s_openapi::api::core::v1::Service) -> Vec<PortCondition> {
     service
         .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .into_iter()
         .flatten()
-        .filter(|c| c.status == "False" && condition_port(&c.type_).is_some())
-        .map(|c| c.message.clone())
+        .filter_map(|c| {
+            Some(PortCondition {
+                port: condition_port(&c.type_)?,
+                serving: c.status == "True",
+                message: c.message.clone(),
+            })
+        })
+        .collect()
+}
+
+/// What a Service's conditions say of the localhost ports another program holds.
+pub fn held_messages(service: &k8s_openapi::api::core::v1::Service) -> Vec<String> {
+    port_conditions(service)
+        .into_iter()
+        .filter(|c| !c.serving)
+        .map(|c| c.message)
         .collect()
 }
 

@@ -67,17 +67,25 @@ pub fn with_https(url: &str) -> String {
     }
 }
 
+/// The first address of a LoadBalancer's status: its EXTERNAL-IP.
+pub fn external_ip(service: &Service) -> Option<String> {
+    service
+        .status
+        .as_ref()?
+        .load_balancer
+        .as_ref()?
+        .ingress
+        .as_ref()?
+        .iter()
+        .find_map(|i| i.ip.clone())
+}
+
 /// The URLs of every TCP port of the service, or why there are none.
 pub fn service_urls(service: &Service, nodes: &[Node]) -> Result<Vec<ServiceUrl>, NoUrl> {
     let kind = service_type(service);
     let spec = service.spec.clone().unwrap_or_default();
     let ports = spec.ports.unwrap_or_default();
-    let ingress_ip = service
-        .status
-        .as_ref()
-        .and_then(|s| s.load_balancer.as_ref())
-        .and_then(|lb| lb.ingress.as_ref())
-        .and_then(|i| i.iter().find_map(|i| i.ip.clone()));
+    let ingress_ip = external_ip(service);
     let node = node_address(nodes);
     let mut urls = Vec::new();
     for port in ports
@@ -121,13 +129,9 @@ fn localhost_url(
         port.port
     };
     let on_localhost = u16::try_from(on_localhost).ok()?;
-    let serving = service
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
+    let serving = localhost::port_conditions(service)
         .iter()
-        .any(|c| c.status == "True" && localhost::condition_port(&c.type_) == Some(on_localhost));
+        .any(|c| c.serving && c.port == on_localhost);
     serving.then(|| {
         format!(
             "{}://localhost:{on_localhost}",
