@@ -6,7 +6,10 @@ verb files that reach Docker or build a kube Api themselves, `role: String` fiel
 
     scripts/arch-counts.py [SRC_DIR]   (default: src)
 """
-import os, re, sys, itertools
+import os, re, signal, sys
+
+# A reader that goes away (`| head`) ends the listing quietly.
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 root = sys.argv[1] if len(sys.argv) > 1 else 'src'
 files = {}
 for d, _, fs in os.walk(root):
