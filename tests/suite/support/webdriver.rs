@@ -76,6 +76,9 @@ impl Browser {
         }}});
         let value = browser.call("POST", "/session", Some(caps));
         browser.session = value["sessionId"].as_str().expect("a session").to_string();
+        // A click or a keystroke follows a navigation, and the page draws the new view a moment
+        // later: finding an element waits for it, up to 20 s, as a user waits for a page.
+        browser.session_call("POST", "/timeouts", Some(json!({"implicit": 20_000})));
         browser
     }
 
