@@ -37,6 +37,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                     "host_ms": m.host.as_secs_f64() * 1000.0,
                     "docker_round_trip_ms": m.docker.map(|d| d.as_secs_f64() * 1000.0),
                 })),
+                "pace_kept_in": crate::effects::pace::kept_in(),
             }))?
         );
     } else {

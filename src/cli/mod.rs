@@ -147,7 +147,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         output: cli.output,
         ui: Ui::from_env(cli.verbose).with_json_events(cli.output == OutputFormat::Json),
     };
-    // One pace for the whole process, measured here and said once, whatever the verb.
+    // One pace for the machine: measured by the first command after a boot and kept in the home
+    // for every later one, said once per command, whatever the verb.
+    crate::effects::pace::keep_in(ctx.home.pace_path());
     if !matches!(
         cli.command,
         Command::Completion(_) | Command::LbController(_) | Command::LbProxy(_)

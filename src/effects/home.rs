@@ -59,6 +59,12 @@ impl Home {
         self.root.join("profiles")
     }
 
+    /// This machine's pace, measured once a boot and kept for every later command
+    /// (`effects::pace`).
+    pub fn pace_path(&self) -> PathBuf {
+        self.root.join("pace.json")
+    }
+
     /// Lock files live apart from the profiles, so taking a lock never creates a profile.
     pub fn locks_dir(&self) -> PathBuf {
         self.root.join("locks")

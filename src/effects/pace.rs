@@ -1,20 +1,33 @@
-//! This machine's pace (`plan::pace`), measured once per process and the same for every use in
-//! it: host work made of what a cluster's work is made of (system calls, file I/O, fresh memory),
-//! and round trips to the local Docker daemon.
+//! This machine's pace (`plan::pace`), measured once per boot, kept in localkube's home for every
+//! process after the first, and the same for every use in a process: host work made of what a
+//! cluster's work is made of (system calls, file I/O, fresh memory), and round trips to the local
+//! Docker daemon.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::plan::pace::{self, Measured};
+use crate::plan::pace::{self, Kept, Measured};
 
 /// The pace of this process, settled on first use.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Pace {
     factor: f64,
     forced: bool,
     measured: Option<Measured>,
+    /// Where the measurement is kept for the boot, when it is.
+    kept_in: Option<PathBuf>,
+}
+
+/// Where the pace is kept for the processes after this one; set by the command line before the
+/// pace is first used. Unset (the load balancer's processes in their containers, unit tests),
+/// the process measures for itself.
+static KEEP_IN: OnceLock<PathBuf> = OnceLock::new();
+
+/// Keep the pace at `path` (localkube's home), or reuse the one kept there this boot.
+pub fn keep_in(path: PathBuf) {
+    let _ = KEEP_IN.set(path);
 }
 
 fn pace() -> &'static Pace {
@@ -33,18 +46,72 @@ fn pace() -> &'static Pace {
                         factor,
                         forced: true,
                         measured: None,
+                        kept_in: None,
                     };
                 }
                 Err(e) => eprintln!("warning: {e}; measuring instead"),
             }
         }
-        let measured = measure();
+        let (measured, kept_in) = match KEEP_IN.get() {
+            Some(path) => kept_or_measured(path),
+            None => (measure(), None),
+        };
         Pace {
             factor: pace::factor(None, &measured).unwrap_or(1.0),
             forced: false,
             measured: Some(measured),
+            kept_in,
         }
     })
+}
+
+/// The measurement kept at `path` when it holds for this boot and daemon; else a fresh one, kept
+/// there for the processes after this one (the first to keep one wins: two processes measuring
+/// at once use the same). Where nothing can be kept (no boot id, a home that cannot be written),
+/// the fresh one serves this process alone.
+fn kept_or_measured(path: &Path) -> (Measured, Option<PathBuf>) {
+    let Some(boot) = boot_id() else {
+        return (measure(), None);
+    };
+    let socket = local_docker_socket().map(|p| p.display().to_string());
+    let socket = socket.as_deref();
+    let read = || -> Option<Kept> { serde_json::from_slice(&std::fs::read(path).ok()?).ok() };
+    if let Some(kept) = pace::reusable(read().as_ref(), &boot, socket) {
+        return (kept, Some(path.to_path_buf()));
+    }
+    let measured = measure();
+    if !pace::worth_keeping(&measured, socket) {
+        return (measured, None);
+    }
+    let kept = Kept::new(&boot, socket, &measured);
+    let written = (|| -> std::io::Result<tempfile::NamedTempFile> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        file.write_all(&serde_json::to_vec_pretty(&kept)?)?;
+        Ok(file)
+    })();
+    let Ok(file) = written else {
+        return (measured, None);
+    };
+    match file.persist_noclobber(path) {
+        Ok(_) => (measured, Some(path.to_path_buf())),
+        // Another process kept one first: its measurement is the machine's.
+        Err(e) => match pace::reusable(read().as_ref(), &boot, socket) {
+            Some(theirs) => (theirs, Some(path.to_path_buf())),
+            // A stale one (an earlier boot, another daemon): replaced.
+            None => match e.file.persist(path) {
+                Ok(_) => (measured, Some(path.to_path_buf())),
+                Err(_) => (measured, None),
+            },
+        },
+    }
+}
+
+/// This boot's id; `None` where the kernel gives none (the pace is then measured per process).
+fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(id.trim().to_string()).filter(|id| !id.is_empty())
 }
 
 /// The factor for this process: measured on first use (a few milliseconds on a usual machine),
@@ -61,7 +128,8 @@ pub fn scaled(timeout: Duration) -> Duration {
 /// The line to tell the user, when the timeouts are stretched.
 pub fn report() -> Option<String> {
     let p = pace();
-    pace::report(p.factor, p.forced, p.measured.as_ref())
+    let kept_in = p.kept_in.as_ref().map(|k| k.display().to_string());
+    pace::report(p.factor, p.forced, p.measured.as_ref(), kept_in.as_deref())
 }
 
 /// What was measured, for `doctor -o json`; `None` when the variable set the factor.
@@ -69,23 +137,30 @@ pub fn measured() -> Option<Measured> {
     pace().measured
 }
 
-/// Rounds of the host work: the best counts, so a moment of contention is not slowness.
-const ROUNDS: usize = 3;
-/// Enough to judge a slow machine: no more rounds once the measurement took this long.
-const ENOUGH: Duration = Duration::from_millis(300);
+/// Where the measurement is kept for this boot, for `doctor -o json`; `None` when it is not.
+pub fn kept_in() -> Option<PathBuf> {
+    pace().kept_in.clone()
+}
+
+/// Rounds of the host work: the middle one counts (`plan::pace::median`).
+const ROUNDS: usize = 5;
+/// Enough to judge a slow machine: no more rounds once the measurement took this long (done once
+/// a boot, it may take a moment: 5 rounds are 10-20 ms on a usual machine, 2 s at 30x).
+const ENOUGH: Duration = Duration::from_secs(2);
 
 fn measure() -> Measured {
     let dir = std::env::temp_dir();
     let started = Instant::now();
-    let mut best = Duration::MAX;
+    let mut rounds = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
-        best = best.min(host_work(&dir));
+        rounds.push(host_work(&dir));
         if started.elapsed() > ENOUGH {
             break;
         }
     }
+    let host = pace::median(rounds).unwrap_or_default();
     let docker = local_docker_socket().and_then(|socket| docker_round_trip(&socket));
-    Measured { host: best, docker }
+    Measured { host, docker }
 }
 
 /// One round of host work, timed by the CPU time it took (user and kernel): metadata calls, a

@@ -349,6 +349,54 @@ pub fn manifest(addon: &Addon, config: &ProfileConfig) -> Option<String> {
     (addon.objects)(config)
 }
 
+/// `manifest` with its containers' probes given as long as the machine's pace needs: each
+/// probe's timeout (1 s unless set), and a liveness probe's initial delay, stretched by `factor`.
+/// kubelet times a probe by the clock: in the emulated VM at 20x, CoreDNS's /ready took longer
+/// than its 1 s timeout, so the pod flapped out of the kube-dns Service and DNS failed for
+/// minutes. Unchanged at 1x; a manifest that does not parse is left for the apply to refuse.
+pub fn with_paced_probes(manifest: &str, factor: f64) -> String {
+    if factor <= 1.0 {
+        return manifest.to_string();
+    }
+    let Ok(mut docs) = crate::yaml::documents(manifest) else {
+        return manifest.to_string();
+    };
+    let stretch = |value: Option<&serde_json::Value>, default: u64| -> u64 {
+        let seconds = value.and_then(serde_json::Value::as_u64).unwrap_or(default);
+        crate::plan::pace::scale(std::time::Duration::from_secs(seconds), factor)
+            .as_secs_f64()
+            .ceil() as u64
+    };
+    for doc in &mut docs {
+        let pod = if doc["kind"] == "Pod" {
+            &mut doc["spec"]
+        } else {
+            &mut doc["spec"]["template"]["spec"]
+        };
+        let Some(containers) = pod["containers"].as_array_mut() else {
+            continue;
+        };
+        for container in containers {
+            for kind in ["livenessProbe", "readinessProbe", "startupProbe"] {
+                let Some(probe) = container.get_mut(kind).and_then(|p| p.as_object_mut()) else {
+                    continue;
+                };
+                let timeout = stretch(probe.get("timeoutSeconds"), 1);
+                probe.insert("timeoutSeconds".into(), timeout.into());
+                // Only liveness: a readiness probe's delay would hold back a ready pod.
+                if kind == "livenessProbe" {
+                    let delay = stretch(probe.get("initialDelaySeconds"), 0);
+                    probe.insert("initialDelaySeconds".into(), delay.into());
+                }
+            }
+        }
+    }
+    docs.iter()
+        .map(|doc| doc.to_string())
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
 /// `localhost:PORT`, the registry's name on the host and in the nodes, once it has a port.
 pub fn registry_host(config: &ProfileConfig) -> Option<String> {
     config
@@ -678,6 +726,40 @@ mod tests {
                 .unwrap()
                 .contains("kubernetes cluster.local in-addr.arpa")
         );
+    }
+
+    #[test]
+    fn probes_are_given_the_pace_and_nothing_else_changes() {
+        let text = coredns(&config());
+        assert_eq!(with_paced_probes(&text, 1.0), text);
+        let paced = crate::yaml::documents(&with_paced_probes(&text, 12.5)).unwrap();
+        let docs = crate::yaml::documents(&text).unwrap();
+        assert_eq!(paced.len(), docs.len());
+        let container = &paced[4]["spec"]["template"]["spec"]["containers"][0];
+        // 1 s (kubelet's default) and 5 s, at 12.5x; the liveness probe waits as much longer.
+        assert_eq!(container["readinessProbe"]["timeoutSeconds"], 13);
+        assert_eq!(container["readinessProbe"]["periodSeconds"], 1);
+        assert_eq!(container["readinessProbe"].get("initialDelaySeconds"), None);
+        assert_eq!(container["livenessProbe"]["timeoutSeconds"], 63);
+        assert_eq!(container["livenessProbe"]["initialDelaySeconds"], 750);
+        assert_eq!(container["livenessProbe"]["failureThreshold"], 5);
+        // Everything but the probes as it was.
+        let mut unpaced = paced[4].clone();
+        unpaced["spec"]["template"]["spec"]["containers"][0] = docs[4]["spec"]["template"]["spec"]["containers"][0].clone();
+        assert_eq!(unpaced, docs[4]);
+        assert_eq!(paced[..4], docs[..4]);
+        // Every addon's manifest still parses, paced.
+        for addon in ADDONS {
+            if let Some(text) = manifest(addon, &config()) {
+                let paced = with_paced_probes(&text, 30.0);
+                assert_eq!(
+                    crate::yaml::documents(&paced).unwrap().len(),
+                    crate::yaml::documents(&text).unwrap().len(),
+                    "{}",
+                    addon.name
+                );
+            }
+        }
     }
 
     #[test]

@@ -8,8 +8,15 @@
 //! faults and a daemon's answers do not. Two measurements count, and the slower decides:
 //! [`Measured::host`] (system calls, file I/O and fresh memory, with a little arithmetic) and
 //! [`Measured::docker`] (round trips to a Docker daemon on this machine).
+//!
+//! One pace per machine: the first process after a boot measures it and [`Kept`] it; every
+//! later one (doctor, start, each verb) uses that, so they report and stretch alike. A process
+//! measuring on its own gets 4.5x one moment and 30x the next in an emulated VM, which is what
+//! a pace must not do.
 
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 /// Sets the factor by hand (a number from 1 to [`MAX_FACTOR`]), instead of the measurement.
 pub const FACTOR_ENV: &str = "LOCALKUBE_TIME_FACTOR";
@@ -61,9 +68,72 @@ fn ratio(measured: Duration, reference: Duration) -> f64 {
     measured.as_secs_f64() / reference.as_secs_f64().max(f64::MIN_POSITIVE)
 }
 
-/// The one line every verb prints about the pace, with what it was measured from; `None` when
-/// the timeouts stay as written.
-pub fn report(factor: f64, forced: bool, measured: Option<&Measured>) -> Option<String> {
+/// A measurement kept for the processes after the one that made it: made since this boot
+/// (`/proc/sys/kernel/random/boot_id`), of the Docker daemon at this socket. The factor is not
+/// kept but worked out from it each time, so a newer localkube judges it by its own references.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    pub boot_id: String,
+    pub docker_socket: Option<String>,
+    pub host_ms: f64,
+    pub docker_round_trip_ms: Option<f64>,
+}
+
+impl Kept {
+    pub fn new(boot_id: &str, docker_socket: Option<&str>, measured: &Measured) -> Self {
+        Self {
+            boot_id: boot_id.to_string(),
+            docker_socket: docker_socket.map(str::to_string),
+            host_ms: measured.host.as_secs_f64() * 1000.0,
+            docker_round_trip_ms: measured.docker.map(|d| d.as_secs_f64() * 1000.0),
+        }
+    }
+
+    fn measured(&self) -> Option<Measured> {
+        let millis = |ms: f64| Duration::try_from_secs_f64(ms / 1000.0).ok();
+        Some(Measured {
+            host: millis(self.host_ms)?,
+            docker: match self.docker_round_trip_ms {
+                Some(ms) => Some(millis(ms)?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// The kept measurement, when it still holds for a process on this boot that would measure the
+/// daemon at `docker_socket`; `None`: measure afresh (another boot, another daemon, a value no
+/// measurement gives).
+pub fn reusable(kept: Option<&Kept>, boot_id: &str, docker_socket: Option<&str>) -> Option<Measured> {
+    let kept = kept?;
+    if kept.boot_id != boot_id || kept.docker_socket.as_deref() != docker_socket {
+        return None;
+    }
+    kept.measured()
+}
+
+/// Whether a measurement may stand for the rest of the boot: not when a local daemon was to be
+/// measured and did not answer (it may be starting; the next process measures again).
+pub fn worth_keeping(measured: &Measured, docker_socket: Option<&str>) -> bool {
+    docker_socket.is_none() || measured.docker.is_some()
+}
+
+/// The middle of the host work's rounds: in an emulated VM they spread 20x (the host's own load
+/// stalls the guest), and the best of them made the pace half of what the rest of the boot ran at.
+/// Measured in CPU time, a loaded ordinary machine's rounds stay close together.
+pub fn median(mut rounds: Vec<Duration>) -> Option<Duration> {
+    rounds.sort();
+    rounds.get(rounds.len() / 2).copied()
+}
+
+/// The one line every verb prints about the pace, with what it was measured from and, when it
+/// was kept for the boot, where; `None` when the timeouts stay as written.
+pub fn report(
+    factor: f64,
+    forced: bool,
+    measured: Option<&Measured>,
+    kept_in: Option<&str>,
+) -> Option<String> {
     if factor <= 1.0 {
         return None;
     }
@@ -80,6 +150,12 @@ pub fn report(factor: f64, forced: bool, measured: Option<&Measured>) -> Option<
                     ", Docker round trip {} ms (usual {} ms)",
                     millis(d),
                     millis(DOCKER_REFERENCE)
+                ));
+            }
+            if let Some(path) = kept_in {
+                why.push_str(&format!(
+                    "; measured once this boot and kept in {path}, which `rm` makes the next \
+                     command measure again"
                 ));
             }
             why
@@ -154,15 +230,69 @@ mod tests {
 
     #[test]
     fn the_report_says_the_factor_and_what_it_came_from() {
-        assert_eq!(report(1.0, false, Some(&host(3))), None);
-        let line = report(8.0, false, Some(&both(5, 16))).unwrap();
+        assert_eq!(report(1.0, false, Some(&host(3)), None), None);
+        let line = report(8.0, false, Some(&both(5, 16)), None).unwrap();
         assert!(
             line.starts_with("pace: this machine runs about 8.0x slower")
                 && line.contains("host work 5.0 ms (usual 4.0 ms)")
                 && line.contains("Docker round trip 16.0 ms (usual 2.0 ms)"),
             "{line}"
         );
-        let line = report(3.0, true, None).unwrap();
+        assert!(!line.contains("kept in"), "{line}");
+        let line = report(3.0, true, None, None).unwrap();
         assert!(line.contains("as LOCALKUBE_TIME_FACTOR sets it"), "{line}");
+        let line = report(8.0, false, Some(&both(5, 16)), Some("/h/pace.json")).unwrap();
+        assert!(
+            line.contains("measured once this boot and kept in /h/pace.json"),
+            "{line}"
+        );
+    }
+
+    const BOOT: &str = "8c5a3c4e-0d4b-4f55-9a4e-2f1d1c0b9a77";
+    const SOCKET: Option<&str> = Some("/var/run/docker.sock");
+
+    #[test]
+    fn a_kept_measurement_holds_for_the_same_boot_and_daemon_only() {
+        let measured = both(80, 12);
+        let kept = Kept::new(BOOT, SOCKET, &measured);
+        assert_eq!(reusable(Some(&kept), BOOT, SOCKET), Some(measured));
+        // Through the file's form and back, the factor is the same.
+        let text = serde_json::to_string(&kept).unwrap();
+        let back: Kept = serde_json::from_str(&text).unwrap();
+        let again = reusable(Some(&back), BOOT, SOCKET).unwrap();
+        assert_eq!(factor(None, &again), factor(None, &measured));
+        // Another boot, another daemon, nothing kept: measure afresh.
+        assert_eq!(reusable(Some(&kept), "another-boot", SOCKET), None);
+        assert_eq!(reusable(Some(&kept), BOOT, Some("/run/user/1000/docker.sock")), None);
+        assert_eq!(reusable(Some(&kept), BOOT, None), None);
+        assert_eq!(reusable(None, BOOT, SOCKET), None);
+        // A value no measurement gives (a hand-edited file) is measured again, not trusted.
+        let broken = Kept {
+            host_ms: -1.0,
+            ..kept.clone()
+        };
+        assert_eq!(reusable(Some(&broken), BOOT, SOCKET), None);
+        let no_daemon = Kept::new(BOOT, None, &host(40));
+        assert_eq!(reusable(Some(&no_daemon), BOOT, None), Some(host(40)));
+    }
+
+    #[test]
+    fn a_daemon_that_did_not_answer_is_measured_again_later() {
+        assert!(worth_keeping(&both(5, 1), SOCKET));
+        assert!(!worth_keeping(&host(5), SOCKET));
+        // A remote daemon is never measured: the host work alone is the pace.
+        assert!(worth_keeping(&host(5), None));
+    }
+
+    #[test]
+    fn the_middle_round_counts_not_the_best() {
+        let ms = |v: &[u64]| v.iter().map(|&m| Duration::from_millis(m)).collect();
+        // Rounds as the emulated VM gave them: the best would say 4.5x, the middle says 20x.
+        assert_eq!(
+            median(ms(&[569, 18, 80, 298, 75])),
+            Some(Duration::from_millis(80))
+        );
+        assert_eq!(median(ms(&[3])), Some(Duration::from_millis(3)));
+        assert_eq!(median(Vec::new()), None);
     }
 }

@@ -17,6 +17,7 @@ pub mod localhost;
 pub mod node_image;
 pub mod nodes;
 pub mod ownership;
+pub mod pace;
 pub mod pki;
 pub mod preflight;
 pub mod restart;

@@ -132,6 +132,7 @@ pub async fn apply(
         load_into_nodes(cluster, &node_images).await?;
     }
     if let Some(manifest) = addons::manifest(addon, cluster.config) {
+        let manifest = addons::with_paced_probes(&manifest, crate::effects::pace::factor());
         kube_api::apply_manifest(cluster.client, &manifest)
             .await
             .with_context(|| format!("applying the {} addon's objects", addon.name))?;
