@@ -80,8 +80,6 @@ guest_setup() {
 	ln -sf /dev/null "$r/etc/systemd/system/apt-daily.timer"
 	ln -sf /dev/null "$r/etc/systemd/system/apt-daily-upgrade.timer"
 	passwd -R "$r" -d root >/dev/null
-	[[ $ROOTLESS == 1 ]] && guest_rootless "$r"
-	return 0
 }
 # The user, its subordinate ids, delegation and its Docker (ROOTLESS=1 only).
 guest_rootless() {
@@ -121,10 +119,12 @@ guest_rootless() {
 	sed -i 's/^After=docker.service data.mount$/After=user@1000.service data.mount/; s/^Wants=docker.service$/Wants=user@1000.service/' \
 		"$r/etc/systemd/system/localkube-check.service"
 }
+# (An `a && b` as the subshell's last command would fail it when ROOTLESS=0, and with it the
+# script, silently: set -e.)
 KEY=$( (
 	echo "$SUITE $PACKAGES"
 	declare -f guest_setup
-	[[ $ROOTLESS == 1 ]] && declare -f guest_rootless
+	if [[ $ROOTLESS == 1 ]]; then declare -f guest_rootless; fi
 ) | sha256sum | cut -c1-16)
 VM_DIR=$CACHE/vm/$KEY
 if [[ ! -f $VM_DIR/root.img ]]; then
@@ -136,8 +136,8 @@ if [[ ! -f $VM_DIR/root.img ]]; then
 		"$SUITE" "$VM_DIR.tmp/rootfs.tar" >"$VM_DIR.tmp/mmdebstrap.log" 2>&1 ||
 		{ tail -20 "$VM_DIR.tmp/mmdebstrap.log" >&2; exit 1; }
 	tar -C "$VM_DIR.tmp/tree" -xpf "$VM_DIR.tmp/rootfs.tar"
-	export -f guest_setup guest_rootless
-	ROOTLESS=$ROOTLESS guest_setup "$VM_DIR.tmp/tree"
+	guest_setup "$VM_DIR.tmp/tree"
+	if [[ $ROOTLESS == 1 ]]; then guest_rootless "$VM_DIR.tmp/tree"; fi
 	cp "$VM_DIR.tmp/tree"/boot/vmlinuz-* "$VM_DIR.tmp/vmlinuz"
 	cp "$VM_DIR.tmp/tree"/boot/initrd.img-* "$VM_DIR.tmp/initrd.img"
 	# A sparse 24 GB disk: the images unpacked (~3 GB) and two nodes' volumes fit with room.
