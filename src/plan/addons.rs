@@ -368,12 +368,14 @@ pub fn with_paced_probes(manifest: &str, factor: f64) -> String {
             .ceil() as u64
     };
     for doc in &mut docs {
-        let pod = if doc["kind"] == "Pod" {
-            &mut doc["spec"]
+        // A pod's containers, or a workload's pod template's (`pointer_mut`: indexing would add
+        // the path to every other object).
+        let at = if doc["kind"] == "Pod" {
+            "/spec/containers"
         } else {
-            &mut doc["spec"]["template"]["spec"]
+            "/spec/template/spec/containers"
         };
-        let Some(containers) = pod["containers"].as_array_mut() else {
+        let Some(containers) = doc.pointer_mut(at).and_then(|c| c.as_array_mut()) else {
             continue;
         };
         for container in containers {
