@@ -747,7 +747,8 @@ mod tests {
         assert_eq!(container["livenessProbe"]["failureThreshold"], 5);
         // Everything but the probes as it was.
         let mut unpaced = paced[4].clone();
-        unpaced["spec"]["template"]["spec"]["containers"][0] = docs[4]["spec"]["template"]["spec"]["containers"][0].clone();
+        unpaced["spec"]["template"]["spec"]["containers"][0] =
+            docs[4]["spec"]["template"]["spec"]["containers"][0].clone();
         assert_eq!(unpaced, docs[4]);
         assert_eq!(paced[..4], docs[..4]);
         // Every addon's manifest still parses, paced.

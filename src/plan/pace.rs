@@ -104,7 +104,11 @@ impl Kept {
 /// The kept measurement, when it still holds for a process on this boot that would measure the
 /// daemon at `docker_socket`; `None`: measure afresh (another boot, another daemon, a value no
 /// measurement gives).
-pub fn reusable(kept: Option<&Kept>, boot_id: &str, docker_socket: Option<&str>) -> Option<Measured> {
+pub fn reusable(
+    kept: Option<&Kept>,
+    boot_id: &str,
+    docker_socket: Option<&str>,
+) -> Option<Measured> {
     let kept = kept?;
     if kept.boot_id != boot_id || kept.docker_socket.as_deref() != docker_socket {
         return None;
@@ -263,7 +267,10 @@ mod tests {
         assert_eq!(factor(None, &again), factor(None, &measured));
         // Another boot, another daemon, nothing kept: measure afresh.
         assert_eq!(reusable(Some(&kept), "another-boot", SOCKET), None);
-        assert_eq!(reusable(Some(&kept), BOOT, Some("/run/user/1000/docker.sock")), None);
+        assert_eq!(
+            reusable(Some(&kept), BOOT, Some("/run/user/1000/docker.sock")),
+            None
+        );
         assert_eq!(reusable(Some(&kept), BOOT, None), None);
         assert_eq!(reusable(None, BOOT, SOCKET), None);
         // A value no measurement gives (a hand-edited file) is measured again, not trusted.
