@@ -283,6 +283,19 @@ START_FLAGS=()
 # sets it for rootless nodes too).
 ((ROOTLESS)) && START_FLAGS=(--feature-gates KubeletInUserNamespace=true)
 STARTED=1
+# Rootless: what the cluster looks like a while after both nodes are Ready, whatever `start` is
+# still waiting for then (its addons never got ready in the first run: this is how to see why).
+if ((ROOTLESS)); then
+	(
+		wait_for 600 nodes_ready >/dev/null 2>&1 || exit 0
+		sleep "$(paced 20)"
+		cluster_state >/data/rootless-state.log 2>&1
+		echo "--- rootless: the cluster $(paced 20) s after both nodes were Ready"
+		head -n 200 /data/rootless-state.log | sed 's/^/    > /'
+		cat /data/rootless-state.log >>"$LOG"
+		sync
+	) &
+fi
 check "start --nodes 2" "$LK" -p "$P" start --nodes 2 "${START_FLAGS[@]}" || finish
 check "both nodes Ready" wait_for 60 nodes_ready || finish
 check "nodes on the unified hierarchy, kubelet's tree with memory" nodes_on_cgroup_v2
