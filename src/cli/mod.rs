@@ -148,14 +148,16 @@ pub fn run(cli: Cli) -> Result<u8> {
         ui: Ui::from_env(cli.verbose).with_json_events(cli.output == OutputFormat::Json),
     };
     // One pace for the machine: measured by the first command after a boot and kept in the home
-    // for every later one, said once per command, whatever the verb.
-    crate::effects::pace::keep_in(ctx.home.pace_path());
+    // for every later one, said once per command, whatever the verb. Not by the load balancer's
+    // processes: they run in containers, whose home is not the user's.
     if !matches!(
         cli.command,
         Command::Completion(_) | Command::LbController(_) | Command::LbProxy(_)
-    ) && let Some(line) = crate::effects::pace::report()
-    {
-        ctx.ui.info(line);
+    ) {
+        crate::effects::pace::keep_in(ctx.home.pace_path());
+        if let Some(line) = crate::effects::pace::report() {
+            ctx.ui.info(line);
+        }
     }
     if let Some(verb) = needs_an_answering_cluster(&cli.command) {
         block_on(crate::lifecycle::pause::refuse_if_paused(
