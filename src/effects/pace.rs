@@ -86,7 +86,9 @@ fn kept_or_measured(path: &Path) -> (Measured, Option<PathBuf>) {
     let kept = Kept::new(&boot, socket, &measured);
     let written = (|| -> std::io::Result<tempfile::NamedTempFile> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
+        // As the profiles' folders are made: the home holds their private keys.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(dir)?;
         let mut file = tempfile::NamedTempFile::new_in(dir)?;
         file.write_all(&serde_json::to_vec_pretty(&kept)?)?;
         Ok(file)
