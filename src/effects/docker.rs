@@ -10,8 +10,9 @@ use bollard::query_parameters::{
 };
 use ipnet::Ipv4Net;
 
-use crate::effects::containers::{ContainerState, is_not_found};
+use crate::effects::docker_error::is_not_found;
 use crate::effects::owned::{self, Kind};
+use crate::plan::container_state::ContainerState;
 use crate::plan::load_balancer::CONTROLLER_ROLE;
 use crate::plan::names::{LABEL_NODE, LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;

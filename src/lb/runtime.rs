@@ -22,9 +22,9 @@ use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Mutex;
 
-use crate::effects::containers::ContainerState;
 use crate::effects::{containers, docker};
 use crate::plan::config::ProfileConfig;
+use crate::plan::container_state::ContainerState;
 use crate::plan::load_balancer::{self, LoadBalancer, PROXY_ROLE};
 use crate::plan::localhost::LocalhostState;
 use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE};

@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::effects::containers::ContainerState;
 use crate::effects::home::Home;
 use crate::effects::lock::lock_profile;
 use crate::effects::{containers, docker, image_build, kube_api};
 use crate::lifecycle::start::sync_routes;
 use crate::plan::cluster::{self, ContainerSpec};
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::{self, Role};
 use crate::plan::pki;
 use crate::plan::profile_name::ProfileName;

@@ -11,11 +11,11 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::Api;
 
-use crate::effects::containers::ContainerState;
 use crate::effects::docker::{self, ProfileContainer};
 use crate::effects::home::Home;
 use crate::effects::{kube_api, pause};
 use crate::lifecycle::interrupt;
+use crate::plan::container_state::ContainerState;
 use crate::plan::load_balancer;
 use crate::plan::names::{self, Role};
 use crate::plan::pause::{NODES_WAVE, WAVES, is_paused, pause_wave, unpause_wave};

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
 
-use crate::effects::containers::ContainerState;
 use crate::effects::docker::{self};
 use crate::effects::home::Home;
 use crate::effects::lock::lock_profile;
@@ -29,6 +28,7 @@ use crate::lifecycle::start::{self, StartRequest};
 use crate::lifecycle::{interrupt, pause};
 use crate::plan::cluster::{self, ClusterPlan};
 use crate::plan::config::ProfileConfig;
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::{self, Role};
 use crate::plan::profile_name::ProfileName;
 use crate::plan::snapshot::{self as plan, Manifest, Part, SnapshotNode};

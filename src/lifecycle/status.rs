@@ -9,10 +9,10 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::effects::containers::ContainerState;
 use crate::effects::home::Home;
 use crate::effects::{docker, kube_api, kubeconfig_store};
 use crate::plan::cluster;
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::{self, Role};
 use crate::plan::profile_name::ProfileName;
 

@@ -25,9 +25,9 @@ mod localhost;
 
 use self::localhost::{LocalhostConditions, localhost_kind};
 use super::runtime::{self, Hello, ProxyDocker, Runtime};
-use crate::effects::containers::ContainerState;
 use crate::effects::{docker, kube_api};
 use crate::plan::config::ProfileConfig;
+use crate::plan::container_state::ContainerState;
 use crate::plan::load_balancer::{
     self, LABEL_ADDRESS, LABEL_SERVICE, LABEL_SPEC, LoadBalancer, PROXY_ROLE,
 };

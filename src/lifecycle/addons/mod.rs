@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use bollard::Docker;
 use kube::Client;
 
-use crate::effects::containers::{self, ContainerState, Making, container_state};
+use crate::effects::containers::{self, Making, container_state};
 use crate::effects::home::{Home, ProfileDir};
 use crate::effects::owned::{self, Kind, Owner};
 use crate::effects::{
@@ -18,6 +18,7 @@ use crate::effects::{
 use crate::plan::addons::{self, Addon, AddonContainer};
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::ProfileConfig;
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::{self, Role};
 use crate::plan::node_config::NodeFile;
 use crate::plan::profile_name::ProfileName;

@@ -6,7 +6,6 @@ use bollard::Docker;
 use kube::Client;
 
 use super::created::Created;
-use super::node_images::NodeImages;
 use super::{Outcome, StartRequest};
 use crate::effects::containers;
 use crate::effects::home::{Home, ProfileDir};
@@ -140,4 +139,11 @@ pub(super) async fn component_failed(docker: &Docker, container: &str) -> String
         "{container} did not become ready; its last log lines:\n{}",
         logs.trim_end()
     )
+}
+
+/// The background load of the nodes' images: first those the pods of `start` run, then the rest.
+pub(super) struct NodeImages {
+    /// Resolves once the first part is in every node; dropped unsent when the load failed.
+    pub(super) needed: Option<tokio::sync::oneshot::Receiver<()>>,
+    pub(super) all: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
