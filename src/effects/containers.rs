@@ -726,7 +726,7 @@ mod tests {
         for spec in &plan.containers {
             let fallback = super::create_body(spec, false).host_config.unwrap();
             let privileged = super::create_body(spec, true).host_config.unwrap();
-            if spec.role == crate::plan::names::Role::Node.as_str() {
+            if spec.role == crate::plan::names::Role::Node {
                 assert_eq!(
                     fallback.device_cgroup_rules,
                     Some(vec!["a *:* rwm".to_string()])

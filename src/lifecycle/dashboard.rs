@@ -9,6 +9,7 @@ use crate::dashboard::{Dashboard, Options};
 use crate::effects::files::{SECRET_DIR_MODE, SECRET_FILE_MODE, write_atomic};
 use crate::effects::home::Home;
 use crate::effects::{browser, docker};
+use crate::plan::names::Role;
 use crate::plan::profile_name::ProfileName;
 use crate::ui::Ui;
 
@@ -29,10 +30,10 @@ pub async fn prepare(
         found.iter().filter(|c| !c.state.is_running()).collect();
     // The page needs the API server and its etcd; with another component down it still shows
     // the cluster (pods Pending without a scheduler, say), so that is only a warning.
-    let api_up = ["etcd", "apiserver"].iter().all(|role| {
+    let api_up = [Role::Etcd, Role::Apiserver].into_iter().all(|role| {
         found
             .iter()
-            .any(|c| c.role == *role && c.state.is_running())
+            .any(|c| c.role == Some(role) && c.state.is_running())
     });
     if !api_up {
         let detail = if found.is_empty() {
@@ -48,7 +49,9 @@ pub async fn prepare(
     for c in &stopped {
         ui.info(format!(
             "warning: {} ({}) is {}; the dashboard shows what the API server knows",
-            c.name, c.role, c.state
+            c.name,
+            c.role_label(),
+            c.state
         ));
     }
     Dashboard::prepare(Options {

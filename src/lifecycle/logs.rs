@@ -24,10 +24,13 @@ pub async fn components(
     let all = docker::profile_containers(&docker, profile).await?;
     let chosen: Vec<_> = match component {
         None => all.iter().collect(),
-        Some(c) => all.iter().filter(|x| x.role == c || x.name == c).collect(),
+        Some(c) => all
+            .iter()
+            .filter(|x| x.role_label() == c || x.name == c)
+            .collect(),
     };
     if chosen.is_empty() {
-        let known: Vec<&str> = all.iter().map(|c| c.role.as_str()).collect();
+        let known: Vec<&str> = all.iter().map(|c| c.role_label()).collect();
         bail!(
             "no component '{}' in profile '{profile}'; components: {}",
             component.unwrap_or("(any)"),
@@ -58,7 +61,7 @@ pub async fn components(
         // A header before each container's log when there are several (every component, or the
         // members of one).
         if several {
-            writeln!(out, "==> {} ({}) <==", c.name, c.role)?;
+            writeln!(out, "==> {} ({}) <==", c.name, c.role_label())?;
         }
         containers::write_logs(&docker, &c.name, tail, follow, out).await?;
     }

@@ -13,6 +13,7 @@ use crate::effects::kubeconfig_store;
 use crate::effects::snapshot::FilesSnapshot;
 use crate::plan::cluster::{ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::ProfileConfig;
+use crate::plan::names::Role;
 use crate::plan::profile_name::ProfileName;
 use crate::ui::Ui;
 
@@ -108,7 +109,7 @@ impl<'a> StartContext<'a> {
             .expect("the apiserver step makes the client")
     }
 
-    pub(super) fn specs(&self, role: &str) -> Vec<ContainerSpec> {
+    pub(super) fn specs(&self, role: Role) -> Vec<ContainerSpec> {
         self.plan()
             .containers
             .iter()
