@@ -289,10 +289,12 @@ if ((ROOTLESS)); then
 	(
 		wait_for 600 nodes_ready >/dev/null 2>&1 || exit 0
 		sleep "$(paced 20)"
-		cluster_state >/data/rootless-state.log 2>&1
+		# In the user's own folder: /data is root's, only the log is left writable for the user.
+		state=$HOME/rootless-state.log
+		cluster_state >"$state" 2>&1
 		echo "--- rootless: the cluster $(paced 20) s after both nodes were Ready"
-		head -n 200 /data/rootless-state.log | sed 's/^/    > /'
-		cat /data/rootless-state.log >>"$LOG"
+		head -n 200 "$state" | sed 's/^/    > /'
+		cat "$state" >>"$LOG"
 		sync
 	) &
 fi
