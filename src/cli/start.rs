@@ -283,6 +283,18 @@ pub fn print_outcome(ctx: &Ctx, outcome: &Outcome, keep_context: bool) -> Result
             ));
             return Ok(());
         }
+        Outcome::UpgradePlanned(plan) => {
+            if ctx.json() {
+                println!("{}", serde_json::to_string_pretty(plan)?);
+            } else {
+                print!("{}", crate::plan::upgrade::render_text(plan));
+            }
+            ctx.ui.info(format!(
+                "Dry run: profile '{}' was not changed.",
+                ctx.profile
+            ));
+            return Ok(());
+        }
         Outcome::AlreadyRunning {
             context,
             kubeconfig,

@@ -557,6 +557,12 @@ pub async fn image_id(docker: &Docker, tag: &str) -> Result<String> {
     Ok(info.id.unwrap_or_default())
 }
 
+/// A label of the engine's image of this tag (`None`: no such image, or no such label).
+pub async fn image_label(docker: &Docker, tag: &str, label: &str) -> Option<String> {
+    let info = docker.inspect_image(tag).await.ok()?;
+    info.config?.labels?.remove(label).filter(|v| !v.is_empty())
+}
+
 fn logs_options(tail: usize, follow: bool) -> LogsOptions {
     LogsOptions {
         stdout: true,

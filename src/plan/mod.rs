@@ -36,4 +36,5 @@ pub mod shutdown;
 pub mod snapshot;
 pub mod spec;
 pub mod terminal_text;
+pub mod upgrade;
 pub mod version;

@@ -24,4 +24,5 @@ pub mod slow_host;
 pub mod snapshot;
 pub mod stop;
 pub mod support;
+pub mod upgrade;
 pub mod verbs;

@@ -129,6 +129,8 @@ pub enum Outcome {
     },
     /// `--dry-run`: the plan, with nothing created in Docker.
     Planned(Box<ClusterPlan>),
+    /// `--dry-run` of an upgrade (`crate::lifecycle::upgrade`): its phases, nothing changed.
+    UpgradePlanned(Box<crate::plan::upgrade::UpgradePlan>),
 }
 
 /// The steps of `start`, in order: a name (what `LOCALKUBE_TEST_FAIL_AT` takes and an interruption
@@ -262,6 +264,16 @@ pub async fn run(
     ui: &Ui,
     request: &StartRequest,
 ) -> Result<Outcome> {
+    // An existing profile asked for another release is upgraded in place (or refused, as the
+    // skew policy says), not started.
+    if let Some(upgrade) = crate::lifecycle::upgrade::requested(home, profile, request).await? {
+        // Boxed as a trait object: the upgrade runs `start` again for its last part.
+        let upgrading: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome>> + '_>> =
+            Box::pin(crate::lifecycle::upgrade::run(
+                home, profile, ui, request, upgrade,
+            ));
+        return upgrading.await;
+    }
     // Bad test hooks and environment values are refused before anything is touched.
     let fail_at = runner::test_fail_at(
         STEPS,
