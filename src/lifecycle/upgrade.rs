@@ -360,6 +360,24 @@ async fn roll_back(
     }
 }
 
+/// What a node's drain did, for `-v`.
+fn describe_drain(node: &str, drained: &drain::Drained) -> String {
+    let mut line = format!("{node}: {} pods evicted", drained.evicted.len());
+    if drained.refused_by_budget > 0 {
+        line.push_str(&format!(
+            ", {} evictions held back by a PodDisruptionBudget first",
+            drained.refused_by_budget
+        ));
+    }
+    if !drained.kept.is_empty() {
+        line.push_str(&format!(
+            "; kept (no controller would place them elsewhere; they start again with the node): {}",
+            drained.kept.join(", ")
+        ));
+    }
+    line
+}
+
 /// What every phase works on.
 struct Upgrade<'a> {
     profile: &'a ProfileName,
@@ -389,7 +407,7 @@ impl Upgrade<'_> {
             .transpose()?;
         match (phase.kind, spec) {
             (PhaseKind::Addons, _) => self.addons().await,
-            (PhaseKind::Node, Some(spec)) => self.node(&spec, step).await,
+            (PhaseKind::Node { drain: drains }, Some(spec)) => self.node(&spec, drains, step).await,
             (kind, Some(spec)) => self.control_plane(kind, &spec).await,
             (_, None) => bail!("phase {} names no container", phase.name),
         }
@@ -431,35 +449,17 @@ impl Upgrade<'_> {
         })
     }
 
-    /// One node: cordoned, drained, its container replaced (its volume kept) with kubelet held
-    /// back until the release's images are in its containerd, Ready on the new release,
-    /// uncordoned.
-    async fn node(&self, spec: &ContainerSpec, step: &crate::ui::Step) -> Result<()> {
+    /// One node: with `drains`, cordoned and drained; its container replaced (its volume kept)
+    /// with kubelet held back until the release's images are in its containerd; Ready on the new
+    /// release; uncordoned.
+    async fn node(&self, spec: &ContainerSpec, drains: bool, step: &crate::ui::Step) -> Result<()> {
         let node = spec.hostname.as_str();
-        step.update("cordoning and draining");
-        drain::set_unschedulable(self.client, node, true).await?;
-        let drained = drain::drain(self.client, node, DRAIN_TIMEOUT).await?;
-        self.ui.detail(format!(
-            "{node}: {} pods evicted{}{}",
-            drained.evicted.len(),
-            if drained.refused_by_budget > 0 {
-                format!(
-                    ", {} evictions held back by a PodDisruptionBudget first",
-                    drained.refused_by_budget
-                )
-            } else {
-                String::new()
-            },
-            if drained.kept.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; kept (no controller would place them elsewhere; they restart with the \
-                     node): {}",
-                    drained.kept.join(", ")
-                )
-            }
-        ));
+        if drains {
+            step.update("cordoning and draining");
+            drain::set_unschedulable(self.client, node, true).await?;
+            let drained = drain::drain(self.client, node, DRAIN_TIMEOUT).await?;
+            self.ui.detail(describe_drain(node, &drained));
+        }
         step.update("replacing its container");
         let files = node_config::node_files(self.target, node, spec.ip);
         let (boot, flags) = node_config::split_process_flags(files);
@@ -500,7 +500,10 @@ impl Upgrade<'_> {
             },
         )
         .await?;
-        drain::set_unschedulable(self.client, node, false).await
+        if drains {
+            drain::set_unschedulable(self.client, node, false).await?;
+        }
+        Ok(())
     }
 
     /// The images a node holds on the new release: those its image preloads into a new volume

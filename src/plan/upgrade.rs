@@ -107,8 +107,11 @@ pub enum PhaseKind {
     Apiserver,
     ControllerManager,
     Scheduler,
-    /// Cordoned, drained, its container replaced (its volume kept), uncordoned, Ready.
-    Node,
+    /// Its container replaced (its volume kept), Ready on the new release; with other nodes to
+    /// take its pods, cordoned and drained first and uncordoned after.
+    Node {
+        drain: bool,
+    },
     /// The enabled addons applied with the release's images, each serving.
     Addons,
 }
@@ -218,18 +221,29 @@ pub fn plan(
     let node_count = config.nodes.count();
     for &number in config.nodes.numbers() {
         let node = names::node_name(profile, number);
-        let drained = if node_count > 1 {
-            "its pods move to the other nodes as their PodDisruptionBudgets allow"
+        // With no other node to take them, evicted pods would only wait (Pending) for this one,
+        // and a budget that needs one of them running would hold the drain forever: the pods
+        // stay bound and start again in the new container, from its kept volume.
+        let drain = node_count > 1;
+        let (before, after) = if drain {
+            (
+                "cordoned, drained (its pods move to the other nodes as their \
+                 PodDisruptionBudgets allow), ",
+                ", uncordoned",
+            )
         } else {
-            "the only node: its pods are evicted and wait (Pending) until it is back"
+            (
+                "",
+                "; the only node: its pods stop with it and start again in the new container",
+            )
         };
         phases.push(Phase {
-            kind: PhaseKind::Node,
+            kind: PhaseKind::Node { drain },
             name: format!("node-{node}"),
             container: Some(names::node_container(&node)),
             what: format!(
-                "node {node}: cordoned, drained ({drained}), its container replaced with \
-                 kubelet and kube-proxy {to} and its volume kept, uncordoned, Ready"
+                "node {node}: {before}its container replaced with kubelet and kube-proxy {to} \
+                 and its volume kept, Ready{after}"
             ),
         });
     }
@@ -407,6 +421,7 @@ mod tests {
         assert!(plan.phases[1].what.contains("does not answer"));
         assert_eq!(plan.phases[5].container.as_deref(), Some("dev-m02"));
         assert!(plan.phases[5].what.contains("PodDisruptionBudgets"));
+        assert_eq!(plan.phases[5].kind, PhaseKind::Node { drain: true });
     }
 
     #[test]
@@ -433,8 +448,9 @@ mod tests {
         assert_eq!(&names[12..], ["node-ha", "addons"]);
         assert!(plan.phases[4].what.contains("other members serve"));
         assert_eq!(plan.phases[4].container.as_deref(), Some("ha-apiserver-2"));
-        // The only node says its pods wait.
+        // The only node is not drained: nothing could take its pods.
         assert!(plan.phases[12].what.contains("the only node"));
+        assert_eq!(plan.phases[12].kind, PhaseKind::Node { drain: false });
     }
 
     #[test]
