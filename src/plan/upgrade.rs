@@ -56,12 +56,20 @@ pub fn check(profile: &ProfileName, from: &str, to: &str) -> Result<Option<Chang
     };
     let p = profile_flag(profile);
     if from_major != to_major || to_minor < from_minor {
+        // A snapshot restores one minor back at most (`plan::snapshot::is_way_back`).
+        let way_back = if to_minor + 1 == from_minor {
+            format!(
+                "restore the snapshot its upgrade took (`localkube snapshot restore \
+                 pre-upgrade-{to}{p}`; `localkube snapshot list{p}` lists them), or "
+            )
+        } else {
+            String::new()
+        };
         return Err(format!(
             "profile '{profile}' runs Kubernetes {from}: going back to {to} is a downgrade, which \
              Kubernetes does not support (objects may be stored in a form the older apiserver \
-             cannot read), so nothing was changed; to go back, restore the snapshot its upgrade \
-             took (`localkube snapshot restore pre-upgrade-{to}{p}`; `localkube snapshot list{p}` \
-             lists them), or delete the profile and start it again at {to}"
+             cannot read), so nothing was changed; to go back, {way_back}delete the profile and \
+             start it again at {to}"
         ));
     }
     match to_minor - from_minor {
@@ -367,10 +375,16 @@ mod tests {
             err.contains("localkube snapshot restore pre-upgrade-v1.36.3 -p dev"),
             "{err}"
         );
-        // Two minors back too, and the default profile's commands carry no -p.
-        let err = check(&profile("localkube"), "v1.37.2", "v1.35.4").unwrap_err();
+        // The default profile's commands carry no -p.
+        let err = check(&profile("localkube"), "v1.37.2", "v1.36.3").unwrap_err();
         assert!(
-            err.contains("`localkube snapshot restore pre-upgrade-v1.35.4`"),
+            err.contains("`localkube snapshot restore pre-upgrade-v1.36.3`"),
+            "{err}"
+        );
+        // Two minors back: no snapshot restores that far.
+        let err = check(&profile("dev"), "v1.37.2", "v1.35.4").unwrap_err();
+        assert!(
+            err.contains("downgrade") && !err.contains("snapshot restore"),
             "{err}"
         );
     }
