@@ -212,9 +212,11 @@ pub async fn run(
     };
     let work = async {
         dir.save_config(&target)?;
-        for phase in &plan.phases {
+        let count = plan.phases.len();
+        for (number, phase) in plan.phases.iter().enumerate() {
             let started = Instant::now();
-            let step = ui.step(format!("Upgrading {}", phase.what));
+            let step = ui.step(format!("Upgrade {}/{count}: {}", number + 1, phase.name));
+            ui.detail(&phase.what);
             interrupt::phase(ui, &format!("upgrade-{}", phase.name)).await;
             match upgrade.phase(phase, &step).await {
                 Ok(()) => step.done(),
@@ -257,7 +259,7 @@ pub async fn run(
         Ok(outcome) => {
             ui.info(format!(
                 "Upgraded profile '{profile}' from Kubernetes {} to {} in {:.1} s ({}). The \
-                 snapshot '{}' stays: `localkube snapshot delete {}` removes it.",
+                 snapshot '{}' stays: `localkube snapshot delete {} -p {profile}` removes it.",
                 plan.from,
                 plan.to,
                 began.elapsed().as_secs_f64(),
