@@ -106,7 +106,8 @@ fn other_changes(request: &StartRequest, config: &ProfileConfig) -> Vec<&'static
     {
         others.push("--apiserver-port");
     }
-    if request.settings.is_some() || !request.settings_overlay.is_empty() {
+    // A cluster file that says what the profile holds (its release aside) changes nothing else.
+    if request.settings_for(Some(&config.settings)) != config.settings {
         others.push("settings (--config, --extra-config, --feature-gates, --mount)");
     }
     if !request.addons.is_empty() {

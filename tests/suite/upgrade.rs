@@ -182,6 +182,11 @@ fn get_ok(at: SocketAddr) -> bool {
 
 impl Poller {
     fn start(at: SocketAddr) -> Self {
+        Self::probing(Duration::from_millis(100), move || get_ok(at))
+    }
+
+    /// `probe` every `every` (or as fast as it answers, when it takes longer).
+    fn probing(every: Duration, probe: impl Fn() -> bool + Send + 'static) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let outcomes = Arc::new(Mutex::new(Vec::new()));
         let thread = {
@@ -189,9 +194,9 @@ impl Poller {
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let sent = Instant::now();
-                    let ok = get_ok(at);
+                    let ok = probe();
                     outcomes.lock().unwrap().push((sent, ok));
-                    let next = sent + Duration::from_millis(100);
+                    let next = sent + every;
                     std::thread::sleep(next.saturating_duration_since(Instant::now()));
                 }
             })
@@ -473,4 +478,86 @@ fn a_failed_upgrade_restores_the_snapshot() {
     let config = std::fs::read_to_string(c.sb.home().join("profiles/upg-fail/config.yaml"))
         .expect("config.yaml");
     assert!(config.contains(FROM), "{config}");
+}
+
+/// The apiserver's /readyz through the profile's kubectl: whether it answered ok.
+fn api_ready(sb_home: std::path::PathBuf, kubeconfig: std::path::PathBuf, profile: String) -> bool {
+    std::process::Command::new(super::support::localkube_bin())
+        .env("LOCALKUBE_HOME", sb_home)
+        .env("KUBECONFIG", kubeconfig)
+        .args([
+            "-p",
+            &profile,
+            "kubectl",
+            "--",
+            "get",
+            "--raw",
+            "/readyz",
+            "--request-timeout=1s",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+#[ignore = "needs v1.36.3's images (scripts/check-upgrade.sh)"]
+fn what_a_one_node_one_member_profile_loses() {
+    build_sample_image();
+    let c = Cluster::start(
+        "upg-one",
+        &["--kubernetes-version", FROM, "--localhost", "none"],
+    );
+    c.localkube_ok(&["image", "load", "kubia:1.0"]);
+    c.kubectl_ok(&["create", "deployment", "web", "--image=kubia:1.0"]);
+    c.kubectl_ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--type=LoadBalancer",
+        "--port=8080",
+    ]);
+    c.wait_ready("web", "1");
+    let at = SocketAddr::from((c.external_ip("web"), 8080));
+    wait_until("the Service answering", Duration::from_secs(60), || {
+        get_ok(at)
+            .then_some(())
+            .ok_or_else(|| "no answer".to_string())
+    });
+    let web_uid = uid(&c, "deployment", "web");
+
+    let service = Poller::start(at);
+    let (home, kubeconfig, profile) = (c.sb.home(), c.sb.kubeconfig(), c.profile.clone());
+    let api = Poller::probing(Duration::from_millis(250), move || {
+        api_ready(home.clone(), kubeconfig.clone(), profile.clone())
+    });
+    let began = Instant::now();
+    let out = c.localkube(&["start", "--kubernetes-version", TO]);
+    let took = began.elapsed();
+    assert_success(&out, "the upgrade");
+    // The workload back on the new release before the pollers stop: the gap is over.
+    c.wait_ready("web", "1");
+    wait_until(
+        "the Service answering again",
+        Duration::from_secs(120),
+        || {
+            get_ok(at)
+                .then_some(())
+                .ok_or_else(|| "no answer".to_string())
+        },
+    );
+    let (sent, failed, longest) = service.finish();
+    let (api_sent, api_failed, api_longest) = api.finish();
+    let printed = format!("{}{}", stdout(&out), stderr(&out));
+    println!(
+        "upgrade {FROM} → {TO}, 1 node, 1 control-plane member: {:.1} s; Service: {failed} of \
+         {sent} requests failed, longest gap {:.1} s; API (/readyz every 250 ms): {api_failed} \
+         of {api_sent} failed, longest gap {:.1} s\n{}",
+        took.as_secs_f64(),
+        longest.as_secs_f64(),
+        api_longest.as_secs_f64(),
+        phase_times(&printed)
+    );
+    assert_eq!(server_version(&c), TO);
+    assert_eq!(node_versions(&c), [TO]);
+    assert_eq!(uid(&c, "deployment", "web"), web_uid);
 }
