@@ -42,6 +42,18 @@ fn uid(c: &Cluster, kind: &str, name: &str) -> String {
     c.kubectl_ok(&["get", kind, name, "-o", "jsonpath={.metadata.uid}"])
 }
 
+fn resource_version(c: &Cluster, kind: &str, name: &str) -> u64 {
+    c.kubectl_ok(&[
+        "get",
+        kind,
+        name,
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ])
+    .parse()
+    .expect("a number")
+}
+
 fn server_version(c: &Cluster) -> String {
     let json = c.kubectl_ok(&["version", "-o", "json"]);
     let value: serde_json::Value = serde_json::from_str(&json).expect("kubectl version's JSON");
@@ -356,16 +368,7 @@ fn upgrade_keeps_objects_and_data_and_serves() {
     c.wait_ready("web", "2");
     let data = token(&c);
     let uids: Vec<String> = KEPT.iter().map(|(k, n)| uid(&c, k, n)).collect();
-    let rv_before: u64 = c
-        .kubectl_ok(&[
-            "get",
-            "configmap",
-            "kept",
-            "-o",
-            "jsonpath={.metadata.resourceVersion}",
-        ])
-        .parse()
-        .expect("a number");
+    let rv_before: u64 = resource_version(&c, "configmap", "kept");
     let ip = c.external_ip("web");
     let at = SocketAddr::from((ip, 8080));
     wait_until("the Service answering", Duration::from_secs(60), || {
@@ -400,16 +403,7 @@ fn upgrade_keeps_objects_and_data_and_serves() {
     assert!(get_ok(at), "the Service does not answer after the upgrade");
     // resourceVersions go on from etcd's revision: the same store, not a new one.
     c.kubectl_ok(&["label", "configmap", "kept", "after=upgrade"]);
-    let rv_after: u64 = c
-        .kubectl_ok(&[
-            "get",
-            "configmap",
-            "kept",
-            "-o",
-            "jsonpath={.metadata.resourceVersion}",
-        ])
-        .parse()
-        .expect("a number");
+    let rv_after: u64 = resource_version(&c, "configmap", "kept");
     assert!(rv_after > rv_before, "{rv_after} <= {rv_before}");
     // The way back stays.
     let snapshots = c.localkube_ok(&["snapshot", "list"]);
