@@ -155,6 +155,9 @@ pub async fn run(
     let fail_at = plan::test_fail_at(&plan, std::env::var(plan::TEST_FAIL_AT_ENV).ok().as_deref())
         .map_err(anyhow::Error::msg)?;
     let began = Instant::now();
+    // The host checks `start` makes (free disk among them) are made now, before anything
+    // changes: the upgrade ends with a `start`, and the snapshot's restore starts the profile too.
+    crate::lifecycle::preflight::before_start(home, profile, ui, request).await?;
     let dir = home.profile(profile);
     let (config, target, facts, docker, plan) = {
         let _lock = lock_profile(home, profile)?;

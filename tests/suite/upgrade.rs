@@ -22,6 +22,19 @@ use super::support::{
 const FROM: &str = "v1.36.3";
 const TO: &str = "v1.37.2";
 
+/// Removes the profile's pre-upgrade snapshot when dropped, whatever the test did: snapshots live
+/// in the shared cache and outlive `localkube delete`. Declared after the cluster, so it goes
+/// first.
+struct SnapshotGone<'a>(&'a Cluster);
+
+impl Drop for SnapshotGone<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .localkube(&["snapshot", "delete", &format!("pre-upgrade-{FROM}")]);
+    }
+}
+
 /// The IDs of the profile's containers, sorted: equal before and after means none was replaced.
 fn container_ids(profile: &str) -> Vec<String> {
     let mut ids: Vec<String> = docker_ok(&[
@@ -362,6 +375,7 @@ fn upgrade_keeps_objects_and_data_and_serves() {
             "none",
         ],
     );
+    let _snapshot = SnapshotGone(&c);
     c.localkube_ok(&["image", "load", "kubia:1.0"]);
     c.apply(&workloads(&format!("localkube/storage-helper:{FROM}")));
     c.kubectl_ok(&["create", "configmap", "kept", "--from-literal=a=1"]);
@@ -442,6 +456,7 @@ fn a_failed_upgrade_restores_the_snapshot() {
         "upg-fail",
         &["--kubernetes-version", FROM, "--localhost", "none"],
     );
+    let _snapshot = SnapshotGone(&c);
     c.kubectl_ok(&["create", "configmap", "kept", "--from-literal=a=1"]);
     let kept = uid(&c, "configmap", "kept");
 
@@ -501,6 +516,7 @@ fn what_a_one_node_one_member_profile_loses() {
         "upg-one",
         &["--kubernetes-version", FROM, "--localhost", "none"],
     );
+    let _snapshot = SnapshotGone(&c);
     c.localkube_ok(&["image", "load", "kubia:1.0"]);
     c.kubectl_ok(&["create", "deployment", "web", "--image=kubia:1.0"]);
     c.kubectl_ok(&[
