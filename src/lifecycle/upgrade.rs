@@ -193,7 +193,8 @@ pub async fn run(
         plan.phases.len(),
         plan.snapshot
     ));
-    let mut times: Vec<(String, Duration)> = Vec::new();
+    // Each part's time, printed at the end: the checks and images first.
+    let mut times: Vec<(String, Duration)> = vec![("checks and images".into(), began.elapsed())];
     let taken = Instant::now();
     take_snapshot(home, profile, &plan.snapshot, ui).await?;
     times.push(("snapshot".into(), taken.elapsed()));

@@ -233,25 +233,36 @@ impl Poller {
         }
     }
 
-    /// Requests sent, requests failed, and the longest time between two answered ones.
-    fn finish(mut self) -> (usize, usize, Duration) {
+    /// Requests sent, requests failed, the longest time between two answered ones, and every
+    /// time without an answer over a second (`at +12.3 s for 7.3 s`, from the first request).
+    fn finish(mut self) -> (usize, usize, Duration, String) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             thread.join().unwrap();
         }
         let outcomes = self.outcomes.lock().unwrap();
         let failed = outcomes.iter().filter(|(_, ok)| !ok).count();
+        let first = outcomes.first().map(|(at, _)| *at);
         let mut longest = Duration::ZERO;
+        let mut gaps = Vec::new();
         let mut last_ok: Option<Instant> = None;
         for (at, ok) in outcomes.iter() {
             if *ok {
-                if let Some(before) = last_ok {
-                    longest = longest.max(at.duration_since(before));
+                if let (Some(before), Some(first)) = (last_ok, first) {
+                    let gap = at.duration_since(before);
+                    longest = longest.max(gap);
+                    if gap > Duration::from_secs(1) {
+                        gaps.push(format!(
+                            "at +{:.1} s for {:.1} s",
+                            before.duration_since(first).as_secs_f64(),
+                            gap.as_secs_f64()
+                        ));
+                    }
                 }
                 last_ok = Some(*at);
             }
         }
-        (outcomes.len(), failed, longest)
+        (outcomes.len(), failed, longest, gaps.join(", "))
     }
 }
 
@@ -397,12 +408,12 @@ fn upgrade_keeps_objects_and_data_and_serves() {
     let took = began.elapsed();
     // A few more requests after the upgrade ends: the Service must answer on the new release.
     std::thread::sleep(Duration::from_secs(2));
-    let (sent, failed, longest) = poller.finish();
+    let (sent, failed, longest, gaps) = poller.finish();
     assert_success(&out, "the upgrade");
     let printed = format!("{}{}", stdout(&out), stderr(&out));
     println!(
         "upgrade {FROM} → {TO}, 2 nodes, 1 control-plane member: {:.1} s; {failed} of {sent} \
-         requests failed, longest gap {:.1} s\n{}",
+         requests failed, longest gap {:.1} s (gaps over 1 s: {gaps})\n{}",
         took.as_secs_f64(),
         longest.as_secs_f64(),
         phase_times(&printed)
@@ -555,13 +566,13 @@ fn what_a_one_node_one_member_profile_loses() {
                 .ok_or_else(|| "no answer".to_string())
         },
     );
-    let (sent, failed, longest) = service.finish();
-    let (api_sent, api_failed, api_longest) = api.finish();
+    let (sent, failed, longest, gaps) = service.finish();
+    let (api_sent, api_failed, api_longest, api_gaps) = api.finish();
     let printed = format!("{}{}", stdout(&out), stderr(&out));
     println!(
         "upgrade {FROM} → {TO}, 1 node, 1 control-plane member: {:.1} s; Service: {failed} of \
-         {sent} requests failed, longest gap {:.1} s; API (/readyz every 250 ms): {api_failed} \
-         of {api_sent} failed, longest gap {:.1} s\n{}",
+         {sent} requests failed, longest gap {:.1} s ({gaps}); API (/readyz every 250 ms): \
+         {api_failed} of {api_sent} failed, longest gap {:.1} s ({api_gaps})\n{}",
         took.as_secs_f64(),
         longest.as_secs_f64(),
         api_longest.as_secs_f64(),
