@@ -362,6 +362,12 @@ fn token(c: &Cluster) -> String {
     .to_string()
 }
 
+/// The upgrade's whole output, kept in target/ for a look at each step's time.
+fn keep_output(name: &str, output: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target");
+    let _ = std::fs::write(format!("{path}/{name}.log"), output);
+}
+
 /// The figures the upgrade printed last (`Upgraded profile ... in N s (snapshot .., etcd ..)`).
 fn phase_times(output: &str) -> String {
     output
@@ -411,6 +417,7 @@ fn upgrade_keeps_objects_and_data_and_serves() {
     let (sent, failed, longest, gaps) = poller.finish();
     assert_success(&out, "the upgrade");
     let printed = format!("{}{}", stdout(&out), stderr(&out));
+    keep_output("upgrade-two-nodes", &printed);
     println!(
         "upgrade {FROM} → {TO}, 2 nodes, 1 control-plane member: {:.1} s; {failed} of {sent} \
          requests failed, longest gap {:.1} s (gaps over 1 s: {gaps})\n{}",
@@ -569,6 +576,7 @@ fn what_a_one_node_one_member_profile_loses() {
     let (sent, failed, longest, gaps) = service.finish();
     let (api_sent, api_failed, api_longest, api_gaps) = api.finish();
     let printed = format!("{}{}", stdout(&out), stderr(&out));
+    keep_output("upgrade-one-node", &printed);
     println!(
         "upgrade {FROM} → {TO}, 1 node, 1 control-plane member: {:.1} s; Service: {failed} of \
          {sent} requests failed, longest gap {:.1} s ({gaps}); API (/readyz every 250 ms): \
