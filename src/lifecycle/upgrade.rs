@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use bollard::Docker;
 use kube::Client;
 
-use crate::effects::containers::{self, ContainerState, container_state};
+use crate::effects::containers::{self, container_state};
 use crate::effects::home::Home;
 use crate::effects::lock::lock_profile;
 use crate::effects::snapshot::FilesSnapshot;
@@ -26,6 +26,7 @@ use crate::lifecycle::start::{self, Outcome, StartRequest};
 use crate::lifecycle::{interrupt, snapshot};
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::ProfileConfig;
+use crate::plan::container_state::ContainerState;
 use crate::plan::images::Image;
 use crate::plan::names;
 use crate::plan::profile_name::ProfileName;
@@ -157,7 +158,14 @@ pub async fn run(
     let began = Instant::now();
     // The host checks `start` makes (free disk among them) are made now, before anything
     // changes: the upgrade ends with a `start`, and the snapshot's restore starts the profile too.
-    crate::lifecycle::preflight::before_start(home, profile, ui, request).await?;
+    let intent = crate::lifecycle::preflight::intent(
+        home,
+        profile,
+        request.nodes,
+        request.apiserver_port,
+        false,
+    );
+    crate::lifecycle::preflight::before_start(home, profile, ui, &intent).await?;
     let dir = home.profile(profile);
     let (config, target, facts, docker, plan) = {
         let _lock = lock_profile(home, profile)?;
