@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::Ctx;
 use crate::effects::cluster_file::check_mounts;
-use crate::lifecycle::start::{self as lifecycle, Outcome, StartRequest};
+use crate::lifecycle::start::{Outcome, StartRequest};
 use crate::plan::cluster;
 use crate::plan::image_repository::parse_repository;
 use crate::plan::settings::ClusterSettings;
@@ -208,7 +208,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         images_archive: args.images,
         localhost: args.localhost,
     };
-    let outcome = super::block_on(lifecycle::run(&ctx.home, &ctx.profile, &ctx.ui, &request))??;
+    let outcome = super::block_on(crate::lifecycle::upgrade::start_or_upgrade(
+        &ctx.home,
+        &ctx.profile,
+        &ctx.ui,
+        &request,
+    ))??;
     // `--addons` of a cluster that already ran: where they answer, as `addons enable` prints it.
     if let Outcome::AlreadyRunning { addresses, .. } = &outcome {
         for address in addresses {

@@ -40,6 +40,21 @@ const COMPONENT_READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// upgrade (which then restores the snapshot) rather than be deleted.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// `start` as the verb runs it: an existing profile asked for another release is upgraded in
+/// place (or refused, as the skew policy says); anything else is started. The upgrade runs
+/// `start` itself for its last part, so the choice is made here rather than in `start`.
+pub async fn start_or_upgrade(
+    home: &Home,
+    profile: &ProfileName,
+    ui: &Ui,
+    request: &StartRequest,
+) -> Result<Outcome> {
+    match requested(home, profile, request).await? {
+        Some(upgrade) => run(home, profile, ui, request, upgrade).await,
+        None => start::run(home, profile, ui, request).await,
+    }
+}
+
 /// The upgrade a start asks for, if it asks for one: an existing profile and another release.
 /// A change the skew policy forbids, an upgrade mixed with other changes, or a profile an upgrade
 /// cannot take yet is refused here, before anything is touched.

@@ -296,16 +296,6 @@ pub async fn run(
     ui: &Ui,
     request: &StartRequest,
 ) -> Result<Outcome> {
-    // An existing profile asked for another release is upgraded in place (or refused, as the
-    // skew policy says), not started.
-    if let Some(upgrade) = crate::lifecycle::upgrade::requested(home, profile, request).await? {
-        // Boxed as a trait object: the upgrade runs `start` again for its last part.
-        let upgrading: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome>> + '_>> =
-            Box::pin(crate::lifecycle::upgrade::run(
-                home, profile, ui, request, upgrade,
-            ));
-        return upgrading.await;
-    }
     // Bad test hooks and environment values are refused before anything is touched.
     let fail_at = runner::test_fail_at(
         STEPS,
