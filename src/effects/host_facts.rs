@@ -165,6 +165,13 @@ pub fn routes(root: &Path) -> Vec<Route> {
     parse_routes(&read(root, "proc/net/route").unwrap_or_default())
 }
 
+/// The host's IPv6 routes (none where the kernel has no IPv6).
+pub fn ipv6_routes(root: &Path) -> Vec<(ipnet::Ipv6Net, String)> {
+    crate::plan::networking::parse_ipv6_routes(
+        &read(root, "proc/net/ipv6_route").unwrap_or_default(),
+    )
+}
+
 /// Free bytes on the filesystem holding `path` (or its nearest existing parent: the folder may
 /// not exist yet).
 pub fn free_disk(what: &str, path: &Path) -> Option<Disk> {

@@ -138,6 +138,19 @@ pub async fn before_start(
     )
 }
 
+/// The host's routes of both families, as `(destination, device)`: a new profile's cluster
+/// ranges avoid them (`ClusterRanges::check_host_routes`).
+pub fn host_routes() -> Vec<(ipnet::IpNet, String)> {
+    let root = host_facts::host_root();
+    let v4 = host_facts::routes(&root)
+        .into_iter()
+        .map(|r| (ipnet::IpNet::V4(r.destination), r.interface));
+    let v6 = host_facts::ipv6_routes(&root)
+        .into_iter()
+        .map(|(net, device)| (ipnet::IpNet::V6(net), device));
+    v4.chain(v6).collect()
+}
+
 /// Ranges the host routes to something other than Docker: a new profile's network avoids them.
 pub fn routed_ranges() -> Vec<ipnet::Ipv4Net> {
     preflight::foreign_routes(&host_facts::routes(&host_facts::host_root()), &[])
