@@ -223,6 +223,7 @@ pub fn proxy_spec(
         // copy, in front of it (half the requests per second, measured by scripts/bench-lb.sh).
         network: HOST_NETWORK.into(),
         ip: Ipv4Addr::UNSPECIFIED,
+        ip6: None,
         mounts: Vec::new(),
         ports: Vec::new(),
         labels: BTreeMap::new(),
@@ -415,6 +416,7 @@ pub fn controller_spec(
         ],
         network: names::network(profile),
         ip: Ipv4Addr::new(a, b, c, 6),
+        ip6: config.ipv6_twin(Ipv4Addr::new(a, b, c, 6)),
         mounts: vec![
             MountSpec::Bind {
                 source: paths.staging_dir(&name),
