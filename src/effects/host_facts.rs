@@ -157,6 +157,8 @@ pub fn kernel(root: &Path) -> KernelFacts {
             && root.join("lib/modules").join(release.trim()).exists(),
         inotify_max_user_instances: read_number(root, "proc/sys/fs/inotify/max_user_instances"),
         inotify_max_user_watches: read_number(root, "proc/sys/fs/inotify/max_user_watches"),
+        ipv6: read_number(root, "proc/sys/net/ipv6/conf/all/disable_ipv6").map(|d| d == 0),
+        ip6tables: root.join("proc/net/ip6_tables_names").exists() || module_loaded("nf_tables"),
     }
 }
 

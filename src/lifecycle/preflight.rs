@@ -23,6 +23,7 @@ pub fn intent(
     nodes: Option<u32>,
     apiserver_port: Option<u16>,
     add_node: bool,
+    ip_family: Option<crate::plan::networking::IpFamily>,
 ) -> Intent {
     let dir = home.profile(profile);
     match dir.exists().then(|| dir.load_config().ok()).flatten() {
@@ -31,12 +32,14 @@ pub fn intent(
             subnet: Some(config.network_subnet),
             candidates: Vec::new(),
             apiserver_port: Some(config.apiserver_port),
+            ip_family: config.ip_family,
         },
         None => Intent {
             nodes: nodes.unwrap_or(1),
             subnet: None,
             candidates: candidate_subnets(profile.as_str()).collect(),
             apiserver_port,
+            ip_family: ip_family.unwrap_or_default(),
         },
     }
 }
@@ -114,6 +117,7 @@ pub async fn before_start(
         request.nodes,
         request.apiserver_port,
         request.add_node,
+        request.networking.ip_family,
     );
     let facts = gather(home, profile, &intent).await;
     let findings = preflight::check(&facts, &intent);

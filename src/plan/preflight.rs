@@ -10,6 +10,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use super::engines::{self, Engine};
+use super::networking::IpFamily;
 
 /// The oldest Docker API localkube works with: Docker Engine 20.10 (API 1.41) brought private
 /// cgroup namespaces (`--cgroupns=private`), which every node needs.
@@ -38,7 +39,7 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
-    /// Short name of the check: docker, cgroup, kernel, inotify, disk, network, port, host.
+    /// Short name of the check: docker, cgroup, kernel, ipv6, inotify, disk, network, port, host.
     pub check: &'static str,
     pub severity: Severity,
     /// What was found; for a problem, what is wrong and why it matters.
@@ -174,6 +175,11 @@ pub struct KernelFacts {
     pub modules_dir: bool,
     pub inotify_max_user_instances: Option<u64>,
     pub inotify_max_user_watches: Option<u64>,
+    /// IPv6 in the kernel: None without it (no /proc/sys/net/ipv6), else whether it is on
+    /// (`net.ipv6.conf.all.disable_ipv6` = 0).
+    pub ipv6: Option<bool>,
+    /// ip6tables can work: ip6_tables loaded (/proc/net/ip6_tables_names) or nf_tables.
+    pub ip6tables: bool,
 }
 
 /// A route of the host's IPv4 table.
@@ -246,6 +252,8 @@ pub struct Intent {
     pub candidates: Vec<Ipv4Net>,
     /// The apiserver's host port, once known (an existing profile, or `--apiserver-port`).
     pub apiserver_port: Option<u16>,
+    /// The profile's IP family (a new one's as asked): IPv6's needs block only where it runs.
+    pub ip_family: IpFamily,
 }
 
 /// Every check, in the order `doctor` prints them.
@@ -254,6 +262,7 @@ pub fn check(facts: &Facts, intent: &Intent) -> Vec<Finding> {
     if let Ok(daemon) = &facts.daemon {
         findings.extend(cgroup(daemon, facts.kernel.as_ref()));
         findings.extend(kernel(daemon, facts.kernel.as_ref()));
+        findings.extend(ipv6(daemon, facts.kernel.as_ref(), intent.ip_family));
         findings.extend(inotify(facts.kernel.as_ref(), intent.nodes));
         findings.extend(disk(daemon, &facts.disks));
         findings.extend(network(facts, intent));
@@ -565,6 +574,68 @@ fn kernel(daemon: &DaemonFacts, kernel: Option<&KernelFacts>) -> Vec<Finding> {
     findings
 }
 
+/// What an `ipv6` or `dual` profile needs: IPv6 on in the kernel, ip6tables (kube-proxy's
+/// IPv6 rules and each node's IPv6 fence) and a Docker that makes IPv6 user networks (`--ipv6
+/// --subnet`, Docker 20.10 and later here). Blocking only for such a profile; otherwise said.
+fn ipv6(daemon: &DaemonFacts, kernel: Option<&KernelFacts>, family: IpFamily) -> Vec<Finding> {
+    let needed = family.has_ipv6();
+    let problem = |message: String, fix: &str| {
+        if needed {
+            Finding::block("ipv6", message, fix)
+        } else {
+            Finding::ok(
+                "ipv6",
+                format!("{message} (only `--ip-family ipv6|dual` profiles need it)"),
+            )
+        }
+    };
+    let mut findings = Vec::new();
+    if engine_major(&daemon.version).is_some_and(|major| major < 20) {
+        findings.push(problem(
+            format!(
+                "Docker {} predates the IPv6 user networks localkube makes (20.10 and later)",
+                daemon.version
+            ),
+            "upgrade Docker to 20.10 or later",
+        ));
+    }
+    let Some(k) = kernel else {
+        findings.push(Finding::ok(
+            "ipv6",
+            "IPv6 of the daemon's machine is not checked from here",
+        ));
+        return findings;
+    };
+    match k.ipv6 {
+        None => findings.push(problem(
+            "the kernel has no IPv6 (no /proc/sys/net/ipv6)".into(),
+            "use a kernel with IPv6 (CONFIG_IPV6), or `--ip-family ipv4`",
+        )),
+        Some(false) => findings.push(problem(
+            "IPv6 is disabled in the kernel (net.ipv6.conf.all.disable_ipv6 = 1)".into(),
+            "`sudo sysctl -w net.ipv6.conf.all.disable_ipv6=0`, or `--ip-family ipv4`",
+        )),
+        Some(true) => {}
+    }
+    if !k.ip6tables {
+        findings.push(problem(
+            "neither ip6_tables nor nf_tables is loaded: kube-proxy's IPv6 rules and each              node's IPv6 fence need one"
+                .into(),
+            "`sudo modprobe nf_tables` (or `sudo modprobe ip6_tables`)",
+        ));
+    }
+    if findings.is_empty() {
+        findings.push(Finding::ok(
+            "ipv6",
+            format!(
+                "IPv6 on, ip6tables available, Docker {} makes IPv6 networks: `--ip-family                  ipv6|dual` profiles can run",
+                daemon.version
+            ),
+        ));
+    }
+    findings
+}
+
 /// The inotify limits a cluster of `nodes` nodes needs.
 pub fn inotify_needed(nodes: u32) -> (u64, u64) {
     let nodes = u64::from(nodes.max(1));
@@ -866,6 +937,8 @@ mod tests {
             modules_dir: true,
             inotify_max_user_instances: Some(8192),
             inotify_max_user_watches: Some(1_048_576),
+            ipv6: Some(true),
+            ip6tables: true,
         }
     }
 
@@ -902,6 +975,7 @@ mod tests {
             subnet: Some("172.30.7.0/24".parse().unwrap()),
             candidates: Vec::new(),
             apiserver_port: Some(40123),
+            ip_family: IpFamily::Ipv4,
         }
     }
 
@@ -911,7 +985,41 @@ mod tests {
             subnet: None,
             candidates: crate::plan::config::candidate_subnets("p").collect(),
             apiserver_port: None,
+            ip_family: IpFamily::Ipv4,
         }
+    }
+
+    #[test]
+    fn ipv6_needs_block_only_a_profile_that_runs_it() {
+        let mut f = facts();
+        let k = f.kernel.as_mut().unwrap();
+        k.ipv6 = Some(false);
+        k.ip6tables = false;
+        let mut intent = new_profile();
+        assert!(problems(&check(&f, &intent)).is_empty());
+        let said: Vec<String> = check(&f, &intent)
+            .iter()
+            .filter(|f| f.check == "ipv6")
+            .map(Finding::line)
+            .collect();
+        assert!(said[0].contains("disable_ipv6 = 1"), "{said:?}");
+        intent.ip_family = IpFamily::Dual;
+        let findings = check(&f, &intent);
+        let stops: Vec<String> = blocking(&findings).iter().map(|f| f.line()).collect();
+        assert_eq!(stops.len(), 2, "{stops:?}");
+        assert!(
+            stops[0].contains("sysctl -w net.ipv6.conf.all.disable_ipv6=0"),
+            "{stops:?}"
+        );
+        assert!(stops[1].contains("modprobe nf_tables"), "{stops:?}");
+        let healthy = check(&facts(), &intent);
+        assert!(blocking(&healthy).is_empty());
+        assert!(
+            healthy
+                .iter()
+                .any(|f| f.check == "ipv6" && f.message.contains("can run")),
+            "{healthy:?}"
+        );
     }
 
     fn problems(findings: &[Finding]) -> Vec<String> {
