@@ -1,9 +1,9 @@
 //! IPv6 and dual-stack profiles (`--ip-family`, the cluster file's `networking:`). The plan's
-//! checks run in the default suite (a dry run, no container); a dual-stack cluster of two nodes
-//! is `#[ignore]`d and run by scripts/check-ipv6.sh: pods of both families, pod to pod across
-//! nodes over IPv6, a dual-stack Service over both families, DNS AAAA, a LoadBalancer answering
-//! on the host's ::1, and no cluster-range packet leaving (`ip -6 route get`, which sends
-//! nothing).
+//! checks run in the default suite (a dry run, no container); a dual-stack and an IPv6-only
+//! cluster of two nodes are `#[ignore]`d and run by scripts/check-ipv6.sh: pods of each family,
+//! pod to pod across nodes over IPv6, a Service over each of its families, DNS AAAA, a
+//! LoadBalancer answering on the host's ::1, and no cluster-range packet leaving (`ip -6 route
+//! get`, which sends nothing).
 
 use std::time::Duration;
 
@@ -80,9 +80,9 @@ fn a_dual_stack_plan_carries_both_families_and_a_profile_keeps_its_family() {
 
 const DUAL: &str = "dual6";
 
-/// Two agnhost pods, one on each node, serving HTTP on 8080 and a dual-stack Service in front
-/// of the second.
-fn workload(image: &str) -> String {
+/// Two agnhost pods, one on each node of `profile`, serving HTTP on 8080, and in front of the
+/// second a ClusterIP Service and a LoadBalancer of every family the cluster runs.
+fn workload(image: &str, profile: &str) -> String {
     let pod = |name: &str, node: &str| {
         format!(
             r#"apiVersion: v1
@@ -103,7 +103,7 @@ spec:
 kind: Service
 metadata: {{name: both}}
 spec:
-  ipFamilyPolicy: RequireDualStack
+  ipFamilyPolicy: PreferDualStack
   selector: {{app: b}}
   ports: [{{port: 80, targetPort: 8080}}]
 ---
@@ -112,13 +112,13 @@ kind: Service
 metadata: {{name: lb6}}
 spec:
   type: LoadBalancer
-  ipFamilyPolicy: RequireDualStack
+  ipFamilyPolicy: PreferDualStack
   ipFamilies: [IPv6, IPv4]
   selector: {{app: b}}
   ports: [{{port: 8086, targetPort: 8080}}]
 "#,
-        pod("a", DUAL),
-        pod("b", &format!("{DUAL}-m02")),
+        pod("a", profile),
+        pod("b", &format!("{profile}-m02")),
     )
 }
 
@@ -146,8 +146,9 @@ fn of_family(list: &str, v6: bool) -> String {
 /// and a node makes unassigned IPv6 pod addresses unreachable and rejects the IPv6 service
 /// range: no IPv6 packet for the cluster follows a default route out.
 fn assert_ipv6_fenced(cluster: &Cluster) {
+    let profile = cluster.profile.as_str();
     let first_node_v6 = docker_inspect(
-        DUAL,
+        profile,
         "{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}",
     );
     assert!(
@@ -166,7 +167,7 @@ fn assert_ipv6_fenced(cluster: &Cluster) {
             );
         }
     }
-    for node in [DUAL.to_string(), format!("{DUAL}-m02")] {
+    for node in [profile.to_string(), format!("{profile}-m02")] {
         let out = in_netns_of(&node, &["ip", "-6", "route", "get", UNASSIGNED_POD_V6]);
         assert!(
             !out.status.success() && !stdout(&out).contains(" via "),
@@ -193,10 +194,27 @@ fn assert_ipv6_fenced(cluster: &Cluster) {
 #[test]
 #[ignore = "a dual-stack cluster of two nodes: scripts/check-ipv6.sh"]
 fn a_dual_stack_cluster_serves_both_families_and_keeps_ipv6_inside() {
+    serves_and_keeps_ipv6_inside(DUAL, "dual");
+}
+
+#[test]
+#[ignore = "an IPv6-only cluster of two nodes: scripts/check-ipv6.sh"]
+fn an_ipv6_only_cluster_serves_ipv6_and_keeps_it_inside() {
+    serves_and_keeps_ipv6_inside(IPV6_ONLY, "ipv6");
+}
+
+const IPV6_ONLY: &str = "only6";
+
+/// A cluster of `family` (dual or ipv6) and two nodes: each node and pod has an address of
+/// each family the cluster runs; pod to pod across the nodes over IPv6; the Service over each
+/// of its ClusterIPs; DNS AAAA; the LoadBalancer on the host's ::1; the IPv6 fences.
+fn serves_and_keeps_ipv6_inside(profile: &str, family: &str) {
+    let dual = family == "dual";
+    let families = if dual { 2 } else { 1 };
     let image = agnhost_image();
     let started = std::time::Instant::now();
-    let cluster = Cluster::start(DUAL, &["--ip-family", "dual", "--nodes", "2"]);
-    eprintln!("dual-stack start of 2 nodes: {:?}", started.elapsed());
+    let cluster = Cluster::start(profile, &["--ip-family", family, "--nodes", "2"]);
+    eprintln!("{family} start of 2 nodes: {:?}", started.elapsed());
     cluster.localkube_ok(&["image", "load", &image]);
 
     // Each node has an address and a pod range of each family.
@@ -209,15 +227,17 @@ fn a_dual_stack_cluster_serves_both_families_and_keeps_ipv6_inside() {
     assert_eq!(nodes.lines().count(), 2, "{nodes}");
     for line in nodes.lines() {
         assert!(
-            line.contains("10.244.")
-                && line.contains("fd6c:6b00:244:")
-                && line.contains("172.30.")
-                && line.contains("fd6c:6b00:30:"),
-            "a node without both families: {line}"
+            line.contains("fd6c:6b00:244:") && line.contains("fd6c:6b00:30:"),
+            "a node without IPv6: {line}"
+        );
+        assert_eq!(
+            line.contains("10.244.") && line.contains("172.30."),
+            dual,
+            "IPv4 on a node of a {family} cluster: {line}"
         );
     }
 
-    cluster.apply(&workload(&image));
+    cluster.apply(&workload(&image, profile));
     for pod in ["a", "b"] {
         cluster.wait_pod_phase(pod, "Running", Duration::from_secs(180));
     }
@@ -225,10 +245,10 @@ fn a_dual_stack_cluster_serves_both_families_and_keeps_ipv6_inside() {
         cluster.kubectl_ok(&["get", "pod", pod, "-o", "jsonpath={.status.podIPs[*].ip}"])
     };
     let b_ips = ips("b");
-    assert_eq!(b_ips.split_whitespace().count(), 2, "pod b: {b_ips}");
+    assert_eq!(b_ips.split_whitespace().count(), families, "pod b: {b_ips}");
     let b_v6 = of_family(&b_ips, true);
     assert!(b_v6.starts_with("fd6c:6b00:244:"), "{b_v6}");
-    assert_eq!(ips("a").split_whitespace().count(), 2, "pod a");
+    assert_eq!(ips("a").split_whitespace().count(), families, "pod a");
 
     // Pod to pod across the nodes over IPv6.
     let url = format!("http://[{b_v6}]:8080/hostname");
@@ -239,12 +259,16 @@ fn a_dual_stack_cluster_serves_both_families_and_keeps_ipv6_inside() {
     );
     assert_eq!(answer.trim(), "b");
 
-    // The dual-stack Service over both of its ClusterIPs.
+    // The Service over each of its ClusterIPs.
     let cluster_ips =
         cluster.kubectl_ok(&["get", "svc", "both", "-o", "jsonpath={.spec.clusterIPs[*]}"]);
-    for v6 in [false, true] {
-        let ip = of_family(&cluster_ips, v6);
-        let url = if v6 {
+    assert_eq!(
+        cluster_ips.split_whitespace().count(),
+        families,
+        "{cluster_ips}"
+    );
+    for ip in cluster_ips.split_whitespace() {
+        let url = if ip.contains(':') {
             format!("http://[{ip}]:80/hostname")
         } else {
             format!("http://{ip}:80/hostname")
@@ -273,7 +297,7 @@ fn a_dual_stack_cluster_serves_both_families_and_keeps_ipv6_inside() {
     );
     assert_eq!(aaaa.trim(), of_family(&cluster_ips, true));
 
-    // A LoadBalancer of both families answers from the host on ::1 (the localhost ports).
+    // The LoadBalancer answers from the host on ::1 (the localhost ports).
     let answer = wait_until(
         "the LoadBalancer on [::1]:8086",
         Duration::from_secs(120),

@@ -304,15 +304,18 @@ pub(super) fn controller_manager(
         "--profiling=false".into(),
     ]);
     // With IPv6, each family's node range size by its own flag (the single
-    // --node-cidr-mask-size is refused for dual-stack): a /24 and a /64 per node, the sizes
-    // `plan::node_config` registers the nodes with.
+    // --node-cidr-mask-size is refused for dual-stack, and a family the cluster does not run
+    // may not be named): a /24 and a /64 per node, the sizes `plan::node_config` registers the
+    // nodes with.
     if config.ip_family.has_ipv6() {
         use crate::plan::networking::NODE_POD_CIDR_PREFIX_V6;
         use crate::plan::node_config::NODE_POD_CIDR_PREFIX;
-        args.extend([
-            format!("--node-cidr-mask-size-ipv4={NODE_POD_CIDR_PREFIX}"),
-            format!("--node-cidr-mask-size-ipv6={NODE_POD_CIDR_PREFIX_V6}"),
-        ]);
+        if config.ip_family.has_ipv4() {
+            args.push(format!("--node-cidr-mask-size-ipv4={NODE_POD_CIDR_PREFIX}"));
+        }
+        args.push(format!(
+            "--node-cidr-mask-size-ipv6={NODE_POD_CIDR_PREFIX_V6}"
+        ));
     }
     control_plane_container(
         profile,
