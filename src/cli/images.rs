@@ -3,13 +3,12 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde::Serialize;
 
 use super::{Ctx, block_on};
 
 mod push;
-use crate::effects::docker;
-use crate::effects::image_build::{self, BuildOptions, BuildReport, ListedImage, archive, usage};
+use crate::effects::image_build::{BuildOptions, BuildReport, archive, usage};
+use crate::lifecycle::images::{self, Pruned};
 use crate::plan::version::{DEFAULT_KUBERNETES_VERSION, parse_kubernetes_version};
 
 #[derive(Debug, clap::Args)]
@@ -120,17 +119,12 @@ fn run_build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         images_dir: None,
         addons: args.addons,
     };
-    let report = block_on(async {
-        let docker = docker::connect().await?;
-        image_build::build_images(
-            &docker,
-            ctx.home.cache(),
-            &args.kubernetes_version,
-            &ctx.ui,
-            &options,
-        )
-        .await
-    })??;
+    let report = block_on(images::build(
+        &ctx.home,
+        &args.kubernetes_version,
+        &ctx.ui,
+        &options,
+    ))??;
     if ctx.json() {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -168,40 +162,8 @@ fn print_report(report: &BuildReport) {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct Listing {
-    /// Per Kubernetes version: sizes and the profiles that run it.
-    versions: Vec<usage::VersionUsage>,
-    images: Vec<ListedImage>,
-    kubectl: Vec<ListedKubectl>,
-}
-
-#[derive(Debug, Serialize)]
-struct ListedKubectl {
-    kubernetes_version: String,
-    path: std::path::PathBuf,
-    size_bytes: u64,
-}
-
 fn run_ls(ctx: &Ctx) -> Result<u8> {
-    let (images, kubectls, versions) = block_on(async {
-        let docker = docker::connect().await?;
-        let (images, kubectls) = image_build::list(&docker, ctx.home.cache()).await?;
-        let versions = usage::usage(&docker, &ctx.home).await?;
-        anyhow::Ok((images, kubectls, versions))
-    })??;
-    let listing = Listing {
-        versions,
-        images,
-        kubectl: kubectls
-            .into_iter()
-            .map(|(kubernetes_version, path, size_bytes)| ListedKubectl {
-                kubernetes_version,
-                path,
-                size_bytes,
-            })
-            .collect(),
-    };
+    let listing = block_on(images::list(&ctx.home))??;
     if ctx.json() {
         println!("{}", serde_json::to_string_pretty(&listing)?);
         return Ok(0);
@@ -300,22 +262,13 @@ fn age(seconds: i64) -> String {
 }
 
 fn run_save(ctx: &Ctx, args: SaveArgs) -> Result<u8> {
-    let options = BuildOptions {
-        addons: args.addons,
-        ..BuildOptions::default()
-    };
-    let saved = block_on(async {
-        let docker = docker::connect().await?;
-        let report = image_build::build_images(
-            &docker,
-            ctx.home.cache(),
-            &args.kubernetes_version,
-            &ctx.ui,
-            &options,
-        )
-        .await?;
-        archive::save(&docker, &report, &args.file, &ctx.ui).await
-    })??;
+    let saved = block_on(images::save(
+        &ctx.home,
+        &args.kubernetes_version,
+        args.addons,
+        &args.file,
+        &ctx.ui,
+    ))??;
     if ctx.json() {
         println!("{}", serde_json::to_string_pretty(&saved)?);
         return Ok(0);
@@ -334,16 +287,9 @@ fn run_save(ctx: &Ctx, args: SaveArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Checks and imports an image archive (`images load`, `start --images`).
-fn load_archive(ctx: &Ctx, file: &std::path::Path) -> Result<archive::ArchiveManifest> {
-    block_on(async {
-        let docker = docker::connect().await?;
-        archive::load(&docker, ctx.home.cache(), file, &ctx.ui).await
-    })?
-}
-
 fn run_load(ctx: &Ctx, args: LoadArgs) -> Result<u8> {
-    let manifest = load_archive(ctx, &args.file)?;
+    let manifest: archive::ArchiveManifest =
+        block_on(images::load(&ctx.home, &args.file, &ctx.ui))??;
     if ctx.json() {
         println!("{}", serde_json::to_string_pretty(&manifest)?);
         return Ok(0);
@@ -363,56 +309,13 @@ fn run_load(ctx: &Ctx, args: LoadArgs) -> Result<u8> {
     Ok(0)
 }
 
-#[derive(Debug, Serialize)]
-struct Pruned {
-    dry_run: bool,
-    used_versions: std::collections::BTreeSet<String>,
-    /// What was removed (with `--dry-run`: what would be).
-    removed: Vec<usage::Item>,
-    freed_bytes: u64,
-    kept_in_use: Vec<usage::Item>,
-}
-
 fn run_prune(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
-    let pruned = block_on(async {
-        let docker = docker::connect().await?;
-        let cache = ctx.home.cache();
-        let lock = if args.dry_run {
-            None
-        } else {
-            Some(
-                image_build::cache::Cache::new(cache)
-                    .lock_with_ui(&ctx.ui)
-                    .await?,
-            )
-        };
-        let used: std::collections::BTreeSet<String> =
-            usage::used_versions(&ctx.home)?.into_keys().collect();
-        let inventory = usage::inventory(&docker, cache).await?;
-        let current = image_build::definitions::digest()[..16].to_string();
-        let current_lb =
-            crate::plan::load_balancer::image_tag(&crate::effects::home::binary_fingerprint()?);
-        let plan = usage::plan_prune(
-            &inventory,
-            &used,
-            args.kubernetes_version.as_deref(),
-            &current,
-            &current_lb,
-        )?;
-        let removed = if args.dry_run {
-            plan.remove.clone()
-        } else {
-            usage::prune(&docker, cache, &plan).await?
-        };
-        drop(lock);
-        anyhow::Ok(Pruned {
-            dry_run: args.dry_run,
-            used_versions: plan.used_versions,
-            freed_bytes: removed.iter().map(|i| i.bytes).sum(),
-            removed,
-            kept_in_use: plan.kept_in_use,
-        })
-    })??;
+    let pruned: Pruned = block_on(images::prune(
+        &ctx.home,
+        args.kubernetes_version.as_deref(),
+        args.dry_run,
+        &ctx.ui,
+    ))??;
     if ctx.json() {
         println!("{}", serde_json::to_string_pretty(&pruned)?);
         return Ok(0);

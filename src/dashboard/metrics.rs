@@ -10,7 +10,7 @@ use kube::Client;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::state::{Kind, NamespaceFilter, Notifier};
+use super::changes::{Kind, NamespaceFilter, Notifier};
 
 /// metrics-server scrapes the kubelets every 15 s by default: asking more often shows nothing new.
 const POLL: Duration = Duration::from_secs(15);

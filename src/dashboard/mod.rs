@@ -32,6 +32,7 @@ pub mod actions;
 pub mod api;
 mod assets;
 pub mod auth;
+mod changes;
 pub mod exec;
 pub mod metrics;
 pub mod objects;

@@ -22,24 +22,15 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_util::task::TaskTracker;
 
+use crate::effects::docker_error::is_not_found;
 use crate::effects::owned::{self, Kind, Owner};
 use crate::plan::cluster::{ContainerSpec, MountSpec, NO_NETWORK, NetworkSpec, VolumeSpec};
 use crate::plan::names::LABEL_SPEC_DIGEST;
 
-pub use crate::plan::container_state::ContainerState;
+use crate::plan::container_state::ContainerState;
 
 fn to_hash_map(labels: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
     labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
-    matches!(
-        err,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
 }
 
 /// The Docker calls that make or start something run in tasks of their own, carried to their end
@@ -745,7 +736,7 @@ mod tests {
         for spec in &plan.containers {
             let fallback = super::create_body(spec, false).host_config.unwrap();
             let privileged = super::create_body(spec, true).host_config.unwrap();
-            if spec.role == crate::plan::names::Role::Node.as_str() {
+            if spec.role == crate::plan::names::Role::Node {
                 assert_eq!(
                     fallback.device_cgroup_rules,
                     Some(vec!["a *:* rwm".to_string()])

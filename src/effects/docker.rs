@@ -10,9 +10,9 @@ use bollard::query_parameters::{
 };
 use ipnet::Ipv4Net;
 
-use crate::effects::containers::{ContainerState, is_not_found};
+use crate::effects::docker_error::is_not_found;
 use crate::effects::owned::{self, Kind};
-use crate::plan::load_balancer::CONTROLLER_ROLE;
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::{LABEL_NODE, LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
 use crate::plan::shutdown;
@@ -97,9 +97,17 @@ pub fn for_transfers(docker: &Docker) -> Docker {
 pub struct ProfileContainer {
     pub id: String,
     pub name: String,
-    pub role: String,
+    /// `None`: a role label this build does not know (a newer localkube made it).
+    pub role: Option<Role>,
     pub state: ContainerState,
     pub labels: HashMap<String, String>,
+}
+
+impl ProfileContainer {
+    /// Its role label as written, known to this build or not: what `status` and `logs` show.
+    pub fn role_label(&self) -> &str {
+        self.labels.get(LABEL_ROLE).map_or("", String::as_str)
+    }
 }
 
 fn profile_filter(profile: &ProfileName) -> HashMap<String, Vec<String>> {
@@ -120,7 +128,7 @@ pub async fn profile_containers(
 }
 
 /// Every container of this role, of any profile (read only: to see what other profiles hold).
-pub async fn containers_with_role(docker: &Docker, role: &str) -> Result<Vec<ProfileContainer>> {
+pub async fn containers_with_role(docker: &Docker, role: Role) -> Result<Vec<ProfileContainer>> {
     let filter = HashMap::from([("label".to_string(), vec![format!("{LABEL_ROLE}={role}")])]);
     labelled_containers(docker, filter)
         .await
@@ -150,7 +158,7 @@ async fn labelled_containers(
                     .unwrap_or_default()
                     .trim_start_matches('/')
                     .to_string(),
-                role: labels.get(LABEL_ROLE).cloned().unwrap_or_default(),
+                role: labels.get(LABEL_ROLE).and_then(|r| Role::parse(r)),
                 state: c.state.map_or(ContainerState::Unknown, |s| {
                     ContainerState::parse(s.as_ref())
                 }),
@@ -168,7 +176,7 @@ pub async fn running_nodes(docker: &Docker, profile: &ProfileName) -> Result<Vec
     let nodes: Vec<String> = profile_containers(docker, profile)
         .await?
         .into_iter()
-        .filter(|c| c.role == Role::Node.as_str() && c.state.is_running())
+        .filter(|c| c.role == Some(Role::Node) && c.state.is_running())
         .map(|c| c.name)
         .collect();
     if nodes.is_empty() {
@@ -189,7 +197,7 @@ pub async fn stop_profile(docker: &Docker, profile: &ProfileName) -> Result<Vec<
             .await?
             .into_iter()
             .filter(|c| {
-                shutdown::wave(&c.role) == wave
+                c.role.map_or(0, shutdown::wave) == wave
                     && matches!(
                         c.state,
                         ContainerState::Running | ContainerState::Restarting
@@ -198,7 +206,10 @@ pub async fn stop_profile(docker: &Docker, profile: &ProfileName) -> Result<Vec<
             .collect();
         let results = futures_util::future::join_all(this_wave.into_iter().map(|c| async move {
             let options = StopContainerOptions {
-                t: Some(shutdown::stop_timeout(&c.role)),
+                t: Some(
+                    c.role
+                        .map_or(shutdown::STOP_TIMEOUT_SECS, shutdown::stop_timeout),
+                ),
                 ..Default::default()
             };
             match docker.stop_container(&c.id, Some(options)).await {
@@ -229,7 +240,7 @@ pub async fn remove_profile(docker: &Docker, profile: &ProfileName) -> Result<Re
     // The load balancer controller first, then a fresh list of the rest, as in `stop_profile`.
     for controller_pass in [true, false] {
         for c in profile_containers(docker, profile).await? {
-            if (c.role == CONTROLLER_ROLE) != controller_pass {
+            if (c.role == Some(Role::LbController)) != controller_pass {
                 continue;
             }
             if owned::remove_listed(docker, Kind::Container, &c.name, &c.id).await? {

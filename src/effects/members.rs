@@ -10,9 +10,10 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
 use kube::api::{Api, ListParams};
 
-use crate::effects::containers::{self, ContainerState};
+use crate::effects::containers;
 use crate::plan::cluster::{COMPONENT_CONFIG_DIR, ETCD_CLIENT_PORT};
 use crate::plan::config::ProfileConfig;
+use crate::plan::container_state::ContainerState;
 use crate::plan::members::{self, LEASES, MemberHealth, Observed};
 use crate::plan::names::{self, Role};
 use crate::plan::profile_name::ProfileName;

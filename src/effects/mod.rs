@@ -5,6 +5,7 @@ pub mod browser;
 pub mod cluster_file;
 pub mod containers;
 pub mod docker;
+pub mod docker_error;
 pub mod etcd_snapshot;
 pub mod files;
 pub mod home;

@@ -12,7 +12,7 @@ use bollard::query_parameters::{
     InspectContainerOptions, InspectNetworkOptions, RemoveContainerOptions, RemoveVolumeOptions,
 };
 
-use crate::effects::containers::is_not_found;
+use crate::effects::docker_error::is_not_found;
 use crate::plan::names::LABEL_PROFILE;
 use crate::plan::profile_name::ProfileName;
 

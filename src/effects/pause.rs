@@ -3,8 +3,9 @@
 use anyhow::{Context, Result};
 use bollard::Docker;
 
-use crate::effects::containers::{self, is_not_found};
+use crate::effects::containers;
 use crate::effects::docker::ProfileContainer;
+use crate::effects::docker_error::is_not_found;
 
 /// Freezes every container given, all at once; returns the names frozen (one removed meanwhile
 /// is skipped).

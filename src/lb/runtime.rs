@@ -22,12 +22,12 @@ use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Mutex;
 
-use crate::effects::containers::ContainerState;
 use crate::effects::{containers, docker};
 use crate::plan::config::ProfileConfig;
-use crate::plan::load_balancer::{self, LoadBalancer, PROXY_ROLE};
+use crate::plan::container_state::ContainerState;
+use crate::plan::load_balancer::{self, LoadBalancer};
 use crate::plan::localhost::LocalhostState;
-use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE};
+use crate::plan::names::{LABEL_PROFILE, LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
 
 /// A proxy container as Docker reports it.
@@ -73,7 +73,7 @@ pub async fn proxy_state(docker: &Docker, name: &str) -> (Option<String>, Option
 /// read only (labels and logs), to name the holder of a port a Service waits for.
 pub async fn localhost_holders(docker: &Docker) -> Result<Vec<LocalhostHolder>> {
     let mut holders = Vec::new();
-    for c in docker::containers_with_role(docker, PROXY_ROLE).await? {
+    for c in docker::containers_with_role(docker, Role::LbProxy).await? {
         if !c.state.is_running() {
             continue;
         }
@@ -222,7 +222,7 @@ impl ProxyDocker {
         Ok(docker::profile_containers(&self.docker, &self.profile)
             .await?
             .into_iter()
-            .filter(|c| c.role == PROXY_ROLE)
+            .filter(|c| c.role == Some(Role::LbProxy))
             .map(|c| ProxyInfo {
                 name: c.name,
                 state: c.state,
@@ -239,7 +239,7 @@ impl ProxyDocker {
         let ok = found.iter().any(|c| {
             c.name == name
                 && c.labels.get(LABEL_PROFILE).map(String::as_str) == Some(self.profile.as_str())
-                && c.labels.get(LABEL_ROLE).map(String::as_str) == Some(PROXY_ROLE)
+                && c.labels.get(LABEL_ROLE).and_then(|r| Role::parse(r)) == Some(Role::LbProxy)
         });
         if !ok {
             bail!(

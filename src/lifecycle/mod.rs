@@ -4,9 +4,12 @@
 
 pub mod addons;
 pub mod cp;
+pub mod dashboard;
 pub mod delete;
 pub mod image;
+pub mod images;
 pub mod interrupt;
+pub mod logs;
 pub mod nodes;
 pub mod pause;
 pub mod preflight;

@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::effects::containers::ContainerState;
 use crate::effects::home::Home;
 use crate::effects::lock::lock_profile;
 use crate::effects::{containers, docker, image_build, kube_api};
 use crate::lifecycle::start::sync_routes;
 use crate::plan::cluster::{self, ContainerSpec};
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::{self, Role};
 use crate::plan::pki;
 use crate::plan::profile_name::ProfileName;
@@ -213,21 +213,20 @@ pub async fn delete(home: &Home, profile: &ProfileName, node: &str, ui: &Ui) -> 
 
     let step = ui.step("Routing pod traffic without it");
     let plan = cluster::plan(profile, &remaining, &facts);
-    let with_roles = |roles: &[&str]| -> Vec<ContainerSpec> {
+    let with_roles = |roles: &[Role]| -> Vec<ContainerSpec> {
         plan.containers
             .iter()
-            .filter(|c| roles.contains(&c.role.as_str()))
+            .filter(|c| roles.contains(&c.role))
             .cloned()
             .collect()
     };
-    let control_plane: Vec<&str> = Role::CONTROL_PLANE.iter().map(|r| r.as_str()).collect();
     sync_routes(
         &docker,
         &client,
         &remaining,
         &facts,
-        &with_roles(&control_plane),
-        &with_roles(&[Role::Node.as_str()]),
+        &with_roles(&Role::CONTROL_PLANE),
+        &with_roles(&[Role::Node]),
     )
     .await?;
     step.done();

@@ -11,14 +11,13 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::Api;
 
-use crate::effects::containers::ContainerState;
 use crate::effects::docker::{self, ProfileContainer};
 use crate::effects::home::Home;
 use crate::effects::{kube_api, pause};
 use crate::lifecycle::interrupt;
-use crate::plan::load_balancer;
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::{self, Role};
-use crate::plan::pause::{NODES_WAVE, WAVES, is_paused, pause_wave, unpause_wave};
+use crate::plan::pause::{LAST_WAVE, NODES_WAVE, WAVES, is_paused, pause_wave, unpause_wave};
 use crate::plan::profile_name::ProfileName;
 use crate::ui::Ui;
 
@@ -45,12 +44,12 @@ pub struct Outcome {
 async fn containers(
     docker: &Docker,
     profile: &ProfileName,
-    skip_roles: &[&str],
+    skip_roles: &[Role],
 ) -> Result<Vec<ProfileContainer>> {
     Ok(docker::profile_containers(docker, profile)
         .await?
         .into_iter()
-        .filter(|c| !skip_roles.contains(&c.role.as_str()))
+        .filter(|c| c.role.is_none_or(|r| !skip_roles.contains(&r)))
         .collect())
 }
 
@@ -59,7 +58,7 @@ async fn containers(
 pub async fn pause_profile(
     docker: &Docker,
     profile: &ProfileName,
-    skip_roles: &[&str],
+    skip_roles: &[Role],
     ui: &Ui,
 ) -> Result<Outcome> {
     let started = Instant::now();
@@ -71,11 +70,14 @@ pub async fn pause_profile(
         let this_wave: Vec<ProfileContainer> = containers(docker, profile, skip_roles)
             .await?
             .into_iter()
-            .filter(|c| c.state == ContainerState::Running && pause_wave(&c.role) == wave)
+            .filter(|c| {
+                c.state == ContainerState::Running
+                    && c.role.map_or(WAVES - 1 - LAST_WAVE, pause_wave) == wave
+            })
             .collect();
         let proxies: Vec<ProfileContainer> = this_wave
             .iter()
-            .filter(|c| c.role == load_balancer::PROXY_ROLE)
+            .filter(|c| c.role == Some(Role::LbProxy))
             .cloned()
             .collect();
         pause::release_localhost(docker, &proxies, crate::effects::pace::scaled(RELEASE_WAIT))
@@ -121,7 +123,9 @@ pub async fn unpause_containers(
         let this_wave: Vec<ProfileContainer> = containers(docker, profile, &[])
             .await?
             .into_iter()
-            .filter(|c| c.state == ContainerState::Paused && unpause_wave(&c.role) == wave)
+            .filter(|c| {
+                c.state == ContainerState::Paused && c.role.map_or(LAST_WAVE, unpause_wave) == wave
+            })
             .filter(|c| only.is_none_or(|only| only.contains(&c.name)))
             .collect();
         // The leases as the frozen kubelets left them, read once the apiserver answers.
@@ -130,7 +134,7 @@ pub async fn unpause_containers(
         {
             let nodes: Vec<String> = this_wave
                 .iter()
-                .filter(|c| c.role == Role::Node.as_str())
+                .filter(|c| c.role == Some(Role::Node))
                 .map(|c| {
                     c.labels
                         .get(names::LABEL_NODE)
@@ -155,7 +159,7 @@ pub async fn unpause_containers(
     let proxies: Vec<String> = containers(docker, profile, &[])
         .await?
         .into_iter()
-        .filter(|c| c.role == load_balancer::PROXY_ROLE && thawed.contains(&c.name))
+        .filter(|c| c.role == Some(Role::LbProxy) && thawed.contains(&c.name))
         .map(|c| c.name)
         .collect();
     pause::retake_localhost(docker, &proxies).await;

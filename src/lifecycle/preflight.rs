@@ -5,7 +5,6 @@ use anyhow::{Result, bail};
 
 use crate::effects::home::Home;
 use crate::effects::{containers, docker, host_facts};
-use crate::lifecycle::start::StartRequest;
 use crate::plan::config::candidate_subnets;
 use crate::plan::names::{self, Role};
 use crate::plan::preflight::{self, Facts, Finding, Intent, Severity};
@@ -103,24 +102,17 @@ pub async fn gather(home: &Home, profile: &ProfileName, intent: &Intent) -> Fact
     facts
 }
 
-/// `start`'s preflight: warnings are shown and the start goes on; a blocking problem stops it
-/// before anything is created, naming every problem and its fix.
+/// `start`'s preflight for what it is about to make ([`intent`]): warnings are shown and the start
+/// goes on; a blocking problem stops it before anything is created, naming every problem and its
+/// fix.
 pub async fn before_start(
     home: &Home,
     profile: &ProfileName,
     ui: &Ui,
-    request: &StartRequest,
+    intent: &Intent,
 ) -> Result<()> {
-    let intent = intent(
-        home,
-        profile,
-        request.nodes,
-        request.apiserver_port,
-        request.add_node,
-        request.networking.ip_family,
-    );
-    let facts = gather(home, profile, &intent).await;
-    let findings = preflight::check(&facts, &intent);
+    let facts = gather(home, profile, intent).await;
+    let findings = preflight::check(&facts, intent);
     for f in findings.iter().filter(|f| f.severity == Severity::Warning) {
         ui.info(f.line());
     }

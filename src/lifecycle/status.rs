@@ -9,10 +9,10 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::effects::containers::ContainerState;
 use crate::effects::home::Home;
 use crate::effects::{docker, kube_api, kubeconfig_store};
 use crate::plan::cluster;
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::{self, Role};
 use crate::plan::profile_name::ProfileName;
 
@@ -50,7 +50,7 @@ pub struct Health {
 #[derive(Debug, Serialize)]
 pub struct ComponentStatus {
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub state: String,
     /// With several control-plane members, what the cluster says of this one: etcd leader,
     /// follower or not answering; apiserver serving or not; controller-manager and scheduler
@@ -86,11 +86,7 @@ async fn check(admin_kubeconfig: &std::path::Path, plan: &cluster::ClusterPlan) 
     let apiserver = kube_api::readyz(&client, "").await?;
     let etcd = kube_api::readyz(&client, "etcd").await?;
     let mut nodes_ready = true;
-    for spec in plan
-        .containers
-        .iter()
-        .filter(|c| c.role == Role::Node.as_str())
-    {
+    for spec in plan.containers.iter().filter(|c| c.role == Role::Node) {
         let node = kube_api::get_node(&client, &spec.hostname).await?;
         nodes_ready &= node.as_ref().is_some_and(kube_api::node_is_ready);
     }
@@ -115,7 +111,7 @@ pub async fn status(home: &Home, profile_name: &ProfileName) -> Result<Status> {
         .iter()
         .map(|spec| ComponentStatus {
             name: spec.name.clone(),
-            role: spec.role.clone(),
+            role: spec.role,
             state: state_of(&spec.name).map_or_else(|| "nonexistent".into(), |s| s.to_string()),
             health: None,
         })

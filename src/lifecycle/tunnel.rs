@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use crate::effects::home::Home;
 use crate::effects::{containers, docker, kube_api, lb_image};
-use crate::plan::load_balancer::{self, CONTROLLER_ROLE};
+use crate::plan::load_balancer;
 use crate::plan::localhost::{PortCondition, port_conditions};
+use crate::plan::names::Role;
 use crate::plan::profile_name::ProfileName;
 use crate::ui::Ui;
 
@@ -36,7 +37,7 @@ pub async fn rows(home: &Home, profile: &ProfileName) -> Result<Vec<LoadBalancer
     let proxies: Vec<_> = docker::profile_containers(&docker, profile)
         .await?
         .into_iter()
-        .filter(|c| c.role == load_balancer::PROXY_ROLE)
+        .filter(|c| c.role == Some(Role::LbProxy))
         .collect();
     let mut rows = Vec::new();
     for svc in services {
@@ -95,7 +96,7 @@ pub async fn foreground(home: &Home, profile: &ProfileName, ui: &Ui) -> Result<(
     let docker = docker::connect().await?;
     lb_image::ensure_lb_image(&docker, &facts.lb_image, &config.kubernetes_version).await?;
     // The background controller steps aside, so the two do not fight over the proxies.
-    let controller = format!("{profile}-{CONTROLLER_ROLE}");
+    let controller = format!("{profile}-{}", Role::LbController);
     if let Some(c) = docker::profile_containers(&docker, profile)
         .await?
         .into_iter()

@@ -62,7 +62,7 @@ pub struct Observed {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MemberHealth {
     pub member: u32,
-    pub role: String,
+    pub role: Role,
     pub container: String,
     pub health: String,
 }
@@ -104,7 +104,7 @@ pub fn health(profile: &ProfileName, config: &ProfileConfig, seen: &Observed) ->
             };
             all.push(MemberHealth {
                 member,
-                role: role.as_str().to_string(),
+                role,
                 container,
                 health,
             });

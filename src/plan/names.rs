@@ -34,6 +34,8 @@ pub enum Role {
     RegistryMirror,
     /// The load balancer in front of the apiservers of a control plane of several members.
     ApiserverLb,
+    /// The short-lived containerd that fills a new node image's store before it is committed.
+    NodePreload,
 }
 
 impl Role {
@@ -44,7 +46,7 @@ impl Role {
         Role::Scheduler,
     ];
 
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::Etcd,
         Role::Apiserver,
         Role::ControllerManager,
@@ -55,6 +57,7 @@ impl Role {
         Role::Registry,
         Role::RegistryMirror,
         Role::ApiserverLb,
+        Role::NodePreload,
     ];
 
     /// The value of the role label, also the suffix of a control-plane container's name.
@@ -70,12 +73,27 @@ impl Role {
             Role::Registry => "registry",
             Role::RegistryMirror => "registry-mirror",
             Role::ApiserverLb => "apiserver-lb",
+            Role::NodePreload => "node-preload",
         }
     }
 
     /// The role of a role label's value (`None`: no container of localkube has it).
     pub fn parse(label: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == label)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// As its label's value: a spec's digest and `status -o json` read the same as when roles were
+/// words.
+impl serde::Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

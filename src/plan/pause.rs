@@ -24,19 +24,22 @@ pub const NODES_WAVE: usize = 2;
 /// The `unpause` wave of a container of this role: 0 etcd, 1 the apiserver, 2 the nodes, 3 the
 /// controller-manager and the scheduler, 4 everything else (the load balancer's controller and
 /// proxies, addon containers such as the registry).
-pub fn unpause_wave(role: &str) -> usize {
+pub fn unpause_wave(role: Role) -> usize {
     match role {
-        r if r == Role::Etcd.as_str() => 0,
+        Role::Etcd => 0,
         // The apiservers' load balancer with them: the nodes reach them through it.
-        r if r == Role::Apiserver.as_str() || r == Role::ApiserverLb.as_str() => 1,
-        r if r == Role::Node.as_str() => NODES_WAVE,
-        r if r == Role::ControllerManager.as_str() || r == Role::Scheduler.as_str() => 3,
-        _ => 4,
+        Role::Apiserver | Role::ApiserverLb => 1,
+        Role::Node => NODES_WAVE,
+        Role::ControllerManager | Role::Scheduler => 3,
+        _ => LAST_WAVE,
     }
 }
 
+/// The `unpause` wave of a container whose role this build does not know: with everything else.
+pub const LAST_WAVE: usize = WAVES - 1;
+
 /// The `pause` wave of a container of this role: `unpause`'s backwards.
-pub fn pause_wave(role: &str) -> usize {
+pub fn pause_wave(role: Role) -> usize {
     WAVES - 1 - unpause_wave(role)
 }
 
@@ -58,35 +61,27 @@ pub fn paused_refusal(profile: &str, verb: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::load_balancer::{CONTROLLER_ROLE, PROXY_ROLE};
 
     #[test]
     fn unpause_thaws_from_etcd_up_and_the_controllers_after_the_nodes() {
-        let order = |role: &str| unpause_wave(role);
-        assert!(order("etcd") < order("apiserver"));
-        assert!(order("apiserver") < order("node"));
-        assert!(order("node") < order("controller-manager"));
-        assert_eq!(order("controller-manager"), order("scheduler"));
-        assert!(order("scheduler") < order(CONTROLLER_ROLE));
-        assert_eq!(order(CONTROLLER_ROLE), order(PROXY_ROLE));
-        assert_eq!(order("registry"), WAVES - 1);
-        assert_eq!(order("node"), NODES_WAVE);
+        let order = unpause_wave;
+        assert!(order(Role::Etcd) < order(Role::Apiserver));
+        assert!(order(Role::Apiserver) < order(Role::Node));
+        assert!(order(Role::Node) < order(Role::ControllerManager));
+        assert_eq!(order(Role::ControllerManager), order(Role::Scheduler));
+        assert!(order(Role::Scheduler) < order(Role::LbController));
+        assert_eq!(order(Role::LbController), order(Role::LbProxy));
+        assert_eq!(order(Role::Registry), WAVES - 1);
+        assert_eq!(order(Role::Node), NODES_WAVE);
     }
 
     #[test]
     fn pause_is_unpause_backwards() {
-        for role in [
-            "etcd",
-            "apiserver",
-            "node",
-            "scheduler",
-            PROXY_ROLE,
-            "registry",
-        ] {
+        for role in Role::ALL {
             assert_eq!(pause_wave(role) + unpause_wave(role), WAVES - 1, "{role}");
         }
-        assert_eq!(pause_wave(PROXY_ROLE), 0);
-        assert_eq!(pause_wave("etcd"), WAVES - 1);
+        assert_eq!(pause_wave(Role::LbProxy), 0);
+        assert_eq!(pause_wave(Role::Etcd), WAVES - 1);
     }
 
     #[test]

@@ -22,19 +22,19 @@ pub const STOP_TIMEOUT_SECS: i32 = 10;
 /// scheduler, the load balancer controller, which must not make proxies once stopping has begun),
 /// 1 for the apiserver and the load balancer proxies (listed afresh once the controller is gone),
 /// 2 for etcd.
-pub fn wave(role: &str) -> usize {
-    match Role::parse(role) {
-        Some(Role::Etcd) => 2,
+pub fn wave(role: Role) -> usize {
+    match role {
+        Role::Etcd => 2,
         // The apiservers' load balancer with them: their clients are gone by then.
-        Some(Role::Apiserver | Role::ApiserverLb | Role::LbProxy) => 1,
+        Role::Apiserver | Role::ApiserverLb | Role::LbProxy => 1,
         _ => 0,
     }
 }
 
 /// Seconds the container of this role gets to exit after SIGTERM.
-pub fn stop_timeout(role: &str) -> i32 {
-    match Role::parse(role) {
-        Some(Role::Etcd) => ETCD_STOP_TIMEOUT_SECS,
+pub fn stop_timeout(role: Role) -> i32 {
+    match role {
+        Role::Etcd => ETCD_STOP_TIMEOUT_SECS,
         _ => STOP_TIMEOUT_SECS,
     }
 }
@@ -42,31 +42,30 @@ pub fn stop_timeout(role: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::load_balancer::{CONTROLLER_ROLE, PROXY_ROLE};
 
     #[test]
     fn clients_first_then_the_apiserver_then_etcd() {
         for role in [
-            Role::Node.as_str(),
-            Role::ControllerManager.as_str(),
-            Role::Scheduler.as_str(),
-            CONTROLLER_ROLE,
-            "registry",
+            Role::Node,
+            Role::ControllerManager,
+            Role::Scheduler,
+            Role::LbController,
+            Role::Registry,
         ] {
             assert_eq!(wave(role), 0, "{role}");
         }
-        assert_eq!(wave(Role::Apiserver.as_str()), 1);
+        assert_eq!(wave(Role::Apiserver), 1);
         assert_eq!(
-            wave(PROXY_ROLE),
+            wave(Role::LbProxy),
             1,
             "proxies after the controller that makes them"
         );
-        assert_eq!(wave(Role::Etcd.as_str()), WAVES - 1);
+        assert_eq!(wave(Role::Etcd), WAVES - 1);
     }
 
     #[test]
     fn etcd_gets_the_longest_to_exit() {
-        assert!(stop_timeout(Role::Etcd.as_str()) > stop_timeout(Role::Apiserver.as_str()));
-        assert_eq!(stop_timeout(Role::Node.as_str()), STOP_TIMEOUT_SECS);
+        assert!(stop_timeout(Role::Etcd) > stop_timeout(Role::Apiserver));
+        assert_eq!(stop_timeout(Role::Node), STOP_TIMEOUT_SECS);
     }
 }

@@ -10,7 +10,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::plan::names::LABEL_SPEC_DIGEST;
+use crate::plan::names::{LABEL_SPEC_DIGEST, Role};
 
 /// Where a component finds the files staged for it (certificates, kubeconfigs, configs).
 pub const COMPONENT_CONFIG_DIR: &str = "/etc/kubernetes";
@@ -38,7 +38,7 @@ pub struct VolumeSpec {
 #[serde(rename_all = "camelCase")]
 pub struct ContainerSpec {
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub hostname: String,
     pub image: String,
     pub entrypoint: Vec<String>,

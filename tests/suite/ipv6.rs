@@ -113,7 +113,6 @@ metadata: {{name: lb6}}
 spec:
   type: LoadBalancer
   ipFamilyPolicy: PreferDualStack
-  ipFamilies: [IPv6, IPv4]
   selector: {{app: b}}
   ports: [{{port: 8086, targetPort: 8080}}]
 "#,

@@ -408,7 +408,7 @@ fn a_node_create_given_up_by_its_caller_is_finished_before_settled_returns() {
     let mut cleanup = Cleanup::default();
     let spec = ContainerSpec {
         name: unique("given-up"),
-        role: "test".into(),
+        role: localkube::plan::names::Role::NodePreload,
         hostname: "given-up".into(),
         image: node,
         entrypoint: vec!["sleep".into(), "infinity".into()],
@@ -448,5 +448,8 @@ fn a_node_create_given_up_by_its_caller_is_finished_before_settled_returns() {
             .await
             .expect("inspect the container")
     });
-    assert_eq!(state, Some(containers::ContainerState::Running));
+    assert_eq!(
+        state,
+        Some(localkube::plan::container_state::ContainerState::Running)
+    );
 }

@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use crate::cli::{Ctx, block_on};
-use crate::effects::{docker, image_registry};
+
 use crate::plan::image_repository::parse_repository;
 use crate::plan::version::{DEFAULT_KUBERNETES_VERSION, parse_kubernetes_version};
 
@@ -26,21 +26,13 @@ pub struct PushArgs {
 }
 
 pub fn run(ctx: &Ctx, args: PushArgs) -> Result<u8> {
-    for addon in &args.addons {
-        crate::plan::addons::find(addon)?;
-    }
-    let report = block_on(async {
-        let docker = docker::connect().await?;
-        image_registry::push(
-            &docker,
-            ctx.home.cache(),
-            &args.registry,
-            &args.kubernetes_version,
-            &ctx.ui,
-            &args.addons,
-        )
-        .await
-    })??;
+    let report = block_on(crate::lifecycle::images::push(
+        &ctx.home,
+        &args.registry,
+        &args.kubernetes_version,
+        &args.addons,
+        &ctx.ui,
+    ))??;
     if ctx.json() {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(0);

@@ -25,14 +25,12 @@ mod localhost;
 
 use self::localhost::{LocalhostConditions, localhost_kind};
 use super::runtime::{self, Hello, ProxyDocker, Runtime};
-use crate::effects::containers::ContainerState;
 use crate::effects::{docker, kube_api};
 use crate::plan::config::ProfileConfig;
-use crate::plan::load_balancer::{
-    self, LABEL_ADDRESS, LABEL_SERVICE, LABEL_SPEC, LoadBalancer, PROXY_ROLE,
-};
+use crate::plan::container_state::ContainerState;
+use crate::plan::load_balancer::{self, LABEL_ADDRESS, LABEL_SERVICE, LABEL_SPEC, LoadBalancer};
 use crate::plan::localhost::{self as localhost_plan, LocalhostState, PortPair};
-use crate::plan::names::LABEL_ROLE;
+use crate::plan::names::{LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
 
 /// Even without a watch event, everything is checked this often (a proxy removed by hand, a
@@ -291,7 +289,9 @@ impl Controller {
             .list()
             .await?
             .into_iter()
-            .filter(|c| c.labels.get(LABEL_ROLE).map(String::as_str) == Some(PROXY_ROLE))
+            .filter(|c| {
+                c.labels.get(LABEL_ROLE).and_then(|r| Role::parse(r)) == Some(Role::LbProxy)
+            })
             .map(|c| Existing {
                 service: c.labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
                 address: c.labels.get(LABEL_ADDRESS).and_then(|a| a.parse().ok()),

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use bollard::Docker;
 use kube::Client;
 
-use crate::effects::containers::{self, ContainerState, Making, container_state};
+use crate::effects::containers::{self, Making, container_state};
 use crate::effects::home::{Home, ProfileDir};
 use crate::effects::owned::{self, Kind, Owner};
 use crate::effects::{
@@ -18,10 +18,11 @@ use crate::effects::{
 use crate::plan::addons::{self, Addon, AddonContainer};
 use crate::plan::cluster::{self, ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::ProfileConfig;
+use crate::plan::container_state::ContainerState;
+use crate::plan::images::Image;
 use crate::plan::names::{self, Role};
 use crate::plan::node_config::NodeFile;
 use crate::plan::profile_name::ProfileName;
-use crate::plan::{images::Image, load_balancer};
 use crate::ui::Ui;
 
 mod change;
@@ -45,7 +46,7 @@ pub struct Cluster<'a> {
 }
 
 impl Cluster<'_> {
-    fn specs(&self, role: &str) -> Vec<&ContainerSpec> {
+    fn specs(&self, role: Role) -> Vec<&ContainerSpec> {
         self.plan
             .containers
             .iter()
@@ -138,7 +139,7 @@ pub async fn apply(
     }
     match addon.container {
         Some(AddonContainer::LoadBalancerController) => {
-            for spec in cluster.specs(load_balancer::CONTROLLER_ROLE) {
+            for spec in cluster.specs(Role::LbController) {
                 staging::stage_container(cluster.facts, spec)?;
                 run_addon_container(cluster.docker, spec, &mut created).await?;
             }
@@ -178,11 +179,11 @@ pub async fn remove(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
     match addon.container {
         Some(AddonContainer::LoadBalancerController) => {
             // The controller first, so it does not make proxies anew, then the proxies it made.
-            for spec in cluster.specs(load_balancer::CONTROLLER_ROLE) {
+            for spec in cluster.specs(Role::LbController) {
                 containers::remove_to_replace(cluster.docker, spec).await?;
             }
             for c in docker_fx::profile_containers(cluster.docker, cluster.profile).await? {
-                if c.role == load_balancer::PROXY_ROLE {
+                if c.role == Some(Role::LbProxy) {
                     owned::remove_listed(cluster.docker, Kind::Container, &c.name, &c.id).await?;
                 }
             }
@@ -199,7 +200,7 @@ pub async fn remove(cluster: &Cluster<'_>, addon: &Addon) -> Result<()> {
             }
             let volume = addons::registry_volume(cluster.profile);
             containers::remove_volume(cluster.docker, &volume, &owner).await?;
-            for node in cluster.specs(Role::Node.as_str()) {
+            for node in cluster.specs(Role::Node) {
                 for (path, _) in addons::registry_hosts_files(cluster.config) {
                     let file = cluster
                         .facts
@@ -246,7 +247,7 @@ fn write_registry_hosts(cluster: &Cluster<'_>) -> Result<()> {
             content,
         })
         .collect();
-    for node in cluster.specs(Role::Node.as_str()) {
+    for node in cluster.specs(Role::Node) {
         staging::write_node_files(cluster.facts, &node.name, &files)?;
     }
     Ok(())
@@ -274,7 +275,7 @@ async fn load_into_nodes(cluster: &Cluster<'_>, images: &[Image]) -> Result<()> 
         .collect();
     futures_util::future::try_join_all(
         cluster
-            .specs(Role::Node.as_str())
+            .specs(Role::Node)
             .into_iter()
             .map(|node| node_images::load_missing_into_node(cluster.docker, &node.name, &tags)),
     )

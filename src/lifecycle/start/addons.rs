@@ -8,7 +8,8 @@ use super::context::StartContext;
 use super::node_images::node_images_loaded;
 use crate::effects::containers::container_state;
 use crate::lifecycle::addons as lifecycle_addons;
-use crate::plan::{addons, load_balancer};
+use crate::plan::addons;
+use crate::plan::names::Role;
 
 /// Every enabled addon, in the table's order: the choices of `--addons` stored first, the images
 /// of addons enabled for the first time built, then each made to run and waited for.
@@ -32,7 +33,7 @@ pub(super) async fn addons_step(ctx: &mut StartContext<'_>) -> Result<()> {
         .plan()
         .containers
         .iter()
-        .filter(|c| c.role == load_balancer::CONTROLLER_ROLE)
+        .filter(|c| c.role == Role::LbController)
         .map(|c| c.name.clone())
         .chain([
             addons::registry_container(ctx.profile),

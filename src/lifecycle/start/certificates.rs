@@ -62,11 +62,11 @@ pub(super) async fn restage_renewed(ctx: &mut StartContext<'_>) -> Result<()> {
         if !staging::restage_container(ctx.facts(), &spec)? || !state.is_running() {
             continue;
         }
-        if spec.role == Role::Node.as_str() {
+        if spec.role == Role::Node {
             // Stopped, not restarted: the Containers step starts it as a stopped node, its
             // kubelet held until the new CA is published for its pods (see `kubelets`).
             // The patience `stop` gives a node.
-            let timeout = shutdown::stop_timeout(&spec.role);
+            let timeout = shutdown::stop_timeout(spec.role);
             containers::stop_container(&docker, &spec.name, Some(timeout))
                 .await
                 .with_context(|| format!("stopping {} to renew its certificates", spec.name))?;

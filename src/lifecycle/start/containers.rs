@@ -9,10 +9,11 @@ use super::context::{StartContext, WithLogs};
 use super::created::Created;
 use super::node_images::load_node_images_in_background;
 use super::routes::control_plane_routes;
-use crate::effects::containers::{self, ContainerState, Making, container_state};
+use crate::effects::containers::{self, Making, container_state};
 use crate::effects::{kube_api, staging};
 use crate::lb::ready;
 use crate::plan::cluster::{ClusterPlan, ContainerSpec};
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::{self, Role};
 use crate::plan::node_config;
 use crate::plan::routes::{self, NodeRoute};
@@ -36,12 +37,12 @@ pub(super) async fn network_and_volumes(ctx: &mut StartContext<'_>) -> Result<()
 /// The cluster's containers but the scheduler's (the `Containers` row of `STEPS`): etcd and the
 /// apiserver first, then the rest, each group at once.
 pub(super) async fn containers(ctx: &mut StartContext<'_>) -> Result<()> {
-    let nodes = ctx.specs(Role::Node.as_str());
+    let nodes = ctx.specs(Role::Node);
     let control_plane: Vec<ContainerSpec> = Role::CONTROL_PLANE
         .iter()
         .chain(&[Role::ApiserverLb])
         .filter(|r| **r != Role::Scheduler)
-        .flat_map(|r| ctx.specs(r.as_str()))
+        .flat_map(|r| ctx.specs(*r))
         .collect();
     let mut what: Vec<&str> = control_plane.iter().map(|s| s.role.as_str()).collect();
     // Several members: each role once.
@@ -54,11 +55,11 @@ pub(super) async fn containers(ctx: &mut StartContext<'_>) -> Result<()> {
     // one after another (1-1.4 s for five, measured), and everything else waits for the
     // apiserver anyway. The rest follow while it boots. (Several members: every etcd member,
     // which need each other for a quorum, every apiserver and their load balancer.)
-    let first_roles = [Role::Etcd, Role::Apiserver, Role::ApiserverLb].map(Role::as_str);
+    let first_roles = [Role::Etcd, Role::Apiserver, Role::ApiserverLb];
     let (first, rest): (Vec<ContainerSpec>, Vec<ContainerSpec>) = control_plane
         .into_iter()
         .chain(nodes.iter().cloned())
-        .partition(|s| first_roles.contains(&s.role.as_str()));
+        .partition(|s| first_roles.contains(&s.role));
     let (first, one_at_a_time) = apiservers_to_replace_in_turn(ctx, first).await?;
     run_containers(ctx, &first).await?;
     replace_in_turn(ctx, &step, &one_at_a_time).await?;
@@ -81,7 +82,7 @@ async fn apiservers_to_replace_in_turn(
     let docker = ctx.docker();
     let (mut now, mut in_turn) = (Vec::new(), Vec::new());
     for spec in first {
-        let replaced_while_serving = spec.role == Role::Apiserver.as_str()
+        let replaced_while_serving = spec.role == Role::Apiserver
             && container_state(docker, &spec.name)
                 .await?
                 .is_some_and(ContainerState::is_running)
@@ -144,7 +145,7 @@ async fn replace_in_turn(
 
 /// The scheduler's container (the `Scheduler` row of `STEPS`).
 pub(super) async fn scheduler(ctx: &mut StartContext<'_>) -> Result<()> {
-    let specs = ctx.specs(Role::Scheduler.as_str());
+    let specs = ctx.specs(Role::Scheduler);
     let step = ctx.ui.step("Starting scheduler");
     stage_control_plane(ctx, &specs)?;
     run_containers(ctx, &specs).await?;

@@ -6,7 +6,6 @@ use bollard::Docker;
 use kube::Client;
 
 use super::created::Created;
-use super::node_images::NodeImages;
 use super::{Outcome, StartRequest};
 use crate::effects::containers;
 use crate::effects::home::{Home, ProfileDir};
@@ -14,6 +13,7 @@ use crate::effects::kubeconfig_store;
 use crate::effects::snapshot::FilesSnapshot;
 use crate::plan::cluster::{ClusterPlan, ContainerSpec, HostFacts};
 use crate::plan::config::ProfileConfig;
+use crate::plan::names::Role;
 use crate::plan::profile_name::ProfileName;
 use crate::ui::Ui;
 
@@ -109,7 +109,7 @@ impl<'a> StartContext<'a> {
             .expect("the apiserver step makes the client")
     }
 
-    pub(super) fn specs(&self, role: &str) -> Vec<ContainerSpec> {
+    pub(super) fn specs(&self, role: Role) -> Vec<ContainerSpec> {
         self.plan()
             .containers
             .iter()
@@ -140,4 +140,11 @@ pub(super) async fn component_failed(docker: &Docker, container: &str) -> String
         "{container} did not become ready; its last log lines:\n{}",
         logs.trim_end()
     )
+}
+
+/// The background load of the nodes' images: first those the pods of `start` run, then the rest.
+pub(super) struct NodeImages {
+    /// Resolves once the first part is in every node; dropped unsent when the load failed.
+    pub(super) needed: Option<tokio::sync::oneshot::Receiver<()>>,
+    pub(super) all: tokio::task::JoinHandle<anyhow::Result<()>>,
 }

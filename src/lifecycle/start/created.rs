@@ -11,9 +11,10 @@ use anyhow::{Context, Result};
 use bollard::Docker;
 use serde::{Deserialize, Serialize};
 
-use crate::effects::containers::{self, ContainerState};
+use crate::effects::containers;
 use crate::effects::owned::{self, Kind, Owner};
 use crate::effects::{files, pace};
+use crate::plan::container_state::ContainerState;
 use crate::plan::profile_name::ProfileName;
 
 /// The patience a container this run started gets when a roll-back stops it again.

@@ -32,6 +32,7 @@ use crate::effects::lock::lock_profile;
 use crate::effects::snapshot::FilesSnapshot;
 use crate::effects::{docker, kubeconfig_store};
 use crate::lifecycle::addons as lifecycle_addons;
+use crate::lifecycle::preflight;
 use crate::plan::cluster::ClusterPlan;
 use crate::plan::profile_name::ProfileName;
 use crate::plan::settings::ClusterSettings;
@@ -277,7 +278,15 @@ pub async fn run(
     // Docker).
     if !request.dry_run {
         remove_leftovers(home, profile, ui).await?;
-        crate::lifecycle::preflight::before_start(home, profile, ui, request).await?;
+        let intent = preflight::intent(
+            home,
+            profile,
+            request.nodes,
+            request.apiserver_port,
+            request.add_node,
+            request.networking.ip_family,
+        );
+        preflight::before_start(home, profile, ui, &intent).await?;
     }
     let request = &with_archive(home, profile, ui, request).await?;
     let _lock = lock_profile(home, profile)?;

@@ -7,18 +7,11 @@ use anyhow::{Context, Result};
 use bollard::Docker;
 use futures_util::future::try_join_all;
 
-use super::context::{StartContext, WithLogs};
+use super::context::{NodeImages, StartContext, WithLogs};
 use crate::effects::{containers, kube_api, node_images};
 use crate::plan::cluster::ContainerSpec;
 use crate::plan::images::Image;
 use crate::plan::{addons, names};
-
-/// The background load of the nodes' images: first those the pods of `start` run, then the rest.
-pub(super) struct NodeImages {
-    /// Resolves once the first part is in every node; dropped unsent when the load failed.
-    pub(super) needed: Option<tokio::sync::oneshot::Receiver<()>>,
-    pub(super) all: tokio::task::JoinHandle<Result<()>>,
-}
 
 /// Starts loading the images every node needs into the nodes, in the background: containerd
 /// comes up while etcd and the apiserver boot.

@@ -33,7 +33,7 @@ pub(super) async fn kubelets(ctx: &mut StartContext<'_>) -> Result<()> {
     for &number in ctx.config().nodes.numbers() {
         let name = names::node_name(ctx.profile, number);
         let Some(spec) = ctx
-            .specs(Role::Node.as_str())
+            .specs(Role::Node)
             .into_iter()
             .find(|s| s.hostname == name)
         else {
@@ -84,7 +84,7 @@ pub(super) fn cni_file(pod_cidrs: &[ipnet::IpNet]) -> node_config::NodeFile {
 /// Every node at once: registered with a pod CIDR and its CNI configuration written, then Ready.
 pub(super) async fn nodes(ctx: &mut StartContext<'_>) -> Result<()> {
     node_images_loaded(ctx, false).await?;
-    let nodes = ctx.specs(Role::Node.as_str());
+    let nodes = ctx.specs(Role::Node);
     let names: Vec<&str> = nodes.iter().map(|s| s.hostname.as_str()).collect();
     let step = ctx.ui.step(format!("Registering {}", names.join(", ")));
     let ctx_ref = &*ctx;

@@ -7,10 +7,11 @@ use bollard::Docker;
 use super::Outcome;
 use super::containers::all_running;
 use super::context::StartContext;
-use crate::effects::containers::{ContainerState, container_state};
+use crate::effects::containers::container_state;
 use crate::effects::{docker, image_registry, lb_image};
 use crate::plan::cluster;
 use crate::plan::config::ProfileConfig;
+use crate::plan::container_state::ContainerState;
 use crate::plan::names::{self, Role};
 use crate::plan::profile_name::ProfileName;
 

@@ -18,9 +18,9 @@ pub(super) async fn sync_routes_step(ctx: &mut StartContext<'_>) -> Result<()> {
         .step("Routing pod and service traffic through the nodes");
     let control_plane: Vec<ContainerSpec> = Role::CONTROL_PLANE
         .iter()
-        .flat_map(|role| ctx.specs(role.as_str()))
+        .flat_map(|role| ctx.specs(*role))
         .collect();
-    let nodes = ctx.specs(Role::Node.as_str());
+    let nodes = ctx.specs(Role::Node);
     sync_routes(
         ctx.docker(),
         ctx.client(),

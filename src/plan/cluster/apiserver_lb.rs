@@ -68,7 +68,7 @@ pub(super) fn apiserver_lb(
         // belongs to the user who runs localkube.
         security: crate::plan::spec::least_privilege(&["DAC_READ_SEARCH"]),
         staged_files: staged(&[("pki/ca.crt", READY_CHECK_CA)]),
-        role: Role::ApiserverLb.as_str().into(),
+        role: Role::ApiserverLb,
         name,
     }
 }

@@ -219,7 +219,7 @@ fn control_plane_container(
         restart_policy: "unless-stopped".to_string(),
         security: control_plane_security(),
         staged_files,
-        role: role.as_str().to_string(),
+        role,
         name,
     }
 }
@@ -397,7 +397,7 @@ mod tests {
     fn only_nodes_get_elevated_rights_and_the_rest_the_least_they_need() {
         let plan = fixture();
         for c in &plan.containers {
-            if c.role == Role::Node.as_str() {
+            if c.role == Role::Node {
                 assert!(c.security.privileged);
                 assert_eq!(c.security.cap_drop, ["SYS_RESOURCE"]);
                 assert!(c.security.cgroupns_private);
@@ -564,7 +564,7 @@ mod tests {
         let nodes: Vec<(&str, String)> = plan
             .containers
             .iter()
-            .filter(|c| c.role == Role::Node.as_str())
+            .filter(|c| c.role == Role::Node)
             .map(|c| (c.name.as_str(), c.ip.to_string()))
             .collect();
         assert_eq!(

@@ -24,7 +24,7 @@ pub(super) fn node_container(
     let dir = NODE_CONFIG_DIR;
     ContainerSpec {
         name: name.clone(),
-        role: Role::Node.as_str().to_string(),
+        role: Role::Node,
         // kubelet registers the node under its hostname.
         hostname: node.to_string(),
         image: names::image("node", &config.kubernetes_version),
@@ -131,7 +131,7 @@ pub const LOG_OPTIONS: [(&str, &str); 2] = [("max-size", "10m"), ("max-file", "3
 pub fn node_preload_container(image: &str, name: &str) -> ContainerSpec {
     ContainerSpec {
         name: name.to_string(),
-        role: "node-preload".into(),
+        role: Role::NodePreload,
         hostname: "preload".into(),
         image: image.to_string(),
         // containerd's defaults are the node's root, state and socket; the node's entrypoint

@@ -37,10 +37,10 @@ pub(super) fn control_plane(
     paths: &HostFacts,
 ) -> ContainerSpec {
     let settings = &config.settings;
-    let component = match spec.role.as_str() {
-        r if r == Role::Apiserver.as_str() => Component::Apiserver,
-        r if r == Role::ControllerManager.as_str() => Component::ControllerManager,
-        r if r == Role::Scheduler.as_str() => Component::Scheduler,
+    let component = match spec.role {
+        Role::Apiserver => Component::Apiserver,
+        Role::ControllerManager => Component::ControllerManager,
+        Role::Scheduler => Component::Scheduler,
         _ => return spec,
     };
     // The user's flags after localkube's: one they give again replaces localkube's value

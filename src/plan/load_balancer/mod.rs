@@ -25,10 +25,6 @@ use crate::plan::spec::{
     COMPONENT_CONFIG_DIR, ContainerSpec, HostFacts, MountSpec, PortSpec, StagedFile,
 };
 
-/// Role label of the controller container.
-pub const CONTROLLER_ROLE: &str = Role::LbController.as_str();
-/// Role label of a service's proxy container.
-pub const PROXY_ROLE: &str = Role::LbProxy.as_str();
 /// The service a proxy serves, `namespace/name`.
 pub const LABEL_SERVICE: &str = "io.localkube.service";
 /// The loopback address a proxy listens on.
@@ -209,7 +205,7 @@ pub fn proxy_spec(
     }
     let mut labels = BTreeMap::from([
         (LABEL_PROFILE.to_string(), profile.to_string()),
-        (LABEL_ROLE.to_string(), PROXY_ROLE.to_string()),
+        (LABEL_ROLE.to_string(), Role::LbProxy.to_string()),
         (LABEL_SERVICE.to_string(), lb.service_key()),
         (LABEL_ADDRESS.to_string(), lb.address.to_string()),
     ]);
@@ -235,7 +231,7 @@ pub fn proxy_spec(
         // or sniff the host's network), and no way to gain more through exec.
         security: crate::plan::spec::least_privilege(&["NET_BIND_SERVICE"]),
         staged_files: Vec::new(),
-        role: PROXY_ROLE.into(),
+        role: Role::LbProxy,
         name,
     };
     if published {
@@ -427,7 +423,7 @@ pub fn controller_spec(
     image: &str,
     docker_socket: &Path,
 ) -> ContainerSpec {
-    let name = format!("{profile}-{CONTROLLER_ROLE}");
+    let name = format!("{profile}-{}", Role::LbController);
     let [a, b, c, _] = config.network_subnet.network().octets();
     let mut spec = ContainerSpec {
         hostname: name.clone(),
@@ -460,7 +456,7 @@ pub fn controller_spec(
         ports: Vec::new(),
         labels: BTreeMap::from([
             (LABEL_PROFILE.to_string(), profile.to_string()),
-            (LABEL_ROLE.to_string(), CONTROLLER_ROLE.to_string()),
+            (LABEL_ROLE.to_string(), Role::LbController.to_string()),
         ]),
         restart_policy: "unless-stopped".into(),
         // The broker (root) reads its kubeconfig and starts the controller as nobody; nothing
@@ -477,7 +473,7 @@ pub fn controller_spec(
                 to: "config.yaml".into(),
             },
         ],
-        role: CONTROLLER_ROLE.into(),
+        role: Role::LbController,
         name,
     };
     // The controller reads which kinds answer on localhost from its staged config.yaml once:
