@@ -187,6 +187,12 @@ fn assert_ipv6_fenced(cluster: &Cluster) {
             fence.contains(&format!("-d {SERVICE_RANGE_V6}")) && fence.contains("REJECT"),
             "no IPv6 fence for the service range in {node}: {fence}"
         );
+        // Nor for anything beyond the unique local ranges (Docker 20.10 would forward it out).
+        assert!(
+            fence.contains("-A LOCALKUBE-FENCE -d fc00::/7 -j RETURN")
+                && fence.contains("-A LOCALKUBE-FENCE -j REJECT"),
+            "{node} lets IPv6 beyond the unique local ranges through: {fence}"
+        );
     }
 }
 
