@@ -120,15 +120,6 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
-    // A paused profile is resumed, not started: Docker cannot start a frozen container.
-    if !args.dry_run && ctx.home.profile(&ctx.profile).exists() {
-        super::block_on(crate::lifecycle::pause::unpause_first(
-            &ctx.home,
-            &ctx.profile,
-            &ctx.ui,
-            "`start` resumes it",
-        ))??;
-    }
     let mut overlay = ClusterSettings::default();
     for text in &args.extra_config {
         overlay.add_extra_config(text)?;

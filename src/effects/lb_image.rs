@@ -16,6 +16,9 @@ const DOCKERFILE: &str = "\
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 COPY localkube /usr/local/bin/localkube
+# Its own labels, not the node image's it inherits: `images ls` lists it as the load balancer's,
+# and no image build takes it for the node image its build key would name.
+LABEL io.localkube.component=lb io.localkube.component-version= io.localkube.build-key=
 # The Docker socket is mounted in here: only root (the controller's broker) can enter.
 RUN mkdir -p /run/localkube-docker && chmod 0700 /run/localkube-docker
 ENTRYPOINT [\"/usr/local/bin/localkube\"]

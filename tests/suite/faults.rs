@@ -719,7 +719,9 @@ fn snapshot_save_and_pause_interrupted_at_each_phase_leave_the_cluster_running()
 }
 
 /// `node delete` interrupted while it drains keeps the node, uncordoned; `addons enable`
-/// interrupted while it applies removes what it applied and keeps the addon disabled.
+/// interrupted while it applies removes what it applied and keeps the addon disabled; `addons
+/// disable` interrupted finishes the removal (never half removed); `node add` failing after its
+/// container was made leaves the nodes as they were.
 #[test]
 fn node_delete_and_addons_enable_interrupted_leave_the_cluster_as_it_was() {
     let c = Cluster::start("intrnode", &["--nodes", "2"]);
@@ -759,16 +761,80 @@ fn node_delete_and_addons_enable_interrupted_leave_the_cluster_as_it_was() {
             && err.contains("stays disabled"),
         "{err}"
     );
+    assert!(
+        !addon_enabled(&c, "ingress"),
+        "the ingress addon is still chosen"
+    );
+
+    let out = interrupt_at(
+        &c,
+        &["addons", "disable", "storage-provisioner"],
+        "addon-disable",
+        "-INT",
+    );
+    let err = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "the interrupted disable said nothing:\n{err}"
+    );
+    assert!(
+        err.contains("interrupted (Ctrl-C) while disabling the storage-provisioner addon")
+            && err.contains("the addon is disabled"),
+        "{err}"
+    );
+    assert!(
+        !addon_enabled(&c, "storage-provisioner"),
+        "the storage-provisioner addon is still chosen"
+    );
+    let deployment = c.kubectl(&[
+        "get",
+        "deployment",
+        "-n",
+        "local-path-storage",
+        "local-path-provisioner",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        stderr(&deployment).contains("NotFound") || stderr(&deployment).contains("not found"),
+        "the provisioner's Deployment was left: {}",
+        stdout(&deployment)
+    );
+
+    // `node add` failing once its container is made: rolled back, the nodes as they were.
+    let nodes_before = c.kubectl_ok(&["get", "nodes", "-o", "name"]);
+    let out =
+        c.sb.localkube()
+            .args(["-p", "intrnode", "node", "add"])
+            .env("LOCALKUBE_TEST_FAIL_AT", "Containers")
+            .output()
+            .unwrap();
+    assert!(
+        !out.status.success(),
+        "node add succeeded:\n{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        containers_in("intrnode", "created")
+            .into_iter()
+            .chain(containers_in("intrnode", "running"))
+            .chain(containers_in("intrnode", "exited"))
+            .filter(|name| name == "intrnode-m03")
+            .count(),
+        0,
+        "the failed node add left its node container"
+    );
+    assert_eq!(c.kubectl_ok(&["get", "nodes", "-o", "name"]), nodes_before);
+    let nodes = c.localkube_ok(&["node", "list"]);
+    assert!(!nodes.contains("intrnode-m03"), "{nodes}");
+}
+
+/// Whether `addons list` says the addon is on.
+fn addon_enabled(c: &Cluster, name: &str) -> bool {
     let list = c.localkube_ok(&["addons", "list", "-o", "json"]);
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
-    let ingress = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "ingress")
-        .unwrap()
-        .clone();
-    assert_eq!(ingress["enabled"], false, "{ingress}");
+    let addon = list.as_array().unwrap().iter().find(|a| a["name"] == name);
+    addon.unwrap_or_else(|| panic!("{name} not in {list}"))["enabled"] == true
 }
 
 /// `snapshot restore` interrupted while it unpacks (its long part, with the cluster running)

@@ -63,6 +63,8 @@ pub async fn change(
     }
     let before = config.clone();
     let mut changed = Changed::default();
+    // A signal that came while disabling: the removal is finished first, then it stops the verb.
+    let mut disable_interrupted: Option<&'static str> = None;
     // The address of the Service the addon publishes, once it serves: printed last.
     let mut published: Option<Ipv4Addr> = None;
     match super::connect(&dir, profile, &config).await? {
@@ -136,7 +138,23 @@ pub async fn change(
                     }
                 } else {
                     let step = ui.step(format!("Disabling the {} addon", addon.name));
-                    super::remove(&cluster, addon).await?;
+                    // Removing takes seconds, and an addon half removed (still chosen, its
+                    // objects partly gone) helps no one: an interruption lets it finish.
+                    let mut signal = std::pin::pin!(crate::lifecycle::interrupt::interruption());
+                    tokio::select! {
+                        () = crate::lifecycle::interrupt::phase(ui, "addon-disable") => {}
+                        stopped = &mut signal => disable_interrupted = disable_interrupted.or(Some(stopped)),
+                    }
+                    let mut removal = std::pin::pin!(super::remove(&cluster, addon));
+                    let removed = tokio::select! {
+                        removed = &mut removal => removed,
+                        stopped = &mut signal, if disable_interrupted.is_none() => {
+                            disable_interrupted = Some(stopped);
+                            ui.detail(format!("{stopped}: finishing the removal of the {} addon first", addon.name));
+                            removal.await
+                        }
+                    };
+                    removed?;
                     step.done();
                 }
             }
@@ -149,6 +167,12 @@ pub async fn change(
     }
     if on || config != before {
         dir.save_config(&config)?;
+    }
+    if let Some(stopped) = disable_interrupted {
+        anyhow::bail!(
+            "interrupted ({stopped}) while disabling the {name} addon; it was removed all the \
+             same, not left half done: the addon is disabled"
+        );
     }
     if on && let Some(host) = addon.host_address(&config) {
         changed.addresses.push(host);

@@ -23,7 +23,8 @@ pub struct StartContext<'a> {
     pub profile: &'a ProfileName,
     pub dir: ProfileDir,
     pub ui: &'a Ui,
-    pub request: &'a StartRequest,
+    /// What the user asked for; the image archive's row may fill in the version.
+    pub request: StartRequest,
     pub(super) config: Option<ProfileConfig>,
     /// The configuration before this run changed it (`node add`), restored on failure.
     pub(super) previous_config: Option<ProfileConfig>,
@@ -57,7 +58,7 @@ impl<'a> StartContext<'a> {
         home: &'a Home,
         profile: &'a ProfileName,
         ui: &'a Ui,
-        request: &'a StartRequest,
+        request: StartRequest,
         profile_files: Option<FilesSnapshot>,
         user_kubeconfig: Option<kubeconfig_store::UserEntriesBefore>,
     ) -> Self {

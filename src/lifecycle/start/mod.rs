@@ -10,6 +10,7 @@
 
 mod addons;
 mod apiserver;
+mod before;
 mod certificates;
 mod containers;
 mod context;
@@ -24,15 +25,13 @@ mod runner;
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::effects::home::Home;
-use crate::effects::image_build::archive;
+use crate::effects::kubeconfig_store;
 use crate::effects::lock::lock_profile;
 use crate::effects::snapshot::FilesSnapshot;
-use crate::effects::{docker, kubeconfig_store};
 use crate::lifecycle::addons as lifecycle_addons;
-use crate::lifecycle::preflight;
 use crate::plan::cluster::ClusterPlan;
 use crate::plan::profile_name::ProfileName;
 use crate::plan::settings::ClusterSettings;
@@ -138,6 +137,38 @@ pub enum Outcome {
 /// The steps of `start`, in order: a name (what `LOCALKUBE_TEST_FAIL_AT` takes and an interruption
 /// reports), whether it runs for a cluster that already runs as planned, and its function.
 pub const STEPS: &[Step] = &[
+    // The profile's settings checked against what its release's components accept, before
+    // anything is made (the ProfileConfig step checks them again as it stores them).
+    Step {
+        name: "Settings",
+        runs: Runs::Always,
+        run: |c| Box::pin(before::check_settings(c)),
+    },
+    // What an earlier start's roll-back could not remove, removed before this one checks or
+    // makes anything.
+    Step {
+        name: "Leftovers",
+        runs: Runs::Always,
+        run: |c| Box::pin(before::remove_leftovers(c)),
+    },
+    // A paused profile is resumed, not started: Docker cannot start a frozen container.
+    Step {
+        name: "Unpause",
+        runs: Runs::Always,
+        run: |c| Box::pin(before::unpause(c)),
+    },
+    // What this host lacks, said before anything is made or imported.
+    Step {
+        name: "Preflight",
+        runs: Runs::Always,
+        run: |c| Box::pin(before::preflight(c)),
+    },
+    // `--images FILE`: the archive's images loaded, its version for a new profile.
+    Step {
+        name: "ImageArchive",
+        runs: Runs::Always,
+        run: |c| Box::pin(before::image_archive(c)),
+    },
     // A new profile's settings chosen and written, or an existing one's loaded.
     Step {
         name: "ProfileConfig",
@@ -271,24 +302,6 @@ pub async fn run(
         STEPS,
         std::env::var("LOCALKUBE_TEST_FAIL_AT").ok().as_deref(),
     )?;
-    // The profile's settings checked against what its release's components accept, before
-    // anything is made (the ProfileConfig step checks them again as it stores them).
-    profile::check_settings(home, profile, request)?;
-    // What this host lacks is said before anything is made or imported (a dry run asks no
-    // Docker).
-    if !request.dry_run {
-        remove_leftovers(home, profile, ui).await?;
-        let intent = preflight::intent(
-            home,
-            profile,
-            request.nodes,
-            request.apiserver_port,
-            request.add_node,
-            request.networking.ip_family,
-        );
-        preflight::before_start(home, profile, ui, &intent).await?;
-    }
-    let request = &with_archive(home, profile, ui, request).await?;
     let _lock = lock_profile(home, profile)?;
     let dir = home.profile(profile);
     let profile_files = if dir.exists() {
@@ -304,7 +317,14 @@ pub async fn run(
     } else {
         Some(kubeconfig_store::UserEntriesBefore::take(profile)?)
     };
-    let mut ctx = StartContext::new(home, profile, ui, request, profile_files, user_kubeconfig);
+    let mut ctx = StartContext::new(
+        home,
+        profile,
+        ui,
+        request.clone(),
+        profile_files,
+        user_kubeconfig,
+    );
     // Ctrl-C or SIGTERM stops the step under way and rolls back like any failure.
     let mut outcome = runner::run_steps(&mut ctx, STEPS, fail_at, runner::interruption()).await?;
     // A cluster that already ran skipped every step: `--addons` is enabled the way
@@ -324,61 +344,4 @@ pub async fn run(
         }
     }
     Ok(outcome)
-}
-
-/// The request, after `--images FILE`: the archive's images loaded (a dry run, which touches no
-/// Docker, only checks it), and its Kubernetes version for a new profile that asked for none.
-/// What an earlier start's roll-back could not remove (`created::Leftovers`, kept on file),
-/// removed before this start checks or makes anything, under the profile's lock.
-async fn remove_leftovers(home: &Home, profile: &ProfileName, ui: &Ui) -> Result<()> {
-    let path = home.leftovers_path(profile);
-    if Leftovers::load(&path)?.is_none() {
-        return Ok(());
-    }
-    let _lock = lock_profile(home, profile)?;
-    // Read again under the lock: another start may have removed them meanwhile.
-    let Some(earlier) = Leftovers::load(&path)? else {
-        return Ok(());
-    };
-    let docker = docker::connect().await?;
-    let step = ui.step("Removing what an earlier failed start left");
-    let mut recorded = earlier.remaining.clone();
-    // A profile made by that start and gone since owns nothing older: its label is enough.
-    recorded.profile = earlier.remaining.profile && !home.profile(profile).exists();
-    match runner::remove_created(&docker, profile, &recorded).await {
-        None => {
-            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-            step.done();
-            Ok(())
-        }
-        Some(left) => {
-            step.failed();
-            left.save(&path)?;
-            anyhow::bail!(
-                "an earlier failed start left objects this one could not remove either: {}",
-                left.describe(profile)
-            )
-        }
-    }
-}
-
-async fn with_archive(
-    home: &Home,
-    profile: &ProfileName,
-    ui: &Ui,
-    request: &StartRequest,
-) -> Result<StartRequest> {
-    let mut request = request.clone();
-    let Some(file) = &request.images_archive else {
-        return Ok(request);
-    };
-    let loaded = if request.dry_run {
-        archive::verify(file)?
-    } else {
-        archive::load(&docker::connect().await?, home.cache(), file, ui).await?
-    };
-    if request.kubernetes_version.is_none() && !home.profile(profile).exists() {
-        request.kubernetes_version = Some(loaded.kubernetes_version);
-    }
-    Ok(request)
 }

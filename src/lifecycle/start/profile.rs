@@ -13,7 +13,7 @@ use crate::plan::{exposure, names};
 /// A new profile: flags over defaults, plus a free apiserver port and network subnet, written to
 /// config.yaml. An existing one: its config.yaml, with flags that would change it refused.
 pub(super) async fn profile_config(ctx: &mut StartContext<'_>) -> Result<()> {
-    let request = ctx.request;
+    let request = &ctx.request.clone();
     // Entries of the user's kubeconfig that localkube did not write are never replaced: refused
     // now, before anything is created, rather than at the merge.
     if !request.dry_run {

@@ -330,7 +330,7 @@ mod tests {
         std::fs::create_dir_all(home.root()).unwrap();
         let profile = ProfileName::parse("t").unwrap();
         let ui = Ui::quiet();
-        let mut ctx = StartContext::new(&home, &profile, &ui, &request, None, None);
+        let mut ctx = StartContext::new(&home, &profile, &ui, request, None, None);
         let interruption = async move {
             match interrupted {
                 Some(after) => {

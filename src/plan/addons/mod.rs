@@ -72,7 +72,7 @@ impl Eq for Addon {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddonContainer {
     /// localkube's LoadBalancer controller: the cluster plan's container of role
-    /// `load_balancer::CONTROLLER_ROLE`; the proxies it makes go with it.
+    /// `Role::LbController`; the proxies it makes go with it.
     LoadBalancerController,
     /// The registry ([`registry_spec`]): its data on a volume, and containerd's hosts.toml files in
     /// the nodes (`registry_hosts_files`).
