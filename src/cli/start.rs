@@ -111,6 +111,12 @@ pub struct Args {
     /// then list them. Kept in the profile.
     #[arg(long)]
     pub insecure: bool,
+
+    /// Address families of a new profile: ipv4 (the default), ipv6, or dual (IPv4 and IPv6,
+    /// IPv4 first). Fixed when the profile is created; a cluster file's `networking:` also sets
+    /// the ranges.
+    #[arg(long, value_name = "FAMILY", value_parser = crate::plan::networking::IpFamily::parse)]
+    pub ip_family: Option<crate::plan::networking::IpFamily>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -180,6 +186,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             args.apiserver_port,
             file.apiserver_port,
         );
+        file.networking.ip_family = flag_wins(
+            ctx,
+            "--ip-family",
+            "networking.ipFamily",
+            args.ip_family,
+            file.networking.ip_family,
+        );
         for addon in std::mem::take(&mut file.addons) {
             if !args.addons.contains(&addon) {
                 args.addons.push(addon);
@@ -189,7 +202,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             ctx.ui.info(line);
         }
     }
+    let networking = match &file {
+        Some(file) => file.networking.clone(),
+        None => crate::plan::networking::Networking {
+            ip_family: args.ip_family,
+            ..Default::default()
+        },
+    };
     let request = StartRequest {
+        networking,
         settings: file.map(|f| f.settings),
         settings_overlay: overlay,
         kubernetes_version: args.kubernetes_version,

@@ -96,13 +96,22 @@ pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool>
         driver: Some("bridge".into()),
         // A subnet of its own, so every container keeps its address across restarts.
         ipam: Some(Ipam {
-            config: Some(vec![IpamConfig {
-                subnet: Some(spec.subnet.to_string()),
-                gateway: Some(spec.gateway.to_string()),
-                ..Default::default()
-            }]),
+            config: Some(
+                std::iter::once(IpamConfig {
+                    subnet: Some(spec.subnet.to_string()),
+                    gateway: Some(spec.gateway.to_string()),
+                    ..Default::default()
+                })
+                // An IPv6 or dual-stack profile's /64 beside it (`--ipv6 --subnet`).
+                .chain(spec.subnet_v6.map(|v6| IpamConfig {
+                    subnet: Some(v6.to_string()),
+                    ..Default::default()
+                }))
+                .collect(),
+            ),
             ..Default::default()
         }),
+        enable_ipv6: spec.subnet_v6.is_some().then_some(true),
         // Masquerade traffic leaving the network, as kind's networks do.
         options: Some(HashMap::from([(
             "com.docker.network.bridge.enable_ip_masquerade".to_string(),
@@ -274,6 +283,7 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
                 EndpointSettings {
                     ipam_config: Some(EndpointIpamConfig {
                         ipv4_address: Some(spec.ip.to_string()),
+                        ipv6_address: spec.ip6.map(|ip| ip.to_string()),
                         ..Default::default()
                     }),
                     ..Default::default()

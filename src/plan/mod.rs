@@ -20,6 +20,7 @@ pub mod load_balancer;
 pub mod localhost;
 pub mod members;
 pub mod names;
+pub mod networking;
 pub mod node_config;
 pub mod node_copy;
 pub mod nodes;

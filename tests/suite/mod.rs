@@ -11,6 +11,7 @@ pub mod faults;
 pub mod ha;
 pub mod image_repository;
 pub mod images;
+pub mod ipv6;
 pub mod kubeconfig;
 pub mod load_balancer;
 pub mod localhost;

@@ -96,6 +96,9 @@ pub struct StartRequest {
     /// Which kinds of Service answer on localhost (`--localhost`, the file's `localhost:`);
     /// `None`: the profile's stay (every kind, for a new one).
     pub localhost: Option<crate::plan::localhost::Localhost>,
+    /// The IP family and ranges of a new profile (`--ip-family`, the file's `networking:`); an
+    /// existing profile must already have them.
+    pub networking: crate::plan::networking::Networking,
 }
 
 impl StartRequest {

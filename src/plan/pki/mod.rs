@@ -283,11 +283,12 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
         "localhost",
         apiserver_container.as_str(),
     ]);
-    let mut apiserver_ips = vec![
-        IpAddr::V4(config.kubernetes_service_ip()),
-        IpAddr::V4(config.apiserver_ip()),
-        localhost_v4,
-    ];
+    // The `kubernetes` Service's address in each family (the first one's, before families, in
+    // the same place), and the apiserver's IPv6 twin where the network has IPv6.
+    let mut apiserver_ips = config.kubernetes_service_ips();
+    apiserver_ips.push(IpAddr::V4(config.apiserver_ip()));
+    apiserver_ips.push(localhost_v4);
+    apiserver_ips.extend(config.ipv6_twin(config.apiserver_ip()).map(IpAddr::V6));
     // Several members share one serving certificate that names each of them and their load
     // balancer, through which the nodes and components reach whichever member answers.
     let members: Vec<String> = config
@@ -431,7 +432,12 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
             )
             .sans(
                 &[node.as_str(), "localhost"],
-                &[IpAddr::V4(config.node_ip(number)), localhost_v4],
+                &[IpAddr::V4(config.node_ip(number)), localhost_v4]
+                    .into_iter()
+                    // Its IPv6 address too, where the network has one: the apiserver reaches an
+                    // IPv6-only node's kubelet there.
+                    .chain(config.ipv6_twin(config.node_ip(number)).map(IpAddr::V6))
+                    .collect::<Vec<_>>(),
             ),
         );
     }
