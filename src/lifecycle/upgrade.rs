@@ -179,6 +179,7 @@ pub async fn run(
         request.nodes,
         request.apiserver_port,
         false,
+        request.networking.ip_family,
     );
     crate::lifecycle::preflight::before_start(home, profile, ui, &intent).await?;
     let dir = home.profile(profile);
