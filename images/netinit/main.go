@@ -15,7 +15,7 @@
 //	netinit ROUTES_FILE                        apply the routes and exit (for `docker exec` when
 //	                                           the file changed, e.g. a node was added)
 //
-// ROUTES_FILE holds one `CIDR via IP` per line; blank lines and lines starting with '#' are
+// ROUTES_FILE holds one `CIDR via IP` per line, of either family; blank lines and lines starting with '#' are
 // skipped. Routes netinit installs carry a protocol number of their own, so a later run removes
 // exactly those of its routes that the file no longer lists and never touches Docker's.
 //
@@ -128,7 +128,8 @@ func apply(routes []route) error {
 		wanted[r.dst.String()] = true
 		fmt.Fprintf(os.Stderr, "netinit: %s via %s\n", r.dst, r.via)
 	}
-	existing, err := netlink.RouteListFiltered(netlink.FAMILY_V4,
+	// Both families: an IPv6 or dual-stack profile routes its IPv6 ranges too.
+	existing, err := netlink.RouteListFiltered(netlink.FAMILY_ALL,
 		&netlink.Route{Protocol: routeProtocol}, netlink.RT_FILTER_PROTOCOL)
 	if err != nil {
 		return fmt.Errorf("listing routes: %w", err)

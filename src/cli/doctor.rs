@@ -16,7 +16,7 @@ pub struct Args {
 
 /// Exit code 1 when a problem would stop `start`, 0 otherwise (warnings included).
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
-    let mut intent = preflight::intent(&ctx.home, &ctx.profile, args.nodes, None, false);
+    let mut intent = preflight::intent(&ctx.home, &ctx.profile, args.nodes, None, false, None);
     if let Some(nodes) = args.nodes {
         intent.nodes = nodes;
     }

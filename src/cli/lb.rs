@@ -46,7 +46,7 @@ pub struct ProxyArgs {
     pub localhost: Vec<Forward>,
     /// A backend address to forward to (a node, or an apiserver); repeat for each.
     #[arg(long = "backend")]
-    pub backends: Vec<Ipv4Addr>,
+    pub backends: Vec<std::net::IpAddr>,
     /// Ask each backend for /readyz over TLS, trusting this CA, and prefer the ready ones.
     #[arg(long)]
     pub ready_check_ca: Option<PathBuf>,

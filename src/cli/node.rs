@@ -45,23 +45,36 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 return Ok(0);
             }
             println!(
-                "{:<24} {:<16} {:<10} {:<6} POD CIDR",
-                "NAME", "IP", "CONTAINER", "READY"
+                "{:<24} {:<16} {:<10} {:<6} {:<9} POD CIDR",
+                "NAME", "IP", "CONTAINER", "READY", "VERSION"
             );
-            for node in list {
+            for node in &list {
                 let ready = match node.ready {
                     Some(true) => "yes",
                     Some(false) => "no",
                     None => "?",
                 };
                 println!(
-                    "{:<24} {:<16} {:<10} {:<6} {}",
+                    "{:<24} {:<16} {:<10} {:<6} {:<9} {}",
                     node.name,
                     node.ip,
                     node.container,
                     ready,
+                    node.version.as_deref().unwrap_or("?"),
                     node.pod_cidr.as_deref().unwrap_or("-")
                 );
+            }
+            // Nodes of several releases: an upgrade under way, or one left half-done.
+            if let Some(versions) = crate::plan::upgrade::versions_differ(
+                list.iter().filter_map(|n| n.version.as_deref()),
+            ) {
+                ctx.ui.info(format!(
+                    "The nodes run different releases ({}): an upgrade is under way or did not \
+                     finish; `localkube start -p {} --kubernetes-version {}` completes it.",
+                    versions.join(", "),
+                    ctx.profile,
+                    versions.last().expect("two or more")
+                ));
             }
             // With several control-plane members, each member's components and their health.
             let members = super::block_on(nodes::members(&ctx.home, &ctx.profile))??;

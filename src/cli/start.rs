@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::Ctx;
 use crate::effects::cluster_file::check_mounts;
-use crate::lifecycle::start::{self as lifecycle, Outcome, StartRequest};
+use crate::lifecycle::start::{Outcome, StartRequest};
 use crate::plan::cluster;
 use crate::plan::image_repository::parse_repository;
 use crate::plan::settings::ClusterSettings;
@@ -111,6 +111,12 @@ pub struct Args {
     /// then list them. Kept in the profile.
     #[arg(long)]
     pub insecure: bool,
+
+    /// Address families of a new profile: ipv4 (the default), ipv6, or dual (IPv4 and IPv6,
+    /// IPv4 first). Fixed when the profile is created; a cluster file's `networking:` also sets
+    /// the ranges.
+    #[arg(long, value_name = "FAMILY", value_parser = crate::plan::networking::IpFamily::parse)]
+    pub ip_family: Option<crate::plan::networking::IpFamily>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
@@ -180,6 +186,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             args.apiserver_port,
             file.apiserver_port,
         );
+        file.networking.ip_family = flag_wins(
+            ctx,
+            "--ip-family",
+            "networking.ipFamily",
+            args.ip_family,
+            file.networking.ip_family,
+        );
         for addon in std::mem::take(&mut file.addons) {
             if !args.addons.contains(&addon) {
                 args.addons.push(addon);
@@ -189,7 +202,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             ctx.ui.info(line);
         }
     }
+    let networking = match &file {
+        Some(file) => file.networking.clone(),
+        None => crate::plan::networking::Networking {
+            ip_family: args.ip_family,
+            ..Default::default()
+        },
+    };
     let request = StartRequest {
+        networking,
         settings: file.map(|f| f.settings),
         settings_overlay: overlay,
         kubernetes_version: args.kubernetes_version,
@@ -208,7 +229,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         images_archive: args.images,
         localhost: args.localhost,
     };
-    let outcome = super::block_on(lifecycle::run(&ctx.home, &ctx.profile, &ctx.ui, &request))??;
+    let outcome = super::block_on(crate::lifecycle::upgrade::start_or_upgrade(
+        &ctx.home,
+        &ctx.profile,
+        &ctx.ui,
+        &request,
+    ))??;
     // `--addons` of a cluster that already ran: where they answer, as `addons enable` prints it.
     if let Outcome::AlreadyRunning { addresses, .. } = &outcome {
         for address in addresses {
@@ -271,6 +297,18 @@ pub fn print_outcome(ctx: &Ctx, outcome: &Outcome, keep_context: bool) -> Result
                 "Dry run: profile '{}' written to {}; no container was created.",
                 ctx.profile,
                 ctx.home.profile(&ctx.profile).dir.display()
+            ));
+            return Ok(());
+        }
+        Outcome::UpgradePlanned(plan) => {
+            if ctx.json() {
+                println!("{}", serde_json::to_string_pretty(plan)?);
+            } else {
+                print!("{}", crate::plan::upgrade::render_text(plan));
+            }
+            ctx.ui.info(format!(
+                "Dry run: profile '{}' was not changed.",
+                ctx.profile
             ));
             return Ok(());
         }

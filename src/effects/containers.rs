@@ -96,13 +96,22 @@ pub async fn ensure_network(docker: &Docker, spec: &NetworkSpec) -> Result<bool>
         driver: Some("bridge".into()),
         // A subnet of its own, so every container keeps its address across restarts.
         ipam: Some(Ipam {
-            config: Some(vec![IpamConfig {
-                subnet: Some(spec.subnet.to_string()),
-                gateway: Some(spec.gateway.to_string()),
-                ..Default::default()
-            }]),
+            config: Some(
+                std::iter::once(IpamConfig {
+                    subnet: Some(spec.subnet.to_string()),
+                    gateway: Some(spec.gateway.to_string()),
+                    ..Default::default()
+                })
+                // An IPv6 or dual-stack profile's /64 beside it (`--ipv6 --subnet`).
+                .chain(spec.subnet_v6.map(|v6| IpamConfig {
+                    subnet: Some(v6.to_string()),
+                    ..Default::default()
+                }))
+                .collect(),
+            ),
             ..Default::default()
         }),
+        enable_ipv6: spec.subnet_v6.is_some().then_some(true),
         // Masquerade traffic leaving the network, as kind's networks do.
         options: Some(HashMap::from([(
             "com.docker.network.bridge.enable_ip_masquerade".to_string(),
@@ -274,6 +283,7 @@ pub fn create_body(spec: &ContainerSpec, privileged: bool) -> ContainerCreateBod
                 EndpointSettings {
                     ipam_config: Some(EndpointIpamConfig {
                         ipv4_address: Some(spec.ip.to_string()),
+                        ipv6_address: spec.ip6.map(|ip| ip.to_string()),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -546,6 +556,12 @@ pub async fn image_id(docker: &Docker, tag: &str) -> Result<String> {
         .await
         .with_context(|| format!("inspecting image {tag}"))?;
     Ok(info.id.unwrap_or_default())
+}
+
+/// A label of the engine's image of this tag (`None`: no such image, or no such label).
+pub async fn image_label(docker: &Docker, tag: &str, label: &str) -> Option<String> {
+    let info = docker.inspect_image(tag).await.ok()?;
+    info.config?.labels?.remove(label).filter(|v| !v.is_empty())
 }
 
 fn logs_options(tail: usize, follow: bool) -> LogsOptions {

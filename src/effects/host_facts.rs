@@ -157,12 +157,21 @@ pub fn kernel(root: &Path) -> KernelFacts {
             && root.join("lib/modules").join(release.trim()).exists(),
         inotify_max_user_instances: read_number(root, "proc/sys/fs/inotify/max_user_instances"),
         inotify_max_user_watches: read_number(root, "proc/sys/fs/inotify/max_user_watches"),
+        ipv6: read_number(root, "proc/sys/net/ipv6/conf/all/disable_ipv6").map(|d| d == 0),
+        ip6tables: root.join("proc/net/ip6_tables_names").exists() || module_loaded("nf_tables"),
     }
 }
 
 /// The host's IPv4 routes.
 pub fn routes(root: &Path) -> Vec<Route> {
     parse_routes(&read(root, "proc/net/route").unwrap_or_default())
+}
+
+/// The host's IPv6 routes (none where the kernel has no IPv6).
+pub fn ipv6_routes(root: &Path) -> Vec<(ipnet::Ipv6Net, String)> {
+    crate::plan::networking::parse_ipv6_routes(
+        &read(root, "proc/net/ipv6_route").unwrap_or_default(),
+    )
 }
 
 /// Free bytes on the filesystem holding `path` (or its nearest existing parent: the folder may

@@ -82,15 +82,18 @@ pub async fn get_node(client: &Client, name: &str) -> Result<Option<Node>> {
 /// the controller-manager takes the CIDR as allocated). It carries the taint kubelet registers
 /// with, so nothing is scheduled there before kubelet reports it Ready. False when a Node of that
 /// name exists already.
-pub async fn register_node(client: &Client, name: &str, pod_cidr: &str) -> Result<bool> {
+pub async fn register_node(client: &Client, name: &str, pod_cidrs: &[String]) -> Result<bool> {
     let nodes: Api<Node> = Api::all(client.clone());
+    let pod_cidr = pod_cidrs
+        .first()
+        .context("a node is registered with a pod CIDR")?;
     let node: Node = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": name},
         "spec": {
             "podCIDR": pod_cidr,
-            "podCIDRs": [pod_cidr],
+            "podCIDRs": pod_cidrs,
             "taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}],
         },
     }))?;
@@ -101,8 +104,8 @@ pub async fn register_node(client: &Client, name: &str, pod_cidr: &str) -> Resul
     }
 }
 
-/// Every node's pod CIDR the API server holds.
-pub async fn node_pod_cidrs(client: &Client) -> Result<Vec<String>> {
+/// Every node's pod CIDRs the API server holds, of every family.
+pub async fn node_pod_cidrs(client: &Client) -> Result<Vec<ipnet::IpNet>> {
     let nodes: Api<Node> = Api::all(client.clone());
     Ok(nodes
         .list(&Default::default())
@@ -110,7 +113,7 @@ pub async fn node_pod_cidrs(client: &Client) -> Result<Vec<String>> {
         .context("listing nodes")?
         .items
         .iter()
-        .filter_map(node_pod_cidr)
+        .flat_map(node_pod_cidrs_of)
         .collect())
 }
 
@@ -127,6 +130,19 @@ pub fn node_is_ready(node: &Node) -> bool {
 
 pub fn node_pod_cidr(node: &Node) -> Option<String> {
     node.spec.as_ref().and_then(|s| s.pod_cidr.clone())
+}
+
+/// A node's pod CIDRs, one per family (the primary's alone where `podCIDRs` is not set); empty
+/// until it has one.
+pub fn node_pod_cidrs_of(node: &Node) -> Vec<ipnet::IpNet> {
+    let spec = node.spec.as_ref();
+    let listed = spec.and_then(|s| s.pod_cidrs.clone()).unwrap_or_default();
+    let all = if listed.is_empty() {
+        spec.and_then(|s| s.pod_cidr.clone()).into_iter().collect()
+    } else {
+        listed
+    };
+    all.iter().filter_map(|c| c.parse().ok()).collect()
 }
 
 /// Whether every active namespace's `kube-root-ca.crt` ConfigMap holds the cluster CA `ca_pem`.

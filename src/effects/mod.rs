@@ -6,6 +6,7 @@ pub mod cluster_file;
 pub mod containers;
 pub mod docker;
 pub mod docker_error;
+pub mod drain;
 pub mod etcd_snapshot;
 pub mod files;
 pub mod home;

@@ -1,7 +1,7 @@
 //! A TCP forwarder: each listening port forwards to the matching NodePort on the cluster's nodes,
 //! trying them in turn; kube-proxy on the node then spreads connections over ready endpoints.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -141,13 +141,13 @@ async fn bind(status: &Status, port: u16) -> Result<TcpListener> {
 /// Which backends a connection tries, in order: round robin over them, the ready ones first
 /// where readiness is checked.
 struct Picker {
-    backends: Vec<Ipv4Addr>,
+    backends: Vec<IpAddr>,
     next: AtomicUsize,
     readiness: Option<Arc<crate::lb::ready::Readiness>>,
 }
 
 impl Picker {
-    fn order(&self) -> Vec<Ipv4Addr> {
+    fn order(&self) -> Vec<IpAddr> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         match &self.readiness {
             Some(r) => crate::lb::ready::preference(&r.snapshot(), start)
@@ -206,7 +206,7 @@ pub async fn run(
     address: Ipv4Addr,
     forwards: Vec<Forward>,
     localhost: Vec<Forward>,
-    backends: Vec<Ipv4Addr>,
+    backends: Vec<IpAddr>,
     ready_check_ca: Option<std::path::PathBuf>,
 ) -> Result<()> {
     if (forwards.is_empty() && localhost.is_empty()) || backends.is_empty() {
@@ -436,9 +436,9 @@ async fn serve_localhost_port(forward: Forward, picker: Arc<Picker>, report: Arc
 /// until either side closes; tells `unreachable` of each backend it could not connect to.
 async fn relay(
     mut client: TcpStream,
-    backends: &[Ipv4Addr],
+    backends: &[IpAddr],
     port: u16,
-    unreachable: impl Fn(Ipv4Addr),
+    unreachable: impl Fn(IpAddr),
 ) -> Result<()> {
     let _ = client.set_nodelay(true);
     let mut last_error = None;
@@ -547,7 +547,7 @@ mod tests {
         let front_addr = front.local_addr().unwrap();
         let relayed = tokio::spawn(async move {
             let (client, _) = front.accept().await.unwrap();
-            let backends = ["127.0.0.2".parse().unwrap(), Ipv4Addr::LOCALHOST];
+            let backends: [IpAddr; 2] = ["127.0.0.2".parse().unwrap(), Ipv4Addr::LOCALHOST.into()];
             let unreachable = std::sync::Mutex::new(Vec::new());
             relay(client, &backends, port, |ip| {
                 unreachable.lock().unwrap().push(ip)
@@ -562,7 +562,7 @@ mod tests {
         conn.read_exact(&mut answer).await.unwrap();
         assert_eq!(&answer, b"pong");
         drop(conn);
-        let unreachable: Vec<Ipv4Addr> = relayed.await.unwrap();
-        assert_eq!(unreachable, [Ipv4Addr::new(127, 0, 0, 2)]);
+        let unreachable: Vec<IpAddr> = relayed.await.unwrap();
+        assert_eq!(unreachable, [IpAddr::from(Ipv4Addr::new(127, 0, 0, 2))]);
     }
 }

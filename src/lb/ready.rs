@@ -7,7 +7,7 @@
 //! before its authorization caches are filled, and would refuse the requests sent to it
 //! meanwhile.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -29,13 +29,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Each backend's last answer, shared by the checks and the connections.
 pub struct Readiness {
-    backends: Vec<Ipv4Addr>,
+    backends: Vec<IpAddr>,
     ready: Vec<AtomicBool>,
 }
 
 impl Readiness {
     /// Every backend counted as ready until its first check says otherwise.
-    fn new(backends: &[Ipv4Addr]) -> Self {
+    fn new(backends: &[IpAddr]) -> Self {
         Readiness {
             backends: backends.to_vec(),
             ready: backends.iter().map(|_| AtomicBool::new(true)).collect(),
@@ -48,7 +48,7 @@ impl Readiness {
     }
 
     /// A connection to `ip` failed: not ready until its next check says otherwise.
-    pub fn unreachable(&self, ip: Ipv4Addr, port: u16) {
+    pub fn unreachable(&self, ip: IpAddr, port: u16) {
         if let Some(i) = self.backends.iter().position(|b| *b == ip)
             && self.set(i, false)
         {
@@ -70,9 +70,10 @@ impl Readiness {
 /// What the load balancer prints when a backend's state changes (and once for each at its
 /// start): `backend 172.30.7.3:6443 ready` or `... not ready`, maybe followed by why. `start`
 /// reads these back ([`backend_state`]) to know when a replaced apiserver gets connections again.
-pub fn state_line(ip: Ipv4Addr, port: u16, ready: bool) -> String {
+pub fn state_line(ip: IpAddr, port: u16, ready: bool) -> String {
     let state = if ready { "ready" } else { "not ready" };
-    format!("backend {ip}:{port} {state}")
+    // An IPv6 backend in brackets, so `backend_state` reads it back.
+    format!("backend {} {state}", SocketAddr::from((ip, port)))
 }
 
 /// The backend and its state a line of the load balancer's output reports, if it is a
@@ -119,15 +120,16 @@ pub fn tls_config(ca_file: &std::path::Path) -> Result<Arc<ClientConfig>> {
 }
 
 /// Asks `GET /readyz` of `ip:port`: ready when it answers 200.
-pub async fn probe(config: Arc<ClientConfig>, ip: Ipv4Addr, port: u16) -> bool {
+pub async fn probe(config: Arc<ClientConfig>, ip: IpAddr, port: u16) -> bool {
     tokio::time::timeout(crate::effects::pace::scaled(PROBE_TIMEOUT), async {
         let tcp = TcpStream::connect(SocketAddr::from((ip, port)))
             .await
             .ok()?;
         let connector = tokio_rustls::TlsConnector::from(config);
-        let name = ServerName::IpAddress(IpAddr::V4(ip).into());
+        let name = ServerName::IpAddress(ip.into());
         let mut tls = connector.connect(name, tcp).await.ok()?;
-        let request = format!("GET /readyz HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\n\r\n");
+        let host = crate::plan::networking::url_host(ip);
+        let request = format!("GET /readyz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         tls.write_all(request.as_bytes()).await.ok()?;
         let mut head = [0u8; 12];
         tls.read_exact(&mut head).await.ok()?;
@@ -141,7 +143,7 @@ pub async fn probe(config: Arc<ClientConfig>, ip: Ipv4Addr, port: u16) -> bool {
 
 /// Checks every backend each [`INTERVAL`] in the background; prints each change of a backend's
 /// state, so the container's log (with Docker's timestamps) tells when each went and came back.
-pub fn spawn_checks(config: Arc<ClientConfig>, backends: &[Ipv4Addr], port: u16) -> Arc<Readiness> {
+pub fn spawn_checks(config: Arc<ClientConfig>, backends: &[IpAddr], port: u16) -> Arc<Readiness> {
     let readiness = Arc::new(Readiness::new(backends));
     for (i, ip) in backends.iter().copied().enumerate() {
         let readiness = readiness.clone();
@@ -166,10 +168,11 @@ pub fn spawn_checks(config: Arc<ClientConfig>, backends: &[Ipv4Addr], port: u16)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn a_state_line_reads_back_as_its_backend_and_state() {
-        let ip: Ipv4Addr = "172.30.7.3".parse().unwrap();
+        let ip: IpAddr = "172.30.7.3".parse().unwrap();
         let at: SocketAddr = "172.30.7.3:6443".parse().unwrap();
         assert_eq!(backend_state(&state_line(ip, 6443, true)), Some((at, true)));
         assert_eq!(
@@ -195,13 +198,16 @@ mod tests {
 
     #[test]
     fn a_backend_a_connection_could_not_reach_is_not_ready_until_set_again() {
-        let ips = [Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)];
+        let ips: [IpAddr; 2] = [
+            Ipv4Addr::new(10, 0, 0, 2).into(),
+            Ipv4Addr::new(10, 0, 0, 3).into(),
+        ];
         let r = Readiness::new(&ips);
         assert_eq!(r.snapshot(), [true, true]);
         r.unreachable(ips[1], 6443);
         assert_eq!(r.snapshot(), [true, false]);
         // An address that is no backend changes nothing.
-        r.unreachable(Ipv4Addr::new(10, 0, 0, 9), 6443);
+        r.unreachable(Ipv4Addr::new(10, 0, 0, 9).into(), 6443);
         assert_eq!(r.snapshot(), [true, false]);
         assert!(r.set(1, true));
         assert!(!r.set(1, true));
@@ -219,7 +225,7 @@ mod tests {
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = free.local_addr().unwrap().port();
         drop(free);
-        assert!(!probe(config.clone(), Ipv4Addr::LOCALHOST, port).await);
+        assert!(!probe(config.clone(), Ipv4Addr::LOCALHOST.into(), port).await);
         // Something listens but answers plain text, not TLS.
         let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = plain.local_addr().unwrap().port();
@@ -227,7 +233,7 @@ mod tests {
             let (mut s, _) = plain.accept().await.unwrap();
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
         });
-        assert!(!probe(config, Ipv4Addr::LOCALHOST, port).await);
+        assert!(!probe(config, Ipv4Addr::LOCALHOST.into(), port).await);
     }
 
     /// An HTTPS server on 127.0.0.1 with a certificate of `ca` for that address, answering
@@ -283,10 +289,10 @@ mod tests {
         std::fs::write(&ca_file, ours.cert.pem()).unwrap();
         let config = tls_config(&ca_file).unwrap();
         let ready = https_server(&ours, "200 OK").await;
-        assert!(probe(config.clone(), Ipv4Addr::LOCALHOST, ready).await);
+        assert!(probe(config.clone(), Ipv4Addr::LOCALHOST.into(), ready).await);
         let starting = https_server(&ours, "500 Internal Server Error").await;
-        assert!(!probe(config.clone(), Ipv4Addr::LOCALHOST, starting).await);
+        assert!(!probe(config.clone(), Ipv4Addr::LOCALHOST.into(), starting).await);
         let impostor = https_server(&theirs, "200 OK").await;
-        assert!(!probe(config, Ipv4Addr::LOCALHOST, impostor).await);
+        assert!(!probe(config, Ipv4Addr::LOCALHOST.into(), impostor).await);
     }
 }

@@ -21,3 +21,4 @@ pub mod start;
 pub mod status;
 pub mod stop;
 pub mod tunnel;
+pub mod upgrade;

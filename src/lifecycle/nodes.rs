@@ -34,6 +34,9 @@ pub struct NodeInfo {
     /// Whether Kubernetes reports it Ready (`None` when the API did not answer).
     pub ready: Option<bool>,
     pub pod_cidr: Option<String>,
+    /// The kubelet's release, as the node reports it (`None` when the API did not answer): the
+    /// nodes differ while an upgrade replaces them one at a time.
+    pub version: Option<String>,
 }
 
 /// The profile's nodes from its configuration, with their container state and, when the API
@@ -57,6 +60,9 @@ pub async fn list(home: &Home, profile: &ProfileName) -> Result<Vec<NodeInfo>> {
         nodes.push(NodeInfo {
             ready: object.as_ref().map(kube_api::node_is_ready),
             pod_cidr: object.as_ref().and_then(kube_api::node_pod_cidr),
+            version: object
+                .as_ref()
+                .and_then(crate::effects::drain::kubelet_version),
             ip: config.node_ip(number).to_string(),
             name,
             number,

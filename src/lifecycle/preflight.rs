@@ -22,6 +22,7 @@ pub fn intent(
     nodes: Option<u32>,
     apiserver_port: Option<u16>,
     add_node: bool,
+    ip_family: Option<crate::plan::networking::IpFamily>,
 ) -> Intent {
     let dir = home.profile(profile);
     match dir.exists().then(|| dir.load_config().ok()).flatten() {
@@ -30,12 +31,14 @@ pub fn intent(
             subnet: Some(config.network_subnet),
             candidates: Vec::new(),
             apiserver_port: Some(config.apiserver_port),
+            ip_family: config.ip_family,
         },
         None => Intent {
             nodes: nodes.unwrap_or(1),
             subnet: None,
             candidates: candidate_subnets(profile.as_str()).collect(),
             apiserver_port,
+            ip_family: ip_family.unwrap_or_default(),
         },
     }
 }
@@ -129,6 +132,19 @@ pub async fn before_start(
          shows every check; {IGNORE_ENV}=1 starts anyway)",
         lines.join("\n  ")
     )
+}
+
+/// The host's routes of both families, as `(destination, device)`: a new profile's cluster
+/// ranges avoid them (`ClusterRanges::check_host_routes`).
+pub fn host_routes() -> Vec<(ipnet::IpNet, String)> {
+    let root = host_facts::host_root();
+    let v4 = host_facts::routes(&root)
+        .into_iter()
+        .map(|r| (ipnet::IpNet::V4(r.destination), r.interface));
+    let v6 = host_facts::ipv6_routes(&root)
+        .into_iter()
+        .map(|(net, device)| (ipnet::IpNet::V6(net), device));
+    v4.chain(v6).collect()
 }
 
 /// Ranges the host routes to something other than Docker: a new profile's network avoids them.

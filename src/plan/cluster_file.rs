@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::plan::addon_choices::AddonChoices;
 use crate::plan::config::ProfileConfig;
 use crate::plan::localhost::Localhost;
+use crate::plan::networking::Networking;
 use crate::plan::settings::{Audit, ClusterSettings, HostMount, NodeSettings};
 
 pub const API_VERSION: &str = "localkube.dev/v1alpha1";
@@ -61,6 +62,10 @@ pub struct ClusterFile {
     /// `--localhost`: which kinds of Service also answer on localhost, e.g. `{nodePort: false}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub localhost: Option<Localhost>,
+    /// `--ip-family` and the pod and service ranges of each family (a new profile only), e.g.
+    /// `{ipFamily: dual, podSubnet: [10.244.0.0/16, fd6c:6b00:244::/56]}`.
+    #[serde(default, skip_serializing_if = "Networking::is_empty")]
+    pub networking: Networking,
     /// `--insecure`: settings that switch a safeguard off, and host folders of the denylist,
     /// are meant (README, "The cluster file").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -167,6 +172,7 @@ pub struct FileRequest {
     /// The audit policy file to read (absolute), when one is named.
     pub audit_policy_file: Option<std::path::PathBuf>,
     pub localhost: Option<Localhost>,
+    pub networking: Networking,
 }
 
 impl ClusterFile {
@@ -265,6 +271,7 @@ impl ClusterFile {
             settings,
             audit_policy_file,
             localhost: self.localhost,
+            networking: self.networking,
         })
     }
 
@@ -305,6 +312,18 @@ impl ClusterFile {
             }),
             // Every kind on is the default, not written.
             localhost: (!config.localhost.is_default()).then_some(config.localhost),
+            // The default family with the default ranges is not written.
+            networking: Networking::of(
+                config.ranges(),
+                (
+                    crate::plan::config::DEFAULT_POD_CIDR
+                        .parse()
+                        .expect("default"),
+                    crate::plan::config::DEFAULT_SERVICE_CIDR
+                        .parse()
+                        .expect("default"),
+                ),
+            ),
             insecure: s.insecure,
         }
     }
@@ -415,5 +434,36 @@ audit: {policy: default}
         assert_eq!(back.settings, parts.settings);
         assert_eq!(back.nodes, Some(2));
         assert_eq!(back.apiserver_port, Some(40123));
+        assert!(back.networking.is_empty(), "{text}");
+    }
+
+    #[test]
+    fn networking_reads_a_family_and_ranges_per_family_and_prints_back() {
+        let text = "apiVersion: localkube.dev/v1alpha1\nkind: Cluster\nnetworking:\n  ipFamily: dual\n  podSubnet: [10.244.0.0/16, \"fd6c:1::/56\"]\n  serviceSubnet: [\"fd6c:2::/112\"]\n";
+        let parts = ClusterFile::parse(text)
+            .unwrap()
+            .into_parts(Path::new("/x"))
+            .unwrap();
+        let n = &parts.networking;
+        assert_eq!(n.ip_family, Some(crate::plan::networking::IpFamily::Dual));
+        assert_eq!(n.pod_subnet.len(), 2);
+        let mut config = ProfileConfig::new(40123, "172.30.7.0/24".parse().unwrap());
+        config.set_networking(n).unwrap();
+        config.validate().unwrap();
+        let printed = crate::yaml::to_string(&ClusterFile::from_profile(&config)).unwrap();
+        assert!(printed.contains("ipFamily: dual"), "{printed}");
+        let back = ClusterFile::parse(&printed)
+            .unwrap()
+            .into_parts(Path::new("/x"))
+            .unwrap();
+        assert_eq!(back.networking.refusal(config.ranges()), None);
+        let e = ClusterFile::parse(&text.replace("ipFamily", "family"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("networking") && e.contains("ipFamily"), "{e}");
+        let e = ClusterFile::parse(&text.replace("dual", "both"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("networking.ipFamily"), "{e}");
     }
 }

@@ -4,11 +4,12 @@
 //! subnet, hence every container's address) is chosen once, written here, and never changed by a
 //! restart: kind's clusters break after a Docker restart when node addresses move (kind #2045).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
+use crate::plan::networking::{self, ClusterRanges, IpFamily, Ipv6Ranges, NetworkingError};
 use crate::plan::version::DEFAULT_KUBERNETES_VERSION;
 
 pub use crate::plan::nodes::Nodes;
@@ -31,10 +32,18 @@ pub const MAX_CERT_VALIDITY_DAYS: u32 = 3650;
 pub struct ProfileConfig {
     /// The Kubernetes release every component runs, `vX.Y.Z`.
     pub kubernetes_version: String,
-    /// Pod addresses; each node gets a /24 of it from the controller-manager.
+    /// IPv4 pod addresses (where the family has IPv4); each node gets a /24 of it.
     pub pod_cidr: Ipv4Net,
-    /// ClusterIP addresses; the first is the `kubernetes` service, the tenth CoreDNS.
+    /// IPv4 ClusterIP addresses (where the family has IPv4); the first is the `kubernetes`
+    /// service, the tenth CoreDNS.
     pub service_cidr: Ipv4Net,
+    /// The address families the cluster runs, fixed at creation; profiles written before
+    /// families load as `ipv4`.
+    #[serde(default, skip_serializing_if = "IpFamily::is_ipv4")]
+    pub ip_family: IpFamily,
+    /// The IPv6 pod and service ranges of an `ipv6` or `dual` profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Ranges>,
     /// The cluster's DNS domain (`cluster.local`).
     pub dns_domain: String,
     /// Host port on 127.0.0.1 where the apiserver is published; chosen once, kept across restarts.
@@ -139,6 +148,12 @@ pub enum ConfigError {
         "'{0}' is not a valid DNS domain: use labels of a-z, 0-9 and '-' separated by dots, like cluster.local"
     )]
     DnsDomain(String),
+    #[error(transparent)]
+    Networking(#[from] NetworkingError),
+    #[error(
+        "{0} control-plane members with ipFamily {1}: several members run IPv4 only for now; use one control plane (leave out --control-planes) or ipFamily ipv4"
+    )]
+    HaFamily(u32, IpFamily),
 }
 
 impl ProfileConfig {
@@ -148,6 +163,8 @@ impl ProfileConfig {
             kubernetes_version: DEFAULT_KUBERNETES_VERSION.to_string(),
             pod_cidr: DEFAULT_POD_CIDR.parse().expect("default pod CIDR"),
             service_cidr: DEFAULT_SERVICE_CIDR.parse().expect("default service CIDR"),
+            ip_family: IpFamily::Ipv4,
+            ipv6: None,
             dns_domain: DEFAULT_DNS_DOMAIN.to_string(),
             apiserver_port,
             network_subnet,
@@ -224,17 +241,109 @@ impl ProfileConfig {
         if !self.dns_domain.split('.').all(label_ok) {
             return Err(ConfigError::DnsDomain(self.dns_domain.clone()));
         }
+        self.ranges().check_ipv6(self.network_subnet)?;
+        // The members' load balancer and their certificates know their IPv4 addresses only.
+        if self.is_ha() && self.ip_family != IpFamily::Ipv4 {
+            return Err(ConfigError::HaFamily(self.control_planes, self.ip_family));
+        }
         Ok(())
     }
 
-    /// The `kubernetes` service's ClusterIP: the first address of the service range.
-    pub fn kubernetes_service_ip(&self) -> Ipv4Addr {
-        nth_address(self.service_cidr, 1)
+    /// The family and the cluster ranges, as `plan::networking` reads them.
+    pub fn ranges(&self) -> ClusterRanges {
+        ClusterRanges {
+            ip_family: self.ip_family,
+            pod_v4: self.pod_cidr,
+            service_v4: self.service_cidr,
+            ipv6: self.ipv6,
+        }
     }
 
-    /// CoreDNS's ClusterIP: the tenth address of the service range, as kubeadm.
-    pub fn dns_service_ip(&self) -> Ipv4Addr {
-        nth_address(self.service_cidr, 10)
+    /// A new profile's family and ranges, as a cluster file or `--ip-family` ask.
+    pub fn set_networking(
+        &mut self,
+        asked: &networking::Networking,
+    ) -> Result<(), NetworkingError> {
+        let ranges = asked.resolve(self.ranges())?;
+        self.ip_family = ranges.ip_family;
+        self.pod_cidr = ranges.pod_v4;
+        self.service_cidr = ranges.service_v4;
+        self.ipv6 = ranges.ipv6;
+        Ok(())
+    }
+
+    /// The pod ranges, primary family first.
+    pub fn pod_cidrs(&self) -> Vec<IpNet> {
+        self.ranges().pod_cidrs()
+    }
+
+    /// The service ranges, primary family first.
+    pub fn service_cidrs(&self) -> Vec<IpNet> {
+        self.ranges().service_cidrs()
+    }
+
+    /// The primary family's service range: where the `kubernetes` Service and CoreDNS get
+    /// their single-stack addresses.
+    fn primary_service_cidr(&self) -> IpNet {
+        self.service_cidrs()[0]
+    }
+
+    /// The `kubernetes` service's ClusterIP: the first address of the primary service range.
+    pub fn kubernetes_service_ip(&self) -> IpAddr {
+        networking::nth(self.primary_service_cidr(), 1)
+    }
+
+    /// The `kubernetes` service's first address in each family's range: a dual-stack client
+    /// may reach the apiserver through either, so its certificate names both.
+    pub fn kubernetes_service_ips(&self) -> Vec<IpAddr> {
+        self.service_cidrs()
+            .into_iter()
+            .map(|cidr| networking::nth(cidr, 1))
+            .collect()
+    }
+
+    /// CoreDNS's ClusterIP: the tenth address of the primary service range, as kubeadm.
+    pub fn dns_service_ip(&self) -> IpAddr {
+        networking::nth(self.primary_service_cidr(), 10)
+    }
+
+    /// The network's IPv6 /64, for an `ipv6` or `dual` profile (Docker networks keep IPv4 in
+    /// every case: Docker's embedded DNS and the published ports use it).
+    pub fn network_subnet_v6(&self) -> Option<Ipv6Net> {
+        self.ip_family
+            .has_ipv6()
+            .then(|| networking::network_v6(self.network_subnet))
+    }
+
+    /// The IPv6 address beside a fixed IPv4 one of the network, for an `ipv6` or `dual` profile.
+    pub fn ipv6_twin(&self, ip: Ipv4Addr) -> Option<Ipv6Addr> {
+        self.network_subnet_v6()
+            .map(|net| networking::twin(net, ip))
+    }
+
+    /// The addresses a node runs with (kubelet's `--node-ip`), primary family first.
+    pub fn node_ips(&self, number: u32) -> Vec<IpAddr> {
+        self.addresses_of(self.node_ip(number))
+    }
+
+    /// The addresses of the container with the fixed IPv4 address `v4` that the cluster uses,
+    /// primary family first.
+    pub fn addresses_of(&self, v4: Ipv4Addr) -> Vec<IpAddr> {
+        let mut out = Vec::new();
+        if self.ip_family.has_ipv4() {
+            out.push(IpAddr::V4(v4));
+        }
+        out.extend(self.ipv6_twin(v4).map(IpAddr::V6));
+        out
+    }
+
+    /// The address of the primary family a component with the fixed IPv4 address `ip` is
+    /// known by (the apiserver's `--advertise-address`, the endpoint of the `kubernetes` Service).
+    pub fn primary_ip(&self, ip: Ipv4Addr) -> IpAddr {
+        match (self.ip_family, self.ipv6_twin(ip)) {
+            (IpFamily::Ipv6, Some(v6)) => IpAddr::V6(v6),
+            _ => IpAddr::V4(ip),
+        }
     }
 
     /// The network's gateway (Docker's bridge on the host).
@@ -509,6 +618,59 @@ mod tests {
             c.cert_validity_days = good;
             assert_eq!(c.validate(), Ok(()));
         }
+    }
+
+    #[test]
+    fn a_dual_stack_profile_keeps_its_family_and_ipv6_ranges_through_yaml() {
+        let mut c = config();
+        assert!(!yaml::to_string(&c).unwrap().contains("ipFamily"));
+        c.set_networking(&networking::Networking {
+            ip_family: Some(IpFamily::Dual),
+            ..Default::default()
+        })
+        .unwrap();
+        c.validate().unwrap();
+        let text = yaml::to_string(&c).unwrap();
+        assert!(text.contains("ipFamily: dual"), "{text}");
+        assert!(text.contains("podCidr: fd6c:6b00:244::/56"), "{text}");
+        assert_eq!(yaml::from_str::<ProfileConfig>(&text).unwrap(), c);
+        // A profile that says dual but lost its ranges is refused, naming the fix.
+        let broken = text.replace("ipFamily: dual", "ipFamily: ipv4");
+        let e = yaml::from_str::<ProfileConfig>(&broken)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("holds IPv6 ranges"), "{e}");
+    }
+
+    #[test]
+    fn dual_stack_addresses_are_ipv4_first_with_ipv6_twins() {
+        let mut c = config();
+        assert_eq!(c.node_ips(2), [IpAddr::V4(c.node_ip(2))]);
+        assert_eq!(c.ipv6_twin(c.node_ip(1)), None);
+        assert_eq!(c.primary_ip(c.apiserver_ip()), IpAddr::V4(c.apiserver_ip()));
+        c.ip_family = IpFamily::Dual;
+        c.ipv6 = Some(Ipv6Ranges::default());
+        let ips: Vec<String> = c.node_ips(2).iter().map(ToString::to_string).collect();
+        assert_eq!(ips, ["172.30.7.11", "fd6c:6b00:30:7::b"]);
+        assert_eq!(c.dns_service_ip().to_string(), "10.96.0.10");
+        let sans: Vec<String> = c
+            .kubernetes_service_ips()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(sans, ["10.96.0.1", "fd6c:6b00:96::1"]);
+        assert_eq!(c.primary_ip(c.apiserver_ip()), IpAddr::V4(c.apiserver_ip()));
+        c.ip_family = IpFamily::Ipv6;
+        let ips: Vec<String> = c.node_ips(1).iter().map(ToString::to_string).collect();
+        assert_eq!(ips, ["fd6c:6b00:30:7::a"]);
+        assert_eq!(c.dns_service_ip().to_string(), "fd6c:6b00:96::a");
+        assert_eq!(
+            c.primary_ip(c.apiserver_ip()).to_string(),
+            "fd6c:6b00:30:7::3"
+        );
+        assert_eq!(c.pod_cidrs().len(), 1);
+        c.validate().unwrap();
     }
 
     #[test]

@@ -5,13 +5,14 @@
 //! The files follow kubeadm's and kind's choices; the reasons for the
 //! settings that differ from upstream defaults are noted beside them.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 use serde_json::json;
 
 use crate::plan::config::ProfileConfig;
 use crate::plan::known_options::Component;
+use crate::plan::networking::{self, NODE_POD_CIDR_PREFIX_V6};
 use crate::plan::spec::NODE_CONFIG_DIR;
 
 /// A file for a node's config folder: path relative to it, and content.
@@ -46,7 +47,7 @@ pub fn node_files(config: &ProfileConfig, node: &str, node_ip: Ipv4Addr) -> Vec<
         },
         NodeFile {
             path: "kubelet/flags".into(),
-            content: lines(&kubelet_flags(node, node_ip)),
+            content: lines(&kubelet_flags(node, &config.addresses_of(node_ip))),
         },
         NodeFile {
             path: "kube-proxy/config.yaml".into(),
@@ -66,20 +67,32 @@ fn lines(args: &[String]) -> String {
 }
 
 /// Shell-sourceable variables the entrypoint uses for masquerading and logging.
+/// With IPv6, the IPv6 ranges too: the entrypoint masquerades, fences and routes them with
+/// ip6tables and `ip -6` as it does the IPv4 ones. (An IPv6-only profile's IPv4 ranges stay
+/// fenced: nothing uses them, and nothing for them leaves either.)
 pub fn node_env(config: &ProfileConfig, node: &str, node_ip: Ipv4Addr) -> String {
-    format!(
+    let mut env = format!(
         "NODE_NAME={node}\nNODE_IP={node_ip}\nPOD_CIDR_ALL={}\nSERVICE_CIDR={}\n",
         config.pod_cidr, config.service_cidr
-    )
+    );
+    if let Some(v6) = config.ipv6 {
+        env.push_str(&format!(
+            "POD_CIDR_ALL_V6={}\nSERVICE_CIDR_V6={}\n",
+            v6.pod_cidr, v6.service_cidr
+        ));
+    }
+    env
 }
 
-pub fn kubelet_flags(node: &str, node_ip: Ipv4Addr) -> Vec<String> {
+pub fn kubelet_flags(node: &str, node_ips: &[IpAddr]) -> Vec<String> {
     let dir = NODE_CONFIG_DIR;
+    let node_ips: Vec<String> = node_ips.iter().map(ToString::to_string).collect();
     vec![
         format!("--config={dir}/kubelet/config.yaml"),
         format!("--kubeconfig={dir}/kubelet/kubeconfig"),
-        // The address other components use to reach this kubelet and its pods' host ports.
-        format!("--node-ip={node_ip}"),
+        // The addresses other components use to reach this kubelet and its pods' host ports,
+        // one per family, primary first (a dual-stack node reports both as InternalIP).
+        format!("--node-ip={}", node_ips.join(",")),
         format!("--hostname-override={node}"),
     ]
 }
@@ -178,7 +191,8 @@ conntrack:
 iptables:
   minSyncPeriod: 100ms
 ",
-        pod_cidr = config.pod_cidr,
+        // Every family's range: kube-proxy tells the cluster's own traffic by it in each.
+        pod_cidr = networking::comma_list(&config.pod_cidrs()),
         dir = NODE_CONFIG_DIR,
     )
 }
@@ -187,21 +201,47 @@ iptables:
 /// which allocates the nodes localkube has not registered itself.
 pub const NODE_POD_CIDR_PREFIX: u8 = 24;
 
-/// The pod CIDR `start` registers a node with: node N's the Nth /24 of the pod range, or, when
-/// another node holds that one (a cluster whose controller-manager handed them out), the first
-/// /24 that no node holds. `None`: the pod range is full.
-pub fn planned_pod_cidr(config: &ProfileConfig, number: u32, taken: &[Ipv4Net]) -> Option<Ipv4Net> {
-    let mut subnets = config.pod_cidr.subnets(NODE_POD_CIDR_PREFIX).ok()?;
-    let own = subnets
-        .clone()
-        .nth(number.saturating_sub(1) as usize)
-        .filter(|c| !taken.contains(c));
-    own.or_else(|| subnets.find(|c| !taken.contains(c)))
+/// The pod CIDRs `start` registers a node with, one per family of the profile, primary first:
+/// node N's the Nth of each range (a /24 of IPv4, a /64 of IPv6), or, when another node holds
+/// that one, the first that no node holds. `None`: a range is full.
+pub fn planned_pod_cidrs(
+    config: &ProfileConfig,
+    number: u32,
+    taken: &[IpNet],
+) -> Option<Vec<IpNet>> {
+    config
+        .pod_cidrs()
+        .into_iter()
+        .map(|range| {
+            let prefix = match range {
+                IpNet::V4(_) => NODE_POD_CIDR_PREFIX,
+                IpNet::V6(_) => NODE_POD_CIDR_PREFIX_V6,
+            };
+            let mut subnets = range.subnets(prefix).ok()?;
+            let own = subnets
+                .clone()
+                .nth(number.saturating_sub(1) as usize)
+                .filter(|c| !taken.contains(c));
+            own.or_else(|| subnets.find(|c| !taken.contains(c)))
+        })
+        .collect()
 }
 
-/// The CNI configuration for a node once its pod CIDR is known: ptp links with host-local
-/// addresses from the node's range, and portmap for hostPort (kindnet's recipe).
-pub fn cni_conflist(node_pod_cidr: Ipv4Net) -> String {
+/// The CNI configuration for a node once its pod CIDRs are known: ptp links with host-local
+/// addresses from the node's range of each family (one address of each per pod), a default
+/// route per family, and portmap for hostPort (kindnet's recipe).
+pub fn cni_conflist(node_pod_cidrs: &[IpNet]) -> String {
+    let ranges: Vec<_> = node_pod_cidrs
+        .iter()
+        .map(|cidr| json!([{ "subnet": cidr.to_string() }]))
+        .collect();
+    let routes: Vec<_> = node_pod_cidrs
+        .iter()
+        .map(|cidr| match cidr {
+            IpNet::V4(_) => json!({ "dst": "0.0.0.0/0" }),
+            IpNet::V6(_) => json!({ "dst": "::/0" }),
+        })
+        .collect();
     let conf = json!({
         "cniVersion": "0.4.0",
         "name": "localkube",
@@ -211,8 +251,8 @@ pub fn cni_conflist(node_pod_cidr: Ipv4Net) -> String {
                 "ipMasq": false,
                 "ipam": {
                     "type": "host-local",
-                    "ranges": [[{ "subnet": node_pod_cidr.to_string() }]],
-                    "routes": [{ "dst": "0.0.0.0/0" }]
+                    "ranges": ranges,
+                    "routes": routes
                 }
             },
             {
@@ -240,19 +280,62 @@ mod tests {
     #[test]
     fn node_n_gets_the_nth_slash_24_unless_another_node_holds_it() {
         let config = ProfileConfig::new(6443, "172.30.1.0/24".parse().unwrap());
-        let net = |s: &str| s.parse::<Ipv4Net>().unwrap();
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
         assert_eq!(
-            planned_pod_cidr(&config, 1, &[]),
-            Some(net("10.244.0.0/24"))
+            planned_pod_cidrs(&config, 1, &[]),
+            Some(vec![net("10.244.0.0/24")])
         );
         assert_eq!(
-            planned_pod_cidr(&config, 3, &[]),
-            Some(net("10.244.2.0/24"))
+            planned_pod_cidrs(&config, 3, &[]),
+            Some(vec![net("10.244.2.0/24")])
         );
         assert_eq!(
-            planned_pod_cidr(&config, 3, &[net("10.244.0.0/24"), net("10.244.2.0/24")]),
-            Some(net("10.244.1.0/24"))
+            planned_pod_cidrs(&config, 3, &[net("10.244.0.0/24"), net("10.244.2.0/24")]),
+            Some(vec![net("10.244.1.0/24")])
         );
+    }
+
+    fn dual() -> ProfileConfig {
+        let mut config = ProfileConfig::new(6443, "172.30.1.0/24".parse().unwrap());
+        config.ip_family = networking::IpFamily::Dual;
+        config.ipv6 = Some(Default::default());
+        config
+    }
+
+    #[test]
+    fn a_dual_stack_node_gets_a_range_of_each_family_and_says_so_everywhere() {
+        let config = dual();
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        let cidrs = planned_pod_cidrs(&config, 2, &[]).unwrap();
+        assert_eq!(cidrs, [net("10.244.1.0/24"), net("fd6c:6b00:244:1::/64")]);
+        let taken = [net("fd6c:6b00:244:1::/64")];
+        assert_eq!(
+            planned_pod_cidrs(&config, 2, &taken).unwrap()[1],
+            net("fd6c:6b00:244::/64")
+        );
+        let cni: serde_json::Value = serde_json::from_str(&cni_conflist(&cidrs)).unwrap();
+        let ipam = &cni["plugins"][0]["ipam"];
+        assert_eq!(ipam["ranges"][1][0]["subnet"], "fd6c:6b00:244:1::/64");
+        assert_eq!(ipam["routes"][1]["dst"], "::/0");
+        let files = node_files(&config, "dev-m02", "172.30.1.11".parse().unwrap());
+        assert!(
+            files[0]
+                .content
+                .contains("POD_CIDR_ALL_V6=fd6c:6b00:244::/56\n")
+        );
+        assert!(
+            files[0]
+                .content
+                .contains("SERVICE_CIDR_V6=fd6c:6b00:96::/112\n")
+        );
+        assert!(
+            files[2]
+                .content
+                .contains("--node-ip=172.30.1.11,fd6c:6b00:30:1::b\n")
+        );
+        let proxy: serde_json::Value =
+            crate::yaml::from_str(&kube_proxy_config(&config, "dev")).unwrap();
+        assert_eq!(proxy["clusterCIDR"], "10.244.0.0/16,fd6c:6b00:244::/56");
     }
 
     #[test]
@@ -296,18 +379,22 @@ mod tests {
 
     #[test]
     fn kubelet_flags_name_the_node_and_its_address() {
-        let flags = kubelet_flags("dev", "172.30.7.10".parse().unwrap());
+        let flags = kubelet_flags("dev", &["172.30.7.10".parse().unwrap()]);
         assert!(flags.contains(&"--node-ip=172.30.7.10".to_string()));
         assert!(flags.contains(&"--hostname-override=dev".to_string()));
     }
 
     #[test]
     fn cni_uses_the_node_range() {
-        let text = cni_conflist("10.244.1.0/24".parse().unwrap());
+        let text = cni_conflist(&["10.244.1.0/24".parse().unwrap()]);
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             value["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
             "10.244.1.0/24"
+        );
+        assert_eq!(
+            value["plugins"][0]["ipam"]["routes"],
+            json!([{"dst": "0.0.0.0/0"}])
         );
         assert_eq!(value["plugins"][1]["type"], "portmap");
     }

@@ -93,9 +93,9 @@ pub fn service_urls(service: &Service, nodes: &[Node]) -> Result<Vec<ServiceUrl>
         .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
     {
         let host_port = match (kind.as_str(), &ingress_ip, &node, port.node_port) {
-            ("LoadBalancer", Some(ip), _, _) => Some(format!("{ip}:{}", port.port)),
+            ("LoadBalancer", Some(ip), _, _) => Some(host_port_text(ip, port.port)),
             ("LoadBalancer" | "NodePort", _, Some(node), Some(node_port)) => {
-                Some(format!("{node}:{node_port}"))
+                Some(host_port_text(node, node_port))
             }
             _ => None,
         };
@@ -114,6 +114,14 @@ pub fn service_urls(service: &Service, nodes: &[Node]) -> Result<Vec<ServiceUrl>
         "LoadBalancer" | "NodePort" if urls.is_empty() => Err(NoUrl::Pending),
         "LoadBalancer" | "NodePort" => Ok(urls),
         other => Err(NoUrl::ClusterOnly(other.to_string())),
+    }
+}
+
+/// `address:port`, an IPv6 address in brackets (an IPv6 profile's nodes have IPv6 InternalIPs).
+fn host_port_text(address: &str, port: i32) -> String {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(ip) => format!("{}:{port}", crate::plan::networking::url_host(ip)),
+        Err(_) => format!("{address}:{port}"),
     }
 }
 
@@ -216,6 +224,23 @@ mod tests {
             "http://172.30.7.10:31000"
         );
         assert_eq!(service_urls(&svc, &[]), Err(NoUrl::Pending));
+    }
+
+    #[test]
+    fn an_ipv6_address_is_bracketed() {
+        let svc = service(json!({
+            "metadata": {"name": "web"},
+            "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]}
+        }));
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": "dev"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "fd6c:6b00:30:7::a"}]}
+        }))
+        .unwrap();
+        assert_eq!(
+            service_urls(&svc, &[node]).unwrap()[0].url,
+            "http://[fd6c:6b00:30:7::a]:30080"
+        );
     }
 
     #[test]

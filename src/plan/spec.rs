@@ -3,10 +3,10 @@
 //! all describe containers the same way without importing each other.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -22,6 +22,9 @@ pub struct NetworkSpec {
     pub name: String,
     pub subnet: Ipv4Net,
     pub gateway: Ipv4Addr,
+    /// The IPv6 /64 of an `ipv6` or `dual` profile (Docker's `--ipv6 --subnet`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet_v6: Option<Ipv6Net>,
     pub labels: BTreeMap<String, String>,
 }
 
@@ -42,6 +45,10 @@ pub struct ContainerSpec {
     pub args: Vec<String>,
     pub network: String,
     pub ip: Ipv4Addr,
+    /// Its fixed IPv6 address on an `ipv6` or `dual` profile's network (the twin of `ip`);
+    /// not written otherwise, so the IPv4 profiles' spec digests stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     pub mounts: Vec<MountSpec>,
     pub ports: Vec<PortSpec>,
     pub labels: BTreeMap<String, String>,

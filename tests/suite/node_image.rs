@@ -415,6 +415,7 @@ fn a_node_create_given_up_by_its_caller_is_finished_before_settled_returns() {
         args: Vec::new(),
         network: NO_NETWORK.into(),
         ip: std::net::Ipv4Addr::UNSPECIFIED,
+        ip6: None,
         // A new volume at /var: Docker fills it from the image at create, as for a node.
         mounts: vec![MountSpec::Volume {
             name: unique("given-up-var"),

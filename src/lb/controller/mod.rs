@@ -5,7 +5,7 @@
 //! broker of [`super::runtime`], for this profile's proxies and nothing else.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -304,24 +304,30 @@ impl Controller {
             .collect())
     }
 
-    /// Node addresses to forward to: Ready nodes, or every node while none is Ready.
-    async fn backends(&self) -> Result<Vec<Ipv4Addr>> {
+    /// Node addresses to forward to, of every family (`load_balancer::backends_for` picks a
+    /// Service's): Ready nodes, or every node while none is Ready.
+    async fn backends(&self) -> Result<Vec<IpAddr>> {
         let nodes = Api::<Node>::all(self.client.clone())
             .list(&ListParams::default())
             .await?;
-        let address = |n: &Node| -> Option<Ipv4Addr> {
-            crate::plan::service_urls::node_address(std::slice::from_ref(n))?
-                .parse()
-                .ok()
+        let addresses = |n: &Node| -> Vec<IpAddr> {
+            n.status
+                .as_ref()
+                .and_then(|s| s.addresses.as_ref())
+                .into_iter()
+                .flatten()
+                .filter(|a| a.type_ == "InternalIP")
+                .filter_map(|a| a.address.parse().ok())
+                .collect()
         };
-        let ready: Vec<Ipv4Addr> = nodes
+        let ready: Vec<IpAddr> = nodes
             .items
             .iter()
             .filter(|n| kube_api::node_is_ready(n))
-            .filter_map(address)
+            .flat_map(addresses)
             .collect();
         Ok(if ready.is_empty() {
-            nodes.items.iter().filter_map(address).collect()
+            nodes.items.iter().flat_map(addresses).collect()
         } else {
             ready
         })
@@ -417,7 +423,7 @@ impl Controller {
                         node_port: p.node_port,
                     })
                     .collect(),
-                backends: backends.clone(),
+                backends: load_balancer::backends_for(service, &backends),
             };
             changed_proxies |= self.ensure_proxy(service, &lb, current).await;
             let served_on_localhost = state.as_ref().is_some_and(|s| !s.serving.is_empty());

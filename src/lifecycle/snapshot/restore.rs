@@ -70,6 +70,14 @@ pub async fn restore(
     let snapshot_config: ProfileConfig =
         yaml::from_str(&store::read_config(&dir)?).context("the snapshot's config.yaml")?;
     config.addons = snapshot_config.addons;
+    // A snapshot of the release before an upgrade takes the profile back to that release.
+    if config.kubernetes_version != manifest.kubernetes_version {
+        ui.info(format!(
+            "Snapshot '{name}' is of Kubernetes {}: profile '{profile}' goes back from {} to it.",
+            manifest.kubernetes_version, config.kubernetes_version
+        ));
+        config.kubernetes_version = manifest.kubernetes_version.clone();
+    }
     let started_cluster =
         restore_into(home, profile, &config, &dir, &manifest, ui, lock, false).await?;
     Ok(RestoreOutcome {

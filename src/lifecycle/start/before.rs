@@ -62,6 +62,7 @@ pub(super) async fn preflight(ctx: &mut StartContext<'_>) -> Result<()> {
         ctx.request.nodes,
         ctx.request.apiserver_port,
         ctx.request.add_node,
+        ctx.request.networking.ip_family,
     );
     preflight::before_start(ctx.home, ctx.profile, ctx.ui, &intent).await
 }

@@ -167,7 +167,7 @@ pub(super) fn stage_control_plane(ctx: &StartContext<'_>, specs: &[ContainerSpec
         if !staging::has_file(ctx.facts(), &spec.name, routes::CONTROL_PLANE_ROUTES_FILE) {
             let first_node = NodeRoute {
                 ip: ctx.config().node_ip(1),
-                pod_cidr: None,
+                pod_cidrs: Vec::new(),
             };
             staging::write_generated(
                 ctx.facts(),

@@ -96,6 +96,9 @@ pub struct StartRequest {
     /// Which kinds of Service answer on localhost (`--localhost`, the file's `localhost:`);
     /// `None`: the profile's stay (every kind, for a new one).
     pub localhost: Option<crate::plan::localhost::Localhost>,
+    /// The IP family and ranges of a new profile (`--ip-family`, the file's `networking:`); an
+    /// existing profile must already have them.
+    pub networking: crate::plan::networking::Networking,
 }
 
 impl StartRequest {
@@ -129,6 +132,8 @@ pub enum Outcome {
     },
     /// `--dry-run`: the plan, with nothing created in Docker.
     Planned(Box<ClusterPlan>),
+    /// `--dry-run` of an upgrade (`crate::lifecycle::upgrade`): its phases, nothing changed.
+    UpgradePlanned(Box<crate::plan::upgrade::UpgradePlan>),
 }
 
 /// The steps of `start`, in order: a name (what `LOCALKUBE_TEST_FAIL_AT` takes and an interruption

@@ -10,7 +10,7 @@ use super::{CA_PUBLISHED_TIMEOUT, NODE_READY_TIMEOUT};
 use crate::effects::{kube_api, staging};
 use crate::plan::cluster::ContainerSpec;
 use crate::plan::names::{self, Role};
-use crate::plan::node_config;
+use crate::plan::{networking, node_config};
 
 /// Once the apiserver answers: each new node registered with its pod CIDR and given its CNI
 /// configuration, then its kubelet and kube-proxy let start (their flags files written), so that
@@ -29,10 +29,7 @@ pub(super) async fn kubelets(ctx: &mut StartContext<'_>) -> Result<()> {
         )
         .await?;
     }
-    let mut taken = Vec::new();
-    for cidr in kube_api::node_pod_cidrs(&client).await? {
-        taken.extend(cidr.parse::<ipnet::Ipv4Net>().ok());
-    }
+    let mut taken = kube_api::node_pod_cidrs(&client).await?;
     for &number in ctx.config().nodes.numbers() {
         let name = names::node_name(ctx.profile, number);
         let Some(spec) = ctx
@@ -43,29 +40,32 @@ pub(super) async fn kubelets(ctx: &mut StartContext<'_>) -> Result<()> {
             continue;
         };
         let node = kube_api::get_node(&client, &name).await?;
-        let cidr = match node.as_ref() {
+        let cidrs = match node.as_ref() {
             // Known already: its CNI configuration is written (again, unchanged) below.
-            Some(node) => kube_api::node_pod_cidr(node).and_then(|c| c.parse().ok()),
+            Some(node) => kube_api::node_pod_cidrs_of(node),
             None => {
-                let cidr = node_config::planned_pod_cidr(ctx.config(), number, &taken)
+                let cidrs = node_config::planned_pod_cidrs(ctx.config(), number, &taken)
                     .with_context(|| {
                         format!(
                             "no pod CIDR left in {} for node {name}",
-                            ctx.config().pod_cidr
+                            networking::comma_list(&ctx.config().pod_cidrs())
                         )
                     })?;
-                if kube_api::register_node(&client, &name, &cidr.to_string()).await? {
-                    ctx.ui
-                        .detail(format!("{name}: registered with pods in {cidr}"));
+                let text: Vec<String> = cidrs.iter().map(ToString::to_string).collect();
+                if kube_api::register_node(&client, &name, &text).await? {
+                    ctx.ui.detail(format!(
+                        "{name}: registered with pods in {}",
+                        text.join(", ")
+                    ));
                 }
-                taken.push(cidr);
-                Some(cidr)
+                taken.extend(cidrs.iter().copied());
+                cidrs
             }
         };
         // A node the controller-manager has not given a CIDR yet gets its CNI configuration in the
         // Nodes step, once it has one.
-        if let Some(cidr) = cidr {
-            staging::write_node_files(ctx.facts(), &spec.name, &[cni_file(cidr)])?;
+        if !cidrs.is_empty() {
+            staging::write_node_files(ctx.facts(), &spec.name, &[cni_file(&cidrs)])?;
         }
         let files = node_config::node_files(ctx.config(), &spec.hostname, spec.ip);
         let (_, flags) = node_config::split_process_flags(files);
@@ -74,10 +74,10 @@ pub(super) async fn kubelets(ctx: &mut StartContext<'_>) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn cni_file(pod_cidr: ipnet::Ipv4Net) -> node_config::NodeFile {
+pub(super) fn cni_file(pod_cidrs: &[ipnet::IpNet]) -> node_config::NodeFile {
     node_config::NodeFile {
         path: "cni/10-localkube.conflist".into(),
-        content: node_config::cni_conflist(pod_cidr),
+        content: node_config::cni_conflist(pod_cidrs),
     }
 }
 
@@ -104,7 +104,9 @@ pub(super) async fn register_node(ctx: &StartContext<'_>, spec: &ContainerSpec) 
     let docker = ctx.docker();
     let client = ctx.client();
     let node = spec.hostname.as_str();
-    let pod_cidr = kube_api::wait_for(
+    // One pod CIDR per family of the profile.
+    let families = ctx.config().pod_cidrs().len();
+    let cidrs = kube_api::wait_for(
         &format!("node {node} registered with a pod CIDR"),
         NODE_READY_TIMEOUT,
         || {
@@ -113,18 +115,19 @@ pub(super) async fn register_node(ctx: &StartContext<'_>, spec: &ContainerSpec) 
                 Ok(kube_api::get_node(&client, node)
                     .await?
                     .as_ref()
-                    .and_then(kube_api::node_pod_cidr))
+                    .map(kube_api::node_pod_cidrs_of)
+                    .filter(|cidrs| cidrs.len() >= families))
             }
         },
     )
     .await
     .with_logs(docker, &spec.name)
     .await?;
-    let cidr = pod_cidr
-        .parse()
-        .with_context(|| format!("node {node} has an invalid pod CIDR '{pod_cidr}'"))?;
-    staging::write_node_files(ctx.facts(), &spec.name, &[cni_file(cidr)])?;
-    ctx.ui.detail(format!("{node}: pods in {pod_cidr}"));
+    staging::write_node_files(ctx.facts(), &spec.name, &[cni_file(&cidrs)])?;
+    ctx.ui.detail(format!(
+        "{node}: pods in {}",
+        networking::comma_list(&cidrs)
+    ));
     Ok(())
 }
 

@@ -139,6 +139,13 @@ pub(super) async fn new_config(
     }
     config.nodes = Nodes::first(request.nodes.unwrap_or(1));
     config.control_planes = request.control_planes.unwrap_or(1);
+    config.set_networking(&request.networking)?;
+    if !request.dry_run {
+        config.ranges().check_host_routes(
+            &crate::lifecycle::preflight::host_routes(),
+            &request.networking,
+        )?;
+    }
     config.image_repository = request.image_repository.clone();
     config.load_balancer = exposure;
     if let Some(localhost) = request.localhost {
@@ -187,6 +194,9 @@ pub(super) fn check_unchanged(config: &ProfileConfig, request: &StartRequest) ->
         && members != config.control_planes
     {
         bail!("{}", control_planes_refusal(config.control_planes, members));
+    }
+    if let Some(refusal) = request.networking.refusal(config.ranges()) {
+        bail!("{refusal}");
     }
     Ok(())
 }

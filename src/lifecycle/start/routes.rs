@@ -54,19 +54,19 @@ pub async fn sync_routes(
 ) -> Result<()> {
     let mut node_routes = Vec::new();
     for spec in nodes {
-        let pod_cidr = kube_api::get_node(client, &spec.hostname)
+        let pod_cidrs = kube_api::get_node(client, &spec.hostname)
             .await?
             .as_ref()
-            .and_then(kube_api::node_pod_cidr)
-            .and_then(|cidr| cidr.parse().ok());
+            .map(kube_api::node_pod_cidrs_of)
+            .unwrap_or_default();
         node_routes.push(NodeRoute {
             ip: spec.ip,
-            pod_cidr,
+            pod_cidrs,
         });
     }
     for spec in nodes {
         let text = routes::render(
-            &routes::node(&node_routes, spec.ip),
+            &routes::node(config, &node_routes, spec.ip),
             "the other nodes' pods, each via its node",
         );
         staging::write_generated(paths, &spec.name, routes::NODE_ROUTES_FILE, &text)?;

@@ -133,6 +133,11 @@ fn registry_base(
     };
     let data = registry_volume(profile);
     let target = "/var/lib/registry".to_string();
+    let ip = if pull_only {
+        registry_mirror_ip(config)
+    } else {
+        registry_ip(config)
+    };
     ContainerSpec {
         name: name.to_string(),
         role,
@@ -144,11 +149,8 @@ fn registry_base(
         // On the profile's network at a fixed address: the nodes' hosts.toml files name the
         // mirror's.
         network: names::network(profile),
-        ip: if pull_only {
-            registry_mirror_ip(config)
-        } else {
-            registry_ip(config)
-        },
+        ip,
+        ip6: config.ipv6_twin(ip),
         mounts: vec![
             // Pushed images outlive the containers: disable removes the volume, stop does not.
             // The mirror cannot write it even if its read-only mode failed.

@@ -52,6 +52,7 @@ pub(super) fn apiserver_lb(
         network: names::network(profile),
         // Fixed: the apiserver certificate and every kubeconfig in the cluster name it.
         ip,
+        ip6: config.ipv6_twin(ip),
         // Published on 127.0.0.1 only, on the port chosen once for the profile, as a single
         // apiserver is: kubectl on the host reaches it, nothing beyond this machine does.
         ports: vec![PortSpec {

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::plan::config::ProfileConfig;
 use crate::plan::names::{self, Role};
+use crate::plan::networking;
 use crate::plan::pki;
 use crate::plan::profile_name::ProfileName;
 
@@ -135,7 +136,9 @@ pub(super) fn apiserver(
         // Where it serves. The address the `kubernetes` Service's endpoints carry: its own on
         // the profile's network, which pods reach through their node (with several members,
         // each apiserver adds its own, and removes it when it stops).
-        format!("--advertise-address={ip}"),
+        // An IPv6 profile's is its IPv6 address: the Service's endpoints take the family of
+        // its primary range.
+        format!("--advertise-address={}", config.primary_ip(ip)),
         // kubeadm's port inside the container; the host publishes it on the profile's own port.
         format!("--secure-port={APISERVER_PORT}"),
         // What workloads may ask for: privileged containers, as on a kubeadm cluster, so what
@@ -171,9 +174,12 @@ pub(super) fn apiserver(
         format!("--etcd-cafile={pki}/etcd/ca.crt"),
         format!("--etcd-certfile={pki}/apiserver-etcd-client.crt"),
         format!("--etcd-keyfile={pki}/apiserver-etcd-client.key"),
-        // ClusterIPs come from the profile's service range (the controller-manager is given
-        // the same, so no node's pod range overlaps it).
-        format!("--service-cluster-ip-range={}", config.service_cidr),
+        // ClusterIPs come from the profile's service ranges, primary family first (the
+        // controller-manager is given the same, so no node's pod range overlaps them).
+        format!(
+            "--service-cluster-ip-range={}",
+            networking::comma_list(&config.service_cidrs())
+        ),
         // ServiceAccount tokens: signed with sa.key, checked with sa.pub, issued under the
         // in-cluster URL as kubeadm names it, so bound tokens (TokenRequest) work.
         format!(
@@ -282,15 +288,35 @@ pub(super) fn controller_manager(
         // Each node gets a /24 of the pod CIDR in node.spec.podCIDR; the node's CNI config and
         // the other nodes' routes are made from it.
         "--allocate-node-cidrs=true".into(),
-        format!("--cluster-cidr={}", config.pod_cidr),
-        // The apiserver's service range: node pod ranges are never carved out of it.
-        format!("--service-cluster-ip-range={}", config.service_cidr),
+        format!(
+            "--cluster-cidr={}",
+            networking::comma_list(&config.pod_cidrs())
+        ),
+        // The apiserver's service ranges: node pod ranges are never carved out of them.
+        format!(
+            "--service-cluster-ip-range={}",
+            networking::comma_list(&config.service_cidrs())
+        ),
         // The profile's name, where the controllers name the cluster.
         format!("--cluster-name={profile}"),
         leader_election(config),
         // No /debug/pprof (CIS 1.3.2).
         "--profiling=false".into(),
     ]);
+    // With IPv6, each family's node range size by its own flag (the single
+    // --node-cidr-mask-size is refused for dual-stack, and a family the cluster does not run
+    // may not be named): a /24 and a /64 per node, the sizes `plan::node_config` registers the
+    // nodes with.
+    if config.ip_family.has_ipv6() {
+        use crate::plan::networking::NODE_POD_CIDR_PREFIX_V6;
+        use crate::plan::node_config::NODE_POD_CIDR_PREFIX;
+        if config.ip_family.has_ipv4() {
+            args.push(format!("--node-cidr-mask-size-ipv4={NODE_POD_CIDR_PREFIX}"));
+        }
+        args.push(format!(
+            "--node-cidr-mask-size-ipv6={NODE_POD_CIDR_PREFIX_V6}"
+        ));
+    }
     control_plane_container(
         profile,
         config,

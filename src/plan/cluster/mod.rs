@@ -56,6 +56,7 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig, paths: &HostFacts) ->
         name: names::network(profile),
         subnet: config.network_subnet,
         gateway: config.gateway_ip(),
+        subnet_v6: config.network_subnet_v6(),
         labels: labels(profile, "network", None),
     };
     let node_names = names::node_names(profile, &config.nodes);
@@ -211,6 +212,7 @@ fn control_plane_container(
         // Fixed: certificates, kubeconfigs and etcd's peer URL name it, and it must survive a
         // dockerd restart (kind #2045).
         ip,
+        ip6: config.ipv6_twin(ip),
         ports: Vec::new(),
         labels,
         // Back after a crash or a dockerd restart, but a `localkube stop` stays stopped.
@@ -230,6 +232,9 @@ pub fn render_text(plan: &ClusterPlan) -> String {
         "network {} subnet {} gateway {}\n",
         n.name, n.subnet, n.gateway
     ));
+    if let Some(v6) = n.subnet_v6 {
+        out.push_str(&format!("        IPv6 subnet {v6}\n"));
+    }
     for v in &plan.volumes {
         out.push_str(&format!("volume  {}\n", v.name));
     }
@@ -237,6 +242,9 @@ pub fn render_text(plan: &ClusterPlan) -> String {
         out.push_str(&format!("\ncontainer {} ({})\n", c.name, c.role));
         out.push_str(&format!("  image:   {}\n", c.image));
         out.push_str(&format!("  address: {} on {}\n", c.ip, c.network));
+        if let Some(ip6) = c.ip6 {
+            out.push_str(&format!("           {ip6}\n"));
+        }
         out.push_str(&format!(
             "  command: {}\n",
             c.entrypoint

@@ -32,6 +32,7 @@ pub(super) fn node_container(
         args: Vec::new(),
         network: names::network(profile),
         ip: config.node_ip(number),
+        ip6: config.ipv6_twin(config.node_ip(number)),
         mounts: vec![
             config_mount(paths, &name, dir),
             // containerd's images and snapshots, kubelet's state and pod logs: a volume, so the
@@ -139,6 +140,7 @@ pub fn node_preload_container(image: &str, name: &str) -> ContainerSpec {
         args: Vec::new(),
         network: NO_NETWORK.into(),
         ip: Ipv4Addr::UNSPECIFIED,
+        ip6: None,
         mounts: vec![
             // containerd's state and socket, as in a node; nothing of them belongs in the image.
             MountSpec::Tmpfs {

@@ -11,7 +11,7 @@
 //! networks cannot overlap, hence neither can the blocks.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::Service;
@@ -148,7 +148,8 @@ pub struct LoadBalancer {
     /// Ports on localhost, taken where free (`plan::localhost`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub localhost: Vec<LbPort>,
-    pub backends: Vec<Ipv4Addr>,
+    /// Node addresses of a family of the Service (`backends_for`).
+    pub backends: Vec<IpAddr>,
 }
 
 impl LoadBalancer {
@@ -219,6 +220,7 @@ pub fn proxy_spec(
         // copy, in front of it (half the requests per second, measured by scripts/bench-lb.sh).
         network: HOST_NETWORK.into(),
         ip: Ipv4Addr::UNSPECIFIED,
+        ip6: None,
         mounts: Vec::new(),
         ports: Vec::new(),
         labels: BTreeMap::new(),
@@ -281,9 +283,34 @@ pub const MAX_PORTS: usize = 32;
 /// gateway is the host itself, and the control plane, registry and controller are no
 /// Service's backends. Every node slot, not only today's nodes, since the broker reads the
 /// configuration once and `node add` does not restart it.
-pub fn node_addresses(config: &ProfileConfig) -> Vec<Ipv4Addr> {
+/// On an IPv6 or dual-stack profile, a node's IPv6 address counts too.
+pub fn node_addresses(config: &ProfileConfig) -> Vec<IpAddr> {
     (1..=crate::plan::config::MAX_NODES)
-        .map(|n| config.node_ip(n))
+        .flat_map(|n| config.addresses_of(config.node_ip(n)))
+        .collect()
+}
+
+/// The node addresses a Service's proxy forwards to: those of IPv4 where the Service has an
+/// IPv4 family (its NodePorts answer there: kube-proxy serves each family of a Service on the
+/// nodes' addresses of that family), else those of IPv6 (an IPv6-only Service, any Service of
+/// an IPv6 profile). A Service that names no family has its cluster's primary one, IPv4 unless
+/// no node has IPv4.
+pub fn backends_for(service: &Service, nodes: &[IpAddr]) -> Vec<IpAddr> {
+    let families = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ip_families.clone())
+        .unwrap_or_default();
+    let any_v4 = nodes.iter().any(IpAddr::is_ipv4);
+    let v4 = if families.is_empty() {
+        any_v4
+    } else {
+        families.iter().any(|f| f == "IPv4")
+    };
+    nodes
+        .iter()
+        .copied()
+        .filter(|ip| ip.is_ipv4() == v4)
         .collect()
 }
 
@@ -306,10 +333,10 @@ pub fn check_request(config: &ProfileConfig, lb: &LoadBalancer) -> Result<(), St
             nodes[nodes.len() - 1]
         ));
     }
-    if lb.backends.is_empty() || lb.backends.len() > nodes.len() {
+    if lb.backends.is_empty() || lb.backends.len() > crate::plan::config::MAX_NODES as usize {
         return Err(format!(
             "a load balancer needs 1 to {} backends, not {}",
-            nodes.len(),
+            crate::plan::config::MAX_NODES,
             lb.backends.len()
         ));
     }
@@ -411,6 +438,7 @@ pub fn controller_spec(
         ],
         network: names::network(profile),
         ip: Ipv4Addr::new(a, b, c, 6),
+        ip6: config.ipv6_twin(Ipv4Addr::new(a, b, c, 6)),
         mounts: vec![
             MountSpec::Bind {
                 source: paths.staging_dir(&name),

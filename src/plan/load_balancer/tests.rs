@@ -383,3 +383,41 @@ fn docker_socket_comes_from_docker_host() {
     );
     assert!(docker_socket_path(Some("tcp://10.0.0.1:2375")).is_err());
 }
+
+#[test]
+fn a_service_is_forwarded_to_the_node_addresses_of_its_family() {
+    let nodes: Vec<std::net::IpAddr> = ["172.30.7.10", "fd6c:6b00:30:7::a", "172.30.7.11"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let service = |families: serde_json::Value| -> Service {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "s"},
+            "spec": {"ipFamilies": families}
+        }))
+        .unwrap()
+    };
+    let text = |v: Vec<std::net::IpAddr>| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        text(backends_for(
+            &service(serde_json::json!(["IPv6", "IPv4"])),
+            &nodes
+        )),
+        ["172.30.7.10", "172.30.7.11"]
+    );
+    assert_eq!(
+        text(backends_for(&service(serde_json::json!(["IPv6"])), &nodes)),
+        ["fd6c:6b00:30:7::a"]
+    );
+    assert_eq!(
+        text(backends_for(
+            &service(serde_json::json!(null)),
+            &nodes[1..2]
+        )),
+        ["fd6c:6b00:30:7::a"]
+    );
+    let mut config = config();
+    config.ip_family = crate::plan::networking::IpFamily::Dual;
+    config.ipv6 = Some(Default::default());
+    assert!(node_addresses(&config).contains(&"fd6c:6b00:30:7::b".parse().unwrap()));
+}

@@ -261,13 +261,90 @@ impl PkiPlan {
     }
 }
 
+/// The client certificates every profile has, one row each: stem, common name (the user the
+/// apiserver sees), issuer, organization (the group). In kubeadm's order.
+const CLIENT_LEAVES: &[(&str, &str, &str, Option<&str>)] = &[
+    (
+        APISERVER_KUBELET_CLIENT,
+        "kube-apiserver-kubelet-client",
+        CLUSTER_CA,
+        Some("system:masters"),
+    ),
+    (
+        FRONT_PROXY_CLIENT,
+        "front-proxy-client",
+        FRONT_PROXY_CA,
+        None,
+    ),
+    (
+        ETCD_HEALTHCHECK_CLIENT,
+        "kube-etcd-healthcheck-client",
+        ETCD_CA,
+        None,
+    ),
+    (
+        APISERVER_ETCD_CLIENT,
+        "kube-apiserver-etcd-client",
+        ETCD_CA,
+        None,
+    ),
+    (ADMIN, "kubernetes-admin", CLUSTER_CA, Some(ADMIN_GROUP)),
+    (
+        SUPER_ADMIN,
+        "kubernetes-super-admin",
+        CLUSTER_CA,
+        Some("system:masters"),
+    ),
+    (
+        CONTROLLER_MANAGER,
+        "system:kube-controller-manager",
+        CLUSTER_CA,
+        None,
+    ),
+    (SCHEDULER, "system:kube-scheduler", CLUSTER_CA, None),
+    (KUBE_PROXY, "system:kube-proxy", CLUSTER_CA, None),
+    (LB_CONTROLLER, "localkube:lb-controller", CLUSTER_CA, None),
+];
+
 /// The certificates a profile needs, from its settings alone.
 pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
     let days = config.cert_validity_days;
-    let nodes = names::node_names(profile, &config.nodes);
+    let cas = vec![
+        CertSpec::ca(CLUSTER_CA, "kubernetes"),
+        CertSpec::ca(FRONT_PROXY_CA, "front-proxy-ca"),
+        CertSpec::ca(ETCD_CA, "etcd-ca"),
+    ];
+    let mut leaves = vec![apiserver_leaf(profile, config)];
+    leaves.extend(
+        CLIENT_LEAVES
+            .iter()
+            .map(|&(stem, common_name, issuer, organization)| {
+                let leaf = CertSpec::leaf(stem, common_name, Usage::Client, issuer, days);
+                match organization {
+                    Some(organization) => leaf.organization(organization),
+                    None => leaf,
+                }
+            }),
+    );
+    // Each etcd member's certificates go before the healthcheck client, where a single
+    // member's always were, so its plan reads as before.
+    let etcd_at = leaves
+        .iter()
+        .position(|l| l.stem == ETCD_HEALTHCHECK_CLIENT)
+        .expect("the healthcheck client is planned");
+    leaves.splice(etcd_at..etcd_at, etcd_member_leaves(profile, config));
+    leaves.extend(node_leaves(profile, config));
+    PkiPlan {
+        leaf_validity_days: days,
+        cas,
+        leaves,
+    }
+}
+
+/// The apiserver's serving certificate, naming every way a client reaches it.
+fn apiserver_leaf(profile: &ProfileName, config: &ProfileConfig) -> CertSpec {
     let first_node = names::node_name(profile, 1);
     let localhost_v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
     let apiserver_container = names::control_plane_container(profile, Role::Apiserver);
     let kubernetes_svc_fqdn = format!("kubernetes.default.svc.{}", config.dns_domain);
     // Clients reach the apiserver by the service name (pods), the container name and address (the
@@ -283,11 +360,12 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
         "localhost",
         apiserver_container.as_str(),
     ]);
-    let mut apiserver_ips = vec![
-        IpAddr::V4(config.kubernetes_service_ip()),
-        IpAddr::V4(config.apiserver_ip()),
-        localhost_v4,
-    ];
+    // The `kubernetes` Service's address in each family (the first one's, before families, in
+    // the same place), and the apiserver's IPv6 twin where the network has IPv6.
+    let mut apiserver_ips = config.kubernetes_service_ips();
+    apiserver_ips.push(IpAddr::V4(config.apiserver_ip()));
+    apiserver_ips.push(localhost_v4);
+    apiserver_ips.extend(config.ipv6_twin(config.apiserver_ip()).map(IpAddr::V6));
     // Several members share one serving certificate that names each of them and their load
     // balancer, through which the nodes and components reach whichever member answers.
     let members: Vec<String> = config
@@ -308,107 +386,49 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
         apiserver_ips.push(IpAddr::V4(config.apiserver_lb_ip()));
     }
 
-    let cas = vec![
-        CertSpec::ca(CLUSTER_CA, "kubernetes"),
-        CertSpec::ca(FRONT_PROXY_CA, "front-proxy-ca"),
-        CertSpec::ca(ETCD_CA, "etcd-ca"),
-    ];
+    CertSpec::leaf(
+        APISERVER,
+        "kube-apiserver",
+        Usage::Server,
+        CLUSTER_CA,
+        config.cert_validity_days,
+    )
+    .sans(&apiserver_dns, &apiserver_ips)
+}
 
-    let mut leaves = vec![
-        CertSpec::leaf(APISERVER, "kube-apiserver", Usage::Server, CLUSTER_CA, days)
-            .sans(&apiserver_dns, &apiserver_ips),
-        CertSpec::leaf(
-            APISERVER_KUBELET_CLIENT,
-            "kube-apiserver-kubelet-client",
-            Usage::Client,
-            CLUSTER_CA,
-            days,
-        )
-        .organization("system:masters"),
-        CertSpec::leaf(
-            FRONT_PROXY_CLIENT,
-            "front-proxy-client",
-            Usage::Client,
-            FRONT_PROXY_CA,
-            days,
-        ),
-        CertSpec::leaf(
-            ETCD_HEALTHCHECK_CLIENT,
-            "kube-etcd-healthcheck-client",
-            Usage::Client,
-            ETCD_CA,
-            days,
-        ),
-        CertSpec::leaf(
-            APISERVER_ETCD_CLIENT,
-            "kube-apiserver-etcd-client",
-            Usage::Client,
-            ETCD_CA,
-            days,
-        ),
-        CertSpec::leaf(ADMIN, "kubernetes-admin", Usage::Client, CLUSTER_CA, days)
-            .organization(ADMIN_GROUP),
-        CertSpec::leaf(
-            SUPER_ADMIN,
-            "kubernetes-super-admin",
-            Usage::Client,
-            CLUSTER_CA,
-            days,
-        )
-        .organization("system:masters"),
-        CertSpec::leaf(
-            CONTROLLER_MANAGER,
-            "system:kube-controller-manager",
-            Usage::Client,
-            CLUSTER_CA,
-            days,
-        ),
-        CertSpec::leaf(
-            SCHEDULER,
-            "system:kube-scheduler",
-            Usage::Client,
-            CLUSTER_CA,
-            days,
-        ),
-        CertSpec::leaf(
-            KUBE_PROXY,
-            "system:kube-proxy",
-            Usage::Client,
-            CLUSTER_CA,
-            days,
-        ),
-        CertSpec::leaf(
-            LB_CONTROLLER,
-            "localkube:lb-controller",
-            Usage::Client,
-            CLUSTER_CA,
-            days,
-        ),
-    ];
-    // Each etcd member serves and meets its peers with certificates of its own, naming its own
-    // container and address (kubeadm's per-node etcd certificates). Placed after the fixed
-    // leaves, as they were for one member, so a single member's plan reads as before.
-    let etcd_at = leaves
-        .iter()
-        .position(|l| l.stem == ETCD_HEALTHCHECK_CLIENT)
-        .expect("the healthcheck client is planned");
-    let mut etcd_leaves = Vec::new();
+/// Each etcd member serves and meets its peers with certificates of its own, naming its own
+/// container and address (kubeadm's per-node etcd certificates).
+fn etcd_member_leaves(profile: &ProfileName, config: &ProfileConfig) -> Vec<CertSpec> {
+    let mut leaves = Vec::new();
     for member in config.members() {
         let name = names::member_container(profile, Role::Etcd, member);
         let dns = [name.as_str(), "localhost"];
         let ips = [
             IpAddr::V4(config.member_ip(Role::Etcd, member)),
-            localhost_v4,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(Ipv6Addr::LOCALHOST),
         ];
         for stem in [etcd_server(member), etcd_peer(member)] {
-            etcd_leaves.push(
-                CertSpec::leaf(&stem, &name, Usage::ServerAndClient, ETCD_CA, days)
-                    .sans(&dns, &ips),
+            leaves.push(
+                CertSpec::leaf(
+                    &stem,
+                    &name,
+                    Usage::ServerAndClient,
+                    ETCD_CA,
+                    config.cert_validity_days,
+                )
+                .sans(&dns, &ips),
             );
         }
     }
-    leaves.splice(etcd_at..etcd_at, etcd_leaves);
+    leaves
+}
+
+/// Each node's kubelet: a client certificate for the apiserver and a serving one for it.
+fn node_leaves(profile: &ProfileName, config: &ProfileConfig) -> Vec<CertSpec> {
+    let days = config.cert_validity_days;
+    let nodes = names::node_names(profile, &config.nodes);
+    let mut leaves = Vec::new();
     for (&number, node) in config.nodes.numbers().iter().zip(&nodes) {
         // The Node authorizer and NodeRestriction match this subject exactly.
         leaves.push(
@@ -431,14 +451,17 @@ pub fn plan(profile: &ProfileName, config: &ProfileConfig) -> PkiPlan {
             )
             .sans(
                 &[node.as_str(), "localhost"],
-                &[IpAddr::V4(config.node_ip(number)), localhost_v4],
+                &[
+                    IpAddr::V4(config.node_ip(number)),
+                    IpAddr::V4(Ipv4Addr::LOCALHOST),
+                ]
+                .into_iter()
+                // Its IPv6 address too, where the network has one: the apiserver reaches an
+                // IPv6-only node's kubelet there.
+                .chain(config.ipv6_twin(config.node_ip(number)).map(IpAddr::V6))
+                .collect::<Vec<_>>(),
             ),
         );
     }
-
-    PkiPlan {
-        leaf_validity_days: days,
-        cas,
-        leaves,
-    }
+    leaves
 }

@@ -10,10 +10,12 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use super::engines::Engine;
+use super::networking::IpFamily;
 
 mod cgroup;
 mod disk;
 mod docker;
+mod ipv6;
 mod kernel;
 mod network;
 #[cfg(test)]
@@ -36,7 +38,7 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
-    /// Short name of the check: docker, cgroup, kernel, inotify, disk, network, port, host.
+    /// Short name of the check: docker, cgroup, kernel, ipv6, inotify, disk, network, port, host.
     pub check: &'static str,
     pub severity: Severity,
     /// What was found; for a problem, what is wrong and why it matters.
@@ -172,6 +174,11 @@ pub struct KernelFacts {
     pub modules_dir: bool,
     pub inotify_max_user_instances: Option<u64>,
     pub inotify_max_user_watches: Option<u64>,
+    /// IPv6 in the kernel: None without it (no /proc/sys/net/ipv6), else whether it is on
+    /// (`net.ipv6.conf.all.disable_ipv6` = 0).
+    pub ipv6: Option<bool>,
+    /// ip6tables can work: ip6_tables loaded (/proc/net/ip6_tables_names) or nf_tables.
+    pub ip6tables: bool,
 }
 
 /// A route of the host's IPv4 table.
@@ -244,6 +251,8 @@ pub struct Intent {
     pub candidates: Vec<Ipv4Net>,
     /// The apiserver's host port, once known (an existing profile, or `--apiserver-port`).
     pub apiserver_port: Option<u16>,
+    /// The profile's IP family (a new one's as asked): IPv6's needs block only where it runs.
+    pub ip_family: IpFamily,
 }
 
 /// A check of the host as the daemon describes it: one function in this folder, one row.
@@ -254,6 +263,7 @@ type DaemonCheck = fn(&Facts, &DaemonFacts, &Intent) -> Vec<Finding>;
 const DAEMON_CHECKS: &[DaemonCheck] = &[
     |facts, daemon, _| cgroup::cgroup(daemon, facts.kernel.as_ref()),
     |facts, daemon, _| kernel::kernel(daemon, facts.kernel.as_ref()),
+    |facts, daemon, intent| ipv6::ipv6(daemon, facts.kernel.as_ref(), intent.ip_family),
     |facts, _, intent| kernel::inotify(facts.kernel.as_ref(), intent.nodes),
     |facts, daemon, _| disk::disk(daemon, &facts.disks),
     |facts, _, intent| network::network(facts, intent),

@@ -40,6 +40,8 @@ fn kernel() -> KernelFacts {
         modules_dir: true,
         inotify_max_user_instances: Some(8192),
         inotify_max_user_watches: Some(1_048_576),
+        ipv6: Some(true),
+        ip6tables: true,
     }
 }
 
@@ -76,6 +78,7 @@ fn existing(nodes: u32) -> Intent {
         subnet: Some("172.30.7.0/24".parse().unwrap()),
         candidates: Vec::new(),
         apiserver_port: Some(40123),
+        ip_family: IpFamily::Ipv4,
     }
 }
 
@@ -85,6 +88,7 @@ fn new_profile() -> Intent {
         subnet: None,
         candidates: crate::plan::config::candidate_subnets("p").collect(),
         apiserver_port: None,
+        ip_family: IpFamily::Ipv4,
     }
 }
 
@@ -429,5 +433,38 @@ fn desktop_and_rootless_are_detected_and_warned_about() {
     assert!(
         lines[0].starts_with("warning [docker]: rootless Docker"),
         "{lines:?}"
+    );
+}
+
+#[test]
+fn ipv6_needs_block_only_a_profile_that_runs_it() {
+    let mut f = facts();
+    let k = f.kernel.as_mut().unwrap();
+    k.ipv6 = Some(false);
+    k.ip6tables = false;
+    let mut intent = new_profile();
+    assert!(problems(&check(&f, &intent)).is_empty());
+    let said: Vec<String> = check(&f, &intent)
+        .iter()
+        .filter(|f| f.check == "ipv6")
+        .map(Finding::line)
+        .collect();
+    assert!(said[0].contains("disable_ipv6 = 1"), "{said:?}");
+    intent.ip_family = IpFamily::Dual;
+    let findings = check(&f, &intent);
+    let stops: Vec<String> = blocking(&findings).iter().map(|f| f.line()).collect();
+    assert_eq!(stops.len(), 2, "{stops:?}");
+    assert!(
+        stops[0].contains("sysctl -w net.ipv6.conf.all.disable_ipv6=0"),
+        "{stops:?}"
+    );
+    assert!(stops[1].contains("modprobe nf_tables"), "{stops:?}");
+    let healthy = check(&facts(), &intent);
+    assert!(blocking(&healthy).is_empty());
+    assert!(
+        healthy
+            .iter()
+            .any(|f| f.check == "ipv6" && f.message.contains("can run")),
+        "{healthy:?}"
     );
 }

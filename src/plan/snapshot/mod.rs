@@ -352,7 +352,9 @@ pub fn members_problem(profile: &str, config: &ProfileConfig) -> Option<String> 
 /// must be the profile's (objects in etcd are stored for that version), and its nodes the
 /// profile's (their volumes are swapped one for one).
 pub fn restore_problem(manifest: &Manifest, config: &ProfileConfig) -> Option<String> {
-    if manifest.kubernetes_version != config.kubernetes_version {
+    if manifest.kubernetes_version != config.kubernetes_version
+        && !is_way_back(&manifest.kubernetes_version, &config.kubernetes_version)
+    {
         return Some(format!(
             "it was taken of Kubernetes {}, and this profile runs {}: restore it into a new \
              profile instead (`localkube snapshot export {} FILE` then `localkube snapshot import \
@@ -369,6 +371,17 @@ pub fn restore_problem(manifest: &Manifest, config: &ProfileConfig) -> Option<St
         ));
     }
     None
+}
+
+/// Whether a snapshot of release `snapshot` may be restored onto a profile that runs `profile`
+/// now, taking the profile back to that release with it: the way back from an upgrade
+/// (`pre-upgrade-<from>`), so the same minor or the one before, of a release this localkube
+/// supports. Every part of the snapshot is of its release (etcd's objects, the nodes' volumes,
+/// the settings), so nothing of the newer one is left to read them.
+pub fn is_way_back(snapshot: &str, profile: &str) -> bool {
+    use crate::plan::version::{RELEASES, minor};
+    let (then, now) = (minor(snapshot), minor(profile));
+    RELEASES.iter().any(|r| r.minor == then) && (then == now || then + 1 == now)
 }
 
 /// The settings of a profile made from a snapshot: the snapshot's (version, nodes, ranges,
@@ -535,6 +548,16 @@ mod tests {
         config.nodes = crate::plan::config::Nodes::first(3);
         let why = restore_problem(&m, &config).unwrap();
         assert!(why.contains("nodes [1, 2]"), "{why}");
+        // The way back from an upgrade: a snapshot of the minor before (or the same minor) is
+        // restored with its release; two minors back, or an unsupported one, is not.
+        config.nodes = crate::plan::config::Nodes::first(2);
+        config.kubernetes_version = "v1.38.0".into();
+        assert!(is_way_back("v1.37.2", "v1.38.0"));
+        assert_eq!(restore_problem(&m, &config), None);
+        config.kubernetes_version = "v1.37.5".into();
+        assert_eq!(restore_problem(&m, &config), None);
+        assert!(!is_way_back("v1.35.4", "v1.37.2"));
+        assert!(!is_way_back("v1.30.0", "v1.31.0"));
     }
 
     #[test]
