@@ -98,15 +98,15 @@ fn bad_profile_names_are_refused_and_nothing_is_created() {
 }
 
 #[test]
-fn a_changed_version_on_an_existing_profile_is_refused() {
+fn an_older_version_on_an_existing_profile_is_refused_as_a_downgrade() {
     let sb = Sandbox::new();
     assert_success(&sb.run(&["start", "--dry-run"]), "dry run");
     let out = sb.run(&["start", "--dry-run", "--kubernetes-version", "v1.36.3"]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains(&format!(
-            "runs Kubernetes {DEFAULT_KUBERNETES_VERSION}, not v1.36.3"
-        )),
+            "runs Kubernetes {DEFAULT_KUBERNETES_VERSION}: going back to v1.36.3 is a downgrade"
+        )) && stderr(&out).contains("nothing was changed"),
         "{}",
         stderr(&out)
     );
