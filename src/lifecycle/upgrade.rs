@@ -71,8 +71,12 @@ pub async fn requested(
         return Ok(None);
     }
     let config = dir.load_config()?;
-    let Some(change) =
-        plan::check(profile, &config.kubernetes_version, to).map_err(anyhow::Error::msg)?
+    // The snapshot an upgrade from `to` took, which a downgrade to `to` can restore.
+    let way_back_kept = Store::new(home)
+        .existing(profile, &plan::snapshot_name(to))
+        .is_ok();
+    let Some(change) = plan::check(profile, &config.kubernetes_version, to, way_back_kept)
+        .map_err(anyhow::Error::msg)?
     else {
         return Ok(None);
     };

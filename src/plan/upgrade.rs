@@ -43,7 +43,12 @@ fn parts(version: &str) -> Option<(u32, u32, u32)> {
 
 /// Whether a profile of release `from` may become `to` in place: `Ok(None)` for the same release
 /// (no upgrade), `Ok(Some(change))` when the skew policy allows it, else the refusal with its fix.
-pub fn check(profile: &ProfileName, from: &str, to: &str) -> Result<Option<Change>, String> {
+pub fn check(
+    profile: &ProfileName,
+    from: &str,
+    to: &str,
+    snapshot_of_to_kept: bool,
+) -> Result<Option<Change>, String> {
     if from == to {
         return Ok(None);
     }
@@ -57,7 +62,8 @@ pub fn check(profile: &ProfileName, from: &str, to: &str) -> Result<Option<Chang
     let p = profile_flag(profile);
     if from_major != to_major || to_minor < from_minor {
         // A snapshot restores one minor back at most (`plan::snapshot::is_way_back`).
-        let way_back = if to_minor + 1 == from_minor {
+        // Named only when the profile keeps one: a profile never upgraded has none.
+        let way_back = if to_minor + 1 == from_minor && snapshot_of_to_kept {
             format!(
                 "restore the snapshot its upgrade took (`localkube snapshot restore \
                  pre-upgrade-{to}{p}`; `localkube snapshot list{p}` lists them), or "
@@ -343,32 +349,38 @@ mod tests {
 
     #[test]
     fn the_same_release_is_no_upgrade() {
-        assert_eq!(check(&profile("dev"), "v1.37.2", "v1.37.2"), Ok(None));
+        assert_eq!(check(&profile("dev"), "v1.37.2", "v1.37.2", true), Ok(None));
     }
 
     #[test]
     fn patches_go_either_way_within_a_minor() {
         let p = profile("dev");
-        assert_eq!(check(&p, "v1.36.1", "v1.36.3"), Ok(Some(Change::Patch)));
-        assert_eq!(check(&p, "v1.36.3", "v1.36.1"), Ok(Some(Change::Patch)));
+        assert_eq!(
+            check(&p, "v1.36.1", "v1.36.3", true),
+            Ok(Some(Change::Patch))
+        );
+        assert_eq!(
+            check(&p, "v1.36.3", "v1.36.1", true),
+            Ok(Some(Change::Patch))
+        );
     }
 
     #[test]
     fn the_next_minor_is_an_upgrade() {
         assert_eq!(
-            check(&profile("dev"), "v1.36.3", "v1.37.2"),
+            check(&profile("dev"), "v1.36.3", "v1.37.2", true),
             Ok(Some(Change::Minor))
         );
         // Any patch of the next minor, from any patch.
         assert_eq!(
-            check(&profile("dev"), "v1.36.0", "v1.37.0"),
+            check(&profile("dev"), "v1.36.0", "v1.37.0", true),
             Ok(Some(Change::Minor))
         );
     }
 
     #[test]
     fn a_downgrade_is_refused_with_the_snapshot_to_restore() {
-        let err = check(&profile("dev"), "v1.37.2", "v1.36.3").unwrap_err();
+        let err = check(&profile("dev"), "v1.37.2", "v1.36.3", true).unwrap_err();
         assert!(err.contains("downgrade"), "{err}");
         assert!(err.contains("nothing was changed"), "{err}");
         assert!(
@@ -376,13 +388,19 @@ mod tests {
             "{err}"
         );
         // The default profile's commands carry no -p.
-        let err = check(&profile("localkube"), "v1.37.2", "v1.36.3").unwrap_err();
+        let err = check(&profile("localkube"), "v1.37.2", "v1.36.3", true).unwrap_err();
         assert!(
             err.contains("`localkube snapshot restore pre-upgrade-v1.36.3`"),
             "{err}"
         );
+        // A profile that keeps no such snapshot is not sent looking for one.
+        let err = check(&profile("dev"), "v1.37.2", "v1.36.3", false).unwrap_err();
+        assert!(
+            err.contains("downgrade") && !err.contains("snapshot restore"),
+            "{err}"
+        );
         // Two minors back: no snapshot restores that far.
-        let err = check(&profile("dev"), "v1.37.2", "v1.35.4").unwrap_err();
+        let err = check(&profile("dev"), "v1.37.2", "v1.35.4", true).unwrap_err();
         assert!(
             err.contains("downgrade") && !err.contains("snapshot restore"),
             "{err}"
@@ -391,7 +409,7 @@ mod tests {
 
     #[test]
     fn two_minors_at_once_are_refused_naming_both_commands() {
-        let err = check(&profile("dev"), "v1.35.4", "v1.37.2").unwrap_err();
+        let err = check(&profile("dev"), "v1.35.4", "v1.37.2", true).unwrap_err();
         assert!(err.contains("one minor at a time"), "{err}");
         assert!(
             err.contains(
