@@ -3,7 +3,7 @@
 //! loopback address), else a node's address and the NodePort; beside it, the same port on
 //! `localhost` while it answers there too (`plan::localhost`). ClusterIP services have none.
 
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::{LoadBalancerIngress, Node, Service};
 
 use crate::plan::localhost;
 
@@ -67,17 +67,19 @@ pub fn with_https(url: &str) -> String {
     }
 }
 
-/// The first address of a LoadBalancer's status: its EXTERNAL-IP.
-pub fn external_ip(service: &Service) -> Option<String> {
+/// A LoadBalancer's status entries (addresses and hostnames); none before one is assigned.
+pub fn lb_ingress(service: &Service) -> &[LoadBalancerIngress] {
     service
         .status
-        .as_ref()?
-        .load_balancer
-        .as_ref()?
-        .ingress
-        .as_ref()?
-        .iter()
-        .find_map(|i| i.ip.clone())
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_deref())
+        .unwrap_or_default()
+}
+
+/// The first address of a LoadBalancer's status: its EXTERNAL-IP.
+pub fn external_ip(service: &Service) -> Option<String> {
+    lb_ingress(service).iter().find_map(|i| i.ip.clone())
 }
 
 /// The URLs of every TCP port of the service, or why there are none.

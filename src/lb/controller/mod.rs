@@ -32,6 +32,7 @@ use crate::plan::load_balancer::{self, LABEL_ADDRESS, LABEL_SERVICE, LABEL_SPEC,
 use crate::plan::localhost::{self as localhost_plan, LocalhostState, PortPair};
 use crate::plan::names::{LABEL_ROLE, Role};
 use crate::plan::profile_name::ProfileName;
+use crate::plan::service_urls::lb_ingress;
 
 /// Even without a watch event, everything is checked this often (a proxy removed by hand, a
 /// host port freed).
@@ -640,25 +641,16 @@ impl Controller {
 }
 
 fn ingress_ip(service: &Service) -> Option<Ipv4Addr> {
-    service
-        .status
-        .as_ref()?
-        .load_balancer
-        .as_ref()?
-        .ingress
-        .as_ref()?
+    lb_ingress(service)
         .iter()
         .find_map(|i| i.ip.as_ref()?.parse().ok())
 }
 
 fn ingress_hostnames(service: &Service) -> Vec<String> {
-    service
-        .status
-        .as_ref()
-        .and_then(|s| s.load_balancer.as_ref())
-        .and_then(|lb| lb.ingress.as_ref())
-        .map(|i| i.iter().filter_map(|i| i.hostname.clone()).collect())
-        .unwrap_or_default()
+    lb_ingress(service)
+        .iter()
+        .filter_map(|i| i.hostname.clone())
+        .collect()
 }
 
 #[cfg(test)]
